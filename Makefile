@@ -1,0 +1,45 @@
+# Thin wrapper over CMake (the truth). `make`, `make test`, `make run`.
+BUILD ?= build
+BUILD_SAN ?= build-san
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all build test test-c test-san test-python test-fuzz run deps model clean
+
+all: build
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j$(JOBS)
+
+# The whole suite: C tests (release), the same under ASan+UBSan, the Python
+# binding, and bounded fuzzing of the readers.
+test: test-c test-san test-python test-fuzz
+
+test-c: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+test-san:
+	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DROPE_SANITIZE=ON -DROPE_WERROR=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD_SAN) -j$(JOBS)
+	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS)
+
+test-python: build
+	bash scripts/test-python.sh
+
+test-fuzz:
+	bash scripts/fuzz.sh
+
+# The main job on its built-in default.
+run: build
+	./$(BUILD)/rope generate
+
+# Debian packages, Python packages and the default model (idempotent).
+deps:
+	bash scripts/install-deps.sh
+
+model:
+	bash scripts/get-model.sh
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN) build-fuzz .venv

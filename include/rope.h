@@ -1,0 +1,372 @@
+/*
+ * librope: Rotary Position Embeddings (RoPE) in C11.
+ *
+ * The whole public API. Data flows in four stages, each one plain call:
+ *
+ *   rope_config ──rope_freqs_compute──> rope_freqs (θᵢ in float64, attention factor)
+ *               ──rope_table_create───> rope_table (cos/sin rows, float32)
+ *               ──rope_apply──────────> q, k rotated (any layout, f32/f16/bf16)
+ *               ──rope_kv_cache_* / rope_attention──> causal GQA attention
+ *
+ * Conventions used throughout:
+ *   - Every function returns rope_status; rope_strerror() explains it.
+ *     On error, nothing the caller owns has been written.
+ *   - Sizes, positions and strides are int64_t; strides count elements.
+ *   - Nothing aborts, prints, or keeps global mutable state (the CPU kernel
+ *     choice is made once, thread-safely).
+ *
+ * Notation: a head vector has head_dim = D elements; the first rotary_dim = R
+ * of them are rotated (R even, R <= D), the rest are copied bit for bit.
+ * There are R/2 frequencies θᵢ = base^(-2i/R) (before scaling), i < R/2.
+ * A position m rotates pair i by the angle m·θᵢ.
+ */
+#ifndef ROPE_H
+#define ROPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ROPE_VERSION_MAJOR 0
+#define ROPE_VERSION_MINOR 1
+#define ROPE_VERSION_PATCH 0
+
+/* Largest head_dim the library accepts (so rope_freqs can be a plain struct). */
+#define ROPE_MAX_HEAD_DIM 1024
+#define ROPE_MAX_FREQS (ROPE_MAX_HEAD_DIM / 2)
+
+/* ------------------------------------------------------------------ errors */
+
+typedef enum rope_status {
+    ROPE_OK = 0,
+    ROPE_E_NULL,          /* a required pointer is NULL */
+    ROPE_E_DIM,           /* head_dim / rotary_dim zero, odd, or too large */
+    ROPE_E_ROTARY_DIM,    /* rotary_dim > head_dim, or does not match the table */
+    ROPE_E_SCALING,       /* unknown scaling type */
+    ROPE_E_PARAM,         /* a parameter is out of its domain (factor <= 0, NaN, ...) */
+    ROPE_E_POSITION,      /* a position is negative or outside the table */
+    ROPE_E_OVERFLOW,      /* a size or offset computation would overflow */
+    ROPE_E_OVERLAP,       /* input and output overlap without being exactly in place */
+    ROPE_E_SHAPE,         /* tensor shapes disagree */
+    ROPE_E_DTYPE,         /* unsupported or mismatched dtype */
+    ROPE_E_STYLE,         /* convention not given (must be explicit) */
+    ROPE_E_NOMEM,         /* allocation failed */
+    ROPE_E_CAPACITY,      /* KV cache is full */
+    ROPE_E_THREADS,       /* thread creation failed */
+    ROPE_E_UNSUPPORTED,   /* valid request the library does not implement */
+    ROPE_STATUS_COUNT
+} rope_status;
+
+/* A short English sentence for status s; never NULL, also for unknown values. */
+const char *rope_strerror(rope_status s);
+
+/* ------------------------------------------------------------------ types */
+
+typedef enum rope_dtype {
+    ROPE_F32 = 1,
+    ROPE_F16 = 2,   /* IEEE binary16 */
+    ROPE_BF16 = 3   /* bfloat16; conversions round to nearest even */
+} rope_dtype;
+
+/* Size in bytes of one element of dtype t, 0 for an invalid dtype. */
+size_t rope_dtype_size(rope_dtype t);
+
+/* Which dimensions form a rotated pair. There is no default on purpose:
+ * flash-attn alone uses both as defaults in different functions. */
+typedef enum rope_style {
+    ROPE_STYLE_NONE = 0,        /* invalid: forces the caller to choose */
+    ROPE_STYLE_INTERLEAVED = 1, /* pairs (2i, 2i+1): Meta llama, GPT-J, GGUF files */
+    ROPE_STYLE_HALF = 2         /* pairs (i, i+R/2): GPT-NeoX, Hugging Face rotate_half */
+} rope_style;
+
+/* f16/bf16 <-> f32 conversions (round to nearest even, NaN/Inf preserved). */
+float rope_f16_to_f32(uint16_t h);
+uint16_t rope_f32_to_f16(float f);
+float rope_bf16_to_f32(uint16_t h);
+uint16_t rope_f32_to_bf16(float f);
+
+/* ------------------------------------------------------------ frequencies */
+
+/* The `rope_type` of a Hugging Face config. */
+typedef enum rope_scaling_type {
+    ROPE_SCALING_DEFAULT = 0,
+    ROPE_SCALING_LINEAR,
+    ROPE_SCALING_DYNAMIC,   /* dynamic NTK */
+    ROPE_SCALING_YARN,      /* incl. DeepSeek mscale / mscale_all_dim */
+    ROPE_SCALING_LLAMA3,
+    ROPE_SCALING_LONGROPE,  /* Phi-3 "longrope" (legacy "su") */
+    ROPE_SCALING_COUNT
+} rope_scaling_type;
+
+/* Name <-> enum, using Hugging Face's spellings ("default", "linear", "dynamic",
+ * "yarn", "llama3", "longrope"; "su" and "mrope" accepted as aliases). */
+const char *rope_scaling_name(rope_scaling_type t);
+rope_status rope_scaling_from_name(const char *name, rope_scaling_type *out);
+
+/*
+ * Everything that decides the frequencies. Field names follow the
+ * `rope_scaling` / `rope_parameters` dict of a Hugging Face config.json so a
+ * config maps 1:1. Call rope_config_init() first: it sets HF's defaults.
+ * A field that HF treats as optional is "unset" when 0 (or NaN where 0 is
+ * meaningful, see each field).
+ */
+typedef struct rope_config {
+    rope_scaling_type type;
+    double rope_theta;                 /* base; HF default 10000 */
+
+    /* head_dim: explicit, or (when 0) hidden_size / num_attention_heads. */
+    int64_t head_dim;
+    int64_t hidden_size;
+    int64_t num_attention_heads;
+    double partial_rotary_factor;      /* rotary_dim = int(head_dim * this); default 1 */
+
+    double factor;                     /* linear, dynamic, yarn, llama3, longrope */
+    int64_t max_position_embeddings;   /* dynamic; yarn/longrope factor fallback */
+    int64_t original_max_position_embeddings; /* yarn, llama3, longrope; 0 = max_position_embeddings */
+
+    /* yarn */
+    double beta_fast;                  /* 0 = 32 (HF uses `or`) */
+    double beta_slow;                  /* 0 = 1 */
+    double attention_factor;           /* NaN = derive (yarn, longrope) */
+    double mscale;                     /* 0 = unset */
+    double mscale_all_dim;             /* 0 = unset */
+    int truncate;                      /* floor/ceil the ramp bounds; default 1 */
+
+    /* llama3 */
+    double low_freq_factor;
+    double high_freq_factor;
+
+    /* longrope: R/2 factors each, caller-owned, read during rope_freqs_compute only */
+    const double *short_factor;
+    const double *long_factor;
+    int64_t n_short_factor;
+    int64_t n_long_factor;
+
+    /* M-RoPE (Qwen2-VL): frequency index ranges per position plane (t, h, w);
+     * n_mrope_section = 0 disables. The sum must equal R/2. */
+    int64_t mrope_section[3];
+    int n_mrope_section;
+} rope_config;
+
+void rope_config_init(rope_config *cfg);
+
+/* Which part of the spectrum a frequency falls in after scaling (for inspect/plot). */
+typedef enum rope_band {
+    ROPE_BAND_UNSCALED = 0,   /* extrapolated / kept (high frequency) */
+    ROPE_BAND_BLEND = 1,      /* ramp region (yarn, llama3 medium band) */
+    ROPE_BAND_SCALED = 2      /* interpolated (low frequency), or every freq for linear/dynamic/longrope */
+} rope_band;
+
+/*
+ * θᵢ for one config, the output of the "frequencies" stage.
+ *
+ * attention_factor: HF's `attention_scaling`. It MULTIPLIES cos and sin (so the
+ *   rotated part of q and k is scaled by it, and q·k by its square). 1 except
+ *   for yarn (get_mscale) and longrope (sqrt(1 + ln s / ln L0)).
+ * softmax_scale_factor: multiplies the usual 1/sqrt(head_dim) softmax scale.
+ *   1 except for DeepSeek yarn (mscale_all_dim set): (0.1·mscale_all_dim·ln s + 1)².
+ */
+typedef struct rope_freqs {
+    rope_scaling_type type;
+    int64_t head_dim;                       /* D */
+    int64_t rotary_dim;                     /* R */
+    int64_t n_freqs;                        /* R/2 */
+    double inv_freq[ROPE_MAX_FREQS];        /* θᵢ, float64, the accurate values */
+    float inv_freq_f32[ROPE_MAX_FREQS];     /* θᵢ by HF's float32 recipe (compat tables) */
+    unsigned char band[ROPE_MAX_FREQS];     /* rope_band per frequency */
+    double attention_factor;
+    double softmax_scale_factor;
+    int64_t mrope_section[3];
+    int n_mrope_section;
+} rope_freqs;
+
+/*
+ * Compute the frequencies of cfg for a sequence of length seq_len.
+ * seq_len matters only for dynamic NTK (base grows when seq_len exceeds
+ * max_position_embeddings; never below the trained base) and longrope (long
+ * factors iff seq_len > original_max_position_embeddings). Pass 0 for
+ * "at initialisation" (HF seq_len=None).
+ */
+rope_status rope_freqs_compute(const rope_config *cfg, int64_t seq_len, rope_freqs *out);
+
+/* ------------------------------------------------------------------ tables */
+
+typedef enum rope_precision {
+    /* angle m·θᵢ reduced in double precision: every cos/sin within ~1 ulp of
+     * the float64 truth up to positions 2^20 and beyond */
+    ROPE_PRECISION_ACCURATE = 0,
+    /* Hugging Face / Meta float32 arithmetic: θ in float32 (inv_freq_f32),
+     * angle = RN32(θ_f32 · (float)m), then float32 cos/sin. Matches their tables
+     * to ~1 ulp, and shares their error (~|angle|·2^-24) at long positions. */
+    ROPE_PRECISION_COMPAT_F32 = 1
+} rope_precision;
+
+/*
+ * Low-level: fill cos[n][n_freqs] and sin[n][n_freqs] (row-major, float32,
+ * no attention factor) for positions[0..n). positions == NULL means
+ * start, start+1, ..., start+n-1.
+ */
+rope_status rope_cos_sin(const rope_freqs *f, const int64_t *positions, int64_t start,
+                         int64_t n, rope_precision precision, float *cos_out, float *sin_out);
+
+/* An owned cos/sin table. Row r holds cos/sin for the r-th position it was built for. */
+typedef struct rope_table rope_table;
+
+/* Rows for positions 0..n_positions-1 (row index == position). */
+rope_status rope_table_create(const rope_freqs *f, int64_t n_positions, rope_precision precision,
+                              rope_table **out);
+/* Rows for arbitrary positions (row r == positions[r]); apply then indexes rows. */
+rope_status rope_table_create_at(const rope_freqs *f, const int64_t *positions, int64_t n,
+                                 rope_precision precision, rope_table **out);
+/* M-RoPE: row r uses position pos_thw[p*n + r] of plane p = t/h/w for the
+ * frequencies in f->mrope_section[p]. Text tokens (t = h = w) equal plain RoPE. */
+rope_status rope_table_create_mrope(const rope_freqs *f, const int64_t *pos_thw, int64_t n,
+                                    rope_precision precision, rope_table **out);
+void rope_table_free(rope_table *t);
+
+int64_t rope_table_rows(const rope_table *t);
+int64_t rope_table_n_freqs(const rope_table *t);
+const float *rope_table_cos(const rope_table *t); /* rows × n_freqs */
+const float *rope_table_sin(const rope_table *t);
+
+/* ---------------------------------------------------------------- threads */
+
+/* A pool of worker threads the caller owns; pass it to calls that may split
+ * work. Calls split only when the work is large enough to pay for it, and
+ * results are bit-identical whatever the thread count. */
+typedef struct rope_pool rope_pool;
+rope_status rope_pool_create(int n_threads, rope_pool **out);
+void rope_pool_free(rope_pool *p);
+int rope_pool_size(const rope_pool *p);
+
+/* ------------------------------------------------------------------- apply */
+
+/* A strided 4-D view: shape (batch, seq, heads, head_dim), strides in elements.
+ * BSHD, BHSD, SBHD and packed QKV are all just strides. */
+typedef struct rope_tensor {
+    void *data;
+    rope_dtype dtype;
+    int64_t shape[4];
+    int64_t stride[4];
+} rope_tensor;
+
+/* Fill t as a contiguous tensor of the given shape (layout b, s, h, d). */
+void rope_tensor_contiguous(rope_tensor *t, void *data, rope_dtype dtype, int64_t batch,
+                            int64_t seq, int64_t heads, int64_t head_dim);
+
+/*
+ * Which table row each token uses. Exactly one of:
+ *   - ids == NULL, cu_seqlens == NULL: token (b, s) uses offset + s;
+ *   - ids != NULL: token (b, s) uses ids[b * ids_batch_stride + s]
+ *     (ids_batch_stride 0 = one row of ids shared by the whole batch);
+ *   - cu_seqlens != NULL (packed variable-length batch; tensor batch must be 1):
+ *     sequence j spans tokens [cu_seqlens[j], cu_seqlens[j+1]) and token s in it
+ *     uses offset + s - cu_seqlens[j]; n_seqs sequences, cu_seqlens[n_seqs] == seq.
+ * Every resulting row must lie in [0, table rows): otherwise ROPE_E_POSITION.
+ */
+typedef struct rope_positions {
+    int64_t offset;
+    const int64_t *ids;
+    int64_t ids_batch_stride;
+    const int64_t *cu_seqlens;
+    int64_t n_seqs;
+} rope_positions;
+
+typedef struct rope_apply_params {
+    rope_style style;           /* required */
+    const rope_table *table;    /* cos/sin rows; or NULL to compute angles on the fly from: */
+    const rope_freqs *freqs;    /*   (table-free mode, accurate precision) */
+    int64_t rotary_dim;         /* R; must equal 2 * table/freqs n_freqs */
+    float attention_factor;     /* multiplies the rotated dims (HF: cos·af, sin·af); 1 = none */
+    int inverse;                /* 1: backward = gradient = af·R(-θ); 0: forward */
+    rope_pool *pool;            /* NULL: run on the calling thread */
+} rope_apply_params;
+
+/* style NONE, table/freqs NULL, rotary_dim 0, attention_factor 1, forward, no pool. */
+void rope_apply_params_init(rope_apply_params *p);
+
+/*
+ * Rotate in into out (same shape and dtype). out may be exactly in (same data
+ * and strides) for in place; any other overlap is ROPE_E_OVERLAP. Arithmetic
+ * in float32 for every dtype.
+ */
+rope_status rope_apply(const rope_apply_params *p, const rope_positions *pos,
+                       const rope_tensor *in, const rope_tensor *out);
+
+/* q and k together (same batch and seq, any head counts: MHA, GQA, MQA).
+ * k_in/k_out may be NULL to rotate q only (and vice versa). */
+rope_status rope_apply_qk(const rope_apply_params *p, const rope_positions *pos,
+                          const rope_tensor *q_in, const rope_tensor *q_out,
+                          const rope_tensor *k_in, const rope_tensor *k_out);
+
+/* --------------------------------------------------------------- attention */
+
+/* A KV cache: per batch row, up to `capacity` entries of n_kv_heads × head_dim
+ * keys (stored already rotated) and values, each tagged with its position. */
+typedef struct rope_kv_cache rope_kv_cache;
+
+typedef struct rope_kv_cache_desc {
+    int64_t batch;
+    int64_t n_kv_heads;
+    int64_t head_dim;
+    int64_t capacity;
+    rope_dtype dtype;           /* storage; arithmetic is float32 */
+} rope_kv_cache_desc;
+
+rope_status rope_kv_cache_create(const rope_kv_cache_desc *desc, rope_kv_cache **out);
+void rope_kv_cache_free(rope_kv_cache *c);
+
+/*
+ * Append k and v, shape (batch, n_new, n_kv_heads, head_dim), at the given
+ * positions (per token). rope (may be NULL if keys are already rotated)
+ * rotates k once, on write. Entries go after each row's current length.
+ */
+rope_status rope_kv_cache_append(rope_kv_cache *c, const rope_apply_params *rope,
+                                 const rope_positions *pos, const rope_tensor *k,
+                                 const rope_tensor *v);
+/* Keep only the first `length` entries of batch row `row` (row -1: every row). */
+rope_status rope_kv_cache_truncate(rope_kv_cache *c, int64_t row, int64_t length);
+rope_status rope_kv_cache_clear(rope_kv_cache *c);
+rope_status rope_kv_cache_length(const rope_kv_cache *c, int64_t row, int64_t *length);
+
+typedef struct rope_attention_params {
+    double softmax_scale;       /* 0 = 1/sqrt(head_dim) (times freqs softmax_scale_factor is the caller's) */
+    int64_t sliding_window;     /* 0 = none; else a query at p sees keys at (p - window, p] */
+    rope_pool *pool;
+} rope_attention_params;
+
+void rope_attention_params_init(rope_attention_params *p);
+
+/*
+ * Causal attention of q (batch, q_len, n_q_heads, head_dim; already rotated)
+ * over the cache: a query at position p sees the cached entries whose
+ * position is <= p (and inside the sliding window). q head h reads kv head
+ * h / (n_q_heads / n_kv_heads). A query that sees nothing gets zeros.
+ * out has q's shape; any dtype.
+ */
+rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *p,
+                           const rope_positions *qpos, const rope_tensor *q,
+                           const rope_tensor *out);
+
+/* ---------------------------------------------------------------- kernels */
+
+/* Name of the kernel set in use ("scalar", "avx2", "avx512", "neon").
+ * ROPE_ISA=scalar|avx2|avx512|neon in the environment forces one at first use
+ * (an unavailable one falls back to the best available). */
+const char *rope_isa_name(void);
+
+/* For tests and benchmarks: force a kernel set by name for the calls that follow.
+ * Returns ROPE_E_UNSUPPORTED if the CPU or build lacks it. Not thread-safe
+ * against concurrent rope calls. */
+rope_status rope_isa_force(const char *name);
+
+/* Names of the kernel sets this CPU and build support, best last; count in *n. */
+const char *const *rope_isa_available(int *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ROPE_H */

@@ -1,0 +1,58 @@
+/*
+ * The one kernel signature. Every ISA file (scalar.c, avx2.c, avx512.c,
+ * neon.c) fills a rope_kernels table with functions of these types; dispatch.c
+ * picks one table once, from cpuid (or ROPE_ISA).
+ *
+ * Kernels see only contiguous head vectors (element stride 1); apply.c checks
+ * shapes, positions and overlap, splits the work, and sends any other layout to
+ * its own strided scalar path.
+ */
+#ifndef ROPE_KERNEL_H
+#define ROPE_KERNEL_H
+
+#include "rope.h"
+
+/* n_heads head vectors that share one position, hence one cos/sin row. */
+typedef struct rope_row_args {
+    const void *in;
+    void *out;                  /* may equal in (in place), never partially overlap */
+    int64_t n_heads;
+    int64_t in_head_stride;     /* elements between consecutive heads */
+    int64_t out_head_stride;
+    int64_t head_dim;           /* D; dims [R, D) are copied when out != in */
+    int64_t rotary_dim;         /* R, even */
+    const float *cos;           /* R/2 entries, no attention factor */
+    const float *sin;
+    float scale;                /* attention factor, multiplies the rotated dims */
+    int inverse;                /* 1: rotate by -angle */
+} rope_row_args;
+
+typedef void (*rope_row_fn)(const rope_row_args *a);
+
+/* Fill cos/sin[0..n) for angles pos·inv_freq[i], reduced in float64 (accurate mode). */
+typedef void (*rope_sincos_fn)(const double *inv_freq, int64_t n, double pos, float *cos_out,
+                               float *sin_out);
+
+enum { ROPE_KSTYLE_INTERLEAVED = 0, ROPE_KSTYLE_HALF = 1, ROPE_KSTYLE_COUNT = 2 };
+enum { ROPE_KDTYPE_F32 = 0, ROPE_KDTYPE_F16 = 1, ROPE_KDTYPE_BF16 = 2, ROPE_KDTYPE_COUNT = 3 };
+
+typedef struct rope_kernels {
+    const char *name;
+    rope_row_fn row[ROPE_KSTYLE_COUNT][ROPE_KDTYPE_COUNT];
+    rope_sincos_fn sincos;
+} rope_kernels;
+
+/* Defined by each ISA file; NULL-free tables. */
+extern const rope_kernels rope_kernels_scalar;
+#if defined(__x86_64__) || defined(_M_X64)
+extern const rope_kernels rope_kernels_avx2;
+extern const rope_kernels rope_kernels_avx512;
+#endif
+#if defined(__aarch64__)
+extern const rope_kernels rope_kernels_neon;
+#endif
+
+/* The table in use (dispatch.c): chosen once, thread-safely. */
+const rope_kernels *rope_kernels_get(void);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * Minimal assertions for the C tests; ctest is the runner. Each test binary
+ * prints one line per failed check and exits non-zero if any failed.
+ */
+#ifndef ROPE_CHECK_H
+#define ROPE_CHECK_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int check_failures_;
+static int check_count_;
+
+#define CHECK(cond)                                                                      \
+    do {                                                                                 \
+        check_count_++;                                                                  \
+        if (!(cond)) {                                                                   \
+            check_failures_++;                                                           \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);     \
+        }                                                                                \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                             \
+    do {                                                                                 \
+        check_count_++;                                                                  \
+        if (!(cond)) {                                                                   \
+            check_failures_++;                                                           \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);     \
+            fprintf(stderr, __VA_ARGS__);                                                \
+            fputc('\n', stderr);                                                         \
+        }                                                                                \
+    } while (0)
+
+#define CHECK_EQ_INT(a, b) CHECK_MSG((long long)(a) == (long long)(b), "%lld != %lld", \
+                                     (long long)(a), (long long)(b))
+#define CHECK_STATUS(call, expected)                                                      \
+    do {                                                                                 \
+        rope_status st_ = (call);                                                        \
+        CHECK_MSG(st_ == (expected), "%s -> %s (%d), expected %s", #call,                \
+                  rope_strerror(st_), (int)st_, rope_strerror(expected));                \
+    } while (0)
+#define CHECK_OK(call) CHECK_STATUS(call, ROPE_OK)
+#define CHECK_NEAR(a, b, tol) CHECK_MSG(fabs((double)(a) - (double)(b)) <= (tol),       \
+                                        "%.17g vs %.17g (tol %g)", (double)(a),          \
+                                        (double)(b), (double)(tol))
+
+/* Call at the end of main: prints a summary and returns the exit code. */
+static inline int check_report(const char *name) {
+    printf("%s: %d checks, %d failed\n", name, check_count_, check_failures_);
+    return check_failures_ ? 1 : 0;
+}
+
+#endif
