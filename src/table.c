@@ -1,0 +1,216 @@
+/*
+ * cos/sin tables, float32, without the attention factor.
+ *
+ * Accurate mode (the default): the angle m·θᵢ is formed exactly as a pair of
+ * doubles (hi = RN64(m·θᵢ), lo = the rounding error, exact by fma since m is an
+ * integer below 2^53), then cos/sin are evaluated in double and corrected to
+ * first order for lo, and rounded once to float32. Every entry is the float32
+ * rounding of cos/sin of the exact product m·θᵢ(float64) up to a few 1e-17
+ * absolute, i.e. within ~0.5 ulp (at most 1 ulp) at every position an int64
+ * can express exactly in a double (2^53), whatever θ.
+ *
+ * Compat mode: Hugging Face / Meta float32 arithmetic. θ is HF's float32 value
+ * (inv_freq_f32), the angle is one float32 product RN32(θ_f32 · (float)m)
+ * (their `inv_freq @ position_ids.float()` / `torch.outer`), then cos/sin of
+ * that float32 angle. cos/sin are evaluated in double and rounded once, so the
+ * result is the correctly rounded value of that angle on every libm; torch's
+ * own float32 cos/sin (Sleef, <= 1 ulp) may differ from it by 1 ulp.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rope.h"
+
+struct rope_table {
+    int64_t rows;
+    int64_t n_freqs;
+    float *cos;
+    float *sin;
+};
+
+/*
+ * One row of the accurate table. This is the single place the per-row
+ * accurate fill happens, with the kernel's rope_sincos_fn signature
+ * (src/kernels/kernel.h), so it can be routed to rope_kernels_get()->sincos
+ * once the vectorised kernels exist.
+ */
+static void fill_row_accurate(const double *inv_freq, int64_t n, double pos, float *cos_out,
+                              float *sin_out) {
+    for (int64_t i = 0; i < n; i++) {
+        double hi = pos * inv_freq[i];
+        double lo = fma(pos, inv_freq[i], -hi); /* exact: hi + lo == pos·θᵢ */
+        double c = cos(hi), s = sin(hi);
+        /* cos(hi+lo) = c - s·lo, sin(hi+lo) = s + c·lo (|lo| <= 2^-53 |hi|;
+         * the second-order terms are below 2^-100) */
+        cos_out[i] = (float)(c - s * lo);
+        sin_out[i] = (float)(s + c * lo);
+    }
+}
+
+static void fill_row_compat(const float *inv_freq_f32, int64_t n, int64_t pos, float *cos_out,
+                            float *sin_out) {
+    float p = (float)pos; /* position_ids.float() */
+    for (int64_t i = 0; i < n; i++) {
+        float a = inv_freq_f32[i] * p; /* one float32 product */
+        cos_out[i] = (float)cos((double)a);
+        sin_out[i] = (float)sin((double)a);
+    }
+}
+
+static void fill_row(const rope_freqs *f, int64_t lo, int64_t n, int64_t pos, rope_precision prec,
+                     float *cos_out, float *sin_out) {
+    if (prec == ROPE_PRECISION_ACCURATE)
+        fill_row_accurate(f->inv_freq + lo, n, (double)pos, cos_out + lo, sin_out + lo);
+    else
+        fill_row_compat(f->inv_freq_f32 + lo, n, pos, cos_out + lo, sin_out + lo);
+}
+
+/* Positions beyond 2^53 are not exact in a double; far beyond any real use. */
+#define ROPE_MAX_POSITION ((int64_t)1 << 53)
+
+static rope_status check_freqs(const rope_freqs *f, rope_precision prec) {
+    if (!f) return ROPE_E_NULL;
+    if (f->n_freqs <= 0 || f->n_freqs > ROPE_MAX_FREQS) return ROPE_E_DIM;
+    if (prec != ROPE_PRECISION_ACCURATE && prec != ROPE_PRECISION_COMPAT_F32) return ROPE_E_PARAM;
+    return ROPE_OK;
+}
+
+/* rows × n_freqs floats, twice, without overflow. */
+static rope_status table_elems(int64_t rows, int64_t n_freqs, size_t *elems) {
+    if (rows < 0 || n_freqs <= 0) return ROPE_E_PARAM;
+    if ((uint64_t)rows > (SIZE_MAX / 2 / sizeof(float)) / (uint64_t)n_freqs) return ROPE_E_OVERFLOW;
+    if ((uint64_t)rows > (uint64_t)INT64_MAX / (uint64_t)n_freqs) return ROPE_E_OVERFLOW;
+    *elems = (size_t)rows * (size_t)n_freqs;
+    return ROPE_OK;
+}
+
+static rope_status check_positions(const int64_t *positions, int64_t start, int64_t n) {
+    if (positions) {
+        for (int64_t r = 0; r < n; r++)
+            if (positions[r] < 0 || positions[r] > ROPE_MAX_POSITION) return ROPE_E_POSITION;
+    } else {
+        if (start < 0 || start > ROPE_MAX_POSITION) return ROPE_E_POSITION;
+        if (n > 0 && n - 1 > ROPE_MAX_POSITION - start) return ROPE_E_OVERFLOW;
+    }
+    return ROPE_OK;
+}
+
+rope_status rope_cos_sin(const rope_freqs *f, const int64_t *positions, int64_t start, int64_t n,
+                         rope_precision precision, float *cos_out, float *sin_out) {
+    rope_status st = check_freqs(f, precision);
+    if (st != ROPE_OK) return st;
+    if (!cos_out || !sin_out) return ROPE_E_NULL;
+    if (n < 0) return ROPE_E_PARAM;
+    if (n == 0) return ROPE_OK;
+    size_t elems;
+    st = table_elems(n, f->n_freqs, &elems);
+    if (st != ROPE_OK) return st;
+    st = check_positions(positions, start, n);
+    if (st != ROPE_OK) return st;
+    const int64_t nf = f->n_freqs;
+    for (int64_t r = 0; r < n; r++) {
+        int64_t pos = positions ? positions[r] : start + r;
+        fill_row(f, 0, nf, pos, precision, cos_out + r * nf, sin_out + r * nf);
+    }
+    return ROPE_OK;
+}
+
+static rope_status table_alloc(int64_t rows, int64_t n_freqs, rope_table **out) {
+    size_t elems;
+    rope_status st = table_elems(rows, n_freqs, &elems);
+    if (st != ROPE_OK) return st;
+    rope_table *t = malloc(sizeof *t);
+    if (!t) return ROPE_E_NOMEM;
+    t->cos = malloc(2 * elems * sizeof(float));
+    if (!t->cos) {
+        free(t);
+        return ROPE_E_NOMEM;
+    }
+    t->sin = t->cos + elems;
+    t->rows = rows;
+    t->n_freqs = n_freqs;
+    *out = t;
+    return ROPE_OK;
+}
+
+static rope_status table_build(const rope_freqs *f, const int64_t *positions, int64_t start,
+                               int64_t n, rope_precision precision, rope_table **out) {
+    if (!out) return ROPE_E_NULL;
+    rope_status st = check_freqs(f, precision);
+    if (st != ROPE_OK) return st;
+    if (n <= 0) return ROPE_E_PARAM;
+    st = check_positions(positions, start, n);
+    if (st != ROPE_OK) return st;
+    rope_table *t;
+    st = table_alloc(n, f->n_freqs, &t);
+    if (st != ROPE_OK) return st;
+    st = rope_cos_sin(f, positions, start, n, precision, t->cos, t->sin);
+    if (st != ROPE_OK) {
+        rope_table_free(t);
+        return st;
+    }
+    *out = t;
+    return ROPE_OK;
+}
+
+rope_status rope_table_create(const rope_freqs *f, int64_t n_positions, rope_precision precision,
+                              rope_table **out) {
+    return table_build(f, NULL, 0, n_positions, precision, out);
+}
+
+rope_status rope_table_create_at(const rope_freqs *f, const int64_t *positions, int64_t n,
+                                 rope_precision precision, rope_table **out) {
+    if (!positions) return ROPE_E_NULL;
+    return table_build(f, positions, 0, n, precision, out);
+}
+
+/*
+ * M-RoPE (Qwen2-VL apply_multimodal_rotary_pos_emb): frequency i belongs to
+ * plane p (t, h, w) by the sections [s0, s1, s2] over the R/2 frequencies,
+ * and uses that plane's position. Each entry is computed by the same scalar
+ * code as the plain table, so text tokens (t = h = w) are bit-identical to it.
+ */
+rope_status rope_table_create_mrope(const rope_freqs *f, const int64_t *pos_thw, int64_t n,
+                                    rope_precision precision, rope_table **out) {
+    if (!out || !pos_thw) return ROPE_E_NULL;
+    rope_status st = check_freqs(f, precision);
+    if (st != ROPE_OK) return st;
+    if (n <= 0) return ROPE_E_PARAM;
+    int planes = f->n_mrope_section;
+    if (planes < 1 || planes > 3) return ROPE_E_PARAM;
+    int64_t sum = 0;
+    for (int p = 0; p < planes; p++) {
+        if (f->mrope_section[p] < 0) return ROPE_E_PARAM;
+        sum += f->mrope_section[p];
+    }
+    if (sum != f->n_freqs) return ROPE_E_PARAM;
+    if ((uint64_t)n > (uint64_t)INT64_MAX / (uint64_t)planes) return ROPE_E_OVERFLOW;
+    st = check_positions(pos_thw, 0, n * planes);
+    if (st != ROPE_OK) return st;
+    rope_table *t;
+    st = table_alloc(n, f->n_freqs, &t);
+    if (st != ROPE_OK) return st;
+    const int64_t nf = f->n_freqs;
+    for (int64_t r = 0; r < n; r++) {
+        int64_t lo = 0;
+        for (int p = 0; p < planes; p++) {
+            fill_row(f, lo, f->mrope_section[p], pos_thw[(int64_t)p * n + r], precision,
+                     t->cos + r * nf, t->sin + r * nf);
+            lo += f->mrope_section[p];
+        }
+    }
+    *out = t;
+    return ROPE_OK;
+}
+
+void rope_table_free(rope_table *t) {
+    if (!t) return;
+    free(t->cos);
+    free(t);
+}
+
+int64_t rope_table_rows(const rope_table *t) { return t ? t->rows : 0; }
+int64_t rope_table_n_freqs(const rope_table *t) { return t ? t->n_freqs : 0; }
+const float *rope_table_cos(const rope_table *t) { return t ? t->cos : NULL; }
+const float *rope_table_sin(const rope_table *t) { return t ? t->sin : NULL; }

@@ -1,0 +1,309 @@
+/*
+ * cos/sin tables against a higher-precision oracle, and their structural
+ * properties (R(0) = I, M-RoPE text tokens == plain RoPE, rows by position ==
+ * dense rows), plus every bad input.
+ *
+ * Oracle: the exact product m·θᵢ (θᵢ = the float64 inv_freq) is split into
+ * hi + lo with fma (exact), summed in long double, and cosl/sinl evaluated
+ * there (x87 80-bit: 64-bit mantissa; angle error <= |angle|·2^-64).
+ * Errors are reported in float32 ulps of the true value and absolute.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "rope.h"
+
+static double ulp_of(double v) {
+    double a = fabs(v);
+    if (a < FLT_MIN) return ldexp(1.0, -149);
+    int e;
+    frexp(a, &e);
+    return ldexp(1.0, e - 24);
+}
+
+static void oracle(double theta, int64_t pos, long double *c, long double *s) {
+    double hi = (double)pos * theta;
+    double lo = fma((double)pos, theta, -hi);
+    long double a = (long double)hi + (long double)lo;
+    *c = cosl(a);
+    *s = sinl(a);
+}
+
+static void default_freqs(double theta, int64_t head_dim, rope_freqs *f) {
+    rope_config c;
+    rope_config_init(&c);
+    c.rope_theta = theta;
+    c.head_dim = head_dim;
+    rope_status st = rope_freqs_compute(&c, 0, f);
+    CHECK_OK(st);
+}
+
+typedef struct {
+    double max_ulp, max_abs;
+} err_stat;
+
+static void measure(const rope_freqs *f, int64_t center, rope_precision prec, err_stat *cs) {
+    /* the position itself and a few neighbours, every frequency */
+    int64_t pos[5] = {center - 2, center - 1, center, center + 1, center + 3};
+    float cbuf[5 * ROPE_MAX_FREQS], sbuf[5 * ROPE_MAX_FREQS];
+    CHECK_OK(rope_cos_sin(f, pos, 0, 5, prec, cbuf, sbuf));
+    cs->max_ulp = cs->max_abs = 0;
+    for (int r = 0; r < 5; r++)
+        for (int64_t i = 0; i < f->n_freqs; i++) {
+            long double c, s;
+            oracle(f->inv_freq[i], pos[r], &c, &s);
+            double ec = fabs((double)((long double)cbuf[r * f->n_freqs + i] - c));
+            double es = fabs((double)((long double)sbuf[r * f->n_freqs + i] - s));
+            double uc = ec / ulp_of((double)c), us = es / ulp_of((double)s);
+            if (uc > cs->max_ulp) cs->max_ulp = uc;
+            if (us > cs->max_ulp) cs->max_ulp = us;
+            if (ec > cs->max_abs) cs->max_abs = ec;
+            if (es > cs->max_abs) cs->max_abs = es;
+        }
+}
+
+/* The precision table quoted in docs/precision.md. */
+static void test_accuracy(void) {
+    const double thetas[2] = {1e4, 1e6};
+    const int logs[5] = {10, 16, 20, 24, 30};
+    printf("| theta | position | accurate max err (ulp) | accurate max abs | compat max err (ulp) | compat max abs |\n");
+    printf("|---|---|---|---|---|---|\n");
+    for (int t = 0; t < 2; t++) {
+        rope_freqs f;
+        default_freqs(thetas[t], 128, &f);
+        for (int k = 0; k < 5; k++) {
+            int64_t p = (int64_t)1 << logs[k];
+            err_stat acc, cmp;
+            measure(&f, p, ROPE_PRECISION_ACCURATE, &acc);
+            measure(&f, p, ROPE_PRECISION_COMPAT_F32, &cmp);
+            printf("| %g | 2^%d | %.3f | %.2e | %.3g | %.2e |\n", thetas[t], logs[k], acc.max_ulp,
+                   acc.max_abs, cmp.max_ulp, cmp.max_abs);
+            /* accurate: correctly rounded up to the oracle's noise, at every position */
+            CHECK_MSG(acc.max_ulp <= 1.0, "theta %g pos 2^%d: %.3f ulp", thetas[t], logs[k], acc.max_ulp);
+            /* compat: the float32 angle is off by |θ32 - θ|·m + half an ulp of the
+             * angle; with θ32 within ~2 ulp of θ that is <= 3·2^-24 relative of the
+             * largest angle m·θ0 = m, plus cos/sin rounding. Positions > 2^24 also
+             * lose the position itself in (float)m, so the bound is for <= 2^24. */
+            if (logs[k] <= 24)
+                CHECK_MSG(cmp.max_abs <= 3.0 * ldexp((double)p + 4, -24) + ldexp(1, -24),
+                          "compat theta %g pos 2^%d abs %.3g", thetas[t], logs[k], cmp.max_abs);
+        }
+    }
+    /* θ up to 1e7 and scaled types are accurate too */
+    rope_freqs f;
+    default_freqs(1e7, 128, &f);
+    err_stat acc;
+    measure(&f, (int64_t)1 << 20, ROPE_PRECISION_ACCURATE, &acc);
+    CHECK_MSG(acc.max_ulp <= 1.0, "theta 1e7: %.3f ulp", acc.max_ulp);
+    rope_config c;
+    rope_config_init(&c);
+    c.type = ROPE_SCALING_LLAMA3;
+    c.rope_theta = 500000;
+    c.head_dim = 128;
+    c.factor = 8;
+    c.low_freq_factor = 1;
+    c.high_freq_factor = 4;
+    c.original_max_position_embeddings = 8192;
+    CHECK_OK(rope_freqs_compute(&c, 0, &f));
+    measure(&f, 131071, ROPE_PRECISION_ACCURATE, &acc);
+    CHECK_MSG(acc.max_ulp <= 1.0, "llama3: %.3f ulp", acc.max_ulp);
+}
+
+static void test_compat_matches_float32(void) {
+    /* compat == float32 angle arithmetic: cosf/sinf of RN32(θ32·(float)m),
+     * within 1 ulp (our value is the correctly rounded one; libm's cosf is < 1 ulp) */
+    rope_freqs f;
+    default_freqs(1e4, 128, &f);
+    const int64_t pos[4] = {3, 4095, 65537, 1 << 20};
+    float cb[4 * 64], sb[4 * 64];
+    CHECK_OK(rope_cos_sin(&f, pos, 0, 4, ROPE_PRECISION_COMPAT_F32, cb, sb));
+    int bad = 0;
+    for (int r = 0; r < 4; r++)
+        for (int i = 0; i < 64; i++) {
+            volatile float a = f.inv_freq_f32[i] * (float)pos[r];
+            float c = cosf(a), s = sinf(a);
+            if (fabs((double)c - cb[r * 64 + i]) > ulp_of(c) ||
+                fabs((double)s - sb[r * 64 + i]) > ulp_of(s))
+                bad++;
+        }
+    CHECK_EQ_INT(bad, 0);
+}
+
+static void test_identity_at_zero(void) {
+    const double thetas[3] = {1e4, 5e5, 1e7};
+    for (int t = 0; t < 3; t++)
+        for (int prec = 0; prec < 2; prec++) {
+            rope_freqs f;
+            default_freqs(thetas[t], 128, &f);
+            rope_table *tab = NULL;
+            CHECK_OK(rope_table_create(&f, 4, (rope_precision)prec, &tab));
+            if (!tab) continue;
+            CHECK_EQ_INT(rope_table_rows(tab), 4);
+            CHECK_EQ_INT(rope_table_n_freqs(tab), 64);
+            const float *c = rope_table_cos(tab), *s = rope_table_sin(tab);
+            for (int i = 0; i < 64; i++) CHECK(c[i] == 1.0f && s[i] == 0.0f);
+            /* row 1 is the angle θᵢ itself */
+            CHECK(c[64] == (float)cos(1.0) && s[64] == (float)sin(1.0));
+            rope_table_free(tab);
+        }
+}
+
+static int64_t lcg(uint64_t *st) {
+    *st = *st * 6364136223846793005ull + 1442695040888963407ull;
+    return (int64_t)(*st >> 33);
+}
+
+static void test_rows_by_position(void) {
+    rope_freqs f;
+    default_freqs(1e6, 96, &f);
+    const int64_t n = 300;
+    for (int prec = 0; prec < 2; prec++) {
+        rope_table *dense = NULL, *at = NULL;
+        CHECK_OK(rope_table_create(&f, n, (rope_precision)prec, &dense));
+        int64_t pos[64];
+        uint64_t st = 12345;
+        for (int r = 0; r < 64; r++) pos[r] = lcg(&st) % n;
+        pos[0] = 0;
+        pos[1] = n - 1;
+        pos[2] = pos[3] = 17; /* repeats are fine */
+        CHECK_OK(rope_table_create_at(&f, pos, 64, (rope_precision)prec, &at));
+        if (!dense || !at) {
+            rope_table_free(dense);
+            rope_table_free(at);
+            continue;
+        }
+        CHECK_EQ_INT(rope_table_rows(at), 64);
+        int mism = 0;
+        for (int r = 0; r < 64; r++)
+            if (memcmp(rope_table_cos(at) + r * 48, rope_table_cos(dense) + pos[r] * 48, 48 * 4) ||
+                memcmp(rope_table_sin(at) + r * 48, rope_table_sin(dense) + pos[r] * 48, 48 * 4))
+                mism++;
+        CHECK_EQ_INT(mism, 0);
+        /* rope_cos_sin with a start offset == dense rows start.. */
+        float cb[10 * 48], sb[10 * 48];
+        CHECK_OK(rope_cos_sin(&f, NULL, 100, 10, (rope_precision)prec, cb, sb));
+        CHECK(memcmp(cb, rope_table_cos(dense) + 100 * 48, sizeof cb) == 0);
+        CHECK(memcmp(sb, rope_table_sin(dense) + 100 * 48, sizeof sb) == 0);
+        rope_table_free(dense);
+        rope_table_free(at);
+    }
+}
+
+static void test_mrope(void) {
+    rope_config c;
+    rope_config_init(&c);
+    c.rope_theta = 1e6;
+    c.head_dim = 128;
+    c.n_mrope_section = 3;
+    c.mrope_section[0] = 16;
+    c.mrope_section[1] = 24;
+    c.mrope_section[2] = 24;
+    rope_freqs f;
+    CHECK_OK(rope_freqs_compute(&c, 0, &f));
+    enum { N = 40 };
+    int64_t thw[3 * N], plain[N];
+    for (int r = 0; r < N; r++) plain[r] = thw[r] = thw[N + r] = thw[2 * N + r] = 1000 * r + 7;
+    for (int prec = 0; prec < 2; prec++) {
+        rope_table *m = NULL, *p = NULL;
+        CHECK_OK(rope_table_create_mrope(&f, thw, N, (rope_precision)prec, &m));
+        CHECK_OK(rope_table_create_at(&f, plain, N, (rope_precision)prec, &p));
+        if (m && p) {
+            CHECK(memcmp(rope_table_cos(m), rope_table_cos(p), N * 64 * 4) == 0);
+            CHECK(memcmp(rope_table_sin(m), rope_table_sin(p), N * 64 * 4) == 0);
+        }
+        rope_table_free(m);
+        rope_table_free(p);
+    }
+    /* distinct planes: frequency i takes the position of its section's plane */
+    int64_t t3[3] = {5, 60, 900};
+    rope_table *m = NULL, *p = NULL;
+    CHECK_OK(rope_table_create_mrope(&f, t3, 1, ROPE_PRECISION_ACCURATE, &m));
+    CHECK_OK(rope_table_create_at(&f, t3, 3, ROPE_PRECISION_ACCURATE, &p));
+    if (m && p) {
+        int bad = 0;
+        for (int i = 0; i < 64; i++) {
+            int plane = i < 16 ? 0 : i < 40 ? 1 : 2;
+            if (rope_table_cos(m)[i] != rope_table_cos(p)[plane * 64 + i] ||
+                rope_table_sin(m)[i] != rope_table_sin(p)[plane * 64 + i])
+                bad++;
+        }
+        CHECK_EQ_INT(bad, 0);
+    }
+    rope_table_free(m);
+    rope_table_free(p);
+}
+
+static void test_bad_inputs(void) {
+    rope_freqs f;
+    default_freqs(1e4, 64, &f);
+    rope_table *sentinel = (rope_table *)&f, *t = sentinel;
+    float cb[4 * 32], sb[4 * 32], ref[4 * 32];
+    for (int i = 0; i < 4 * 32; i++) cb[i] = sb[i] = ref[i] = -7.0f;
+    int64_t neg[4] = {0, 1, 2, -1};
+    int64_t ok4[4] = {0, 1, 2, 3};
+
+    CHECK_STATUS(rope_table_create(NULL, 4, ROPE_PRECISION_ACCURATE, &t), ROPE_E_NULL);
+    CHECK_STATUS(rope_table_create(&f, 4, ROPE_PRECISION_ACCURATE, NULL), ROPE_E_NULL);
+    CHECK_STATUS(rope_table_create(&f, 0, ROPE_PRECISION_ACCURATE, &t), ROPE_E_PARAM);
+    CHECK_STATUS(rope_table_create(&f, -5, ROPE_PRECISION_ACCURATE, &t), ROPE_E_PARAM);
+    CHECK_STATUS(rope_table_create(&f, 4, (rope_precision)7, &t), ROPE_E_PARAM);
+    CHECK_STATUS(rope_table_create(&f, INT64_MAX / 2, ROPE_PRECISION_ACCURATE, &t), ROPE_E_OVERFLOW);
+    CHECK_STATUS(rope_table_create(&f, ((int64_t)1 << 53) + 2, ROPE_PRECISION_ACCURATE, &t),
+                 ROPE_E_OVERFLOW);
+    CHECK_STATUS(rope_table_create_at(&f, NULL, 4, ROPE_PRECISION_ACCURATE, &t), ROPE_E_NULL);
+    CHECK_STATUS(rope_table_create_at(&f, neg, 4, ROPE_PRECISION_ACCURATE, &t), ROPE_E_POSITION);
+    CHECK_STATUS(rope_table_create_mrope(&f, ok4, 1, ROPE_PRECISION_ACCURATE, &t), ROPE_E_PARAM);
+    {
+        rope_freqs g = f;
+        g.n_freqs = 0;
+        CHECK_STATUS(rope_table_create(&g, 4, ROPE_PRECISION_ACCURATE, &t), ROPE_E_DIM);
+        g.n_freqs = ROPE_MAX_FREQS + 1;
+        CHECK_STATUS(rope_table_create(&g, 4, ROPE_PRECISION_ACCURATE, &t), ROPE_E_DIM);
+        g = f;
+        g.n_mrope_section = 2;
+        g.mrope_section[0] = 10;
+        g.mrope_section[1] = 10; /* 20 != 32 */
+        CHECK_STATUS(rope_table_create_mrope(&g, ok4, 2, ROPE_PRECISION_ACCURATE, &t), ROPE_E_PARAM);
+        g.mrope_section[1] = 22;
+        int64_t negp[4] = {1, 2, 3, -4};
+        CHECK_STATUS(rope_table_create_mrope(&g, negp, 2, ROPE_PRECISION_ACCURATE, &t), ROPE_E_POSITION);
+        CHECK_STATUS(rope_table_create_mrope(&g, NULL, 2, ROPE_PRECISION_ACCURATE, &t), ROPE_E_NULL);
+        g.n_mrope_section = 4;
+        CHECK_STATUS(rope_table_create_mrope(&g, ok4, 1, ROPE_PRECISION_ACCURATE, &t), ROPE_E_PARAM);
+    }
+    CHECK(t == sentinel); /* never written on error */
+
+    CHECK_STATUS(rope_cos_sin(&f, neg, 0, 4, ROPE_PRECISION_ACCURATE, cb, sb), ROPE_E_POSITION);
+    CHECK_STATUS(rope_cos_sin(&f, NULL, -3, 4, ROPE_PRECISION_ACCURATE, cb, sb), ROPE_E_POSITION);
+    CHECK_STATUS(rope_cos_sin(&f, NULL, INT64_MAX - 1, 4, ROPE_PRECISION_ACCURATE, cb, sb),
+                 ROPE_E_POSITION);
+    CHECK_STATUS(rope_cos_sin(&f, NULL, ((int64_t)1 << 53) - 1, 4, ROPE_PRECISION_ACCURATE, cb, sb),
+                 ROPE_E_OVERFLOW);
+    CHECK_STATUS(rope_cos_sin(&f, NULL, 0, -1, ROPE_PRECISION_ACCURATE, cb, sb), ROPE_E_PARAM);
+    CHECK_STATUS(rope_cos_sin(&f, NULL, 0, 4, ROPE_PRECISION_ACCURATE, NULL, sb), ROPE_E_NULL);
+    CHECK_STATUS(rope_cos_sin(&f, NULL, 0, 4, ROPE_PRECISION_ACCURATE, cb, NULL), ROPE_E_NULL);
+    CHECK_STATUS(rope_cos_sin(NULL, NULL, 0, 4, ROPE_PRECISION_ACCURATE, cb, sb), ROPE_E_NULL);
+    CHECK_STATUS(rope_cos_sin(&f, NULL, 0, 4, (rope_precision)-1, cb, sb), ROPE_E_PARAM);
+    CHECK_STATUS(rope_cos_sin(&f, NULL, 0, INT64_MAX / 4, ROPE_PRECISION_ACCURATE, cb, sb),
+                 ROPE_E_OVERFLOW);
+    CHECK(memcmp(cb, ref, sizeof cb) == 0 && memcmp(sb, ref, sizeof sb) == 0);
+    CHECK_OK(rope_cos_sin(&f, NULL, 0, 0, ROPE_PRECISION_ACCURATE, cb, sb)); /* nothing to do */
+    CHECK(memcmp(cb, ref, sizeof cb) == 0);
+
+    CHECK(rope_table_rows(NULL) == 0 && rope_table_n_freqs(NULL) == 0);
+    CHECK(rope_table_cos(NULL) == NULL && rope_table_sin(NULL) == NULL);
+    rope_table_free(NULL);
+}
+
+int main(void) {
+    test_accuracy();
+    test_compat_matches_float32();
+    test_identity_at_zero();
+    test_rows_by_position();
+    test_mrope();
+    test_bad_inputs();
+    return check_report("test_table");
+}
