@@ -52,6 +52,20 @@ extern const rope_kernels rope_kernels_avx512;
 extern const rope_kernels rope_kernels_neon;
 #endif
 
+/* The scalar reference functions (scalar.c), exported so other ISA files can
+ * fall back to them for cases they do not specialise. Their arithmetic is the
+ * definition of correct: per pair, c' = cos·scale, s' = ±sin·scale (float32),
+ * y0 = x0·c' − x1·s', y1 = x1·c' + x0·s', each product rounded separately
+ * (no FMA), exactly Hugging Face's float32 q·cos + rotate_half(q)·sin. */
+void rope_scalar_row_interleaved_f32(const rope_row_args *a);
+void rope_scalar_row_interleaved_f16(const rope_row_args *a);
+void rope_scalar_row_interleaved_bf16(const rope_row_args *a);
+void rope_scalar_row_half_f32(const rope_row_args *a);
+void rope_scalar_row_half_f16(const rope_row_args *a);
+void rope_scalar_row_half_bf16(const rope_row_args *a);
+void rope_scalar_sincos(const double *inv_freq, int64_t n, double pos, float *cos_out,
+                        float *sin_out);
+
 /* The table in use (dispatch.c): chosen once, thread-safely. */
 const rope_kernels *rope_kernels_get(void);
 

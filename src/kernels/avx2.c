@@ -1,0 +1,284 @@
+/*
+ * AVX2 + FMA + F16C kernels (compiled with -mavx2 -mfma -mf16c).
+ *
+ * The same arithmetic as scalar.c lane by lane (c' = cos·scale, s' = ±sin·scale,
+ * y0 = x0·c' − x1·s', y1 = x1·c' + x0·s', every product rounded on its own, no
+ * FMA), so f32 results are bit-identical to the reference; f16 uses the F16C
+ * conversions (round to nearest even, as rope_f32_to_f16), bf16 the integer
+ * round-to-nearest-even of rope_f32_to_bf16. Chunks are 8 floats; what is left
+ * of the rotary part after the last full chunk runs through a scalar loop
+ * written exactly like the reference.
+ *
+ * sincos: the algorithm of avx512.c on 4 doubles (angle in double, three-part
+ * Cody–Waite reduction by π/2 with FMA, Taylor polynomials in double, one
+ * rounding to float): within 0.5 ulp + 2^-12 ulp of the float64 truth.
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernel.h"
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define INLINE static inline __attribute__((always_inline))
+
+enum { CH = 8, MAX_CH = ROPE_MAX_HEAD_DIM / CH };
+
+INLINE size_t esize(int dt) { return dt == ROPE_KDTYPE_F32 ? 4 : 2; }
+
+INLINE __m256 ld(const void *base, int64_t i, int dt) {
+    if (dt == ROPE_KDTYPE_F32) return _mm256_loadu_ps((const float *)base + i);
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)base + i));
+    if (dt == ROPE_KDTYPE_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+INLINE __m128i to_bf16(__m256 v) {
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
+    r = _mm256_srli_epi32(r, 16);
+    const __m256i qnan = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+    const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    r = _mm256_castps_si256(
+        _mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(qnan), nan));
+    /* every lane is in [0, 0xffff]: the unsigned-saturating pack is exact */
+    return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+}
+
+INLINE void st(void *base, int64_t i, __m256 v, int dt) {
+    if (dt == ROPE_KDTYPE_F32) {
+        _mm256_storeu_ps((float *)base + i, v);
+        return;
+    }
+    __m128i h = dt == ROPE_KDTYPE_F16 ? _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+                                      : to_bf16(v);
+    _mm_storeu_si128((__m128i *)((uint16_t *)base + i), h);
+}
+
+/* ------------------------------------------- scalar remainder (reference) */
+
+INLINE float ld1(const unsigned char *p, int64_t i, int dt) {
+    if (dt == ROPE_KDTYPE_F32) {
+        float v;
+        memcpy(&v, p + 4 * i, 4);
+        return v;
+    }
+    uint16_t h;
+    memcpy(&h, p + 2 * i, 2);
+    return dt == ROPE_KDTYPE_F16 ? rope_f16_to_f32(h) : rope_bf16_to_f32(h);
+}
+
+INLINE void st1(unsigned char *p, int64_t i, float v, int dt) {
+    if (dt == ROPE_KDTYPE_F32) {
+        memcpy(p + 4 * i, &v, 4);
+        return;
+    }
+    uint16_t h = dt == ROPE_KDTYPE_F16 ? rope_f32_to_f16(v) : rope_f32_to_bf16(v);
+    memcpy(p + 2 * i, &h, 2);
+}
+
+/* Pairs [from, R/2) exactly as scalar.c does them. */
+static void rest(const rope_row_args *a, const unsigned char *x, unsigned char *y, int64_t from,
+                 int half_style, int dt) {
+    const int64_t hd = a->rotary_dim / 2;
+    for (int64_t i = from; i < hd; i++) {
+        float c = a->cos[i] * a->scale;
+        float s = a->sin[i] * a->scale;
+        if (a->inverse) s = -s;
+        int64_t i0 = half_style ? i : 2 * i, i1 = half_style ? i + hd : 2 * i + 1;
+        float x0 = ld1(x, i0, dt), x1 = ld1(x, i1, dt);
+        float x0c = x0 * c;
+        float x1s = x1 * s;
+        float x1c = x1 * c;
+        float x0s = x0 * s;
+        st1(y, i0, x0c - x1s, dt);
+        st1(y, i1, x1c + x0s, dt);
+    }
+}
+
+INLINE void copy_tail(const rope_row_args *a, const unsigned char *x, unsigned char *y, int dt) {
+    if (y != x && a->head_dim > a->rotary_dim)
+        memcpy(y + a->rotary_dim * (int64_t)esize(dt), x + a->rotary_dim * (int64_t)esize(dt),
+               (size_t)(a->head_dim - a->rotary_dim) * esize(dt));
+}
+
+/* ----------------------------------------------------------- interleaved */
+
+/* Chunk j holds pairs 4j..4j+3: C = (c0,c0,c1,c1,..), S = (−s0,s0,−s1,s1,..)
+ * (inverse: (s0,−s0,..)), y = x·C + swap(x)·S. */
+INLINE void inter_prep(const rope_row_args *a, int64_t nch, __m256 *C, __m256 *S) {
+    const __m256i dup = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    const __m256i neg = a->inverse ? _mm256_set1_epi64x((long long)0x8000000000000000ull)
+                                   : _mm256_set1_epi64x(0x80000000ll);
+    const __m128 sc = _mm_set1_ps(a->scale);
+    for (int64_t j = 0; j < nch; j++) {
+        __m128 c = _mm_mul_ps(_mm_loadu_ps(a->cos + 4 * j), sc);
+        __m128 s = _mm_mul_ps(_mm_loadu_ps(a->sin + 4 * j), sc);
+        C[j] = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(c), dup);
+        S[j] = _mm256_castsi256_ps(_mm256_xor_si256(
+            _mm256_castps_si256(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), dup)), neg));
+    }
+}
+
+INLINE __m256 inter_rot(__m256 x, __m256 C, __m256 S) {
+    __m256 xs = _mm256_permute_ps(x, 0xb1);
+    return _mm256_add_ps(_mm256_mul_ps(x, C), _mm256_mul_ps(xs, S));
+}
+
+INLINE void inter_heads(const rope_row_args *a, int dt, int64_t nfull, const __m256 *C,
+                        const __m256 *S) {
+    const size_t es = esize(dt);
+    const int64_t npairs = a->rotary_dim / 2;
+    for (int64_t h = 0; h < a->n_heads; h++) {
+        const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * (int64_t)es;
+        unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * (int64_t)es;
+        for (int64_t j = 0; j < nfull; j++) st(y, CH * j, inter_rot(ld(x, CH * j, dt), C[j], S[j]), dt);
+        if (4 * nfull < npairs) rest(a, x, y, 4 * nfull, 0, dt);
+        copy_tail(a, x, y, dt);
+    }
+}
+
+INLINE void inter_row(const rope_row_args *a, int dt) {
+    const int64_t nfull = a->rotary_dim / CH;
+    __m256 C[MAX_CH], S[MAX_CH];
+    inter_prep(a, nfull, C, S);
+    if (a->rotary_dim == 128)
+        inter_heads(a, dt, 16, C, S);
+    else if (a->rotary_dim == 64)
+        inter_heads(a, dt, 8, C, S);
+    else
+        inter_heads(a, dt, nfull, C, S);
+}
+
+/* ------------------------------------------------------------------ half */
+
+INLINE void half_prep(const rope_row_args *a, int64_t nch, __m256 *C, __m256 *S) {
+    const __m256 sc = _mm256_set1_ps(a->scale);
+    const __m256 neg = _mm256_set1_ps(a->inverse ? -0.0f : 0.0f);
+    for (int64_t j = 0; j < nch; j++) {
+        C[j] = _mm256_mul_ps(_mm256_loadu_ps(a->cos + CH * j), sc);
+        S[j] = _mm256_xor_ps(_mm256_mul_ps(_mm256_loadu_ps(a->sin + CH * j), sc), neg);
+    }
+}
+
+INLINE void half_heads(const rope_row_args *a, int dt, int64_t hd, int64_t nfull,
+                       const __m256 *C, const __m256 *S) {
+    const size_t es = esize(dt);
+    for (int64_t h = 0; h < a->n_heads; h++) {
+        const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * (int64_t)es;
+        unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * (int64_t)es;
+        for (int64_t j = 0; j < nfull; j++) {
+            __m256 x0 = ld(x, CH * j, dt), x1 = ld(x, CH * j + hd, dt);
+            __m256 y0 = _mm256_sub_ps(_mm256_mul_ps(x0, C[j]), _mm256_mul_ps(x1, S[j]));
+            __m256 y1 = _mm256_add_ps(_mm256_mul_ps(x1, C[j]), _mm256_mul_ps(x0, S[j]));
+            st(y, CH * j, y0, dt);
+            st(y, CH * j + hd, y1, dt);
+        }
+        if (CH * nfull < hd) rest(a, x, y, CH * nfull, 1, dt);
+        copy_tail(a, x, y, dt);
+    }
+}
+
+INLINE void half_row(const rope_row_args *a, int dt) {
+    const int64_t hd = a->rotary_dim / 2, nfull = hd / CH;
+    __m256 C[MAX_CH], S[MAX_CH];
+    half_prep(a, nfull, C, S);
+    if (hd == 64)
+        half_heads(a, dt, 64, 8, C, S);
+    else if (hd == 32)
+        half_heads(a, dt, 32, 4, C, S);
+    else
+        half_heads(a, dt, hd, nfull, C, S);
+}
+
+static void inter_f32(const rope_row_args *a) { inter_row(a, ROPE_KDTYPE_F32); }
+static void inter_f16(const rope_row_args *a) { inter_row(a, ROPE_KDTYPE_F16); }
+static void inter_bf16(const rope_row_args *a) { inter_row(a, ROPE_KDTYPE_BF16); }
+static void half_f32(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_F32); }
+static void half_f16(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_F16); }
+static void half_bf16(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_BF16); }
+
+/* ---------------------------------------------------------------- sincos */
+
+#define SC_P1 0x1.921fb54442d18p+0
+#define SC_P2 0x1.1a62633145c07p-54
+#define SC_P3 (-0x1.f1976b7ed8fbcp-110)
+#define SC_LIMIT 0x1p30
+
+INLINE void sincos4(__m256d x, __m256d *cs, __m256d *sn) {
+    const __m256d magic = _mm256_set1_pd(0x1.8p52);
+    __m256d t = _mm256_fmadd_pd(x, _mm256_set1_pd(0x1.45f306dc9c883p-1), magic);
+    __m256d k = _mm256_sub_pd(t, magic);
+    __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(SC_P1), x);
+    r = _mm256_fnmadd_pd(k, _mm256_set1_pd(SC_P2), r);
+    r = _mm256_fnmadd_pd(k, _mm256_set1_pd(SC_P3), r);
+    __m256d r2 = _mm256_mul_pd(r, r);
+    __m256d ps = _mm256_set1_pd(-1.0 / 39916800.0);
+    ps = _mm256_fmadd_pd(ps, r2, _mm256_set1_pd(1.0 / 362880.0));
+    ps = _mm256_fmadd_pd(ps, r2, _mm256_set1_pd(-1.0 / 5040.0));
+    ps = _mm256_fmadd_pd(ps, r2, _mm256_set1_pd(1.0 / 120.0));
+    ps = _mm256_fmadd_pd(ps, r2, _mm256_set1_pd(-1.0 / 6.0));
+    __m256d s = _mm256_fmadd_pd(_mm256_mul_pd(ps, r2), r, r);
+    __m256d pc = _mm256_set1_pd(1.0 / 479001600.0);
+    pc = _mm256_fmadd_pd(pc, r2, _mm256_set1_pd(-1.0 / 3628800.0));
+    pc = _mm256_fmadd_pd(pc, r2, _mm256_set1_pd(1.0 / 40320.0));
+    pc = _mm256_fmadd_pd(pc, r2, _mm256_set1_pd(-1.0 / 720.0));
+    pc = _mm256_fmadd_pd(pc, r2, _mm256_set1_pd(1.0 / 24.0));
+    pc = _mm256_fmadd_pd(pc, r2, _mm256_set1_pd(-0.5));
+    __m256d c = _mm256_fmadd_pd(pc, r2, _mm256_set1_pd(1.0));
+    __m256i q = _mm256_castpd_si256(t);
+    __m256d odd = _mm256_castsi256_pd(
+        _mm256_cmpeq_epi64(_mm256_and_si256(q, _mm256_set1_epi64x(1)), _mm256_set1_epi64x(1)));
+    __m256i sgn_s = _mm256_slli_epi64(_mm256_and_si256(q, _mm256_set1_epi64x(2)), 62);
+    __m256i sgn_c = _mm256_slli_epi64(
+        _mm256_and_si256(_mm256_add_epi64(q, _mm256_set1_epi64x(1)), _mm256_set1_epi64x(2)), 62);
+    __m256d so = _mm256_blendv_pd(s, c, odd);
+    __m256d co = _mm256_blendv_pd(c, s, odd);
+    *sn = _mm256_xor_pd(so, _mm256_castsi256_pd(sgn_s));
+    *cs = _mm256_xor_pd(co, _mm256_castsi256_pd(sgn_c));
+}
+
+/* 4 angles; lanes that are too large (or NaN) are redone with libm. */
+INLINE void sincos_block(const double *inv_freq, double pos, float *co, float *so) {
+    __m256d x = _mm256_mul_pd(_mm256_set1_pd(pos), _mm256_loadu_pd(inv_freq));
+    __m256d c, s;
+    sincos4(x, &c, &s);
+    _mm_storeu_ps(co, _mm256_cvtpd_ps(c));
+    _mm_storeu_ps(so, _mm256_cvtpd_ps(s));
+    __m256d ax = _mm256_andnot_pd(_mm256_set1_pd(-0.0), x);
+    int ok = _mm256_movemask_pd(_mm256_cmp_pd(ax, _mm256_set1_pd(SC_LIMIT), _CMP_LE_OQ));
+    if (ok != 0xf)
+        for (int l = 0; l < 4; l++)
+            if (!((ok >> l) & 1)) {
+                double ang = pos * inv_freq[l];
+                co[l] = (float)cos(ang);
+                so[l] = (float)sin(ang);
+            }
+}
+
+static void sincos_avx2(const double *inv_freq, int64_t n, double pos, float *cos_out,
+                        float *sin_out) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) sincos_block(inv_freq + i, pos, cos_out + i, sin_out + i);
+    if (i < n) { /* pad the last block so it gets the same arithmetic */
+        double f[4] = {0, 0, 0, 0};
+        float c[4], s[4];
+        memcpy(f, inv_freq + i, (size_t)(n - i) * sizeof *f);
+        sincos_block(f, pos, c, s);
+        memcpy(cos_out + i, c, (size_t)(n - i) * sizeof *c);
+        memcpy(sin_out + i, s, (size_t)(n - i) * sizeof *s);
+    }
+}
+
+const rope_kernels rope_kernels_avx2 = {
+    "avx2",
+    {
+        [ROPE_KSTYLE_INTERLEAVED] = {inter_f32, inter_f16, inter_bf16},
+        [ROPE_KSTYLE_HALF] = {half_f32, half_f16, half_bf16},
+    },
+    sincos_avx2,
+};

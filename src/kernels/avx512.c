@@ -1,0 +1,286 @@
+/*
+ * AVX-512 kernels (F, BW, VL, DQ; compiled with the flags of src/CMakeLists.txt).
+ *
+ * Same arithmetic as scalar.c, lane by lane, so f32 results are bit-identical:
+ * c' = cos·scale and s' = ±sin·scale rounded to float32 once, then
+ *     y0 = x0·c' − x1·s',   y1 = x1·c' + x0·s'
+ * with each product rounded separately (no FMA; memory, not arithmetic, bounds
+ * this kernel). f16 goes through the hardware conversions (vcvtph2ps,
+ * vcvtps2ph with round-to-nearest-even, which is what rope_f32_to_f16 does in
+ * software). bf16 -> f32 is a shift; f32 -> bf16 is the same integer
+ * round-to-nearest-even as rope_f32_to_bf16 (vcvtneps2bf16 would flush
+ * subnormals to zero and differ from the reference).
+ *
+ * A call handles n_heads vectors that share one position: cos/sin are turned
+ * into per-chunk multiplier vectors once, then every head streams through
+ * them. Chunks are 16 floats; the last, partial one uses masked loads and
+ * stores, so any rotary_dim works and nothing outside [0, head_dim) is touched.
+ *
+ * sincos: angle = pos·θᵢ in double (as in scalar.c), Cody–Waite reduction by
+ * π/2 in three parts with FMA (the first step is exact), then degree-11/12
+ * Taylor polynomials in double on |r| <= π/4 and one rounding to float. Error
+ * before that rounding is below 2^-36 relative, so each entry is within
+ * 0.5 ulp + 2^-12 ulp of the float64 truth. Angles beyond 2^30 (or NaN) go to
+ * libm, lane by lane.
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernel.h"
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define INLINE static inline __attribute__((always_inline))
+
+enum { CH = 16, MAX_CH = (ROPE_MAX_HEAD_DIM + CH - 1) / CH };
+
+/* ---------------------------------------------------------- loads, stores */
+
+INLINE __m512 ld(const void *base, int64_t i, int dt, int full, __mmask16 m) {
+    if (dt == ROPE_KDTYPE_F32) {
+        const float *p = (const float *)base + i;
+        return full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p);
+    }
+    const uint16_t *p = (const uint16_t *)base + i;
+    __m256i h = full ? _mm256_loadu_si256((const __m256i *)p) : _mm256_maskz_loadu_epi16(m, p);
+    if (dt == ROPE_KDTYPE_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+INLINE __m256i to_bf16(__m512 v) {
+    const __m512i u = _mm512_castps_si512(v);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+    r = _mm512_srli_epi32(r, 16);
+    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    const __m512i qnan = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+    r = _mm512_mask_mov_epi32(r, nan, qnan);
+    return _mm512_cvtepi32_epi16(r);
+}
+
+INLINE void st(void *base, int64_t i, __m512 v, int dt, int full, __mmask16 m) {
+    if (dt == ROPE_KDTYPE_F32) {
+        float *p = (float *)base + i;
+        if (full)
+            _mm512_storeu_ps(p, v);
+        else
+            _mm512_mask_storeu_ps(p, m, v);
+        return;
+    }
+    uint16_t *p = (uint16_t *)base + i;
+    __m256i h = dt == ROPE_KDTYPE_F16 ? _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+                                      : to_bf16(v);
+    if (full)
+        _mm256_storeu_si256((__m256i *)p, h);
+    else
+        _mm256_mask_storeu_epi16(p, m, h);
+}
+
+INLINE size_t esize(int dt) { return dt == ROPE_KDTYPE_F32 ? 4 : 2; }
+
+INLINE void copy_tail(const rope_row_args *a, const unsigned char *x, unsigned char *y, int dt) {
+    if (y != x && a->head_dim > a->rotary_dim)
+        memcpy(y + a->rotary_dim * (int64_t)esize(dt), x + a->rotary_dim * (int64_t)esize(dt),
+               (size_t)(a->head_dim - a->rotary_dim) * esize(dt));
+}
+
+/* c' = cos·scale, s' = ±sin·scale for 16 frequencies (masked), as scalar.c. */
+INLINE void cs16(const rope_row_args *a, int64_t i, __mmask16 m, __m512 *c, __m512 *s) {
+    const __m512 sc = _mm512_set1_ps(a->scale);
+    *c = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a->cos + i), sc);
+    *s = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a->sin + i), sc);
+}
+
+/* ----------------------------------------------------------- interleaved */
+
+/* Chunk j holds pairs 8j..8j+7: C = (c0,c0,c1,c1,...), S = (−s0,s0,−s1,s1,...)
+ * so y = x·C + swap(x)·S gives (x0c − x1s, x1c + x0s) with the reference's
+ * roundings (a − b == a + (−b) exactly). For the inverse, s' = −s. */
+INLINE void inter_prep(const rope_row_args *a, int64_t nch, __m512 *C, __m512 *S) {
+    const int64_t npairs = a->rotary_dim / 2;
+    const __m512i dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    /* forward negates the even lanes (−s' multiplies x1 in y0), inverse the odd
+     * lanes (s' = −s·scale there) */
+    const __m512i neg = a->inverse ? _mm512_set1_epi64((long long)0x8000000000000000ull)
+                                   : _mm512_set1_epi64(0x80000000ll);
+    for (int64_t j = 0; j < nch; j++) {
+        int64_t left = npairs - 8 * j;
+        __mmask16 m = left >= 8 ? 0xff : (__mmask16)((1u << left) - 1);
+        __m512 c, s;
+        cs16(a, 8 * j, m, &c, &s);
+        C[j] = _mm512_permutexvar_ps(dup, c);
+        S[j] = _mm512_castsi512_ps(
+            _mm512_xor_si512(_mm512_castps_si512(_mm512_permutexvar_ps(dup, s)), neg));
+    }
+}
+
+INLINE __m512 inter_rot(__m512 x, __m512 C, __m512 S) {
+    __m512 xs = _mm512_permute_ps(x, 0xb1); /* (x1, x0, x3, x2, ...) */
+    return _mm512_add_ps(_mm512_mul_ps(x, C), _mm512_mul_ps(xs, S));
+}
+
+/* nfull full chunks, then a tail of `rem` elements (even, < 16). Inlined with
+ * constant nfull/rem for the common head sizes so C/S stay in registers. */
+INLINE void inter_heads(const rope_row_args *a, int dt, int64_t nfull, int64_t rem,
+                        const __m512 *C, const __m512 *S) {
+    const size_t es = esize(dt);
+    const __mmask16 tm = (__mmask16)((1u << rem) - 1);
+    for (int64_t h = 0; h < a->n_heads; h++) {
+        const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * (int64_t)es;
+        unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * (int64_t)es;
+        for (int64_t j = 0; j < nfull; j++)
+            st(y, CH * j, inter_rot(ld(x, CH * j, dt, 1, 0), C[j], S[j]), dt, 1, 0);
+        if (rem)
+            st(y, CH * nfull, inter_rot(ld(x, CH * nfull, dt, 0, tm), C[nfull], S[nfull]), dt, 0,
+               tm);
+        copy_tail(a, x, y, dt);
+    }
+}
+
+INLINE void inter_row(const rope_row_args *a, int dt) {
+    const int64_t R = a->rotary_dim, nfull = R / CH, rem = R % CH;
+    __m512 C[MAX_CH], S[MAX_CH];
+    inter_prep(a, nfull + (rem != 0), C, S);
+    if (R == 128)
+        inter_heads(a, dt, 8, 0, C, S);
+    else if (R == 64)
+        inter_heads(a, dt, 4, 0, C, S);
+    else
+        inter_heads(a, dt, nfull, rem, C, S);
+}
+
+/* ------------------------------------------------------------------ half */
+
+/* Pairs (i, i + R/2): lanes hold consecutive i, so cos/sin load as they are. */
+INLINE void half_prep(const rope_row_args *a, int64_t nch, __m512 *C, __m512 *S) {
+    const int64_t hd = a->rotary_dim / 2;
+    for (int64_t j = 0; j < nch; j++) {
+        int64_t left = hd - CH * j;
+        __mmask16 m = left >= CH ? 0xffff : (__mmask16)((1u << left) - 1);
+        cs16(a, CH * j, m, &C[j], &S[j]);
+        if (a->inverse) S[j] = _mm512_castsi512_ps(_mm512_xor_si512(
+                            _mm512_castps_si512(S[j]), _mm512_set1_epi32((int)0x80000000)));
+    }
+}
+
+INLINE void half_chunk(const unsigned char *x, unsigned char *y, int64_t i, int64_t hd, int dt,
+                       int full, __mmask16 m, __m512 c, __m512 s) {
+    __m512 x0 = ld(x, i, dt, full, m), x1 = ld(x, i + hd, dt, full, m);
+    __m512 y0 = _mm512_sub_ps(_mm512_mul_ps(x0, c), _mm512_mul_ps(x1, s));
+    __m512 y1 = _mm512_add_ps(_mm512_mul_ps(x1, c), _mm512_mul_ps(x0, s));
+    st(y, i, y0, dt, full, m);
+    st(y, i + hd, y1, dt, full, m);
+}
+
+INLINE void half_heads(const rope_row_args *a, int dt, int64_t hd, int64_t nfull, int64_t rem,
+                       const __m512 *C, const __m512 *S) {
+    const size_t es = esize(dt);
+    const __mmask16 tm = (__mmask16)((1u << rem) - 1);
+    for (int64_t h = 0; h < a->n_heads; h++) {
+        const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * (int64_t)es;
+        unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * (int64_t)es;
+        for (int64_t j = 0; j < nfull; j++) half_chunk(x, y, CH * j, hd, dt, 1, 0, C[j], S[j]);
+        if (rem) half_chunk(x, y, CH * nfull, hd, dt, 0, tm, C[nfull], S[nfull]);
+        copy_tail(a, x, y, dt);
+    }
+}
+
+INLINE void half_row(const rope_row_args *a, int dt) {
+    const int64_t hd = a->rotary_dim / 2, nfull = hd / CH, rem = hd % CH;
+    __m512 C[MAX_CH], S[MAX_CH];
+    half_prep(a, nfull + (rem != 0), C, S);
+    if (hd == 64)
+        half_heads(a, dt, 64, 4, 0, C, S);
+    else if (hd == 32)
+        half_heads(a, dt, 32, 2, 0, C, S);
+    else
+        half_heads(a, dt, hd, nfull, rem, C, S);
+}
+
+static void inter_f32(const rope_row_args *a) { inter_row(a, ROPE_KDTYPE_F32); }
+static void inter_f16(const rope_row_args *a) { inter_row(a, ROPE_KDTYPE_F16); }
+static void inter_bf16(const rope_row_args *a) { inter_row(a, ROPE_KDTYPE_BF16); }
+static void half_f32(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_F32); }
+static void half_f16(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_F16); }
+static void half_bf16(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_BF16); }
+
+/* ---------------------------------------------------------------- sincos */
+
+/* π/2 = P1 + P2 + P3 (+ ~2^-163): P1 is π/2 rounded to double, so k·P1 is a
+ * multiple of 2^-52 and x − k·P1 is exact in one FMA for |x| >= ~1 (both are
+ * multiples of 2^-52 and the difference is below 1); P2 and P3 carry the rest. */
+#define SC_P1 0x1.921fb54442d18p+0
+#define SC_P2 0x1.1a62633145c07p-54
+#define SC_P3 (-0x1.f1976b7ed8fbcp-110)
+#define SC_LIMIT 0x1p30 /* |angle| above this (or NaN) goes to libm */
+
+INLINE void sincos8(__m512d x, __m512d *cs, __m512d *sn) {
+    const __m512d magic = _mm512_set1_pd(0x1.8p52);
+    /* t = x·2/π + 1.5·2^52 rounds to an integer k held in the low mantissa
+     * bits of t (the quadrant is k mod 4) */
+    __m512d t = _mm512_fmadd_pd(x, _mm512_set1_pd(0x1.45f306dc9c883p-1), magic);
+    __m512d k = _mm512_sub_pd(t, magic);
+    __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(SC_P1), x);
+    r = _mm512_fnmadd_pd(k, _mm512_set1_pd(SC_P2), r);
+    r = _mm512_fnmadd_pd(k, _mm512_set1_pd(SC_P3), r);
+    __m512d r2 = _mm512_mul_pd(r, r);
+    /* Taylor series, |r| <= π/4: truncation below 2^-36 (sin) and 2^-40 (cos) */
+    __m512d ps = _mm512_set1_pd(-1.0 / 39916800.0);
+    ps = _mm512_fmadd_pd(ps, r2, _mm512_set1_pd(1.0 / 362880.0));
+    ps = _mm512_fmadd_pd(ps, r2, _mm512_set1_pd(-1.0 / 5040.0));
+    ps = _mm512_fmadd_pd(ps, r2, _mm512_set1_pd(1.0 / 120.0));
+    ps = _mm512_fmadd_pd(ps, r2, _mm512_set1_pd(-1.0 / 6.0));
+    __m512d s = _mm512_fmadd_pd(_mm512_mul_pd(ps, r2), r, r);
+    __m512d pc = _mm512_set1_pd(1.0 / 479001600.0);
+    pc = _mm512_fmadd_pd(pc, r2, _mm512_set1_pd(-1.0 / 3628800.0));
+    pc = _mm512_fmadd_pd(pc, r2, _mm512_set1_pd(1.0 / 40320.0));
+    pc = _mm512_fmadd_pd(pc, r2, _mm512_set1_pd(-1.0 / 720.0));
+    pc = _mm512_fmadd_pd(pc, r2, _mm512_set1_pd(1.0 / 24.0));
+    pc = _mm512_fmadd_pd(pc, r2, _mm512_set1_pd(-0.5));
+    __m512d c = _mm512_fmadd_pd(pc, r2, _mm512_set1_pd(1.0));
+    /* quadrant q: sin = (s, c, −s, −c)[q], cos = (c, −s, −c, s)[q] */
+    __m512i q = _mm512_castpd_si512(t);
+    __mmask8 odd = _mm512_test_epi64_mask(q, _mm512_set1_epi64(1));
+    __m512i sgn_s = _mm512_slli_epi64(_mm512_and_si512(q, _mm512_set1_epi64(2)), 62);
+    __m512i sgn_c = _mm512_slli_epi64(
+        _mm512_and_si512(_mm512_add_epi64(q, _mm512_set1_epi64(1)), _mm512_set1_epi64(2)), 62);
+    __m512d so = _mm512_mask_blend_pd(odd, s, c);
+    __m512d co = _mm512_mask_blend_pd(odd, c, s);
+    *sn = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(so), sgn_s));
+    *cs = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(co), sgn_c));
+}
+
+static void sincos_avx512(const double *inv_freq, int64_t n, double pos, float *cos_out,
+                          float *sin_out) {
+    const __m512d vpos = _mm512_set1_pd(pos);
+    const __m512d limit = _mm512_set1_pd(SC_LIMIT);
+    for (int64_t i = 0; i < n; i += 8) {
+        __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
+        __m512d x = _mm512_mul_pd(vpos, _mm512_maskz_loadu_pd(m, inv_freq + i));
+        __m512d c, s;
+        sincos8(x, &c, &s);
+        _mm256_mask_storeu_ps(cos_out + i, m, _mm512_cvtpd_ps(c));
+        _mm256_mask_storeu_ps(sin_out + i, m, _mm512_cvtpd_ps(s));
+        __mmask8 ok = _mm512_cmp_pd_mask(_mm512_abs_pd(x), limit, _CMP_LE_OQ);
+        if ((ok & m) != m) {
+            for (int l = 0; l < 8; l++) {
+                if (!((m >> l) & 1) || ((ok >> l) & 1)) continue;
+                double ang = pos * inv_freq[i + l];
+                cos_out[i + l] = (float)cos(ang);
+                sin_out[i + l] = (float)sin(ang);
+            }
+        }
+    }
+}
+
+const rope_kernels rope_kernels_avx512 = {
+    "avx512",
+    {
+        [ROPE_KSTYLE_INTERLEAVED] = {inter_f32, inter_f16, inter_bf16},
+        [ROPE_KSTYLE_HALF] = {half_f32, half_f16, half_bf16},
+    },
+    sincos_avx512,
+};
