@@ -9,9 +9,9 @@
  * of the rotary part after the last full chunk runs through a scalar loop
  * written exactly like the reference.
  *
- * sincos: the algorithm of avx512.c on 4 doubles (angle in double, three-part
- * Cody–Waite reduction by π/2 with FMA, Taylor polynomials in double, one
- * rounding to float): within 0.5 ulp + 2^-12 ulp of the float64 truth.
+ * sincos: the algorithm of avx512.c on 4 doubles (exact angle pos·θᵢ as
+ * hi + lo, three-part Cody–Waite reduction by π/2 with FMA, Taylor polynomials
+ * in double, one rounding to float): within 0.5 ulp + 2^-12 ulp of the truth.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -209,13 +209,14 @@ static void half_bf16(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_BF16); }
 #define SC_P3 (-0x1.f1976b7ed8fbcp-110)
 #define SC_LIMIT 0x1p30
 
-INLINE void sincos4(__m256d x, __m256d *cs, __m256d *sn) {
+INLINE void sincos4(__m256d x, __m256d lo, __m256d *cs, __m256d *sn) {
     const __m256d magic = _mm256_set1_pd(0x1.8p52);
     __m256d t = _mm256_fmadd_pd(x, _mm256_set1_pd(0x1.45f306dc9c883p-1), magic);
     __m256d k = _mm256_sub_pd(t, magic);
     __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(SC_P1), x);
     r = _mm256_fnmadd_pd(k, _mm256_set1_pd(SC_P2), r);
     r = _mm256_fnmadd_pd(k, _mm256_set1_pd(SC_P3), r);
+    r = _mm256_add_pd(r, lo);
     __m256d r2 = _mm256_mul_pd(r, r);
     __m256d ps = _mm256_set1_pd(-1.0 / 39916800.0);
     ps = _mm256_fmadd_pd(ps, r2, _mm256_set1_pd(1.0 / 362880.0));
@@ -244,9 +245,11 @@ INLINE void sincos4(__m256d x, __m256d *cs, __m256d *sn) {
 
 /* 4 angles; lanes that are too large (or NaN) are redone with libm. */
 INLINE void sincos_block(const double *inv_freq, double pos, float *co, float *so) {
-    __m256d x = _mm256_mul_pd(_mm256_set1_pd(pos), _mm256_loadu_pd(inv_freq));
+    const __m256d vpos = _mm256_set1_pd(pos), th = _mm256_loadu_pd(inv_freq);
+    __m256d x = _mm256_mul_pd(vpos, th);
+    __m256d lo = _mm256_fmsub_pd(vpos, th, x);
     __m256d c, s;
-    sincos4(x, &c, &s);
+    sincos4(x, lo, &c, &s);
     _mm_storeu_ps(co, _mm256_cvtpd_ps(c));
     _mm_storeu_ps(so, _mm256_cvtpd_ps(s));
     __m256d ax = _mm256_andnot_pd(_mm256_set1_pd(-0.0), x);
@@ -254,9 +257,10 @@ INLINE void sincos_block(const double *inv_freq, double pos, float *co, float *s
     if (ok != 0xf)
         for (int l = 0; l < 4; l++)
             if (!((ok >> l) & 1)) {
-                double ang = pos * inv_freq[l];
-                co[l] = (float)cos(ang);
-                so[l] = (float)sin(ang);
+                double hi = pos * inv_freq[l], e = fma(pos, inv_freq[l], -hi);
+                double c1 = cos(hi), s1 = sin(hi);
+                co[l] = (float)(c1 - s1 * e);
+                so[l] = (float)(s1 + c1 * e);
             }
 }
 

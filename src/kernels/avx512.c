@@ -16,12 +16,14 @@
  * them. Chunks are 16 floats; the last, partial one uses masked loads and
  * stores, so any rotary_dim works and nothing outside [0, head_dim) is touched.
  *
- * sincos: angle = pos·θᵢ in double (as in scalar.c), Cody–Waite reduction by
- * π/2 in three parts with FMA (the first step is exact), then degree-11/12
- * Taylor polynomials in double on |r| <= π/4 and one rounding to float. Error
+ * sincos: the angle is the exact product pos·θᵢ, held as hi + lo (hi = the
+ * double product, lo = its rounding error from one FMA), as in scalar.c.
+ * hi is reduced by π/2 with a three-part Cody–Waite scheme (the first FMA step
+ * is exact), lo is added to the reduced argument, then degree-11/12 Taylor
+ * polynomials in double on |r| <= π/4 and one rounding to float. The error
  * before that rounding is below 2^-36 relative, so each entry is within
- * 0.5 ulp + 2^-12 ulp of the float64 truth. Angles beyond 2^30 (or NaN) go to
- * libm, lane by lane.
+ * 0.5 ulp + 2^-12 ulp of the truth. Angles beyond 2^30 (or NaN) take the
+ * reference's libm route, lane by lane.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -217,7 +219,7 @@ static void half_bf16(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_BF16); }
 #define SC_P3 (-0x1.f1976b7ed8fbcp-110)
 #define SC_LIMIT 0x1p30 /* |angle| above this (or NaN) goes to libm */
 
-INLINE void sincos8(__m512d x, __m512d *cs, __m512d *sn) {
+INLINE void sincos8(__m512d x, __m512d lo, __m512d *cs, __m512d *sn) {
     const __m512d magic = _mm512_set1_pd(0x1.8p52);
     /* t = x·2/π + 1.5·2^52 rounds to an integer k held in the low mantissa
      * bits of t (the quadrant is k mod 4) */
@@ -226,6 +228,7 @@ INLINE void sincos8(__m512d x, __m512d *cs, __m512d *sn) {
     __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(SC_P1), x);
     r = _mm512_fnmadd_pd(k, _mm512_set1_pd(SC_P2), r);
     r = _mm512_fnmadd_pd(k, _mm512_set1_pd(SC_P3), r);
+    r = _mm512_add_pd(r, lo); /* the rounding error of pos·θ: the angle is exact */
     __m512d r2 = _mm512_mul_pd(r, r);
     /* Taylor series, |r| <= π/4: truncation below 2^-36 (sin) and 2^-40 (cos) */
     __m512d ps = _mm512_set1_pd(-1.0 / 39916800.0);
@@ -259,18 +262,21 @@ static void sincos_avx512(const double *inv_freq, int64_t n, double pos, float *
     const __m512d limit = _mm512_set1_pd(SC_LIMIT);
     for (int64_t i = 0; i < n; i += 8) {
         __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
-        __m512d x = _mm512_mul_pd(vpos, _mm512_maskz_loadu_pd(m, inv_freq + i));
+        __m512d th = _mm512_maskz_loadu_pd(m, inv_freq + i);
+        __m512d x = _mm512_mul_pd(vpos, th);
+        __m512d lo = _mm512_fmsub_pd(vpos, th, x);
         __m512d c, s;
-        sincos8(x, &c, &s);
+        sincos8(x, lo, &c, &s);
         _mm256_mask_storeu_ps(cos_out + i, m, _mm512_cvtpd_ps(c));
         _mm256_mask_storeu_ps(sin_out + i, m, _mm512_cvtpd_ps(s));
         __mmask8 ok = _mm512_cmp_pd_mask(_mm512_abs_pd(x), limit, _CMP_LE_OQ);
         if ((ok & m) != m) {
             for (int l = 0; l < 8; l++) {
                 if (!((m >> l) & 1) || ((ok >> l) & 1)) continue;
-                double ang = pos * inv_freq[i + l];
-                cos_out[i + l] = (float)cos(ang);
-                sin_out[i + l] = (float)sin(ang);
+                double hi = pos * inv_freq[i + l], e = fma(pos, inv_freq[i + l], -hi);
+                double c1 = cos(hi), s1 = sin(hi);
+                cos_out[i + l] = (float)(c1 - s1 * e);
+                sin_out[i + l] = (float)(s1 + c1 * e);
             }
         }
     }
