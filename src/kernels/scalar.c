@@ -85,15 +85,18 @@ void rope_scalar_row_half_f32(const rope_row_args *a) { row(a, ROPE_KSTYLE_HALF,
 void rope_scalar_row_half_f16(const rope_row_args *a) { row(a, ROPE_KSTYLE_HALF, ROPE_KDTYPE_F16); }
 void rope_scalar_row_half_bf16(const rope_row_args *a) { row(a, ROPE_KSTYLE_HALF, ROPE_KDTYPE_BF16); }
 
-/* Accurate mode: the angle pos·θᵢ is formed and reduced in double (glibc's
- * cos/sin are correctly reduced for any argument), then rounded once to
- * float, so each entry is within ~0.5 ulp (float) of the float64 truth. */
+/* Accurate mode, as src/table.c: the angle pos·θᵢ is carried exactly as
+ * hi + lo (hi = RN64(pos·θᵢ), lo its rounding error, exact by fma), cos/sin
+ * are evaluated in double at hi and corrected to first order for lo, then
+ * rounded once to float: within ~0.5 ulp of the truth at any position < 2^53. */
 void rope_scalar_sincos(const double *inv_freq, int64_t n, double pos, float *cos_out,
                         float *sin_out) {
     for (int64_t i = 0; i < n; i++) {
-        double angle = pos * inv_freq[i];
-        cos_out[i] = (float)cos(angle);
-        sin_out[i] = (float)sin(angle);
+        double hi = pos * inv_freq[i];
+        double lo = fma(pos, inv_freq[i], -hi);
+        double c = cos(hi), s = sin(hi);
+        cos_out[i] = (float)(c - s * lo);
+        sin_out[i] = (float)(s + c * lo);
     }
 }
 
