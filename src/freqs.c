@@ -189,7 +189,9 @@ static rope_status fill_dynamic(rope_freqs *o, const rope_config *c, int64_t dim
         float t = rn32((double)rn32(factor) * (double)(float)L);
         t = rn32((double)t / (double)(float)maxp);
         t = rn32((double)t - (double)rn32(factor - 1.0));
-        t = pow32(t, rn32(ex));
+        /* tensor ** Python float: torch keeps the scalar exponent in double
+         * (measured: RN32(7^(128/126)), not RN32(7^RN32(128/126))) */
+        t = rn32(pow((double)t, ex));
         base_f = rn32((double)rn32(c->rope_theta) * (double)t);
     }
     if (!isfinite(base_f)) return ROPE_E_PARAM;
