@@ -183,7 +183,7 @@ static int tokens_disjoint(const rope_tensor *a, const rope_tensor *b, int64_t e
 typedef struct view {
     const unsigned char *in;
     unsigned char *out;
-    int64_t in_st[4], out_st[4]; /* elements */
+    const int64_t *in_st, *out_st; /* elements; the caller's, alive during the call */
     int64_t heads;
     int contiguous; /* stride of head_dim is 1 on both sides: kernel path */
     extent ein, eout;
@@ -196,13 +196,12 @@ static rope_status check_tensor_pair(const rope_tensor *in, const rope_tensor *o
         if (in->shape[d] < 0 || in->shape[d] != out->shape[d]) return ROPE_E_SHAPE;
     int64_t D = in->shape[3];
     if (D <= 0 || D % 2 || D > ROPE_MAX_HEAD_DIM) return ROPE_E_DIM;
-    memset(v, 0, sizeof *v);
     v->in = in->data;
     v->out = out->data;
-    memcpy(v->in_st, in->stride, sizeof v->in_st);
-    memcpy(v->out_st, out->stride, sizeof v->out_st);
+    v->in_st = in->stride;
+    v->out_st = out->stride;
     v->heads = in->shape[2];
-    v->contiguous = (in->stride[3] == 1 || D == 1) && (out->stride[3] == 1 || D == 1);
+    v->contiguous = in->stride[3] == 1 && out->stride[3] == 1;
     return ROPE_OK;
 }
 
@@ -423,8 +422,9 @@ static rope_status apply_views(const rope_apply_params *p, const rope_positions 
     }
     if (p->style != ROPE_STYLE_INTERLEAVED && p->style != ROPE_STYLE_HALF) return ROPE_E_STYLE;
 
-    memset(&pl, 0, sizeof pl);
     pl.n_views = n;
+    pl.tcos = pl.tsin = NULL;
+    pl.inv_freq = NULL;
     for (int i = 0; i < n; i++) {
         rope_status st = check_tensor_pair(ins[i], outs[i], &pl.v[i]);
         if (st != ROPE_OK) return st;
@@ -497,9 +497,13 @@ static rope_status apply_views(const rope_apply_params *p, const rope_positions 
     pl.k = rope_kernels_get();
     pl.fn = pl.k->row[pl.style][pl.dt];
 
+    if (!p->pool || tokens == 1) {
+        run_tokens(&pl, 0, tokens);
+        return ROPE_OK;
+    }
     int64_t bytes_per_token = heads * pl.D * pl.es * 2;
     int64_t min_tokens = ROPE_MIN_BYTES_PER_THREAD / bytes_per_token + 1;
-    if (!p->pool || tokens < 2 * min_tokens) run_tokens(&pl, 0, tokens);
+    if (tokens < 2 * min_tokens) run_tokens(&pl, 0, tokens);
     else rope_parallel_for(p->pool, tokens, min_tokens, run_tokens, &pl);
     return ROPE_OK;
 }
