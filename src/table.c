@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "rope.h"
+#include "kernels/kernel.h"
 
 struct rope_table {
     int64_t rows;
@@ -30,22 +31,19 @@ struct rope_table {
 };
 
 /*
- * One row of the accurate table. This is the single place the per-row
- * accurate fill happens, with the kernel's rope_sincos_fn signature
- * (src/kernels/kernel.h), so it can be routed to rope_kernels_get()->sincos
- * once the vectorised kernels exist.
+ * One row of the accurate table: the single place the per-row accurate fill
+ * happens. It goes through the kernel set in use (rope_kernels_get()->sincos:
+ * scalar libm reference, or the vectorised AVX2/AVX-512 versions, all of them
+ * the exact hi + lo angle, within 0.5 ulp + 2^-12 ulp), so a table is the same
+ * bits as apply's table-free mode on the same CPU. Every entry depends only on
+ * (θᵢ, pos), never on its place in the row, which keeps M-RoPE text rows equal
+ * to plain rows. The scalar definition, for reference:
+ *   hi = pos·θᵢ, lo = fma(pos, θᵢ, -hi)            (exact: hi + lo == pos·θᵢ)
+ *   cos = RN32(cos(hi) - sin(hi)·lo), sin = RN32(sin(hi) + cos(hi)·lo)
  */
 static void fill_row_accurate(const double *inv_freq, int64_t n, double pos, float *cos_out,
                               float *sin_out) {
-    for (int64_t i = 0; i < n; i++) {
-        double hi = pos * inv_freq[i];
-        double lo = fma(pos, inv_freq[i], -hi); /* exact: hi + lo == pos·θᵢ */
-        double c = cos(hi), s = sin(hi);
-        /* cos(hi+lo) = c - s·lo, sin(hi+lo) = s + c·lo (|lo| <= 2^-53 |hi|;
-         * the second-order terms are below 2^-100) */
-        cos_out[i] = (float)(c - s * lo);
-        sin_out[i] = (float)(s + c * lo);
-    }
+    rope_kernels_get()->sincos(inv_freq, n, pos, cos_out, sin_out);
 }
 
 static void fill_row_compat(const float *inv_freq_f32, int64_t n, int64_t pos, float *cos_out,
