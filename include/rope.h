@@ -238,6 +238,9 @@ const float *rope_table_sin(const rope_table *t);
  * work. Calls split only when the work is large enough to pay for it, and
  * results are bit-identical whatever the thread count. */
 typedef struct rope_pool rope_pool;
+/* n_threads counts the calling thread (n_threads - 1 workers are started);
+ * 0 = one per online CPU; negative or > 256: ROPE_E_PARAM. A pool may be
+ * shared by concurrent calls: a call that finds it busy runs single-threaded. */
 rope_status rope_pool_create(int n_threads, rope_pool **out);
 void rope_pool_free(rope_pool *p);
 int rope_pool_size(const rope_pool *p);
@@ -292,6 +295,10 @@ void rope_apply_params_init(rope_apply_params *p);
  * Rotate in into out (same shape and dtype). out may be exactly in (same data
  * and strides) for in place; any other overlap is ROPE_E_OVERLAP. Arithmetic
  * in float32 for every dtype.
+ * Strides may be negative (and 0 in an input); an output whose elements alias
+ * each other is ROPE_E_OVERLAP. pos == NULL means offset 0; ids with a non-zero
+ * offset, or ids with cu_seqlens, is ROPE_E_PARAM. Table-free mode accepts
+ * positions up to 2^53.
  */
 rope_status rope_apply(const rope_apply_params *p, const rope_positions *pos,
                        const rope_tensor *in, const rope_tensor *out);

@@ -10,7 +10,9 @@
  * adds half an f16 ulp of the result (2^-11 relative + 2^-25 absolute); bf16
  * adds 2^-8 relative.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -870,6 +872,65 @@ static void test_bad_inputs(void) {
 #undef EXPECT
 }
 
+/* Two threads sharing one pool at the same time: each call either gets the
+ * workers or runs inline; both results equal the single-threaded one. */
+typedef struct shared_job {
+    const rope_apply_params *p;
+    const rope_positions *pos;
+    const rope_tensor *in, *out;
+    int reps;
+    rope_status st;
+} shared_job;
+
+static void *shared_worker(void *arg) {
+    shared_job *j = arg;
+    j->st = ROPE_OK;
+    for (int r = 0; r < j->reps && j->st == ROPE_OK; r++) j->st = rope_apply(j->p, j->pos, j->in, j->out);
+    return NULL;
+}
+
+static void test_pool_shared(void) {
+    enum { S = 256, H = 8, D = 64 };
+    rope_freqs f;
+    make_freqs(&f, D, D, 10000.0);
+    rope_pool *pool = NULL;
+    CHECK_OK(rope_pool_create(2, &pool));
+    size_t n = (size_t)S * H * D;
+    float *x = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float));
+    float *y[2] = {malloc(n * sizeof(float)), malloc(n * sizeof(float))};
+    for (size_t i = 0; i < n; i++) x[i] = urand();
+    rope_apply_params p;
+    rope_apply_params_init(&p);
+    p.style = ROPE_STYLE_INTERLEAVED;
+    p.freqs = &f;
+    p.rotary_dim = D;
+    rope_positions pos = {0};
+    pos.offset = 9;
+    rope_tensor tx, tr, ty[2];
+    rope_tensor_contiguous(&tx, x, ROPE_F32, 1, S, H, D);
+    rope_tensor_contiguous(&tr, ref, ROPE_F32, 1, S, H, D);
+    CHECK_OK(rope_apply(&p, &pos, &tx, &tr));
+    p.pool = pool;
+    shared_job jobs[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        rope_tensor_contiguous(&ty[i], y[i], ROPE_F32, 1, S, H, D);
+        jobs[i] = (shared_job){&p, &pos, &tx, &ty[i], 20, ROPE_OK};
+        CHECK(pthread_create(&th[i], NULL, shared_worker, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_OK(jobs[i].st);
+        CHECK(memcmp(y[i], ref, n * sizeof(float)) == 0);
+    }
+    free(x), free(ref), free(y[0]), free(y[1]);
+    rope_pool_free(pool);
+    /* 0 threads = one per online CPU */
+    CHECK_OK(rope_pool_create(0, &pool));
+    CHECK(rope_pool_size(pool) >= 1);
+    rope_pool_free(pool);
+}
+
 static void test_dispatch(void) {
     int n = 0;
     const char *const *names = rope_isa_available(&n);
@@ -889,6 +950,22 @@ static void test_dispatch(void) {
 }
 
 int main(void) {
+    /* ROPE_ISA picks the set at first use (CI may set it; otherwise ask for
+     * scalar, which every build has, and which is never the best on x86-64
+     * with AVX2 or on aarch64) */
+    const char *env = getenv("ROPE_ISA");
+    if (!env || !*env) {
+        setenv("ROPE_ISA", "scalar", 1);
+        env = "scalar";
+    }
+    {
+        int n = 0;
+        const char *const *names = rope_isa_available(&n);
+        int listed = 0;
+        for (int i = 0; i < n; i++) listed |= strcmp(names[i], env) == 0;
+        const char *want = listed ? env : names[n - 1]; /* unavailable: the best */
+        CHECK_MSG(strcmp(rope_isa_name(), want) == 0, "ROPE_ISA=%s gave %s", env, rope_isa_name());
+    }
     test_dispatch();
     int n = 0;
     const char *const *names = rope_isa_available(&n);
@@ -903,5 +980,6 @@ int main(void) {
         test_nonfinite(names[i]);
     }
     test_bad_inputs();
+    test_pool_shared();
     return check_report("test_apply");
 }
