@@ -1,8 +1,695 @@
-/* PLACEHOLDER: replaced by the issue that implements 'rope bench'. */
+/*
+ * rope bench: librope against the memory-copy limit and the PyTorch peers.
+ *
+ * RoPE with a table reads x and writes x', so its physical limit is a copy of
+ * the same bytes. For every shape × dtype × convention × thread count this
+ * harness times, in one process and interleaved round by round (the order
+ * alternates each round), rope_apply_qk (out of place) and memcpy of the same
+ * bytes (in -> out, split over the same pool with the same rule as apply.c);
+ * it reports the median of the rounds, GB/s (bytes read + written) and
+ * copy time / librope time (1.0 = at the limit). Table building
+ * (131072 positions × 64 frequencies, accurate mode) is timed through
+ * rope_table_create, through the kernel's sincos into preallocated rows, and
+ * with the scalar kernels for comparison.
+ *
+ * --peers runs bench/peers.py (PyTorch eager: HF q*cos + rotate_half(q)*sin,
+ * Meta's complex multiply, torch.clone of the same bytes, torch.polar table
+ * building) with /usr/bin/python3 and prints peer time / librope time per row.
+ * The peers run in their own process (their own interleaved rounds), so those
+ * ratios compare medians across two processes.
+ *
+ * This is a harness, not a test: it asserts nothing about speed.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
 #include "commands.h"
+#include "kernels/kernel.h"
+#include "pool.h"
+#include "rope.h"
+
+/* bench/bench_attention.c (issue 4) provides `rope bench attention`; weak so
+ * this file links without it. */
+extern int bench_attention_run(int argc, char **argv) __attribute__((weak));
+
+/* apply.c splits tokens over threads only when each gets this many bytes
+ * (read + written); the copy baseline uses the same rule. */
+#define MIN_BYTES_PER_THREAD ((int64_t)64 * 1024)
+
+#define TABLE_ROWS 131072
+#define TABLE_FREQS 64
+
+/* ------------------------------------------------------------- timing */
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+typedef void (*bench_fn)(void *ctx);
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Calls per sample so that one sample lasts at least target_ns. */
+static int64_t calibrate(bench_fn fn, void *ctx, double target_ns) {
+    fn(ctx); /* warm-up: caches, pages, pool threads */
+    int64_t iters = 1;
+    for (;;) {
+        double t0 = now_ns();
+        for (int64_t i = 0; i < iters; i++) fn(ctx);
+        double dt = now_ns() - t0;
+        if (dt >= target_ns || iters >= ((int64_t)1 << 24)) break;
+        int64_t next = dt > 0 ? (int64_t)(iters * target_ns / dt * 1.2) + 1 : iters * 16;
+        if (next > iters * 16) next = iters * 16;
+        iters = next;
+    }
+    return iters;
+}
+
+/* n contenders, `rounds` rounds; each round runs one sample of each, in an
+ * order that alternates between rounds. Writes the median ns per call. */
+static void measure(bench_fn *fns, void **ctxs, int n, int rounds, double target_ns,
+                    double *median_ns) {
+    int64_t iters[8];
+    double samples[8][64];
+    if (rounds > 64) rounds = 64;
+    for (int c = 0; c < n; c++) iters[c] = calibrate(fns[c], ctxs[c], target_ns);
+    for (int r = 0; r < rounds; r++)
+        for (int j = 0; j < n; j++) {
+            int c = r % 2 ? n - 1 - j : j;
+            double t0 = now_ns();
+            for (int64_t i = 0; i < iters[c]; i++) fns[c](ctxs[c]);
+            samples[c][r] = (now_ns() - t0) / (double)iters[c];
+        }
+    for (int c = 0; c < n; c++) median_ns[c] = median(samples[c], rounds);
+}
+
+/* ------------------------------------------------------------- shapes */
+
+typedef struct shape {
+    const char *name;
+    int64_t batch, seq, hq, hk, D;
+    int per_row_positions; /* decode batch: every row at its own position */
+} shape;
+
+static const shape SHAPES[] = {
+    {"decode", 1, 1, 32, 8, 128, 0},        /* one token: q 32×128 + k 8×128 */
+    {"decode-b32", 32, 1, 32, 8, 128, 1},   /* 32 sequences, 32 different positions */
+    {"prefill-512", 1, 512, 32, 32, 128, 0},   /* Llama-2-7B: 32 q + 32 kv heads × 128 */
+    {"prefill-4096", 1, 4096, 32, 32, 128, 0},
+};
+enum { N_SHAPES = sizeof SHAPES / sizeof SHAPES[0] };
+
+static const char *const DT_NAMES[] = {"f32", "f16", "bf16"};
+static const rope_dtype DTYPES[] = {ROPE_F32, ROPE_F16, ROPE_BF16};
+static const char *const STYLE_NAMES[] = {"interleaved", "half"};
+static const rope_style STYLES[] = {ROPE_STYLE_INTERLEAVED, ROPE_STYLE_HALF};
+
+/* One shape in one dtype: buffers and views. */
+typedef struct setup {
+    const shape *sh;
+    rope_dtype dt;
+    size_t es;
+    void *q_in, *q_out, *k_in, *k_out;
+    size_t q_bytes, k_bytes;
+    rope_tensor tq_in, tq_out, tk_in, tk_out;
+    int64_t *ids;
+    rope_positions pos;
+} setup;
+
+static void *alloc_filled(size_t bytes, rope_dtype dt, uint64_t seed) {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    unsigned char *p = aligned_alloc(64, rounded ? rounded : 64);
+    if (!p) return NULL;
+    size_t es = rope_dtype_size(dt), n = bytes / es;
+    for (size_t i = 0; i < n; i++) { /* values in [-1, 1): realistic activations */
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        float v = (float)((double)(seed >> 11) * 0x1p-52 - 1.0);
+        if (dt == ROPE_F32) memcpy(p + 4 * i, &v, 4);
+        else {
+            uint16_t h = dt == ROPE_F16 ? rope_f32_to_f16(v) : rope_f32_to_bf16(v);
+            memcpy(p + 2 * i, &h, 2);
+        }
+    }
+    return p;
+}
+
+static void setup_free(setup *s) {
+    free(s->q_in);
+    free(s->q_out);
+    free(s->k_in);
+    free(s->k_out);
+    free(s->ids);
+    memset(s, 0, sizeof *s);
+}
+
+static int setup_init(setup *s, const shape *sh, rope_dtype dt) {
+    memset(s, 0, sizeof *s);
+    s->sh = sh;
+    s->dt = dt;
+    s->es = rope_dtype_size(dt);
+    int64_t tokens = sh->batch * sh->seq;
+    s->q_bytes = (size_t)(tokens * sh->hq * sh->D) * s->es;
+    s->k_bytes = (size_t)(tokens * sh->hk * sh->D) * s->es;
+    s->q_in = alloc_filled(s->q_bytes, dt, 1);
+    s->q_out = alloc_filled(s->q_bytes, dt, 2);
+    s->k_in = alloc_filled(s->k_bytes, dt, 3);
+    s->k_out = alloc_filled(s->k_bytes, dt, 4);
+    s->ids = malloc((size_t)sh->batch * sizeof *s->ids);
+    if (!s->q_in || !s->q_out || !s->k_in || !s->k_out || !s->ids) {
+        setup_free(s);
+        return 0;
+    }
+    rope_tensor_contiguous(&s->tq_in, s->q_in, dt, sh->batch, sh->seq, sh->hq, sh->D);
+    rope_tensor_contiguous(&s->tq_out, s->q_out, dt, sh->batch, sh->seq, sh->hq, sh->D);
+    rope_tensor_contiguous(&s->tk_in, s->k_in, dt, sh->batch, sh->seq, sh->hk, sh->D);
+    rope_tensor_contiguous(&s->tk_out, s->k_out, dt, sh->batch, sh->seq, sh->hk, sh->D);
+    memset(&s->pos, 0, sizeof s->pos);
+    if (sh->per_row_positions) {
+        for (int64_t b = 0; b < sh->batch; b++) s->ids[b] = 17 + 123 * b;
+        s->pos.ids = s->ids;
+        s->pos.ids_batch_stride = 1;
+    } else {
+        s->pos.offset = sh->seq == 1 ? 4000 : 0;
+    }
+    return 1;
+}
+
+/* ----------------------------------------------------------- contenders */
+
+typedef struct rope_ctx {
+    setup *s;
+    rope_apply_params p;
+    rope_status status;
+} rope_ctx;
+
+static void run_rope(void *vctx) {
+    rope_ctx *c = vctx;
+    setup *s = c->s;
+    rope_status st = rope_apply_qk(&c->p, &s->pos, &s->tq_in, &s->tq_out,
+                                   s->sh->hk ? &s->tk_in : NULL, s->sh->hk ? &s->tk_out : NULL);
+    if (st != ROPE_OK) c->status = st;
+}
+
+typedef struct copy_ctx {
+    setup *s;
+    rope_pool *pool;
+    int64_t tokens, min_tokens;
+} copy_ctx;
+
+static void copy_range(void *vctx, int64_t begin, int64_t end) {
+    copy_ctx *c = vctx;
+    const setup *s = c->s;
+    size_t qt = s->q_bytes / (size_t)c->tokens, kt = s->k_bytes / (size_t)c->tokens;
+    memcpy((char *)s->q_out + (size_t)begin * qt, (const char *)s->q_in + (size_t)begin * qt,
+           (size_t)(end - begin) * qt);
+    if (kt)
+        memcpy((char *)s->k_out + (size_t)begin * kt, (const char *)s->k_in + (size_t)begin * kt,
+               (size_t)(end - begin) * kt);
+}
+
+static void run_copy(void *vctx) {
+    copy_ctx *c = vctx;
+    if (!c->pool || c->tokens < 2 * c->min_tokens) copy_range(c, 0, c->tokens);
+    else rope_parallel_for(c->pool, c->tokens, c->min_tokens, copy_range, c);
+}
+
+typedef struct table_ctx {
+    const rope_freqs *f;
+    float *cos, *sin;
+    rope_status status;
+} table_ctx;
+
+static void run_table_create(void *vctx) {
+    table_ctx *c = vctx;
+    rope_table *t = NULL;
+    rope_status st = rope_table_create(c->f, TABLE_ROWS, ROPE_PRECISION_ACCURATE, &t);
+    if (st != ROPE_OK) c->status = st;
+    rope_table_free(t);
+}
+
+static void run_kernel_sincos(void *vctx) {
+    table_ctx *c = vctx;
+    const rope_kernels *k = rope_kernels_get();
+    for (int64_t r = 0; r < TABLE_ROWS; r++)
+        k->sincos(c->f->inv_freq, c->f->n_freqs, (double)r, c->cos + r * c->f->n_freqs,
+                  c->sin + r * c->f->n_freqs);
+}
+
+/* -------------------------------------------------------------- results */
+
+typedef struct result {
+    int shape, dt, style, threads;
+    double bytes; /* read + written */
+    double rope_ns, copy_ns;
+    double peer_ns; /* HF (half) or Meta (interleaved) at the same dtype and threads; 0 = none */
+    double peer_copy_ns; /* torch.clone of the same bytes */
+} result;
+
+typedef struct table_result {
+    double create_ns, sincos_ns, scalar_ns, polar1_ns, polar2_ns;
+} table_result;
+
+/* ------------------------------------------------------------------ peers */
+
+static int file_exists(const char *p) { return access(p, R_OK) == 0; }
+
+/* bench/peers.py: --peers-script, else ./bench/peers.py, else next to the
+ * binary's parent (build-x/rope -> bench/peers.py beside build-x). */
+static int find_peers_script(char *out, size_t n, const char *given) {
+    if (given) {
+        snprintf(out, n, "%s", given);
+        return file_exists(out);
+    }
+    if (file_exists("bench/peers.py")) {
+        snprintf(out, n, "bench/peers.py");
+        return 1;
+    }
+    char exe[2048];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        for (int up = 0; up < 3; up++) {
+            char *slash = strrchr(exe, '/');
+            if (!slash) break;
+            *slash = 0;
+            snprintf(out, n, "%s/bench/peers.py", exe);
+            if (file_exists(out)) return 1;
+        }
+    }
+    return 0;
+}
+
+static char *read_all(FILE *f) {
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
+    for (;;) {
+        if (len + 4096 > cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0) break;
+    }
+    buf[len] = 0;
+    return buf;
+}
+
+static double json_num(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* Runs the peers and fills peer_ns / table polar times. Returns the parsed
+ * document (caller frees) or NULL with a reason printed. */
+static cJSON *run_peers(const char *python, const char *script, int quick, const int *threads,
+                        int n_threads, const int *shape_on, const int *dt_on, result *res,
+                        int n_res, table_result *tab) {
+    char cmd[8192], list[64] = "", shapes[256] = "", dts[64] = "";
+    for (int i = 0; i < n_threads; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? "," : "", threads[i]);
+    for (int i = 0; i < N_SHAPES; i++)
+        if (shape_on[i])
+            snprintf(shapes + strlen(shapes), sizeof shapes - strlen(shapes), "%s%s",
+                     shapes[0] ? "," : "", SHAPES[i].name);
+    for (int i = 0; i < 3; i++)
+        if (dt_on[i])
+            snprintf(dts + strlen(dts), sizeof dts - strlen(dts), "%s%s", dts[0] ? "," : "",
+                     DT_NAMES[i]);
+    snprintf(cmd, sizeof cmd, "'%s' '%s' --json --threads %s --shapes %s --dtypes %s%s", python,
+             script, list, shapes, dts, quick ? " --quick" : "");
+    fprintf(stderr, "rope bench: running peers: %s\n", cmd);
+    FILE *f = popen(cmd, "r");
+    if (!f) {
+        fprintf(stderr, "rope bench: cannot run %s: %s\n", python, strerror(errno));
+        return NULL;
+    }
+    char *text = read_all(f);
+    int rc = pclose(f);
+    cJSON *doc = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!doc) {
+        fprintf(stderr, "rope bench: peers gave no JSON (exit status %d)\n", rc);
+        return NULL;
+    }
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
+    if (cJSON_IsString(err)) {
+        fprintf(stderr, "rope bench: peers unavailable: %s\n", err->valuestring);
+        return doc;
+    }
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(doc, "apply"), *row;
+    cJSON_ArrayForEach(row, rows) {
+        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(row, "shape");
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(row, "dtype");
+        int th = (int)json_num(row, "threads");
+        if (!cJSON_IsString(sh) || !cJSON_IsString(dt)) continue;
+        for (int i = 0; i < n_res; i++) {
+            result *r = &res[i];
+            if (strcmp(SHAPES[r->shape].name, sh->valuestring) ||
+                strcmp(DT_NAMES[r->dt], dt->valuestring) || r->threads != th)
+                continue;
+            r->peer_ns = 1e3 * json_num(row, r->style == 0 ? "meta_us" : "hf_us");
+            r->peer_copy_ns = 1e3 * json_num(row, "clone_us");
+        }
+    }
+    const cJSON *tabs = cJSON_GetObjectItemCaseSensitive(doc, "table");
+    cJSON_ArrayForEach(row, tabs) {
+        int th = (int)json_num(row, "threads");
+        if (th == 1) tab->polar1_ns = 1e3 * json_num(row, "polar_us");
+        if (th == 2) tab->polar2_ns = 1e3 * json_num(row, "polar_us");
+    }
+    return doc;
+}
+
+/* ------------------------------------------------------------------ main */
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: rope bench [options]\n"
+            "       rope bench attention [options]   (attention benchmark, issue 4)\n\n"
+            "Times rope_apply_qk against a memcpy of the same bytes (interleaved rounds,\n"
+            "medians), and cos/sin table building (131072 positions x 64 frequencies).\n\n"
+            "  --quick            short run (fewer rounds, shorter samples)\n"
+            "  --json             print one JSON document instead of the table\n"
+            "  --peers            also run bench/peers.py (PyTorch) and print ratios\n"
+            "  --threads LIST     thread counts, default 1,2\n"
+            "  --shapes LIST      decode,decode-b32,prefill-512,prefill-4096 (default all)\n"
+            "  --dtypes LIST      f32,f16,bf16 (default all)\n"
+            "  --styles LIST      interleaved,half (default both)\n"
+            "  --rounds N         rounds per measurement (default 11, quick 5)\n"
+            "  --no-table         skip table building\n"
+            "  --isa NAME         force a kernel set (scalar, avx2, avx512, neon)\n"
+            "  --python PATH      interpreter for the peers (default /usr/bin/python3)\n"
+            "  --peers-script P   path of peers.py (default: found beside the build dir)\n");
+}
+
+/* Parse a comma list of names into flags; 0 on an unknown name. */
+static int parse_names(const char *arg, const char *const *names, int n, int *on) {
+    for (int i = 0; i < n; i++) on[i] = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", arg);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int found = 0;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(tok, names[i])) on[i] = found = 1;
+        if (!found) {
+            fprintf(stderr, "rope bench: unknown name '%s'\n", tok);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void print_table(const result *res, int n_res, const table_result *tab, int have_peers,
+                        int table_on) {
+    printf("librope %d.%d.%d, kernels %s. Median of interleaved rounds; GB/s = bytes read +"
+           " written;\ncopy/rope = memcpy time of the same bytes / librope time (1.00 = at the"
+           " copy limit)%s.\n\n",
+           ROPE_VERSION_MAJOR, ROPE_VERSION_MINOR, ROPE_VERSION_PATCH, rope_isa_name(),
+           have_peers ? ";\npeer/rope = PyTorch time / librope time (HF rotate_half for half, Meta"
+                        " complex for interleaved)"
+                      : "");
+    printf("%-13s %-5s %-12s %3s %12s %8s %12s %9s", "shape", "dtype", "style", "thr",
+           "librope_us", "GB/s", "memcpy_us", "copy/rope");
+    if (have_peers) printf(" %12s %9s %12s", "torch_us", "peer/rope", "clone_us");
+    printf("\n");
+    for (int i = 0; i < n_res; i++) {
+        const result *r = &res[i];
+        printf("%-13s %-5s %-12s %3d %12.3f %8.1f %12.3f %9.2f", SHAPES[r->shape].name,
+               DT_NAMES[r->dt], STYLE_NAMES[r->style], r->threads, r->rope_ns / 1e3,
+               r->bytes / r->rope_ns, r->copy_ns / 1e3, r->copy_ns / r->rope_ns);
+        if (have_peers && r->peer_ns > 0)
+            printf(" %12.3f %9.2f %12.3f", r->peer_ns / 1e3, r->peer_ns / r->rope_ns,
+                   r->peer_copy_ns / 1e3);
+        printf("\n");
+    }
+    if (!table_on) return;
+    printf("\ncos/sin table, %d positions x %d frequencies, accurate (float64 angles):\n",
+           TABLE_ROWS, TABLE_FREQS);
+    printf("  rope_table_create (allocates)       %10.3f ms\n", tab->create_ns / 1e6);
+    printf("  %-6s sincos kernel, preallocated  %10.3f ms\n", rope_isa_name(), tab->sincos_ns / 1e6);
+    printf("  scalar sincos kernel, preallocated  %10.3f ms\n", tab->scalar_ns / 1e6);
+    if (tab->polar1_ns > 0)
+        printf("  torch.polar(ones, outer(t, freqs)) %10.3f ms (1 thread), %.3f ms (2 threads);"
+               " torch/rope_table_create = %.1f (1 thread)\n",
+               tab->polar1_ns / 1e6, tab->polar2_ns / 1e6, tab->polar1_ns / tab->create_ns);
+}
+
+static void print_json(const result *res, int n_res, const table_result *tab, int table_on,
+                       const cJSON *peers, int rounds, int quick) {
+    printf("{\"librope\": \"%d.%d.%d\", \"isa\": \"%s\", \"rounds\": %d, \"quick\": %s,\n",
+           ROPE_VERSION_MAJOR, ROPE_VERSION_MINOR, ROPE_VERSION_PATCH, rope_isa_name(), rounds,
+           quick ? "true" : "false");
+    printf(" \"apply\": [\n");
+    for (int i = 0; i < n_res; i++) {
+        const result *r = &res[i];
+        printf("  {\"shape\": \"%s\", \"dtype\": \"%s\", \"style\": \"%s\", \"threads\": %d, "
+               "\"bytes\": %.0f, \"librope_us\": %.4f, \"memcpy_us\": %.4f, \"gbps\": %.3f, "
+               "\"copy_over_rope\": %.4f",
+               SHAPES[r->shape].name, DT_NAMES[r->dt], STYLE_NAMES[r->style], r->threads,
+               r->bytes, r->rope_ns / 1e3, r->copy_ns / 1e3, r->bytes / r->rope_ns,
+               r->copy_ns / r->rope_ns);
+        if (r->peer_ns > 0)
+            printf(", \"torch_us\": %.4f, \"peer_over_rope\": %.4f, \"clone_us\": %.4f",
+                   r->peer_ns / 1e3, r->peer_ns / r->rope_ns, r->peer_copy_ns / 1e3);
+        printf("}%s\n", i + 1 < n_res ? "," : "");
+    }
+    printf(" ]");
+    if (table_on) {
+        printf(",\n \"table\": {\"rows\": %d, \"freqs\": %d, \"table_create_ms\": %.4f, "
+               "\"sincos_kernel_ms\": %.4f, \"scalar_sincos_ms\": %.4f",
+               TABLE_ROWS, TABLE_FREQS, tab->create_ns / 1e6, tab->sincos_ns / 1e6,
+               tab->scalar_ns / 1e6);
+        if (tab->polar1_ns > 0)
+            printf(", \"torch_polar_1thread_ms\": %.4f, \"torch_polar_2threads_ms\": %.4f, "
+                   "\"polar_over_table_create\": %.3f",
+                   tab->polar1_ns / 1e6, tab->polar2_ns / 1e6, tab->polar1_ns / tab->create_ns);
+        printf("}");
+    }
+    if (peers) {
+        char *s = cJSON_PrintUnformatted(peers);
+        if (s) printf(",\n \"peers\": %s", s);
+        free(s);
+    }
+    printf("\n}\n");
+}
+
 int cmd_bench(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "rope bench: not implemented yet\n");
-    return 2;
+    if (argc >= 2 && !strcmp(argv[1], "attention")) {
+        if (bench_attention_run) return bench_attention_run(argc - 1, argv + 1);
+        fprintf(stderr, "rope bench attention: not built into this binary\n");
+        return 2;
+    }
+    int quick = 0, json = 0, peers = 0, table_on = 1, rounds = 0;
+    int threads[8] = {1, 2}, n_threads = 2;
+    int shape_on[N_SHAPES], dt_on[3] = {1, 1, 1}, style_on[2] = {1, 1};
+    for (int i = 0; i < N_SHAPES; i++) shape_on[i] = 1;
+    const char *isa = NULL, *python = "/usr/bin/python3", *script = NULL;
+    const char *shape_names[N_SHAPES];
+    for (int i = 0; i < N_SHAPES; i++) shape_names[i] = SHAPES[i].name;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_val = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--quick")) quick = 1;
+        else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--peers")) peers = 1;
+        else if (!strcmp(a, "--no-table")) table_on = 0;
+        else if (!strcmp(a, "--threads") && has_val) {
+            n_threads = 0;
+            char buf[128];
+            snprintf(buf, sizeof buf, "%s", argv[++i]);
+            for (char *t = strtok(buf, ","); t && n_threads < 8; t = strtok(NULL, ",")) {
+                char *end;
+                long v = strtol(t, &end, 10);
+                if (*end || v < 1 || v > 256) {
+                    fprintf(stderr, "rope bench: bad thread count '%s'\n", t);
+                    return 2;
+                }
+                threads[n_threads++] = (int)v;
+            }
+            if (!n_threads) return 2;
+        } else if (!strcmp(a, "--shapes") && has_val) {
+            if (!parse_names(argv[++i], shape_names, N_SHAPES, shape_on)) return 2;
+        } else if (!strcmp(a, "--dtypes") && has_val) {
+            if (!parse_names(argv[++i], DT_NAMES, 3, dt_on)) return 2;
+        } else if (!strcmp(a, "--styles") && has_val) {
+            if (!parse_names(argv[++i], STYLE_NAMES, 2, style_on)) return 2;
+        } else if (!strcmp(a, "--rounds") && has_val) {
+            rounds = atoi(argv[++i]);
+            if (rounds < 1 || rounds > 64) {
+                fprintf(stderr, "rope bench: --rounds must be 1..64\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--isa") && has_val) isa = argv[++i];
+        else if (!strcmp(a, "--python") && has_val) python = argv[++i];
+        else if (!strcmp(a, "--peers-script") && has_val) script = argv[++i];
+        else {
+            fprintf(stderr, "rope bench: unknown or incomplete option '%s'\n\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!rounds) rounds = quick ? 5 : 11;
+    const double target_ns = quick ? 2e5 : 1e6;
+    if (isa && rope_isa_force(isa) != ROPE_OK) {
+        fprintf(stderr, "rope bench: kernel set '%s' is not available here\n", isa);
+        return 2;
+    }
+
+    /* frequencies and a table long enough for every shape (Llama-2: base 1e4) */
+    rope_config cfg;
+    rope_config_init(&cfg);
+    cfg.rope_theta = 10000.0;
+    cfg.head_dim = 128;
+    rope_freqs freqs;
+    rope_table *table = NULL;
+    rope_status st = rope_freqs_compute(&cfg, 0, &freqs);
+    if (st == ROPE_OK) st = rope_table_create(&freqs, 8192, ROPE_PRECISION_ACCURATE, &table);
+    if (st != ROPE_OK) {
+        fprintf(stderr, "rope bench: building the table failed: %s\n", rope_strerror(st));
+        return 1;
+    }
+    rope_pool *pools[8] = {0};
+    for (int t = 0; t < n_threads; t++)
+        if (threads[t] > 1 && (st = rope_pool_create(threads[t], &pools[t])) != ROPE_OK) {
+            fprintf(stderr, "rope bench: pool of %d threads: %s\n", threads[t], rope_strerror(st));
+            return 1;
+        }
+
+    result *res = calloc((size_t)N_SHAPES * 3 * 2 * 8, sizeof *res);
+    int n_res = 0, failed = 0;
+    if (!res) return 1;
+    for (int si = 0; si < N_SHAPES && !failed; si++) {
+        if (!shape_on[si]) continue;
+        const shape *sh = &SHAPES[si];
+        for (int di = 0; di < 3 && !failed; di++) {
+            if (!dt_on[di]) continue;
+            setup s;
+            if (!setup_init(&s, sh, DTYPES[di])) {
+                fprintf(stderr, "rope bench: out of memory for %s\n", sh->name);
+                failed = 1;
+                break;
+            }
+            if (!json) fprintf(stderr, "  %s %s ...\n", sh->name, DT_NAMES[di]);
+            for (int ti = 0; ti < n_threads; ti++)
+                for (int yi = 0; yi < 2; yi++) {
+                    if (!style_on[yi]) continue;
+                    rope_ctx rc = {&s, {0}, ROPE_OK};
+                    rope_apply_params_init(&rc.p);
+                    rc.p.style = STYLES[yi];
+                    rc.p.table = table;
+                    rc.p.rotary_dim = sh->D;
+                    rc.p.pool = pools[ti];
+                    int64_t tokens = sh->batch * sh->seq;
+                    int64_t per_token = 2 * (int64_t)(s.q_bytes + s.k_bytes) / tokens;
+                    copy_ctx cc = {&s, pools[ti], tokens, MIN_BYTES_PER_THREAD / per_token + 1};
+                    run_rope(&rc);
+                    if (rc.status != ROPE_OK) {
+                        fprintf(stderr, "rope bench: rope_apply_qk on %s: %s\n", sh->name,
+                                rope_strerror(rc.status));
+                        failed = 1;
+                        break;
+                    }
+                    bench_fn fns[2] = {run_rope, run_copy};
+                    void *ctxs[2] = {&rc, &cc};
+                    double med[2];
+                    measure(fns, ctxs, 2, rounds, target_ns, med);
+                    result *r = &res[n_res++];
+                    r->shape = si;
+                    r->dt = di;
+                    r->style = yi;
+                    r->threads = threads[ti];
+                    r->bytes = 2.0 * (double)(s.q_bytes + s.k_bytes);
+                    r->rope_ns = med[0];
+                    r->copy_ns = med[1];
+                }
+            setup_free(&s);
+        }
+    }
+
+    table_result tab = {0};
+    if (table_on && !failed) {
+        if (!json) fprintf(stderr, "  table %d x %d ...\n", TABLE_ROWS, TABLE_FREQS);
+        rope_config tc;
+        rope_config_init(&tc);
+        tc.rope_theta = 10000.0;
+        tc.head_dim = 2 * TABLE_FREQS;
+        rope_freqs tf;
+        size_t elems = (size_t)TABLE_ROWS * TABLE_FREQS;
+        table_ctx c = {&tf, malloc(elems * sizeof(float)), malloc(elems * sizeof(float)), ROPE_OK};
+        if (rope_freqs_compute(&tc, 0, &tf) != ROPE_OK || !c.cos || !c.sin) failed = 1;
+        else {
+            bench_fn fns[2] = {run_table_create, run_kernel_sincos};
+            void *ctxs[2] = {&c, &c};
+            double med[2];
+            int tr = rounds < 7 ? rounds : 7;
+            measure(fns, ctxs, 2, tr, target_ns, med);
+            tab.create_ns = med[0];
+            tab.sincos_ns = med[1];
+            /* the scalar kernels for comparison (fewer rounds: they are slow) */
+            const char *prev = rope_isa_name();
+            if (rope_isa_force("scalar") == ROPE_OK) {
+                bench_fn f1[1] = {run_kernel_sincos};
+                void *c1[1] = {&c};
+                measure(f1, c1, 1, 3, 0, &tab.scalar_ns);
+                rope_isa_force(prev);
+            }
+            if (c.status != ROPE_OK) {
+                fprintf(stderr, "rope bench: rope_table_create: %s\n", rope_strerror(c.status));
+                failed = 1;
+            }
+        }
+        free(c.cos);
+        free(c.sin);
+    }
+
+    cJSON *peer_doc = NULL;
+    if (peers && !failed) {
+        char path[4096];
+        if (!find_peers_script(path, sizeof path, script))
+            fprintf(stderr, "rope bench: bench/peers.py not found (use --peers-script)\n");
+        else
+            peer_doc = run_peers(python, path, quick, threads, n_threads, shape_on, dt_on, res,
+                                 n_res, &tab);
+    }
+
+    if (!failed) {
+        int have_peers = 0;
+        for (int i = 0; i < n_res; i++) have_peers |= res[i].peer_ns > 0;
+        if (json) print_json(res, n_res, &tab, table_on, peer_doc, rounds, quick);
+        else print_table(res, n_res, &tab, have_peers, table_on);
+    }
+    cJSON_Delete(peer_doc);
+    free(res);
+    for (int t = 0; t < n_threads; t++) rope_pool_free(pools[t]);
+    rope_table_free(table);
+    return failed ? 1 : 0;
 }

@@ -52,7 +52,8 @@ INLINE __m512 ld(const void *base, int64_t i, int dt, int full, __mmask16 m) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-INLINE __m256i to_bf16(__m512 v) {
+/* Round to nearest even on the 16 dropped bits, NaN quieted: rope_f32_to_bf16. */
+static __m256i to_bf16_int(__m512 v) {
     const __m512i u = _mm512_castps_si512(v);
     const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
     __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
@@ -61,6 +62,15 @@ INLINE __m256i to_bf16(__m512 v) {
     const __m512i qnan = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
     r = _mm512_mask_mov_epi32(r, nan, qnan);
     return _mm512_cvtepi32_epi16(r);
+}
+
+/* vcvtneps2bf16 rounds like rope_f32_to_bf16 (same bias trick, NaN quieted the
+ * same way) except that it flushes f32 subnormals to zero; those lanes are
+ * rare, so they take the integer path. */
+INLINE __m256i to_bf16(__m512 v) {
+    const __mmask16 sub = _mm512_fpclass_ps_mask(v, 0x20); /* denormal */
+    if (__builtin_expect(sub != 0, 0)) return to_bf16_int(v);
+    return (__m256i)_mm512_cvtneps_pbh(v);
 }
 
 INLINE void st(void *base, int64_t i, __m512 v, int dt, int full, __mmask16 m) {
@@ -133,8 +143,15 @@ INLINE void inter_heads(const rope_row_args *a, int dt, int64_t nfull, int64_t r
     for (int64_t h = 0; h < a->n_heads; h++) {
         const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * (int64_t)es;
         unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * (int64_t)es;
-        for (int64_t j = 0; j < nfull; j++)
-            st(y, CH * j, inter_rot(ld(x, CH * j, dt, 1, 0), C[j], S[j]), dt, 1, 0);
+        /* blocks of 8 chunks, all loaded before any store: a store to y
+         * cannot then delay a later load of x (4 KiB aliasing, in place) */
+        for (int64_t j0 = 0; j0 < nfull; j0 += 8) {
+            const int64_t nb = nfull - j0 < 8 ? nfull - j0 : 8;
+            __m512 xv[8];
+            for (int64_t b = 0; b < nb; b++) xv[b] = ld(x, CH * (j0 + b), dt, 1, 0);
+            for (int64_t b = 0; b < nb; b++)
+                st(y, CH * (j0 + b), inter_rot(xv[b], C[j0 + b], S[j0 + b]), dt, 1, 0);
+        }
         if (rem)
             st(y, CH * nfull, inter_rot(ld(x, CH * nfull, dt, 0, tm), C[nfull], S[nfull]), dt, 0,
                tm);
@@ -184,7 +201,21 @@ INLINE void half_heads(const rope_row_args *a, int dt, int64_t hd, int64_t nfull
     for (int64_t h = 0; h < a->n_heads; h++) {
         const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * (int64_t)es;
         unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * (int64_t)es;
-        for (int64_t j = 0; j < nfull; j++) half_chunk(x, y, CH * j, hd, dt, 1, 0, C[j], S[j]);
+        for (int64_t j0 = 0; j0 < nfull; j0 += 4) { /* loads first, as above */
+            const int64_t nb = nfull - j0 < 4 ? nfull - j0 : 4;
+            __m512 x0[4], x1[4];
+            for (int64_t b = 0; b < nb; b++) {
+                x0[b] = ld(x, CH * (j0 + b), dt, 1, 0);
+                x1[b] = ld(x, CH * (j0 + b) + hd, dt, 1, 0);
+            }
+            for (int64_t b = 0; b < nb; b++) {
+                const __m512 c = C[j0 + b], s = S[j0 + b];
+                st(y, CH * (j0 + b), _mm512_sub_ps(_mm512_mul_ps(x0[b], c), _mm512_mul_ps(x1[b], s)),
+                   dt, 1, 0);
+                st(y, CH * (j0 + b) + hd,
+                   _mm512_add_ps(_mm512_mul_ps(x1[b], c), _mm512_mul_ps(x0[b], s)), dt, 1, 0);
+            }
+        }
         if (rem) half_chunk(x, y, CH * nfull, hd, dt, 0, tm, C[nfull], S[nfull]);
         copy_tail(a, x, y, dt);
     }
