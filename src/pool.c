@@ -2,14 +2,25 @@
  * A pool of persistent worker threads (pthreads) and a fork/join parallel-for.
  *
  * rope_pool_create(n) starts n − 1 workers; the calling thread is the n-th
- * participant of every job. A job is published by bumping a generation
- * counter. Workers spin on it for a short while after each job (so a run of
- * calls, one per layer or per token, wakes them in well under a microsecond),
- * then sleep on a condition variable. Every worker acknowledges every job
- * (also when its chunk is empty), so no worker can still be reading a job's
- * description when the next one is written.
+ * participant of every job. A job is [0, n_items) cut into P·4 contiguous
+ * chunks, P = the number of threads it is worth using. Participant t first
+ * claims its own four chunks (t·4 .. t·4+3, from its own atomic counter), so
+ * in a steady loop each thread touches the same data every call (its cache
+ * stays warm), then steals unclaimed chunks of the others. The caller never
+ * waits for a worker that is slow to wake (a futex wake-up costs tens of
+ * microseconds): it simply takes that worker's chunks itself. Each item is
+ * computed the same way whoever runs it, so results are bit-identical
+ * whatever the thread count.
  *
- * n_threads == 0 means one thread per online CPU.
+ * Publishing: the caller writes the job, then bumps `gen`. Workers spin on
+ * `gen` for a short while after each job (so a run of calls, one per layer or
+ * per token, finds them awake), then sleep on a condition variable.
+ * Retiring: a worker registers (refs++) and only then checks that the job it
+ * saw is still open (job_gen == gen it read); the caller, once every chunk is
+ * done, closes the job (job_gen = 0) and waits for refs to drop to 0. With
+ * sequentially consistent atomics, a worker either is counted in refs before
+ * the close, or sees the job closed and touches nothing; so no worker reads a
+ * job's description after the call returns.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -29,15 +40,21 @@
 #define cpu_relax() ((void)0)
 #endif
 
-enum { MAX_THREADS = 256 };
+enum { MAX_THREADS = 256, CHUNKS_PER_THREAD = 4 };
 /* How long an idle worker spins before it sleeps, and how long the caller
- * spins waiting for the workers before it yields the CPU. */
+ * spins waiting for stragglers before it yields the CPU. */
 static const int64_t SPIN_NS = 100000;
 
 struct worker {
     pthread_t thread;
     struct rope_pool *pool;
     int index; /* 1 .. n_threads-1; the caller is 0 */
+};
+
+/* Per-participant claim counter, one cache line each (no false sharing). */
+struct slot {
+    atomic_int_fast64_t next;
+    char pad[64 - sizeof(atomic_int_fast64_t)];
 };
 
 struct rope_pool {
@@ -50,10 +67,14 @@ struct rope_pool {
     rope_range_fn fn;
     void *ctx;
     int64_t n_items;
-    int n_chunks;
+    int n_parts;     /* participants planned: chunks = n_parts · CHUNKS_PER_THREAD */
+    struct slot *slots; /* n_threads, claim counters of each participant's chunks */
+
+    atomic_int_fast64_t done_chunks;
+    atomic_uint_fast64_t job_gen;   /* gen of the open job, 0 when closed */
+    atomic_int refs;                /* workers inside the open job */
 
     atomic_uint_fast64_t gen;
-    atomic_int pending; /* workers yet to acknowledge the current job */
     atomic_int n_sleeping;
     atomic_int stop;
     pthread_mutex_t lock;
@@ -66,18 +87,27 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Chunk t of n items split in k nearly equal contiguous parts. */
-static void chunk(int64_t n, int k, int t, int64_t *begin, int64_t *end) {
-    int64_t base = n / k, rem = n % k;
-    *begin = t * base + (t < rem ? t : rem);
-    *end = *begin + base + (t < rem ? 1 : 0);
+/* Chunk c of K covers [c·n/K, (c+1)·n/K), nearly equal contiguous parts. */
+static void run_chunk(struct rope_pool *p, int64_t c) {
+    const int64_t k = (int64_t)p->n_parts * CHUNKS_PER_THREAD;
+    const int64_t base = p->n_items / k, rem = p->n_items % k;
+    int64_t begin = c * base + (c < rem ? c : rem);
+    int64_t end = begin + base + (c < rem ? 1 : 0);
+    if (begin < end) p->fn(p->ctx, begin, end);
+    atomic_fetch_add(&p->done_chunks, 1);
 }
 
-static void run_chunk(struct rope_pool *p, int t) {
-    if (t >= p->n_chunks) return;
-    int64_t b, e;
-    chunk(p->n_items, p->n_chunks, t, &b, &e);
-    if (b < e) p->fn(p->ctx, b, e);
+/* Participant t: its own chunks first, then whatever the others left. */
+static void run_chunks(struct rope_pool *p, int t) {
+    const int parts = p->n_parts;
+    for (int i = 0; i < parts; i++) {
+        int o = (t + i) % parts;
+        for (;;) {
+            int64_t c = atomic_fetch_add(&p->slots[o].next, 1);
+            if (c >= CHUNKS_PER_THREAD) break;
+            run_chunk(p, (int64_t)o * CHUNKS_PER_THREAD + c);
+        }
+    }
 }
 
 static void *worker_main(void *arg) {
@@ -85,11 +115,11 @@ static void *worker_main(void *arg) {
     struct rope_pool *p = w->pool;
     uint_fast64_t seen = 0;
     for (;;) {
-        uint_fast64_t g = atomic_load_explicit(&p->gen, memory_order_acquire);
+        uint_fast64_t g = atomic_load(&p->gen);
         if (g == seen) {
             int64_t until = now_ns() + SPIN_NS;
             int spins = 0;
-            while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen &&
+            while ((g = atomic_load(&p->gen)) == seen &&
                    !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
                 cpu_relax();
                 if (++spins % 64 == 0 && now_ns() > until) break;
@@ -109,8 +139,9 @@ static void *worker_main(void *arg) {
         if (atomic_load(&p->stop)) return NULL;
         if (g == seen) continue;
         seen = g;
-        run_chunk(p, w->index);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+        atomic_fetch_add(&p->refs, 1);
+        if (atomic_load(&p->job_gen) == g) run_chunks(p, w->index); /* still open: join in */
+        atomic_fetch_sub(&p->refs, 1);
     }
 }
 
@@ -124,18 +155,32 @@ rope_status rope_pool_create(int n_threads, rope_pool **out) {
     struct rope_pool *p = calloc(1, sizeof *p);
     if (!p) return ROPE_E_NOMEM;
     p->n_threads = n_threads;
+    atomic_init(&p->done_chunks, 0);
+    atomic_init(&p->job_gen, 0);
+    atomic_init(&p->refs, 0);
     atomic_init(&p->gen, 0);
-    atomic_init(&p->pending, 0);
     atomic_init(&p->n_sleeping, 0);
     atomic_init(&p->stop, 0);
-    if (pthread_mutex_init(&p->busy, NULL) || pthread_mutex_init(&p->lock, NULL) ||
-        pthread_cond_init(&p->wake, NULL)) {
+    if (pthread_mutex_init(&p->busy, NULL)) {
+        free(p);
+        return ROPE_E_THREADS;
+    }
+    if (pthread_mutex_init(&p->lock, NULL)) {
+        pthread_mutex_destroy(&p->busy);
+        free(p);
+        return ROPE_E_THREADS;
+    }
+    if (pthread_cond_init(&p->wake, NULL)) {
+        pthread_mutex_destroy(&p->lock);
+        pthread_mutex_destroy(&p->busy);
         free(p);
         return ROPE_E_THREADS;
     }
     if (n_threads > 1) {
         p->workers = calloc((size_t)n_threads, sizeof *p->workers);
-        if (!p->workers) {
+        p->slots = calloc((size_t)n_threads, sizeof *p->slots);
+        if (!p->workers || !p->slots) {
+            p->n_threads = 1;
             rope_pool_free(p);
             return ROPE_E_NOMEM;
         }
@@ -161,6 +206,7 @@ void rope_pool_free(rope_pool *p) {
     pthread_mutex_unlock(&p->lock);
     for (int i = 1; i < p->n_threads && p->workers; i++) pthread_join(p->workers[i].thread, NULL);
     free(p->workers);
+    free(p->slots);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->busy);
@@ -169,34 +215,47 @@ void rope_pool_free(rope_pool *p) {
 
 int rope_pool_size(const rope_pool *p) { return p ? p->n_threads : 1; }
 
+static void wait_until(atomic_int_fast64_t *v, int64_t target) {
+    int64_t until = now_ns() + SPIN_NS;
+    int spins = 0;
+    while (atomic_load(v) < target) {
+        cpu_relax();
+        if (++spins % 64 == 0 && now_ns() > until) sched_yield();
+    }
+}
+
 rope_status rope_parallel_for(rope_pool *p, int64_t n_items, int64_t min_items_per_thread,
                               rope_range_fn fn, void *ctx) {
     if (!fn) return ROPE_E_NULL;
     if (n_items <= 0) return ROPE_OK;
     if (min_items_per_thread < 1) min_items_per_thread = 1;
-    int64_t want = n_items / min_items_per_thread;
-    if (!p || p->n_threads <= 1 || want <= 1 || pthread_mutex_trylock(&p->busy) != 0) {
+    int64_t k = n_items / min_items_per_thread;
+    if (!p || p->n_threads <= 1 || k <= 1 || pthread_mutex_trylock(&p->busy) != 0) {
         fn(ctx, 0, n_items);
         return ROPE_OK;
     }
     p->fn = fn;
     p->ctx = ctx;
     p->n_items = n_items;
-    p->n_chunks = want < p->n_threads ? (int)want : p->n_threads;
-    atomic_store_explicit(&p->pending, p->n_threads - 1, memory_order_relaxed);
-    atomic_fetch_add(&p->gen, 1); /* seq_cst: publishes the job */
+    p->n_parts = k < p->n_threads ? (int)k : p->n_threads;
+    for (int i = 0; i < p->n_parts; i++) atomic_store(&p->slots[i].next, 0);
+    atomic_store(&p->done_chunks, 0);
+    uint_fast64_t g = atomic_load(&p->gen) + 1;
+    atomic_store(&p->job_gen, g);
+    atomic_store(&p->gen, g); /* publishes the job */
     if (atomic_load(&p->n_sleeping) > 0) {
         pthread_mutex_lock(&p->lock);
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->lock);
     }
-    run_chunk(p, 0);
-    int64_t until = now_ns() + SPIN_NS;
+    run_chunks(p, 0);
+    /* chunks a worker is still running */
+    wait_until(&p->done_chunks, (int64_t)p->n_parts * CHUNKS_PER_THREAD);
+    atomic_store(&p->job_gen, 0);             /* close: late workers touch nothing */
     int spins = 0;
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
-        cpu_relax();
-        if (++spins % 64 == 0 && now_ns() > until) sched_yield();
-    }
+    while (atomic_load(&p->refs) > 0)
+        if (++spins % 64 == 0) sched_yield();
+        else cpu_relax();
     pthread_mutex_unlock(&p->busy);
     return ROPE_OK;
 }
