@@ -265,7 +265,7 @@ typedef struct result {
 } result;
 
 typedef struct table_result {
-    double create_ns, sincos_ns, scalar_ns, polar1_ns, polar2_ns;
+    double create_ns, sincos_ns, scalar_ns, polar1_ns, polar2_ns, polar_out1_ns, polar_out2_ns;
 } table_result;
 
 /* ------------------------------------------------------------------ peers */
@@ -379,8 +379,14 @@ static cJSON *run_peers(const char *python, const char *script, int quick, const
     const cJSON *tabs = cJSON_GetObjectItemCaseSensitive(doc, "table");
     cJSON_ArrayForEach(row, tabs) {
         int th = (int)json_num(row, "threads");
-        if (th == 1) tab->polar1_ns = 1e3 * json_num(row, "polar_us");
-        if (th == 2) tab->polar2_ns = 1e3 * json_num(row, "polar_us");
+        if (th == 1) {
+            tab->polar1_ns = 1e3 * json_num(row, "polar_us");
+            tab->polar_out1_ns = 1e3 * json_num(row, "polar_out_us");
+        }
+        if (th == 2) {
+            tab->polar2_ns = 1e3 * json_num(row, "polar_us");
+            tab->polar_out2_ns = 1e3 * json_num(row, "polar_out_us");
+        }
     }
     return doc;
 }
@@ -453,10 +459,14 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
     printf("  rope_table_create (allocates)       %10.3f ms\n", tab->create_ns / 1e6);
     printf("  %-6s sincos kernel, preallocated  %10.3f ms\n", rope_isa_name(), tab->sincos_ns / 1e6);
     printf("  scalar sincos kernel, preallocated  %10.3f ms\n", tab->scalar_ns / 1e6);
-    if (tab->polar1_ns > 0)
-        printf("  torch.polar(ones, outer(t, freqs)) %10.3f ms (1 thread), %.3f ms (2 threads);"
-               " torch/rope_table_create = %.1f (1 thread)\n",
-               tab->polar1_ns / 1e6, tab->polar2_ns / 1e6, tab->polar1_ns / tab->create_ns);
+    if (tab->polar1_ns > 0) {
+        printf("  torch.polar(ones, outer(t, freqs))  %10.3f ms (1 thread), %.3f ms (2 threads)\n",
+               tab->polar1_ns / 1e6, tab->polar2_ns / 1e6);
+        printf("  torch.polar, preallocated (out=)    %10.3f ms (1 thread), %.3f ms (2 threads)\n",
+               tab->polar_out1_ns / 1e6, tab->polar_out2_ns / 1e6);
+        printf("  torch/librope (1 thread): allocating %.1fx, preallocated %.1fx\n",
+               tab->polar1_ns / tab->create_ns, tab->polar_out1_ns / tab->sincos_ns);
+    }
 }
 
 static void print_json(const result *res, int n_res, const table_result *tab, int table_on,
@@ -486,8 +496,11 @@ static void print_json(const result *res, int n_res, const table_result *tab, in
                tab->scalar_ns / 1e6);
         if (tab->polar1_ns > 0)
             printf(", \"torch_polar_1thread_ms\": %.4f, \"torch_polar_2threads_ms\": %.4f, "
-                   "\"polar_over_table_create\": %.3f",
-                   tab->polar1_ns / 1e6, tab->polar2_ns / 1e6, tab->polar1_ns / tab->create_ns);
+                   "\"torch_polar_out_1thread_ms\": %.4f, \"torch_polar_out_2threads_ms\": %.4f, "
+                   "\"polar_over_table_create\": %.3f, \"polar_out_over_sincos_kernel\": %.3f",
+                   tab->polar1_ns / 1e6, tab->polar2_ns / 1e6, tab->polar_out1_ns / 1e6,
+                   tab->polar_out2_ns / 1e6, tab->polar1_ns / tab->create_ns,
+                   tab->polar_out1_ns / tab->sincos_ns);
         printf("}");
     }
     if (peers) {
