@@ -225,6 +225,12 @@ rope_status rope_table_create_at(const rope_freqs *f, const int64_t *positions, 
  * frequencies in f->mrope_section[p]. Text tokens (t = h = w) equal plain RoPE. */
 rope_status rope_table_create_mrope(const rope_freqs *f, const int64_t *pos_thw, int64_t n,
                                     rope_precision precision, rope_table **out);
+/* Rows given by the caller: cos_rows/sin_rows are rows × n_freqs float32, row-major,
+ * copied (values used as given: any attention factor already in them stays). For
+ * drop-ins of peers that pass their own cos/sin (HF apply_rotary_pos_emb, Meta freqs_cis).
+ * Non-finite values: ROPE_E_PARAM. (src/table_import.c) */
+rope_status rope_table_from_cos_sin(const float *cos_rows, const float *sin_rows, int64_t rows,
+                                    int64_t n_freqs, rope_table **out);
 void rope_table_free(rope_table *t);
 
 int64_t rope_table_rows(const rope_table *t);
