@@ -40,7 +40,7 @@
 #define cpu_relax() ((void)0)
 #endif
 
-enum { MAX_THREADS = 256, CHUNKS_PER_THREAD = 4 };
+enum { MAX_THREADS = 256, CHUNKS_PER_THREAD = 4, COLD_WAKE_FACTOR = 4 };
 /* How long an idle worker spins before it sleeps, and how long the caller
  * spins waiting for stragglers before it yields the CPU. */
 static const int64_t SPIN_NS = 100000;
@@ -230,7 +230,11 @@ rope_status rope_parallel_for(rope_pool *p, int64_t n_items, int64_t min_items_p
     if (n_items <= 0) return ROPE_OK;
     if (min_items_per_thread < 1) min_items_per_thread = 1;
     int64_t k = n_items / min_items_per_thread;
-    if (!p || p->n_threads <= 1 || k <= 1 || pthread_mutex_trylock(&p->busy) != 0) {
+    /* Workers all asleep: a futex wake-up costs ~10-30 µs before a worker
+     * runs, so wake them only for jobs well above the split threshold. */
+    int cold = p && atomic_load(&p->n_sleeping) == p->n_threads - 1;
+    if (!p || p->n_threads <= 1 || k <= 1 || (cold && k < COLD_WAKE_FACTOR * p->n_threads) ||
+        pthread_mutex_trylock(&p->busy) != 0) {
         fn(ctx, 0, n_items);
         return ROPE_OK;
     }

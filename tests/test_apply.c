@@ -592,7 +592,7 @@ static void test_qk(const char *isa) {
 /* ------------------------------------------------------------ threads */
 
 static void test_pool(const char *isa) {
-    enum { B = 4, S = 256, H = 8, D = 128 }; /* 2-4 MiB read + written: split over 2 threads */
+    enum { B = 4, S = 512, H = 8, D = 128 }; /* 8-16 MiB read + written: 2 threads split it even when woken from sleep */
     rope_pool *p1 = NULL, *p2 = NULL;
     CHECK_OK(rope_pool_create(1, &p1));
     CHECK_OK(rope_pool_create(2, &p2));
@@ -890,7 +890,7 @@ static void *shared_worker(void *arg) {
 }
 
 static void test_pool_shared(void) {
-    enum { S = 1024, H = 8, D = 64 }; /* 4 MiB read + written: splits */
+    enum { S = 2048, H = 8, D = 64 }; /* 8 MiB read + written: splits */
     rope_freqs f;
     make_freqs(&f, D, D, 10000.0);
     rope_pool *pool = NULL;
