@@ -119,6 +119,17 @@ static rope_status view_extent(const rope_tensor *t, int64_t es, extent *e) {
 /* Does no element of the view alias another? Sufficient test: sorted by
  * |stride|, each dim steps over everything the smaller ones span. */
 static int view_nested(const int64_t *shape, const int64_t *stride, int ndim, int64_t inner_span) {
+    /* fast path: dims already ordered innermost last (BSHD, packed QKV, ...) */
+    int64_t span = inner_span; /* elements (or bytes) covered so far, >= 1 */
+    int d = ndim - 1;
+    for (; d >= 0; d--) {
+        if (shape[d] <= 1) continue;
+        int64_t st = llabs(stride[d]);
+        if (st < span) break;
+        span = (shape[d] - 1) * st + span; /* no overflow: extent was checked */
+    }
+    if (d < 0) return 1;
+
     int idx[4], n = 0;
     for (int d = 0; d < ndim; d++)
         if (shape[d] > 1) idx[n++] = d;
@@ -128,7 +139,7 @@ static int view_nested(const int64_t *shape, const int64_t *stride, int ndim, in
             idx[j] = idx[j - 1];
             idx[j - 1] = tmp;
         }
-    int64_t span = inner_span; /* elements (or bytes) covered so far, >= 1 */
+    span = inner_span;
     for (int i = 0; i < n; i++) {
         int64_t st = llabs(stride[idx[i]]);
         if (st < span) return 0;
@@ -210,12 +221,14 @@ static rope_status check_tensor_pair(const rope_tensor *in, const rope_tensor *o
 
 static rope_status check_layout(const rope_tensor *in, const rope_tensor *out, view *v) {
     int64_t es = (int64_t)rope_dtype_size(in->dtype);
-    rope_status st = view_extent(in, es, &v->ein);
-    if (st == ROPE_OK) st = view_extent(out, es, &v->eout);
+    int in_place = same_view(in, out);
+    rope_status st = view_extent(out, es, &v->eout);
     if (st != ROPE_OK) return st;
+    if (in_place) v->ein = v->eout; /* the extent depends only on data, shape, strides */
+    else if ((st = view_extent(in, es, &v->ein)) != ROPE_OK) return st;
     if (v->eout.empty) return ROPE_OK;
     if (!view_nested(out->shape, out->stride, 4, 1)) return ROPE_E_OVERLAP;
-    if (same_view(in, out)) return ROPE_OK;
+    if (in_place) return ROPE_OK;
     if (!ranges_disjoint(in, &v->ein, out, &v->eout)) return ROPE_E_OVERLAP;
     return ROPE_OK;
 }
@@ -483,7 +496,9 @@ static rope_status apply_views(const rope_apply_params *p, const rope_positions 
         const extent *ext[3][2] = {{&pl.v[0].eout, &pl.v[1].ein},
                                    {&pl.v[0].eout, &pl.v[1].eout},
                                    {&pl.v[1].eout, &pl.v[0].ein}};
-        for (int i = 0; i < 3; i++) {
+        /* both in place: the three pairs are one */
+        int n_pairs = same_view(ins[0], outs[0]) && same_view(ins[1], outs[1]) ? 1 : 3;
+        for (int i = 0; i < n_pairs; i++) {
             const rope_tensor *a = pairs[i][0], *b = pairs[i][1];
             if (ranges_disjoint(a, ext[i][0], b, ext[i][1])) continue;
             if (!tokens_disjoint(a, b, pl.es)) return ROPE_E_OVERLAP;
