@@ -374,18 +374,18 @@ static void do_token(const plan *pl, int64_t b, int64_t s, int64_t position, flo
         const unsigned char *in = v->in + (b * v->in_st[0] + s * v->in_st[1]) * pl->es;
         unsigned char *out = v->out + (b * v->out_st[0] + s * v->out_st[1]) * pl->es;
         if (v->contiguous) {
-            rope_row_args a;
-            a.in = in;
-            a.out = out;
-            a.n_heads = v->heads;
-            a.in_head_stride = v->in_st[2];
-            a.out_head_stride = v->out_st[2];
-            a.head_dim = pl->D;
-            a.rotary_dim = pl->R;
-            a.cos = cs;
-            a.sin = sn;
-            a.scale = pl->scale;
-            a.inverse = pl->inverse;
+            /* designated: any field not named here is zero */
+            rope_row_args a = {.in = in,
+                               .out = out,
+                               .n_heads = v->heads,
+                               .in_head_stride = v->in_st[2],
+                               .out_head_stride = v->out_st[2],
+                               .head_dim = pl->D,
+                               .rotary_dim = pl->R,
+                               .cos = cs,
+                               .sin = sn,
+                               .scale = pl->scale,
+                               .inverse = pl->inverse};
             pl->fn(&a);
         } else {
             strided_row(pl, in, out, v->in_st, v->out_st, v->heads, cs, sn);
