@@ -43,7 +43,7 @@ extern int bench_attention_run(int argc, char **argv) __attribute__((weak));
 
 /* apply.c splits tokens over threads only when each gets this many bytes
  * (read + written); the copy baseline uses the same rule. */
-#define MIN_BYTES_PER_THREAD ((int64_t)64 * 1024)
+#define MIN_BYTES_PER_THREAD ((int64_t)512 * 1024)
 
 #define TABLE_ROWS 131072
 #define TABLE_FREQS 64

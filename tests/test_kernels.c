@@ -127,6 +127,7 @@ typedef struct row_case {
     int64_t in_off, out_off; /* element offsets from the allocation: unaligned starts */
     float scale;
     int inverse, in_place, specials;
+    int stream; /* rope_row_args.stream: prefetch + non-temporal stores when aligned */
 } row_case;
 
 /* Runs one case on kernel set k and on the reference; 1 if identical. */
@@ -134,8 +135,10 @@ static int run_row_case(const rope_kernels *k, const row_case *c) {
     const int64_t span_in = c->in_off + c->n_heads * c->in_stride + 8;
     const int64_t span_out = c->out_off + c->n_heads * c->out_stride + 8;
     const int64_t span = span_in > span_out ? span_in : span_out;
-    const size_t bytes = (size_t)span * esz(c->dt);
-    unsigned char *src = malloc(bytes), *a = malloc(bytes), *b = malloc(bytes);
+    const size_t bytes = ((size_t)span * esz(c->dt) + 63) / 64 * 64;
+    /* 64-byte aligned allocations: offset 0 gives the aligned (streaming) path */
+    unsigned char *src = aligned_alloc(64, bytes), *a = aligned_alloc(64, bytes),
+                  *b = aligned_alloc(64, bytes);
     float *cs = malloc(sizeof(float) * (size_t)c->rotary_dim);
     if (!src || !a || !b || !cs) {
         fprintf(stderr, "out of memory\n");
@@ -160,6 +163,7 @@ static int run_row_case(const rope_kernels *k, const row_case *c) {
     args.sin = cs + nf;
     args.scale = c->scale;
     args.inverse = c->inverse;
+    args.stream = c->stream;
     int ki = c->style, kd = c->dt;
 
     /* out-of-place: input lives in src, output in a (kernel) / b (reference) */
@@ -180,11 +184,11 @@ static int run_row_case(const rope_kernels *k, const row_case *c) {
     if (!ok)
         fprintf(stderr,
                 "  %s style=%d dt=%d H=%lld D=%lld R=%lld strides %lld/%lld off %lld/%lld "
-                "scale=%g inv=%d inplace=%d: %lld mismatches, first at element %lld\n",
+                "scale=%g inv=%d inplace=%d stream=%d: %lld mismatches, first at element %lld\n",
                 k->name, c->style, c->dt, (long long)c->n_heads, (long long)c->head_dim,
                 (long long)c->rotary_dim, (long long)c->in_stride, (long long)c->out_stride,
                 (long long)c->in_off, (long long)c->out_off, c->scale, c->inverse, c->in_place,
-                (long long)bad, (long long)first);
+                c->stream, (long long)bad, (long long)first);
     free(src);
     free(a);
     free(b);
@@ -201,7 +205,9 @@ static int input_untouched(const rope_kernels *k, int style, int dt) {
     for (int i = 0; i < 90; i++) cs[i] = (float)cos(i * 0.37);
     fill(in, H * D, dt, 1);
     memcpy(copy, in, bytes);
-    rope_row_args a = {in, out, H, D, D, D, R, cs, cs + 45, 1.0f, 0};
+    rope_row_args a = {.in = in, .out = out, .n_heads = H, .in_head_stride = D,
+                       .out_head_stride = D, .head_dim = D, .rotary_dim = R, .cos = cs,
+                       .sin = cs + 45, .scale = 1.0f};
     k->row[style][dt](&a);
     int ok = !memcmp(in, copy, bytes);
     free(in);
@@ -220,29 +226,31 @@ static void test_rows(const rope_kernels *k) {
                 for (int di = 0; di < 3; di++) {
                     int64_t D = dims[di];
                     if (D > 260 || (di == 2 && (D == dims[0] || D == dims[1]))) continue;
-                    row_case c = {style, dt, 3, D, R, D + 3, D + 1, 1, 3, 1.0f, 0, 0, 1};
+                    row_case c = {style, dt, 3, D, R, D + 3, D + 1, 1, 3, 1.0f, 0, 0, 1, 0};
                     c.inverse = (int)(R / 2 % 2);
                     c.scale = R % 6 == 0 ? 1.3125f : 1.0f;
                     c.in_place = di == 1 && R % 4 == 0;
+                    c.stream = R % 8 == 2;
                     cases++;
                     if (!run_row_case(k, &c)) failed++;
                 }
             }
             /* the specialised sizes with many heads, both directions, contiguous */
-            static const int64_t Rs[] = {64, 128, 96, 80};
-            for (int ri = 0; ri < 4; ri++)
+            static const int64_t Rs[] = {64, 128, 96, 80, 24, 256};
+            for (int ri = 0; ri < 6; ri++)
                 for (int inv = 0; inv < 2; inv++)
-                    for (int ip = 0; ip < 2; ip++) {
-                        int64_t R = Rs[ri], D = ri == 3 ? 128 : R;
-                        row_case c = {style, dt, 33, D, R, D, D, 0, 0, 0.7f, inv, ip, ip};
-                        cases++;
-                        if (!run_row_case(k, &c)) failed++;
-                    }
+                    for (int ip = 0; ip < 2; ip++)
+                        for (int sm = 0; sm < 2; sm++) {
+                            int64_t R = Rs[ri], D = ri == 3 ? 128 : R;
+                            row_case c = {style, dt, 33, D, R, D, D, 0, 0, 0.7f, inv, ip, ip, sm};
+                            cases++;
+                            if (!run_row_case(k, &c)) failed++;
+                        }
             /* ordinary values only (no specials): catches rounding differences
              * that NaN-heavy inputs could hide */
             for (int64_t R = 2; R <= 130; R += 2) {
                 int64_t D = R + R % 3 * 2;
-                row_case c = {style, dt, 7, D, R, D + 5, D + 2, 5, 2, 1.0f, R % 3 == 0, 0, 0};
+                row_case c = {style, dt, 7, D, R, D + 5, D + 2, 5, 2, 1.0f, R % 3 == 0, 0, 0, R % 4 == 0};
                 cases++;
                 if (!run_row_case(k, &c)) failed++;
             }

@@ -49,14 +49,29 @@ INLINE __m128i to_bf16(__m256 v) {
     return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
 }
 
-INLINE void st(void *base, int64_t i, __m256 v, int dt) {
+/* nt: aligned non-temporal store (streaming mode, see avx512.c) */
+INLINE void st(void *base, int64_t i, __m256 v, int dt, int nt) {
     if (dt == ROPE_KDTYPE_F32) {
-        _mm256_storeu_ps((float *)base + i, v);
+        if (nt)
+            _mm256_stream_ps((float *)base + i, v);
+        else
+            _mm256_storeu_ps((float *)base + i, v);
         return;
     }
     __m128i h = dt == ROPE_KDTYPE_F16 ? _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
                                       : to_bf16(v);
-    _mm_storeu_si128((__m128i *)((uint16_t *)base + i), h);
+    if (nt)
+        _mm_stream_si128((__m128i *)((uint16_t *)base + i), h);
+    else
+        _mm_storeu_si128((__m128i *)((uint16_t *)base + i), h);
+}
+
+#define PF_DIST 4096
+
+/* one prefetch per 64-byte line */
+INLINE void prefetch_chunk(const unsigned char *x, int64_t i, int dt) {
+    if ((i * (int64_t)esize(dt)) % 64 == 0)
+        _mm_prefetch((const char *)x + i * (int64_t)esize(dt) + PF_DIST, _MM_HINT_T0);
 }
 
 /* ------------------------------------------- scalar remainder (reference) */
@@ -136,10 +151,15 @@ INLINE void inter_heads(const rope_row_args *a, int dt, int64_t nfull, const __m
     for (int64_t h = 0; h < a->n_heads; h++) {
         const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * (int64_t)es;
         unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * (int64_t)es;
-        for (int64_t j = 0; j < nfull; j++) st(y, CH * j, inter_rot(ld(x, CH * j, dt), C[j], S[j]), dt);
+        const int nt = a->stream && ((uintptr_t)y & (CH * es - 1)) == 0;
+        for (int64_t j = 0; j < nfull; j++) {
+            if (a->stream) prefetch_chunk(x, CH * j, dt);
+            st(y, CH * j, inter_rot(ld(x, CH * j, dt), C[j], S[j]), dt, nt);
+        }
         if (4 * nfull < npairs) rest(a, x, y, 4 * nfull, 0, dt);
         copy_tail(a, x, y, dt);
     }
+    if (a->stream) _mm_sfence(); /* order the non-temporal stores before the caller's */
 }
 
 INLINE void inter_row(const rope_row_args *a, int dt) {
@@ -171,16 +191,22 @@ INLINE void half_heads(const rope_row_args *a, int dt, int64_t hd, int64_t nfull
     for (int64_t h = 0; h < a->n_heads; h++) {
         const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * (int64_t)es;
         unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * (int64_t)es;
+        const int nt = a->stream && hd % CH == 0 && ((uintptr_t)y & (CH * es - 1)) == 0;
         for (int64_t j = 0; j < nfull; j++) {
             __m256 x0 = ld(x, CH * j, dt), x1 = ld(x, CH * j + hd, dt);
+            if (a->stream) {
+                prefetch_chunk(x, CH * j, dt);
+                prefetch_chunk(x, CH * j + hd, dt);
+            }
             __m256 y0 = _mm256_sub_ps(_mm256_mul_ps(x0, C[j]), _mm256_mul_ps(x1, S[j]));
             __m256 y1 = _mm256_add_ps(_mm256_mul_ps(x1, C[j]), _mm256_mul_ps(x0, S[j]));
-            st(y, CH * j, y0, dt);
-            st(y, CH * j + hd, y1, dt);
+            st(y, CH * j, y0, dt, nt);
+            st(y, CH * j + hd, y1, dt, nt);
         }
         if (CH * nfull < hd) rest(a, x, y, CH * nfull, 1, dt);
         copy_tail(a, x, y, dt);
     }
+    if (a->stream) _mm_sfence();
 }
 
 INLINE void half_row(const rope_row_args *a, int dt) {

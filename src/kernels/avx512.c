@@ -37,7 +37,21 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+INLINE size_t esize(int dt) { return dt == ROPE_KDTYPE_F32 ? 4 : 2; }
+
 enum { CH = 16, MAX_CH = (ROPE_MAX_HEAD_DIM + CH - 1) / CH };
+
+/* Streaming mode (rope_row_args.stream): prefetch the input this many bytes
+ * ahead (the hardware prefetcher stops at 4 KiB pages) and store with
+ * non-temporal writes, which skip the read-for-ownership of the output, as a
+ * large memcpy does. Measured on prefill 4096 × 64 heads × 128. */
+#define PF_DIST 4096
+
+INLINE void prefetch_chunk(const unsigned char *x, int64_t i, int dt) {
+    /* one prefetch per 64-byte line: every chunk (f32) or every other (16-bit) */
+    if (dt == ROPE_KDTYPE_F32 || (i / CH) % 2 == 0)
+        _mm_prefetch((const char *)x + i * (int64_t)esize(dt) + PF_DIST, _MM_HINT_T0);
+}
 
 /* ---------------------------------------------------------- loads, stores */
 
@@ -73,10 +87,13 @@ INLINE __m256i to_bf16(__m512 v) {
     return (__m256i)_mm512_cvtneps_pbh(v);
 }
 
+/* full: 0 masked, 1 whole chunk, 2 whole chunk, aligned, non-temporal */
 INLINE void st(void *base, int64_t i, __m512 v, int dt, int full, __mmask16 m) {
     if (dt == ROPE_KDTYPE_F32) {
         float *p = (float *)base + i;
-        if (full)
+        if (full == 2)
+            _mm512_stream_ps(p, v);
+        else if (full)
             _mm512_storeu_ps(p, v);
         else
             _mm512_mask_storeu_ps(p, m, v);
@@ -85,13 +102,13 @@ INLINE void st(void *base, int64_t i, __m512 v, int dt, int full, __mmask16 m) {
     uint16_t *p = (uint16_t *)base + i;
     __m256i h = dt == ROPE_KDTYPE_F16 ? _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
                                       : to_bf16(v);
-    if (full)
+    if (full == 2)
+        _mm256_stream_si256((__m256i *)p, h);
+    else if (full)
         _mm256_storeu_si256((__m256i *)p, h);
     else
         _mm256_mask_storeu_epi16(p, m, h);
 }
-
-INLINE size_t esize(int dt) { return dt == ROPE_KDTYPE_F32 ? 4 : 2; }
 
 INLINE void copy_tail(const rope_row_args *a, const unsigned char *x, unsigned char *y, int dt) {
     if (y != x && a->head_dim > a->rotary_dim)
@@ -143,20 +160,24 @@ INLINE void inter_heads(const rope_row_args *a, int dt, int64_t nfull, int64_t r
     for (int64_t h = 0; h < a->n_heads; h++) {
         const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * (int64_t)es;
         unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * (int64_t)es;
+        const int nt = a->stream && ((uintptr_t)y & (CH * es - 1)) == 0 ? 2 : 1;
         /* blocks of 8 chunks, all loaded before any store: a store to y
          * cannot then delay a later load of x (4 KiB aliasing, in place) */
         for (int64_t j0 = 0; j0 < nfull; j0 += 8) {
             const int64_t nb = nfull - j0 < 8 ? nfull - j0 : 8;
             __m512 xv[8];
             for (int64_t b = 0; b < nb; b++) xv[b] = ld(x, CH * (j0 + b), dt, 1, 0);
+            if (a->stream)
+                for (int64_t b = 0; b < nb; b++) prefetch_chunk(x, CH * (j0 + b), dt);
             for (int64_t b = 0; b < nb; b++)
-                st(y, CH * (j0 + b), inter_rot(xv[b], C[j0 + b], S[j0 + b]), dt, 1, 0);
+                st(y, CH * (j0 + b), inter_rot(xv[b], C[j0 + b], S[j0 + b]), dt, nt, 0);
         }
         if (rem)
             st(y, CH * nfull, inter_rot(ld(x, CH * nfull, dt, 0, tm), C[nfull], S[nfull]), dt, 0,
                tm);
         copy_tail(a, x, y, dt);
     }
+    if (a->stream) _mm_sfence(); /* order the non-temporal stores before the caller's */
 }
 
 INLINE void inter_row(const rope_row_args *a, int dt) {
@@ -201,6 +222,8 @@ INLINE void half_heads(const rope_row_args *a, int dt, int64_t hd, int64_t nfull
     for (int64_t h = 0; h < a->n_heads; h++) {
         const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * (int64_t)es;
         unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * (int64_t)es;
+        /* non-temporal only when both halves' chunks are aligned */
+        const int nt = a->stream && !rem && ((uintptr_t)y & (CH * es - 1)) == 0 ? 2 : 1;
         for (int64_t j0 = 0; j0 < nfull; j0 += 4) { /* loads first, as above */
             const int64_t nb = nfull - j0 < 4 ? nfull - j0 : 4;
             __m512 x0[4], x1[4];
@@ -208,17 +231,23 @@ INLINE void half_heads(const rope_row_args *a, int dt, int64_t hd, int64_t nfull
                 x0[b] = ld(x, CH * (j0 + b), dt, 1, 0);
                 x1[b] = ld(x, CH * (j0 + b) + hd, dt, 1, 0);
             }
+            if (a->stream)
+                for (int64_t b = 0; b < nb; b++) {
+                    prefetch_chunk(x, CH * (j0 + b), dt);
+                    prefetch_chunk(x, CH * (j0 + b) + hd, dt);
+                }
             for (int64_t b = 0; b < nb; b++) {
                 const __m512 c = C[j0 + b], s = S[j0 + b];
                 st(y, CH * (j0 + b), _mm512_sub_ps(_mm512_mul_ps(x0[b], c), _mm512_mul_ps(x1[b], s)),
-                   dt, 1, 0);
+                   dt, nt, 0);
                 st(y, CH * (j0 + b) + hd,
-                   _mm512_add_ps(_mm512_mul_ps(x1[b], c), _mm512_mul_ps(x0[b], s)), dt, 1, 0);
+                   _mm512_add_ps(_mm512_mul_ps(x1[b], c), _mm512_mul_ps(x0[b], s)), dt, nt, 0);
             }
         }
         if (rem) half_chunk(x, y, CH * nfull, hd, dt, 0, tm, C[nfull], S[nfull]);
         copy_tail(a, x, y, dt);
     }
+    if (a->stream) _mm_sfence();
 }
 
 INLINE void half_row(const rope_row_args *a, int dt) {

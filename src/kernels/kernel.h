@@ -25,6 +25,11 @@ typedef struct rope_row_args {
     const float *sin;
     float scale;                /* attention factor, multiplies the rotated dims */
     int inverse;                /* 1: rotate by -angle */
+    int stream;                 /* 1: the call is part of a large job whose output will
+                                 * not be read again soon (apply.c sets it above a size
+                                 * threshold): the SIMD kernels may prefetch ahead and
+                                 * use non-temporal stores (then fence before
+                                 * returning); results are the same bits either way */
 } rope_row_args;
 
 typedef void (*rope_row_fn)(const rope_row_args *a);
