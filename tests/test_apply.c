@@ -577,11 +577,16 @@ static void test_qk(const char *isa) {
         CHECK_OK(rope_apply(&p, &pos, &q2, &q2));
         CHECK_OK(rope_apply(&p, &pos, &k2, &k2));
         if (memcmp(qkv, ref, n * sizeof(float))) bad++;
-        /* v untouched: compare with a fresh copy is implied by equality with
-         * the separate runs, which never touch v */
-        /* q only / k only */
+        /* (v untouched: the separate runs never touch it, and the buffers
+         * are compared whole) */
+        /* q only then k only, on the already rotated buffer and on the
+         * reference: the same second rotation of q, then of k */
         CHECK_OK(rope_apply_qk(&p, &pos, &q, &q, NULL, NULL));
+        CHECK_OK(rope_apply(&p, &pos, &q2, &q2));
+        if (memcmp(qkv, ref, n * sizeof(float))) bad++;
         CHECK_OK(rope_apply_qk(&p, &pos, NULL, NULL, &k, &k));
+        CHECK_OK(rope_apply(&p, &pos, &k2, &k2));
+        if (memcmp(qkv, ref, n * sizeof(float))) bad++;
         free(qkv);
         free(ref);
     }
