@@ -40,6 +40,16 @@
  * 122); below, moving cache lines between cores costs more than it saves. */
 #define ROPE_MIN_BYTES_PER_THREAD ((int64_t)512 * 1024)
 
+/* Out-of-place calls that move at least this much (read + written) ask the
+ * kernels to stream (prefetch ahead, non-temporal stores; same bits).
+ * Measured (AVX-512, f32, 32 heads × 128, one thread, median of 15): out of
+ * place 2 MiB 49 µs streamed vs 34 plain, 4 MiB tie, 8 MiB 228 vs 294,
+ * 128 MiB 10.2 ms vs 16.3 ms. In place, streaming is always slower (the lines
+ * are already in cache: 8 MiB 406 µs vs 130), so it is never asked for. */
+#ifndef ROPE_STREAM_MIN_BYTES
+#define ROPE_STREAM_MIN_BYTES ((int64_t)8 << 20)
+#endif
+
 /* Largest position of table-free mode: every integer up to it is exact in double. */
 #define ROPE_MAX_FREE_POSITION ((int64_t)1 << 53)
 
@@ -200,6 +210,8 @@ typedef struct view {
     const int64_t *in_st, *out_st; /* elements; the caller's, alive during the call */
     int64_t heads;
     int contiguous; /* stride of head_dim is 1 on both sides: kernel path */
+    int in_place;
+    int stream;     /* rope_row_args.stream */
     extent ein, eout;
 } view;
 
@@ -221,7 +233,7 @@ static rope_status check_tensor_pair(const rope_tensor *in, const rope_tensor *o
 
 static rope_status check_layout(const rope_tensor *in, const rope_tensor *out, view *v) {
     int64_t es = (int64_t)rope_dtype_size(in->dtype);
-    int in_place = same_view(in, out);
+    int in_place = v->in_place = same_view(in, out);
     rope_status st = view_extent(out, es, &v->eout);
     if (st != ROPE_OK) return st;
     if (in_place) v->ein = v->eout; /* the extent depends only on data, shape, strides */
@@ -385,7 +397,8 @@ static void do_token(const plan *pl, int64_t b, int64_t s, int64_t position, flo
                                .cos = cs,
                                .sin = sn,
                                .scale = pl->scale,
-                               .inverse = pl->inverse};
+                               .inverse = pl->inverse,
+                               .stream = v->stream};
             pl->fn(&a);
         } else {
             strided_row(pl, in, out, v->in_st, v->out_st, v->heads, cs, sn);
@@ -515,11 +528,14 @@ static rope_status apply_views(const rope_apply_params *p, const rope_positions 
     pl.k = rope_kernels_get();
     pl.fn = pl.k->row[pl.style][pl.dt];
 
+    /* bytes read + written; no overflow: the outputs' extents were checked */
+    int64_t bytes_per_token = heads * pl.D * pl.es * 2;
+    int big = tokens > 1 && mul_sat(tokens, bytes_per_token) >= ROPE_STREAM_MIN_BYTES;
+    for (int i = 0; i < n; i++) pl.v[i].stream = big && !pl.v[i].in_place;
     if (!p->pool || tokens == 1) {
         run_tokens(&pl, 0, tokens);
         return ROPE_OK;
     }
-    int64_t bytes_per_token = heads * pl.D * pl.es * 2;
     int64_t min_tokens = ROPE_MIN_BYTES_PER_THREAD / bytes_per_token + 1;
     if (tokens < 2 * min_tokens) run_tokens(&pl, 0, tokens);
     else rope_parallel_for(p->pool, tokens, min_tokens, run_tokens, &pl);
