@@ -231,13 +231,16 @@ static rope_status check_tensor_pair(const rope_tensor *in, const rope_tensor *o
     return ROPE_OK;
 }
 
+static const extent *in_extent(const view *v) { return v->in_place ? &v->eout : &v->ein; }
+
 static rope_status check_layout(const rope_tensor *in, const rope_tensor *out, view *v) {
     int64_t es = (int64_t)rope_dtype_size(in->dtype);
     int in_place = v->in_place = same_view(in, out);
     rope_status st = view_extent(out, es, &v->eout);
     if (st != ROPE_OK) return st;
-    if (in_place) v->ein = v->eout; /* the extent depends only on data, shape, strides */
-    else if ((st = view_extent(in, es, &v->ein)) != ROPE_OK) return st;
+    /* in place: in's extent is out's (it depends only on data, shape, strides);
+     * v->ein is then left unset, see in_extent() */
+    if (!in_place && (st = view_extent(in, es, &v->ein)) != ROPE_OK) return st;
     if (v->eout.empty) return ROPE_OK;
     if (!view_nested(out->shape, out->stride, 4, 1)) return ROPE_E_OVERLAP;
     if (in_place) return ROPE_OK;
@@ -506,11 +509,11 @@ static rope_status apply_views(const rope_apply_params *p, const rope_positions 
     if (n == 2) {
         /* q's output must not touch k's input or output, nor k's output q's input */
         const rope_tensor *pairs[3][2] = {{outs[0], ins[1]}, {outs[0], outs[1]}, {outs[1], ins[0]}};
-        const extent *ext[3][2] = {{&pl.v[0].eout, &pl.v[1].ein},
+        const extent *ext[3][2] = {{&pl.v[0].eout, in_extent(&pl.v[1])},
                                    {&pl.v[0].eout, &pl.v[1].eout},
-                                   {&pl.v[1].eout, &pl.v[0].ein}};
+                                   {&pl.v[1].eout, in_extent(&pl.v[0])}};
         /* both in place: the three pairs are one */
-        int n_pairs = same_view(ins[0], outs[0]) && same_view(ins[1], outs[1]) ? 1 : 3;
+        int n_pairs = pl.v[0].in_place && pl.v[1].in_place ? 1 : 3;
         for (int i = 0; i < n_pairs; i++) {
             const rope_tensor *a = pairs[i][0], *b = pairs[i][1];
             if (ranges_disjoint(a, ext[i][0], b, ext[i][1])) continue;
