@@ -1,0 +1,103 @@
+#include "cli_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLI_MAX_POSITION 9007199254740992LL /* 2^53: exact in a double, table-free apply's limit */
+
+int cli_parse_i64(const char *s, int64_t *out) {
+    if (!s || !*s) return -1;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0') return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+int cli_parse_f64(const char *s, double *out) {
+    if (!s || !*s) return -1;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+static int util_fail(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int cli_parse_positions(const char *s, int64_t **out, int64_t *n, int64_t max_n, char *err,
+                        size_t errlen) {
+    *out = NULL;
+    *n = 0;
+    if (!s || !*s) return util_fail(err, errlen, "empty position list");
+    int64_t count = 1;
+    for (const char *p = s; *p; p++)
+        if (*p == ',') count++;
+    if (count > max_n) return util_fail(err, errlen, "more than %lld positions", (long long)max_n);
+    int64_t *a = malloc((size_t)count * sizeof *a);
+    if (!a) return util_fail(err, errlen, "out of memory");
+    const char *p = s;
+    for (int64_t k = 0; k < count; k++) {
+        const char *q = strchr(p, ',');
+        size_t len = q ? (size_t)(q - p) : strlen(p);
+        char buf[32];
+        while (len && (*p == ' ')) p++, len--;
+        while (len && p[len - 1] == ' ') len--;
+        if (len == 0 || len >= sizeof buf) {
+            free(a);
+            return util_fail(err, errlen, "position %lld of the list is empty or too long", (long long)k);
+        }
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        int64_t v;
+        if (cli_parse_i64(buf, &v) != 0) {
+            free(a);
+            return util_fail(err, errlen, "position '%s' is not an integer", buf);
+        }
+        if (v < 0 || v > CLI_MAX_POSITION) {
+            free(a);
+            return util_fail(err, errlen, "position %s is out of range [0, 2^53]", buf);
+        }
+        a[k] = v;
+        p = q ? q + 1 : p + len;
+    }
+    *out = a;
+    *n = count;
+    return 0;
+}
+
+int cli_ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+void cli_json_num(FILE *f, double x) {
+    if (!isfinite(x)) {
+        fputs("null", f);
+        return;
+    }
+    fprintf(f, "%.17g", x);
+}
+
+void cli_json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}

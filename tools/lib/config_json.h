@@ -1,0 +1,65 @@
+/*
+ * Hugging Face config.json -> rope_config, mapped 1:1 the way transformers
+ * reads it (shared/reference/hf-rope-semantics.md section 0 and pitfall 11):
+ *
+ *   - the scaling dict is `rope_scaling` (v4) or `rope_parameters` (v5);
+ *     `rope_type` wins over its legacy alias `type`; absent/null = "default";
+ *     "su" -> longrope (Phi-3), "mrope" -> default with mrope_section (Qwen2-VL);
+ *   - `rope_theta` inside the dict wins over the top-level one (HF setdefault),
+ *     default 10000;
+ *   - GPT-NeoX: `rotary_emb_base` is the base and `rotary_pct` the partial
+ *     rotary factor (default 0.25 for model_type gpt_neox);
+ *   - `original_max_position_embeddings` at the top level (Phi-3) wins over the
+ *     dict's, else the dict's, else max_position_embeddings (llama3/yarn/longrope);
+ *   - head_dim: DeepSeek `qk_rope_head_dim` (only that part of a head is
+ *     rotated), else an explicit `head_dim`, else hidden_size / num_attention_heads;
+ *   - multimodal configs whose text model sits in `text_config` are read from there.
+ *
+ * Every missing or wrong-typed field gives a message in `err` and a non-zero
+ * return, never a crash; the result is also checked with rope_freqs_compute so
+ * a parsed config always yields frequencies.
+ */
+#ifndef ROPE_CONFIG_JSON_H
+#define ROPE_CONFIG_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rope.h"
+
+typedef struct hf_config {
+    /* The frequencies' parameters. rope.short_factor / rope.long_factor point
+     * into short_factor / long_factor below (owned; hf_config_free). */
+    rope_config rope;
+
+    char model_type[64];          /* "" when the config has none */
+    char rope_type_name[32];      /* the spelling in the file ("su", "mrope", "yarn", ...) */
+    int64_t head_dim;             /* resolved: the rotated head part for DeepSeek */
+    int64_t rotary_dim;           /* int(head_dim * partial_rotary_factor) */
+    int64_t attn_head_dim;        /* head size the softmax scale is 1/sqrt of
+                                     (DeepSeek: qk_nope_head_dim + qk_rope_head_dim) */
+    int64_t num_attention_heads;  /* 0 when absent */
+    int64_t num_key_value_heads;  /* HF default: num_attention_heads */
+    int64_t max_position_embeddings;  /* 0 when absent */
+    int64_t original_max_position_embeddings; /* resolved as above; 0 when not needed */
+
+    /* How a checkpoint of this model pairs dimensions: half (rotate_half) for
+     * Hugging Face checkpoints, interleaved for DeepSeek-V2/V3 and GPT-J. */
+    rope_style style;
+    const char *style_note;       /* one sentence: why that style (static string) */
+
+    double *short_factor;         /* longrope lists (n_short_factor / n_long_factor entries) */
+    double *long_factor;
+} hf_config;
+
+/* Parse `len` bytes of JSON text (need not be NUL-terminated). Returns 0 on
+ * success; otherwise non-zero with a one-line reason in err (errlen bytes,
+ * may be 0). out is always safe to hf_config_free afterwards. */
+int hf_config_parse(const char *json, size_t len, hf_config *out, char *err, size_t errlen);
+
+/* Read and parse a file (at most 64 MiB). */
+int hf_config_load(const char *path, hf_config *out, char *err, size_t errlen);
+
+void hf_config_free(hf_config *c);
+
+#endif
