@@ -35,9 +35,10 @@
 
 /* Split tokens over threads only when each gets at least this much data (read
  * + written). Measured on the 2-core dev VM (AVX-512, f32, 32+8 heads × 128,
- * rope_apply_qk in a hot loop): 2 threads tie with 1 at ~1 MiB in all
- * (B = 24 tokens) and win from there (B = 32: 14 µs vs 20 µs; B = 128: 57 vs
- * 122); below, moving cache lines between cores costs more than it saves. */
+ * rope_apply_qk in place in a hot loop, medians, noisy shared machine): with a
+ * 64 KiB rule 2 threads lost below ~1 MiB in all (8 tokens: 9.3 µs vs 5.8),
+ * tied at 24-32 tokens (~1-1.3 MiB) and won above (64: 37 vs 49; 128: 57 vs
+ * 122): moving cache lines between cores costs more than it saves below. */
 #define ROPE_MIN_BYTES_PER_THREAD ((int64_t)512 * 1024)
 
 /* Out-of-place calls that move at least this much (read + written) ask the

@@ -443,6 +443,40 @@ static void test_algebra(const char *isa) {
                 bad_norm, bad_id, bad_comp, bad_inv, bad_rel, bad_meta);
 }
 
+/* Table-free angles at huge positions: R(b)·R(a) = R(a+b) with a, b ~ 2^44.
+ * An angle formed as RN64(m·θ) alone is off by up to |m·θ|·2^-53 ~ 2e-3 rad
+ * there, which breaks the identity far beyond float rounding. */
+static void test_large_positions(const char *isa) {
+    enum { D = 64, H = 3, S = 4 };
+    rope_freqs f;
+    make_freqs(&f, D, D, 10000.0);
+    float x[S * H * D], y[S * H * D], z[S * H * D], w[S * H * D];
+    for (int i = 0; i < S * H * D; i++) x[i] = urand();
+    int64_t a = ((int64_t)1 << 44) + 12345, b = ((int64_t)1 << 44) - 999;
+    rope_positions pa = {0}, pab = {0}, pb = {0};
+    pa.offset = a;
+    pab.offset = a + b;
+    int64_t ids_b[S];
+    for (int s = 0; s < S; s++) ids_b[s] = b;
+    pb.ids = ids_b;
+    int bad = 0;
+    for (size_t si = 0; si < 2; si++) {
+        CHECK_OK(rot(styles[si], &f, D, &pa, 0, 1.0f, ROPE_F32, x, y, S, H, D));
+        CHECK_OK(rot(styles[si], &f, D, &pb, 0, 1.0f, ROPE_F32, y, z, S, H, D));
+        CHECK_OK(rot(styles[si], &f, D, &pab, 0, 1.0f, ROPE_F32, x, w, S, H, D));
+        for (int i = 0; i < S * H * D; i++)
+            if (!(fabs(z[i] - w[i]) <= 4e-6)) bad++;
+    }
+    CHECK_MSG(bad == 0, "[%s] %d elements break R(b)R(a) = R(a+b) at positions ~2^44", isa, bad);
+    /* the limit itself is accepted, one past it is not */
+    rope_positions top = {0};
+    top.offset = (int64_t)1 << 53;
+    CHECK_OK(rot(ROPE_STYLE_HALF, &f, D, &top, 0, 1.0f, ROPE_F32, x, y, 1, H, D));
+    top.offset++;
+    CHECK_STATUS(rot(ROPE_STYLE_HALF, &f, D, &top, 0, 1.0f, ROPE_F32, x, y, 1, H, D),
+                 ROPE_E_POSITION);
+}
+
 /* ------------------------------------------------------------ positions */
 
 static void test_positions(const char *isa) {
@@ -986,6 +1020,7 @@ int main(void) {
         test_layouts(names[i]);
         test_algebra(names[i]);
         test_positions(names[i]);
+        test_large_positions(names[i]);
         test_qk(names[i]);
         test_pool(names[i]);
         test_nonfinite(names[i]);
