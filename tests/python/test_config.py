@@ -1,0 +1,93 @@
+"""librope.freqs on Hugging Face config dicts: the plumbing HF applies before computing θ."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+import librope
+from ropref import inv_freq
+
+
+def test_llama_style_config_and_path(tmp_path):
+    cfg = {"hidden_size": 4096, "num_attention_heads": 32, "rope_theta": 500000.0, "max_position_embeddings": 131072,
+           "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                            "original_max_position_embeddings": 8192}}
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(cfg))
+    a, b = librope.freqs(cfg), librope.freqs(str(p))
+    assert a.type == "llama3" and a.head_dim == 128
+    np.testing.assert_array_equal(a.inv_freq, b.inv_freq)
+    assert a.band.count("unscaled") == 29 and a.band.count("blend") == 6 and a.band.count("scaled") == 29
+
+
+def test_legacy_type_alias_and_rope_parameters_with_theta_inside():
+    a = librope.freqs({"head_dim": 64, "rope_scaling": {"type": "linear", "factor": 4.0}, "rope_theta": 1e4})
+    b = librope.freqs({"head_dim": 64, "rope_parameters": {"rope_type": "linear", "factor": 4.0, "rope_theta": 1e4}})
+    assert a.type == b.type == "linear"
+    np.testing.assert_allclose(a.inv_freq, inv_freq(64) / 4, rtol=1e-15)
+    np.testing.assert_array_equal(a.inv_freq, b.inv_freq)
+
+
+def test_gpt_neox_rotary_pct_and_base():
+    f = librope.freqs({"hidden_size": 6144, "num_attention_heads": 64, "rotary_pct": 0.25, "rotary_emb_base": 10000})
+    assert f.rotary_dim == 24
+    np.testing.assert_allclose(f.inv_freq, inv_freq(24), rtol=1e-15)
+
+
+def test_deepseek_rotates_qk_rope_head_dim_and_scales_softmax():
+    cfg = {"hidden_size": 2048, "num_attention_heads": 16, "qk_rope_head_dim": 64, "head_dim": 192,
+           "rope_theta": 10000, "max_position_embeddings": 163840,
+           "rope_scaling": {"type": "yarn", "factor": 40, "original_max_position_embeddings": 4096,
+                            "beta_fast": 32, "beta_slow": 1, "mscale": 0.707, "mscale_all_dim": 0.707}}
+    f = librope.freqs(cfg)
+    assert f.rotary_dim == 64 and f.attention_factor == pytest.approx(1.0)
+    assert f.softmax_scale_factor == pytest.approx((0.1 * 0.707 * math.log(40) + 1) ** 2)
+
+
+def test_gemma3_per_layer_dicts_and_text_config():
+    cfg = {"text_config": {"head_dim": 256, "rope_parameters": {
+        "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1e6},
+        "sliding_attention": {"rope_type": "default", "rope_theta": 1e4}}}}
+    f = librope.freqs(cfg)
+    assert f.type == "linear"
+    np.testing.assert_allclose(f.inv_freq, inv_freq(256, 1e6) / 8, rtol=1e-14)
+
+
+def test_qwen2_vl_mrope_and_phi3_su():
+    f = librope.freqs({"hidden_size": 3584, "num_attention_heads": 28, "rope_theta": 1e6,
+                       "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]}})
+    assert f.type == "default" and f.mrope_section == [16, 24, 24]
+    phi = {"model_type": "phi3", "hidden_size": 3072, "num_attention_heads": 32, "max_position_embeddings": 131072,
+           "original_max_position_embeddings": 4096,
+           "rope_scaling": {"type": "su", "short_factor": [1.0] * 48, "long_factor": [2.0] * 48}}
+    short, long_ = librope.freqs(phi), librope.freqs(phi, seq_len=5000)
+    assert short.type == "longrope"
+    np.testing.assert_allclose(long_.inv_freq, short.inv_freq / 2, rtol=1e-15)
+    assert short.attention_factor == pytest.approx(math.sqrt(1 + math.log(32) / math.log(4096)))
+
+
+def test_keywords_override_the_config():
+    f = librope.freqs({"head_dim": 64, "rope_theta": 1e4}, rope_theta=1e6)
+    np.testing.assert_allclose(f.inv_freq, inv_freq(64, 1e6), rtol=1e-15)
+
+
+@pytest.mark.parametrize("cfg,err", [
+    ({"head_dim": 64, "rope_theta": "big"}, "rope_theta"),
+    ({"head_dim": 64, "rope_scaling": [1, 2]}, "rope_scaling"),
+    ({"head_dim": 64, "rope_scaling": {"rope_type": "yarn", "factor": float("nan")}}, "factor"),
+    ({"head_dim": 64.5}, "head_dim"),
+    ({"head_dim": 64, "rope_scaling": {"rope_type": "longrope", "short_factor": "x", "long_factor": [1]}}, "short_factor"),
+])
+def test_bad_configs_raise_clear_errors(cfg, err):
+    with pytest.raises(ValueError, match=err):
+        librope.freqs(cfg)
+
+
+def test_bad_values_rejected_by_the_library():
+    with pytest.raises(librope.RopeError):
+        librope.freqs({"head_dim": 64, "rope_scaling": {"rope_type": "linear", "factor": -2.0}})
+    with pytest.raises(librope.RopeError):
+        librope.freqs({"head_dim": 64, "rope_scaling": {"rope_type": "longrope", "short_factor": [1.0] * 3,
+                                                        "long_factor": [1.0] * 3,
+                                                        "original_max_position_embeddings": 4096}})
