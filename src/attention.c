@@ -1,0 +1,737 @@
+/*
+ * Causal multi-head / grouped-query attention over a KV cache, with RoPE
+ * applied to the keys once, when they are written.
+ *
+ * The cache. Per batch row b and kv head h, one contiguous region:
+ *   keys    in blocks of AK_KB = 16 entries, each block transposed
+ *           ([D][16]: the 16 keys' dim d are adjacent), so one vector load
+ *           gives dim d of 16 keys and Q·Kᵀ needs no shuffles or horizontal
+ *           sums (the micro-kernel broadcasts q[r][d] and FMAs 16 keys);
+ *   values  entry-major ([entry][D]), what P·V reads row by row;
+ *   and per row, the position of every entry (int64).
+ * Capacity is rounded up to whole tiles (AK_TILE = 64 entries) so a tile is
+ * always readable; only entries below a row's length are ever used.
+ * Appending writes k and v after each row's length, then rotates the new keys
+ * in place with rope_apply, through a strided rope_tensor view of the blocks.
+ * The new length is committed only when everything succeeded, so a failed
+ * append leaves the cache exactly as it was.
+ *
+ * Attention is FlashAttention's online softmax (Dao et al. 2022, alg. 1;
+ * Milakov & Gimelshein 2018) on the CPU: one work item = (batch row, kv head,
+ * block of queries) and all q heads of that kv head's group, so each key and
+ * value is read once per group (GQA/MQA decode reads the cache once). For
+ * each tile of 64 keys: S = Q·Kᵀ (scores in log2 units, q pre-multiplied by
+ * scale·log2 e), mask, online-softmax update, O += P·V. Memory is O(tile)
+ * whatever the context. A key at position t is visible to a query at p when
+ * t <= p (and t > p - window): with positions stored per entry this is the
+ * causal mask aligned to the end for any chunking, and padding, rollback and
+ * re-use need no special case. Tiles visible to no query of the item are
+ * skipped, tiles visible to all need no per-key test.
+ *
+ * Kernels: attention_internal.h is compiled three times (plain C, AVX2+FMA,
+ * AVX-512) with target attributes, so the core keeps its generic flags; the
+ * set follows rope_isa_name() (ROPE_ISA / rope_isa_force pick it in tests).
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+#include "rope.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define AK_X86 1
+#endif
+
+enum { AK_TILE = 64, AK_KB = 16 };
+enum { AK_DT_F32 = 0, AK_DT_F16 = 1, AK_DT_BF16 = 2 };
+
+/* Work below this many multiply-adds runs on the calling thread. */
+#define AK_MIN_PARALLEL_FLOPS ((int64_t)1 << 20)
+
+static int ak_dt(rope_dtype t) {
+    switch (t) {
+    case ROPE_F32: return AK_DT_F32;
+    case ROPE_F16: return AK_DT_F16;
+    case ROPE_BF16: return AK_DT_BF16;
+    }
+    return -1;
+}
+
+static inline __attribute__((always_inline)) const void *ak_elem(const void *base, int64_t i, int dt) {
+    return (const char *)base + i * (dt == AK_DT_F32 ? 4 : 2);
+}
+
+static inline __attribute__((always_inline)) float ak_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline __attribute__((always_inline)) float ak_loadp(const void *p, int dt) {
+    if (dt == AK_DT_F32) return *(const float *)p;
+    if (dt == AK_DT_F16) return rope_f16_to_f32(*(const uint16_t *)p);
+    return ak_bf16(*(const uint16_t *)p);
+}
+
+static inline __attribute__((always_inline)) float ak_load1(const void *base, int64_t i, int dt) {
+    return ak_loadp(ak_elem(base, i, dt), dt);
+}
+
+static inline void ak_store1(void *base, int64_t i, int dt, float x) {
+    if (dt == AK_DT_F32) ((float *)base)[i] = x;
+    else if (dt == AK_DT_F16) ((uint16_t *)base)[i] = rope_f32_to_f16(x);
+    else ((uint16_t *)base)[i] = rope_f32_to_bf16(x);
+}
+
+/*
+ * 2^x for x <= 0 in plain float arithmetic the compiler vectorises:
+ * x = n + f, n = round(x), |f| <= 1/2; 2^f by its Taylor series to degree 6
+ * (relative error < 2e-7); 2^n added to the exponent bits. x < -125 (and -inf,
+ * a masked score) gives 0, far below any float32 sum it is added to.
+ */
+static inline __attribute__((always_inline)) float ak_exp2(float x) {
+    const float xc = x < -125.0f ? -125.0f : x;
+    const float n = (xc + 12582912.0f) - 12582912.0f; /* round to nearest: 1.5·2^23 */
+    const float f = xc - n;
+    float p = 1.5403530393381609e-4f;                 /* ln2^6/720 */
+    p = p * f + 1.3333558146428443e-3f;               /* ln2^5/120 */
+    p = p * f + 9.6181291076284772e-3f;               /* ln2^4/24 */
+    p = p * f + 5.5504108664821580e-2f;               /* ln2^3/6 */
+    p = p * f + 2.4022650695910071e-1f;               /* ln2^2/2 */
+    p = p * f + 6.9314718055994531e-1f;               /* ln2 */
+    p = p * f + 1.0f;
+    uint32_t bits;
+    memcpy(&bits, &p, sizeof bits);
+    bits += (uint32_t)(int32_t)n << 23;
+    memcpy(&p, &bits, sizeof p);
+    return x < -125.0f ? 0.0f : p;
+}
+
+typedef struct ak_kernels {
+    void (*qk)(const float *q, int64_t rows, int64_t D, const void *k, int dt, float *s);
+    void (*pv)(const float *p, int64_t rows, int64_t D, const void *v, int dt, int nk, float *o);
+    void (*softmax_tile)(float *s, int64_t rows, int nk, const int64_t *kpos, const int64_t *rpos,
+                         int64_t window, int full, float *m, float *l, float *o, int64_t D);
+} ak_kernels;
+
+#define AK_INLINE static inline __attribute__((always_inline))
+#define AK_NOINLINE static __attribute__((noinline))
+
+/* ---------------------------------------------------------- plain C (any CPU) */
+#define AK_NAME(x) x##_generic
+#define AK_FN
+#define AK_VF float
+#define AK_W 1
+#define AK_LOAD(p, dt) ak_loadp((p), (dt))
+#define AK_SET1(x) (x)
+#define AK_FMA(a, b, c) ((a) * (b) + (c))
+#define AK_LOADF(p) (*(p))
+#define AK_STOREF(p, v) (*(p) = (v))
+#define AK_QK_RG 2
+#define AK_QK_NB 1
+#define AK_PV_RG 2
+#define AK_PV_NV 16
+#include "attention_internal.h"
+#undef AK_NAME
+#undef AK_FN
+#undef AK_VF
+#undef AK_W
+#undef AK_LOAD
+#undef AK_SET1
+#undef AK_FMA
+#undef AK_LOADF
+#undef AK_STOREF
+#undef AK_QK_RG
+#undef AK_QK_NB
+#undef AK_PV_RG
+#undef AK_PV_NV
+
+static const ak_kernels ak_generic = {qk_generic, pv_generic, softmax_tile_generic};
+
+#ifdef AK_X86
+/* ------------------------------------------------------------ AVX2 + FMA + F16C */
+#define AK_T2 __attribute__((target("avx2,fma,f16c")))
+AK_T2 AK_INLINE __m256 ak_load_avx2(const void *p, int dt) {
+    if (dt == AK_DT_F32) return _mm256_loadu_ps((const float *)p);
+    __m128i h = _mm_loadu_si128((const __m128i *)p);
+    if (dt == AK_DT_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+#define AK_NAME(x) x##_avx2
+#define AK_FN AK_T2
+#define AK_VF __m256
+#define AK_W 8
+#define AK_LOAD(p, dt) ak_load_avx2((p), (dt))
+#define AK_SET1(x) _mm256_set1_ps(x)
+#define AK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define AK_LOADF(p) _mm256_loadu_ps(p)
+#define AK_STOREF(p, v) _mm256_storeu_ps((p), (v))
+#define AK_QK_RG 4
+#define AK_QK_NB 1
+#define AK_PV_RG 4
+#define AK_PV_NV 2
+#include "attention_internal.h"
+#undef AK_NAME
+#undef AK_FN
+#undef AK_VF
+#undef AK_W
+#undef AK_LOAD
+#undef AK_SET1
+#undef AK_FMA
+#undef AK_LOADF
+#undef AK_STOREF
+#undef AK_QK_RG
+#undef AK_QK_NB
+#undef AK_PV_RG
+#undef AK_PV_NV
+
+static const ak_kernels ak_avx2 = {qk_avx2, pv_avx2, softmax_tile_avx2};
+
+/* ------------------------------------------------------------------- AVX-512 */
+#define AK_T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+AK_T512 AK_INLINE __m512 ak_load_avx512(const void *p, int dt) {
+    if (dt == AK_DT_F32) return _mm512_loadu_ps((const float *)p);
+    __m256i h = _mm256_loadu_si256((const __m256i *)p);
+    if (dt == AK_DT_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+#define AK_NAME(x) x##_avx512
+#define AK_FN AK_T512
+#define AK_VF __m512
+#define AK_W 16
+#define AK_LOAD(p, dt) ak_load_avx512((p), (dt))
+#define AK_SET1(x) _mm512_set1_ps(x)
+#define AK_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define AK_LOADF(p) _mm512_loadu_ps(p)
+#define AK_STOREF(p, v) _mm512_storeu_ps((p), (v))
+#define AK_QK_RG 4
+#define AK_QK_NB 4
+#define AK_PV_RG 4
+#define AK_PV_NV 4
+#include "attention_internal.h"
+#undef AK_NAME
+#undef AK_FN
+#undef AK_VF
+#undef AK_W
+#undef AK_LOAD
+#undef AK_SET1
+#undef AK_FMA
+#undef AK_LOADF
+#undef AK_STOREF
+#undef AK_QK_RG
+#undef AK_QK_NB
+#undef AK_PV_RG
+#undef AK_PV_NV
+
+static const ak_kernels ak_avx512 = {qk_avx512, pv_avx512, softmax_tile_avx512};
+#endif
+
+/* The attention kernels follow the RoPE kernel set in use (which dispatch.c
+ * only picks when the CPU has it), so ROPE_ISA and rope_isa_force test each. */
+static const ak_kernels *ak_pick(void) {
+#ifdef AK_X86
+    const char *isa = rope_isa_name();
+    if (isa && !strcmp(isa, "avx512")) return &ak_avx512;
+    if (isa && !strcmp(isa, "avx2")) return &ak_avx2;
+#endif
+    return &ak_generic;
+}
+
+/* ------------------------------------------------------------ size helpers */
+
+static int mul_ok(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
+
+/* Does every element offset of t fit in int64 and in the address space, and
+ * are its shape entries non-negative? (Strides may be anything.) */
+static rope_status tensor_check(const rope_tensor *t) {
+    int64_t lo = 0, hi = 0, n = 1;
+    for (int d = 0; d < 4; d++) {
+        if (t->shape[d] < 0) return ROPE_E_SHAPE;
+        if (!mul_ok(n, t->shape[d], &n)) return ROPE_E_OVERFLOW;
+    }
+    if (n == 0) return ROPE_OK;
+    for (int d = 0; d < 4; d++) {
+        int64_t span;
+        if (!mul_ok(t->shape[d] - 1, t->stride[d], &span)) return ROPE_E_OVERFLOW;
+        if (span < 0 ? __builtin_add_overflow(lo, span, &lo) : __builtin_add_overflow(hi, span, &hi))
+            return ROPE_E_OVERFLOW;
+    }
+    int64_t es = (int64_t)rope_dtype_size(t->dtype), blo, bhi;
+    if (!mul_ok(lo, es, &blo) || !mul_ok(hi + 1, es, &bhi)) return ROPE_E_OVERFLOW;
+    uintptr_t base = (uintptr_t)t->data;
+    if (blo < 0 && (uintptr_t)(-(blo + 1)) >= base) return ROPE_E_OVERFLOW;
+    if ((uintptr_t)bhi > UINTPTR_MAX - base) return ROPE_E_OVERFLOW;
+    return ROPE_OK;
+}
+
+/* Byte range [lo, hi) a non-empty view touches (after tensor_check). */
+static void tensor_range(const rope_tensor *t, uintptr_t *lo, uintptr_t *hi) {
+    int64_t l = 0, h = 0;
+    for (int d = 0; d < 4; d++) {
+        int64_t span = (t->shape[d] - 1) * t->stride[d];
+        if (span < 0) l += span;
+        else h += span;
+    }
+    int64_t es = (int64_t)rope_dtype_size(t->dtype);
+    *lo = (uintptr_t)t->data + (uintptr_t)(l * es);
+    *hi = (uintptr_t)t->data + (uintptr_t)((h + 1) * es);
+}
+
+static int64_t toff(const rope_tensor *t, int64_t b, int64_t s, int64_t h, int64_t d) {
+    return b * t->stride[0] + s * t->stride[1] + h * t->stride[2] + d * t->stride[3];
+}
+
+/* --------------------------------------------------------------- positions */
+
+typedef struct qpos_plan {
+    int64_t offset;
+    const int64_t *ids;
+    int64_t ids_bs;
+} qpos_plan;
+
+/* Positions of a (batch, n) token grid: offset + s, or ids (negative = padding). */
+static rope_status positions_check(const rope_positions *pos, int64_t n, qpos_plan *pl) {
+    memset(pl, 0, sizeof *pl);
+    if (!pos) return ROPE_OK;
+    if (pos->cu_seqlens) return ROPE_E_PARAM; /* one cache row per sequence instead */
+    if (pos->ids) {
+        if (pos->offset != 0) return ROPE_E_PARAM;
+        if (pos->ids_batch_stride < 0) return ROPE_E_PARAM;
+        pl->ids = pos->ids;
+        pl->ids_bs = pos->ids_batch_stride;
+        return ROPE_OK;
+    }
+    if (pos->offset < 0) return ROPE_E_POSITION;
+    int64_t last;
+    if (n > 0 && __builtin_add_overflow(pos->offset, n - 1, &last)) return ROPE_E_OVERFLOW;
+    pl->offset = pos->offset;
+    return ROPE_OK;
+}
+
+static inline int64_t pos_at(const qpos_plan *pl, int64_t b, int64_t s) {
+    return pl->ids ? pl->ids[b * pl->ids_bs + s] : pl->offset + s;
+}
+
+/* -------------------------------------------------------------- the cache */
+
+struct rope_kv_cache {
+    int64_t batch, n_kv, D, capacity, cap_alloc;
+    rope_dtype dtype;
+    int dt;
+    int64_t es;
+    int64_t head_elems;  /* cap_alloc · D: one (row, kv head) region */
+    unsigned char *k, *v;
+    int64_t *pos;        /* batch × cap_alloc */
+    int64_t *len;        /* batch */
+};
+
+/* Element index of key (entry e, dim d) inside a (row, head) region. */
+static inline int64_t kidx(int64_t D, int64_t e, int64_t d) {
+    return (e / AK_KB) * D * AK_KB + d * AK_KB + e % AK_KB;
+}
+
+rope_status rope_kv_cache_create(const rope_kv_cache_desc *desc, rope_kv_cache **out) {
+    if (!desc || !out) return ROPE_E_NULL;
+    int dt = ak_dt(desc->dtype);
+    if (dt < 0) return ROPE_E_DTYPE;
+    if (desc->head_dim <= 0 || desc->head_dim > ROPE_MAX_HEAD_DIM) return ROPE_E_DIM;
+    if (desc->batch <= 0 || desc->n_kv_heads <= 0 || desc->capacity <= 0) return ROPE_E_PARAM;
+    if (desc->capacity > INT64_MAX - AK_TILE) return ROPE_E_OVERFLOW;
+    int64_t cap_alloc = (desc->capacity + AK_TILE - 1) / AK_TILE * AK_TILE;
+    int64_t es = (int64_t)rope_dtype_size(desc->dtype), head, rows, elems, bytes, npos, posbytes;
+    if (!mul_ok(cap_alloc, desc->head_dim, &head) || !mul_ok(desc->batch, desc->n_kv_heads, &rows) ||
+        !mul_ok(rows, head, &elems) || !mul_ok(elems, es, &bytes) ||
+        !mul_ok(desc->batch, cap_alloc, &npos) || !mul_ok(npos, 8, &posbytes) ||
+        (uint64_t)bytes > SIZE_MAX || (uint64_t)posbytes > SIZE_MAX)
+        return ROPE_E_OVERFLOW;
+    rope_kv_cache *c = calloc(1, sizeof *c);
+    if (!c) return ROPE_E_NOMEM;
+    /* zeroed: entries past a row's length are read by whole tiles, never used */
+    c->k = calloc(1, (size_t)bytes);
+    c->v = calloc(1, (size_t)bytes);
+    c->pos = calloc(1, (size_t)posbytes);
+    c->len = calloc((size_t)desc->batch, sizeof *c->len);
+    if (!c->k || !c->v || !c->pos || !c->len) {
+        rope_kv_cache_free(c);
+        return ROPE_E_NOMEM;
+    }
+    c->batch = desc->batch;
+    c->n_kv = desc->n_kv_heads;
+    c->D = desc->head_dim;
+    c->capacity = desc->capacity;
+    c->cap_alloc = cap_alloc;
+    c->dtype = desc->dtype;
+    c->dt = dt;
+    c->es = es;
+    c->head_elems = head;
+    *out = c;
+    return ROPE_OK;
+}
+
+void rope_kv_cache_free(rope_kv_cache *c) {
+    if (!c) return;
+    free(c->k);
+    free(c->v);
+    free(c->pos);
+    free(c->len);
+    free(c);
+}
+
+rope_status rope_kv_cache_length(const rope_kv_cache *c, int64_t row, int64_t *length) {
+    if (!c || !length) return ROPE_E_NULL;
+    if (row < 0 || row >= c->batch) return ROPE_E_PARAM;
+    *length = c->len[row];
+    return ROPE_OK;
+}
+
+rope_status rope_kv_cache_truncate(rope_kv_cache *c, int64_t row, int64_t length) {
+    if (!c) return ROPE_E_NULL;
+    if (row < -1 || row >= c->batch || length < 0) return ROPE_E_PARAM;
+    for (int64_t b = row < 0 ? 0 : row; b < (row < 0 ? c->batch : row + 1); b++)
+        if (c->len[b] > length) c->len[b] = length;
+    return ROPE_OK;
+}
+
+rope_status rope_kv_cache_clear(rope_kv_cache *c) {
+    if (!c) return ROPE_E_NULL;
+    for (int64_t b = 0; b < c->batch; b++) c->len[b] = 0;
+    return ROPE_OK;
+}
+
+/* Largest position rope_apply accepts in table-free mode (exact in double). */
+#define AK_MAX_FREE_POSITION ((int64_t)1 << 53)
+
+rope_status rope_kv_cache_append(rope_kv_cache *c, const rope_apply_params *rope,
+                                 const rope_positions *pos, const rope_tensor *k,
+                                 const rope_tensor *v) {
+    if (!c || !k || !v) return ROPE_E_NULL;
+    const rope_tensor *t2[2] = {k, v};
+    for (int i = 0; i < 2; i++) {
+        if (ak_dt(t2[i]->dtype) < 0) return ROPE_E_DTYPE;
+        rope_status st = tensor_check(t2[i]);
+        if (st != ROPE_OK) return st;
+        if (t2[i]->shape[0] != c->batch || t2[i]->shape[1] != k->shape[1] ||
+            t2[i]->shape[2] != c->n_kv || t2[i]->shape[3] != c->D)
+            return ROPE_E_SHAPE;
+    }
+    const int64_t n = k->shape[1];
+    if (n == 0) return ROPE_OK;
+    if (!k->data || !v->data) return ROPE_E_NULL;
+    qpos_plan pl;
+    rope_status st = positions_check(pos, n, &pl);
+    if (st != ROPE_OK) return st;
+    int64_t max_pos = INT64_MAX;
+    if (rope) {
+        if (rope->table) max_pos = rope_table_rows(rope->table) - 1;
+        else if (rope->freqs) max_pos = AK_MAX_FREE_POSITION;
+        else return ROPE_E_NULL;
+    }
+    /* capacity and positions of every row before anything is written */
+    for (int64_t b = 0; b < c->batch; b++) {
+        int64_t cnt = 0;
+        for (int64_t s = 0; s < n; s++) {
+            int64_t p = pos_at(&pl, b, s);
+            if (p < 0) continue; /* padding: not stored */
+            if (p > max_pos) return ROPE_E_POSITION;
+            cnt++;
+        }
+        if (cnt > c->capacity - c->len[b]) return ROPE_E_CAPACITY;
+    }
+
+    /* write past each row's length (invisible until the lengths move) */
+    const int64_t D = c->D, H = c->n_kv;
+    const int kdt = ak_dt(k->dtype), vdt = ak_dt(v->dtype);
+    const int64_t kes = (int64_t)rope_dtype_size(k->dtype), ves = (int64_t)rope_dtype_size(v->dtype);
+    for (int64_t b = 0; b < c->batch; b++) {
+        int64_t e = c->len[b];
+        for (int64_t s = 0; s < n; s++) {
+            int64_t p = pos_at(&pl, b, s);
+            if (p < 0) continue;
+            c->pos[b * c->cap_alloc + e] = p;
+            for (int64_t h = 0; h < H; h++) {
+                unsigned char *kr = c->k + (b * H + h) * c->head_elems * c->es;
+                unsigned char *vr = c->v + ((b * H + h) * c->head_elems + e * D) * c->es;
+                const unsigned char *ks = (const unsigned char *)k->data + toff(k, b, s, h, 0) * kes;
+                const unsigned char *vs = (const unsigned char *)v->data + toff(v, b, s, h, 0) * ves;
+                for (int64_t d = 0; d < D; d++) {
+                    const unsigned char *kp = ks + d * k->stride[3] * kes;
+                    const unsigned char *vp = vs + d * v->stride[3] * ves;
+                    unsigned char *kd = kr + kidx(D, e, d) * c->es;
+                    if (kdt == c->dt) memcpy(kd, kp, (size_t)kes);
+                    else ak_store1(kd, 0, c->dt, ak_loadp(kp, kdt));
+                    if (vdt == c->dt) memcpy(vr + d * c->es, vp, (size_t)ves);
+                    else ak_store1(vr, d, c->dt, ak_loadp(vp, vdt));
+                }
+            }
+            e++;
+        }
+    }
+
+    /* rotate the new keys in place, one run of entries inside a block at a
+     * time: within a block, entry and dim strides are 1 and AK_KB */
+    if (rope) {
+        for (int64_t b = 0; b < c->batch; b++) {
+            int64_t e = c->len[b], end = e;
+            for (int64_t s = 0; s < n; s++)
+                if (pos_at(&pl, b, s) >= 0) end++;
+            while (e < end) {
+                int64_t run_end = (e / AK_KB + 1) * AK_KB;
+                if (run_end > end) run_end = end;
+                rope_tensor view;
+                view.data = c->k + ((b * H) * c->head_elems + kidx(D, e, 0)) * c->es;
+                view.dtype = c->dtype;
+                view.shape[0] = 1;
+                view.shape[1] = run_end - e;
+                view.shape[2] = H;
+                view.shape[3] = D;
+                view.stride[0] = 0;
+                view.stride[1] = 1;
+                view.stride[2] = c->head_elems;
+                view.stride[3] = AK_KB;
+                rope_positions rp = {0};
+                rp.ids = c->pos + b * c->cap_alloc + e;
+                st = rope_apply(rope, &rp, &view, &view);
+                if (st != ROPE_OK) return st; /* lengths unchanged: nothing visible moved */
+                e = run_end;
+            }
+        }
+    }
+    for (int64_t b = 0; b < c->batch; b++)
+        for (int64_t s = 0; s < n; s++)
+            if (pos_at(&pl, b, s) >= 0) c->len[b]++;
+    return ROPE_OK;
+}
+
+/* --------------------------------------------------------------- attention */
+
+void rope_attention_params_init(rope_attention_params *p) {
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->softmax_scale = 0.0;
+    p->sliding_window = 0;
+    p->pool = NULL;
+}
+
+typedef struct attn_ctx {
+    const rope_kv_cache *c;
+    const ak_kernels *kn;
+    rope_tensor q, out;
+    int64_t L, G, Bq, nqb, rmax;
+    qpos_plan qp;
+    float qscale;
+    int64_t window;
+    /* one scratch area per participating thread, claimed with a flag */
+    unsigned char *scratch;
+    size_t slot_bytes;
+    int n_slots;
+    atomic_int *busy;
+} attn_ctx;
+
+static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
+
+typedef struct scratch {
+    float *q, *o, *s, *m, *l;
+    int64_t *rpos;
+} scratch;
+
+static size_t scratch_layout(int64_t rmax, int64_t D, unsigned char *base, scratch *sc) {
+    size_t off = 0;
+    size_t sz_q = align64((size_t)(rmax * D) * sizeof(float));
+    size_t sz_s = align64((size_t)(rmax * AK_TILE) * sizeof(float));
+    size_t sz_r = align64((size_t)rmax * sizeof(float));
+    size_t sz_p = align64((size_t)rmax * sizeof(int64_t));
+    if (sc) {
+        sc->q = (float *)(base + off);
+        sc->o = (float *)(base + off + sz_q);
+        sc->s = (float *)(base + off + 2 * sz_q);
+        sc->m = (float *)(base + off + 2 * sz_q + sz_s);
+        sc->l = (float *)(base + off + 2 * sz_q + sz_s + sz_r);
+        sc->rpos = (int64_t *)(base + off + 2 * sz_q + sz_s + 2 * sz_r);
+    }
+    return 2 * sz_q + sz_s + 2 * sz_r + sz_p;
+}
+
+static void attn_item(const attn_ctx *x, const scratch *sc, int64_t item) {
+    const rope_kv_cache *c = x->c;
+    const int64_t H = c->n_kv, D = c->D, G = x->G;
+    /* items: (row, kv head) outer; query blocks zigzag inside, so any
+     * contiguous run of items mixes early (cheap) and late (dear) blocks */
+    const int64_t bh = item / x->nqb, z = item % x->nqb;
+    const int64_t b = bh / H, kvh = bh % H;
+    const int64_t qb = (z % 2 == 0) ? z / 2 : x->nqb - 1 - z / 2;
+    const int64_t s0 = qb * x->Bq;
+    const int64_t nq = x->L - s0 < x->Bq ? x->L - s0 : x->Bq;
+    const int64_t R = nq * G;
+
+    const int64_t qes = (int64_t)rope_dtype_size(x->q.dtype);
+    const int qdt = ak_dt(x->q.dtype);
+    int64_t qmin = INT64_MAX, qmax = -1;
+    int any_pad = 0;
+    for (int64_t i = 0; i < nq; i++) {
+        int64_t p = pos_at(&x->qp, b, s0 + i);
+        if (p < 0) any_pad = 1;
+        else {
+            if (p < qmin) qmin = p;
+            if (p > qmax) qmax = p;
+        }
+        for (int64_t g = 0; g < G; g++) {
+            const int64_t r = i * G + g;
+            sc->rpos[r] = p;
+            sc->m[r] = -INFINITY;
+            sc->l[r] = 0.0f;
+            const unsigned char *src = (const unsigned char *)x->q.data +
+                                       toff(&x->q, b, s0 + i, kvh * G + g, 0) * qes;
+            for (int64_t d = 0; d < D; d++) {
+                sc->q[r * D + d] = ak_loadp(src + d * x->q.stride[3] * qes, qdt) * x->qscale;
+                sc->o[r * D + d] = 0.0f;
+            }
+        }
+    }
+
+    if (qmax >= 0) {
+        const int64_t len = c->len[b];
+        const int64_t *kpos = c->pos + b * c->cap_alloc;
+        const unsigned char *kb = c->k + (b * H + kvh) * c->head_elems * c->es;
+        const unsigned char *vb = c->v + (b * H + kvh) * c->head_elems * c->es;
+        for (int64_t t0 = 0; t0 < len; t0 += AK_TILE) {
+            const int nk = (int)(len - t0 < AK_TILE ? len - t0 : AK_TILE);
+            int64_t kmin = INT64_MAX, kmax = INT64_MIN;
+            for (int j = 0; j < nk; j++) {
+                int64_t p = kpos[t0 + j];
+                kmin = p < kmin ? p : kmin;
+                kmax = p > kmax ? p : kmax;
+            }
+            if (kmin > qmax) continue;                           /* all in the future */
+            if (x->window && kmax <= qmin - x->window) continue; /* all out of window */
+            const int full = !any_pad && kmax <= qmin && (!x->window || kmin > qmax - x->window);
+            x->kn->qk(sc->q, R, D, kb + t0 * D * c->es, c->dt, sc->s);
+            x->kn->softmax_tile(sc->s, R, nk, kpos + t0, sc->rpos, x->window, full, sc->m, sc->l,
+                                sc->o, D);
+            x->kn->pv(sc->s, R, D, vb + t0 * D * c->es, c->dt, nk, sc->o);
+        }
+    }
+
+    const int64_t oes = (int64_t)rope_dtype_size(x->out.dtype);
+    const int odt = ak_dt(x->out.dtype);
+    for (int64_t i = 0; i < nq; i++)
+        for (int64_t g = 0; g < G; g++) {
+            const int64_t r = i * G + g;
+            const float inv = sc->l[r] > 0.0f ? 1.0f / sc->l[r] : 0.0f; /* nothing seen: zeros */
+            unsigned char *dst = (unsigned char *)x->out.data +
+                                 toff(&x->out, b, s0 + i, kvh * G + g, 0) * oes;
+            for (int64_t d = 0; d < D; d++)
+                ak_store1(dst + d * x->out.stride[3] * oes, 0, odt,
+                          inv > 0.0f ? sc->o[r * D + d] * inv : 0.0f);
+        }
+}
+
+static void attn_range(void *ctx, int64_t begin, int64_t end) {
+    attn_ctx *x = ctx;
+    int slot = 0;
+    for (;; slot = (slot + 1) % x->n_slots) { /* at most n_slots callers run at once */
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&x->busy[slot], &expected, 1)) break;
+    }
+    scratch sc;
+    scratch_layout(x->rmax, x->c->D, x->scratch + (size_t)slot * x->slot_bytes, &sc);
+    for (int64_t i = begin; i < end; i++) attn_item(x, &sc, i);
+    atomic_store(&x->busy[slot], 0);
+}
+
+rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *p,
+                           const rope_positions *qpos, const rope_tensor *q,
+                           const rope_tensor *out) {
+    if (!c || !q || !out) return ROPE_E_NULL;
+    rope_attention_params defaults;
+    if (!p) {
+        rope_attention_params_init(&defaults);
+        p = &defaults;
+    }
+    if (ak_dt(q->dtype) < 0 || ak_dt(out->dtype) < 0) return ROPE_E_DTYPE;
+    rope_status st = tensor_check(q);
+    if (st == ROPE_OK) st = tensor_check(out);
+    if (st != ROPE_OK) return st;
+    for (int d = 0; d < 4; d++)
+        if (q->shape[d] != out->shape[d]) return ROPE_E_SHAPE;
+    const int64_t Hq = q->shape[2];
+    if (q->shape[0] != c->batch || q->shape[3] != c->D || Hq < 1 || Hq % c->n_kv) return ROPE_E_SHAPE;
+    if (!(p->softmax_scale >= 0.0) || !isfinite(p->softmax_scale)) return ROPE_E_PARAM;
+    if (p->sliding_window < 0) return ROPE_E_PARAM;
+    const int64_t L = q->shape[1];
+    qpos_plan qp;
+    st = positions_check(qpos, L, &qp);
+    if (st != ROPE_OK) return st;
+    if (L == 0) return ROPE_OK;
+    if (!q->data || !out->data) return ROPE_E_NULL;
+    /* out: no element written twice; no overlap with q unless exactly in place */
+    {
+        int same = q->data == out->data && q->dtype == out->dtype;
+        for (int d = 0; d < 4; d++)
+            if (q->shape[d] > 1 && q->stride[d] != out->stride[d]) same = 0;
+        uintptr_t qlo, qhi, olo, ohi;
+        tensor_range(q, &qlo, &qhi);
+        tensor_range(out, &olo, &ohi);
+        if (!same && qlo < ohi && olo < qhi) return ROPE_E_OVERLAP;
+        /* sorted by |stride|, each dim must step over what the smaller ones span */
+        int idx[4], nd = 0;
+        for (int d = 0; d < 4; d++)
+            if (out->shape[d] > 1) idx[nd++] = d;
+        for (int i = 1; i < nd; i++)
+            for (int j = i; j > 0 && llabs(out->stride[idx[j]]) < llabs(out->stride[idx[j - 1]]); j--) {
+                int tmp = idx[j];
+                idx[j] = idx[j - 1];
+                idx[j - 1] = tmp;
+            }
+        int64_t span = 1;
+        for (int i = 0; i < nd; i++) {
+            int64_t sd = llabs(out->stride[idx[i]]);
+            if (sd < span) return ROPE_E_OVERLAP;
+            span += (out->shape[idx[i]] - 1) * sd;
+        }
+    }
+
+    attn_ctx x;
+    memset(&x, 0, sizeof x);
+    x.c = c;
+    x.kn = ak_pick();
+    x.q = *q;
+    x.out = *out;
+    x.L = L;
+    x.G = Hq / c->n_kv;
+    x.Bq = x.G >= AK_TILE ? 1 : AK_TILE / x.G;
+    if (x.Bq > L) x.Bq = L;
+    x.nqb = (L + x.Bq - 1) / x.Bq;
+    x.rmax = x.Bq * x.G;
+    x.qp = qp;
+    double scale = p->softmax_scale > 0.0 ? p->softmax_scale : 1.0 / sqrt((double)c->D);
+    x.qscale = (float)(scale * 1.4426950408889634); /* log2(e): softmax via 2^x */
+    x.window = p->sliding_window;
+
+    const int64_t n_items = c->batch * c->n_kv * x.nqb;
+    int64_t maxlen = 0;
+    for (int64_t b = 0; b < c->batch; b++) maxlen = c->len[b] > maxlen ? c->len[b] : maxlen;
+    /* multiply-adds of one item, roughly: decides whether threads pay */
+    double item_flops = (double)x.rmax * (double)(maxlen + 1) * (double)c->D * 2.0;
+    int64_t min_items = item_flops * (double)n_items < (double)AK_MIN_PARALLEL_FLOPS ? n_items : 1;
+    x.n_slots = (p->pool && min_items < n_items) ? rope_pool_size(p->pool) : 1;
+    if (x.n_slots < 1) x.n_slots = 1;
+    x.slot_bytes = scratch_layout(x.rmax, c->D, NULL, NULL);
+    x.scratch = aligned_alloc(64, x.slot_bytes * (size_t)x.n_slots);
+    x.busy = calloc((size_t)x.n_slots, sizeof *x.busy);
+    if (!x.scratch || !x.busy) {
+        free(x.scratch);
+        free(x.busy);
+        return ROPE_E_NOMEM;
+    }
+    for (int i = 0; i < x.n_slots; i++) atomic_init(&x.busy[i], 0);
+    if (x.n_slots > 1) st = rope_parallel_for(p->pool, n_items, min_items, attn_range, &x);
+    else attn_range(&x, 0, n_items);
+    free(x.scratch);
+    free(x.busy);
+    return st;
+}

@@ -1,0 +1,165 @@
+/*
+ * Internal to attention.c: the three hot pieces of flash attention, written
+ * once and compiled once per instruction set (a template, SLEEF-style).
+ *
+ * attention.c defines, then includes this file:
+ *   AK_NAME(x)      the name of x in this instantiation (x##_avx512, ...)
+ *   AK_FN           attributes of every function here (target(...), static)
+ *   AK_VF, AK_W     the float vector type and its width (1 = plain float)
+ *   AK_LOAD(p, dt)  W floats from element pointer p of storage dtype dt
+ *   AK_SET1(x), AK_FMA(a, b, c) = a·b + c, AK_LOADF(p), AK_STOREF(p, v)
+ *   AK_QK_RG, AK_QK_NB   rows × key blocks of one score micro-tile
+ *   AK_PV_RG, AK_PV_NV   rows × vectors of head_dim of one P·V micro-tile
+ *
+ * Data (see attention.c for the cache layout):
+ *   q   rows × D floats, already multiplied by softmax_scale·log2(e);
+ *   k   a tile of AK_TILE keys stored as AK_TILE / AK_KB blocks, block b
+ *       holding element (key j, dim d) at b·D·AK_KB + d·AK_KB + j;
+ *   s   rows × AK_TILE scores (then probabilities);
+ *   v   nk value rows of D elements; o rows × D running outputs.
+ */
+
+/* S[r][j] = Σ_d q[r][d]·k[j][d] for the AK_TILE keys of one tile. RG rows and
+ * NB blocks of AK_KB keys stay in registers across the d loop. */
+AK_FN AK_INLINE void AK_NAME(qk_micro)(const float *q, int64_t D, const void *k, int dt,
+                                         float *s, int RG, int NB, int b0) {
+    enum { NV = AK_KB / AK_W };
+    AK_VF acc[AK_QK_RG][AK_QK_NB * NV];
+    for (int r = 0; r < RG; r++)
+        for (int i = 0; i < NB * NV; i++) acc[r][i] = AK_SET1(0.0f);
+    for (int64_t d = 0; d < D; d++) {
+        AK_VF kv[AK_QK_NB * NV];
+        for (int b = 0; b < NB; b++)
+            for (int v = 0; v < NV; v++)
+                kv[b * NV + v] = AK_LOAD(ak_elem(k, ((int64_t)(b0 + b) * D + d) * AK_KB + v * AK_W, dt), dt);
+        for (int r = 0; r < RG; r++) {
+            AK_VF qb = AK_SET1(q[r * D + d]);
+            for (int i = 0; i < NB * NV; i++) acc[r][i] = AK_FMA(qb, kv[i], acc[r][i]);
+        }
+    }
+    for (int r = 0; r < RG; r++)
+        for (int b = 0; b < NB; b++)
+            for (int v = 0; v < NV; v++)
+                AK_STOREF(s + r * AK_TILE + (b0 + b) * AK_KB + v * AK_W, acc[r][b * NV + v]);
+}
+
+AK_FN AK_INLINE void AK_NAME(qk_rows)(const float *q, int64_t D, const void *k, int dt, float *s,
+                                        int RG) {
+    for (int b0 = 0; b0 < AK_TILE / AK_KB; b0 += AK_QK_NB)
+        AK_NAME(qk_micro)(q, D, k, dt, s, RG, AK_QK_NB, b0);
+}
+
+AK_FN AK_NOINLINE void AK_NAME(qk)(const float *q, int64_t rows, int64_t D, const void *k, int dt,
+                                     float *s) {
+    int64_t r = 0;
+    switch (dt) {
+#define AK_QK_CASE(DT)                                                                        \
+    case DT:                                                                                  \
+        for (; r + AK_QK_RG <= rows; r += AK_QK_RG)                                           \
+            AK_NAME(qk_rows)(q + r * D, D, k, DT, s + r * AK_TILE, AK_QK_RG);                 \
+        for (; r < rows; r++) AK_NAME(qk_rows)(q + r * D, D, k, DT, s + r * AK_TILE, 1);      \
+        break;
+        AK_QK_CASE(AK_DT_F32)
+        AK_QK_CASE(AK_DT_F16)
+        AK_QK_CASE(AK_DT_BF16)
+#undef AK_QK_CASE
+    }
+}
+
+/* o[r][d0 .. d0 + NV·W) += Σ_{j<nk} p[r][j]·v[j][d0 ..]; RG rows × NV vectors in registers. */
+AK_FN AK_INLINE void AK_NAME(pv_micro)(const float *p, int64_t D, const void *v, int dt, int nk,
+                                         float *o, int RG, int NV, int64_t d0) {
+    AK_VF acc[AK_PV_RG][AK_PV_NV];
+    for (int r = 0; r < RG; r++)
+        for (int i = 0; i < NV; i++) acc[r][i] = AK_LOADF(o + r * D + d0 + i * AK_W);
+    for (int j = 0; j < nk; j++) {
+        AK_VF vv[AK_PV_NV];
+        for (int i = 0; i < NV; i++) vv[i] = AK_LOAD(ak_elem(v, (int64_t)j * D + d0 + i * AK_W, dt), dt);
+        for (int r = 0; r < RG; r++) {
+            AK_VF pb = AK_SET1(p[r * AK_TILE + j]);
+            for (int i = 0; i < NV; i++) acc[r][i] = AK_FMA(pb, vv[i], acc[r][i]);
+        }
+    }
+    for (int r = 0; r < RG; r++)
+        for (int i = 0; i < NV; i++) AK_STOREF(o + r * D + d0 + i * AK_W, acc[r][i]);
+}
+
+AK_FN AK_INLINE void AK_NAME(pv_rows)(const float *p, int64_t D, const void *v, int dt, int nk,
+                                        float *o, int RG) {
+    const int64_t dv = D - D % AK_W; /* vector part of head_dim */
+    int64_t d0 = 0;
+    for (; d0 + AK_PV_NV * AK_W <= dv; d0 += AK_PV_NV * AK_W)
+        AK_NAME(pv_micro)(p, D, v, dt, nk, o, RG, AK_PV_NV, d0);
+    for (; d0 < dv; d0 += AK_W) AK_NAME(pv_micro)(p, D, v, dt, nk, o, RG, 1, d0);
+    for (int64_t d = dv; d < D; d++) /* tail of an odd head_dim */
+        for (int r = 0; r < RG; r++) {
+            float a = o[r * D + d];
+            for (int j = 0; j < nk; j++) a += p[r * AK_TILE + j] * ak_load1(v, (int64_t)j * D + d, dt);
+            o[r * D + d] = a;
+        }
+}
+
+AK_FN AK_NOINLINE void AK_NAME(pv)(const float *p, int64_t rows, int64_t D, const void *v, int dt,
+                                     int nk, float *o) {
+    int64_t r = 0;
+    switch (dt) {
+#define AK_PV_CASE(DT)                                                                        \
+    case DT:                                                                                  \
+        for (; r + AK_PV_RG <= rows; r += AK_PV_RG)                                           \
+            AK_NAME(pv_rows)(p + r * AK_TILE, D, v, DT, nk, o + r * D, AK_PV_RG);             \
+        for (; r < rows; r++) AK_NAME(pv_rows)(p + r * AK_TILE, D, v, DT, nk, o + r * D, 1);  \
+        break;
+        AK_PV_CASE(AK_DT_F32)
+        AK_PV_CASE(AK_DT_F16)
+        AK_PV_CASE(AK_DT_BF16)
+#undef AK_PV_CASE
+    }
+}
+
+/*
+ * Online softmax over one tile (Milakov & Gimelshein 2018; FlashAttention
+ * eq. in §3.1): scores are in log2 units, so p = 2^(s - m). For each row: mask,
+ * new running max m', rescale the running sum l and output o by 2^(m - m'),
+ * and turn the scores into unnormalised probabilities in place. A row that
+ * sees nothing in this tile gets p = 0 and keeps its state.
+ * full != 0: every key j < nk is visible to every row (no per-key test).
+ */
+AK_FN AK_NOINLINE void AK_NAME(softmax_tile)(float *s, int64_t rows, int nk, const int64_t *kpos,
+                                               const int64_t *rpos, int64_t window, int full,
+                                               float *m, float *l, float *o, int64_t D) {
+    for (int64_t r = 0; r < rows; r++) {
+        float *sr = s + r * AK_TILE;
+        const int64_t p = rpos[r];
+        if (!full) {
+            for (int j = 0; j < nk; j++) {
+                int vis = p >= 0 && kpos[j] <= p && (window == 0 || kpos[j] > p - window);
+                if (!vis) sr[j] = -INFINITY;
+            }
+        }
+        for (int j = nk; j < AK_TILE; j++) sr[j] = -INFINITY;
+        float lane[AK_KB];
+        for (int t = 0; t < AK_KB; t++) lane[t] = sr[t];
+        for (int j = AK_KB; j < AK_TILE; j += AK_KB)
+            for (int t = 0; t < AK_KB; t++) lane[t] = sr[j + t] > lane[t] ? sr[j + t] : lane[t];
+        float mt = lane[0];
+        for (int t = 1; t < AK_KB; t++) mt = lane[t] > mt ? lane[t] : mt;
+        if (mt == -INFINITY) { /* nothing visible in this tile (NaN scores flow on) */
+            for (int j = 0; j < AK_TILE; j++) sr[j] = 0.0f;
+            continue;
+        }
+        const float mnew = mt > m[r] ? mt : m[r];
+        const float alpha = ak_exp2(m[r] - mnew); /* 0 on the first visible tile */
+        for (int j = 0; j < AK_TILE; j++) sr[j] = ak_exp2(sr[j] - mnew);
+        for (int t = 0; t < AK_KB; t++) lane[t] = sr[t];
+        for (int j = AK_KB; j < AK_TILE; j += AK_KB)
+            for (int t = 0; t < AK_KB; t++) lane[t] += sr[j + t];
+        float sum = 0.0f;
+        for (int t = 0; t < AK_KB; t++) sum += lane[t];
+        l[r] = l[r] * alpha + sum;
+        if (alpha != 1.0f) {
+            float *orow = o + r * D;
+            for (int64_t d = 0; d < D; d++) orow[d] *= alpha;
+        }
+        m[r] = mnew;
+    }
+}
