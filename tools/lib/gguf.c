@@ -1,0 +1,910 @@
+/*
+ * GGUF reader: see gguf.h for the layout. The parser walks the bytes once
+ * with a bounds-checked cursor; nothing is read before its length has been
+ * checked against what is left of the file, and every count is bounded by
+ * the bytes that its elements would need at minimum, so a forged count can
+ * neither overflow an allocation size nor make us allocate more than a small
+ * multiple of the file size.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "gguf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rope.h"
+
+#define GGUF_MAX_NESTING 8   /* arrays of arrays deeper than this are refused */
+
+struct gguf_file {
+    const uint8_t *base;
+    uint64_t size;
+    void *map;               /* non-NULL when we own an mmap */
+    size_t map_len;
+    uint32_t version;
+    uint32_t alignment;
+    uint64_t data_offset;
+    int64_t n_kv;
+    gguf_kv *kv;
+    int64_t n_tensors;
+    gguf_tensor *tensors;
+};
+
+const char *gguf_strerror(int status) {
+    switch (status) {
+    case GGUF_OK: return "ok";
+    case GGUF_E_IO: return "I/O error";
+    case GGUF_E_FORMAT: return "malformed GGUF file";
+    case GGUF_E_NOT_FOUND: return "not found";
+    case GGUF_E_TYPE: return "wrong value type";
+    case GGUF_E_UNSUPPORTED: return "unsupported tensor type";
+    case GGUF_E_NOMEM: return "out of memory";
+    case GGUF_E_ARG: return "invalid argument";
+    default: return "unknown status";
+    }
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || errlen == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------ types */
+
+typedef struct type_info {
+    const char *name;
+    uint64_t block;   /* elements per block */
+    uint64_t bytes;   /* bytes per block */
+} type_info;
+
+static const type_info *tensor_type_info(uint32_t type) {
+    /* Block sizes from ggml's type traits (docs/gguf.md, ggml.h). */
+    static const type_info F32 = {"F32", 1, 4}, F16 = {"F16", 1, 2}, BF16 = {"BF16", 1, 2},
+                           Q4_0 = {"Q4_0", 32, 18}, Q4_1 = {"Q4_1", 32, 20},
+                           Q5_0 = {"Q5_0", 32, 22}, Q5_1 = {"Q5_1", 32, 24},
+                           Q8_0 = {"Q8_0", 32, 34}, Q8_1 = {"Q8_1", 32, 36},
+                           Q2_K = {"Q2_K", 256, 84}, Q3_K = {"Q3_K", 256, 110},
+                           Q4_K = {"Q4_K", 256, 144}, Q5_K = {"Q5_K", 256, 176},
+                           Q6_K = {"Q6_K", 256, 210}, Q8_K = {"Q8_K", 256, 292};
+    switch (type) {
+    case GGML_TYPE_F32: return &F32;
+    case GGML_TYPE_F16: return &F16;
+    case GGML_TYPE_BF16: return &BF16;
+    case GGML_TYPE_Q4_0: return &Q4_0;
+    case GGML_TYPE_Q4_1: return &Q4_1;
+    case GGML_TYPE_Q5_0: return &Q5_0;
+    case GGML_TYPE_Q5_1: return &Q5_1;
+    case GGML_TYPE_Q8_0: return &Q8_0;
+    case GGML_TYPE_Q8_1: return &Q8_1;
+    case GGML_TYPE_Q2_K: return &Q2_K;
+    case GGML_TYPE_Q3_K: return &Q3_K;
+    case GGML_TYPE_Q4_K: return &Q4_K;
+    case GGML_TYPE_Q5_K: return &Q5_K;
+    case GGML_TYPE_Q6_K: return &Q6_K;
+    case GGML_TYPE_Q8_K: return &Q8_K;
+    default: return NULL;
+    }
+}
+
+const char *gguf_type_name(uint32_t type) {
+    const type_info *ti = tensor_type_info(type);
+    return ti ? ti->name : NULL;
+}
+
+uint64_t gguf_type_block_size(uint32_t type) {
+    const type_info *ti = tensor_type_info(type);
+    return ti ? ti->block : 0;
+}
+
+uint64_t gguf_type_block_bytes(uint32_t type) {
+    const type_info *ti = tensor_type_info(type);
+    return ti ? ti->bytes : 0;
+}
+
+int gguf_type_supported(uint32_t type) {
+    switch (type) {
+    case GGML_TYPE_F32: case GGML_TYPE_F16: case GGML_TYPE_BF16: case GGML_TYPE_Q4_0:
+    case GGML_TYPE_Q4_1: case GGML_TYPE_Q5_0: case GGML_TYPE_Q5_1: case GGML_TYPE_Q8_0:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+const char *gguf_value_type_name(uint32_t type) {
+    static const char *names[GGUF_TYPE_COUNT_] = {"uint8", "int8", "uint16", "int16", "uint32",
+                                                  "int32", "float32", "bool", "string", "array",
+                                                  "uint64", "int64", "float64"};
+    return type < GGUF_TYPE_COUNT_ ? names[type] : "unknown";
+}
+
+/* Size in the file of one scalar value; 0 for STRING/ARRAY/unknown. */
+static uint64_t scalar_size(uint32_t type) {
+    switch (type) {
+    case GGUF_TYPE_UINT8: case GGUF_TYPE_INT8: case GGUF_TYPE_BOOL: return 1;
+    case GGUF_TYPE_UINT16: case GGUF_TYPE_INT16: return 2;
+    case GGUF_TYPE_UINT32: case GGUF_TYPE_INT32: case GGUF_TYPE_FLOAT32: return 4;
+    case GGUF_TYPE_UINT64: case GGUF_TYPE_INT64: case GGUF_TYPE_FLOAT64: return 8;
+    default: return 0;
+    }
+}
+
+/* ---------------------------------------------------------- byte reading */
+
+static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static uint32_t rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | ((uint64_t)rd32(p + 4) << 32); }
+static float rdf32(const uint8_t *p) {
+    uint32_t u = rd32(p);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static double rdf64(const uint8_t *p) {
+    uint64_t u = rd64(p);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+typedef struct cursor {
+    const uint8_t *p;
+    uint64_t size;
+    uint64_t pos;
+    char *err;
+    size_t errlen;
+} cursor;
+
+static uint64_t left(const cursor *c) { return c->size - c->pos; }
+
+static int need(cursor *c, uint64_t n, const char *what) {
+    if (n > left(c)) {
+        set_err(c->err, c->errlen, "truncated file: %s needs %llu bytes at offset %llu, %llu left",
+                what, (unsigned long long)n, (unsigned long long)c->pos,
+                (unsigned long long)left(c));
+        return GGUF_E_FORMAT;
+    }
+    return GGUF_OK;
+}
+
+static int get_u32(cursor *c, uint32_t *v, const char *what) {
+    int st = need(c, 4, what);
+    if (st) return st;
+    *v = rd32(c->p + c->pos);
+    c->pos += 4;
+    return GGUF_OK;
+}
+
+static int get_u64(cursor *c, uint64_t *v, const char *what) {
+    int st = need(c, 8, what);
+    if (st) return st;
+    *v = rd64(c->p + c->pos);
+    c->pos += 8;
+    return GGUF_OK;
+}
+
+static int get_str(cursor *c, gguf_str *s, const char *what) {
+    uint64_t len;
+    int st = get_u64(c, &len, what);
+    if (st) return st;
+    if (len > left(c)) {
+        set_err(c->err, c->errlen,
+                "%s: string length %llu at offset %llu runs past the end of the file (%llu bytes left)",
+                what, (unsigned long long)len, (unsigned long long)(c->pos - 8),
+                (unsigned long long)left(c));
+        return GGUF_E_FORMAT;
+    }
+    s->data = (const char *)(c->p + c->pos);
+    s->len = len;
+    c->pos += len;
+    return GGUF_OK;
+}
+
+/* ------------------------------------------------------------ metadata */
+
+static void free_value(gguf_value *v) {
+    if (v->type == GGUF_TYPE_ARRAY && v->v.arr.items) {
+        if (v->v.arr.type == GGUF_TYPE_ARRAY)
+            for (uint64_t i = 0; i < v->v.arr.n; i++) free_value(&v->v.arr.items[i]);
+        free(v->v.arr.items);
+        v->v.arr.items = NULL;
+    }
+}
+
+static int parse_value(cursor *c, uint32_t type, gguf_value *out, int depth, const char *key) {
+    memset(out, 0, sizeof *out);
+    if (type >= GGUF_TYPE_COUNT_) {
+        set_err(c->err, c->errlen, "key '%s': unknown value type %u at offset %llu", key, type,
+                (unsigned long long)(c->pos - 4));
+        return GGUF_E_FORMAT;
+    }
+    out->type = (gguf_value_type)type;
+    const uint8_t *p = c->p + c->pos;
+    uint64_t sz = scalar_size(type);
+    if (sz) {
+        int st = need(c, sz, key);
+        if (st) return st;
+        switch (type) {
+        case GGUF_TYPE_UINT8: out->v.u64 = p[0]; break;
+        case GGUF_TYPE_INT8: out->v.i64 = (int8_t)p[0]; break;
+        case GGUF_TYPE_UINT16: out->v.u64 = rd16(p); break;
+        case GGUF_TYPE_INT16: out->v.i64 = (int16_t)rd16(p); break;
+        case GGUF_TYPE_UINT32: out->v.u64 = rd32(p); break;
+        case GGUF_TYPE_INT32: out->v.i64 = (int32_t)rd32(p); break;
+        case GGUF_TYPE_FLOAT32: out->v.f64 = rdf32(p); break;
+        case GGUF_TYPE_UINT64: out->v.u64 = rd64(p); break;
+        case GGUF_TYPE_INT64: out->v.i64 = (int64_t)rd64(p); break;
+        case GGUF_TYPE_FLOAT64: out->v.f64 = rdf64(p); break;
+        case GGUF_TYPE_BOOL:
+            if (p[0] > 1) {
+                set_err(c->err, c->errlen, "key '%s': bool value %u is neither 0 nor 1", key, p[0]);
+                return GGUF_E_FORMAT;
+            }
+            out->v.u64 = p[0];
+            break;
+        }
+        c->pos += sz;
+        return GGUF_OK;
+    }
+    if (type == GGUF_TYPE_STRING) return get_str(c, &out->v.str, key);
+
+    /* Array: element type, count, elements. */
+    if (depth >= GGUF_MAX_NESTING) {
+        set_err(c->err, c->errlen, "key '%s': arrays nested deeper than %d", key, GGUF_MAX_NESTING);
+        return GGUF_E_FORMAT;
+    }
+    uint32_t et;
+    uint64_t n;
+    int st = get_u32(c, &et, key);
+    if (!st) st = get_u64(c, &n, key);
+    if (st) return st;
+    if (et >= GGUF_TYPE_COUNT_) {
+        set_err(c->err, c->errlen, "key '%s': unknown array element type %u", key, et);
+        return GGUF_E_FORMAT;
+    }
+    out->v.arr.type = (gguf_value_type)et;
+    uint64_t esz = scalar_size(et);
+    /* Minimum bytes per element: a string is at least its u64 length, an
+     * array at least its u32 type and u64 count. */
+    uint64_t min_bytes = esz ? esz : (et == GGUF_TYPE_STRING ? 8 : 12);
+    if (n > left(c) / min_bytes) {
+        set_err(c->err, c->errlen,
+                "key '%s': array of %llu %s elements cannot fit in the %llu bytes left", key,
+                (unsigned long long)n, gguf_value_type_name(et), (unsigned long long)left(c));
+        return GGUF_E_FORMAT;
+    }
+    out->v.arr.n = n;
+    if (esz) {
+        out->v.arr.raw = c->p + c->pos;
+        if (et == GGUF_TYPE_BOOL) {
+            for (uint64_t i = 0; i < n; i++)
+                if (out->v.arr.raw[i] > 1) {
+                    set_err(c->err, c->errlen, "key '%s': bool element %llu is neither 0 nor 1",
+                            key, (unsigned long long)i);
+                    return GGUF_E_FORMAT;
+                }
+        }
+        c->pos += n * esz;
+        return GGUF_OK;
+    }
+    if (n == 0) return GGUF_OK;
+    out->v.arr.items = calloc((size_t)n, sizeof(gguf_value));
+    if (!out->v.arr.items) {
+        set_err(c->err, c->errlen, "key '%s': out of memory for %llu array elements", key,
+                (unsigned long long)n);
+        return GGUF_E_NOMEM;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        if (et == GGUF_TYPE_STRING) {
+            out->v.arr.items[i].type = GGUF_TYPE_STRING;
+            st = get_str(c, &out->v.arr.items[i].v.str, key);
+        } else {
+            /* an element of an array of arrays is itself element type + count + data */
+            st = parse_value(c, GGUF_TYPE_ARRAY, &out->v.arr.items[i], depth + 1, key);
+        }
+        if (st) {
+            /* items parsed so far are freed by the caller through free_value */
+            out->v.arr.n = i + 1;
+            return st;
+        }
+    }
+    return GGUF_OK;
+}
+
+/* ------------------------------------------------------------- opening */
+
+static int key_eq(gguf_str a, gguf_str b) { return a.len == b.len && memcmp(a.data, b.data, a.len) == 0; }
+
+int gguf_str_eq(gguf_str a, const char *s) {
+    size_t n = strlen(s);
+    return a.len == n && (n == 0 || memcmp(a.data, s, n) == 0);
+}
+
+static void print_name(char *buf, size_t cap, gguf_str s) {
+    size_t n = s.len < cap - 1 ? (size_t)s.len : cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s.data[i];
+        buf[i] = (ch >= 32 && ch < 127) ? (char)ch : '?';
+    }
+    buf[n] = 0;
+}
+
+static int parse(gguf_file *f, char *err, size_t errlen) {
+    cursor c = {f->base, f->size, 0, err, errlen};
+    char name[80];
+    if (f->size < 4 || memcmp(f->base, "GGUF", 4) != 0) {
+        set_err(err, errlen, "not a GGUF file (bad magic: expected \"GGUF\")");
+        return GGUF_E_FORMAT;
+    }
+    c.pos = 4;
+    int st = get_u32(&c, &f->version, "version");
+    if (st) return st;
+    if (f->version == 0x03000000u || f->version == 0x02000000u) {
+        set_err(err, errlen, "big-endian GGUF files are not supported");
+        return GGUF_E_FORMAT;
+    }
+    if (f->version != 2 && f->version != 3) {
+        set_err(err, errlen, "unsupported GGUF version %u (this reader handles 2 and 3)", f->version);
+        return GGUF_E_FORMAT;
+    }
+    uint64_t n_tensors, n_kv;
+    if ((st = get_u64(&c, &n_tensors, "tensor count")) || (st = get_u64(&c, &n_kv, "metadata count")))
+        return st;
+    /* A key/value pair takes at least 8 (key length) + 4 (type) + 1 bytes;
+     * a tensor info at least 8 (name length) + 4 (n_dims) + 4 (type) + 8 (offset). */
+    if (n_kv > left(&c) / 13) {
+        set_err(err, errlen, "metadata count %llu cannot fit in a %llu-byte file",
+                (unsigned long long)n_kv, (unsigned long long)f->size);
+        return GGUF_E_FORMAT;
+    }
+    if (n_tensors > left(&c) / 24) {
+        set_err(err, errlen, "tensor count %llu cannot fit in a %llu-byte file",
+                (unsigned long long)n_tensors, (unsigned long long)f->size);
+        return GGUF_E_FORMAT;
+    }
+    if (n_kv) {
+        f->kv = calloc((size_t)n_kv, sizeof *f->kv);
+        if (!f->kv) {
+            set_err(err, errlen, "out of memory");
+            return GGUF_E_NOMEM;
+        }
+    }
+    for (uint64_t i = 0; i < n_kv; i++) {
+        gguf_kv *kv = &f->kv[i];
+        if ((st = get_str(&c, &kv->key, "metadata key"))) return st;
+        print_name(name, sizeof name, kv->key);
+        for (uint64_t j = 0; j < i; j++)
+            if (key_eq(f->kv[j].key, kv->key)) {
+                set_err(err, errlen, "duplicate metadata key '%s'", name);
+                return GGUF_E_FORMAT;
+            }
+        uint32_t type;
+        if ((st = get_u32(&c, &type, name))) return st;
+        f->n_kv = (int64_t)i + 1;  /* so that gguf_close frees this value */
+        if ((st = parse_value(&c, type, &kv->value, 0, name))) return st;
+    }
+    f->n_kv = (int64_t)n_kv;
+
+    f->alignment = GGUF_DEFAULT_ALIGNMENT;
+    const gguf_kv *akv = gguf_find_kv(f, "general.alignment");
+    if (akv) {
+        if (akv->value.type != GGUF_TYPE_UINT32) {
+            set_err(err, errlen, "general.alignment has type %s, expected uint32",
+                    gguf_value_type_name(akv->value.type));
+            return GGUF_E_FORMAT;
+        }
+        uint64_t a = akv->value.v.u64;
+        if (a == 0 || (a & (a - 1)) != 0) {
+            set_err(err, errlen, "general.alignment %llu is not a power of two",
+                    (unsigned long long)a);
+            return GGUF_E_FORMAT;
+        }
+        f->alignment = (uint32_t)a;
+    }
+
+    if (n_tensors) {
+        f->tensors = calloc((size_t)n_tensors, sizeof *f->tensors);
+        if (!f->tensors) {
+            set_err(err, errlen, "out of memory");
+            return GGUF_E_NOMEM;
+        }
+    }
+    for (uint64_t i = 0; i < n_tensors; i++) {
+        gguf_tensor *t = &f->tensors[i];
+        if ((st = get_str(&c, &t->name, "tensor name"))) return st;
+        print_name(name, sizeof name, t->name);
+        for (uint64_t j = 0; j < i; j++)
+            if (key_eq(f->tensors[j].name, t->name)) {
+                set_err(err, errlen, "duplicate tensor name '%s'", name);
+                return GGUF_E_FORMAT;
+            }
+        if ((st = get_u32(&c, &t->n_dims, name))) return st;
+        if (t->n_dims > GGUF_MAX_DIMS) {
+            set_err(err, errlen, "tensor '%s': %u dimensions (at most %d)", name, t->n_dims,
+                    GGUF_MAX_DIMS);
+            return GGUF_E_FORMAT;
+        }
+        uint64_t nel = 1;
+        for (int d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = 1;
+        for (uint32_t d = 0; d < t->n_dims; d++) {
+            if ((st = get_u64(&c, &t->ne[d], name))) return st;
+            if (t->ne[d] > (uint64_t)INT64_MAX || (t->ne[d] != 0 && nel > (uint64_t)INT64_MAX / t->ne[d])) {
+                set_err(err, errlen, "tensor '%s': element count overflows (dimension %u = %llu)",
+                        name, d, (unsigned long long)t->ne[d]);
+                return GGUF_E_FORMAT;
+            }
+            nel *= t->ne[d];
+        }
+        t->n_elements = nel;
+        if ((st = get_u32(&c, &t->type, name)) || (st = get_u64(&c, &t->offset, name))) return st;
+        if (t->offset % f->alignment != 0) {
+            set_err(err, errlen, "tensor '%s': data offset %llu is not a multiple of the alignment %u",
+                    name, (unsigned long long)t->offset, f->alignment);
+            return GGUF_E_FORMAT;
+        }
+        const type_info *ti = tensor_type_info(t->type);
+        if (ti) {
+            if (t->ne[0] % ti->block != 0) {
+                set_err(err, errlen, "tensor '%s': row length %llu is not a multiple of the %s block size %llu",
+                        name, (unsigned long long)t->ne[0], ti->name, (unsigned long long)ti->block);
+                return GGUF_E_FORMAT;
+            }
+            uint64_t blocks = nel / ti->block;
+            if (blocks > UINT64_MAX / ti->bytes) {
+                set_err(err, errlen, "tensor '%s': byte size overflows", name);
+                return GGUF_E_FORMAT;
+            }
+            t->n_bytes = blocks * ti->bytes;
+        }
+    }
+    f->n_tensors = (int64_t)n_tensors;
+
+    /* The data section starts at the next multiple of the alignment. */
+    uint64_t pos = c.pos;
+    uint64_t pad = (f->alignment - pos % f->alignment) % f->alignment;
+    if (n_tensors == 0) {
+        f->data_offset = pos + pad <= f->size ? pos + pad : f->size;
+        return GGUF_OK;
+    }
+    if (pad > f->size - pos) {
+        set_err(err, errlen, "truncated file: the tensor data section (offset %llu) starts past the end (%llu bytes)",
+                (unsigned long long)(pos + pad), (unsigned long long)f->size);
+        return GGUF_E_FORMAT;
+    }
+    f->data_offset = pos + pad;
+    uint64_t data_size = f->size - f->data_offset;
+    for (int64_t i = 0; i < f->n_tensors; i++) {
+        gguf_tensor *t = &f->tensors[i];
+        if (!tensor_type_info(t->type)) continue;  /* unknown type: size unknown, no data pointer */
+        if (t->offset > data_size || t->n_bytes > data_size - t->offset) {
+            print_name(name, sizeof name, t->name);
+            set_err(err, errlen,
+                    "tensor '%s': data [%llu, +%llu) runs past the end of the file (data section is %llu bytes)",
+                    name, (unsigned long long)t->offset, (unsigned long long)t->n_bytes,
+                    (unsigned long long)data_size);
+            return GGUF_E_FORMAT;
+        }
+        t->data = f->base + f->data_offset + t->offset;
+    }
+    return GGUF_OK;
+}
+
+static int open_common(gguf_file *f, gguf_file **out, char *err, size_t errlen) {
+    int st = parse(f, err, errlen);
+    if (st) {
+        gguf_close(f);
+        return st;
+    }
+    *out = f;
+    return GGUF_OK;
+}
+
+int gguf_open_memory(const void *data, size_t size, gguf_file **out, char *err, size_t errlen) {
+    if (!out) return GGUF_E_ARG;
+    *out = NULL;
+    if (!data && size) {
+        set_err(err, errlen, "NULL buffer");
+        return GGUF_E_ARG;
+    }
+    gguf_file *f = calloc(1, sizeof *f);
+    if (!f) {
+        set_err(err, errlen, "out of memory");
+        return GGUF_E_NOMEM;
+    }
+    f->base = data;
+    f->size = size;
+    return open_common(f, out, err, errlen);
+}
+
+int gguf_open(const char *path, gguf_file **out, char *err, size_t errlen) {
+    if (!out) return GGUF_E_ARG;
+    *out = NULL;
+    if (!path) {
+        set_err(err, errlen, "NULL path");
+        return GGUF_E_ARG;
+    }
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return GGUF_E_IO;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        set_err(err, errlen, "cannot stat %s: %s", path, strerror(errno));
+        close(fd);
+        return GGUF_E_IO;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        set_err(err, errlen, "%s is not a regular file", path);
+        close(fd);
+        return GGUF_E_IO;
+    }
+    if (sb.st_size < 4) {
+        set_err(err, errlen, "%s: not a GGUF file (%lld bytes)", path, (long long)sb.st_size);
+        close(fd);
+        return GGUF_E_FORMAT;
+    }
+    size_t len = (size_t)sb.st_size;
+    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        set_err(err, errlen, "cannot map %s: %s", path, strerror(errno));
+        return GGUF_E_IO;
+    }
+    gguf_file *f = calloc(1, sizeof *f);
+    if (!f) {
+        munmap(map, len);
+        set_err(err, errlen, "out of memory");
+        return GGUF_E_NOMEM;
+    }
+    f->base = map;
+    f->size = len;
+    f->map = map;
+    f->map_len = len;
+    int st = open_common(f, out, err, errlen);
+    if (st && err && errlen) {
+        /* prefix the path so the message stands on its own */
+        char tmp[512];
+        snprintf(tmp, sizeof tmp, "%s", err);
+        set_err(err, errlen, "%s: %s", path, tmp);
+    }
+    return st;
+}
+
+void gguf_close(gguf_file *f) {
+    if (!f) return;
+    if (f->kv)
+        for (int64_t i = 0; i < f->n_kv; i++) free_value(&f->kv[i].value);
+    free(f->kv);
+    free(f->tensors);
+    if (f->map) munmap(f->map, f->map_len);
+    free(f);
+}
+
+uint32_t gguf_version(const gguf_file *f) { return f ? f->version : 0; }
+uint32_t gguf_alignment(const gguf_file *f) { return f ? f->alignment : 0; }
+uint64_t gguf_data_offset(const gguf_file *f) { return f ? f->data_offset : 0; }
+uint64_t gguf_file_size(const gguf_file *f) { return f ? f->size : 0; }
+
+/* ------------------------------------------------------------- lookups */
+
+int64_t gguf_n_kv(const gguf_file *f) { return f ? f->n_kv : 0; }
+
+const gguf_kv *gguf_kv_at(const gguf_file *f, int64_t i) {
+    return (f && i >= 0 && i < f->n_kv) ? &f->kv[i] : NULL;
+}
+
+const gguf_kv *gguf_find_kv(const gguf_file *f, const char *key) {
+    if (!f || !key) return NULL;
+    for (int64_t i = 0; i < f->n_kv; i++)
+        if (gguf_str_eq(f->kv[i].key, key)) return &f->kv[i];
+    return NULL;
+}
+
+static int is_int_type(uint32_t t) {
+    return t == GGUF_TYPE_UINT8 || t == GGUF_TYPE_UINT16 || t == GGUF_TYPE_UINT32 ||
+           t == GGUF_TYPE_UINT64 || t == GGUF_TYPE_INT8 || t == GGUF_TYPE_INT16 ||
+           t == GGUF_TYPE_INT32 || t == GGUF_TYPE_INT64;
+}
+static int is_unsigned_type(uint32_t t) {
+    return t == GGUF_TYPE_UINT8 || t == GGUF_TYPE_UINT16 || t == GGUF_TYPE_UINT32 ||
+           t == GGUF_TYPE_UINT64 || t == GGUF_TYPE_BOOL;
+}
+
+int gguf_get_i64(const gguf_file *f, const char *key, int64_t *out) {
+    const gguf_kv *kv = gguf_find_kv(f, key);
+    if (!kv) return GGUF_E_NOT_FOUND;
+    uint32_t t = kv->value.type;
+    if (!is_int_type(t)) return GGUF_E_TYPE;
+    if (is_unsigned_type(t)) {
+        if (kv->value.v.u64 > (uint64_t)INT64_MAX) return GGUF_E_TYPE;
+        *out = (int64_t)kv->value.v.u64;
+    } else {
+        *out = kv->value.v.i64;
+    }
+    return GGUF_OK;
+}
+
+int gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out) {
+    int64_t v;
+    int st = gguf_get_i64(f, key, &v);
+    if (st) return st;
+    if (v < 0 || v > (int64_t)UINT32_MAX) return GGUF_E_TYPE;
+    *out = (uint32_t)v;
+    return GGUF_OK;
+}
+
+int gguf_get_f32(const gguf_file *f, const char *key, float *out) {
+    const gguf_kv *kv = gguf_find_kv(f, key);
+    if (!kv) return GGUF_E_NOT_FOUND;
+    if (kv->value.type != GGUF_TYPE_FLOAT32 && kv->value.type != GGUF_TYPE_FLOAT64) return GGUF_E_TYPE;
+    *out = (float)kv->value.v.f64;
+    return GGUF_OK;
+}
+
+int gguf_get_bool(const gguf_file *f, const char *key, int *out) {
+    const gguf_kv *kv = gguf_find_kv(f, key);
+    if (!kv) return GGUF_E_NOT_FOUND;
+    if (kv->value.type != GGUF_TYPE_BOOL) return GGUF_E_TYPE;
+    *out = (int)kv->value.v.u64;
+    return GGUF_OK;
+}
+
+int gguf_get_str(const gguf_file *f, const char *key, gguf_str *out) {
+    const gguf_kv *kv = gguf_find_kv(f, key);
+    if (!kv) return GGUF_E_NOT_FOUND;
+    if (kv->value.type != GGUF_TYPE_STRING) return GGUF_E_TYPE;
+    *out = kv->value.v.str;
+    return GGUF_OK;
+}
+
+int gguf_get_cstr(const gguf_file *f, const char *key, char *buf, size_t cap) {
+    gguf_str s;
+    int st = gguf_get_str(f, key, &s);
+    if (st) return st;
+    if (!buf || cap == 0) return GGUF_E_ARG;
+    size_t n = s.len < cap - 1 ? (size_t)s.len : cap - 1;
+    if (n) memcpy(buf, s.data, n);
+    buf[n] = 0;
+    return GGUF_OK;
+}
+
+int gguf_get_array(const gguf_file *f, const char *key, const gguf_value **out) {
+    const gguf_kv *kv = gguf_find_kv(f, key);
+    if (!kv) return GGUF_E_NOT_FOUND;
+    if (kv->value.type != GGUF_TYPE_ARRAY) return GGUF_E_TYPE;
+    *out = &kv->value;
+    return GGUF_OK;
+}
+
+uint64_t gguf_array_len(const gguf_value *arr) {
+    return (arr && arr->type == GGUF_TYPE_ARRAY) ? arr->v.arr.n : 0;
+}
+
+/* Read scalar element i of an array as integer or double. */
+static int array_scalar(const gguf_value *arr, uint64_t i, int64_t *iv, double *dv, int *is_float) {
+    if (!arr || arr->type != GGUF_TYPE_ARRAY || i >= arr->v.arr.n) return GGUF_E_ARG;
+    uint32_t et = arr->v.arr.type;
+    uint64_t sz = scalar_size(et);
+    if (!sz) return GGUF_E_TYPE;
+    const uint8_t *p = arr->v.arr.raw + i * sz;
+    *is_float = 0;
+    switch (et) {
+    case GGUF_TYPE_UINT8: case GGUF_TYPE_BOOL: *iv = p[0]; break;
+    case GGUF_TYPE_INT8: *iv = (int8_t)p[0]; break;
+    case GGUF_TYPE_UINT16: *iv = rd16(p); break;
+    case GGUF_TYPE_INT16: *iv = (int16_t)rd16(p); break;
+    case GGUF_TYPE_UINT32: *iv = rd32(p); break;
+    case GGUF_TYPE_INT32: *iv = (int32_t)rd32(p); break;
+    case GGUF_TYPE_UINT64:
+        if (rd64(p) > (uint64_t)INT64_MAX) return GGUF_E_TYPE;
+        *iv = (int64_t)rd64(p);
+        break;
+    case GGUF_TYPE_INT64: *iv = (int64_t)rd64(p); break;
+    case GGUF_TYPE_FLOAT32: *dv = rdf32(p); *is_float = 1; break;
+    case GGUF_TYPE_FLOAT64: *dv = rdf64(p); *is_float = 1; break;
+    default: return GGUF_E_TYPE;
+    }
+    return GGUF_OK;
+}
+
+int gguf_array_get_i64(const gguf_value *arr, uint64_t i, int64_t *out) {
+    int64_t iv = 0;
+    double dv = 0;
+    int isf;
+    int st = array_scalar(arr, i, &iv, &dv, &isf);
+    if (st) return st;
+    if (isf) return GGUF_E_TYPE;
+    *out = iv;
+    return GGUF_OK;
+}
+
+int gguf_array_get_f64(const gguf_value *arr, uint64_t i, double *out) {
+    int64_t iv = 0;
+    double dv = 0;
+    int isf;
+    int st = array_scalar(arr, i, &iv, &dv, &isf);
+    if (st) return st;
+    *out = isf ? dv : (double)iv;
+    return GGUF_OK;
+}
+
+int gguf_array_get_str(const gguf_value *arr, uint64_t i, gguf_str *out) {
+    if (!arr || arr->type != GGUF_TYPE_ARRAY || i >= arr->v.arr.n) return GGUF_E_ARG;
+    if (arr->v.arr.type != GGUF_TYPE_STRING) return GGUF_E_TYPE;
+    *out = arr->v.arr.items[i].v.str;
+    return GGUF_OK;
+}
+
+int64_t gguf_n_tensors(const gguf_file *f) { return f ? f->n_tensors : 0; }
+
+const gguf_tensor *gguf_tensor_at(const gguf_file *f, int64_t i) {
+    return (f && i >= 0 && i < f->n_tensors) ? &f->tensors[i] : NULL;
+}
+
+const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name) {
+    if (!f || !name) return NULL;
+    for (int64_t i = 0; i < f->n_tensors; i++)
+        if (gguf_str_eq(f->tensors[i].name, name)) return &f->tensors[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------- dequantisation */
+
+/*
+ * Block layouts (ggml docs/gguf.md and ggml-common.h), 32 weights a block:
+ *   Q8_0: f16 d, int8 q[32]                    x = d*q
+ *   Q4_0: f16 d, u8 qs[16]                     x = d*(q - 8)
+ *   Q4_1: f16 d, f16 m, u8 qs[16]              x = d*q + m
+ *   Q5_0: f16 d, u8 qh[4], u8 qs[16]           x = d*(q - 16)
+ *   Q5_1: f16 d, f16 m, u8 qh[4], u8 qs[16]    x = d*q + m
+ * 4-bit codes: weight j (j < 16) is the low nibble of qs[j], weight j + 16
+ * its high nibble. 5-bit codes add bit j of the little-endian u32 qh as bit
+ * 4 of weight j (j = 0..31).
+ */
+static void deq_block(uint32_t type, const uint8_t *b, float *y) {
+    switch (type) {
+    case GGML_TYPE_Q8_0: {
+        float d = rope_f16_to_f32(rd16(b));
+        for (int j = 0; j < 32; j++) y[j] = d * (float)(int8_t)b[2 + j];
+        break;
+    }
+    case GGML_TYPE_Q4_0: {
+        float d = rope_f16_to_f32(rd16(b));
+        const uint8_t *qs = b + 2;
+        for (int j = 0; j < 16; j++) {
+            y[j] = d * (float)((int)(qs[j] & 0x0F) - 8);
+            y[j + 16] = d * (float)((int)(qs[j] >> 4) - 8);
+        }
+        break;
+    }
+    case GGML_TYPE_Q4_1: {
+        float d = rope_f16_to_f32(rd16(b)), m = rope_f16_to_f32(rd16(b + 2));
+        const uint8_t *qs = b + 4;
+        for (int j = 0; j < 16; j++) {
+            y[j] = d * (float)(qs[j] & 0x0F) + m;
+            y[j + 16] = d * (float)(qs[j] >> 4) + m;
+        }
+        break;
+    }
+    case GGML_TYPE_Q5_0: {
+        float d = rope_f16_to_f32(rd16(b));
+        uint32_t qh = rd32(b + 2);
+        const uint8_t *qs = b + 6;
+        for (int j = 0; j < 16; j++) {
+            int lo = (qs[j] & 0x0F) | (int)(((qh >> j) & 1u) << 4);
+            int hi = (qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4);
+            y[j] = d * (float)(lo - 16);
+            y[j + 16] = d * (float)(hi - 16);
+        }
+        break;
+    }
+    case GGML_TYPE_Q5_1: {
+        float d = rope_f16_to_f32(rd16(b)), m = rope_f16_to_f32(rd16(b + 2));
+        uint32_t qh = rd32(b + 4);
+        const uint8_t *qs = b + 8;
+        for (int j = 0; j < 16; j++) {
+            int lo = (qs[j] & 0x0F) | (int)(((qh >> j) & 1u) << 4);
+            int hi = (qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4);
+            y[j] = d * (float)lo + m;
+            y[j + 16] = d * (float)hi + m;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+int gguf_dequantize_raw(uint32_t type, const void *src, uint64_t n, float *out, char *err,
+                        size_t errlen) {
+    const type_info *ti = tensor_type_info(type);
+    if (!ti || !gguf_type_supported(type)) {
+        if (ti)
+            set_err(err, errlen, "tensor type %s is not supported (supported: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1)", ti->name);
+        else
+            set_err(err, errlen, "unknown tensor type %u (supported: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1)", type);
+        return GGUF_E_UNSUPPORTED;
+    }
+    if ((!src || !out) && n) {
+        set_err(err, errlen, "NULL buffer");
+        return GGUF_E_ARG;
+    }
+    if (n % ti->block != 0) {
+        set_err(err, errlen, "%llu elements is not a multiple of the %s block size %llu",
+                (unsigned long long)n, ti->name, (unsigned long long)ti->block);
+        return GGUF_E_ARG;
+    }
+    const uint8_t *s = src;
+    switch (type) {
+    case GGML_TYPE_F32:
+        for (uint64_t i = 0; i < n; i++) out[i] = rdf32(s + 4 * i);
+        break;
+    case GGML_TYPE_F16:
+        for (uint64_t i = 0; i < n; i++) out[i] = rope_f16_to_f32(rd16(s + 2 * i));
+        break;
+    case GGML_TYPE_BF16:
+        for (uint64_t i = 0; i < n; i++) out[i] = rope_bf16_to_f32(rd16(s + 2 * i));
+        break;
+    default:
+        for (uint64_t blk = 0; blk < n / ti->block; blk++)
+            deq_block(type, s + blk * ti->bytes, out + blk * ti->block);
+        break;
+    }
+    return GGUF_OK;
+}
+
+int gguf_dequantize_rows(const gguf_tensor *t, uint64_t first_row, uint64_t n_rows, float *out,
+                         char *err, size_t errlen) {
+    if (!t) {
+        set_err(err, errlen, "NULL tensor");
+        return GGUF_E_ARG;
+    }
+    char name[80];
+    print_name(name, sizeof name, t->name);
+    const type_info *ti = tensor_type_info(t->type);
+    if (!ti || !gguf_type_supported(t->type)) {
+        if (ti)
+            set_err(err, errlen, "tensor '%s' has type %s, which is not supported (supported: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1)", name, ti->name);
+        else
+            set_err(err, errlen, "tensor '%s' has unknown type %u (supported: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1)", name, t->type);
+        return GGUF_E_UNSUPPORTED;
+    }
+    uint64_t row = t->ne[0];
+    uint64_t rows = row ? t->n_elements / row : 0;
+    if (first_row > rows || n_rows > rows - first_row) {
+        set_err(err, errlen, "tensor '%s': rows [%llu, +%llu) out of range (%llu rows)", name,
+                (unsigned long long)first_row, (unsigned long long)n_rows, (unsigned long long)rows);
+        return GGUF_E_ARG;
+    }
+    if (n_rows == 0 || row == 0) return GGUF_OK;
+    if (!t->data || !out) {
+        set_err(err, errlen, "tensor '%s': no data", name);
+        return GGUF_E_ARG;
+    }
+    uint64_t row_bytes = row / ti->block * ti->bytes;
+    const uint8_t *src = (const uint8_t *)t->data + first_row * row_bytes;
+    return gguf_dequantize_raw(t->type, src, n_rows * row, out, err, errlen);
+}
+
+int gguf_dequantize(const gguf_tensor *t, float *out, char *err, size_t errlen) {
+    if (!t) {
+        set_err(err, errlen, "NULL tensor");
+        return GGUF_E_ARG;
+    }
+    uint64_t rows = t->ne[0] ? t->n_elements / t->ne[0] : 0;
+    return gguf_dequantize_rows(t, 0, rows, out, err, errlen);
+}
