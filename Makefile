@@ -4,7 +4,7 @@ BUILD_SAN ?= build-san
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build test test-c test-san test-python test-fuzz run deps model clean
+.PHONY: all build test test-c test-san test-python test-fuzz test-neon run deps model clean
 
 all: build
 
@@ -14,7 +14,7 @@ build:
 
 # The whole suite: C tests (release), the same under ASan+UBSan, the Python
 # binding, and bounded fuzzing of the readers.
-test: test-c test-san test-python test-fuzz
+test: test-c test-san test-python test-fuzz test-neon
 
 test-c: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
@@ -29,6 +29,10 @@ test-python: build
 
 test-fuzz:
 	bash scripts/fuzz.sh
+
+# The NEON kernels, cross-built for aarch64 and run under qemu-aarch64.
+test-neon:
+	bash scripts/test-neon.sh
 
 # The main job on its built-in default.
 run: build
