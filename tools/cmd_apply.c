@@ -1,8 +1,247 @@
-/* PLACEHOLDER: replaced by the issue that implements 'rope apply'. */
+/*
+ * rope apply --config CONFIG.json --style half|interleaved --positions LIST_OR_NPY
+ *            [--layout bshd|bhsd] [--inverse] [--compat] [--seq-len N]
+ *            [--no-attention-factor] IN.npy OUT.npy
+ *
+ * Rotates q or k stored in a .npy (float32 or float16), as Hugging Face does:
+ * cos and sin multiplied by the config's attention factor. The array is read
+ * once and viewed with strides (no transpose copy for bhsd); OUT has IN's
+ * dtype and shape.
+ */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_util.h"
 #include "commands.h"
+#include "config_json.h"
+#include "npy.h"
+#include "rope.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: rope apply --config CONFIG.json --style half|interleaved --positions LIST_OR_NPY\n"
+            "                  [--layout bshd|bhsd] [--inverse] [--compat] [--seq-len N]\n"
+            "                  [--no-attention-factor] IN.npy OUT.npy\n"
+            "\n"
+            "Rotate the array in IN.npy (float32 or float16, C order) and write OUT.npy with the\n"
+            "same dtype and shape.\n"
+            "\n"
+            "  --config C      Hugging Face config.json (rope inspect C shows what it means)\n"
+            "  --style S       half: pairs (i, i+R/2) (Hugging Face rotate_half, GPT-NeoX);\n"
+            "                  interleaved: pairs (2i, 2i+1) (Meta, GPT-J, GGUF). Required.\n"
+            "  --positions P   comma list of seq positions, or a .npy of int64/int32 with shape\n"
+            "                  (seq,) (shared by the batch) or (batch, seq)\n"
+            "  --layout L      bshd (default): IN is (batch, seq, heads, head_dim);\n"
+            "                  bhsd: IN is (batch, heads, seq, head_dim). A 3-D IN is batch 1.\n"
+            "  --inverse       the backward pass (gradient): attention_factor x R(-theta); for a\n"
+            "                  config whose attention factor is not 1 a forward+inverse round\n"
+            "                  trip scales by its square (use --no-attention-factor to undo exactly)\n"
+            "  --compat        Hugging Face float32 angles instead of accurate ones\n"
+            "  --seq-len N     sequence length for the frequencies (dynamic NTK, longrope);\n"
+            "                  default max(positions)+1, as Hugging Face's forward\n"
+            "  --no-attention-factor  rotate only, cos/sin not multiplied by the attention factor\n"
+            "\n"
+            "The first rotary_dim dims of each head are rotated, the rest copied bit for bit.\n"
+            "Exit status: 0 ok, 2 usage or input error.\n");
+}
+
+#define APPLY_OPTS 6
+
 int cmd_apply(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "rope apply: not implemented yet\n");
-    return 2;
+    const char *cfg_path = NULL, *style_arg = NULL, *pos_arg = NULL, *layout_arg = "bshd",
+               *seq_arg = NULL;
+    const char *files[2] = {NULL, NULL};
+    int nfiles = 0, inverse = 0, compat = 0, no_af = 0;
+    static const char *const names[APPLY_OPTS] = {"--config", "--style", "--positions", "--layout",
+                                                  "--seq-len", NULL};
+    const char **slots[APPLY_OPTS] = {&cfg_path, &style_arg, &pos_arg, &layout_arg, &seq_arg, NULL};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--inverse")) {
+            inverse = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--compat")) {
+            compat = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--no-attention-factor")) {
+            no_af = 1;
+            continue;
+        }
+        int matched = 0;
+        for (int k = 0; names[k]; k++) {
+            const char *v = NULL;
+            int m = cli_opt(argc, argv, &i, names[k], &v);
+            if (m < 0) {
+                fprintf(stderr, "rope apply: %s needs a value\n", names[k]);
+                return 2;
+            }
+            if (m > 0) {
+                *slots[k] = v;
+                matched = 1;
+                break;
+            }
+        }
+        if (matched) continue;
+        if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            fprintf(stderr, "rope apply: unknown option '%s' (rope apply --help)\n", argv[i]);
+            return 2;
+        }
+        if (nfiles == 2) {
+            fprintf(stderr, "rope apply: expected IN.npy OUT.npy ('%s' is extra)\n", argv[i]);
+            return 2;
+        }
+        files[nfiles++] = argv[i];
+    }
+    if (!cfg_path || !style_arg || !pos_arg || nfiles != 2) {
+        fprintf(stderr, "rope apply: needs --config, --style, --positions, IN.npy and OUT.npy\n\n");
+        usage(stderr);
+        return 2;
+    }
+    rope_style style;
+    if (!strcmp(style_arg, "half")) style = ROPE_STYLE_HALF;
+    else if (!strcmp(style_arg, "interleaved")) style = ROPE_STYLE_INTERLEAVED;
+    else {
+        fprintf(stderr, "rope apply: --style must be half or interleaved (got '%s')\n", style_arg);
+        return 2;
+    }
+    int bhsd;
+    if (!strcmp(layout_arg, "bshd")) bhsd = 0;
+    else if (!strcmp(layout_arg, "bhsd")) bhsd = 1;
+    else {
+        fprintf(stderr, "rope apply: --layout must be bshd or bhsd (got '%s')\n", layout_arg);
+        return 2;
+    }
+
+    char err[512];
+    int rc = 2;
+    hf_config h;
+    npy_array in;
+    int64_t *pos = NULL, *idx = NULL, prow = 0, pcol = 0;
+    rope_freqs *f = NULL;
+    rope_table *table = NULL;
+    void *outbuf = NULL;
+    memset(&in, 0, sizeof in);
+    memset(&h, 0, sizeof h);
+
+    if (hf_config_load(cfg_path, &h, err, sizeof err) != 0) {
+        fprintf(stderr, "rope apply: %s\n", err);
+        return 2;
+    }
+    if (npy_read(files[0], &in, err, sizeof err) != 0) {
+        fprintf(stderr, "rope apply: %s\n", err);
+        goto done;
+    }
+    if (in.dtype != NPY_F32 && in.dtype != NPY_F16) {
+        fprintf(stderr, "rope apply: %s: dtype %s; q/k must be float32 or float16\n", files[0],
+                npy_dtype_descr(in.dtype));
+        goto done;
+    }
+    if (in.ndim != 4 && in.ndim != 3) {
+        fprintf(stderr, "rope apply: %s: expected a 4-D array (%s), got %d dimensions\n", files[0],
+                bhsd ? "batch, heads, seq, head_dim" : "batch, seq, heads, head_dim", in.ndim);
+        goto done;
+    }
+    /* Logical (batch, seq, heads, head_dim) and the array's own dims. */
+    int64_t d4[4];
+    if (in.ndim == 4) memcpy(d4, in.shape, sizeof d4);
+    else d4[0] = 1, d4[1] = in.shape[0], d4[2] = in.shape[1], d4[3] = in.shape[2];
+    int64_t B = d4[0], S = bhsd ? d4[2] : d4[1], H = bhsd ? d4[1] : d4[2], D = d4[3];
+    if (B == 0 || S == 0 || H == 0 || D == 0) {
+        fprintf(stderr, "rope apply: %s: the array is empty\n", files[0]);
+        goto done;
+    }
+    if (D != h.head_dim) {
+        fprintf(stderr, "rope apply: %s: head_dim %lld does not match the config's head_dim %lld "
+                        "(rotary_dim %lld)\n", files[0], (long long)D, (long long)h.head_dim,
+                (long long)h.rotary_dim);
+        goto done;
+    }
+
+    if (cli_load_positions(pos_arg, &pos, &prow, &pcol, err, sizeof err) != 0) {
+        fprintf(stderr, "rope apply: --positions: %s\n", err);
+        goto done;
+    }
+    if (pcol != S || (prow != 1 && prow != B)) {
+        fprintf(stderr, "rope apply: --positions has shape (%lld, %lld); the array needs (%lld,) or "
+                        "(%lld, %lld) (batch, seq)\n", (long long)prow, (long long)pcol, (long long)S,
+                (long long)B, (long long)S);
+        goto done;
+    }
+    int64_t npos = prow * pcol, maxp = 0;
+    for (int64_t k = 0; k < npos; k++)
+        if (pos[k] > maxp) maxp = pos[k];
+    int64_t seq_len = maxp + 1;
+    if (seq_arg && (cli_parse_i64(seq_arg, &seq_len) != 0 || seq_len < 0)) {
+        fprintf(stderr, "rope apply: --seq-len must be an integer >= 0 (got '%s')\n", seq_arg);
+        goto done;
+    }
+
+    f = malloc(sizeof *f);
+    idx = malloc((size_t)npos * sizeof *idx);
+    outbuf = malloc((size_t)in.count * in.elem_size);
+    if (!f || !idx || !outbuf) {
+        fprintf(stderr, "rope apply: out of memory\n");
+        goto done;
+    }
+    rope_status st = rope_freqs_compute(&h.rope, seq_len, f);
+    if (st != ROPE_OK) {
+        fprintf(stderr, "rope apply: %s: %s\n", cfg_path, rope_strerror(st));
+        goto done;
+    }
+    /* One table row per given position; token (b, s) reads row b*S + s (or s). */
+    st = rope_table_create_at(f, pos, npos, compat ? ROPE_PRECISION_COMPAT_F32 : ROPE_PRECISION_ACCURATE,
+                              &table);
+    if (st != ROPE_OK) {
+        fprintf(stderr, "rope apply: cos/sin table: %s\n", rope_strerror(st));
+        goto done;
+    }
+    for (int64_t k = 0; k < npos; k++) idx[k] = k;
+
+    rope_tensor tin, tout;
+    rope_dtype dt = in.dtype == NPY_F32 ? ROPE_F32 : ROPE_F16;
+    rope_tensor_contiguous(&tin, in.data, dt, B, S, H, D);
+    if (bhsd) { /* array (B, H, S, D): same memory, strides of the view */
+        tin.stride[0] = H * S * D;
+        tin.stride[1] = D;
+        tin.stride[2] = S * D;
+        tin.stride[3] = 1;
+    }
+    tout = tin;
+    tout.data = outbuf;
+
+    rope_apply_params p;
+    rope_apply_params_init(&p);
+    p.style = style;
+    p.table = table;
+    p.rotary_dim = f->rotary_dim;
+    p.attention_factor = no_af ? 1.0f : (float)f->attention_factor;
+    p.inverse = inverse;
+    rope_positions rp = {0};
+    rp.ids = idx;
+    rp.ids_batch_stride = prow == 1 ? 0 : S;
+    st = rope_apply(&p, &rp, &tin, &tout);
+    if (st != ROPE_OK) {
+        fprintf(stderr, "rope apply: %s\n", rope_strerror(st));
+        goto done;
+    }
+    if (npy_write(files[1], in.dtype, in.ndim, in.shape, outbuf, err, sizeof err) != 0) {
+        fprintf(stderr, "rope apply: %s\n", err);
+        goto done;
+    }
+    rc = 0;
+done:
+    rope_table_free(table);
+    free(outbuf);
+    free(idx);
+    free(f);
+    free(pos);
+    npy_free(&in);
+    hf_config_free(&h);
+    return rc;
 }
