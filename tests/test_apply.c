@@ -723,6 +723,143 @@ static void test_nonfinite(const char *isa) {
         }
 }
 
+/* ------------------------------------------------------------ random views */
+
+/* A random view into a buffer of n_el elements: nested (a permutation of the
+ * dims with random padding, some dims reversed) or arbitrary small strides
+ * (which may alias); -1 if it does not fit. */
+static int random_view(rope_tensor *t, unsigned char *buf, int64_t n_el, rope_dtype dt,
+                       const int64_t shape[4]) {
+    int64_t st[4];
+    if (rnd() % 4) {
+        int perm[4] = {0, 1, 2, 3};
+        for (int i = 3; i > 0; i--) {
+            int j = (int)(rnd() % (uint32_t)(i + 1)), tmp = perm[i];
+            perm[i] = perm[j], perm[j] = tmp;
+        }
+        if (rnd() % 2) perm[0] = 0, perm[1] = 1, perm[2] = 2, perm[3] = 3;
+        int64_t span = 1;
+        for (int i = 3; i >= 0; i--) {
+            int d = perm[i];
+            int64_t step = span + (int64_t)(rnd() % 3 == 0 ? rnd() % 3 : 0);
+            st[d] = rnd() % 5 == 0 ? -step : step;
+            span = (shape[d] - 1) * step + span;
+        }
+    } else {
+        for (int d = 0; d < 4; d++) st[d] = (int64_t)(rnd() % 9) - 4;
+    }
+    int64_t lo = 0, hi = 0;
+    for (int d = 0; d < 4; d++) {
+        int64_t span = (shape[d] - 1) * st[d];
+        if (span < 0) lo += span;
+        else hi += span;
+    }
+    if (hi - lo + 1 > n_el) return -1;
+    int64_t base = -lo + (int64_t)(rnd() % (uint64_t)(n_el - (hi - lo)));
+    t->data = buf + base * (int64_t)esize(dt);
+    t->dtype = dt;
+    memcpy(t->shape, shape, sizeof t->shape);
+    memcpy(t->stride, st, sizeof t->stride);
+    return 0;
+}
+
+static int64_t view_index(const rope_tensor *t, const unsigned char *buf, int64_t b, int64_t s,
+                          int64_t h, int64_t d) {
+    return ((const unsigned char *)t->data - buf) / (int64_t)esize(t->dtype) + b * t->stride[0] +
+           s * t->stride[1] + h * t->stride[2] + d * t->stride[3];
+}
+
+/* Soundness of the checks under random (often overlapping) views: whenever a
+ * call succeeds, every output element is the rotation of the input as it was
+ * before the call, and no byte outside the outputs changed; whenever it fails,
+ * no byte changed at all. */
+static void test_random_views(void) {
+    enum { N_EL = 700 };
+    rope_freqs f8, f4;
+    make_freqs(&f8, 8, 8, 100.0);
+    make_freqs(&f4, 8, 4, 100.0);
+    int accepted = 0, rejected = 0, bad = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        rope_dtype dt = iter % 3 ? ROPE_F32 : ROPE_F16;
+        size_t es = esize(dt);
+        unsigned char buf[2][N_EL * 4], snap[2][N_EL * 4];
+        for (int j = 0; j < 2; j++)
+            for (int i = 0; i < N_EL; i++) set_el(buf[j], i, dt, urand());
+        memcpy(snap, buf, sizeof buf);
+        int64_t D = 8, R = iter % 2 ? 8 : 4;
+        int64_t shq[4] = {1 + rnd() % 2, 1 + rnd() % 3, 1 + rnd() % 3, D};
+        int64_t shk[4] = {shq[0], shq[1], 1 + rnd() % 2, D};
+        int qk = iter % 4 == 0;
+        rope_tensor qi, qo, ki, ko;
+        /* buffers: q_in in 0; q_out in place, in 0 or in 1; k likewise */
+        int bqo = (int)(rnd() % 2), bki = (int)(rnd() % 2), bko = (int)(rnd() % 2);
+        if (random_view(&qi, buf[0], N_EL, dt, shq)) continue;
+        if (rnd() % 3 == 0) qo = qi;
+        else if (random_view(&qo, buf[bqo], N_EL, dt, shq)) continue;
+        if (qk) {
+            if (random_view(&ki, buf[bki], N_EL, dt, shk)) continue;
+            if (rnd() % 3 == 0) ko = ki;
+            else if (random_view(&ko, buf[bko], N_EL, dt, shk)) continue;
+        }
+        rope_apply_params p;
+        rope_apply_params_init(&p);
+        p.style = iter % 5 < 2 ? ROPE_STYLE_HALF : ROPE_STYLE_INTERLEAVED;
+        p.freqs = R == 8 ? &f8 : &f4;
+        p.rotary_dim = R;
+        rope_positions pos = {0};
+        pos.offset = rnd() % 50;
+        rope_status st = qk ? rope_apply_qk(&p, &pos, &qi, &qo, &ki, &ko) : rope_apply(&p, &pos, &qi, &qo);
+        if (st != ROPE_OK) {
+            rejected++;
+            if (st != ROPE_E_OVERLAP || memcmp(buf, snap, sizeof buf)) bad++;
+            continue;
+        }
+        accepted++;
+        /* expected bytes: the snapshot with every output element replaced */
+        unsigned char want[2][N_EL * 4];
+        unsigned char written[2][N_EL];
+        memcpy(want, snap, sizeof snap);
+        memset(written, 0, sizeof written);
+        const rope_tensor *vin[2] = {&qi, &ki}, *vout[2] = {&qo, &ko};
+        unsigned char *bufs_in[2] = {buf[0], buf[bki]};
+        int n_views = qk ? 2 : 1;
+        double tol = dt == ROPE_F32 ? 1e-6 : 2e-3;
+        for (int v = 0; v < n_views; v++) {
+            const rope_tensor *ti = vin[v], *to = vout[v];
+            int bi = bufs_in[v] == buf[0] ? 0 : 1;
+            int bo = (unsigned char *)to->data >= buf[1] && (unsigned char *)to->data < buf[1] + sizeof buf[1];
+            for (int64_t b = 0; b < ti->shape[0]; b++)
+                for (int64_t sq = 0; sq < ti->shape[1]; sq++)
+                    for (int64_t h = 0; h < ti->shape[2]; h++)
+                        for (int64_t d = 0; d < D; d++) {
+                            int64_t oi = view_index(to, buf[bo], b, sq, h, d);
+                            float got = get_el(buf[bo], oi, dt);
+                            if (written[bo][oi]++) bad++; /* two outputs on one element */
+                            int64_t ii = view_index(ti, buf[bi], b, sq, h, d);
+                            if (d >= R) {
+                                memcpy(want[bo] + oi * (int64_t)es, snap[bi] + ii * (int64_t)es, es);
+                                continue;
+                            }
+                            int64_t half = R / 2, pair = p.style == ROPE_STYLE_HALF ? d % half : d / 2;
+                            int first = p.style == ROPE_STYLE_HALF ? d < half : d % 2 == 0;
+                            int64_t d0 = p.style == ROPE_STYLE_HALF ? pair : 2 * pair;
+                            int64_t d1 = p.style == ROPE_STYLE_HALF ? pair + half : 2 * pair + 1;
+                            double x0 = get_el(snap[bi], view_index(ti, buf[bi], b, sq, h, d0), dt);
+                            double x1 = get_el(snap[bi], view_index(ti, buf[bi], b, sq, h, d1), dt);
+                            double ang = (double)(pos.offset + sq) * p.freqs->inv_freq[pair];
+                            double y = first ? x0 * cos(ang) - x1 * sin(ang) : x1 * cos(ang) + x0 * sin(ang);
+                            if (!(fabs(got - y) <= tol * (fabs(x0) + fabs(x1)) + 1e-6)) bad++;
+                            memcpy(want[bo] + oi * (int64_t)es, buf[bo] + oi * (int64_t)es, es);
+                        }
+        }
+        if (memcmp(buf, want, sizeof buf)) bad++; /* nothing else written */
+    }
+    CHECK_EQ_INT(bad, 0);
+    /* both outcomes were exercised */
+    CHECK(accepted > 300);
+    CHECK(rejected > 300);
+}
+
 /* ------------------------------------------------------------ bad inputs */
 
 static void test_bad_inputs(void) {
@@ -1026,6 +1163,7 @@ int main(void) {
         test_nonfinite(names[i]);
     }
     test_bad_inputs();
+    test_random_views();
     test_pool_shared();
     return check_report("test_apply");
 }
