@@ -665,7 +665,7 @@ static void test_pool(const char *isa) {
         p.pool = p1;
         CHECK_OK(rope_apply(&p, &pos, &tx, &t1));
         p.pool = p2;
-        for (int rep = 0; rep < 3; rep++) { /* again: the workers reuse their state */
+        for (int rep = 0; rep < 2; rep++) { /* again: the workers reuse their state */
             memset(y2, 0, n * es);
             CHECK_OK(rope_apply(&p, &pos, &tx, &t2));
             CHECK(memcmp(y0, y2, n * es) == 0);
@@ -779,7 +779,7 @@ static void test_random_views(void) {
     make_freqs(&f8, 8, 8, 100.0);
     make_freqs(&f4, 8, 4, 100.0);
     int accepted = 0, rejected = 0, bad = 0;
-    for (int iter = 0; iter < 3000; iter++) {
+    for (int iter = 0; iter < 2000; iter++) {
         rope_dtype dt = iter % 3 ? ROPE_F32 : ROPE_F16;
         size_t es = esize(dt);
         unsigned char buf[2][N_EL * 4], snap[2][N_EL * 4];
@@ -856,8 +856,8 @@ static void test_random_views(void) {
     }
     CHECK_EQ_INT(bad, 0);
     /* both outcomes were exercised */
-    CHECK(accepted > 300);
-    CHECK(rejected > 300);
+    CHECK(accepted > 200);
+    CHECK(rejected > 200);
 }
 
 /* ------------------------------------------------------------ bad inputs */
