@@ -307,13 +307,15 @@ INLINE void sincos8(__m512d x, __m512d lo, __m512d *cs, __m512d *sn) {
     /* quadrant q: sin = (s, c, −s, −c)[q], cos = (c, −s, −c, s)[q] */
     __m512i q = _mm512_castpd_si512(t);
     __mmask8 odd = _mm512_test_epi64_mask(q, _mm512_set1_epi64(1));
-    __m512i sgn_s = _mm512_slli_epi64(_mm512_and_si512(q, _mm512_set1_epi64(2)), 62);
-    __m512i sgn_c = _mm512_slli_epi64(
-        _mm512_and_si512(_mm512_add_epi64(q, _mm512_set1_epi64(1)), _mm512_set1_epi64(2)), 62);
+    /* bit 1 of q (of q + 1 for cos) moved to the sign bit: result ^= that & sign */
+    const __m512i sign = _mm512_set1_epi64((long long)0x8000000000000000ull);
+    __m512i sh_s = _mm512_slli_epi64(q, 62);
+    __m512i sh_c = _mm512_slli_epi64(_mm512_add_epi64(q, _mm512_set1_epi64(1)), 62);
     __m512d so = _mm512_mask_blend_pd(odd, s, c);
     __m512d co = _mm512_mask_blend_pd(odd, c, s);
-    *sn = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(so), sgn_s));
-    *cs = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(co), sgn_c));
+    /* ternary-logic 0x78: A ^ (B & C) */
+    *sn = _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_castpd_si512(so), sh_s, sign, 0x78));
+    *cs = _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_castpd_si512(co), sh_c, sign, 0x78));
 }
 
 static void sincos_avx512(const double *inv_freq, int64_t n, double pos, float *cos_out,
