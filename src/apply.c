@@ -43,12 +43,13 @@
 
 /* Out-of-place calls that move at least this much (read + written) ask the
  * kernels to stream (prefetch ahead, non-temporal stores; same bits).
- * Measured (AVX-512, f32, 32 heads × 128, one thread, median of 15): out of
- * place 2 MiB 49 µs streamed vs 34 plain, 4 MiB tie, 8 MiB 228 vs 294,
- * 128 MiB 10.2 ms vs 16.3 ms. In place, streaming is always slower (the lines
- * are already in cache: 8 MiB 406 µs vs 130), so it is never asked for. */
+ * Measured (AVX-512, f32, 32 heads × 128, one thread, median of 15, bytes
+ * read + written): out of place 1 MiB 49 µs streamed vs 34 plain, 2 MiB tie
+ * (101 vs 106), 4 MiB 228 vs 294, 8 MiB 468 vs 507, 128 MiB 10.2 ms vs
+ * 16.3 ms. In place, streaming is always slower (the lines are already in
+ * cache: 4 MiB 406 µs vs 130), so it is never asked for. */
 #ifndef ROPE_STREAM_MIN_BYTES
-#define ROPE_STREAM_MIN_BYTES ((int64_t)8 << 20)
+#define ROPE_STREAM_MIN_BYTES ((int64_t)4 << 20)
 #endif
 
 /* Largest position of table-free mode: every integer up to it is exact in double. */
