@@ -567,15 +567,20 @@ static void panel_heatmap(canvas *c, const plot_data *d, double X, double Y, dou
     cv_line(c, x0 + side, y0, x0 + side, y0 + side, INK, 2, 0);
     for (double v = 0; v <= (double)n + 1e-9; v += st) {
         double p = x0 + v * cell, q = y0 + v * cell;
-        snprintf(buf, sizeof buf, "%lld", (long long)(d->hm_offset + (int64_t)v));
+        snprintf(buf, sizeof buf, "%lld", (long long)v); /* relative to the offset (axis label) */
         cv_line(c, p, y0 + side, p, y0 + side + 6, INK, 2, 0);
         cv_text(c, p, y0 + side + 18, buf, 2, ANCHOR_CENTER, 0, INK);
         cv_line(c, x0 - 6, q, x0, q, INK, 2, 0);
         cv_text(c, x0 - 10, q, buf, 2, ANCHOR_RIGHT, 0, INK);
     }
     cv_text(c, X + W / 2, y0 - 22, title, 2, ANCHOR_CENTER, 0, INK);
-    cv_text(c, x0 + side / 2, y0 + side + 42, "key position n", 2, ANCHOR_CENTER, 0, INK);
-    cv_text(c, x0 - 70, y0 + side / 2, "query position m", 2, ANCHOR_CENTER, 1, INK);
+    char lab[96];
+    if (d->hm_offset) snprintf(lab, sizeof lab, "key position n - %lld", (long long)d->hm_offset);
+    else snprintf(lab, sizeof lab, "key position n");
+    cv_text(c, x0 + side / 2, y0 + side + 42, lab, 2, ANCHOR_CENTER, 0, INK);
+    if (d->hm_offset) snprintf(lab, sizeof lab, "query position m - %lld", (long long)d->hm_offset);
+    else snprintf(lab, sizeof lab, "query position m");
+    cv_text(c, x0 - 70, y0 + side / 2, lab, 2, ANCHOR_CENTER, 1, INK);
     /* colour bar */
     double cbx = x0 + side + 30, cbw = 24;
     for (int i = 0; i < 200; i++) {
