@@ -318,7 +318,10 @@ rope_status rope_apply_qk(const rope_apply_params *p, const rope_positions *pos,
 /* --------------------------------------------------------------- attention */
 
 /* A KV cache: per batch row, up to `capacity` entries of n_kv_heads × head_dim
- * keys (stored already rotated) and values, each tagged with its position. */
+ * keys (stored already rotated) and values, each tagged with its position.
+ * Rows fill independently (per-row lengths). Positions are per entry, so the
+ * causal mask needs no assumption about order, padding or chunking. A cache may
+ * be read by concurrent rope_attention calls; appends need exclusive use. */
 typedef struct rope_kv_cache rope_kv_cache;
 
 typedef struct rope_kv_cache_desc {
@@ -329,18 +332,28 @@ typedef struct rope_kv_cache_desc {
     rope_dtype dtype;           /* storage; arithmetic is float32 */
 } rope_kv_cache_desc;
 
+/* batch, n_kv_heads, capacity >= 1 (else ROPE_E_PARAM); 1 <= head_dim <=
+ * ROPE_MAX_HEAD_DIM (ROPE_E_DIM); sizes are overflow-checked (ROPE_E_OVERFLOW). */
 rope_status rope_kv_cache_create(const rope_kv_cache_desc *desc, rope_kv_cache **out);
 void rope_kv_cache_free(rope_kv_cache *c);
 
 /*
- * Append k and v, shape (batch, n_new, n_kv_heads, head_dim), at the given
- * positions (per token). rope (may be NULL if keys are already rotated)
- * rotates k once, on write. Entries go after each row's current length.
+ * Append k and v, shape (batch, n_new, n_kv_heads, head_dim), any dtypes, at
+ * the given positions (per token): pos NULL = 0..n_new-1, offset = offset + s,
+ * ids per token (ids_batch_stride per row); an id < 0 marks a padding token,
+ * which is not stored (left padding: rows then differ in length); cu_seqlens is
+ * ROPE_E_PARAM (use one cache row per sequence). The positions are the rows
+ * rope reads (== positions for rope_table_create tables and table-free mode).
+ * rope (NULL if keys are already rotated) rotates k once, on write, in place in
+ * the cache (a k of another dtype is first converted to the cache's). Entries
+ * go after each row's current length. If any row would exceed capacity:
+ * ROPE_E_CAPACITY; on any error the cache is unchanged.
  */
 rope_status rope_kv_cache_append(rope_kv_cache *c, const rope_apply_params *rope,
                                  const rope_positions *pos, const rope_tensor *k,
                                  const rope_tensor *v);
-/* Keep only the first `length` entries of batch row `row` (row -1: every row). */
+/* Keep only the first `length` entries of batch row `row` (row -1: every row);
+ * a row already shorter is left as is. Rollback = truncate, then append again. */
 rope_status rope_kv_cache_truncate(rope_kv_cache *c, int64_t row, int64_t length);
 rope_status rope_kv_cache_clear(rope_kv_cache *c);
 rope_status rope_kv_cache_length(const rope_kv_cache *c, int64_t row, int64_t *length);
@@ -357,8 +370,14 @@ void rope_attention_params_init(rope_attention_params *p);
  * Causal attention of q (batch, q_len, n_q_heads, head_dim; already rotated)
  * over the cache: a query at position p sees the cached entries whose
  * position is <= p (and inside the sliding window). q head h reads kv head
- * h / (n_q_heads / n_kv_heads). A query that sees nothing gets zeros.
- * out has q's shape; any dtype.
+ * h / (n_q_heads / n_kv_heads); n_q_heads % n_kv_heads != 0 is ROPE_E_SHAPE.
+ * A query that sees nothing (or has a negative id: padding) gets zeros.
+ * qpos as for append (NULL = 0..q_len-1). out has q's shape, any dtype and
+ * strides; out may be q exactly (in place), any other overlap is
+ * ROPE_E_OVERLAP. softmax_scale < 0 or not finite, sliding_window < 0:
+ * ROPE_E_PARAM. Float32 scores and sums (online softmax over tiles of 64 keys,
+ * memory independent of the context); results are bit-identical whatever the
+ * pool's thread count. On error out is untouched.
  */
 rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *p,
                            const rope_positions *qpos, const rope_tensor *q,
