@@ -430,8 +430,30 @@ static int parse_names(const char *arg, const char *const *names, int n, int *on
     return 1;
 }
 
+/* "model name" of /proc/cpuinfo and the online CPU count, for the record. */
+static void machine(char *out, size_t n) {
+    char model[256] = "unknown CPU", line[512];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "model name", 10)) {
+                const char *c = strchr(line, ':');
+                if (c) {
+                    snprintf(model, sizeof model, "%s", c + 2);
+                    model[strcspn(model, "\n")] = 0;
+                }
+                break;
+            }
+        fclose(f);
+    }
+    snprintf(out, n, "%s, %ld CPUs", model, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
 static void print_table(const result *res, int n_res, const table_result *tab, int have_peers,
                         int table_on) {
+    char m[400];
+    machine(m, sizeof m);
+    printf("%s\n", m);
     printf("librope %d.%d.%d, kernels %s. Median of interleaved rounds; GB/s = bytes read +"
            " written;\ncopy/rope = memcpy time of the same bytes / librope time (1.00 = at the"
            " copy limit)%s.\n\n",
@@ -471,8 +493,13 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
 
 static void print_json(const result *res, int n_res, const table_result *tab, int table_on,
                        const cJSON *peers, int rounds, int quick) {
-    printf("{\"librope\": \"%d.%d.%d\", \"isa\": \"%s\", \"rounds\": %d, \"quick\": %s,\n",
-           ROPE_VERSION_MAJOR, ROPE_VERSION_MINOR, ROPE_VERSION_PATCH, rope_isa_name(), rounds,
+    char m[400];
+    machine(m, sizeof m);
+    for (char *c = m; *c; c++)
+        if (*c == '"' || *c == '\\') *c = ' ';
+    printf("{\"librope\": \"%d.%d.%d\", \"isa\": \"%s\", \"machine\": \"%s\", \"rounds\": %d, "
+           "\"quick\": %s,\n",
+           ROPE_VERSION_MAJOR, ROPE_VERSION_MINOR, ROPE_VERSION_PATCH, rope_isa_name(), m, rounds,
            quick ? "true" : "false");
     printf(" \"apply\": [\n");
     for (int i = 0; i < n_res; i++) {
