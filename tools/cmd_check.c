@@ -284,6 +284,25 @@ static void check_accuracy(check_log *L, const rope_freqs *f) {
             double bound = 4 * 0x1p-24;
             add(L, st == ROPE_OK && worst <= bound, worst, bound, "rel", "apply accurate  pos 2^%d vs float64",
                 exps[e]);
+            /* an accurate table and table-free apply are the same numbers (table.c: one sincos) */
+            static tens z;
+            int64_t tpos[S];
+            for (int t = 0; t < S; t++) tpos[t] = pp.offset + t;
+            rope_table *tab = NULL;
+            rope_status st2 = rope_table_create_at(f, tpos, S, ROPE_PRECISION_ACCURATE, &tab);
+            size_t diff = 0;
+            if (st2 == ROPE_OK) {
+                rope_apply_params pt = p;
+                pt.freqs = NULL;
+                pt.table = tab;
+                rope_positions rows = {0}; /* row r of the table is position offset + r */
+                tens_init(&z, ROPE_F32);
+                st2 = rope_apply(&pt, &rows, &x.t, &z.t);
+                for (size_t i = 0; i < N; i++) diff += memcmp(&((float *)z.buf)[i], &yf[i], sizeof(float)) != 0;
+            }
+            rope_table_free(tab);
+            add(L, st == ROPE_OK && st2 == ROPE_OK && diff == 0, (double)diff, 0, "values",
+                "table = table-free pos 2^%d, bit for bit", exps[e]);
         }
     }
 }

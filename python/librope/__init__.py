@@ -189,6 +189,19 @@ class Table:
                                           C.byref(h)), "rope_table_from_cos_sin")
         return cls(None, None, _handle=h, attention_factor=attention_factor)
 
+    @classmethod
+    def mrope(cls, f, pos_thw, compat=False):
+        """M-RoPE (Qwen2-VL) rows: pos_thw of shape (3, n) = temporal, height, width positions;
+        frequency section p of f.mrope_section uses plane p. Text tokens (t = h = w) are plain RoPE."""
+        arr = np.ascontiguousarray(pos_thw, dtype=np.int64)
+        if arr.ndim != 2 or arr.shape[0] != 3:
+            raise ValueError("librope.Table.mrope: pos_thw must have shape (3, n)")
+        prec = PRECISION_COMPAT_F32 if compat else PRECISION_ACCURATE
+        h = C.c_void_p()
+        check(lib.rope_table_create_mrope(C.byref(f._c), _ptr64(arr), arr.shape[1], prec, C.byref(h)),
+              "rope_table_create_mrope")
+        return cls(None, None, _handle=h, attention_factor=f.attention_factor)
+
     @property
     def rows(self):
         return int(lib.rope_table_rows(self._h))

@@ -139,3 +139,19 @@ def test_meta_dropin_reproduces_meta_apply_rotary_emb(name):
     for got, key in ((qo, "meta_q_out"), (ko, "meta_k_out")):
         want = f32(rec, key, tuple(got.shape))
         assert np.max(np.abs(got.numpy() - want)) <= 2e-6 * (np.abs(q).max() + 1), key
+
+
+def test_mrope_table_matches_qwen2_vl():
+    """Qwen2-VL M-RoPE: t/h/w planes over frequency sections [16, 24, 24] (HF's cos/sin for a grid)."""
+    rec = load_golden("qwen2_vl_7b")
+    f = case_freqs(rec)
+    assert f.mrope_section == [16, 24, 24]
+    p_, n = (int(v) for v in rec["cos_shape"])
+    thw = np.array([int(v) for v in rec["thw"]]).reshape(3, p_)
+    t = librope.Table.mrope(f, thw, compat=True)
+    want_c, want_s = f32(rec, "cos_thw", (p_, n)), f32(rec, "sin_thw", (p_, n))
+    dth = np.abs(f.inv_freq_f32.astype(np.float64) - f32(rec, "inv_freq"))
+    bound = 2 * ulp32(want_c) + thw.max() * dth.max() + 1e-30
+    assert np.all(np.abs(t.cos - want_c) <= bound) and np.all(np.abs(t.sin - want_s) <= 2 * ulp32(want_s) + thw.max() * dth.max())
+    with pytest.raises(ValueError, match="3, n"):
+        librope.Table.mrope(f, thw[:2])
