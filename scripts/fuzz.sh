@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Bounded libFuzzer runs of the readers (`make test-fuzz`): config.json
+# (fuzz_config, which also drives the core's frequency/table code with every
+# config it accepts), .npy (fuzz_npy) and GGUF (fuzz_gguf).
+#
+# Builds with clang -fsanitize=fuzzer,address,undefined in build-fuzz/ and runs
+# each harness for FUZZ_SECONDS (default 60) from its committed seed corpus
+# fuzz/corpus/<name>/ (new inputs go to build-fuzz/corpus/<name>/, the
+# committed seeds are not modified). Prints each run's execution count; exits
+# non-zero if any harness finds a crash, sanitizer report, leak or timeout
+# (the input is saved as build-fuzz/artifacts/<name>-crash-*).
+#
+#   FUZZ_SECONDS=600 bash scripts/fuzz.sh            # longer
+#   FUZZ_TARGETS="fuzz_npy" bash scripts/fuzz.sh     # one harness
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECONDS_EACH=${FUZZ_SECONDS:-60}
+TARGETS=${FUZZ_TARGETS:-"fuzz_config fuzz_npy fuzz_gguf"}
+OUT=build-fuzz
+CC=${FUZZ_CC:-clang}
+JOBS=${JOBS:-$(nproc)}
+
+if ! command -v "$CC" >/dev/null; then
+  echo "fuzz.sh: $CC not found (make deps installs clang and libclang-rt-14-dev)" >&2
+  exit 2
+fi
+mkdir -p "$OUT"
+# libFuzzer's runtime present?
+if ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){(void)d;(void)n;return 0;}' |
+     "$CC" -x c -fsanitize=fuzzer - -o "$OUT/.probe" 2>"$OUT/.probe.log"; then
+  echo "fuzz.sh: $CC cannot link -fsanitize=fuzzer (install libclang-rt-14-dev):" >&2
+  cat "$OUT/.probe.log" >&2
+  exit 2
+fi
+
+# The core library, sanitized and with coverage (fuzzer-no-link) so the
+# harnesses also explore its code.
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+cmake -S . -B "$OUT/lib" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=Debug -DROPE_BUILD_TOOLS=OFF \
+      -DCMAKE_C_FLAGS="-O1 -g -fsanitize=fuzzer-no-link $SAN" >"$OUT/cmake.log" 2>&1 ||
+  { cat "$OUT/cmake.log" >&2; exit 2; }
+cmake --build "$OUT/lib" -j"$JOBS" --target rope >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log" >&2; exit 2; }
+LIBROPE="$OUT/lib/src/librope.a"
+
+CFLAGS="-std=c11 -O1 -g -Wall -Wextra -fsanitize=fuzzer $SAN -Iinclude -Itools/lib"
+build() { # name sources...
+  local name=$1; shift
+  "$CC" $CFLAGS "$@" "$LIBROPE" -lcjson -lm -lpthread -o "$OUT/$name"
+}
+
+status=0
+for t in $TARGETS; do
+  case $t in
+    fuzz_config) build fuzz_config fuzz/fuzz_config.c tools/lib/config_json.c; dict=fuzz/config.dict; maxlen=8192 ;;
+    fuzz_npy)    build fuzz_npy fuzz/fuzz_npy.c tools/lib/npy.c; dict=fuzz/npy.dict; maxlen=4096 ;;
+    fuzz_gguf)   build fuzz_gguf fuzz/fuzz_gguf.c tools/lib/gguf.c; dict=; maxlen=8192 ;;
+    *) echo "fuzz.sh: unknown target $t" >&2; exit 2 ;;
+  esac
+  name=${t#fuzz_}
+  mkdir -p "$OUT/corpus/$name" "$OUT/artifacts"
+  log="$OUT/$t.log"
+  args=(-max_total_time="$SECONDS_EACH" -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048
+        -print_final_stats=1 -artifact_prefix="$OUT/artifacts/$name-")
+  [ -n "$dict" ] && args+=(-dict="$dict")
+  echo "== $t: ${SECONDS_EACH}s from fuzz/corpus/$name ($(ls fuzz/corpus/$name | wc -l) seeds)"
+  set +e
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    "$OUT/$t" "${args[@]}" "$OUT/corpus/$name" "fuzz/corpus/$name" >"$log" 2>&1
+  rc=$?
+  set -e
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
+  corp=$(ls "$OUT/corpus/$name" | wc -l)
+  if [ $rc -ne 0 ]; then
+    echo "FAIL $t: exit $rc after ${execs:-?} executions; log $log" >&2
+    grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$log" | head -20 >&2 || true
+    status=1
+  else
+    echo "ok   $t: ${execs:-?} executions, 0 crashes, ${cov:-cov ?}, corpus $corp"
+  fi
+done
+exit $status
