@@ -1,4 +1,5 @@
 #include "cli_util.h"
+#include "npy.h"
 
 #include <errno.h>
 #include <math.h>
@@ -100,4 +101,75 @@ void cli_json_str(FILE *f, const char *s) {
         else fputc(*p, f);
     }
     fputc('"', f);
+}
+
+int cli_load_positions(const char *arg, int64_t **out, int64_t *rows, int64_t *cols, char *err,
+                       size_t errlen) {
+    *out = NULL;
+    *rows = *cols = 0;
+    if (!arg) return util_fail(err, errlen, "no positions");
+    if (!cli_ends_with(arg, ".npy")) {
+        int64_t n;
+        if (cli_parse_positions(arg, out, &n, (int64_t)1 << 26, err, errlen) != 0) return -1;
+        *rows = 1;
+        *cols = n;
+        return 0;
+    }
+    npy_array a;
+    char msg[300];
+    if (npy_read(arg, &a, msg, sizeof msg) != 0) return util_fail(err, errlen, "%s", msg);
+    if (a.dtype != NPY_I64 && a.dtype != NPY_I32) {
+        npy_free(&a);
+        return util_fail(err, errlen, "%s: positions must be int64 or int32, not %s", arg,
+                         npy_dtype_descr(a.dtype));
+    }
+    if (a.ndim != 1 && a.ndim != 2) {
+        npy_free(&a);
+        return util_fail(err, errlen, "%s: positions must have shape (seq,) or (batch, seq), got %d dims",
+                         arg, a.ndim);
+    }
+    if (a.count == 0) {
+        npy_free(&a);
+        return util_fail(err, errlen, "%s: no positions", arg);
+    }
+    int64_t *p = malloc((size_t)a.count * sizeof *p);
+    if (!p) {
+        npy_free(&a);
+        return util_fail(err, errlen, "out of memory");
+    }
+    for (int64_t k = 0; k < a.count; k++) {
+        int64_t v;
+        if (a.dtype == NPY_I64) memcpy(&v, (const char *)a.data + 8 * k, 8);
+        else {
+            int32_t w;
+            memcpy(&w, (const char *)a.data + 4 * k, 4);
+            v = w;
+        }
+        if (v < 0 || v > CLI_MAX_POSITION) {
+            free(p);
+            npy_free(&a);
+            return util_fail(err, errlen, "%s: position %lld (entry %lld) is out of range [0, 2^53]", arg,
+                             (long long)v, (long long)k);
+        }
+        p[k] = v;
+    }
+    *rows = a.ndim == 2 ? a.shape[0] : 1;
+    *cols = a.ndim == 2 ? a.shape[1] : a.shape[0];
+    npy_free(&a);
+    *out = p;
+    return 0;
+}
+
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val) {
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0') return 0;
+    if (*i + 1 >= argc) return -1;
+    *val = argv[++*i];
+    return 1;
 }

@@ -27,4 +27,15 @@ void cli_json_num(FILE *f, double x);
 /* A JSON string with the required escapes. */
 void cli_json_str(FILE *f, const char *s);
 
+/* Positions from a comma list ("0,1,4096": rows 1) or a .npy of int64/int32
+ * with shape (n,) (rows 1) or (rows, n). Values must lie in [0, 2^53].
+ * *out is malloc'ed, rows*cols entries, row-major. */
+int cli_load_positions(const char *arg, int64_t **out, int64_t *rows, int64_t *cols, char *err,
+                       size_t errlen);
+
+/* Option matching: if argv[*i] is `name` (value in argv[*i+1]) or `name=value`,
+ * sets *val, advances *i past a separate value and returns 1; returns -1 when
+ * the value is missing; 0 when argv[*i] is another argument. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
+
 #endif
