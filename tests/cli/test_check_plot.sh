@@ -5,6 +5,8 @@
 # $1 = the rope binary; cwd = tests/.
 set -euo pipefail
 ROPE=${1:?usage: test_check_plot.sh path/to/rope}
+case "$ROPE" in /*) ;; *) ROPE="$PWD/$ROPE" ;; esac
+cd "$(dirname "$0")/.."                  # tests/, wherever it is run from
 PY=${PYTHON:-python3}
 CFG=data/configs/llama2_7b.json          # head_dim 128, rope_theta 1e4
 CFG_YARN=data/configs/qwen25_7b_instruct_yarn.json
