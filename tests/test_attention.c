@@ -52,6 +52,7 @@ static void rope_ref(const float *x, int64_t D, int64_t p, double *y) {
 typedef struct hist {
     int64_t n, cap, Hkv, D;
     float *k, *v;
+    double *kr; /* k rotated at its position, float64 */
     int64_t *pos;
 } hist;
 
@@ -62,16 +63,20 @@ static void hist_init(hist *h, int64_t cap, int64_t Hkv, int64_t D) {
     h->D = D;
     h->k = malloc(sizeof(float) * (size_t)(cap * Hkv * D));
     h->v = malloc(sizeof(float) * (size_t)(cap * Hkv * D));
+    h->kr = malloc(sizeof(double) * (size_t)(cap * Hkv * D));
     h->pos = malloc(sizeof(int64_t) * (size_t)cap);
 }
 static void hist_free(hist *h) {
     free(h->k);
     free(h->v);
+    free(h->kr);
     free(h->pos);
 }
 static void hist_push(hist *h, const float *k, const float *v, int64_t p) {
     memcpy(h->k + h->n * h->Hkv * h->D, k, sizeof(float) * (size_t)(h->Hkv * h->D));
     memcpy(h->v + h->n * h->Hkv * h->D, v, sizeof(float) * (size_t)(h->Hkv * h->D));
+    for (int64_t j = 0; j < h->Hkv; j++)
+        rope_ref(k + j * h->D, h->D, p, h->kr + (h->n * h->Hkv + j) * h->D);
     h->pos[h->n++] = p;
 }
 
@@ -79,7 +84,7 @@ static void hist_push(hist *h, const float *k, const float *v, int64_t p) {
 static void ref_attend(const hist *h, const float *q, int64_t Hq, int64_t p, double scale,
                        int64_t window, double *out) {
     const int64_t D = h->D, G = Hq / h->Hkv;
-    double *qr = malloc(sizeof(double) * (size_t)D), *kr = malloc(sizeof(double) * (size_t)D);
+    double *qr = malloc(sizeof(double) * (size_t)D);
     double *w = malloc(sizeof(double) * (size_t)(h->n + 1));
     for (int64_t hq = 0; hq < Hq; hq++) {
         const int64_t hk = hq / G;
@@ -92,7 +97,7 @@ static void ref_attend(const hist *h, const float *q, int64_t Hq, int64_t p, dou
                 w[e] = -INFINITY;
                 continue;
             }
-            rope_ref(h->k + (e * h->Hkv + hk) * D, D, t, kr);
+            const double *kr = h->kr + (e * h->Hkv + hk) * D;
             double s = 0;
             for (int64_t d = 0; d < D; d++) s += qr[d] * kr[d];
             w[e] = s * scale;
@@ -111,7 +116,6 @@ static void ref_attend(const hist *h, const float *q, int64_t Hq, int64_t p, dou
         }
     }
     free(qr);
-    free(kr);
     free(w);
 }
 
@@ -190,84 +194,85 @@ typedef struct scen {
 } scen;
 
 /* Prefix tokens then qlen new tokens appended at consecutive positions
- * (starting at `start`), the new ones attended; compared with the reference. */
-static void test_vs_reference(const scen *sc, rope_dtype dt, int64_t start, const char *isa) {
-    const int64_t B = sc->B, Hq = sc->Hq, Hkv = sc->Hkv, D = sc->D;
-    const int64_t N = sc->prefix + sc->qlen;
+ * (starting at `start`), the new ones attended, with every kernel set;
+ * compared with the reference (computed once). */
+static void test_vs_reference(const scen *sc, rope_dtype dt, int64_t start, const char *const *isas,
+                              int n_isa) {
+    const int64_t B = sc->B, Hq = sc->Hq, Hkv = sc->Hkv, D = sc->D, QL = sc->qlen;
+    const int64_t N = sc->prefix + QL;
     rope_apply_params ap;
     setup_rope(D, &ap);
-    rope_kv_cache_desc desc = {B, Hkv, D, N + 3, dt};
-    rope_kv_cache *c = NULL;
-    CHECK_OK(rope_kv_cache_create(&desc, &c));
-    if (!c) return;
-    hist *h = malloc(sizeof(hist) * (size_t)B);
     float *k = malloc(sizeof(float) * (size_t)(B * N * Hkv * D));
     float *v = malloc(sizeof(float) * (size_t)(B * N * Hkv * D));
-    float *q = malloc(sizeof(float) * (size_t)(B * sc->qlen * Hq * D));
-    float *out = malloc(sizeof(float) * (size_t)(B * sc->qlen * Hq * D));
-    double *ref = malloc(sizeof(double) * (size_t)(Hq * D));
+    float *q = malloc(sizeof(float) * (size_t)(B * QL * Hq * D));
+    float *out = malloc(sizeof(float) * (size_t)(B * QL * Hq * D));
+    double *ref = malloc(sizeof(double) * (size_t)(B * QL * Hq * D));
     int64_t *ids = malloc(sizeof(int64_t) * (size_t)(B * N));
     fill(k, B * N * Hkv * D, 1.0f);
     fill(v, B * N * Hkv * D, 1.0f);
-    fill(q, B * sc->qlen * Hq * D, 2.0f);
-    for (int64_t b = 0; b < B; b++) {
-        hist_init(&h[b], N, Hkv, D);
-        for (int64_t s = 0; s < N; s++)
-            hist_push(&h[b], k + (b * N + s) * Hkv * D, v + (b * N + s) * Hkv * D, start + s);
-    }
-    /* two appends: the prefix, then the new tokens (k, v re-packed per chunk) */
-    const int64_t chunks[2][2] = {{0, sc->prefix}, {sc->prefix, N}};
-    for (int ci = 0; ci < 2; ci++) {
-        int64_t s0 = chunks[ci][0], n = chunks[ci][1] - s0;
-        if (n == 0) continue;
-        float *kc = malloc(sizeof(float) * (size_t)(B * n * Hkv * D));
-        float *vc = malloc(sizeof(float) * (size_t)(B * n * Hkv * D));
-        for (int64_t b = 0; b < B; b++) {
-            memcpy(kc + b * n * Hkv * D, k + (b * N + s0) * Hkv * D, sizeof(float) * (size_t)(n * Hkv * D));
-            memcpy(vc + b * n * Hkv * D, v + (b * N + s0) * Hkv * D, sizeof(float) * (size_t)(n * Hkv * D));
-            for (int64_t s = 0; s < n; s++) ids[b * n + s] = start + s0 + s;
-        }
-        CHECK_OK(append(c, &ap, ids, B, n, Hkv, D, kc, vc));
-        free(kc);
-        free(vc);
-    }
-    for (int64_t b = 0; b < B; b++) {
-        int64_t len = -1;
-        CHECK_OK(rope_kv_cache_length(c, b, &len));
-        CHECK_EQ_INT(len, N);
-        for (int64_t s = 0; s < sc->qlen; s++) ids[b * sc->qlen + s] = start + sc->prefix + s;
-    }
-    rope_attention_params p;
-    rope_attention_params_init(&p);
-    p.sliding_window = sc->window;
-    p.softmax_scale = sc->scale;
-    CHECK_OK(attend(c, &ap, &p, ids, B, sc->qlen, Hq, D, q, out));
+    fill(q, B * QL * Hq * D, 2.0f);
     const double scale = sc->scale > 0 ? sc->scale : 1.0 / sqrt((double)D);
-    double err = 0;
     for (int64_t b = 0; b < B; b++) {
-        hist hb = h[b];
-        for (int64_t s = 0; s < sc->qlen; s++) {
-            hb.n = sc->prefix + s + 1; /* entries after the query are masked anyway; cheaper */
-            ref_attend(&hb, q + (b * sc->qlen + s) * Hq * D, Hq, start + sc->prefix + s, scale,
-                       sc->window, ref);
-            for (int64_t i = 0; i < Hq * D; i++) {
-                double d = fabs(ref[i] - out[(b * sc->qlen + s) * Hq * D + i]);
-                if (!(d <= err)) err = d;
-            }
+        hist h;
+        hist_init(&h, N, Hkv, D);
+        for (int64_t s = 0; s < N; s++) {
+            hist_push(&h, k + (b * N + s) * Hkv * D, v + (b * N + s) * Hkv * D, start + s);
+            if (s >= sc->prefix) /* entries after the query are masked anyway */
+                ref_attend(&h, q + (b * QL + s - sc->prefix) * Hq * D, Hq, start + s, scale,
+                           sc->window, ref + (b * QL + s - sc->prefix) * Hq * D);
         }
+        hist_free(&h);
     }
-    CHECK_MSG(err <= tol_for(dt), "%s %s B=%lld Hq=%lld Hkv=%lld D=%lld prefix=%lld q=%lld win=%lld start=%lld: err %.3g",
-              isa, dname(dt), (long long)B, (long long)Hq, (long long)Hkv, (long long)D,
-              (long long)sc->prefix, (long long)sc->qlen, (long long)sc->window, (long long)start, err);
-    for (int64_t b = 0; b < B; b++) hist_free(&h[b]);
-    free(h);
+    for (int ii = 0; ii < n_isa; ii++) {
+        CHECK_OK(rope_isa_force(isas[ii]));
+        rope_kv_cache_desc desc = {B, Hkv, D, N + 3, dt};
+        rope_kv_cache *c = NULL;
+        CHECK_OK(rope_kv_cache_create(&desc, &c));
+        if (!c) break;
+        /* two appends: the prefix, then the new tokens (k, v re-packed per chunk) */
+        const int64_t chunks[2][2] = {{0, sc->prefix}, {sc->prefix, N}};
+        for (int ci = 0; ci < 2; ci++) {
+            int64_t s0 = chunks[ci][0], n = chunks[ci][1] - s0;
+            if (n == 0) continue;
+            float *kc = malloc(sizeof(float) * (size_t)(B * n * Hkv * D));
+            float *vc = malloc(sizeof(float) * (size_t)(B * n * Hkv * D));
+            for (int64_t b = 0; b < B; b++) {
+                memcpy(kc + b * n * Hkv * D, k + (b * N + s0) * Hkv * D, sizeof(float) * (size_t)(n * Hkv * D));
+                memcpy(vc + b * n * Hkv * D, v + (b * N + s0) * Hkv * D, sizeof(float) * (size_t)(n * Hkv * D));
+                for (int64_t s = 0; s < n; s++) ids[b * n + s] = start + s0 + s;
+            }
+            CHECK_OK(append(c, &ap, ids, B, n, Hkv, D, kc, vc));
+            free(kc);
+            free(vc);
+        }
+        for (int64_t b = 0; b < B; b++) {
+            int64_t len = -1;
+            CHECK_OK(rope_kv_cache_length(c, b, &len));
+            CHECK_EQ_INT(len, N);
+            for (int64_t s = 0; s < QL; s++) ids[b * QL + s] = start + sc->prefix + s;
+        }
+        rope_attention_params p;
+        rope_attention_params_init(&p);
+        p.sliding_window = sc->window;
+        p.softmax_scale = sc->scale;
+        CHECK_OK(attend(c, &ap, &p, ids, B, QL, Hq, D, q, out));
+        double err = 0;
+        for (int64_t i = 0; i < B * QL * Hq * D; i++) {
+            double d = fabs(ref[i] - out[i]);
+            if (!(d <= err)) err = d;
+        }
+        CHECK_MSG(err <= tol_for(dt),
+                  "%s %s B=%lld Hq=%lld Hkv=%lld D=%lld prefix=%lld q=%lld win=%lld start=%lld: err %.3g",
+                  isas[ii], dname(dt), (long long)B, (long long)Hq, (long long)Hkv, (long long)D,
+                  (long long)sc->prefix, (long long)QL, (long long)sc->window, (long long)start, err);
+        rope_kv_cache_free(c);
+    }
     free(k);
     free(v);
     free(q);
     free(out);
     free(ref);
     free(ids);
-    rope_kv_cache_free(c);
 }
 
 /* Full forward over N tokens at `start` (f32 cache), outputs into out. */
@@ -773,14 +778,11 @@ int main(void) {
         {1, 2, 1, 16, 0, 1, 0, 0},       /* one token */
     };
     const rope_dtype dts[3] = {ROPE_F32, ROPE_F16, ROPE_BF16};
+    for (size_t s = 0; s < sizeof scens / sizeof scens[0]; s++)
+        for (int d = 0; d < 3; d++)
+            test_vs_reference(&scens[s], dts[d], s == 2 ? 5000 : 0, isas, n_isa);
     for (int i = 0; i < n_isa; i++) {
         CHECK_OK(rope_isa_force(isas[i]));
-        for (size_t s = 0; s < sizeof scens / sizeof scens[0]; s++)
-            for (int d = 0; d < 3; d++) {
-                /* the long case once per ISA in f32 only (the reference is slow under ASan) */
-                if (scens[s].prefix > 1000 && d > 0) continue;
-                test_vs_reference(&scens[s], dts[d], s == 2 ? 5000 : 0, isas[i]);
-            }
         test_properties();
         test_masked_and_rollback();
     }
