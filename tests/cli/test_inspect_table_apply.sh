@@ -9,7 +9,7 @@ set -euo pipefail
 ROPE=${1:?usage: $0 path/to/rope}
 cd "$(dirname "$0")/.."
 exec /usr/bin/python3 - "$ROPE" <<'PY'
-import json, math, os, subprocess, sys, tempfile
+import json, math, os, shutil, subprocess, sys, tempfile
 import numpy as np
 
 ROPE = sys.argv[1]
@@ -330,6 +330,7 @@ for what, text in bad_cfgs.items():
 expect_fail("missing config", "inspect", os.path.join(tmp, "none.json"))
 expect_fail("binary config", "inspect", write("bin.json", bytes(range(256))))
 
+shutil.rmtree(tmp, ignore_errors=True)
 print("test_inspect_table_apply: %d checks, %d failed" % (checks, fails))
 sys.exit(1 if fails else 0)
 PY
