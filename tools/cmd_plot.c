@@ -152,7 +152,7 @@ static void put_px(canvas *c, int x, int y, uint32_t col) {
 
 static void cv_rect(canvas *c, double x, double y, double w, double h, uint32_t col) {
     if (c->svg) {
-        fprintf(c->f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#%06x\"/>\n", x, y, w,
+        fprintf(c->f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#%06x\" shape-rendering=\"crispEdges\"/>\n", x, y, w,
                 h, (unsigned)col);
         return;
     }
@@ -207,7 +207,7 @@ static void cv_text(canvas *c, double x, double y, const char *s, int scale, int
     if (c->svg) {
         static const char *anch[3] = {"start", "middle", "end"};
         fprintf(c->f, "<text x=\"%.2f\" y=\"%.2f\" font-family=\"monospace\" font-size=\"%d\" fill=\"#%06x\" "
-                      "text-anchor=\"%s\" dominant-baseline=\"central\"",
+                      "text-anchor=\"%s\" dominant-baseline=\"central\" xml:space=\"preserve\"",
                 x, y, 7 * scale + 3, (unsigned)col, anch[anchor]);
         if (vertical) fprintf(c->f, " transform=\"rotate(-90 %.2f %.2f)\"", x, y);
         fputc('>', c->f);
@@ -462,7 +462,7 @@ static void panel_wavelength(canvas *c, const plot_data *d, double X, double Y, 
     double *xs = calloc((size_t)n + 1, sizeof(double)), *ys = calloc((size_t)n + 1, sizeof(double));
     if (xs && ys) {
         for (int64_t i = 0; i < n; i++) xs[i] = ax_x(&a, (double)i), ys[i] = ax_y(&a, TWO_PI / d->f0.inv_freq[i]);
-        cv_polyline(c, xs, ys, (int)n, GREY, 3, 1);
+        if (d->f.type != ROPE_SCALING_DEFAULT) cv_polyline(c, xs, ys, (int)n, GREY, 3, 1);
         for (int64_t i = 0; i < n; i++) ys[i] = ax_y(&a, TWO_PI / d->f.inv_freq[i]);
         cv_polyline(c, xs, ys, (int)n, BLUE, 3, 0);
         for (int64_t i = 0; i < n; i++) cv_rect(c, xs[i] - 2, ys[i] - 2, 5, 5, BLUE);
@@ -479,9 +479,10 @@ static void panel_wavelength(canvas *c, const plot_data *d, double X, double Y, 
     double lx = a.x0 + 14, ly = a.y0 + 22;
     char lab[96];
     snprintf(lab, sizeof lab, "%s", d->f.type == ROPE_SCALING_DEFAULT ? "model (unscaled)" : "model, scaled");
-    legend_box(c, lx, ly, 2 + (d->context > 0) + has_blend + has_scaled, 26);
+    int scaled = d->f.type != ROPE_SCALING_DEFAULT;
+    legend_box(c, lx, ly, 1 + scaled + (d->context > 0) + has_blend + has_scaled, 26);
     legend_entry(c, lx, ly, BLUE, 0, lab), ly += 22;
-    legend_entry(c, lx, ly, GREY, 1, "unscaled base^(-2i/d)"), ly += 22;
+    if (scaled) legend_entry(c, lx, ly, GREY, 1, "unscaled base^(-2i/d)"), ly += 22;
     if (d->context > 0) {
         snprintf(lab, sizeof lab, "context %lld", (long long)d->context);
         legend_entry(c, lx, ly, GREEN, 1, lab), ly += 22;
