@@ -130,6 +130,8 @@ typedef struct ak_kernels {
 #define AK_LOAD(p, dt) ak_loadp((p), (dt))
 #define AK_SET1(x) (x)
 #define AK_FMA(a, b, c) ((a) * (b) + (c))
+#define AK_MAX(a, b) ((b) > (a) ? (b) : (a))
+#define AK_ADD(a, b) ((a) + (b))
 #define AK_LOADF(p) (*(p))
 #define AK_STOREF(p, v) (*(p) = (v))
 #define AK_QK_RG 2
@@ -144,6 +146,8 @@ typedef struct ak_kernels {
 #undef AK_LOAD
 #undef AK_SET1
 #undef AK_FMA
+#undef AK_MAX
+#undef AK_ADD
 #undef AK_LOADF
 #undef AK_STOREF
 #undef AK_QK_RG
@@ -169,6 +173,8 @@ AK_T2 AK_INLINE __m256 ak_load_avx2(const void *p, int dt) {
 #define AK_LOAD(p, dt) ak_load_avx2((p), (dt))
 #define AK_SET1(x) _mm256_set1_ps(x)
 #define AK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define AK_MAX(a, b) _mm256_max_ps((a), (b))
+#define AK_ADD(a, b) _mm256_add_ps((a), (b))
 #define AK_LOADF(p) _mm256_loadu_ps(p)
 #define AK_STOREF(p, v) _mm256_storeu_ps((p), (v))
 #define AK_QK_RG 4
@@ -183,6 +189,8 @@ AK_T2 AK_INLINE __m256 ak_load_avx2(const void *p, int dt) {
 #undef AK_LOAD
 #undef AK_SET1
 #undef AK_FMA
+#undef AK_MAX
+#undef AK_ADD
 #undef AK_LOADF
 #undef AK_STOREF
 #undef AK_QK_RG
@@ -207,6 +215,8 @@ AK_T512 AK_INLINE __m512 ak_load_avx512(const void *p, int dt) {
 #define AK_LOAD(p, dt) ak_load_avx512((p), (dt))
 #define AK_SET1(x) _mm512_set1_ps(x)
 #define AK_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define AK_MAX(a, b) _mm512_max_ps((a), (b))
+#define AK_ADD(a, b) _mm512_add_ps((a), (b))
 #define AK_LOADF(p) _mm512_loadu_ps(p)
 #define AK_STOREF(p, v) _mm512_storeu_ps((p), (v))
 #define AK_QK_RG 4
@@ -221,6 +231,8 @@ AK_T512 AK_INLINE __m512 ak_load_avx512(const void *p, int dt) {
 #undef AK_LOAD
 #undef AK_SET1
 #undef AK_FMA
+#undef AK_MAX
+#undef AK_ADD
 #undef AK_LOADF
 #undef AK_STOREF
 #undef AK_QK_RG
@@ -586,10 +598,15 @@ static void attn_item(const attn_ctx *x, const scratch *sc, int64_t item) {
             sc->l[r] = 0.0f;
             const unsigned char *src = (const unsigned char *)x->q.data +
                                        toff(&x->q, b, s0 + i, kvh * G + g, 0) * qes;
-            for (int64_t d = 0; d < D; d++) {
-                sc->q[r * D + d] = ak_loadp(src + d * x->q.stride[3] * qes, qdt) * x->qscale;
-                sc->o[r * D + d] = 0.0f;
+            float *qr = sc->q + r * D, *orow = sc->o + r * D;
+            if (qdt == AK_DT_F32 && x->q.stride[3] == 1) {
+                const float *qf = (const float *)(const void *)src;
+                for (int64_t d = 0; d < D; d++) qr[d] = qf[d] * x->qscale;
+            } else {
+                for (int64_t d = 0; d < D; d++)
+                    qr[d] = ak_loadp(src + d * x->q.stride[3] * qes, qdt) * x->qscale;
             }
+            memset(orow, 0, sizeof(float) * (size_t)D);
         }
     }
 
@@ -621,12 +638,21 @@ static void attn_item(const attn_ctx *x, const scratch *sc, int64_t item) {
     for (int64_t i = 0; i < nq; i++)
         for (int64_t g = 0; g < G; g++) {
             const int64_t r = i * G + g;
-            const float inv = sc->l[r] > 0.0f ? 1.0f / sc->l[r] : 0.0f; /* nothing seen: zeros */
+            const int seen = sc->l[r] != 0.0f; /* nothing seen: zeros (NaN sums stay NaN) */
+            const float inv = seen ? 1.0f / sc->l[r] : 0.0f;
             unsigned char *dst = (unsigned char *)x->out.data +
                                  toff(&x->out, b, s0 + i, kvh * G + g, 0) * oes;
-            for (int64_t d = 0; d < D; d++)
-                ak_store1(dst + d * x->out.stride[3] * oes, 0, odt,
-                          inv > 0.0f ? sc->o[r * D + d] * inv : 0.0f);
+            const float *orow = sc->o + r * D;
+            if (odt == AK_DT_F32 && x->out.stride[3] == 1) {
+                float *of = (float *)(void *)dst;
+                if (seen)
+                    for (int64_t d = 0; d < D; d++) of[d] = orow[d] * inv;
+                else
+                    memset(of, 0, sizeof(float) * (size_t)D);
+            } else {
+                for (int64_t d = 0; d < D; d++)
+                    ak_store1(dst + d * x->out.stride[3] * oes, 0, odt, seen ? orow[d] * inv : 0.0f);
+            }
         }
 }
 

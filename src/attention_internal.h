@@ -7,7 +7,8 @@
  *   AK_FN           attributes of every function here (target(...), static)
  *   AK_VF, AK_W     the float vector type and its width (1 = plain float)
  *   AK_LOAD(p, dt)  W floats from element pointer p of storage dtype dt
- *   AK_SET1(x), AK_FMA(a, b, c) = a·b + c, AK_LOADF(p), AK_STOREF(p, v)
+ *   AK_SET1(x), AK_FMA(a, b, c) = a·b + c, AK_LOADF(p), AK_STOREF(p, v),
+ *   AK_MAX(a, b), AK_ADD(a, b)
  *   AK_QK_RG, AK_QK_NB   rows × key blocks of one score micro-tile
  *   AK_PV_RG, AK_PV_NV   rows × vectors of head_dim of one P·V micro-tile
  *
@@ -137,12 +138,12 @@ AK_FN AK_NOINLINE void AK_NAME(softmax_tile)(float *s, int64_t rows, int nk, con
             }
         }
         for (int j = nk; j < AK_TILE; j++) sr[j] = -INFINITY;
-        float lane[AK_KB];
-        for (int t = 0; t < AK_KB; t++) lane[t] = sr[t];
-        for (int j = AK_KB; j < AK_TILE; j += AK_KB)
-            for (int t = 0; t < AK_KB; t++) lane[t] = sr[j + t] > lane[t] ? sr[j + t] : lane[t];
+        float lane[AK_W];
+        AK_VF mv = AK_LOADF(sr);
+        for (int j = AK_W; j < AK_TILE; j += AK_W) mv = AK_MAX(mv, AK_LOADF(sr + j));
+        AK_STOREF(lane, mv);
         float mt = lane[0];
-        for (int t = 1; t < AK_KB; t++) mt = lane[t] > mt ? lane[t] : mt;
+        for (int t = 1; t < AK_W; t++) mt = lane[t] > mt ? lane[t] : mt;
         if (mt == -INFINITY) { /* nothing visible in this tile (NaN scores flow on) */
             for (int j = 0; j < AK_TILE; j++) sr[j] = 0.0f;
             continue;
@@ -150,11 +151,11 @@ AK_FN AK_NOINLINE void AK_NAME(softmax_tile)(float *s, int64_t rows, int nk, con
         const float mnew = mt > m[r] ? mt : m[r];
         const float alpha = ak_exp2(m[r] - mnew); /* 0 on the first visible tile */
         for (int j = 0; j < AK_TILE; j++) sr[j] = ak_exp2(sr[j] - mnew);
-        for (int t = 0; t < AK_KB; t++) lane[t] = sr[t];
-        for (int j = AK_KB; j < AK_TILE; j += AK_KB)
-            for (int t = 0; t < AK_KB; t++) lane[t] += sr[j + t];
+        AK_VF sv = AK_LOADF(sr);
+        for (int j = AK_W; j < AK_TILE; j += AK_W) sv = AK_ADD(sv, AK_LOADF(sr + j));
+        AK_STOREF(lane, sv);
         float sum = 0.0f;
-        for (int t = 0; t < AK_KB; t++) sum += lane[t];
+        for (int t = 0; t < AK_W; t++) sum += lane[t];
         l[r] = l[r] * alpha + sum;
         if (alpha != 1.0f) {
             float *orow = o + r * D;
