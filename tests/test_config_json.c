@@ -174,6 +174,14 @@ static void plumbing(void) {
     CHECK(parse("{\"hidden_size\": 2560, \"num_attention_heads\": 32, \"partial_rotary_factor\": 0.4}", &h) == 0);
     CHECK_EQ_INT(h.rotary_dim, 32);
     hf_config_free(&h);
+    /* ... but Llama's default RoPE ignores it (HF compute_default_rope_parameters); its linear honours it */
+    CHECK(parse("{\"model_type\": \"llama\", \"head_dim\": 64, \"partial_rotary_factor\": 0.5}", &h) == 0);
+    CHECK_EQ_INT(h.rotary_dim, 64);
+    hf_config_free(&h);
+    CHECK(parse("{\"model_type\": \"llama\", \"head_dim\": 64, \"partial_rotary_factor\": 0.5, "
+                "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2}}", &h) == 0);
+    CHECK_EQ_INT(h.rotary_dim, 32);
+    hf_config_free(&h);
     /* Phi-3: top-level original_max_position_embeddings wins over the dict's */
     CHECK(parse("{\"model_type\": \"phi3\", \"head_dim\": 4, \"max_position_embeddings\": 64, "
                 "\"original_max_position_embeddings\": 16, \"rope_scaling\": {\"type\": \"longrope\", "

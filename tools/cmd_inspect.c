@@ -101,7 +101,7 @@ static void scaling_params(const hf_config *h, FILE *f, int json) {
         for (int i = 0; i < n; i++) {
             if (!strcmp(names[i], "factor") && vals[i] == 0)
                 fprintf(f, "%sfactor (max_position_embeddings/original)", i ? ", " : "");
-            else fprintf(f, "%s%s %.17g", i ? ", " : "", names[i], vals[i]);
+            else fprintf(f, "%s%s %.15g", i ? ", " : "", names[i], vals[i]);
         }
     }
 }

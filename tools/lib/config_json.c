@@ -250,6 +250,14 @@ static int parse_root(const cJSON *root, hf_config *o, ctx *c) {
         r->partial_rotary_factor = 0.25;
     }
 
+    /* HF's own compute_default_rope_parameters of these models ignores
+     * partial_rotary_factor (the ROPE_INIT_FUNCTIONS of the scaled types honour it). */
+    static const char *const full_default[] = {"llama", "mistral", "qwen2", "gemma", "gemma2",
+                                               "gemma3_text", "deepseek_v2", "deepseek_v3"};
+    if (r->type == ROPE_SCALING_DEFAULT && r->partial_rotary_factor != 1.0)
+        for (size_t k = 0; k < sizeof full_default / sizeof full_default[0]; k++)
+            if (streq(mt, full_default[k])) r->partial_rotary_factor = 1.0;
+
     /* Model sizes. */
     int64_t heads = 0, kv = 0, hidden = 0, hd = 0, qk_rope = 0, qk_nope = 0, maxp = 0;
     if (get_int(c, src, w, "num_attention_heads", &heads) < 0) return -1;

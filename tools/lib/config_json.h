@@ -7,6 +7,9 @@
  *     "su" -> longrope (Phi-3), "mrope" -> default with mrope_section (Qwen2-VL);
  *   - `rope_theta` inside the dict wins over the top-level one (HF setdefault),
  *     default 10000;
+ *   - partial_rotary_factor: honoured, except by the "default" type of the models
+ *     whose HF compute_default_rope_parameters ignores it (llama, mistral, qwen2,
+ *     gemma, gemma2, gemma3_text, deepseek_v2, deepseek_v3);
  *   - GPT-NeoX: `rotary_emb_base` is the base and `rotary_pct` the partial
  *     rotary factor (default 0.25 for model_type gpt_neox);
  *   - `original_max_position_embeddings` at the top level (Phi-3) wins over the
