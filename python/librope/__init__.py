@@ -40,10 +40,13 @@ except ImportError:  # pragma: no cover - exercised only without torch
 # ----------------------------------------------------------------- frequencies
 
 def config_from_hf(config):
-    """The librope rope_config fields of a Hugging Face config dict (or config.json path)."""
+    """The librope rope_config fields of a Hugging Face config dict, config.json path, or
+    transformers PretrainedConfig."""
     if isinstance(config, (str, os.PathLike)):
         with open(config) as fh:
             config = json.load(fh)
+    elif hasattr(config, "to_dict") and not isinstance(config, dict):  # transformers PretrainedConfig
+        config = config.to_dict()
     return _config.from_hf(config)
 
 

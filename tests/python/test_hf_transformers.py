@@ -41,6 +41,8 @@ def test_llama_rotary_and_apply_match_transformers(scaling, max_pos):
         cfg["rope_scaling"] = scaling
     rot = _llama_rotary(cfg)
     f = librope.freqs(cfg)
+    from transformers import LlamaConfig
+    np.testing.assert_array_equal(librope.freqs(LlamaConfig(**cfg)).inv_freq, f.inv_freq)
     hf_inv = rot.inv_freq.numpy().astype(np.float64)
     assert np.max(np.abs(f.inv_freq_f32 - hf_inv) / np.spacing(hf_inv.astype(np.float32))) <= 1
     assert f.attention_factor == pytest.approx(float(rot.attention_scaling))
