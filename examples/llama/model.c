@@ -1,0 +1,501 @@
+/*
+ * LLaMA forward pass on librope (see model.h). The math, per token x:
+ *
+ *   h = E[token]                                   token embedding
+ *   for each layer l:
+ *     a = RMSNorm(h) ⊙ g_attn                      RMSNorm(x) = x / sqrt(mean(x²) + ε)
+ *     q = Wq·a, k = Wk·a, v = Wv·a                 projections (GQA: fewer k/v heads)
+ *     q, k = RoPE(q, pos), RoPE(k, pos)            rotate pairs by pos·θᵢ (librope)
+ *     o = softmax(q·Kᵀ/√d + causal mask)·V         over the KV cache (librope)
+ *     h = h + Wo·o                                 residual
+ *     b = RMSNorm(h) ⊙ g_ffn
+ *     h = h + W_down·(SiLU(W_gate·b) ⊙ (W_up·b))   SwiGLU MLP, residual
+ *   logits = W_out·(RMSNorm(h) ⊙ g_out)            W_out = E when tied
+ *
+ * Which RoPE convention? Hugging Face LLaMA checkpoints use rotate_half (pairs
+ * i, i+d/2) because their conversion from Meta's weights permuted the rows of
+ * Wq and Wk per head. llama.cpp's convert_hf_to_gguf.py undoes that permutation
+ * when it writes a GGUF, so the Q/K rows in the file are in Meta's original
+ * order and pairs are adjacent dimensions (2i, 2i+1): ROPE_STYLE_INTERLEAVED
+ * (ggml's "normal" rope for the llama architecture). Rotating them with
+ * rotate_half pairs the wrong dimensions; the model still runs but attention
+ * sees scrambled relative positions (tests/test_llama.c shows how much).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "model.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gguf.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------ loading */
+
+static int get_int(const gguf_file *f, const char *key, int64_t *out, int required, char *err,
+                   size_t errlen) {
+    int st = gguf_get_i64(f, key, out);
+    if (st == GGUF_OK) return 0;
+    if (st == GGUF_E_NOT_FOUND && !required) return 1;
+    return fail(err, errlen, "metadata %s: %s", key, gguf_strerror(st));
+}
+
+static int get_float(const gguf_file *f, const char *key, float *out, int required, char *err,
+                     size_t errlen) {
+    int st = gguf_get_f32(f, key, out);
+    if (st == GGUF_OK) return 0;
+    if (st == GGUF_E_NOT_FOUND && !required) return 1;
+    return fail(err, errlen, "metadata %s: %s", key, gguf_strerror(st));
+}
+
+/* Hyperparameters and RoPE from the metadata (llama.cpp's key names). */
+static int read_config(const gguf_file *f, llama_config *c, char *err, size_t errlen) {
+    char arch[64];
+    if (gguf_get_cstr(f, "general.architecture", arch, sizeof arch) != GGUF_OK)
+        return fail(err, errlen, "metadata general.architecture missing");
+    if (strcmp(arch, "llama") != 0)
+        return fail(err, errlen, "architecture '%s' is not supported (only 'llama')", arch);
+    memset(c, 0, sizeof *c);
+    if (get_int(f, "llama.block_count", &c->n_layers, 1, err, errlen) < 0 ||
+        get_int(f, "llama.embedding_length", &c->dim, 1, err, errlen) < 0 ||
+        get_int(f, "llama.feed_forward_length", &c->hidden_dim, 1, err, errlen) < 0 ||
+        get_int(f, "llama.attention.head_count", &c->n_heads, 1, err, errlen) < 0 ||
+        get_int(f, "llama.context_length", &c->context_length, 1, err, errlen) < 0 ||
+        get_float(f, "llama.attention.layer_norm_rms_epsilon", &c->norm_eps, 1, err, errlen) < 0)
+        return -1;
+    int r = get_int(f, "llama.attention.head_count_kv", &c->n_kv_heads, 0, err, errlen);
+    if (r < 0) return -1;
+    if (r == 1) c->n_kv_heads = c->n_heads;
+    if (c->n_layers < 1 || c->n_layers > 1024 || c->dim < 1 || c->dim > (1 << 20) ||
+        c->hidden_dim < 1 || c->hidden_dim > (1 << 22) || c->n_heads < 1 ||
+        c->n_heads > 4096 || c->n_kv_heads < 1 || c->n_heads % c->n_kv_heads != 0 ||
+        c->context_length < 1 || c->context_length > (1 << 24) || !(c->norm_eps > 0))
+        return fail(err, errlen, "implausible hyperparameters (layers %lld, dim %lld, heads %lld/%lld)",
+                    (long long)c->n_layers, (long long)c->dim, (long long)c->n_heads,
+                    (long long)c->n_kv_heads);
+    r = get_int(f, "llama.attention.key_length", &c->head_dim, 0, err, errlen);
+    if (r < 0) return -1;
+    if (r == 1) {
+        if (c->dim % c->n_heads) return fail(err, errlen, "embedding_length %% head_count != 0");
+        c->head_dim = c->dim / c->n_heads;
+    }
+    if (c->head_dim < 2 || c->head_dim > ROPE_MAX_HEAD_DIM)
+        return fail(err, errlen, "head dimension %lld out of range", (long long)c->head_dim);
+    r = get_int(f, "llama.rope.dimension_count", &c->rotary_dim, 0, err, errlen);
+    if (r < 0) return -1;
+    if (r == 1) c->rotary_dim = c->head_dim;
+    if (c->rotary_dim < 2 || c->rotary_dim > c->head_dim || c->rotary_dim % 2)
+        return fail(err, errlen, "rope.dimension_count %lld invalid for head dim %lld",
+                    (long long)c->rotary_dim, (long long)c->head_dim);
+
+    rope_config *rc = &c->rope;
+    rope_config_init(rc);
+    float base = 10000.0f;
+    if (get_float(f, "llama.rope.freq_base", &base, 0, err, errlen) < 0) return -1;
+    rc->rope_theta = base;
+    rc->head_dim = c->head_dim;
+    rc->partial_rotary_factor = (double)c->rotary_dim / (double)c->head_dim;
+    rc->max_position_embeddings = c->context_length;
+
+    /* Scaling: llama.rope.scaling.type ("none", "linear", "yarn"), .factor,
+     * .original_context_length; older files: llama.rope.scale_linear. */
+    char stype[32] = "none";
+    int st = gguf_get_cstr(f, "llama.rope.scaling.type", stype, sizeof stype);
+    if (st != GGUF_OK && st != GGUF_E_NOT_FOUND)
+        return fail(err, errlen, "metadata llama.rope.scaling.type: %s", gguf_strerror(st));
+    float factor = 0.0f, lin = 0.0f;
+    if (get_float(f, "llama.rope.scaling.factor", &factor, 0, err, errlen) < 0) return -1;
+    if (get_float(f, "llama.rope.scale_linear", &lin, 0, err, errlen) < 0) return -1;
+    int64_t orig = 0;
+    if (get_int(f, "llama.rope.scaling.original_context_length", &orig, 0, err, errlen) < 0)
+        return -1;
+    if (st == GGUF_E_NOT_FOUND && lin > 0 && lin != 1.0f) {
+        snprintf(stype, sizeof stype, "linear");
+        factor = lin;
+    }
+    if (!strcmp(stype, "none") || factor == 0.0f || factor == 1.0f) {
+        rc->type = ROPE_SCALING_DEFAULT;
+    } else if (!strcmp(stype, "linear")) {
+        rc->type = ROPE_SCALING_LINEAR;
+        rc->factor = factor;
+    } else if (!strcmp(stype, "yarn")) {
+        rc->type = ROPE_SCALING_YARN;
+        rc->factor = factor;
+        rc->original_max_position_embeddings = orig;
+    } else {
+        return fail(err, errlen, "rope scaling type '%s' is not supported", stype);
+    }
+    if (gguf_find_tensor(f, "rope_freqs.weight"))
+        return fail(err, errlen, "per-frequency rope factors (rope_freqs.weight, Llama 3.1 style) "
+                                 "are not supported by this runner");
+    return 0;
+}
+
+/* Dequantise tensor `name` into dst after checking its shape is [rows][cols]. */
+static int load_tensor(const gguf_file *f, const char *name, int64_t rows, int64_t cols, float *dst,
+                       char *err, size_t errlen) {
+    const gguf_tensor *t = gguf_find_tensor(f, name);
+    if (!t) return fail(err, errlen, "tensor %s missing", name);
+    uint64_t want_rows = t->ne[1] * t->ne[2] * t->ne[3];
+    if (t->ne[0] != (uint64_t)cols || want_rows != (uint64_t)rows)
+        return fail(err, errlen, "tensor %s has shape [%llu x %llu], expected [%lld x %lld]", name,
+                    (unsigned long long)want_rows, (unsigned long long)t->ne[0], (long long)rows,
+                    (long long)cols);
+    char why[160];
+    if (gguf_dequantize(t, dst, why, sizeof why) != GGUF_OK)
+        return fail(err, errlen, "tensor %s: %s", name, why);
+    return 0;
+}
+
+int llama_model_load(const char *path, llama_model **out, char *err, size_t errlen) {
+    if (!path || !out) return fail(err, errlen, "NULL argument");
+    *out = NULL;
+    gguf_file *f = NULL;
+    char why[256];
+    if (gguf_open(path, &f, why, sizeof why) != GGUF_OK)
+        return fail(err, errlen, "%s: %s", path, why);
+    llama_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        gguf_close(f);
+        return fail(err, errlen, "out of memory");
+    }
+    llama_config *c = &m->cfg;
+    if (read_config(f, c, err, errlen) < 0) goto fail;
+
+    const gguf_tensor *te = gguf_find_tensor(f, "token_embd.weight");
+    if (!te) {
+        fail(err, errlen, "tensor token_embd.weight missing");
+        goto fail;
+    }
+    c->vocab_size = (int64_t)te->ne[1];
+    if (te->ne[0] != (uint64_t)c->dim || c->vocab_size < 1 || c->vocab_size > (1 << 24)) {
+        fail(err, errlen, "token_embd.weight shape does not match embedding_length");
+        goto fail;
+    }
+    c->tied_output = gguf_find_tensor(f, "output.weight") == NULL;
+
+    /* One arena for all weights: sizes in floats. */
+    const int64_t D = c->dim, F = c->hidden_dim, qd = c->n_heads * c->head_dim,
+                  kvd = c->n_kv_heads * c->head_dim, V = c->vocab_size;
+    size_t per_layer = (size_t)(2 * D + qd * D + 2 * kvd * D + D * qd + 3 * F * D);
+    size_t total = (size_t)(V * D) + (size_t)c->n_layers * per_layer + (size_t)D +
+                   (c->tied_output ? 0 : (size_t)(V * D));
+    m->arena = malloc(total * sizeof(float));
+    m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
+    if (!m->arena || !m->layers) {
+        fail(err, errlen, "out of memory (%zu MB of weights)", total * 4 >> 20);
+        goto fail;
+    }
+    m->arena_floats = total;
+    float *p = m->arena;
+#define TAKE(n) (p += (n), p - (n))
+    m->token_embd = TAKE((size_t)(V * D));
+    if (load_tensor(f, "token_embd.weight", V, D, m->token_embd, err, errlen) < 0) goto fail;
+    for (int64_t l = 0; l < c->n_layers; l++) {
+        llama_layer *L = &m->layers[l];
+        char name[96];
+#define LOAD(field, tname, rows, cols)                                                  \
+    L->field = TAKE((size_t)((rows) * (cols)));                                         \
+    snprintf(name, sizeof name, "blk.%lld." tname ".weight", (long long)l);             \
+    if (load_tensor(f, name, rows, cols, L->field, err, errlen) < 0) goto fail;
+        LOAD(attn_norm, "attn_norm", 1, D)
+        LOAD(wq, "attn_q", qd, D)
+        LOAD(wk, "attn_k", kvd, D)
+        LOAD(wv, "attn_v", kvd, D)
+        LOAD(wo, "attn_output", D, qd)
+        LOAD(ffn_norm, "ffn_norm", 1, D)
+        LOAD(w_gate, "ffn_gate", F, D)
+        LOAD(w_up, "ffn_up", F, D)
+        LOAD(w_down, "ffn_down", D, F)
+#undef LOAD
+    }
+    m->output_norm = TAKE((size_t)D);
+    if (load_tensor(f, "output_norm.weight", 1, D, m->output_norm, err, errlen) < 0) goto fail;
+    if (c->tied_output) {
+        m->output = m->token_embd;
+    } else {
+        m->output = TAKE((size_t)(V * D));
+        if (load_tensor(f, "output.weight", V, D, m->output, err, errlen) < 0) goto fail;
+    }
+#undef TAKE
+    gguf_close(f);
+    *out = m;
+    return 0;
+fail:
+    gguf_close(f);
+    llama_model_free(m);
+    return -1;
+}
+
+void llama_model_free(llama_model *m) {
+    if (!m) return;
+    free(m->arena);
+    free(m->layers);
+    free(m);
+}
+
+int llama_default_model_path(char *buf, size_t cap) {
+    if (!buf || cap == 0) return -1;
+    snprintf(buf, cap, "%s", LLAMA_DEFAULT_MODEL);
+    if (access(buf, R_OK) == 0) return 0;
+    /* <dir of executable>/../models/... : ./build/rope run from anywhere. */
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            char cand[4096 + 64];
+            snprintf(cand, sizeof cand, "%s/../%s", exe, LLAMA_DEFAULT_MODEL);
+            if (access(cand, R_OK) == 0 && strlen(cand) < cap) {
+                snprintf(buf, cap, "%s", cand);
+                return 0;
+            }
+        }
+    }
+    snprintf(buf, cap, "%s", LLAMA_DEFAULT_MODEL);
+    return -1;
+}
+
+/* ------------------------------------------------------------ session */
+
+struct llama_session {
+    const llama_model *m;
+    int64_t n_ctx, max_batch, pos;
+    int n_threads;
+    rope_style style;
+    rope_freqs freqs;
+    rope_table *table;
+    rope_pool *pool;
+    rope_kv_cache **cache;   /* one per layer */
+    /* scratch, max_batch rows each */
+    float *x;    /* residual stream [B][dim] */
+    float *xb;   /* normed input     [B][dim] */
+    float *q;    /* [B][n_heads*head_dim] */
+    float *k;    /* [B][n_kv_heads*head_dim] */
+    float *v;
+    float *att;  /* attention output [B][n_heads*head_dim] */
+    float *hb;   /* [B][hidden_dim] */
+    float *hb2;
+};
+
+void llama_session_opts_init(llama_session_opts *o) {
+    memset(o, 0, sizeof *o);
+}
+
+int llama_session_create(const llama_model *m, const llama_session_opts *o, llama_session **out,
+                         char *err, size_t errlen) {
+    if (!m || !out) return fail(err, errlen, "NULL argument");
+    *out = NULL;
+    llama_session_opts def;
+    if (!o) {
+        llama_session_opts_init(&def);
+        o = &def;
+    }
+    const llama_config *c = &m->cfg;
+    llama_session *s = calloc(1, sizeof *s);
+    if (!s) return fail(err, errlen, "out of memory");
+    s->m = m;
+    s->n_ctx = o->n_ctx > 0 ? o->n_ctx : c->context_length;
+    s->max_batch = o->max_batch > 0 ? o->max_batch : 256;
+    if (s->max_batch > s->n_ctx) s->max_batch = s->n_ctx;
+    s->style = o->style != ROPE_STYLE_NONE ? o->style : ROPE_STYLE_INTERLEAVED;
+    s->n_threads = o->n_threads > 0 ? o->n_threads : 1;
+    if (s->n_ctx > (1 << 24) || s->max_batch > (1 << 16) || s->n_threads > 256) {
+        free(s);
+        return fail(err, errlen, "context, batch or thread count too large");
+    }
+
+    /* RoPE: frequencies from the config (the file's unless overridden), a
+     * cos/sin table for every position of the context. */
+    rope_config rc = o->rope ? *o->rope : c->rope;
+    rope_status st = rope_freqs_compute(&rc, o->freqs_seq_len > 0 ? o->freqs_seq_len : s->n_ctx,
+                                        &s->freqs);
+    if (st != ROPE_OK || s->freqs.rotary_dim != c->rotary_dim) {
+        free(s);
+        return fail(err, errlen, "rope frequencies: %s",
+                    st != ROPE_OK ? rope_strerror(st) : "rotary dim differs from the model's");
+    }
+    st = rope_table_create(&s->freqs, s->n_ctx, ROPE_PRECISION_ACCURATE, &s->table);
+    if (st == ROPE_OK) st = rope_pool_create(s->n_threads, &s->pool);
+    s->cache = calloc((size_t)c->n_layers, sizeof *s->cache);
+    if (st == ROPE_OK && !s->cache) st = ROPE_E_NOMEM;
+    rope_kv_cache_desc desc = {.batch = 1, .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim,
+                               .capacity = s->n_ctx,
+                               .dtype = o->kv_dtype ? o->kv_dtype : ROPE_F32};
+    for (int64_t l = 0; st == ROPE_OK && l < c->n_layers; l++)
+        st = rope_kv_cache_create(&desc, &s->cache[l]);
+    const size_t B = (size_t)s->max_batch;
+    s->x = malloc(B * (size_t)c->dim * sizeof(float));
+    s->xb = malloc(B * (size_t)c->dim * sizeof(float));
+    s->q = malloc(B * (size_t)(c->n_heads * c->head_dim) * sizeof(float));
+    s->att = malloc(B * (size_t)(c->n_heads * c->head_dim) * sizeof(float));
+    s->k = malloc(B * (size_t)(c->n_kv_heads * c->head_dim) * sizeof(float));
+    s->v = malloc(B * (size_t)(c->n_kv_heads * c->head_dim) * sizeof(float));
+    s->hb = malloc(B * (size_t)c->hidden_dim * sizeof(float));
+    s->hb2 = malloc(B * (size_t)c->hidden_dim * sizeof(float));
+    if (st == ROPE_OK && (!s->x || !s->xb || !s->q || !s->att || !s->k || !s->v || !s->hb || !s->hb2))
+        st = ROPE_E_NOMEM;
+    if (st != ROPE_OK) {
+        llama_session_free(s);
+        return fail(err, errlen, "session: %s", rope_strerror(st));
+    }
+    openblas_set_num_threads(s->n_threads);
+    *out = s;
+    return 0;
+}
+
+void llama_session_free(llama_session *s) {
+    if (!s) return;
+    if (s->cache)
+        for (int64_t l = 0; l < s->m->cfg.n_layers; l++) rope_kv_cache_free(s->cache[l]);
+    free(s->cache);
+    rope_table_free(s->table);
+    rope_pool_free(s->pool);
+    free(s->x);
+    free(s->xb);
+    free(s->q);
+    free(s->att);
+    free(s->k);
+    free(s->v);
+    free(s->hb);
+    free(s->hb2);
+    free(s);
+}
+
+void llama_session_reset(llama_session *s) {
+    for (int64_t l = 0; l < s->m->cfg.n_layers; l++) rope_kv_cache_clear(s->cache[l]);
+    s->pos = 0;
+}
+
+int64_t llama_session_pos(const llama_session *s) { return s->pos; }
+int64_t llama_session_n_ctx(const llama_session *s) { return s->n_ctx; }
+int64_t llama_session_max_batch(const llama_session *s) { return s->max_batch; }
+const rope_freqs *llama_session_freqs(const llama_session *s) { return &s->freqs; }
+
+/* ------------------------------------------------------------ forward */
+
+/* out[t] = x[t] / sqrt(mean(x[t]²) + ε) ⊙ g, for n rows of d (Zhang & Sennrich 2019).
+ * The sum of squares in double, as ggml does. */
+static void rmsnorm(float *out, const float *x, const float *g, int64_t n, int64_t d, float eps) {
+    for (int64_t t = 0; t < n; t++) {
+        const float *xr = x + t * d;
+        float *o = out + t * d;
+        double ss = 0.0;
+        for (int64_t i = 0; i < d; i++) ss += (double)xr[i] * xr[i];
+        const float scale = (float)(1.0 / sqrt(ss / (double)d + eps));
+        for (int64_t i = 0; i < d; i++) o[i] = xr[i] * scale * g[i];
+    }
+}
+
+/* y[n][out] = x[n][in] · W[out][in]ᵀ (+ y when accumulate): sgemv for one row
+ * (decode), sgemm for many (prefill). */
+static void matmul(float *y, const float *x, const float *W, int64_t n, int64_t in, int64_t out,
+                   int accumulate) {
+    const float beta = accumulate ? 1.0f : 0.0f;
+    if (n == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)out, (int)in, 1.0f, W, (int)in, x, 1, beta, y, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out, (int)in, 1.0f, x,
+                    (int)in, W, (int)in, beta, y, (int)out);
+}
+
+int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *logits,
+                  int64_t n_logits, char *err, size_t errlen) {
+    if (!s || !tokens) return fail(err, errlen, "NULL argument");
+    const llama_model *m = s->m;
+    const llama_config *c = &m->cfg;
+    if (n < 1 || n > s->max_batch)
+        return fail(err, errlen, "batch of %lld tokens (1..%lld allowed)", (long long)n,
+                    (long long)s->max_batch);
+    if (n_logits < 0 || n_logits > n || (n_logits > 0 && !logits))
+        return fail(err, errlen, "bad logits request");
+    if (s->pos + n > s->n_ctx)
+        return fail(err, errlen, "context full (%lld + %lld tokens > %lld)", (long long)s->pos,
+                    (long long)n, (long long)s->n_ctx);
+    for (int64_t t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
+            return fail(err, errlen, "token id %d out of range", (int)tokens[t]);
+
+    const int64_t D = c->dim, hd = c->head_dim, qd = c->n_heads * hd, kvd = c->n_kv_heads * hd,
+                  F = c->hidden_dim;
+
+    /* RoPE parameters: positions pos .. pos+n-1 index the table's rows. */
+    rope_apply_params rp;
+    rope_apply_params_init(&rp);
+    rp.style = s->style;
+    rp.table = s->table;
+    rp.rotary_dim = c->rotary_dim;
+    rp.attention_factor = (float)s->freqs.attention_factor; /* yarn: multiplies cos and sin */
+    rp.pool = s->pool;
+    rope_positions pos = {.offset = s->pos};
+    rope_attention_params ap;
+    rope_attention_params_init(&ap);
+    ap.softmax_scale = s->freqs.softmax_scale_factor / sqrt((double)hd);
+    ap.pool = s->pool;
+    rope_tensor tq, tk, tv, tatt;
+    rope_tensor_contiguous(&tq, s->q, ROPE_F32, 1, n, c->n_heads, hd);
+    rope_tensor_contiguous(&tatt, s->att, ROPE_F32, 1, n, c->n_heads, hd);
+    rope_tensor_contiguous(&tk, s->k, ROPE_F32, 1, n, c->n_kv_heads, hd);
+    rope_tensor_contiguous(&tv, s->v, ROPE_F32, 1, n, c->n_kv_heads, hd);
+
+    /* h = E[token] */
+    for (int64_t t = 0; t < n; t++)
+        memcpy(s->x + t * D, m->token_embd + (int64_t)tokens[t] * D, (size_t)D * sizeof(float));
+
+    for (int64_t l = 0; l < c->n_layers; l++) {
+        const llama_layer *L = &m->layers[l];
+
+        /* attention block */
+        rmsnorm(s->xb, s->x, L->attn_norm, n, D, c->norm_eps);
+        matmul(s->q, s->xb, L->wq, n, D, qd, 0);
+        matmul(s->k, s->xb, L->wk, n, D, kvd, 0);
+        matmul(s->v, s->xb, L->wv, n, D, kvd, 0);
+        /* q rotated here; k rotated by the cache as it is written. */
+        rope_status st = rope_apply(&rp, &pos, &tq, &tq);
+        if (st == ROPE_OK) st = rope_kv_cache_append(s->cache[l], &rp, &pos, &tk, &tv);
+        /* softmax(q·Kᵀ·scale + causal mask)·V over every cached entry at a
+         * position <= the query's; q head h reads kv head h / (n_heads/n_kv_heads). */
+        if (st == ROPE_OK) st = rope_attention(s->cache[l], &ap, &pos, &tq, &tatt);
+        if (st != ROPE_OK) {
+            for (int64_t j = 0; j < c->n_layers; j++) rope_kv_cache_truncate(s->cache[j], 0, s->pos);
+            return fail(err, errlen, "layer %lld attention: %s", (long long)l, rope_strerror(st));
+        }
+        matmul(s->x, s->att, L->wo, n, qd, D, 1); /* h += Wo·o */
+
+        /* SwiGLU MLP block */
+        rmsnorm(s->xb, s->x, L->ffn_norm, n, D, c->norm_eps);
+        matmul(s->hb, s->xb, L->w_gate, n, D, F, 0);
+        matmul(s->hb2, s->xb, L->w_up, n, D, F, 0);
+        for (int64_t i = 0; i < n * F; i++) {
+            const float g = s->hb[i];
+            s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i]; /* SiLU(g) ⊙ u */
+        }
+        matmul(s->x, s->hb, L->w_down, n, F, D, 1); /* h += W_down·(...) */
+    }
+    s->pos += n;
+
+    if (n_logits > 0) {
+        const int64_t first = n - n_logits;
+        rmsnorm(s->xb, s->x + first * D, m->output_norm, n_logits, D, c->norm_eps);
+        matmul(logits, s->xb, m->output, n_logits, D, c->vocab_size, 0);
+    }
+    return 0;
+}

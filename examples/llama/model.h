@@ -1,0 +1,125 @@
+/*
+ * A LLaMA-architecture transformer on librope: weights from a GGUF file,
+ * dequantised to float32, one forward function (read it like llama2.c's
+ * run.c). Matrix products go through CBLAS (OpenBLAS); RoPE, the KV cache and
+ * causal GQA attention are librope's (rope_apply, rope_kv_cache_append,
+ * rope_attention).
+ *
+ * Three plain pieces:
+ *   llama_config   hyperparameters read from the GGUF metadata
+ *   llama_model    config + weights (immutable after loading)
+ *   llama_session  what one sequence needs: RoPE table, one KV cache per
+ *                  layer, scratch buffers, thread pool. forward() appends.
+ *
+ * Errors are values: functions return 0 on success, -1 with a one-line
+ * reason in err (never abort, never print).
+ */
+#ifndef ROPE_LLAMA_MODEL_H
+#define ROPE_LLAMA_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rope.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The default model, relative to the current directory or to the parent of
+ * the directory holding the executable (./build/rope from the repo root). */
+#define LLAMA_DEFAULT_MODEL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+typedef struct llama_config {
+    int64_t n_layers;        /* llama.block_count */
+    int64_t dim;             /* llama.embedding_length */
+    int64_t hidden_dim;      /* llama.feed_forward_length (SwiGLU inner size) */
+    int64_t n_heads;         /* llama.attention.head_count */
+    int64_t n_kv_heads;      /* llama.attention.head_count_kv (GQA groups) */
+    int64_t head_dim;        /* llama.attention.key_length, else dim / n_heads */
+    int64_t rotary_dim;      /* llama.rope.dimension_count, else head_dim */
+    int64_t vocab_size;      /* rows of token_embd */
+    int64_t context_length;  /* llama.context_length: the trained context */
+    float norm_eps;          /* llama.attention.layer_norm_rms_epsilon */
+    int tied_output;         /* 1: no output.weight, the head is token_embd */
+    /* RoPE as the file describes it: base, dims, scaling keys
+     * (llama.rope.scaling.type/factor/original_context_length). */
+    rope_config rope;
+} llama_config;
+
+/* One transformer block. Matrices are row-major [out][in] float32, as GGUF
+ * stores them (ne[0] = in is the fastest dimension): y = W·x. */
+typedef struct llama_layer {
+    float *attn_norm;  /* [dim] */
+    float *wq;         /* [n_heads*head_dim][dim] */
+    float *wk;         /* [n_kv_heads*head_dim][dim] */
+    float *wv;         /* [n_kv_heads*head_dim][dim] */
+    float *wo;         /* [dim][n_heads*head_dim] */
+    float *ffn_norm;   /* [dim] */
+    float *w_gate;     /* [hidden_dim][dim] */
+    float *w_up;       /* [hidden_dim][dim] */
+    float *w_down;     /* [dim][hidden_dim] */
+} llama_layer;
+
+typedef struct llama_model {
+    llama_config cfg;
+    float *token_embd;   /* [vocab][dim] */
+    llama_layer *layers; /* [n_layers] */
+    float *output_norm;  /* [dim] */
+    float *output;       /* [vocab][dim]; == token_embd when tied */
+    float *arena;        /* one allocation holding every weight */
+    size_t arena_floats;
+} llama_model;
+
+/* Load the model from a GGUF file (architecture "llama"). Shapes are checked
+ * against the metadata; tensor types are those gguf.c dequantises. */
+int llama_model_load(const char *path, llama_model **out, char *err, size_t errlen);
+void llama_model_free(llama_model *m);
+
+/* Find the default model (see LLAMA_DEFAULT_MODEL); 0 and the path in buf if
+ * found, -1 otherwise (buf then holds the path tried first). */
+int llama_default_model_path(char *buf, size_t cap);
+
+typedef struct llama_session_opts {
+    int64_t n_ctx;           /* KV cache capacity in tokens; 0 = cfg.context_length */
+    int64_t max_batch;       /* most tokens per forward call; 0 = 256 */
+    rope_style style;        /* ROPE_STYLE_NONE = the right one for GGUF: interleaved */
+    const rope_config *rope; /* NULL = the file's RoPE (cfg.rope) */
+    int64_t freqs_seq_len;   /* seq_len given to rope_freqs_compute (dynamic NTK); 0 = n_ctx */
+    rope_dtype kv_dtype;     /* KV cache storage; 0 = ROPE_F32 */
+    int n_threads;           /* librope pool and OpenBLAS; 0 = 1 */
+} llama_session_opts;
+
+void llama_session_opts_init(llama_session_opts *o);
+
+typedef struct llama_session llama_session;
+
+int llama_session_create(const llama_model *m, const llama_session_opts *o, llama_session **out,
+                         char *err, size_t errlen);
+void llama_session_free(llama_session *s);
+
+/* Forget every token (the caches are cleared); positions restart at 0. */
+void llama_session_reset(llama_session *s);
+/* Tokens processed so far (= the next token's position). */
+int64_t llama_session_pos(const llama_session *s);
+int64_t llama_session_n_ctx(const llama_session *s);
+int64_t llama_session_max_batch(const llama_session *s);
+/* The RoPE frequencies the session uses (for reports). */
+const rope_freqs *llama_session_freqs(const llama_session *s);
+
+/*
+ * Run n tokens (1 <= n <= max_batch) at positions pos .. pos+n-1 (pos =
+ * llama_session_pos), appending their keys and values to the caches. If
+ * n_logits > 0, logits receives n_logits × vocab floats: the logits of the
+ * last n_logits of these tokens, in order. n > 1 uses matrix-matrix products
+ * (prefill), n == 1 matrix-vector (decode). Fails (nothing appended) when the
+ * context is full or a token id is out of range.
+ */
+int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *logits,
+                  int64_t n_logits, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
