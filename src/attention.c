@@ -94,16 +94,23 @@ static inline void ak_store1(void *base, int64_t i, int dt, float x) {
  * (relative error < 2e-7); 2^n added to the exponent bits. x < -125 (and -inf,
  * a masked score) gives 0, far below any float32 sum it is added to.
  */
+#define AK_E6 1.5403530393381609e-4f /* ln2^6/720 */
+#define AK_E5 1.3333558146428443e-3f /* ln2^5/120 */
+#define AK_E4 9.6181291076284772e-3f /* ln2^4/24 */
+#define AK_E3 5.5504108664821580e-2f /* ln2^3/6 */
+#define AK_E2 2.4022650695910071e-1f /* ln2^2/2 */
+#define AK_E1 6.9314718055994531e-1f /* ln2 */
+
 static inline __attribute__((always_inline)) float ak_exp2(float x) {
     const float xc = x < -125.0f ? -125.0f : x;
     const float n = (xc + 12582912.0f) - 12582912.0f; /* round to nearest: 1.5·2^23 */
     const float f = xc - n;
-    float p = 1.5403530393381609e-4f;                 /* ln2^6/720 */
-    p = p * f + 1.3333558146428443e-3f;               /* ln2^5/120 */
-    p = p * f + 9.6181291076284772e-3f;               /* ln2^4/24 */
-    p = p * f + 5.5504108664821580e-2f;               /* ln2^3/6 */
-    p = p * f + 2.4022650695910071e-1f;               /* ln2^2/2 */
-    p = p * f + 6.9314718055994531e-1f;               /* ln2 */
+    float p = AK_E6;
+    p = p * f + AK_E5;
+    p = p * f + AK_E4;
+    p = p * f + AK_E3;
+    p = p * f + AK_E2;
+    p = p * f + AK_E1;
     p = p * f + 1.0f;
     uint32_t bits;
     memcpy(&bits, &p, sizeof bits);
@@ -132,6 +139,8 @@ typedef struct ak_kernels {
 #define AK_FMA(a, b, c) ((a) * (b) + (c))
 #define AK_MAX(a, b) ((b) > (a) ? (b) : (a))
 #define AK_ADD(a, b) ((a) + (b))
+#define AK_SUB(a, b) ((a) - (b))
+#define AK_EXP2(x) ak_exp2(x)
 #define AK_LOADF(p) (*(p))
 #define AK_STOREF(p, v) (*(p) = (v))
 #define AK_QK_RG 2
@@ -148,6 +157,8 @@ typedef struct ak_kernels {
 #undef AK_FMA
 #undef AK_MAX
 #undef AK_ADD
+#undef AK_SUB
+#undef AK_EXP2
 #undef AK_LOADF
 #undef AK_STOREF
 #undef AK_QK_RG
@@ -166,6 +177,25 @@ AK_T2 AK_INLINE __m256 ak_load_avx2(const void *p, int dt) {
     if (dt == AK_DT_F16) return _mm256_cvtph_ps(h);
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
+/* ak_exp2 on 8 lanes (same steps; FMA in the polynomial). NaN stays NaN:
+ * max(lo, x) returns its second operand when either is NaN. */
+AK_T2 AK_INLINE __m256 ak_exp2_avx2(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-125.0f);
+    const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    const __m256 xc = _mm256_max_ps(lo, x);
+    const __m256 n = _mm256_round_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 f = _mm256_sub_ps(xc, n);
+    __m256 p = _mm256_set1_ps(AK_E6);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(AK_E5));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(AK_E4));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(AK_E3));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(AK_E2));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(AK_E1));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
+    const __m256 r = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
+    return _mm256_blendv_ps(r, _mm256_setzero_ps(), under);
+}
 #define AK_NAME(x) x##_avx2
 #define AK_FN AK_T2
 #define AK_VF __m256
@@ -175,6 +205,8 @@ AK_T2 AK_INLINE __m256 ak_load_avx2(const void *p, int dt) {
 #define AK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define AK_MAX(a, b) _mm256_max_ps((a), (b))
 #define AK_ADD(a, b) _mm256_add_ps((a), (b))
+#define AK_SUB(a, b) _mm256_sub_ps((a), (b))
+#define AK_EXP2(x) ak_exp2_avx2(x)
 #define AK_LOADF(p) _mm256_loadu_ps(p)
 #define AK_STOREF(p, v) _mm256_storeu_ps((p), (v))
 #define AK_QK_RG 4
@@ -191,6 +223,8 @@ AK_T2 AK_INLINE __m256 ak_load_avx2(const void *p, int dt) {
 #undef AK_FMA
 #undef AK_MAX
 #undef AK_ADD
+#undef AK_SUB
+#undef AK_EXP2
 #undef AK_LOADF
 #undef AK_STOREF
 #undef AK_QK_RG
@@ -208,6 +242,23 @@ AK_T512 AK_INLINE __m512 ak_load_avx512(const void *p, int dt) {
     if (dt == AK_DT_F16) return _mm512_cvtph_ps(h);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
+AK_T512 AK_INLINE __m512 ak_exp2_avx512(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-125.0f);
+    const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    const __m512 xc = _mm512_max_ps(lo, x);
+    const __m512 n = _mm512_roundscale_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 f = _mm512_sub_ps(xc, n);
+    __m512 p = _mm512_set1_ps(AK_E6);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(AK_E5));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(AK_E4));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(AK_E3));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(AK_E2));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(AK_E1));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    const __m512i e = _mm512_slli_epi32(_mm512_cvtps_epi32(n), 23);
+    const __m512 r = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(p), e));
+    return _mm512_mask_mov_ps(r, under, _mm512_setzero_ps());
+}
 #define AK_NAME(x) x##_avx512
 #define AK_FN AK_T512
 #define AK_VF __m512
@@ -217,6 +268,8 @@ AK_T512 AK_INLINE __m512 ak_load_avx512(const void *p, int dt) {
 #define AK_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define AK_MAX(a, b) _mm512_max_ps((a), (b))
 #define AK_ADD(a, b) _mm512_add_ps((a), (b))
+#define AK_SUB(a, b) _mm512_sub_ps((a), (b))
+#define AK_EXP2(x) ak_exp2_avx512(x)
 #define AK_LOADF(p) _mm512_loadu_ps(p)
 #define AK_STOREF(p, v) _mm512_storeu_ps((p), (v))
 #define AK_QK_RG 4
@@ -233,6 +286,8 @@ AK_T512 AK_INLINE __m512 ak_load_avx512(const void *p, int dt) {
 #undef AK_FMA
 #undef AK_MAX
 #undef AK_ADD
+#undef AK_SUB
+#undef AK_EXP2
 #undef AK_LOADF
 #undef AK_STOREF
 #undef AK_QK_RG

@@ -8,7 +8,7 @@
  *   AK_VF, AK_W     the float vector type and its width (1 = plain float)
  *   AK_LOAD(p, dt)  W floats from element pointer p of storage dtype dt
  *   AK_SET1(x), AK_FMA(a, b, c) = a·b + c, AK_LOADF(p), AK_STOREF(p, v),
- *   AK_MAX(a, b), AK_ADD(a, b)
+ *   AK_MAX(a, b), AK_ADD(a, b), AK_SUB(a, b), AK_EXP2(x) (ak_exp2 per lane)
  *   AK_QK_RG, AK_QK_NB   rows × key blocks of one score micro-tile
  *   AK_PV_RG, AK_PV_NV   rows × vectors of head_dim of one P·V micro-tile
  *
@@ -139,18 +139,26 @@ AK_FN AK_NOINLINE void AK_NAME(softmax_tile)(float *s, int64_t rows, int nk, con
         }
         for (int j = nk; j < AK_TILE; j++) sr[j] = -INFINITY;
         float lane[AK_W];
-        AK_VF mv = AK_LOADF(sr);
-        for (int j = AK_W; j < AK_TILE; j += AK_W) mv = AK_MAX(mv, AK_LOADF(sr + j));
+        AK_VF mv = AK_LOADF(sr), nan = mv; /* nan: a sum, NaN iff some score is NaN (max drops NaNs) */
+        for (int j = AK_W; j < AK_TILE; j += AK_W) {
+            AK_VF x = AK_LOADF(sr + j);
+            mv = AK_MAX(mv, x);
+            nan = AK_ADD(nan, x);
+        }
         AK_STOREF(lane, mv);
         float mt = lane[0];
         for (int t = 1; t < AK_W; t++) mt = lane[t] > mt ? lane[t] : mt;
+        AK_STOREF(lane, nan);
+        for (int t = 0; t < AK_W; t++)
+            if (lane[t] != lane[t]) mt = lane[t]; /* NaN in q or k: the row's output is NaN */
         if (mt == -INFINITY) { /* nothing visible in this tile (NaN scores flow on) */
             for (int j = 0; j < AK_TILE; j++) sr[j] = 0.0f;
             continue;
         }
-        const float mnew = mt > m[r] ? mt : m[r];
+        const float mnew = (mt != mt || mt > m[r]) ? mt : m[r];
         const float alpha = ak_exp2(m[r] - mnew); /* 0 on the first visible tile */
-        for (int j = 0; j < AK_TILE; j++) sr[j] = ak_exp2(sr[j] - mnew);
+        const AK_VF mb = AK_SET1(mnew);
+        for (int j = 0; j < AK_TILE; j += AK_W) AK_STOREF(sr + j, AK_EXP2(AK_SUB(AK_LOADF(sr + j), mb)));
         AK_VF sv = AK_LOADF(sr);
         for (int j = AK_W; j < AK_TILE; j += AK_W) sv = AK_ADD(sv, AK_LOADF(sr + j));
         AK_STOREF(lane, sv);

@@ -486,6 +486,21 @@ static void test_masked_and_rollback(void) {
     CHECK_MSG(e <= 1e-6, "window 1 must return the value at the query's own position: %.3g", e);
     p.sliding_window = 0;
 
+    /* a NaN in q reaches that head's output (never silently zero or finite) */
+    {
+        float qn[4 * 8];
+        memcpy(qn, q, sizeof qn);
+        qn[1 * D + 3] = NAN; /* head 1 */
+        int64_t at2[1] = {10 + 50};
+        CHECK_OK(attend(c, &ap, &p, at2, 1, 1, Hq, D, qn, one));
+        int nan1 = 1, fin0 = 1;
+        for (int64_t d = 0; d < D; d++) {
+            nan1 &= isnan(one[1 * D + d]);
+            fin0 &= isfinite(one[0 * D + d]);
+        }
+        CHECK_MSG(nan1 && fin0, "NaN in q head 1 must give NaN in head 1 only");
+    }
+
     /* rollback: c2 gets 40 real, 30 junk (truncated away), then the real 30 */
     CHECK_OK(append(c2, &ap, ids, 1, 40, Hkv, D, k, v));
     float junk_k[30 * 2 * 8], junk_v[30 * 2 * 8];
