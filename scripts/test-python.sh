@@ -31,6 +31,12 @@ LIBROPE_SO="$("$VENV/bin/python" -c 'import librope; print(librope.library_path(
 export LIBROPE_SO
 echo "test-python: librope loaded from $LIBROPE_SO" >&2
 
+# The CLI of the same build, for the test that reads configs both ways (make test-python builds it).
+if [ -z "${ROPE_CLI:-}" ] && [ -x "${BUILD:-build}/rope" ]; then
+    ROPE_CLI="$PWD/${BUILD:-build}/rope"
+    export ROPE_CLI
+fi
+
 # Run from outside the source tree so `import librope` is the installed package.
 set +e
 (cd tests && "../$VENV/bin/python" -m pytest -q python "$@")

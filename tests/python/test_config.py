@@ -77,7 +77,16 @@ def test_keywords_override_the_config():
     ({"head_dim": 64, "rope_scaling": [1, 2]}, "rope_scaling"),
     ({"head_dim": 64, "rope_scaling": {"rope_type": "yarn", "factor": float("nan")}}, "factor"),
     ({"head_dim": 64.5}, "head_dim"),
-    ({"head_dim": 64, "rope_scaling": {"rope_type": "longrope", "short_factor": "x", "long_factor": [1]}}, "short_factor"),
+    ({"head_dim": 64, "rope_scaling": {"rope_type": "longrope", "short_factor": "x", "long_factor": [1],
+                                        "original_max_position_embeddings": 4096}}, "short_factor"),
+    ({"head_dim": 64, "rope_scaling": {"rope_type": "linear", "factor": -2.0}}, "factor must be > 0"),
+    ({"head_dim": 64, "rope_scaling": {"rope_type": "longrope", "short_factor": [1.0] * 3, "long_factor": [1.0] * 3,
+                                        "original_max_position_embeddings": 4096}}, "needs 32"),
+    ({"head_dim": 64, "max_position_embeddings": 8192, "rope_scaling": {"rope_type": "llama3", "factor": 8.0}},
+     "low_freq_factor is required"),
+    ({"head_dim": 64, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}}, "original_max_position_embeddings"),
+    ({"hidden_size": 64}, "head_dim is missing"),
+    ({"head_dim": 64, "rope_scaling": {"type": "mrope", "mrope_section": [16, 16, 8]}}, "sums to 40"),
 ])
 def test_bad_configs_raise_clear_errors(cfg, err):
     with pytest.raises(ValueError, match=err):
@@ -85,9 +94,37 @@ def test_bad_configs_raise_clear_errors(cfg, err):
 
 
 def test_bad_values_rejected_by_the_library():
+    with pytest.raises(librope.RopeError):  # no config parsing involved: the C library refuses
+        librope.freqs(head_dim=64, type="linear", factor=-2.0)
     with pytest.raises(librope.RopeError):
-        librope.freqs({"head_dim": 64, "rope_scaling": {"rope_type": "linear", "factor": -2.0}})
-    with pytest.raises(librope.RopeError):
-        librope.freqs({"head_dim": 64, "rope_scaling": {"rope_type": "longrope", "short_factor": [1.0] * 3,
-                                                        "long_factor": [1.0] * 3,
-                                                        "original_max_position_embeddings": 4096}})
+        librope.freqs(head_dim=64, rope_theta=-1.0)
+
+
+def test_gpt_neox_default_quarter_and_llama_ignoring_partial_rotary():
+    neox = librope.freqs({"model_type": "gpt_neox", "hidden_size": 6144, "num_attention_heads": 64})
+    assert neox.rotary_dim == 24
+    llama = librope.freqs({"model_type": "llama", "head_dim": 128, "partial_rotary_factor": 0.5})
+    assert llama.rotary_dim == 128  # HF's Llama compute_default_rope_parameters ignores it
+    phi = librope.freqs({"model_type": "phi", "head_dim": 128, "partial_rotary_factor": 0.5})
+    assert phi.rotary_dim == 64
+
+
+def test_same_reading_as_the_c_reader_on_the_bundled_configs():
+    """tests/data/configs/*.json (real model configs): rotary_dim and θ as `rope inspect` reports."""
+    import glob
+    import os
+    import shutil
+    import subprocess
+    here = os.path.dirname(os.path.abspath(__file__))
+    rope = os.environ.get("ROPE_CLI") or shutil.which("rope")
+    if not rope and os.path.exists(os.path.join(here, "..", "..", "build", "rope")):
+        rope = os.path.join(here, "..", "..", "build", "rope")
+    if not rope:
+        pytest.skip("no rope binary (set ROPE_CLI) to compare with")
+    for path in sorted(glob.glob(os.path.join(here, "..", "data", "configs", "*.json"))):
+        rep = json.loads(subprocess.run([rope, "inspect", path, "--json"], check=True, capture_output=True,
+                                        text=True).stdout)
+        f = librope.freqs(path)
+        assert f.rotary_dim == rep["rotary_dim"], path
+        np.testing.assert_allclose(f.inv_freq, rep["inv_freq"], rtol=1e-15, err_msg=path)
+        assert f.attention_factor == pytest.approx(rep["attention_factor"], rel=1e-15), path
