@@ -168,8 +168,7 @@ int llama_model_load(const char *path, llama_model **out, char *err, size_t errl
     *out = NULL;
     gguf_file *f = NULL;
     char why[256];
-    if (gguf_open(path, &f, why, sizeof why) != GGUF_OK)
-        return fail(err, errlen, "%s: %s", path, why);
+    if (gguf_open(path, &f, why, sizeof why) != GGUF_OK) return fail(err, errlen, "%s", why);
     llama_model *m = calloc(1, sizeof *m);
     if (!m) {
         gguf_close(f);
