@@ -59,6 +59,7 @@ int cmd_generate(int argc, char **argv) {
     double temp = 0.0, top_p = 0.9, rep = 1.1;
     int raw = 0;
     for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i];
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -93,10 +94,10 @@ int cmd_generate(int argc, char **argv) {
         }
         continue;
     missing:
-        fprintf(stderr, "rope generate: %s needs a value\n", argv[i]);
+        fprintf(stderr, "rope generate: %s needs a value\n", opt);
         return 2;
     bad:
-        fprintf(stderr, "rope generate: bad value for %s\n", argv[i]);
+        fprintf(stderr, "rope generate: bad value for %s\n", opt);
         return 2;
     }
 

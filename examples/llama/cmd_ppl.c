@@ -80,6 +80,7 @@ int cmd_ppl(int argc, char **argv) {
     int64_t ctx = 0, stride = 0, threads = 1;
     rope_style style = ROPE_STYLE_INTERLEAVED;
     for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i];
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -113,10 +114,10 @@ int cmd_ppl(int argc, char **argv) {
         }
         continue;
     missing:
-        fprintf(stderr, "rope ppl: %s needs a value\n", argv[i]);
+        fprintf(stderr, "rope ppl: %s needs a value\n", opt);
         return 2;
     bad:
-        fprintf(stderr, "rope ppl: bad value for %s\n", argv[i]);
+        fprintf(stderr, "rope ppl: bad value for %s\n", opt);
         return 2;
     }
     if (!text_path) {
