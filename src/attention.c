@@ -791,6 +791,7 @@ rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *
     x.qp = qp;
     double scale = p->softmax_scale > 0.0 ? p->softmax_scale : 1.0 / sqrt((double)c->D);
     x.qscale = (float)(scale * 1.4426950408889634); /* log2(e): softmax via 2^x */
+    if (!isfinite(x.qscale)) return ROPE_E_PARAM;
     x.window = p->sliding_window;
 
     const int64_t n_items = c->batch * c->n_kv * x.nqb;

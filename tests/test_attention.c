@@ -760,6 +760,8 @@ static void test_bad_inputs(void) {
     CHECK_STATUS(rope_attention(c, &p, &pos, &tq, &to), ROPE_E_PARAM);
     p.softmax_scale = -1.0;
     CHECK_STATUS(rope_attention(c, &p, &pos, &tq, &to), ROPE_E_PARAM);
+    p.softmax_scale = 1e300; /* not representable in float32 */
+    CHECK_STATUS(rope_attention(c, &p, &pos, &tq, &to), ROPE_E_PARAM);
     p.softmax_scale = 0.0;
     pos.offset = -2;
     CHECK_STATUS(rope_attention(c, &p, &pos, &tq, &to), ROPE_E_POSITION);
