@@ -31,6 +31,10 @@
  * Kernels: attention_internal.h is compiled three times (plain C, AVX2+FMA,
  * AVX-512) with target attributes, so the core keeps its generic flags; the
  * set follows rope_isa_name() (ROPE_ISA / rope_isa_force pick it in tests).
+ * Register-blocked micro-kernels: Q·Kᵀ keeps 4 rows × 64 keys in 16 zmm
+ * accumulators (one K load feeds 4 FMAs), P·V 4 rows × 64 dims; f16/bf16
+ * entries are widened on load (vcvtph2ps / shift), never copied. No BLAS: the
+ * tiles are small and causal, and the core links libc/libm/threads only.
  */
 #include <math.h>
 #include <stdatomic.h>
