@@ -1,0 +1,283 @@
+/*
+ * Byte-level BPE tokenizer from the SmolLM2 GGUF: ids equal llama.cpp's for
+ * varied text (tests/golden/llama/tokenizer_cases.txt, produced by
+ * gen_llama_golden.py), decode(encode(text)) == text, special tokens only
+ * with parse_special, per-token decoding, the ChatML prompt, and random
+ * input (valid UTF-8 round-trips; arbitrary bytes never crash).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "gguf.h"
+#include "tokenizer.h"
+
+#define MODEL "../models/SmolLM2-135M-Instruct.Q4_1.gguf"
+#define GOLDEN "golden/llama/"
+
+static int hexval(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* Parse "hex<TAB>ids" into text (malloc'd) and ids; returns 0 for comments. */
+static int parse_case(char *line, char **text, size_t *tlen, int32_t *ids, size_t *nids, size_t cap) {
+    if (line[0] == '#' || line[0] == '\n' || line[0] == 0) return 0;
+    char *tab = strchr(line, '\t');
+    if (!tab) return -1;
+    size_t hl = (size_t)(tab - line);
+    if (hl % 2) return -1;
+    *text = malloc(hl / 2 + 1);
+    for (size_t i = 0; i < hl / 2; i++) {
+        int hi = hexval(line[2 * i]), lo = hexval(line[2 * i + 1]);
+        if (hi < 0 || lo < 0) return -1;
+        (*text)[i] = (char)(hi * 16 + lo);
+    }
+    (*text)[hl / 2] = 0;
+    *tlen = hl / 2;
+    *nids = 0;
+    char *p = tab + 1, *end;
+    for (;;) {
+        long v = strtol(p, &end, 10);
+        if (end == p) break;
+        if (*nids < cap) ids[(*nids)++] = (int32_t)v;
+        p = end;
+    }
+    return 1;
+}
+
+static int valid_utf8(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (!k || i + k > n) return 0;
+        for (size_t j = 1; j < k; j++)
+            if ((s[i + j] & 0xC0) != 0x80) return 0;
+        i += k;
+    }
+    return 1;
+}
+
+static void print_ids(const char *what, const int32_t *ids, size_t n) {
+    fprintf(stderr, "  %s:", what);
+    for (size_t i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
+    fputc('\n', stderr);
+}
+
+static void check_golden_file(const tokenizer *t, const char *path, int parse_special) {
+    FILE *fp = fopen(path, "r");
+    CHECK_MSG(fp != NULL, "golden file %s missing (tests/golden/llama/gen_llama_golden.py)", path);
+    if (!fp) return;
+    static char line[1 << 16];
+    static int32_t want[4096];
+    int cases = 0;
+    while (fgets(line, sizeof line, fp)) {
+        char *text = NULL;
+        size_t tlen = 0, nwant = 0;
+        int r = parse_case(line, &text, &tlen, want, &nwant, 4096);
+        CHECK_MSG(r >= 0, "bad line in %s: %s", path, line);
+        if (r <= 0) {
+            free(text);
+            continue;
+        }
+        cases++;
+        int32_t *ids = NULL;
+        size_t n = 0;
+        char err[256] = "";
+        int st = tokenizer_encode(t, text, tlen, parse_special, &ids, &n, err, sizeof err);
+        CHECK_MSG(st == GGUF_OK, "%s", err);
+        int same = n == nwant && (n == 0 || memcmp(ids, want, n * sizeof *ids) == 0);
+        CHECK_MSG(same, "ids differ from llama.cpp for %s case '%.60s'", path, text);
+        if (!same) {
+            print_ids("llama.cpp", want, nwant);
+            print_ids("ours     ", ids, n);
+        }
+        /* round trip: decoding gives the text back (control tokens
+         * rendered when they were parsed); invalid UTF-8 came in as U+FFFD,
+         * so only valid text can round-trip */
+        if (valid_utf8((const unsigned char *)text, tlen)) {
+            char *back = NULL;
+            size_t blen = 0;
+            CHECK(tokenizer_decode(t, ids, n, parse_special, &back, &blen) == GGUF_OK);
+            CHECK_MSG(back && blen == tlen && memcmp(back, text, tlen) == 0,
+                      "round trip of '%.60s' gave '%.60s'", text, back ? back : "(null)");
+            free(back);
+        }
+        free(ids);
+        free(text);
+    }
+    fclose(fp);
+    CHECK_MSG(cases >= 2, "%s has only %d cases", path, cases);
+    printf("test_tokenizer: %d cases from %s\n", cases, path);
+}
+
+static void check_prompt(const tokenizer *t) {
+    FILE *fp = fopen(GOLDEN "prompt.txt", "rb");
+    FILE *fi = fopen(GOLDEN "prompt_ids.txt", "r");
+    CHECK(fp && fi);
+    if (!fp || !fi) {
+        if (fp) fclose(fp);
+        if (fi) fclose(fi);
+        return;
+    }
+    static char text[1 << 16];
+    size_t len = fread(text, 1, sizeof text, fp);
+    fclose(fp);
+    int32_t want[256];
+    size_t nwant = 0;
+    while (nwant < 256 && fscanf(fi, "%d", &want[nwant]) == 1) nwant++;
+    fclose(fi);
+    CHECK_EQ_INT(nwant, 64);
+    int32_t *ids = NULL;
+    size_t n = 0;
+    char err[256];
+    CHECK(tokenizer_encode(t, text, len, 0, &ids, &n, err, sizeof err) == GGUF_OK);
+    CHECK(n >= nwant);
+    CHECK_MSG(n >= nwant && memcmp(ids, want, nwant * sizeof *ids) == 0,
+              "the prompt's first 64 ids differ from llama.cpp's");
+    free(ids);
+}
+
+static void check_behaviour(const tokenizer *t) {
+    char err[256];
+    int32_t *ids = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(tokenizer_n_vocab(t), 49152);
+    CHECK_EQ_INT(tokenizer_bos(t), 1);
+    CHECK_EQ_INT(tokenizer_eos(t), 2);
+    int32_t im_start = tokenizer_find(t, "<|im_start|>"), im_end = tokenizer_find(t, "<|im_end|>");
+    int32_t eot = tokenizer_find(t, "<|endoftext|>");
+    CHECK_EQ_INT(im_start, 1);
+    CHECK_EQ_INT(im_end, 2);
+    CHECK_EQ_INT(eot, 0);
+    CHECK(tokenizer_is_eog(t, im_end) && tokenizer_is_eog(t, eot) && !tokenizer_is_eog(t, im_start));
+    CHECK(tokenizer_is_special(t, im_start) && !tokenizer_is_special(t, 1000));
+    CHECK(tokenizer_find(t, "no such token text") == -1);
+
+    /* special tokens only with parse_special */
+    const char *s = "<|im_start|>";
+    CHECK(tokenizer_encode(t, s, strlen(s), 1, &ids, &n, err, sizeof err) == GGUF_OK);
+    CHECK(n == 1 && ids[0] == im_start);
+    free(ids);
+    CHECK(tokenizer_encode(t, s, strlen(s), 0, &ids, &n, err, sizeof err) == GGUF_OK);
+    CHECK(n > 1);
+    for (size_t i = 0; i < n; i++) CHECK(ids[i] != im_start);
+    free(ids);
+
+    /* empty text, bad ids */
+    CHECK(tokenizer_encode(t, "", 0, 1, &ids, &n, err, sizeof err) == GGUF_OK);
+    CHECK(n == 0);
+    free(ids);
+    char *out = NULL;
+    size_t olen = 0;
+    int32_t bad[2] = {5, 49152};
+    CHECK(tokenizer_decode(t, bad, 2, 0, &out, &olen) == GGUF_E_ARG && out == NULL);
+    CHECK(tokenizer_token_bytes(t, -1, 0, NULL, 0) == -1);
+
+    /* control tokens render only on request; per-token bytes concatenate
+     * to the full decode, and a short buffer gets a prefix + full length */
+    char b[64];
+    CHECK_EQ_INT(tokenizer_token_bytes(t, im_end, 0, b, sizeof b), 0);
+    CHECK_EQ_INT(tokenizer_token_bytes(t, im_end, 1, b, sizeof b), 10);
+    CHECK(memcmp(b, "<|im_end|>", 10) == 0);
+    const char *txt = "Stream me: caf\xc3\xa9 \xf0\x9f\x98\x80 ok";
+    CHECK(tokenizer_encode(t, txt, strlen(txt), 0, &ids, &n, err, sizeof err) == GGUF_OK);
+    char joined[256];
+    size_t jl = 0;
+    for (size_t i = 0; i < n; i++) {
+        int k = tokenizer_token_bytes(t, ids[i], 0, joined + jl, sizeof joined - jl);
+        CHECK(k >= 0);
+        jl += (size_t)k;
+    }
+    CHECK(jl == strlen(txt) && memcmp(joined, txt, jl) == 0);
+    int whole = tokenizer_token_bytes(t, ids[0], 0, NULL, 0);
+    CHECK(whole > 1 && tokenizer_token_bytes(t, ids[0], 0, b, 1) == whole && b[0] == 'S');
+    free(ids);
+
+    /* the chat prompt helper */
+    char *chat = tokenizer_chat_prompt(NULL, "Hi");
+    CHECK(chat && strcmp(chat, "<|im_start|>system\n" TOKENIZER_DEFAULT_SYSTEM "<|im_end|>\n"
+                               "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n") == 0);
+    if (chat) {
+        CHECK(tokenizer_encode(t, chat, strlen(chat), 1, &ids, &n, err, sizeof err) == GGUF_OK);
+        CHECK(n > 10 && ids[0] == im_start && ids[n - 1] == 198);  /* ends "assistant" "\n" */
+        int ends = 0;
+        for (size_t i = 0; i < n; i++) ends += ids[i] == im_end;
+        CHECK_EQ_INT(ends, 2);
+        free(ids);
+    }
+    free(chat);
+    chat = tokenizer_chat_prompt("", "Hi");
+    CHECK(chat && strcmp(chat, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n") == 0);
+    free(chat);
+
+    /* random input: arbitrary bytes never crash; valid UTF-8 round-trips */
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    static const char *pieces[] = {"a", "Z", " ", "  ", "\n", "\t", "7", "'s", "'", "\xc3\xa9",
+                                   "\xe6\x97\xa5", "\xf0\x9f\x98\x80", ".", ",", "<|im_end|>", "\xc2\xa0", "\xd9\xa3"};
+    for (int iter = 0; iter < 300; iter++) {
+        char buf[200];
+        size_t len = 0;
+        int mode = iter % 2;
+        while (len < 150) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            if (mode) {
+                buf[len++] = (char)(x & 0xFF);
+            } else {
+                const char *p = pieces[(x >> 8) % (sizeof pieces / sizeof *pieces)];
+                memcpy(buf + len, p, strlen(p));
+                len += strlen(p);
+            }
+        }
+        CHECK(tokenizer_encode(t, buf, len, iter % 3 == 0, &ids, &n, err, sizeof err) == GGUF_OK);
+        for (size_t i = 0; i < n; i++) CHECK(ids[i] >= 0 && ids[i] < 49152);
+        if (!mode) {
+            CHECK(tokenizer_decode(t, ids, n, 1, &out, &olen) == GGUF_OK);
+            CHECK_MSG(olen == len && memcmp(out, buf, len) == 0, "random round trip %d", iter);
+            free(out);
+        }
+        free(ids);
+    }
+}
+
+static void check_bad_files(void) {
+    /* a GGUF without tokenizer metadata: a clear error, no crash */
+    static const unsigned char empty_gguf[24] = {'G', 'G', 'U', 'F', 3};
+    gguf_file *f = NULL;
+    char err[256] = "";
+    CHECK(gguf_open_memory(empty_gguf, sizeof empty_gguf, &f, err, sizeof err) == GGUF_OK);
+    tokenizer *t = NULL;
+    CHECK(tokenizer_from_gguf(f, &t, err, sizeof err) == GGUF_E_NOT_FOUND && t == NULL);
+    CHECK_MSG(strstr(err, "tokenizer.ggml.model") != NULL, "%s", err);
+    gguf_close(f);
+}
+
+int main(void) {
+    check_bad_files();
+    FILE *fp = fopen(MODEL, "rb");
+    if (!fp) {
+        printf("test_tokenizer: SKIP model checks: %s not found (run `make deps`)\n", MODEL);
+        return check_report("test_tokenizer");
+    }
+    fclose(fp);
+    gguf_file *f = NULL;
+    char err[256] = "";
+    int st = gguf_open(MODEL, &f, err, sizeof err);
+    CHECK_MSG(st == GGUF_OK, "%s", err);
+    if (st) return check_report("test_tokenizer");
+    tokenizer *t = NULL;
+    st = tokenizer_from_gguf(f, &t, err, sizeof err);
+    gguf_close(f);  /* the tokenizer keeps its own copies */
+    CHECK_MSG(st == GGUF_OK, "%s", err);
+    if (st) return check_report("test_tokenizer");
+    check_golden_file(t, GOLDEN "tokenizer_cases.txt", 0);
+    check_golden_file(t, GOLDEN "tokenizer_special_cases.txt", 1);
+    check_prompt(t);
+    check_behaviour(t);
+    tokenizer_free(t);
+    return check_report("test_tokenizer");
+}
