@@ -468,6 +468,59 @@ static void test_dequant_blocks(void) {
     CHECK(strcmp(gguf_type_name(GGML_TYPE_BF16), "BF16") == 0 && gguf_type_name(200) == NULL);
 }
 
+
+/* ------------------------------------ against the gguf Python package */
+
+static long read_file(const char *path, void **out) {
+    FILE *fp = fopen(path, "rb");
+    *out = NULL;
+    if (!fp) return -1;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    *out = malloc(n > 0 ? (size_t)n : 1);
+    if (n < 0 || fread(*out, 1, (size_t)n, fp) != (size_t)n) n = -1;
+    fclose(fp);
+    return n;
+}
+
+/* Same bits as the reference (NaNs: both NaN). */
+static long count_mismatch(const float *a, const float *b, long n) {
+    long bad = 0;
+    for (long i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], 4) != 0 && !(a[i] != a[i] && b[i] != b[i])) bad++;
+    return bad;
+}
+
+/* tests/golden/llama/dequant: random blocks dequantised by ggml's numpy
+ * reference (gen_dequant_golden.py); ours must give the same bits. */
+static void test_dequant_golden(void) {
+    static const struct { const char *name; uint32_t type; } types[] = {
+        {"Q4_0", GGML_TYPE_Q4_0}, {"Q4_1", GGML_TYPE_Q4_1}, {"Q5_0", GGML_TYPE_Q5_0},
+        {"Q5_1", GGML_TYPE_Q5_1}, {"Q8_0", GGML_TYPE_Q8_0}, {"F16", GGML_TYPE_F16},
+        {"BF16", GGML_TYPE_BF16}};
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+        char path[256], err[256];
+        void *raw, *ref;
+        snprintf(path, sizeof path, "golden/llama/dequant/%s.bin", types[i].name);
+        long nraw = read_file(path, &raw);
+        snprintf(path, sizeof path, "golden/llama/dequant/%s.f32", types[i].name);
+        long nref = read_file(path, &ref);
+        CHECK_MSG(nraw > 0 && nref > 0, "missing golden/llama/dequant/%s.*", types[i].name);
+        if (nraw > 0 && nref > 0) {
+            long n = nref / 4;
+            CHECK_EQ_INT((uint64_t)nraw, n / gguf_type_block_size(types[i].type) * gguf_type_block_bytes(types[i].type));
+            float *out = malloc(sizeof(float) * (size_t)n);
+            CHECK_OK_G(gguf_dequantize_raw(types[i].type, raw, (uint64_t)n, out, err, sizeof err));
+            long bad = count_mismatch(out, ref, n);
+            CHECK_MSG(bad == 0, "%s: %ld of %ld values differ from the gguf package", types[i].name, bad, n);
+            free(out);
+        }
+        free(raw);
+        free(ref);
+    }
+}
+
 /* ----------------------------------------------------------- real file */
 
 static void test_real_model(void) {
@@ -532,6 +585,21 @@ static void test_real_model(void) {
         }
         double rms = sqrt(sum2 / (576.0 * 576.0));
         CHECK_MSG(rms > 1e-3 && rms < 1.0 && maxabs < 64.0, "rms %g max %g", rms, maxabs);
+        /* rows dequantised by the gguf package (gen_dequant_golden.py) */
+        static const struct { const char *file; uint64_t row; } ref_rows[] = {
+            {"golden/llama/dequant/model_token_embd.weight_row1234.f32", 1234},
+            {"golden/llama/dequant/model_blk.3.attn_q.weight_row7.f32", 7}};
+        for (int r = 0; r < 2; r++) {
+            const gguf_tensor *t = r == 0 ? emb : gguf_find_tensor(f, "blk.3.attn_q.weight");
+            void *ref;
+            long n = read_file(ref_rows[r].file, &ref);
+            CHECK_MSG(n == 576 * 4 && t, "%s", ref_rows[r].file);
+            if (n == 576 * 4 && t) {
+                CHECK_OK_G(gguf_dequantize_rows(t, ref_rows[r].row, 1, rows, err, sizeof err));
+                CHECK_MSG(count_mismatch(rows, ref, 576) == 0, "%s differs", ref_rows[r].file);
+            }
+            free(ref);
+        }
         CHECK_OK_G(gguf_dequantize_rows(emb, 49151, 1, rows, err, sizeof err));
         CHECK_EQ_INT(gguf_dequantize_rows(emb, 49151, 2, rows, err, sizeof err), GGUF_E_ARG);
         free(all);
@@ -545,6 +613,7 @@ int main(void) {
     test_small_file(2);
     test_malformed();
     test_dequant_blocks();
+    test_dequant_golden();
     test_real_model();
     return check_report("test_gguf");
 }
