@@ -58,7 +58,8 @@ int32_t tokenizer_find(const tokenizer *t, const char *token_text);
  * in the text (e.g. "<|im_start|>") become their ids; otherwise they are
  * ordinary text. No BOS is added (SmolLM2 adds none). On success *ids is a
  * malloc'd array of *n_ids ids (free() it; may be NULL when *n_ids == 0).
- * Invalid UTF-8 is tokenised byte by byte (each byte maps to a token). */
+ * Each invalid UTF-8 byte is read as U+FFFD, as llama.cpp does (so such text
+ * does not round-trip). */
 int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int parse_special,
                      int32_t **ids, size_t *n_ids, char *err, size_t errlen);
 
