@@ -1,9 +1,11 @@
 /*
  * The LLaMA runner (examples/llama) on the real SmolLM2-135M-Instruct GGUF:
  *   - logits for a fixed 64-token sequence against references someone else
- *     wrote, run on the same file (tests/golden/llama/: llama.cpp through
- *     llama-cpp-python; transformers in float32 when hf_* files are there):
- *     last-position logits within a stated tolerance, top-1 at every position;
+ *     wrote, run on the same file (tests/golden/llama/): transformers in
+ *     float32 (last-position logits within 1e-5 x their range, top-1 at all 64
+ *     positions) and llama.cpp through llama-cpp-python, whose CPU backend
+ *     rounds activations to 8 bits (3e-2 x range; top-1 wherever its margin is
+ *     above that noise, 0.25);
  *   - the RoPE convention matters: the same weights rotated with rotate_half
  *     pairs (ROPE_STYLE_HALF) lose top-1 agreement and their perplexity explodes;
  *   - chunked prefill and token-by-token decode give the one-shot logits;
@@ -23,6 +25,19 @@
 #include "sampler.h"
 #include "tokenizer.h"
 
+/* Under AddressSanitizer (-O0) librope's attention is slow: shorter runs
+ * unless ROPE_SLOW_TESTS is set. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+#ifndef UNDER_SANITIZER
+#define UNDER_SANITIZER 0
+#endif
+
 #define MODEL_PATH "../" LLAMA_DEFAULT_MODEL
 #define GOLDEN "golden/llama/"
 #define NSEQ 64
@@ -30,10 +45,17 @@
 
 /* Tolerances on the last-position logits, as a fraction of the reference's
  * logit range (max - min over the vocabulary). */
-#define LLAMACPP_TOL 1e-3
-#define HF_TOL 1e-3
-/* Greedy tokens that must equal a reference's continuation from the start. */
-#define GREEDY_MIN_PREFIX NGREEDY
+#define LLAMACPP_TOL 3e-2
+#define HF_TOL 1e-5
+/* Positions whose reference top-1/top-2 margin is below this may differ in
+ * top-1 (llama.cpp: its 8-bit activations move logits by ~0.1-0.2 rms, see
+ * the noise scale the test prints; transformers: float32 throughout, 0). */
+#define LLAMACPP_MARGIN 0.25
+#define HF_MARGIN 0.0
+/* Greedy tokens that must equal a reference's continuation from the start
+ * (measured: 32/32 for both; llama.cpp's noise could flip a near-tie). */
+#define GREEDY_MIN_PREFIX_LLAMACPP 24
+#define GREEDY_MIN_PREFIX_HF NGREEDY
 
 /* ---------------------------------------------------------------- files */
 
@@ -85,8 +107,8 @@ static int read_top5(const char *path, int32_t ids[][5], float logits[][5], int 
 
 /* ---------------------------------------------------------------- model runs */
 
-static llama_session *new_session(const llama_model *m, rope_style style, int threads,
-                                  int64_t max_batch) {
+static llama_session *new_session_ex(const llama_model *m, rope_style style, int threads,
+                                     int64_t max_batch, int emulate) {
     llama_session_opts o;
     llama_session_opts_init(&o);
     o.n_ctx = 128;
@@ -94,6 +116,8 @@ static llama_session *new_session(const llama_model *m, rope_style style, int th
     o.max_batch = max_batch;
     o.style = style;
     o.n_threads = threads;
+    o.emulate_q8_activations = emulate;
+    o.kv_dtype = emulate ? ROPE_F16 : ROPE_F32;
     llama_session *s = NULL;
     char err[256];
     if (llama_session_create(m, &o, &s, err, sizeof err) != 0) {
@@ -103,15 +127,41 @@ static llama_session *new_session(const llama_model *m, rope_style style, int th
     return s;
 }
 
+static llama_session *new_session(const llama_model *m, rope_style style, int threads,
+                                  int64_t max_batch) {
+    return new_session_ex(m, style, threads, max_batch, 0);
+}
+
 /* Logits of every position of ids[0..n) in one prefill call. */
-static int all_logits(const llama_model *m, rope_style style, const int32_t *ids, int n,
-                      float *out) {
-    llama_session *s = new_session(m, style, 1, n);
+static int all_logits(const llama_model *m, rope_style style, int emulate, const int32_t *ids,
+                      int n, float *out) {
+    llama_session *s = new_session_ex(m, style, 1, n, emulate);
     char err[256];
     int r = s ? llama_forward(s, ids, n, out, n, err, sizeof err) : -1;
     if (s && r) fprintf(stderr, "forward: %s\n", err);
     llama_session_free(s);
     return r;
+}
+
+static double mean_nll(const float *logits, const int32_t *ids, int n, int64_t V);
+
+/* Perplexity of ids[0..n) (one window from position 0) under a convention. */
+static double ppl_of(const llama_model *m, rope_style style, const int32_t *ids, int n) {
+    llama_session_opts o;
+    llama_session_opts_init(&o);
+    o.n_ctx = n;
+    o.max_batch = n;
+    o.style = style;
+    llama_session *s = NULL;
+    char err[256];
+    float *lg = malloc((size_t)n * (size_t)m->cfg.vocab_size * sizeof *lg);
+    double ppl = -1.0;
+    if (lg && llama_session_create(m, &o, &s, err, sizeof err) == 0 &&
+        llama_forward(s, ids, n, lg, n, err, sizeof err) == 0)
+        ppl = exp(mean_nll(lg, ids, n, m->cfg.vocab_size));
+    llama_session_free(s);
+    free(lg);
+    return ppl;
 }
 
 static double mean_nll(const float *logits, const int32_t *ids, int n, int64_t V) {
@@ -150,14 +200,14 @@ static int argmax_row(const float *row, int64_t V) { return sampler_argmax(row, 
 /* Compare our logits (n rows) with one reference's files; returns the number
  * of positions whose top-1 agrees, or -1 if the reference is absent. */
 static int compare_reference(const char *label, const char *last_path, const char *top5_path,
-                             const float *ours, int n, int64_t V, double tol_rel, int must_agree) {
+                             const float *ours, int n, int64_t V, double tol_rel, double margin_thr) {
     static int32_t tid[NSEQ][5];
     static float tlg[NSEQ][5];
     float *ref = malloc((size_t)V * sizeof *ref);
     int have_last = ref && read_f32(last_path, ref, (size_t)V) == 0;
     int nt = read_top5(top5_path, tid, tlg, NSEQ);
     if (!have_last && nt < 0) {
-        printf("  %s: no golden files (%s) -- not compared\n", label, last_path);
+        CHECK_MSG(0, "%s: golden files %s, %s missing", label, last_path, top5_path);
         free(ref);
         return -1;
     }
@@ -180,15 +230,19 @@ static int compare_reference(const char *label, const char *last_path, const cha
         CHECK_MSG(maxdiff <= tol_rel * range, "%s: max |diff| %g > %g x range %g", label, maxdiff,
                   tol_rel, range);
     }
-    int agree = 0, top5_ok = 0;
+    int agree = 0, top5_ok = 0, must = 0, must_agree = 0;
     double worst_top5 = 0.0, min_margin = 1e30;
     for (int p = 0; p < nt && p < n; p++) {
         const float *row = ours + (int64_t)p * V;
         int a = argmax_row(row, V);
         agree += a == tid[p][0];
+        if (tlg[p][0] - tlg[p][1] >= margin_thr) {
+            must++;
+            must_agree += a == tid[p][0];
+        }
         if (a != tid[p][0])
-            printf("  %s: position %d: top-1 %d, reference %d (reference margin %.4f)\n", label, p,
-                   a, tid[p][0], tlg[p][0] - tlg[p][1]);
+            printf("  %s: position %d: top-1 %d, reference %d (reference margin %.4f; ours: %.4f vs %.4f)\n",
+                   label, p, a, tid[p][0], tlg[p][0] - tlg[p][1], row[a], row[tid[p][0]]);
         for (int k = 0; k < 5; k++) {
             double d = fabs((double)row[tid[p][k]] - tlg[p][k]);
             worst_top5 = d > worst_top5 ? d : worst_top5;
@@ -197,10 +251,23 @@ static int compare_reference(const char *label, const char *last_path, const cha
         double margin = tlg[p][0] - tlg[p][1];
         min_margin = margin < min_margin ? margin : min_margin;
     }
+    if (have_last) {
+        double lo = ref[0], hi = ref[0];
+        for (int64_t v = 0; v < V; v++) {
+            lo = ref[v] < lo ? ref[v] : lo;
+            hi = ref[v] > hi ? ref[v] : hi;
+        }
+        /* the printed top-5 logits have 6 decimals: allow their rounding */
+        CHECK_MSG(worst_top5 <= tol_rel * (hi - lo) + 5e-7, "%s: top-5 logits differ by %g", label,
+                  worst_top5);
+    }
     printf("  %s: top-1 agrees at %d/%d positions; top-5 logits max |diff| %.3g over %d positions; "
            "smallest reference top-1/top-2 margin %.4f\n",
            label, agree, nt, worst_top5, top5_ok, min_margin);
-    if (must_agree) CHECK_MSG(agree == nt, "%s: top-1 agrees at %d/%d positions", label, agree, nt);
+    printf("  %s: top-1 agrees at %d/%d positions whose reference margin is >= %.2f\n", label,
+           must_agree, must, margin_thr);
+    CHECK_MSG(must_agree == must, "%s: top-1 agrees at %d/%d positions (margin >= %g)", label,
+              must_agree, must, margin_thr);
     free(ref);
     return agree;
 }
@@ -286,33 +353,11 @@ int main(void) {
     CHECK(m->cfg.tied_output);
     CHECK_NEAR(m->cfg.rope.rope_theta, 100000.0, 0);
 
-    /* The fixed sequence: llama.cpp's 64 ids, or (no golden data yet) our own
-     * tokens of the ppl text. */
+    /* The fixed sequence: the 64 ids of golden/llama/prompt_ids.txt. */
     int32_t ids[NSEQ];
     int n = read_ids(GOLDEN "prompt_ids.txt", ids, NSEQ);
     if (n != NSEQ) {
-        printf("  golden/llama/prompt_ids.txt absent: using the first 64 tokens of the ppl text\n");
-        gguf_file *gf = NULL;
-        tokenizer *tok = NULL;
-        int32_t *t = NULL;
-        size_t nt = 0;
-        static const char txt[] =
-            "When in the Course of human events, it becomes necessary for one people to dissolve "
-            "the political bands which have connected them with another, and to assume among the "
-            "powers of the earth, the separate and equal station to which the Laws of Nature and "
-            "of Nature's God entitle them, a decent respect to the opinions of mankind requires";
-        CHECK(gguf_open(MODEL_PATH, &gf, err, sizeof err) == GGUF_OK);
-        CHECK(gf && tokenizer_from_gguf(gf, &tok, err, sizeof err) == GGUF_OK);
-        CHECK(tok && tokenizer_encode(tok, txt, sizeof txt - 1, 0, &t, &nt, err, sizeof err) == GGUF_OK);
-        CHECK(nt >= NSEQ);
-        n = 0;
-        for (size_t i = 0; i < nt && n < NSEQ; i++) ids[n++] = t[i];
-        free(t);
-        tokenizer_free(tok);
-        gguf_close(gf);
-    }
-    if (n != NSEQ) {
-        CHECK(0);
+        CHECK_MSG(0, "golden/llama/prompt_ids.txt: %d ids, expected %d", n, NSEQ);
         llama_model_free(m);
         return check_report("test_llama");
     }
@@ -322,14 +367,29 @@ int main(void) {
     float *Lc = malloc((size_t)NSEQ * V * sizeof *Lc);
     CHECK(L && Lh && Lc);
     if (!L || !Lh || !Lc) return check_report("test_llama");
-    CHECK(all_logits(m, ROPE_STYLE_INTERLEAVED, ids, NSEQ, L) == 0);
-    CHECK(all_logits(m, ROPE_STYLE_HALF, ids, NSEQ, Lh) == 0);
+    CHECK(all_logits(m, ROPE_STYLE_INTERLEAVED, 0, ids, NSEQ, L) == 0);
+    CHECK(all_logits(m, ROPE_STYLE_HALF, 0, ids, NSEQ, Lh) == 0);
 
     /* 1. References. */
-    int agree_cpp = compare_reference("llama.cpp", GOLDEN "last_logits.f32", GOLDEN "top5.txt", L,
-                                      NSEQ, V, LLAMACPP_TOL, 1);
+    compare_reference("llama.cpp", GOLDEN "last_logits.f32", GOLDEN "top5.txt", L,
+                                      NSEQ, V, LLAMACPP_TOL, LLAMACPP_MARGIN);
+    /* How far 8-bit activations alone move the logits: our run with
+     * llama.cpp's roundings imitated (not bit for bit) vs our float32 run.
+     * This is the noise scale of any comparison with llama.cpp's CPU backend. */
+    CHECK(all_logits(m, ROPE_STYLE_INTERLEAVED, 1, ids, NSEQ, Lc) == 0);
+    {
+        double md = 0.0, ss = 0.0;
+        const float *a = L + (int64_t)(NSEQ - 1) * V, *b = Lc + (int64_t)(NSEQ - 1) * V;
+        for (int64_t v = 0; v < V; v++) {
+            double d = fabs((double)a[v] - b[v]);
+            md = d > md ? d : md;
+            ss += d * d;
+        }
+        printf("  noise scale: ours float32 vs ours with 8-bit activations + f16 q/KV (llama.cpp's "
+               "CPU roundings): last-position max |diff| %.3g, rms %.3g\n", md, sqrt(ss / (double)V));
+    }
     compare_reference("transformers", GOLDEN "hf_last_logits.f32", GOLDEN "hf_top5.txt", L, NSEQ, V,
-                      HF_TOL, 1);
+                      HF_TOL, HF_MARGIN);
 
     /* 2. The convention matters: rotate_half pairs on these weights. */
     double nll = mean_nll(L, ids, NSEQ, V), nll_h = mean_nll(Lh, ids, NSEQ, V);
@@ -339,9 +399,36 @@ int main(void) {
     printf("  convention: perplexity of the 64 tokens %.3f (interleaved) vs %.3f (half); "
            "top-1 of half agrees with interleaved at %d/%d positions\n",
            exp(nll), exp(nll_h), agree_h, NSEQ);
-    CHECK_MSG(exp(nll_h) > 3.0 * exp(nll), "ppl half %g vs interleaved %g", exp(nll_h), exp(nll));
+    CHECK_MSG(exp(nll_h) > 2.5 * exp(nll), "ppl half %g vs interleaved %g", exp(nll_h), exp(nll));
     CHECK_MSG(agree_h < NSEQ * 3 / 4, "half agrees at %d/%d", agree_h, NSEQ);
-    (void)agree_cpp;
+    /* ... and on 256 tokens of running text (tests/data/ppl), where the wrong
+     * pairs hurt more as the distances grow. */
+    {
+        FILE *f = fopen("data/ppl/declaration_and_notes.txt", "rb");
+        static char txt[8192];
+        size_t len = f ? fread(txt, 1, sizeof txt - 1, f) : 0;
+        if (f) fclose(f);
+        gguf_file *gf = NULL;
+        tokenizer *tok = NULL;
+        int32_t *t = NULL;
+        size_t nt = 0;
+        CHECK(len > 1000);
+        CHECK(gguf_open(MODEL_PATH, &gf, err, sizeof err) == GGUF_OK);
+        CHECK(gf && tokenizer_from_gguf(gf, &tok, err, sizeof err) == GGUF_OK);
+        CHECK(tok && tokenizer_encode(tok, txt, len, 0, &t, &nt, err, sizeof err) == GGUF_OK);
+        const int nl = UNDER_SANITIZER && !getenv("ROPE_SLOW_TESTS") ? 128 : 256;
+        CHECK(nt >= (size_t)nl);
+        if (nt >= (size_t)nl) {
+            double pi = ppl_of(m, ROPE_STYLE_INTERLEAVED, t, nl), ph = ppl_of(m, ROPE_STYLE_HALF, t, nl);
+            printf("  convention: perplexity of %d tokens of data/ppl text %.3f (interleaved) vs "
+                   "%.3f (half)\n", nl, pi, ph);
+            CHECK(pi > 1.0 && pi < 60.0);
+            CHECK_MSG(ph > 5.0 * pi, "ppl half %g vs interleaved %g", ph, pi);
+        }
+        free(t);
+        tokenizer_free(tok);
+        gguf_close(gf);
+    }
 
     /* 3. Chunked prefill (40 tokens) then token-by-token decode (sgemv) gives
      * the one-shot logits up to float summation order. */
@@ -398,17 +485,15 @@ int main(void) {
                bitwise ? "bit-identical" : "differ in the last bits");
         const char *refs[2][2] = {{"llama.cpp", GOLDEN "greedy.txt"},
                                   {"transformers", GOLDEN "hf_greedy.txt"}};
+        const int min_prefix[2] = {GREEDY_MIN_PREFIX_LLAMACPP, GREEDY_MIN_PREFIX_HF};
         for (int r = 0; r < 2; r++) {
             int nr = read_ids(refs[r][1], ref, NGREEDY);
-            if (nr < 0) {
-                printf("  greedy vs %s: no golden file\n", refs[r][0]);
-                continue;
-            }
+            CHECK_MSG(nr >= 0, "greedy vs %s: %s missing", refs[r][0], refs[r][1]);
             CHECK_EQ_INT(nr, NGREEDY);
             int prefix = 0;
             while (prefix < nr && ref[prefix] == g1[prefix]) prefix++;
             printf("  greedy vs %s: first %d/%d tokens identical\n", refs[r][0], prefix, nr);
-            CHECK_MSG(prefix >= GREEDY_MIN_PREFIX, "greedy vs %s: %d tokens agree", refs[r][0], prefix);
+            CHECK_MSG(prefix >= min_prefix[r], "greedy vs %s: %d tokens agree", refs[r][0], prefix);
         }
         free(l1);
         free(l2);

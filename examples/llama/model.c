@@ -293,6 +293,8 @@ struct llama_session {
     float *att;  /* attention output [B][n_heads*head_dim] */
     float *hb;   /* [B][hidden_dim] */
     float *hb2;
+    float *qx;   /* activations rounded through Q8 blocks (emulate_q8_activations) */
+    int emulate_q8;
 };
 
 void llama_session_opts_init(llama_session_opts *o) {
@@ -352,6 +354,13 @@ int llama_session_create(const llama_model *m, const llama_session_opts *o, llam
     s->hb2 = malloc(B * (size_t)c->hidden_dim * sizeof(float));
     if (st == ROPE_OK && (!s->x || !s->xb || !s->q || !s->att || !s->k || !s->v || !s->hb || !s->hb2))
         st = ROPE_E_NOMEM;
+    s->emulate_q8 = o->emulate_q8_activations != 0;
+    if (st == ROPE_OK && s->emulate_q8) {
+        int64_t w = c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
+        w = c->n_heads * c->head_dim > w ? c->n_heads * c->head_dim : w;
+        s->qx = malloc(B * (size_t)w * sizeof(float));
+        if (!s->qx) st = ROPE_E_NOMEM;
+    }
     if (st != ROPE_OK) {
         llama_session_free(s);
         return fail(err, errlen, "session: %s", rope_strerror(st));
@@ -376,6 +385,7 @@ void llama_session_free(llama_session *s) {
     free(s->v);
     free(s->hb);
     free(s->hb2);
+    free(s->qx);
     free(s);
 }
 
@@ -414,6 +424,21 @@ static void matmul(float *y, const float *x, const float *W, int64_t n, int64_t 
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out, (int)in, 1.0f, x,
                     (int)in, W, (int)in, beta, y, (int)out);
+}
+
+/* Diagnostics (emulate_q8_activations): x' = round(x/d)·fp16(d) per block of
+ * 32, d = max|x|/127, as ggml's quantize_row_q8_0/q8_1 before a quantised
+ * matrix product. Returns the buffer to multiply with. */
+static const float *q8_round(llama_session *s, const float *x, int64_t n, int64_t in) {
+    if (!s->emulate_q8 || in % 32) return x;
+    for (int64_t b = 0; b < n * in; b += 32) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) amax = fabsf(x[b + i]) > amax ? fabsf(x[b + i]) : amax;
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float dh = rope_f16_to_f32(rope_f32_to_f16(d));
+        for (int i = 0; i < 32; i++) s->qx[b + i] = nearbyintf(x[b + i] * id) * dh;
+    }
+    return s->qx;
 }
 
 int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *logits,
@@ -464,11 +489,14 @@ int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *log
 
         /* attention block */
         rmsnorm(s->xb, s->x, L->attn_norm, n, D, c->norm_eps);
-        matmul(s->q, s->xb, L->wq, n, D, qd, 0);
-        matmul(s->k, s->xb, L->wk, n, D, kvd, 0);
-        matmul(s->v, s->xb, L->wv, n, D, kvd, 0);
+        const float *a = q8_round(s, s->xb, n, D);
+        matmul(s->q, a, L->wq, n, D, qd, 0);
+        matmul(s->k, a, L->wk, n, D, kvd, 0);
+        matmul(s->v, a, L->wv, n, D, kvd, 0);
         /* q rotated here; k rotated by the cache as it is written. */
         rope_status st = rope_apply(&rp, &pos, &tq, &tq);
+        if (s->emulate_q8)
+            for (int64_t i = 0; i < n * qd; i++) s->q[i] = rope_f16_to_f32(rope_f32_to_f16(s->q[i]));
         if (st == ROPE_OK) st = rope_kv_cache_append(s->cache[l], &rp, &pos, &tk, &tv);
         /* softmax(q·Kᵀ·scale + causal mask)·V over every cached entry at a
          * position <= the query's; q head h reads kv head h / (n_heads/n_kv_heads). */
@@ -477,24 +505,25 @@ int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *log
             for (int64_t j = 0; j < c->n_layers; j++) rope_kv_cache_truncate(s->cache[j], 0, s->pos);
             return fail(err, errlen, "layer %lld attention: %s", (long long)l, rope_strerror(st));
         }
-        matmul(s->x, s->att, L->wo, n, qd, D, 1); /* h += Wo·o */
+        matmul(s->x, q8_round(s, s->att, n, qd), L->wo, n, qd, D, 1); /* h += Wo·o */
 
         /* SwiGLU MLP block */
         rmsnorm(s->xb, s->x, L->ffn_norm, n, D, c->norm_eps);
-        matmul(s->hb, s->xb, L->w_gate, n, D, F, 0);
-        matmul(s->hb2, s->xb, L->w_up, n, D, F, 0);
+        a = q8_round(s, s->xb, n, D);
+        matmul(s->hb, a, L->w_gate, n, D, F, 0);
+        matmul(s->hb2, a, L->w_up, n, D, F, 0);
         for (int64_t i = 0; i < n * F; i++) {
             const float g = s->hb[i];
             s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i]; /* SiLU(g) ⊙ u */
         }
-        matmul(s->x, s->hb, L->w_down, n, F, D, 1); /* h += W_down·(...) */
+        matmul(s->x, q8_round(s, s->hb, n, F), L->w_down, n, F, D, 1); /* h += W_down·(...) */
     }
     s->pos += n;
 
     if (n_logits > 0) {
         const int64_t first = n - n_logits;
         rmsnorm(s->xb, s->x + first * D, m->output_norm, n_logits, D, c->norm_eps);
-        matmul(logits, s->xb, m->output, n_logits, D, c->vocab_size, 0);
+        matmul(logits, q8_round(s, s->xb, n_logits, D), m->output, n_logits, D, c->vocab_size, 0);
     }
     return 0;
 }

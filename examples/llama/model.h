@@ -88,6 +88,12 @@ typedef struct llama_session_opts {
     int64_t freqs_seq_len;   /* seq_len given to rope_freqs_compute (dynamic NTK); 0 = n_ctx */
     rope_dtype kv_dtype;     /* KV cache storage; 0 = ROPE_F32 */
     int n_threads;           /* librope pool and OpenBLAS; 0 = 1 */
+    /* Diagnostics only: reproduce the roundings of llama.cpp's CPU backend, to
+     * tell its arithmetic from a bug when comparing logits. Activations are
+     * rounded through 8-bit blocks of 32 (Q8_0/Q8_1: d = max|x|/127, q =
+     * round(x/d), x' = q·fp16(d)) before every matrix product, and q is
+     * rounded to float16 (pair with kv_dtype = ROPE_F16). */
+    int emulate_q8_activations;
 } llama_session_opts;
 
 void llama_session_opts_init(llama_session_opts *o);
