@@ -276,6 +276,7 @@ int main(void) {
     if (st) return check_report("test_tokenizer");
     check_golden_file(t, GOLDEN "tokenizer_cases.txt", 0);
     check_golden_file(t, GOLDEN "tokenizer_special_cases.txt", 1);
+    check_golden_file(t, GOLDEN "tokenizer_random_cases.txt", 0);
     check_prompt(t);
     check_behaviour(t);
     tokenizer_free(t);

@@ -12,6 +12,7 @@ Run from the repository root:
         [models/SmolLM2-135M-Instruct.Q4_1.gguf]
 """
 import os
+import random
 import sys
 
 import numpy as np
@@ -54,6 +55,28 @@ SPECIAL_CASES = [
     b"text<|endoftext|>more<|im_end|><|im_end|> <|im_start|>",
 ]
 
+# Random strings (seeded) mixing the pieces that stress the pre-tokeniser with
+# random code points from the whole Unicode range.
+PIECES = ["a", "Z", "the", " ", "  ", "   ", "\n", "\n\n", "\t", "\r\n", "7", "42", "'s", "'S",
+          "'ll", "'", "\"", "é", "ß", "日本", "😀", "👍🏽", "...", "!?", ",", "-", "_", "(", ")",
+          "<|im_end|>", "\u00a0", "\u2003", "٣", "Ⅻ", "½", "x²", "ñ", "İ", "ǅ", "\u0301", "\u200b",
+          "\ufeff", "中文", "한국어", "Ελλ", "рус", "$", "%", "#", "@", "//", "==", "->", "0x1F",
+          "3.14", "1,000"]
+
+
+def random_cases(n, seed=7):
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        s = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 25)))
+        if i % 3 == 0:
+            s += "".join(chr(rng.choice([rng.randint(0x20, 0x7E), rng.randint(0xA0, 0x2FFF),
+                                         rng.randint(0x3000, 0xD7FF), rng.randint(0x10000, 0x1FAFF)]))
+                         for _ in range(rng.randint(1, 12)))
+        out.append(s.encode())
+    return out
+
+
 PROMPT = (
     "Alice was beginning to get very tired of sitting by her sister on the bank, and of "
     "having nothing to do: once or twice she had peeped into the book her sister was "
@@ -82,6 +105,7 @@ def main():
     n_vocab = llm.n_vocab()
     write_cases(os.path.join(HERE, "tokenizer_cases.txt"), CASES, llm, False)
     write_cases(os.path.join(HERE, "tokenizer_special_cases.txt"), SPECIAL_CASES, llm, True)
+    write_cases(os.path.join(HERE, "tokenizer_random_cases.txt"), random_cases(300), llm, False)
 
     with open(os.path.join(HERE, "prompt.txt"), "w", encoding="utf-8") as f:
         f.write(PROMPT)
