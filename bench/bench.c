@@ -262,10 +262,12 @@ typedef struct result {
     double rope_ns, copy_ns;
     double peer_ns; /* HF (half) or Meta (interleaved) at the same dtype and threads; 0 = none */
     double peer_copy_ns; /* torch.clone of the same bytes */
+    double peer_rope_ns; /* librope timed inside peers.py (ctypes, same rounds); 0 = none */
 } result;
 
 typedef struct table_result {
     double create_ns, sincos_ns, scalar_ns, polar1_ns, polar2_ns, polar_out1_ns, polar_out2_ns;
+    double lib_create1_ns; /* rope_table_create timed inside peers.py, 1 thread round */
 } table_result;
 
 /* ------------------------------------------------------------------ peers */
@@ -298,6 +300,23 @@ static int find_peers_script(char *out, size_t n, const char *given) {
     return 0;
 }
 
+/* The shared librope built with this binary: <dir of rope>/src/librope.so. */
+static int find_lib(char *out, size_t n, const char *given) {
+    if (given) {
+        snprintf(out, n, "%s", given);
+        return file_exists(out);
+    }
+    char exe[2048];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) return 0;
+    exe[len] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return 0;
+    *slash = 0;
+    snprintf(out, n, "%s/src/librope.so", exe);
+    return file_exists(out);
+}
+
 static char *read_all(FILE *f) {
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
@@ -326,10 +345,11 @@ static double json_num(const cJSON *o, const char *key) {
 
 /* Runs the peers and fills peer_ns / table polar times. Returns the parsed
  * document (caller frees) or NULL with a reason printed. */
-static cJSON *run_peers(const char *python, const char *script, int quick, const int *threads,
+static cJSON *run_peers(const char *python, const char *script, const char *lib, int quick,
+                        const int *threads,
                         int n_threads, const int *shape_on, const int *dt_on, result *res,
                         int n_res, table_result *tab) {
-    char cmd[8192], list[64] = "", shapes[256] = "", dts[64] = "";
+    char cmd[16384], list[64] = "", shapes[256] = "", dts[64] = "";
     for (int i = 0; i < n_threads; i++)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? "," : "", threads[i]);
     for (int i = 0; i < N_SHAPES; i++)
@@ -340,8 +360,9 @@ static cJSON *run_peers(const char *python, const char *script, int quick, const
         if (dt_on[i])
             snprintf(dts + strlen(dts), sizeof dts - strlen(dts), "%s%s", dts[0] ? "," : "",
                      DT_NAMES[i]);
-    snprintf(cmd, sizeof cmd, "'%s' '%s' --json --threads %s --shapes %s --dtypes %s%s", python,
-             script, list, shapes, dts, quick ? " --quick" : "");
+    snprintf(cmd, sizeof cmd, "'%s' '%s' --json --threads %s --shapes %s --dtypes %s%s%s%s%s",
+             python, script, list, shapes, dts, quick ? " --quick" : "", lib ? " --lib '" : "",
+             lib ? lib : "", lib ? "'" : "");
     fprintf(stderr, "rope bench: running peers: %s\n", cmd);
     FILE *f = popen(cmd, "r");
     if (!f) {
@@ -374,12 +395,15 @@ static cJSON *run_peers(const char *python, const char *script, int quick, const
                 continue;
             r->peer_ns = 1e3 * json_num(row, r->style == 0 ? "meta_us" : "hf_us");
             r->peer_copy_ns = 1e3 * json_num(row, "clone_us");
+            r->peer_rope_ns =
+                1e3 * json_num(row, r->style == 0 ? "librope_interleaved_us" : "librope_half_us");
         }
     }
     const cJSON *tabs = cJSON_GetObjectItemCaseSensitive(doc, "table");
     cJSON_ArrayForEach(row, tabs) {
         int th = (int)json_num(row, "threads");
         if (th == 1) {
+            tab->lib_create1_ns = 1e3 * json_num(row, "librope_table_create_us");
             tab->polar1_ns = 1e3 * json_num(row, "polar_us");
             tab->polar_out1_ns = 1e3 * json_num(row, "polar_out_us");
         }
@@ -410,7 +434,9 @@ static void usage(FILE *f) {
             "  --no-table         skip table building\n"
             "  --isa NAME         force a kernel set (scalar, avx2, avx512, neon)\n"
             "  --python PATH      interpreter for the peers (default /usr/bin/python3)\n"
-            "  --peers-script P   path of peers.py (default: found beside the build dir)\n");
+            "  --peers-script P   path of peers.py (default: found beside the build dir)\n"
+            "  --lib PATH         librope.so that peers.py times in its own rounds (ctypes);\n"
+            "                     default <dir of this binary>/src/librope.so\n");
 }
 
 /* Parse a comma list of names into flags; 0 on an unknown name. */
@@ -459,7 +485,8 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
            " copy limit)%s.\n\n",
            ROPE_VERSION_MAJOR, ROPE_VERSION_MINOR, ROPE_VERSION_PATCH, rope_isa_name(),
            have_peers ? ";\npeer/rope = PyTorch time / librope time (HF rotate_half for half, Meta"
-                        " complex for interleaved)"
+                        " complex for interleaved),\nboth timed in peers.py's rounds (librope via"
+                        " ctypes, which adds ~1-3 us per call) when librope.so was found"
                       : "");
     printf("%-13s %-5s %-12s %3s %12s %8s %12s %9s", "shape", "dtype", "style", "thr",
            "librope_us", "GB/s", "memcpy_us", "copy/rope");
@@ -471,7 +498,8 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
                DT_NAMES[r->dt], STYLE_NAMES[r->style], r->threads, r->rope_ns / 1e3,
                r->bytes / r->rope_ns, r->copy_ns / 1e3, r->copy_ns / r->rope_ns);
         if (have_peers && r->peer_ns > 0)
-            printf(" %12.3f %9.2f %12.3f", r->peer_ns / 1e3, r->peer_ns / r->rope_ns,
+            printf(" %12.3f %9.2f %12.3f", r->peer_ns / 1e3,
+                   r->peer_ns / (r->peer_rope_ns > 0 ? r->peer_rope_ns : r->rope_ns),
                    r->peer_copy_ns / 1e3);
         printf("\n");
     }
@@ -482,12 +510,17 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
     printf("  %-6s sincos kernel, preallocated  %10.3f ms\n", rope_isa_name(), tab->sincos_ns / 1e6);
     printf("  scalar sincos kernel, preallocated  %10.3f ms\n", tab->scalar_ns / 1e6);
     if (tab->polar1_ns > 0) {
-        printf("  torch.polar(ones, outer(t, freqs))  %10.3f ms (1 thread), %.3f ms (2 threads)\n",
-               tab->polar1_ns / 1e6, tab->polar2_ns / 1e6);
-        printf("  torch.polar, preallocated (out=)    %10.3f ms (1 thread), %.3f ms (2 threads)\n",
-               tab->polar_out1_ns / 1e6, tab->polar_out2_ns / 1e6);
+        printf("  torch.polar(ones, outer(t, freqs))  %10.3f ms (1 thread)", tab->polar1_ns / 1e6);
+        if (tab->polar2_ns > 0) printf(", %.3f ms (2 threads)", tab->polar2_ns / 1e6);
+        printf("\n  torch.polar, preallocated (out=)    %10.3f ms (1 thread)",
+               tab->polar_out1_ns / 1e6);
+        if (tab->polar_out2_ns > 0) printf(", %.3f ms (2 threads)", tab->polar_out2_ns / 1e6);
+        printf("\n");
         printf("  torch/librope (1 thread): allocating %.1fx, preallocated %.1fx\n",
                tab->polar1_ns / tab->create_ns, tab->polar_out1_ns / tab->sincos_ns);
+        if (tab->lib_create1_ns > 0)
+            printf("  in peers.py's rounds: rope_table_create %.3f ms, torch.polar / it = %.1fx\n",
+                   tab->lib_create1_ns / 1e6, tab->polar1_ns / tab->lib_create1_ns);
     }
 }
 
@@ -511,8 +544,11 @@ static void print_json(const result *res, int n_res, const table_result *tab, in
                r->bytes, r->rope_ns / 1e3, r->copy_ns / 1e3, r->bytes / r->rope_ns,
                r->copy_ns / r->rope_ns);
         if (r->peer_ns > 0)
-            printf(", \"torch_us\": %.4f, \"peer_over_rope\": %.4f, \"clone_us\": %.4f",
-                   r->peer_ns / 1e3, r->peer_ns / r->rope_ns, r->peer_copy_ns / 1e3);
+            printf(", \"torch_us\": %.4f, \"peer_over_rope\": %.4f, \"clone_us\": %.4f, "
+                   "\"librope_in_peers_us\": %.4f",
+                   r->peer_ns / 1e3,
+                   r->peer_ns / (r->peer_rope_ns > 0 ? r->peer_rope_ns : r->rope_ns),
+                   r->peer_copy_ns / 1e3, r->peer_rope_ns / 1e3);
         printf("}%s\n", i + 1 < n_res ? "," : "");
     }
     printf(" ]");
@@ -528,6 +564,9 @@ static void print_json(const result *res, int n_res, const table_result *tab, in
                    tab->polar1_ns / 1e6, tab->polar2_ns / 1e6, tab->polar_out1_ns / 1e6,
                    tab->polar_out2_ns / 1e6, tab->polar1_ns / tab->create_ns,
                    tab->polar_out1_ns / tab->sincos_ns);
+        if (tab->lib_create1_ns > 0)
+            printf(", \"table_create_in_peers_ms\": %.4f, \"polar_over_table_create_in_peers\": %.3f",
+                   tab->lib_create1_ns / 1e6, tab->polar1_ns / tab->lib_create1_ns);
         printf("}");
     }
     if (peers) {
@@ -548,7 +587,7 @@ int cmd_bench(int argc, char **argv) {
     int threads[8] = {1, 2}, n_threads = 2;
     int shape_on[N_SHAPES], dt_on[3] = {1, 1, 1}, style_on[2] = {1, 1};
     for (int i = 0; i < N_SHAPES; i++) shape_on[i] = 1;
-    const char *isa = NULL, *python = "/usr/bin/python3", *script = NULL;
+    const char *isa = NULL, *python = "/usr/bin/python3", *script = NULL, *lib_arg = NULL;
     const char *shape_names[N_SHAPES];
     for (int i = 0; i < N_SHAPES; i++) shape_names[i] = SHAPES[i].name;
 
@@ -591,6 +630,7 @@ int cmd_bench(int argc, char **argv) {
         } else if (!strcmp(a, "--isa") && has_val) isa = argv[++i];
         else if (!strcmp(a, "--python") && has_val) python = argv[++i];
         else if (!strcmp(a, "--peers-script") && has_val) script = argv[++i];
+        else if (!strcmp(a, "--lib") && has_val) lib_arg = argv[++i];
         else {
             fprintf(stderr, "rope bench: unknown or incomplete option '%s'\n\n", a);
             usage(stderr);
@@ -713,12 +753,15 @@ int cmd_bench(int argc, char **argv) {
 
     cJSON *peer_doc = NULL;
     if (peers && !failed) {
-        char path[4096];
+        char path[4096], lib[4096];
+        int have_lib = find_lib(lib, sizeof lib, lib_arg);
+        if (!have_lib)
+            fprintf(stderr, "rope bench: librope.so not found: peers compared across processes\n");
         if (!find_peers_script(path, sizeof path, script))
             fprintf(stderr, "rope bench: bench/peers.py not found (use --peers-script)\n");
         else
-            peer_doc = run_peers(python, path, quick, threads, n_threads, shape_on, dt_on, res,
-                                 n_res, &tab);
+            peer_doc = run_peers(python, path, have_lib ? lib : NULL, quick, threads, n_threads,
+                                 shape_on, dt_on, res, n_res, &tab);
     }
 
     if (!failed) {

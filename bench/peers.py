@@ -10,12 +10,19 @@
          for 131072 positions x 64 frequencies (Meta's precompute_freqs_cis);
          polar_out: the same into preallocated tensors (out=)
 
+With --lib PATH/librope.so (rope bench passes the one it was built with),
+librope itself runs in the same rounds of the same process through ctypes:
+rope_apply_qk on the same tensors (both conventions, a rope_pool of the same
+thread count) and rope_table_create, so the ratios librope/peer come from one
+process and one interleaved schedule.
+
 Shapes match bench/bench.c (layout batch, seq, heads, head_dim; q and k both
 rotated). For each shape, dtype and thread count (torch.set_num_threads), the
 contenders run in interleaved rounds (order alternating) and the median per
 call is reported. Prints one JSON document; {"error": ...} when torch is
 missing. Run with /usr/bin/python3 (Debian's python3-torch).
 """
+import ctypes
 import argparse
 import json
 import statistics
@@ -38,6 +45,120 @@ SHAPES = {
 DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
 BASE = 10000.0
 TABLE_ROWS, TABLE_FREQS = 131072, 64
+
+
+# ------------------------------------------------------------------ librope
+# ctypes mirrors of include/rope.h (LP64 layouts).
+class RopeTensor(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("dtype", ctypes.c_int),
+                ("shape", ctypes.c_int64 * 4), ("stride", ctypes.c_int64 * 4)]
+
+
+class RopePositions(ctypes.Structure):
+    _fields_ = [("offset", ctypes.c_int64), ("ids", ctypes.c_void_p),
+                ("ids_batch_stride", ctypes.c_int64), ("cu_seqlens", ctypes.c_void_p),
+                ("n_seqs", ctypes.c_int64)]
+
+
+class RopeApplyParams(ctypes.Structure):
+    _fields_ = [("style", ctypes.c_int), ("table", ctypes.c_void_p), ("freqs", ctypes.c_void_p),
+                ("rotary_dim", ctypes.c_int64), ("attention_factor", ctypes.c_float),
+                ("inverse", ctypes.c_int), ("pool", ctypes.c_void_p)]
+
+
+ROPE_DTYPE = {"f32": 1, "f16": 2, "bf16": 3}
+ROPE_STYLE = {"interleaved": 1, "half": 2}
+
+
+class Librope:
+    """The few librope calls the peers comparison needs."""
+
+    def __init__(self, path):
+        L = ctypes.CDLL(path)
+        self.L = L
+        L.rope_config_init.argtypes = [ctypes.c_void_p]
+        L.rope_freqs_compute.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
+        L.rope_table_create.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int,
+                                        ctypes.POINTER(ctypes.c_void_p)]
+        L.rope_table_free.argtypes = [ctypes.c_void_p]
+        L.rope_pool_create.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_void_p)]
+        L.rope_pool_free.argtypes = [ctypes.c_void_p]
+        L.rope_tensor_contiguous.argtypes = [ctypes.POINTER(RopeTensor), ctypes.c_void_p,
+                                             ctypes.c_int] + [ctypes.c_int64] * 4
+        L.rope_apply_qk.argtypes = [ctypes.POINTER(RopeApplyParams),
+                                    ctypes.POINTER(RopePositions)] + [ctypes.POINTER(RopeTensor)] * 4
+        L.rope_isa_name.restype = ctypes.c_char_p
+        self.isa = L.rope_isa_name().decode()
+        # rope_config: type (enum) at 0, rope_theta (double) at 8, head_dim (int64) at 16
+        self.cfg = ctypes.create_string_buffer(4096)
+        L.rope_config_init(self.cfg)
+        if ctypes.c_double.from_buffer(self.cfg, 8).value != 10000.0:
+            raise RuntimeError("rope_config layout differs from what peers.py assumes")
+        ctypes.c_int64.from_buffer(self.cfg, 16).value = 128
+        self.freqs = ctypes.create_string_buffer(1 << 16)  # > sizeof(rope_freqs)
+        if L.rope_freqs_compute(self.cfg, 0, self.freqs) != 0:
+            raise RuntimeError("rope_freqs_compute failed")
+        self.table = ctypes.c_void_p()
+        if L.rope_table_create(self.freqs, 8192, 0, ctypes.byref(self.table)) != 0:
+            raise RuntimeError("rope_table_create failed")
+        self.pools = {}
+
+    def pool(self, threads):
+        if threads <= 1:
+            return None
+        if threads not in self.pools:
+            p = ctypes.c_void_p()
+            if self.L.rope_pool_create(threads, ctypes.byref(p)) != 0:
+                raise RuntimeError("rope_pool_create failed")
+            self.pools[threads] = p
+        return self.pools[threads]
+
+    def tensor(self, t, dname):
+        v = RopeTensor()
+        b, s, h, d = t.shape
+        self.L.rope_tensor_contiguous(ctypes.byref(v), t.data_ptr(), ROPE_DTYPE[dname], b, s, h, d)
+        return v
+
+    def apply_fn(self, style, threads, pos_ids, per_row, q, k, qo, ko, dname):
+        """A closure calling rope_apply_qk(q -> qo, k -> ko), checked once."""
+        p = RopeApplyParams(ROPE_STYLE[style], self.table, None, q.shape[-1], 1.0, 0,
+                            self.pool(threads))
+        pos = RopePositions()
+        ids = None
+        if per_row:
+            ids = (ctypes.c_int64 * len(pos_ids))(*pos_ids)
+            pos.ids = ctypes.cast(ids, ctypes.c_void_p)
+            pos.ids_batch_stride = 1
+        else:
+            pos.offset = pos_ids[0]
+        ts = [self.tensor(x, dname) for x in (q, qo, k, ko)]
+        args = (ctypes.byref(p), ctypes.byref(pos)) + tuple(ctypes.byref(t) for t in ts)
+        keep = (p, pos, ids, ts)  # noqa: F841 - alive as long as the closure
+        st = self.L.rope_apply_qk(*args)
+        if st != 0:
+            raise RuntimeError("rope_apply_qk failed with status %d" % st)
+        fn = self.L.rope_apply_qk
+
+        def run():
+            fn(*args)
+            return keep
+        return run
+
+    def table_fn(self, rows):
+        cfg = ctypes.create_string_buffer(4096)
+        self.L.rope_config_init(cfg)
+        ctypes.c_int64.from_buffer(cfg, 16).value = 2 * TABLE_FREQS
+        fr = ctypes.create_string_buffer(1 << 16)
+        self.L.rope_freqs_compute(cfg, 0, fr)
+        L = self.L
+
+        def run():
+            t = ctypes.c_void_p()
+            if L.rope_table_create(fr, rows, 0, ctypes.byref(t)) != 0:
+                raise RuntimeError("rope_table_create failed")
+            L.rope_table_free(t)
+            return cfg
+        return run
 
 
 def positions(name):
@@ -109,6 +230,7 @@ def main():
     ap.add_argument("--dtypes", default="f32,f16,bf16")
     ap.add_argument("--rounds", type=int, default=0)
     ap.add_argument("--no-table", action="store_true")
+    ap.add_argument("--lib", help="librope.so to time in the same rounds (ctypes)")
     args = ap.parse_args()
     threads = [int(t) for t in args.threads.split(",") if t]
     rounds = args.rounds or (5 if args.quick else 11)
@@ -124,6 +246,14 @@ def main():
 
     out = {"torch": torch.__version__, "python": sys.version.split()[0], "rounds": rounds,
            "apply": [], "table": []}
+    lib = None
+    if args.lib:
+        try:
+            lib = Librope(args.lib)
+            out["librope_isa"] = lib.isa
+        except (OSError, RuntimeError) as exc:
+            out["librope_error"] = str(exc)
+            print("peers: librope not timed in-process: %s" % exc, file=sys.stderr)
     torch.manual_seed(0)
     with torch.inference_mode():
         for name in args.shapes.split(","):
@@ -138,17 +268,28 @@ def main():
                 cos = cos_tab[pos].unsqueeze(2).to(dt)  # (b, s, 1, d)
                 sin = sin_tab[pos].unsqueeze(2).to(dt)
                 fc = cis_tab[pos].unsqueeze(2)  # (b, s, 1, d/2) complex64
+                qo, ko = torch.empty_like(q), torch.empty_like(k)
+                pos_list = [int(v) for v in pos[:, 0]] if SHAPES[name][5] else [int(pos[0, 0])]
                 for th in threads:
                     torch.set_num_threads(th)
-                    med = measure([lambda: hf_apply(q, k, cos, sin),
-                                   lambda: meta_apply(q, k, fc),
-                                   lambda: clone_apply(q, k)], rounds, target)
-                    out["apply"].append({"shape": name, "dtype": dname, "threads": th,
-                                         "hf_us": med[0] * 1e6, "meta_us": med[1] * 1e6,
-                                         "clone_us": med[2] * 1e6})
-                    print("peers: %s %s %d thr: hf %.1f us, meta %.1f us, clone %.1f us"
-                          % (name, dname, th, med[0] * 1e6, med[1] * 1e6, med[2] * 1e6),
-                          file=sys.stderr)
+                    fns = [lambda: hf_apply(q, k, cos, sin),
+                           lambda: meta_apply(q, k, fc),
+                           lambda: clone_apply(q, k)]
+                    if lib:
+                        for style in ("half", "interleaved"):
+                            fns.append(lib.apply_fn(style, th, pos_list, SHAPES[name][5],
+                                                    q, k, qo, ko, dname))
+                    med = measure(fns, rounds, target)
+                    row = {"shape": name, "dtype": dname, "threads": th,
+                           "hf_us": med[0] * 1e6, "meta_us": med[1] * 1e6,
+                           "clone_us": med[2] * 1e6}
+                    if lib:
+                        row["librope_half_us"] = med[3] * 1e6
+                        row["librope_interleaved_us"] = med[4] * 1e6
+                    out["apply"].append(row)
+                    print("peers: %s %s %d thr: %s" % (name, dname, th, ", ".join(
+                        "%s %.1f us" % (k_, v) for k_, v in row.items() if k_.endswith("_us"))),
+                        file=sys.stderr)
         if not args.no_table:
             tt = torch.arange(TABLE_ROWS, dtype=torch.float32)
             f64 = inv_freq[:TABLE_FREQS]
@@ -168,9 +309,13 @@ def main():
 
             for th in threads:
                 torch.set_num_threads(th)
-                med = measure([polar, polar_out], min(rounds, 7), target)
-                out["table"].append({"threads": th, "rows": TABLE_ROWS, "freqs": TABLE_FREQS,
-                                     "polar_us": med[0] * 1e6, "polar_out_us": med[1] * 1e6})
+                fns = [polar, polar_out] + ([lib.table_fn(TABLE_ROWS)] if lib else [])
+                med = measure(fns, min(rounds, 7), target)
+                row = {"threads": th, "rows": TABLE_ROWS, "freqs": TABLE_FREQS,
+                       "polar_us": med[0] * 1e6, "polar_out_us": med[1] * 1e6}
+                if lib:
+                    row["librope_table_create_us"] = med[2] * 1e6
+                out["table"].append(row)
     print(json.dumps(out))
 
 
