@@ -14,10 +14,12 @@
  *   - the sampler (seeded, top-p, repetition penalty) and bad inputs.
  * Skips (exit 0 with a message) only when the model file is absent.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "check.h"
 #include "gguf.h"
@@ -329,6 +331,65 @@ static void test_bad_inputs(void) {
     printf("  not a GGUF: %s\n", err);
 }
 
+/* Run a shell command; stdout into out (NUL-terminated); returns the exit status. */
+static int run_cmd(const char *cmd, char *out, size_t cap) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The command line end to end: `rope generate` and `rope ppl` (ctest sets
+ * ROPE_BIN to the tests' build directory; the binary is one level up). */
+static void test_cli(void) {
+    const char *bin = getenv("ROPE_BIN");
+    if (!bin) {
+        printf("  ROPE_BIN unset (not run by ctest): command-line checks not run\n");
+        return;
+    }
+    static char cmd[4096], out[1 << 16];
+    snprintf(cmd, sizeof cmd,
+             "'%s/../rope' generate --model " MODEL_PATH " --raw --prompt 'The capital of France is'"
+             " -n 6 --repeat-penalty 1 2>/dev/null", bin);
+    int rc = run_cmd(cmd, out, sizeof out);
+    printf("  rope generate --raw: exit %d, \"%.*s\"\n", rc, (int)strcspn(out, "\n"), out);
+    CHECK_EQ_INT(rc, 0);
+    CHECK(strncmp(out, "The capital of France is Paris", 30) == 0);
+    /* speeds on stderr (the chat template path) */
+    snprintf(cmd, sizeof cmd, "'%s/../rope' generate --model " MODEL_PATH " --prompt Hi -n 2 2>&1 >/dev/null",
+             bin);
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK_EQ_INT(rc, 0);
+    CHECK(strstr(out, "prompt:") && strstr(out, "tokens/s"));
+    /* bad input: exit 2 with a message, never a crash */
+    const char *bad[] = {"generate --model no/such.gguf", "generate -n -3", "generate --temp x",
+                         "generate --top-p 0", "ppl", "ppl no/such.txt", "ppl data/ppl/README.md --style sideways",
+                         "ppl data/ppl/README.md --rope-scaling linear:0.5", "ppl --model data/ppl/README.md data/ppl/README.md"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(cmd, sizeof cmd, "'%s/../rope' %s 2>&1", bin, bad[i]);
+        rc = run_cmd(cmd, out, sizeof out);
+        CHECK_MSG(rc == 2 && strlen(out) > 10, "rope %s: exit %d, \"%s\"", bad[i], rc, out);
+    }
+    /* ppl: right and wrong convention on short windows (the wrong one only
+     * outside the sanitizer build: the library test above already shows it) */
+    double ppl[2] = {0, 0};
+    const char *style[2] = {"interleaved", "half"};
+    const int n_styles = UNDER_SANITIZER && !getenv("ROPE_SLOW_TESTS") ? 1 : 2;
+    for (int i = 0; i < n_styles; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "'%s/../rope' ppl --model " MODEL_PATH " data/ppl/declaration_and_notes.txt --ctx 96 "
+                 "--stride 96 --style %s 2>/dev/null", bin, style[i]);
+        rc = run_cmd(cmd, out, sizeof out);
+        CHECK_EQ_INT(rc, 0);
+        CHECK(sscanf(out, "perplexity %lf", &ppl[i]) == 1);
+    }
+    printf("  rope ppl --ctx 96 --stride 96: %.3f (interleaved), %.3f (half)\n", ppl[0], ppl[1]);
+    CHECK(ppl[0] > 2.0 && ppl[0] < 60.0);
+    if (n_styles == 2) CHECK(ppl[1] > 3.0 * ppl[0]);
+}
+
 int main(void) {
     printf("test_llama:\n");
     test_sampler();
@@ -503,5 +564,6 @@ int main(void) {
     free(Lh);
     free(Lc);
     llama_model_free(m);
+    test_cli();
     return check_report("test_llama");
 }
