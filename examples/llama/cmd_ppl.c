@@ -251,6 +251,9 @@ int cmd_ppl(int argc, char **argv) {
                 nll += log(sum) + mx - (double)row[ids[target]];
                 n_scored++;
             }
+            if (end - begin > B && p + nb < end) /* long windows: progress inside */
+                fprintf(stderr, "  window [%lld, %lld): %lld tokens evaluated (%.1f s)\r",
+                        (long long)begin, (long long)end, (long long)(p + nb - begin), now_s() - t0);
         }
         prev_end = end;
         fprintf(stderr, "  window [%lld, %lld): scored %lld tokens, running ppl %.4f (%.1f s)\n",
