@@ -8,7 +8,8 @@
  *     above that noise, 0.25);
  *   - the RoPE convention matters: the same weights rotated with rotate_half
  *     pairs (ROPE_STYLE_HALF) lose top-1 agreement and their perplexity explodes;
- *   - chunked prefill and token-by-token decode give the one-shot logits;
+ *   - chunked prefill and token-by-token decode give the one-shot logits, and
+ *     so does the same sequence placed at positions 4000.. (RoPE is relative);
  *   - greedy generation is identical with 1 and 2 threads, and compared with
  *     the references' greedy continuations;
  *   - the sampler (seeded, top-p, repetition penalty) and bad inputs.
@@ -532,7 +533,37 @@ int main(void) {
         llama_session_free(s);
     }
 
-    /* 4. Greedy: 1 vs 2 threads identical; vs the references' continuations. */
+    /* 4. RoPE is relative: the same 64 tokens placed at positions 4000..4063
+     * (empty cache before them) give the logits of positions 0..63, up to
+     * rounding of the larger angles. */
+    {
+        llama_session_opts o;
+        llama_session_opts_init(&o);
+        o.n_ctx = 4000 + NSEQ;
+        o.max_batch = NSEQ;
+        o.style = ROPE_STYLE_INTERLEAVED;
+        llama_session *s = NULL;
+        CHECK(llama_session_create(m, &o, &s, err, sizeof err) == 0);
+        CHECK(s && llama_session_reset_at(s, o.n_ctx) == -1);
+        CHECK(s && llama_session_reset_at(s, 4000) == 0);
+        CHECK(s && llama_forward(s, ids, NSEQ, Lc, NSEQ, err, sizeof err) == 0);
+        double md = 0.0;
+        int same_top1 = 0;
+        for (int p = 0; p < NSEQ; p++) {
+            for (int64_t v = 0; v < V; v++) {
+                double d = fabs((double)Lc[(int64_t)p * V + v] - L[(int64_t)p * V + v]);
+                md = d > md ? d : md;
+            }
+            same_top1 += argmax_row(Lc + (int64_t)p * V, V) == argmax_row(L + (int64_t)p * V, V);
+        }
+        printf("  positions 4000..4063 vs 0..63: max |diff| %.3g, top-1 same at %d/%d\n", md,
+               same_top1, NSEQ);
+        CHECK_MSG(md <= 1e-3, "shifted positions: max diff %g", md);
+        CHECK_EQ_INT(same_top1, NSEQ);
+        llama_session_free(s);
+    }
+
+    /* 5. Greedy: 1 vs 2 threads identical; vs the references' continuations. */
     {
         int32_t g1[NGREEDY], g2[NGREEDY], ref[NGREEDY];
         float *l1 = malloc((size_t)V * sizeof *l1), *l2 = malloc((size_t)V * sizeof *l2);

@@ -394,6 +394,13 @@ void llama_session_reset(llama_session *s) {
     s->pos = 0;
 }
 
+int llama_session_reset_at(llama_session *s, int64_t pos) {
+    if (pos < 0 || pos >= s->n_ctx) return -1;
+    llama_session_reset(s);
+    s->pos = pos;
+    return 0;
+}
+
 int64_t llama_session_pos(const llama_session *s) { return s->pos; }
 int64_t llama_session_n_ctx(const llama_session *s) { return s->n_ctx; }
 int64_t llama_session_max_batch(const llama_session *s) { return s->max_batch; }
@@ -460,6 +467,8 @@ int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *log
 
     const int64_t D = c->dim, hd = c->head_dim, qd = c->n_heads * hd, kvd = c->n_kv_heads * hd,
                   F = c->hidden_dim;
+    int64_t len0 = 0; /* cache entries before this call (== pos unless reset_at) */
+    rope_kv_cache_length(s->cache[0], 0, &len0);
 
     /* RoPE parameters: positions pos .. pos+n-1 index the table's rows. */
     rope_apply_params rp;
@@ -502,7 +511,7 @@ int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *log
          * position <= the query's; q head h reads kv head h / (n_heads/n_kv_heads). */
         if (st == ROPE_OK) st = rope_attention(s->cache[l], &ap, &pos, &tq, &tatt);
         if (st != ROPE_OK) {
-            for (int64_t j = 0; j < c->n_layers; j++) rope_kv_cache_truncate(s->cache[j], 0, s->pos);
+            for (int64_t j = 0; j < c->n_layers; j++) rope_kv_cache_truncate(s->cache[j], 0, len0);
             return fail(err, errlen, "layer %lld attention: %s", (long long)l, rope_strerror(st));
         }
         matmul(s->x, q8_round(s, s->att, n, qd), L->wo, n, qd, D, 1); /* h += Wo·o */

@@ -106,6 +106,10 @@ void llama_session_free(llama_session *s);
 
 /* Forget every token (the caches are cleared); positions restart at 0. */
 void llama_session_reset(llama_session *s);
+/* The same, but the next token gets position pos (0 <= pos < n_ctx): a
+ * sequence placed further along. RoPE makes attention depend only on
+ * position differences, so the logits should not change (up to rounding). */
+int llama_session_reset_at(llama_session *s, int64_t pos);
 /* Tokens processed so far (= the next token's position). */
 int64_t llama_session_pos(const llama_session *s);
 int64_t llama_session_n_ctx(const llama_session *s);
