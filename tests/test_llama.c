@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "gguf.h"
@@ -332,6 +333,228 @@ static void test_bad_inputs(void) {
     printf("  not a GGUF: %s\n", err);
 }
 
+/* ------------------------------------------------ a tiny synthetic GGUF */
+
+/* A 1-layer llama (dim 8, 2 q heads and 1 kv head of 4, FFN 16, vocab 16,
+ * context 32, F32 tensors), written to a file, with variations to exercise
+ * the metadata mapping and every load error. */
+typedef struct tiny_opts {
+    const char *arch;
+    const char *scaling;    /* llama.rope.scaling.type, NULL = absent */
+    float factor;
+    uint32_t orig_ctx;      /* 0 = absent */
+    uint32_t n_kv_heads;
+    const char *omit;       /* tensor left out */
+    const char *misshape;   /* tensor written with one row too many */
+    int with_output;        /* separate output.weight */
+    int with_rope_freqs;
+} tiny_opts;
+
+typedef struct bytes {
+    unsigned char *p;
+    size_t n, cap;
+} bytes;
+
+static void b_put(bytes *b, const void *src, size_t n) {
+    if (b->n + n > b->cap) {
+        size_t cap = (b->cap + n) * 2;
+        unsigned char *q = realloc(b->p, cap);
+        if (!q) exit(1);
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+static void b_u32(bytes *b, uint32_t v) {
+    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    b_put(b, x, 4);
+}
+static void b_u64(bytes *b, uint64_t v) {
+    b_u32(b, (uint32_t)v);
+    b_u32(b, (uint32_t)(v >> 32));
+}
+static void b_str(bytes *b, const char *s) {
+    b_u64(b, strlen(s));
+    b_put(b, s, strlen(s));
+}
+static void kv_u32(bytes *b, const char *k, uint32_t v) {
+    b_str(b, k);
+    b_u32(b, GGUF_TYPE_UINT32);
+    b_u32(b, v);
+}
+static void kv_f32(bytes *b, const char *k, float v) {
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    b_str(b, k);
+    b_u32(b, GGUF_TYPE_FLOAT32);
+    b_u32(b, u);
+}
+static void kv_str(bytes *b, const char *k, const char *v) {
+    b_str(b, k);
+    b_u32(b, GGUF_TYPE_STRING);
+    b_str(b, v);
+}
+
+static int write_tiny(const char *path, const tiny_opts *o) {
+    struct { const char *name; uint64_t ne0, ne1; } t[16];
+    int nt = 0;
+#define T(nm, a, b_) t[nt].name = nm, t[nt].ne0 = a, t[nt].ne1 = b_, nt++
+    const uint64_t kvd = 4 * (o->n_kv_heads ? o->n_kv_heads : 1);
+    T("token_embd.weight", 8, 16);
+    T("blk.0.attn_norm.weight", 8, 1);
+    T("blk.0.attn_q.weight", 8, 8);
+    T("blk.0.attn_k.weight", 8, kvd);
+    T("blk.0.attn_v.weight", 8, kvd);
+    T("blk.0.attn_output.weight", 8, 8);
+    T("blk.0.ffn_norm.weight", 8, 1);
+    T("blk.0.ffn_gate.weight", 8, 16);
+    T("blk.0.ffn_up.weight", 8, 16);
+    T("blk.0.ffn_down.weight", 16, 8);
+    T("output_norm.weight", 8, 1);
+    if (o->with_output) T("output.weight", 8, 16);
+    if (o->with_rope_freqs) T("rope_freqs.weight", 2, 1);
+#undef T
+    int keep[16], nk = 0;
+    for (int i = 0; i < nt; i++)
+        if (!o->omit || strcmp(o->omit, t[i].name)) keep[nk++] = i;
+    int n_kv = 10 + (o->scaling ? 2 : 0) + (o->orig_ctx ? 1 : 0);
+    bytes b = {0};
+    b_put(&b, "GGUF", 4);
+    b_u32(&b, 3);
+    b_u64(&b, (uint64_t)nk);
+    b_u64(&b, (uint64_t)n_kv);
+    kv_str(&b, "general.architecture", o->arch ? o->arch : "llama");
+    kv_u32(&b, "llama.block_count", 1);
+    kv_u32(&b, "llama.embedding_length", 8);
+    kv_u32(&b, "llama.feed_forward_length", 16);
+    kv_u32(&b, "llama.attention.head_count", 2);
+    kv_u32(&b, "llama.attention.head_count_kv", o->n_kv_heads ? o->n_kv_heads : 1);
+    kv_u32(&b, "llama.context_length", 32);
+    kv_u32(&b, "llama.rope.dimension_count", 4);
+    kv_f32(&b, "llama.rope.freq_base", 10000.0f);
+    kv_f32(&b, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    if (o->scaling) {
+        kv_str(&b, "llama.rope.scaling.type", o->scaling);
+        kv_f32(&b, "llama.rope.scaling.factor", o->factor);
+    }
+    if (o->orig_ctx) kv_u32(&b, "llama.rope.scaling.original_context_length", o->orig_ctx);
+    uint64_t off = 0, sizes[16];
+    for (int j = 0; j < nk; j++) {
+        int i = keep[j];
+        uint64_t rows = t[i].ne1 + (o->misshape && !strcmp(o->misshape, t[i].name) ? 1 : 0);
+        b_str(&b, t[i].name);
+        b_u32(&b, 2);
+        b_u64(&b, t[i].ne0);
+        b_u64(&b, rows);
+        b_u32(&b, GGML_TYPE_F32);
+        b_u64(&b, off);
+        sizes[j] = t[i].ne0 * rows * 4;
+        off += (sizes[j] + 31) / 32 * 32;
+    }
+    while (b.n % 32) b_put(&b, "", 1);
+    uint32_t seed = 12345;
+    for (int j = 0; j < nk; j++) {
+        for (uint64_t e = 0; e < sizes[j] / 4; e++) {
+            seed = seed * 1664525u + 1013904223u;
+            float x = ((float)(seed >> 8) / 16777216.0f - 0.5f) * 0.8f;
+            if (strstr(t[keep[j]].name, "norm")) x = 1.0f + 0.1f * x;
+            uint32_t u;
+            memcpy(&u, &x, 4);
+            b_u32(&b, u);
+        }
+        while (b.n % 32) b_put(&b, "", 1);
+    }
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(b.p, 1, b.n, f) == b.n;
+    if (f) ok &= fclose(f) == 0;
+    free(b.p);
+    return ok ? 0 : -1;
+}
+
+static void test_tiny_models(void) {
+    char path[] = "/tmp/test_llama_tiny_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    close(fd);
+    char err[256];
+    llama_model *m = NULL;
+
+    /* Plain: config from the metadata, tied head, a forward that is causal. */
+    tiny_opts o = {0};
+    CHECK(write_tiny(path, &o) == 0);
+    CHECK(llama_model_load(path, &m, err, sizeof err) == 0);
+    if (m) {
+        CHECK_EQ_INT(m->cfg.n_layers, 1);
+        CHECK_EQ_INT(m->cfg.head_dim, 4);
+        CHECK_EQ_INT(m->cfg.n_kv_heads, 1);
+        CHECK_EQ_INT(m->cfg.vocab_size, 16);
+        CHECK_EQ_INT(m->cfg.context_length, 32);
+        CHECK(m->cfg.tied_output && m->output == m->token_embd);
+        CHECK(m->cfg.rope.type == ROPE_SCALING_DEFAULT);
+        llama_session_opts so;
+        llama_session_opts_init(&so);
+        llama_session *s = NULL;
+        CHECK(llama_session_create(m, &so, &s, err, sizeof err) == 0);
+        int32_t a[3] = {1, 2, 3}, b2[3] = {1, 9, 14};
+        float la[3 * 16], lb[3 * 16];
+        CHECK(s && llama_forward(s, a, 3, la, 3, err, sizeof err) == 0);
+        if (s) llama_session_reset(s);
+        CHECK(s && llama_forward(s, b2, 3, lb, 3, err, sizeof err) == 0);
+        int finite = 1;
+        for (int i = 0; i < 48; i++) finite &= isfinite(la[i]) && isfinite(lb[i]);
+        CHECK(finite);
+        CHECK(memcmp(la, lb, 16 * sizeof(float)) == 0); /* position 0 cannot see later tokens */
+        CHECK(memcmp(la + 16, lb + 16, 16 * sizeof(float)) != 0);
+        llama_session_free(s);
+        llama_model_free(m);
+        m = NULL;
+    }
+    /* Separate head; scaling keys -> rope_config. */
+    o = (tiny_opts){.with_output = 1, .scaling = "yarn", .factor = 4.0f, .orig_ctx = 8};
+    CHECK(write_tiny(path, &o) == 0);
+    CHECK(llama_model_load(path, &m, err, sizeof err) == 0);
+    if (m) {
+        CHECK(!m->cfg.tied_output && m->output != m->token_embd);
+        CHECK(m->cfg.rope.type == ROPE_SCALING_YARN);
+        CHECK_NEAR(m->cfg.rope.factor, 4.0, 0);
+        CHECK_EQ_INT(m->cfg.rope.original_max_position_embeddings, 8);
+        llama_model_free(m);
+        m = NULL;
+    }
+    o = (tiny_opts){.scaling = "linear", .factor = 2.0f};
+    CHECK(write_tiny(path, &o) == 0);
+    CHECK(llama_model_load(path, &m, err, sizeof err) == 0);
+    if (m) {
+        CHECK(m->cfg.rope.type == ROPE_SCALING_LINEAR);
+        CHECK_NEAR(m->cfg.rope.factor, 2.0, 0);
+        llama_model_free(m);
+        m = NULL;
+    }
+    /* Errors, each with a reason and no model. */
+    const tiny_opts bad[] = {
+        {.arch = "gpt2"},
+        {.scaling = "longrope", .factor = 2.0f},
+        {.omit = "blk.0.ffn_up.weight"},
+        {.omit = "token_embd.weight"},
+        {.misshape = "blk.0.attn_k.weight"},
+        {.with_rope_freqs = 1},
+        {.n_kv_heads = 3}, /* 2 q heads do not group into 3 kv heads */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        CHECK(write_tiny(path, &bad[i]) == 0);
+        int r = llama_model_load(path, &m, err, sizeof err);
+        CHECK_MSG(r == -1 && m == NULL && err[0], "bad tiny model %zu loaded", i);
+        printf("  bad model %zu: %s\n", i, err);
+        llama_model_free(m);
+        m = NULL;
+    }
+    remove(path);
+}
+
 /* Run a shell command; stdout into out (NUL-terminated); returns the exit status. */
 static int run_cmd(const char *cmd, char *out, size_t cap) {
     FILE *p = popen(cmd, "r");
@@ -395,6 +618,7 @@ int main(void) {
     printf("test_llama:\n");
     test_sampler();
     test_bad_inputs();
+    test_tiny_models();
     FILE *probe = fopen(MODEL_PATH, "rb");
     if (!probe) {
         printf("SKIP: %s absent (run `make deps`); model tests not run\n", MODEL_PATH);

@@ -84,11 +84,14 @@ static int read_config(const gguf_file *f, llama_config *c, char *err, size_t er
     if (r == 1) c->n_kv_heads = c->n_heads;
     if (c->n_layers < 1 || c->n_layers > 1024 || c->dim < 1 || c->dim > (1 << 20) ||
         c->hidden_dim < 1 || c->hidden_dim > (1 << 22) || c->n_heads < 1 ||
-        c->n_heads > 4096 || c->n_kv_heads < 1 || c->n_heads % c->n_kv_heads != 0 ||
+        c->n_heads > 4096 || c->n_kv_heads < 1 ||
         c->context_length < 1 || c->context_length > (1 << 24) || !(c->norm_eps > 0))
         return fail(err, errlen, "implausible hyperparameters (layers %lld, dim %lld, heads %lld/%lld)",
                     (long long)c->n_layers, (long long)c->dim, (long long)c->n_heads,
                     (long long)c->n_kv_heads);
+    if (c->n_heads % c->n_kv_heads != 0)
+        return fail(err, errlen, "head_count %lld is not a multiple of head_count_kv %lld (GQA groups)",
+                    (long long)c->n_heads, (long long)c->n_kv_heads);
     r = get_int(f, "llama.attention.key_length", &c->head_dim, 0, err, errlen);
     if (r < 0) return -1;
     if (r == 1) {
