@@ -236,13 +236,17 @@ INLINE void half_heads(const rope_row_args *a, int dt, int64_t hd, int64_t nfull
                     prefetch_chunk(x, CH * (j0 + b), dt);
                     prefetch_chunk(x, CH * (j0 + b) + hd, dt);
                 }
-            for (int64_t b = 0; b < nb; b++) {
-                const __m512 c = C[j0 + b], s = S[j0 + b];
-                st(y, CH * (j0 + b), _mm512_sub_ps(_mm512_mul_ps(x0[b], c), _mm512_mul_ps(x1[b], s)),
+            /* the first halves, then the second halves: with 16-bit data two
+             * consecutive chunks fill one cache line, so each line is written
+             * in one go (partly filled write-combining buffers are costly) */
+            for (int64_t b = 0; b < nb; b++)
+                st(y, CH * (j0 + b),
+                   _mm512_sub_ps(_mm512_mul_ps(x0[b], C[j0 + b]), _mm512_mul_ps(x1[b], S[j0 + b])),
                    dt, nt, 0);
+            for (int64_t b = 0; b < nb; b++)
                 st(y, CH * (j0 + b) + hd,
-                   _mm512_add_ps(_mm512_mul_ps(x1[b], c), _mm512_mul_ps(x0[b], s)), dt, nt, 0);
-            }
+                   _mm512_add_ps(_mm512_mul_ps(x1[b], C[j0 + b]), _mm512_mul_ps(x0[b], S[j0 + b])),
+                   dt, nt, 0);
         }
         if (rem) half_chunk(x, y, CH * nfull, hd, dt, 0, tm, C[nfull], S[nfull]);
         copy_tail(a, x, y, dt);
