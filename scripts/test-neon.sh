@@ -36,7 +36,7 @@ ar rcs "$out/librope.a" "${objs[@]}"
 # test_kernels must build; the other core-only tests run when they build
 # without the tools library (cJSON etc. are not installed for aarch64).
 status=0
-for name in test_kernels test_half test_freqs test_table test_apply; do
+for name in test_kernels test_half test_freqs test_table test_apply test_attention; do
     src="$root/tests/$name.c"
     [ -f "$src" ] || continue
     if ! "$cc" "${cflags[@]}" -I"$root/tests" -I"$root/tools" "$src" "$out/librope.a" \
