@@ -22,7 +22,7 @@ if not os.path.isfile(os.path.join(INCLUDE, "rope.h")):
 
 X86_AVX2 = ["-mavx2", "-mfma", "-mf16c"]
 X86_AVX512 = ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512bf16",
-              "-mavx512fp16", "-mfma", "-mf16c"]
+              "-mfma", "-mf16c"]
 
 
 def core_sources():

@@ -364,13 +364,23 @@ static rope_status fill_longrope(rope_freqs *o, const rope_config *c, int64_t di
     } else if (!finite_pos(af)) {
         return ROPE_E_PARAM;
     }
-    const double *ext = (seq_len > 0 && (double)seq_len > orig) ? c->long_factor : c->short_factor;
+    /* Both lists are part of the config: each must give valid frequencies in
+     * both precisions whichever one seq_len picks (a long_factor that
+     * overflows float32 is a bad config even while the short one is in use). */
+    int use_long = seq_len > 0 && (double)seq_len > orig;
     float base_f = rn32(c->rope_theta);
-    for (int64_t i = 0; i < dim / 2; i++) {
-        o->inv_freq[i] = theta64(c->rope_theta, i, dim) / ext[i];
-        float p = pow32(base_f, exp32(i, dim));
-        o->inv_freq_f32[i] = rn32(1.0 / (double)rn32((double)rn32(ext[i]) * (double)p));
-        o->band[i] = ROPE_BAND_SCALED;
+    for (int list = 0; list < 2; list++) {
+        const double *ext = list ? c->long_factor : c->short_factor;
+        for (int64_t i = 0; i < dim / 2; i++) {
+            double inv = theta64(c->rope_theta, i, dim) / ext[i];
+            float p = pow32(base_f, exp32(i, dim));
+            float inv_f = rn32(1.0 / (double)rn32((double)rn32(ext[i]) * (double)p));
+            if (!(inv > 0.0) || !isfinite(inv) || !(inv_f > 0.0f) || !isfinite(inv_f)) return ROPE_E_PARAM;
+            if (list != use_long) continue;
+            o->inv_freq[i] = inv;
+            o->inv_freq_f32[i] = inv_f;
+            o->band[i] = ROPE_BAND_SCALED;
+        }
     }
     o->attention_factor = af;
     return ROPE_OK;

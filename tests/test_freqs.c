@@ -494,6 +494,10 @@ MUT(m_lr_elem, { longrope_cfg(c); short_f[7] = 0.0; })
 MUT(m_lr_elemnan, { longrope_cfg(c); long_f[40] = NAN; })
 MUT(m_lr_noorig, { longrope_cfg(c); c->original_max_position_embeddings = 0; c->max_position_embeddings = 0; })
 MUT(m_lr_af, { longrope_cfg(c); c->attention_factor = 0; })
+/* fuzz finding: a long_factor whose frequency underflows float32 is refused
+ * at seq_len 0 too (the short list is in use there, but the config is bad) */
+MUT(m_lr_longhuge, { longrope_cfg(c); long_f[45] = 3.3e83; })
+MUT(m_lr_shorthuge, { longrope_cfg(c); short_f[3] = 1e300; })
 MUT(m_mr_sum, { c->n_mrope_section = 3; c->mrope_section[0] = 16; c->mrope_section[1] = 24; c->mrope_section[2] = 23; })
 MUT(m_mr_n, { c->n_mrope_section = 4; })
 MUT(m_mr_nneg, { c->n_mrope_section = -1; })
@@ -556,6 +560,8 @@ static void test_bad_inputs(void) {
         {"longrope factor element NaN", m_lr_elemnan, ROPE_E_PARAM},
         {"longrope original and max_pos missing", m_lr_noorig, ROPE_E_PARAM},
         {"longrope attention_factor 0", m_lr_af, ROPE_E_PARAM},
+        {"longrope long_factor beyond float32", m_lr_longhuge, ROPE_E_PARAM},
+        {"longrope short_factor beyond float32", m_lr_shorthuge, ROPE_E_PARAM},
         {"mrope sections sum != R/2", m_mr_sum, ROPE_E_PARAM},
         {"mrope 4 sections", m_mr_n, ROPE_E_PARAM},
         {"mrope negative count", m_mr_nneg, ROPE_E_PARAM},
@@ -582,6 +588,19 @@ static void test_bad_inputs(void) {
     CHECK_STATUS(rope_freqs_compute(NULL, 0, &out), ROPE_E_NULL);
     CHECK_STATUS(rope_freqs_compute(&c, 0, NULL), ROPE_E_NULL);
     CHECK_STATUS(rope_freqs_compute(&c, -1, &out), ROPE_E_PARAM);
+    /* fuzz finding: dynamic NTK grows the base with seq_len; with rope_theta
+     * near FLT_MAX it is valid at the trained length and overflows float32
+     * further out: a clean error there, output untouched. */
+    rope_config_init(&c);
+    c.head_dim = 64;
+    c.type = ROPE_SCALING_DYNAMIC;
+    c.factor = 2.0;
+    c.max_position_embeddings = 4096;
+    c.rope_theta = 2.5e38;
+    CHECK_STATUS(rope_freqs_compute(&c, 4096, &out), ROPE_OK);
+    rope_freqs keep = out;
+    CHECK_STATUS(rope_freqs_compute(&c, 1 << 20, &out), ROPE_E_PARAM);
+    CHECK(memcmp(&keep, &out, sizeof out) == 0);
     printf("bad-input cases: %zu (+3 NULL/seq_len)\n", sizeof cases / sizeof cases[0]);
 }
 

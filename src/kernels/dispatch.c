@@ -7,7 +7,9 @@
  * compiled with (src/CMakeLists.txt), since the compiler may use any of them
  * anywhere in that file:
  *   avx2   = AVX2 + FMA + F16C (+ OS saves YMM)
- *   avx512 = AVX-512 F, BW, VL, DQ, BF16, FP16 (+ OS saves ZMM and opmasks)
+ *   avx512 = AVX-512 F, BW, VL, DQ, BF16 (+ OS saves ZMM and opmasks); FP16
+ *            is not needed: f16 <-> f32 is vcvtph2ps/vcvtps2ph (AVX-512F),
+ *            so Zen 4 and Cooper Lake qualify
  * aarch64: Advanced SIMD (NEON) is part of the base architecture.
  *
  * ROPE_ISA=scalar|avx2|avx512|neon in the environment picks a set at first
@@ -56,13 +58,12 @@ static void x86_features(int *has_avx2, int *has_avx512) {
     int avx2 = (b >> 5) & 1;
     int avx512f = (b >> 16) & 1, avx512dq = (b >> 17) & 1, avx512bw = (b >> 30) & 1,
         avx512vl = (b >> 31) & 1;
-    int avx512fp16 = (d >> 23) & 1;
     unsigned a1 = 0, b1, c1, d1;
     if (a >= 1) __cpuid_count(7, 1, a1, b1, c1, d1);
     int avx512bf16 = (a1 >> 5) & 1;
     *has_avx2 = avx2 && fma && f16c;
     *has_avx512 = *has_avx2 && os_zmm && avx512f && avx512dq && avx512bw && avx512vl &&
-                  avx512bf16 && avx512fp16;
+                  avx512bf16;
 }
 #endif
 
