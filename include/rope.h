@@ -157,7 +157,8 @@ void rope_config_init(rope_config *cfg);
 typedef enum rope_band {
     ROPE_BAND_UNSCALED = 0,   /* extrapolated / kept (high frequency) */
     ROPE_BAND_BLEND = 1,      /* ramp region (yarn, llama3 medium band) */
-    ROPE_BAND_SCALED = 2      /* interpolated (low frequency), or every freq for linear/dynamic/longrope */
+    ROPE_BAND_SCALED = 2      /* interpolated (low frequency), or every freq for linear and longrope,
+                                 and for dynamic once seq_len > max_position_embeddings */
 } rope_band;
 
 /*
