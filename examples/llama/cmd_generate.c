@@ -40,7 +40,7 @@ static void usage(FILE *f) {
             "  --seed S         PRNG seed for sampling (default 42)\n"
             "  --repeat-penalty R  divide the logits of the last 64 tokens by R (default 1.1;\n"
             "                   1 = off: plain greedy, what llama.cpp gives at temperature 0)\n"
-            "  -t THREADS       librope pool and OpenBLAS threads (default 1)\n"
+            "  -t THREADS       librope pool and OpenBLAS threads (default: the CPUs, at most 16)\n"
             "  --raw            no chat template: the prompt is plain text to continue\n"
             "  --system TEXT    system message of the chat template (\"\" = none;\n"
             "                   default: the model's own)\n",
@@ -55,7 +55,7 @@ static double now_s(void) {
 
 int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *prompt = DEFAULT_PROMPT, *system = NULL, *val = NULL;
-    int64_t n_gen = 128, seed = 42, threads = 1;
+    int64_t n_gen = 128, seed = 42, threads = cli_default_threads();
     double temp = 0.0, top_p = 0.9, rep = 1.1;
     int raw = 0;
     for (int i = 1; i < argc; i++) {

@@ -38,7 +38,7 @@ static void usage(FILE *f) {
             "  --rope-scaling T:F  override RoPE scaling: linear:F, dynamic:F, yarn:F (original\n"
             "                      context = the file's), or none\n"
             "  --style S           interleaved (right for GGUF files) or half (wrong: a demo)\n"
-            "  -t THREADS          threads (default 1)\n",
+            "  -t THREADS          threads (default: the CPUs, at most 16)\n",
             LLAMA_DEFAULT_MODEL);
 }
 
@@ -77,7 +77,7 @@ static double now_s(void) {
 
 int cmd_ppl(int argc, char **argv) {
     const char *model_path = NULL, *text_path = NULL, *scaling = NULL, *val = NULL;
-    int64_t ctx = 0, stride = 0, threads = 1;
+    int64_t ctx = 0, stride = 0, threads = cli_default_threads();
     rope_style style = ROPE_STYLE_INTERLEAVED;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];

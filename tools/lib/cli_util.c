@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L /* sysconf */
 #include "cli_util.h"
 #include "npy.h"
 
@@ -6,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CLI_MAX_POSITION 9007199254740992LL /* 2^53: exact in a double, table-free apply's limit */
 
@@ -172,4 +174,10 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **val) {
     if (*i + 1 >= argc) return -1;
     *val = argv[++*i];
     return 1;
+}
+
+int cli_default_threads(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) return 1;
+    return n > 16 ? 16 : (int)n;
 }

@@ -33,6 +33,9 @@ void cli_json_str(FILE *f, const char *s);
 int cli_load_positions(const char *arg, int64_t **out, int64_t *rows, int64_t *cols, char *err,
                        size_t errlen);
 
+/* Threads of the long-running commands when -t is not given: the online CPUs, at most 16. */
+int cli_default_threads(void);
+
 /* Option matching: if argv[*i] is `name` (value in argv[*i+1]) or `name=value`,
  * sets *val, advances *i past a separate value and returns 1; returns -1 when
  * the value is missing; 0 when argv[*i] is another argument. */
