@@ -10,9 +10,11 @@
  * adds half an f16 ulp of the result (2^-11 relative + 2^-25 absolute); bf16
  * adds 2^-8 relative.
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,6 +448,59 @@ static void test_algebra(const char *isa) {
 /* Table-free angles at huge positions: R(b)·R(a) = R(a+b) with a, b ~ 2^44.
  * An angle formed as RN64(m·θ) alone is off by up to |m·θ|·2^-53 ~ 2e-3 rad
  * there, which breaks the identity far beyond float rounding. */
+/*
+ * Element offsets beyond 2^31 (a 32-bit index would wrap): a view whose batch
+ * and head strides are ~2^31 + a little elements, in a sparse 24 GiB mapping
+ * of which only the touched pages become memory. Each row must come out as
+ * the same row rotated in a small contiguous tensor, bit for bit.
+ */
+static void test_huge_strides(const char *isa) {
+    enum { D = 128, B = 2, H = 2, S = 2 };
+    const int64_t big = ((int64_t)1 << 31) + 4096 + 64; /* elements */
+    const size_t bytes = (size_t)(B * 2 * big + 4096) * sizeof(float) + ((size_t)1 << 20);
+    unsigned char *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (map == MAP_FAILED) {
+        printf("[%s] huge strides: no 24 GiB address range here, not run\n", isa);
+        return;
+    }
+    float *mem = (float *)(void *)map;
+    rope_freqs f;
+    make_freqs(&f, D, D, 10000.0);
+    float x[B * S * H * D], ref[B * S * H * D];
+    for (int i = 0; i < B * S * H * D; i++) x[i] = urand();
+    rope_tensor big_view = {.data = mem, .dtype = ROPE_F32,
+                            .shape = {B, S, H, D}, .stride = {2 * big, D, big, 1}};
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t s = 0; s < S; s++)
+            for (int64_t h = 0; h < H; h++)
+                memcpy(mem + b * 2 * big + s * D + h * big, x + ((b * S + s) * H + h) * D,
+                       sizeof(float) * D);
+    int bad = 0;
+    for (size_t si = 0; si < 2; si++) {
+        rope_apply_params p;
+        rope_apply_params_init(&p);
+        p.style = styles[si];
+        p.freqs = &f;
+        p.rotary_dim = D;
+        rope_positions pos = {.offset = 77};
+        rope_tensor small_in, small_out;
+        rope_tensor_contiguous(&small_in, x, ROPE_F32, B, S, H, D);
+        rope_tensor_contiguous(&small_out, ref, ROPE_F32, B, S, H, D);
+        CHECK_OK(rope_apply(&p, &pos, &small_in, &small_out));
+        CHECK_OK(rope_apply(&p, &pos, &big_view, &big_view)); /* in place */
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t s = 0; s < S; s++)
+                for (int64_t h = 0; h < H; h++) {
+                    float *row = mem + b * 2 * big + s * D + h * big;
+                    if (memcmp(row, ref + ((b * S + s) * H + h) * D, sizeof(float) * D)) bad++;
+                    memcpy(row, x + ((b * S + s) * H + h) * D, sizeof(float) * D); /* restore */
+                }
+    }
+    CHECK_MSG(bad == 0, "[%s] %d rows differ with element offsets beyond 2^31", isa, bad);
+    munmap(map, bytes);
+}
+
 static void test_large_positions(const char *isa) {
     enum { D = 64, H = 3, S = 4 };
     rope_freqs f;
@@ -1158,6 +1213,7 @@ int main(void) {
         test_algebra(names[i]);
         test_positions(names[i]);
         test_large_positions(names[i]);
+        test_huge_strides(names[i]);
         test_qk(names[i]);
         test_pool(names[i]);
         test_nonfinite(names[i]);
