@@ -201,6 +201,22 @@ static int greedy(const llama_model *m, int threads, const int32_t *ids, int n, 
 
 static int argmax_row(const float *row, int64_t V) { return sampler_argmax(row, V); }
 
+/* Two runs' logits (n rows of V): max |difference| in *max_diff, and the
+ * number of rows whose top-1 token agrees. */
+static int compare_logits(const float *a, const float *b, int64_t n, int64_t V, double *max_diff) {
+    double md = 0.0;
+    int same = 0;
+    for (int64_t p = 0; p < n; p++) {
+        for (int64_t v = 0; v < V; v++) {
+            double d = fabs((double)a[p * V + v] - b[p * V + v]);
+            md = d > md ? d : md;
+        }
+        same += argmax_row(a + p * V, V) == argmax_row(b + p * V, V);
+    }
+    *max_diff = md;
+    return same;
+}
+
 /* Compare our logits (n rows) with one reference's files; returns the number
  * of positions whose top-1 agrees, or -1 if the reference is absent. */
 static int compare_reference(const char *label, const char *last_path, const char *top5_path,
@@ -726,14 +742,7 @@ int main(void) {
             r = llama_forward(s, ids + p, 1, Lc + (int64_t)p * V, 1, err, sizeof err);
         CHECK(r == 0);
         double md = 0.0;
-        int same_top1 = 0;
-        for (int p = 0; p < NSEQ; p++) {
-            for (int64_t v = 0; v < V; v++) {
-                double d = fabs((double)Lc[(int64_t)p * V + v] - L[(int64_t)p * V + v]);
-                md = d > md ? d : md;
-            }
-            same_top1 += argmax_row(Lc + (int64_t)p * V, V) == argmax_row(L + (int64_t)p * V, V);
-        }
+        int same_top1 = compare_logits(Lc, L, NSEQ, V, &md);
         printf("  chunked prefill + decode vs one-shot: max |diff| %.3g, top-1 same at %d/%d\n", md,
                same_top1, NSEQ);
         CHECK_MSG(md <= 1e-3, "chunked vs one-shot max diff %g", md);
@@ -772,14 +781,7 @@ int main(void) {
         CHECK(s && llama_session_reset_at(s, 4000) == 0);
         CHECK(s && llama_forward(s, ids, NSEQ, Lc, NSEQ, err, sizeof err) == 0);
         double md = 0.0;
-        int same_top1 = 0;
-        for (int p = 0; p < NSEQ; p++) {
-            for (int64_t v = 0; v < V; v++) {
-                double d = fabs((double)Lc[(int64_t)p * V + v] - L[(int64_t)p * V + v]);
-                md = d > md ? d : md;
-            }
-            same_top1 += argmax_row(Lc + (int64_t)p * V, V) == argmax_row(L + (int64_t)p * V, V);
-        }
+        int same_top1 = compare_logits(Lc, L, NSEQ, V, &md);
         printf("  positions 4000..4063 vs 0..63: max |diff| %.3g, top-1 same at %d/%d\n", md,
                same_top1, NSEQ);
         CHECK_MSG(md <= 1e-3, "shifted positions: max diff %g", md);
