@@ -4,7 +4,10 @@ BUILD_SAN ?= build-san
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build test test-c test-san test-python test-fuzz test-neon run deps model clean
+PREFIX ?= /usr/local
+
+.PHONY: all build test test-c test-core test-san test-python test-fuzz test-neon run deps model \
+        install clean
 
 all: build
 
@@ -14,10 +17,16 @@ build:
 
 # The whole suite: C tests (release), the same under ASan+UBSan, the Python
 # binding, and bounded fuzzing of the readers.
-test: test-c test-san test-python test-fuzz test-neon
+test: test-c test-core test-san test-python test-fuzz test-neon
 
 test-c: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# The core alone (library, its tests, the quickstart): no optional dependency used.
+test-core:
+	cmake -S . -B $(BUILD)-core -DCMAKE_BUILD_TYPE=Release -DROPE_BUILD_TOOLS=OFF -DROPE_BUILD_LLAMA=OFF $(CMAKE_FLAGS)
+	cmake --build $(BUILD)-core -j$(JOBS)
+	cd $(BUILD)-core && ctest --output-on-failure -j$(JOBS)
 
 test-san:
 	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DROPE_SANITIZE=ON -DROPE_WERROR=ON $(CMAKE_FLAGS)
@@ -45,5 +54,9 @@ deps:
 model:
 	bash scripts/get-model.sh
 
+# rope.h, librope.a, librope.so.N, librope.pc, the CMake package and `rope` under PREFIX.
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN) build-fuzz .venv
+	rm -rf $(BUILD) $(BUILD)-core $(BUILD_SAN) build-fuzz .venv

@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness: GGUF reader (tools/lib/gguf.c, gguf_open_memory). For an
+ * libFuzzer harness: GGUF reader (llama/gguf.c, gguf_open_memory). For an
  * accepted file every metadata value is read through the typed getters and
  * array accessors, and the first rows of every tensor of a supported type are
  * dequantised: all of it must stay inside the buffer.

@@ -30,9 +30,20 @@
 extern "C" {
 #endif
 
+/* The one place the version is written (CMake and the Python package read it here).
+ * The shared library's SONAME is librope.so.MAJOR: a MAJOR bump is an ABI break. */
 #define ROPE_VERSION_MAJOR 0
-#define ROPE_VERSION_MINOR 1
+#define ROPE_VERSION_MINOR 2
 #define ROPE_VERSION_PATCH 0
+#define ROPE_VERSION_NUMBER (ROPE_VERSION_MAJOR * 10000 + ROPE_VERSION_MINOR * 100 + ROPE_VERSION_PATCH)
+
+/* Every function of this header, and nothing else, is exported from librope.so
+ * (the library is built with hidden visibility; tests/abi checks the list). */
+#if defined(__GNUC__) || defined(__clang__)
+#define ROPE_API __attribute__((visibility("default")))
+#else
+#define ROPE_API
+#endif
 
 /* Largest head_dim the library accepts (so rope_freqs can be a plain struct). */
 #define ROPE_MAX_HEAD_DIM 1024
@@ -42,26 +53,26 @@ extern "C" {
 
 typedef enum rope_status {
     ROPE_OK = 0,
-    ROPE_E_NULL,          /* a required pointer is NULL */
-    ROPE_E_DIM,           /* head_dim / rotary_dim zero, odd, or too large */
-    ROPE_E_ROTARY_DIM,    /* rotary_dim > head_dim, or does not match the table */
-    ROPE_E_SCALING,       /* unknown scaling type */
-    ROPE_E_PARAM,         /* a parameter is out of its domain (factor <= 0, NaN, ...) */
-    ROPE_E_POSITION,      /* a position is negative or outside the table */
-    ROPE_E_OVERFLOW,      /* a size or offset computation would overflow */
-    ROPE_E_OVERLAP,       /* input and output overlap without being exactly in place */
-    ROPE_E_SHAPE,         /* tensor shapes disagree */
-    ROPE_E_DTYPE,         /* unsupported or mismatched dtype */
-    ROPE_E_STYLE,         /* convention not given (must be explicit) */
-    ROPE_E_NOMEM,         /* allocation failed */
-    ROPE_E_CAPACITY,      /* KV cache is full */
-    ROPE_E_THREADS,       /* thread creation failed */
-    ROPE_E_UNSUPPORTED,   /* valid request the library does not implement */
-    ROPE_STATUS_COUNT
+    ROPE_E_NULL = 1,          /* a required pointer is NULL */
+    ROPE_E_DIM = 2,           /* head_dim / rotary_dim zero, odd, or too large */
+    ROPE_E_ROTARY_DIM = 3,    /* rotary_dim > head_dim, or does not match the table */
+    ROPE_E_SCALING = 4,       /* unknown scaling type */
+    ROPE_E_PARAM = 5,         /* a parameter is out of its domain (factor <= 0, NaN, ...) */
+    ROPE_E_POSITION = 6,      /* a position is negative or outside the table */
+    ROPE_E_OVERFLOW = 7,      /* a size or offset computation would overflow */
+    ROPE_E_OVERLAP = 8,       /* input and output overlap without being exactly in place */
+    ROPE_E_SHAPE = 9,         /* tensor shapes disagree */
+    ROPE_E_DTYPE = 10,        /* unsupported or mismatched dtype */
+    ROPE_E_STYLE = 11,        /* convention not given (must be explicit) */
+    ROPE_E_NOMEM = 12,        /* allocation failed */
+    ROPE_E_CAPACITY = 13,     /* KV cache is full */
+    ROPE_E_THREADS = 14,      /* thread creation failed */
+    ROPE_E_UNSUPPORTED = 15,  /* valid request the library does not implement */
+    ROPE_STATUS_COUNT = 16
 } rope_status;
 
 /* A short English sentence for status s; never NULL, also for unknown values. */
-const char *rope_strerror(rope_status s);
+ROPE_API const char *rope_strerror(rope_status s);
 
 /* ------------------------------------------------------------------ types */
 
@@ -72,7 +83,7 @@ typedef enum rope_dtype {
 } rope_dtype;
 
 /* Size in bytes of one element of dtype t, 0 for an invalid dtype. */
-size_t rope_dtype_size(rope_dtype t);
+ROPE_API size_t rope_dtype_size(rope_dtype t);
 
 /* Which dimensions form a rotated pair. There is no default on purpose:
  * flash-attn alone uses both as defaults in different functions. */
@@ -83,28 +94,28 @@ typedef enum rope_style {
 } rope_style;
 
 /* f16/bf16 <-> f32 conversions (round to nearest even, NaN/Inf preserved). */
-float rope_f16_to_f32(uint16_t h);
-uint16_t rope_f32_to_f16(float f);
-float rope_bf16_to_f32(uint16_t h);
-uint16_t rope_f32_to_bf16(float f);
+ROPE_API float rope_f16_to_f32(uint16_t h);
+ROPE_API uint16_t rope_f32_to_f16(float f);
+ROPE_API float rope_bf16_to_f32(uint16_t h);
+ROPE_API uint16_t rope_f32_to_bf16(float f);
 
 /* ------------------------------------------------------------ frequencies */
 
 /* The `rope_type` of a Hugging Face config. */
 typedef enum rope_scaling_type {
     ROPE_SCALING_DEFAULT = 0,
-    ROPE_SCALING_LINEAR,
-    ROPE_SCALING_DYNAMIC,   /* dynamic NTK */
-    ROPE_SCALING_YARN,      /* incl. DeepSeek mscale / mscale_all_dim */
-    ROPE_SCALING_LLAMA3,
-    ROPE_SCALING_LONGROPE,  /* Phi-3 "longrope" (legacy "su") */
-    ROPE_SCALING_COUNT
+    ROPE_SCALING_LINEAR = 1,
+    ROPE_SCALING_DYNAMIC = 2,   /* dynamic NTK */
+    ROPE_SCALING_YARN = 3,      /* incl. DeepSeek mscale / mscale_all_dim */
+    ROPE_SCALING_LLAMA3 = 4,
+    ROPE_SCALING_LONGROPE = 5,  /* Phi-3 "longrope" (legacy "su") */
+    ROPE_SCALING_COUNT = 6
 } rope_scaling_type;
 
 /* Name <-> enum, using Hugging Face's spellings ("default", "linear", "dynamic",
  * "yarn", "llama3", "longrope"; "su" and "mrope" accepted as aliases). */
-const char *rope_scaling_name(rope_scaling_type t);
-rope_status rope_scaling_from_name(const char *name, rope_scaling_type *out);
+ROPE_API const char *rope_scaling_name(rope_scaling_type t);
+ROPE_API rope_status rope_scaling_from_name(const char *name, rope_scaling_type *out);
 
 /*
  * Everything that decides the frequencies. Field names follow the
@@ -151,7 +162,7 @@ typedef struct rope_config {
     int n_mrope_section;
 } rope_config;
 
-void rope_config_init(rope_config *cfg);
+ROPE_API void rope_config_init(rope_config *cfg);
 
 /* Which part of the spectrum a frequency falls in after scaling (for inspect/plot). */
 typedef enum rope_band {
@@ -191,7 +202,7 @@ typedef struct rope_freqs {
  * factors iff seq_len > original_max_position_embeddings). Pass 0 for
  * "at initialisation" (HF seq_len=None).
  */
-rope_status rope_freqs_compute(const rope_config *cfg, int64_t seq_len, rope_freqs *out);
+ROPE_API rope_status rope_freqs_compute(const rope_config *cfg, int64_t seq_len, rope_freqs *out);
 
 /* ------------------------------------------------------------------ tables */
 
@@ -210,34 +221,34 @@ typedef enum rope_precision {
  * no attention factor) for positions[0..n). positions == NULL means
  * start, start+1, ..., start+n-1.
  */
-rope_status rope_cos_sin(const rope_freqs *f, const int64_t *positions, int64_t start,
+ROPE_API rope_status rope_cos_sin(const rope_freqs *f, const int64_t *positions, int64_t start,
                          int64_t n, rope_precision precision, float *cos_out, float *sin_out);
 
 /* An owned cos/sin table. Row r holds cos/sin for the r-th position it was built for. */
 typedef struct rope_table rope_table;
 
 /* Rows for positions 0..n_positions-1 (row index == position). */
-rope_status rope_table_create(const rope_freqs *f, int64_t n_positions, rope_precision precision,
+ROPE_API rope_status rope_table_create(const rope_freqs *f, int64_t n_positions, rope_precision precision,
                               rope_table **out);
 /* Rows for arbitrary positions (row r == positions[r]); apply then indexes rows. */
-rope_status rope_table_create_at(const rope_freqs *f, const int64_t *positions, int64_t n,
+ROPE_API rope_status rope_table_create_at(const rope_freqs *f, const int64_t *positions, int64_t n,
                                  rope_precision precision, rope_table **out);
 /* M-RoPE: row r uses position pos_thw[p*n + r] of plane p = t/h/w for the
  * frequencies in f->mrope_section[p]. Text tokens (t = h = w) equal plain RoPE. */
-rope_status rope_table_create_mrope(const rope_freqs *f, const int64_t *pos_thw, int64_t n,
+ROPE_API rope_status rope_table_create_mrope(const rope_freqs *f, const int64_t *pos_thw, int64_t n,
                                     rope_precision precision, rope_table **out);
 /* Rows given by the caller: cos_rows/sin_rows are rows × n_freqs float32, row-major,
  * copied (values used as given: any attention factor already in them stays). For
  * drop-ins of peers that pass their own cos/sin (HF apply_rotary_pos_emb, Meta freqs_cis).
  * Non-finite values: ROPE_E_PARAM. (src/table_import.c) */
-rope_status rope_table_from_cos_sin(const float *cos_rows, const float *sin_rows, int64_t rows,
+ROPE_API rope_status rope_table_from_cos_sin(const float *cos_rows, const float *sin_rows, int64_t rows,
                                     int64_t n_freqs, rope_table **out);
-void rope_table_free(rope_table *t);
+ROPE_API void rope_table_free(rope_table *t);
 
-int64_t rope_table_rows(const rope_table *t);
-int64_t rope_table_n_freqs(const rope_table *t);
-const float *rope_table_cos(const rope_table *t); /* rows × n_freqs */
-const float *rope_table_sin(const rope_table *t);
+ROPE_API int64_t rope_table_rows(const rope_table *t);
+ROPE_API int64_t rope_table_n_freqs(const rope_table *t);
+ROPE_API const float *rope_table_cos(const rope_table *t); /* rows × n_freqs */
+ROPE_API const float *rope_table_sin(const rope_table *t);
 
 /* ---------------------------------------------------------------- threads */
 
@@ -248,9 +259,9 @@ typedef struct rope_pool rope_pool;
 /* n_threads counts the calling thread (n_threads - 1 workers are started);
  * 0 = one per online CPU; negative or > 256: ROPE_E_PARAM. A pool may be
  * shared by concurrent calls: a call that finds it busy runs single-threaded. */
-rope_status rope_pool_create(int n_threads, rope_pool **out);
-void rope_pool_free(rope_pool *p);
-int rope_pool_size(const rope_pool *p);
+ROPE_API rope_status rope_pool_create(int n_threads, rope_pool **out);
+ROPE_API void rope_pool_free(rope_pool *p);
+ROPE_API int rope_pool_size(const rope_pool *p);
 
 /* ------------------------------------------------------------------- apply */
 
@@ -264,7 +275,7 @@ typedef struct rope_tensor {
 } rope_tensor;
 
 /* Fill t as a contiguous tensor of the given shape (layout b, s, h, d). */
-void rope_tensor_contiguous(rope_tensor *t, void *data, rope_dtype dtype, int64_t batch,
+ROPE_API void rope_tensor_contiguous(rope_tensor *t, void *data, rope_dtype dtype, int64_t batch,
                             int64_t seq, int64_t heads, int64_t head_dim);
 
 /*
@@ -296,7 +307,7 @@ typedef struct rope_apply_params {
 } rope_apply_params;
 
 /* style NONE, table/freqs NULL, rotary_dim 0, attention_factor 1, forward, no pool. */
-void rope_apply_params_init(rope_apply_params *p);
+ROPE_API void rope_apply_params_init(rope_apply_params *p);
 
 /*
  * Rotate in into out (same shape and dtype). out may be exactly in (same data
@@ -307,12 +318,12 @@ void rope_apply_params_init(rope_apply_params *p);
  * offset, or ids with cu_seqlens, is ROPE_E_PARAM. Table-free mode accepts
  * positions up to 2^53.
  */
-rope_status rope_apply(const rope_apply_params *p, const rope_positions *pos,
+ROPE_API rope_status rope_apply(const rope_apply_params *p, const rope_positions *pos,
                        const rope_tensor *in, const rope_tensor *out);
 
 /* q and k together (same batch and seq, any head counts: MHA, GQA, MQA).
  * k_in/k_out may be NULL to rotate q only (and vice versa). */
-rope_status rope_apply_qk(const rope_apply_params *p, const rope_positions *pos,
+ROPE_API rope_status rope_apply_qk(const rope_apply_params *p, const rope_positions *pos,
                           const rope_tensor *q_in, const rope_tensor *q_out,
                           const rope_tensor *k_in, const rope_tensor *k_out);
 
@@ -335,8 +346,8 @@ typedef struct rope_kv_cache_desc {
 
 /* batch, n_kv_heads, capacity >= 1 (else ROPE_E_PARAM); 1 <= head_dim <=
  * ROPE_MAX_HEAD_DIM (ROPE_E_DIM); sizes are overflow-checked (ROPE_E_OVERFLOW). */
-rope_status rope_kv_cache_create(const rope_kv_cache_desc *desc, rope_kv_cache **out);
-void rope_kv_cache_free(rope_kv_cache *c);
+ROPE_API rope_status rope_kv_cache_create(const rope_kv_cache_desc *desc, rope_kv_cache **out);
+ROPE_API void rope_kv_cache_free(rope_kv_cache *c);
 
 /*
  * Append k and v, shape (batch, n_new, n_kv_heads, head_dim), any dtypes, at
@@ -350,14 +361,14 @@ void rope_kv_cache_free(rope_kv_cache *c);
  * go after each row's current length. If any row would exceed capacity:
  * ROPE_E_CAPACITY; on any error the cache is unchanged.
  */
-rope_status rope_kv_cache_append(rope_kv_cache *c, const rope_apply_params *rope,
+ROPE_API rope_status rope_kv_cache_append(rope_kv_cache *c, const rope_apply_params *rope,
                                  const rope_positions *pos, const rope_tensor *k,
                                  const rope_tensor *v);
 /* Keep only the first `length` entries of batch row `row` (row -1: every row);
  * a row already shorter is left as is. Rollback = truncate, then append again. */
-rope_status rope_kv_cache_truncate(rope_kv_cache *c, int64_t row, int64_t length);
-rope_status rope_kv_cache_clear(rope_kv_cache *c);
-rope_status rope_kv_cache_length(const rope_kv_cache *c, int64_t row, int64_t *length);
+ROPE_API rope_status rope_kv_cache_truncate(rope_kv_cache *c, int64_t row, int64_t length);
+ROPE_API rope_status rope_kv_cache_clear(rope_kv_cache *c);
+ROPE_API rope_status rope_kv_cache_length(const rope_kv_cache *c, int64_t row, int64_t *length);
 
 typedef struct rope_attention_params {
     double softmax_scale;       /* 0 = 1/sqrt(head_dim) (times freqs softmax_scale_factor is the caller's) */
@@ -365,7 +376,7 @@ typedef struct rope_attention_params {
     rope_pool *pool;
 } rope_attention_params;
 
-void rope_attention_params_init(rope_attention_params *p);
+ROPE_API void rope_attention_params_init(rope_attention_params *p);
 
 /*
  * Causal attention of q (batch, q_len, n_q_heads, head_dim; already rotated)
@@ -380,7 +391,7 @@ void rope_attention_params_init(rope_attention_params *p);
  * memory independent of the context); results are bit-identical whatever the
  * pool's thread count. On error out is untouched.
  */
-rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *p,
+ROPE_API rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *p,
                            const rope_positions *qpos, const rope_tensor *q,
                            const rope_tensor *out);
 
@@ -389,15 +400,18 @@ rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *
 /* Name of the kernel set in use ("scalar", "avx2", "avx512", "neon").
  * ROPE_ISA=scalar|avx2|avx512|neon in the environment forces one at first use
  * (an unavailable one falls back to the best available). */
-const char *rope_isa_name(void);
-
-/* For tests and benchmarks: force a kernel set by name for the calls that follow.
- * Returns ROPE_E_UNSUPPORTED if the CPU or build lacks it. Not thread-safe
- * against concurrent rope calls. */
-rope_status rope_isa_force(const char *name);
+ROPE_API const char *rope_isa_name(void);
 
 /* Names of the kernel sets this CPU and build support, best last; count in *n. */
-const char *const *rope_isa_available(int *n);
+ROPE_API const char *const *rope_isa_available(int *n);
+
+/* ---------------------------------------------------------------- version */
+
+/* The version of the library actually loaded, as ROPE_VERSION_NUMBER
+ * (MAJOR*10000 + MINOR*100 + PATCH), and as "MAJOR.MINOR.PATCH". A program
+ * compiled against one header can compare these with the macros above. */
+ROPE_API unsigned rope_version(void);
+ROPE_API const char *rope_version_string(void);
 
 #ifdef __cplusplus
 }

@@ -48,7 +48,7 @@ cmake -S . -B "$OUT/lib" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=Debug -DROP
 cmake --build "$OUT/lib" -j"$JOBS" --target rope >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log" >&2; exit 2; }
 LIBROPE="$OUT/lib/src/librope.a"
 
-CFLAGS="-std=c11 -O1 -g -Wall -Wextra -fsanitize=fuzzer $SAN -Iinclude -Itools/lib"
+CFLAGS="-std=c11 -O1 -g -Wall -Wextra -fsanitize=fuzzer $SAN -Iinclude -Itools/lib -Illama"
 build() { # name sources...
   local name=$1; shift
   "$CC" $CFLAGS "$@" "$LIBROPE" -lcjson -lm -lpthread -o "$OUT/$name"
@@ -59,7 +59,7 @@ for t in $TARGETS; do
   case $t in
     fuzz_config) build fuzz_config fuzz/fuzz_config.c tools/lib/config_json.c; dict=fuzz/config.dict; maxlen=8192 ;;
     fuzz_npy)    build fuzz_npy fuzz/fuzz_npy.c tools/lib/npy.c; dict=fuzz/npy.dict; maxlen=4096 ;;
-    fuzz_gguf)   build fuzz_gguf fuzz/fuzz_gguf.c tools/lib/gguf.c; dict=; maxlen=8192 ;;
+    fuzz_gguf)   build fuzz_gguf fuzz/fuzz_gguf.c llama/gguf.c; dict=; maxlen=8192 ;;
     *) echo "fuzz.sh: unknown target $t" >&2; exit 2 ;;
   esac
   name=${t#fuzz_}

@@ -9,6 +9,7 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 
 PKGS=(
   build-essential cmake clang libclang-rt-14-dev   # compilers, libFuzzer/sanitizer runtimes
+  pkg-config                                        # the install test builds a consumer through librope.pc
   libcjson-dev                                      # config.json reader (tools only)
   libopenblas-dev                                   # matrix products of the LLaMA runner
   zlib1g-dev                                        # PNG output of `rope plot`

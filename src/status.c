@@ -33,3 +33,13 @@ size_t rope_dtype_size(rope_dtype t) {
     }
     return 0;
 }
+
+#define ROPE_STR2(x) #x
+#define ROPE_STR(x) ROPE_STR2(x)
+
+unsigned rope_version(void) { return ROPE_VERSION_NUMBER; }
+
+const char *rope_version_string(void) {
+    return ROPE_STR(ROPE_VERSION_MAJOR) "." ROPE_STR(ROPE_VERSION_MINOR) "." ROPE_STR(
+        ROPE_VERSION_PATCH);
+}

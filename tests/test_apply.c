@@ -21,6 +21,7 @@
 
 #include "check.h"
 #include "rope.h"
+#include "kernels/kernel.h"  /* rope_isa_force: test hook */
 
 /* ------------------------------------------------------------ helpers */
 

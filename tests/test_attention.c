@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "rope.h"
+#include "kernels/kernel.h"  /* rope_isa_force: test hook */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint32_t rnd(void) {

@@ -1,5 +1,5 @@
 /*
- * The LLaMA runner (examples/llama) on the real SmolLM2-135M-Instruct GGUF:
+ * The LLaMA runner (llama/) on the real SmolLM2-135M-Instruct GGUF:
  *   - logits for a fixed 64-token sequence against references someone else
  *     wrote, run on the same file (tests/golden/llama/): transformers in
  *     float32 (last-position logits within 1e-5 x their range, top-1 at all 64

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "rope.h"
+#include "kernels/kernel.h"  /* rope_isa_force: test hook */
 
 static double ulp_of(double v) {
     double a = fabs(v);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "kernels/kernel.h"  /* rope_isa_force: test hook */
 #include "rope.h"
 
 #define MAX_CHECKS 128

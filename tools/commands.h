@@ -9,7 +9,7 @@ int cmd_apply(int argc, char **argv);     /* tools/cmd_apply.c */
 int cmd_check(int argc, char **argv);     /* tools/cmd_check.c */
 int cmd_plot(int argc, char **argv);      /* tools/cmd_plot.c */
 int cmd_bench(int argc, char **argv);     /* bench/bench.c */
-int cmd_generate(int argc, char **argv);  /* examples/llama/cmd_generate.c */
-int cmd_ppl(int argc, char **argv);       /* examples/llama/cmd_ppl.c */
+int cmd_generate(int argc, char **argv);  /* llama/cmd_generate.c (runner module) */
+int cmd_ppl(int argc, char **argv);       /* llama/cmd_ppl.c */
 
 #endif

@@ -10,8 +10,10 @@ static const struct {
     int (*run)(int, char **);
     const char *summary;
 } commands[] = {
+#ifdef ROPE_HAVE_LLAMA
     {"generate", cmd_generate, "generate text with a LLaMA-architecture GGUF model"},
     {"ppl", cmd_ppl, "perplexity of a text file under a GGUF model"},
+#endif
     {"inspect", cmd_inspect, "show the RoPE of a Hugging Face config.json"},
     {"table", cmd_table, "print cos/sin rows for given positions"},
     {"apply", cmd_apply, "rotate a .npy array of q or k"},

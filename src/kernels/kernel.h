@@ -74,4 +74,10 @@ void rope_scalar_sincos(const double *inv_freq, int64_t n, double pos, float *co
 /* The table in use (dispatch.c): chosen once, thread-safely. */
 const rope_kernels *rope_kernels_get(void);
 
+/* Test and benchmark hook (not exported from librope.so; tests, `rope check` and
+ * `rope bench` link the static library): force a kernel set by name for the calls
+ * that follow. ROPE_E_UNSUPPORTED if the CPU or build lacks it. Not thread-safe
+ * against concurrent rope calls; programs use the ROPE_ISA environment variable. */
+rope_status rope_isa_force(const char *name);
+
 #endif

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Dequantisation references from the `gguf` Python package (ggml's own
-reference implementation in numpy, independent of tools/lib/gguf.c):
+reference implementation in numpy, independent of llama/gguf.c):
 random blocks of each supported type (f16 scales in [-2, 2]) and two rows of
 the real model. Writes tests/golden/llama/dequant/<TYPE>.bin (raw blocks) and
 <TYPE>.f32 (little-endian float32 values), model_<name>_row<r>.f32.

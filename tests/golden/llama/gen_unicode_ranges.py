@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Print the Unicode letter (L*) and number (N*) code point ranges as C tables
-for tools/lib/tokenizer.c (the \\p{L} and \\p{N} classes of the GPT-2
+for llama/tokenizer.c (the \\p{L} and \\p{N} classes of the GPT-2
 pre-tokeniser regex). Source: Python's unicodedata (its Unicode version is
 printed in the header). Usage: python3 gen_unicode_ranges.py > ranges.inc
 and paste between the markers in tokenizer.c."""

@@ -6,7 +6,7 @@ ppl text (545 tokens), with 1 and 2 threads, twice each.
 Needs llama-cpp-python (PyPI; builds llama.cpp from source), outside the project:
     /usr/bin/python3 -m venv /tmp/llamaenv && /tmp/llamaenv/bin/pip install llama-cpp-python numpy
 Run from the repository root:
-    /tmp/llamaenv/bin/python examples/llama/bench_llamacpp.py
+    /tmp/llamaenv/bin/python llama/bench_llamacpp.py
 Compare with:
     ./build/rope generate --raw --prompt "$(cat tests/data/ppl/declaration_and_notes.txt)" -n 64 -t 1
 """
