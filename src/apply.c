@@ -325,28 +325,8 @@ static rope_status check_positions(plan *pl, const rope_positions *pos, int64_t 
 
 /* ------------------------------------------------------------ the work */
 
-static inline float load_el(const unsigned char *p, int dt) {
-    if (dt == ROPE_KDTYPE_F32) {
-        float v;
-        memcpy(&v, p, 4);
-        return v;
-    }
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return dt == ROPE_KDTYPE_F16 ? rope_f16_to_f32(h) : rope_bf16_to_f32(h);
-}
-
-static inline void store_el(unsigned char *p, float v, int dt) {
-    if (dt == ROPE_KDTYPE_F32) {
-        memcpy(p, &v, 4);
-        return;
-    }
-    uint16_t h = dt == ROPE_KDTYPE_F16 ? rope_f32_to_f16(v) : rope_f32_to_bf16(v);
-    memcpy(p, &h, 2);
-}
-
-/* Heads whose head_dim is not contiguous: the same arithmetic as
- * kernels/scalar.c (and bit-identical to it), with an element stride. */
+/* Heads whose head_dim is not contiguous: the reference rotation of
+ * kernels/kernel.h (bit-identical to scalar.c), with an element stride. */
 static void strided_row(const plan *pl, const unsigned char *in, unsigned char *out,
                         const int64_t *in_st, const int64_t *out_st, int64_t heads,
                         const float *cs, const float *sn) {
@@ -360,14 +340,11 @@ static void strided_row(const plan *pl, const unsigned char *in, unsigned char *
             if (pl->inverse) s = -s;
             int64_t i0 = pl->style == ROPE_KSTYLE_INTERLEAVED ? 2 * i : i;
             int64_t i1 = pl->style == ROPE_KSTYLE_INTERLEAVED ? 2 * i + 1 : i + half;
-            float x0 = load_el(x + i0 * in_st[3] * es, pl->dt);
-            float x1 = load_el(x + i1 * in_st[3] * es, pl->dt);
-            float x0c = x0 * c;
-            float x1s = x1 * s;
-            float x1c = x1 * c;
-            float x0s = x0 * s;
-            store_el(y + i0 * out_st[3] * es, x0c - x1s, pl->dt);
-            store_el(y + i1 * out_st[3] * es, x1c + x0s, pl->dt);
+            float y0, y1;
+            rope_ref_rotate(rope_ref_load(x + i0 * in_st[3] * es, pl->dt),
+                            rope_ref_load(x + i1 * in_st[3] * es, pl->dt), c, s, &y0, &y1);
+            rope_ref_store(y + i0 * out_st[3] * es, y0, pl->dt);
+            rope_ref_store(y + i1 * out_st[3] * es, y1, pl->dt);
         }
         for (int64_t i = pl->R; i < pl->D; i++)
             memmove(y + i * out_st[3] * es, x + i * in_st[3] * es, (size_t)es);

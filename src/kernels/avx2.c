@@ -78,43 +78,10 @@ INLINE void prefetch_chunk(const unsigned char *x, int64_t i, int dt) {
 
 /* ------------------------------------------- scalar remainder (reference) */
 
-INLINE float ld1(const unsigned char *p, int64_t i, int dt) {
-    if (dt == ROPE_KDTYPE_F32) {
-        float v;
-        memcpy(&v, p + 4 * i, 4);
-        return v;
-    }
-    uint16_t h;
-    memcpy(&h, p + 2 * i, 2);
-    return dt == ROPE_KDTYPE_F16 ? rope_f16_to_f32(h) : rope_bf16_to_f32(h);
-}
-
-INLINE void st1(unsigned char *p, int64_t i, float v, int dt) {
-    if (dt == ROPE_KDTYPE_F32) {
-        memcpy(p + 4 * i, &v, 4);
-        return;
-    }
-    uint16_t h = dt == ROPE_KDTYPE_F16 ? rope_f32_to_f16(v) : rope_f32_to_bf16(v);
-    memcpy(p + 2 * i, &h, 2);
-}
-
 /* Pairs [from, R/2) exactly as scalar.c does them. */
 static void rest(const rope_row_args *a, const unsigned char *x, unsigned char *y, int64_t from,
                  int half_style, int dt) {
-    const int64_t hd = a->rotary_dim / 2;
-    for (int64_t i = from; i < hd; i++) {
-        float c = a->cos[i] * a->scale;
-        float s = a->sin[i] * a->scale;
-        if (a->inverse) s = -s;
-        int64_t i0 = half_style ? i : 2 * i, i1 = half_style ? i + hd : 2 * i + 1;
-        float x0 = ld1(x, i0, dt), x1 = ld1(x, i1, dt);
-        float x0c = x0 * c;
-        float x1s = x1 * s;
-        float x1c = x1 * c;
-        float x0s = x0 * s;
-        st1(y, i0, x0c - x1s, dt);
-        st1(y, i1, x1c + x0s, dt);
-    }
+    rope_ref_pairs(a, x, y, from, half_style, dt);
 }
 
 INLINE void copy_tail(const rope_row_args *a, const unsigned char *x, unsigned char *y, int dt) {

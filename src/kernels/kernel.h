@@ -10,6 +10,8 @@
 #ifndef ROPE_KERNEL_H
 #define ROPE_KERNEL_H
 
+#include <string.h>
+
 #include "rope.h"
 
 /* n_heads head vectors that share one position, hence one cos/sin row. */
@@ -70,6 +72,59 @@ void rope_scalar_row_half_f16(const rope_row_args *a);
 void rope_scalar_row_half_bf16(const rope_row_args *a);
 void rope_scalar_sincos(const double *inv_freq, int64_t n, double pos, float *cos_out,
                         float *sin_out);
+
+/* ------------------------------------------------ the reference rotation
+ * One pair, RoFormer eq. (34): y0 = x0·c − x1·s, y1 = x1·c + x0·s, with c, s
+ * already multiplied by the attention factor (and s negated for the inverse).
+ * Every kernel reproduces exactly this rounding: one product per statement, so
+ * no compiler contracts it into an FMA (ISO C mode, and separate statements).
+ * scalar.c, apply.c's strided path and the SIMD kernels' tails all call it. */
+static inline void rope_ref_rotate(float x0, float x1, float c, float s, float *y0, float *y1) {
+    float x0c = x0 * c;
+    float x1s = x1 * s;
+    float x1c = x1 * c;
+    float x0s = x0 * s;
+    *y0 = x0c - x1s;
+    *y1 = x1c + x0s;
+}
+
+/* One element of kernel dtype dt at byte address p (unaligned allowed). */
+static inline float rope_ref_load(const unsigned char *p, int dt) {
+    if (dt == ROPE_KDTYPE_F32) {
+        float v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return dt == ROPE_KDTYPE_F16 ? rope_f16_to_f32(h) : rope_bf16_to_f32(h);
+}
+
+static inline void rope_ref_store(unsigned char *p, float v, int dt) {
+    if (dt == ROPE_KDTYPE_F32) {
+        memcpy(p, &v, 4);
+        return;
+    }
+    uint16_t h = dt == ROPE_KDTYPE_F16 ? rope_f32_to_f16(v) : rope_f32_to_bf16(v);
+    memcpy(p, &h, 2);
+}
+
+/* Pairs [from, R/2) of one contiguous head vector x -> y, the reference way. */
+static inline void rope_ref_pairs(const rope_row_args *a, const unsigned char *x, unsigned char *y,
+                                  int64_t from, int half_style, int dt) {
+    const int64_t es = dt == ROPE_KDTYPE_F32 ? 4 : 2, half = a->rotary_dim / 2;
+    for (int64_t i = from; i < half; i++) {
+        float c = a->cos[i] * a->scale;
+        float s = a->sin[i] * a->scale;
+        if (a->inverse) s = -s;
+        int64_t i0 = half_style ? i : 2 * i, i1 = half_style ? i + half : 2 * i + 1;
+        float y0, y1;
+        rope_ref_rotate(rope_ref_load(x + i0 * es, dt), rope_ref_load(x + i1 * es, dt), c, s, &y0,
+                        &y1);
+        rope_ref_store(y + i0 * es, y0, dt);
+        rope_ref_store(y + i1 * es, y1, dt);
+    }
+}
 
 /* The table in use (dispatch.c): chosen once, thread-safely. */
 const rope_kernels *rope_kernels_get(void);

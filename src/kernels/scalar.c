@@ -15,60 +15,24 @@
  * stored, so in == out (in place) is safe. Arithmetic is float32 whatever the
  * storage; f16/bf16 are converted with round to nearest even.
  *
- * Loads and stores go through memcpy: the caller's data need not be aligned,
- * and compilers turn the fixed-size copies into plain moves.
+ * The pair arithmetic itself is rope_ref_rotate in kernel.h, shared with the
+ * SIMD kernels' tails and apply.c's strided path. Loads and stores go through
+ * memcpy: the caller's data need not be aligned.
  */
 #include <math.h>
 #include <string.h>
 
 #include "kernels/kernel.h"
 
-static inline float load(const unsigned char *p, int64_t i, int dt) {
-    if (dt == ROPE_KDTYPE_F32) {
-        float v;
-        memcpy(&v, p + 4 * i, 4);
-        return v;
-    }
-    uint16_t h;
-    memcpy(&h, p + 2 * i, 2);
-    return dt == ROPE_KDTYPE_F16 ? rope_f16_to_f32(h) : rope_bf16_to_f32(h);
-}
-
-static inline void store(unsigned char *p, int64_t i, float v, int dt) {
-    if (dt == ROPE_KDTYPE_F32) {
-        memcpy(p + 4 * i, &v, 4);
-        return;
-    }
-    uint16_t h = dt == ROPE_KDTYPE_F16 ? rope_f32_to_f16(v) : rope_f32_to_bf16(v);
-    memcpy(p + 2 * i, &h, 2);
-}
-
 static inline void row(const rope_row_args *a, int style, int dt) {
-    const size_t es = dt == ROPE_KDTYPE_F32 ? 4 : 2;
-    const int64_t half = a->rotary_dim / 2;
+    const int64_t es = dt == ROPE_KDTYPE_F32 ? 4 : 2;
     for (int64_t h = 0; h < a->n_heads; h++) {
-        const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * (int64_t)es;
-        unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * (int64_t)es;
-        for (int64_t i = 0; i < half; i++) {
-            float c = a->cos[i] * a->scale;
-            float s = a->sin[i] * a->scale;
-            if (a->inverse) s = -s;
-            int64_t i0 = style == ROPE_KSTYLE_INTERLEAVED ? 2 * i : i;
-            int64_t i1 = style == ROPE_KSTYLE_INTERLEAVED ? 2 * i + 1 : i + half;
-            float x0 = load(x, i0, dt);
-            float x1 = load(x, i1, dt);
-            /* one product per statement: no contraction into an FMA, so every
-             * compiler and ISA agrees on the rounding */
-            float x0c = x0 * c;
-            float x1s = x1 * s;
-            float x1c = x1 * c;
-            float x0s = x0 * s;
-            store(y, i0, x0c - x1s, dt);
-            store(y, i1, x1c + x0s, dt);
-        }
+        const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * es;
+        unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * es;
+        rope_ref_pairs(a, x, y, 0, style == ROPE_KSTYLE_HALF, dt);
         if (y != x && a->head_dim > a->rotary_dim)
-            memcpy(y + a->rotary_dim * (int64_t)es, x + a->rotary_dim * (int64_t)es,
-                   (size_t)(a->head_dim - a->rotary_dim) * es);
+            memcpy(y + a->rotary_dim * es, x + a->rotary_dim * es,
+                   (size_t)((a->head_dim - a->rotary_dim) * es));
     }
 }
 
