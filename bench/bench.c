@@ -41,9 +41,6 @@
  * this file links without it. */
 extern int bench_attention_run(int argc, char **argv) __attribute__((weak));
 
-/* apply.c splits tokens over threads only when each gets this many bytes
- * (read + written); the copy baseline uses the same rule. */
-#define MIN_BYTES_PER_THREAD ((int64_t)512 * 1024)
 
 #define TABLE_ROWS 131072
 #define TABLE_FREQS 64
@@ -700,7 +697,9 @@ int cmd_bench(int argc, char **argv) {
                     rc.p.pool = pools[ti];
                     int64_t tokens = sh->batch * sh->seq;
                     int64_t per_token = 2 * (int64_t)(s.q_bytes + s.k_bytes) / tokens;
-                    copy_ctx cc = {&s, pools[ti], tokens, MIN_BYTES_PER_THREAD / per_token + 1};
+                    /* the copy is split by apply.c's rule */
+                    int64_t min_tok = (rope_split_min_bytes() + per_token - 1) / per_token;
+                    copy_ctx cc = {&s, pools[ti], tokens, min_tok};
                     run_rope(&rc);
                     if (rc.status != ROPE_OK) {
                         fprintf(stderr, "rope bench: rope_apply_qk on %s: %s\n", sh->name,

@@ -10,7 +10,7 @@
  *      all heads of that token with one kernel call when head_dim is
  *      contiguous, or with the strided scalar path below otherwise;
  *   3. tokens are split over the pool only when each thread gets enough bytes
- *      to pay for the wake-up (ROPE_MIN_BYTES_PER_THREAD).
+ *      to pay for the wake-up (rope_split_min_bytes(), from the L2 size).
  *
  * Choices where the API leaves room:
  *   - negative strides are allowed (any stride in any dim, including 0 for an
@@ -33,24 +33,15 @@
 #include "pool.h"
 #include "rope.h"
 
-/* Split tokens over threads only when each gets at least this much data (read
- * + written). Measured on the 2-core dev VM (AVX-512, f32, 32+8 heads × 128,
- * rope_apply_qk in place in a hot loop, medians, noisy shared machine): with a
- * 64 KiB rule 2 threads lost below ~1 MiB in all (8 tokens: 9.3 µs vs 5.8),
- * tied at 24-32 tokens (~1-1.3 MiB) and won above (64: 37 vs 49; 128: 57 vs
- * 122): moving cache lines between cores costs more than it saves below. */
-#define ROPE_MIN_BYTES_PER_THREAD ((int64_t)512 * 1024)
-
-/* Out-of-place calls that move at least this much (read + written) ask the
- * kernels to stream (prefetch ahead, non-temporal stores; same bits).
- * Measured (AVX-512, f32, 32 heads × 128, one thread, median of 15, bytes
- * read + written): out of place 1 MiB 49 µs streamed vs 34 plain, 2 MiB tie
- * (101 vs 106), 4 MiB 228 vs 294, 8 MiB 468 vs 507, 128 MiB 10.2 ms vs
- * 16.3 ms. In place, streaming is always slower (the lines are already in
- * cache: 4 MiB 406 µs vs 130), so it is never asked for. */
-#ifndef ROPE_STREAM_MIN_BYTES
-#define ROPE_STREAM_MIN_BYTES ((int64_t)4 << 20)
-#endif
+/* Streaming (prefetch ahead, non-temporal stores; same bits) pays only when
+ * the output cannot stay in the last-level cache anyway: below that, plain
+ * stores leave x' where its next reader (attention) finds it, while
+ * non-temporal ones push it to DRAM and make the call wait on memory. Issue
+ * 13 measured prefill 512 (f32, 16 MiB out, 32 MiB L3, 2 threads) at 215 us
+ * with the former fixed 4 MiB rule and 110 us with streaming off. So: stream
+ * only out of place and only when the bytes written exceed the LLC size
+ * read at run time (rope_cache_sizes); in place never (its lines are in
+ * cache already). The split over threads follows rope_split_min_bytes(). */
 
 /* Largest position of table-free mode: every integer up to it is exact in double. */
 #define ROPE_MAX_FREE_POSITION ((int64_t)1 << 53)
@@ -512,13 +503,15 @@ static rope_status apply_views(const rope_apply_params *p, const rope_positions 
 
     /* bytes read + written; no overflow: the outputs' extents were checked */
     int64_t bytes_per_token = heads * pl.D * pl.es * 2;
-    int big = tokens > 1 && mul_sat(tokens, bytes_per_token) >= ROPE_STREAM_MIN_BYTES;
+    int64_t llc;
+    rope_cache_sizes(NULL, &llc);
+    int big = tokens > 1 && mul_sat(tokens, bytes_per_token / 2) > llc;
     for (int i = 0; i < n; i++) pl.v[i].stream = big && !pl.v[i].in_place;
     if (!p->pool || tokens == 1) {
         run_tokens(&pl, 0, tokens);
         return ROPE_OK;
     }
-    int64_t min_tokens = ROPE_MIN_BYTES_PER_THREAD / bytes_per_token + 1;
+    int64_t min_tokens = (rope_split_min_bytes() + bytes_per_token - 1) / bytes_per_token;
     if (tokens < 2 * min_tokens) run_tokens(&pl, 0, tokens);
     else rope_parallel_for(p->pool, tokens, min_tokens, run_tokens, &pl);
     return ROPE_OK;

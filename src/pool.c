@@ -26,7 +26,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,7 +42,7 @@
 #define cpu_relax() ((void)0)
 #endif
 
-enum { MAX_THREADS = 256, CHUNKS_PER_THREAD = 4, COLD_WAKE_FACTOR = 4 };
+enum { MAX_THREADS = 256, CHUNKS_PER_THREAD = 4, COLD_WAKE_FACTOR = 2 };
 /* How long an idle worker spins before it sleeps, and how long the caller
  * spins waiting for stragglers before it yields the CPU. */
 static const int64_t SPIN_NS = 100000;
@@ -262,4 +264,80 @@ rope_status rope_parallel_for(rope_pool *p, int64_t n_items, int64_t min_items_p
         else cpu_relax();
     pthread_mutex_unlock(&p->busy);
     return ROPE_OK;
+}
+
+/* ------------------------------------------------------------ cache sizes */
+
+enum { DEFAULT_L2 = 512 * 1024, DEFAULT_LLC = 8 * 1024 * 1024 };
+
+static int64_t cache_l2 = DEFAULT_L2, cache_llc = DEFAULT_LLC;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+/* One line of a small sysfs file; 0 when absent. */
+static int read_line(const char *path, char *buf, size_t n) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int ok = fgets(buf, (int)n, f) != NULL;
+    fclose(f);
+    if (ok) buf[strcspn(buf, "\n")] = 0;
+    return ok;
+}
+
+/* "32768K", "1M", "512" -> bytes; 0 when unreadable. */
+static int64_t parse_size(const char *s) {
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v <= 0) return 0;
+    if (*end == 'K') v *= 1024;
+    else if (*end == 'M') v *= 1024 * 1024;
+    else if (*end == 'G') v *= 1024LL * 1024 * 1024;
+    return (int64_t)v;
+}
+
+/* cpu0's data/unified caches from sysfs: L2 and the largest level. */
+static void cache_from_sysfs(int64_t *l2, int64_t *llc) {
+    int best_level = 0;
+    for (int i = 0; i < 16; i++) {
+        char path[128], buf[64];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+        if (!read_line(path, buf, sizeof buf)) break;
+        if (!strcmp(buf, "Instruction")) continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        if (!read_line(path, buf, sizeof buf)) continue;
+        int level = atoi(buf);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        if (!read_line(path, buf, sizeof buf)) continue;
+        int64_t size = parse_size(buf);
+        if (!size) continue;
+        if (level == 2) *l2 = size;
+        if (level >= best_level) {
+            best_level = level;
+            *llc = size;
+        }
+    }
+}
+
+static void cache_detect(void) {
+    int64_t l2 = 0, llc = 0;
+    cache_from_sysfs(&l2, &llc);
+#if defined(_SC_LEVEL2_CACHE_SIZE) && defined(_SC_LEVEL3_CACHE_SIZE)
+    if (!l2) l2 = sysconf(_SC_LEVEL2_CACHE_SIZE) > 0 ? sysconf(_SC_LEVEL2_CACHE_SIZE) : 0;
+    if (!llc) llc = sysconf(_SC_LEVEL3_CACHE_SIZE) > 0 ? sysconf(_SC_LEVEL3_CACHE_SIZE) : l2;
+#endif
+    if (l2 > 0) cache_l2 = l2;
+    if (llc > 0) cache_llc = llc;
+    if (cache_llc < cache_l2) cache_llc = cache_l2;
+}
+
+void rope_cache_sizes(int64_t *l2_bytes, int64_t *llc_bytes) {
+    pthread_once(&cache_once, cache_detect);
+    if (l2_bytes) *l2_bytes = cache_l2;
+    if (llc_bytes) *llc_bytes = cache_llc;
+}
+
+int64_t rope_split_min_bytes(void) {
+    int64_t l2;
+    rope_cache_sizes(&l2, NULL);
+    int64_t m = l2 / 4;
+    return m < 64 * 1024 ? 64 * 1024 : m > 512 * 1024 ? 512 * 1024 : m;
 }

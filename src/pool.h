@@ -15,6 +15,25 @@ typedef void (*rope_range_fn)(void *ctx, int64_t begin, int64_t end);
  * fn must compute each item independently of the split: then the result is
  * bit-identical whatever the thread count. Returns when every chunk is done.
  */
+/*
+ * Cache sizes of this machine in bytes, read once at run time (thread-safe):
+ * the per-core L2 and the last-level cache. Sources, first that answers:
+ * sysfs (/sys/devices/system/cpu/cpu0/cache/index*), then sysconf
+ * (_SC_LEVEL2_CACHE_SIZE / _SC_LEVEL3_CACHE_SIZE), then safe defaults
+ * (L2 512 KiB, LLC 8 MiB). sysfs comes first because glibc's sysconf can be
+ * far off inside a VM (a 2-vCPU guest of a 32 MiB L3 reports 320 MiB).
+ */
+void rope_cache_sizes(int64_t *l2_bytes, int64_t *llc_bytes);
+
+/*
+ * Bytes (read + written) each thread must get before work is split: a quarter
+ * of the L2, within [64 KiB, 512 KiB]. Below that, waking a worker and moving
+ * cache lines between cores costs more than the second core saves; with a
+ * 1 MiB L2 a 1 MiB decode batch is split over 2 threads (and a 4-core split
+ * needs 1 MiB). apply.c and the copy baseline of `rope bench` use this rule.
+ */
+int64_t rope_split_min_bytes(void);
+
 rope_status rope_parallel_for(rope_pool *p, int64_t n_items, int64_t min_items_per_thread,
                               rope_range_fn fn, void *ctx);
 

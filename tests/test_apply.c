@@ -727,6 +727,34 @@ static void test_pool(const char *isa) {
             CHECK(memcmp(y0, y2, n * es) == 0);
         }
         CHECK(memcmp(y0, y1, n * es) == 0);
+        /* 3 and 4 threads, and a decode batch of 128 single tokens (0.5-1 MiB
+         * read + written: split over 2 threads by the L2 rule): same bits */
+        for (int th = 3; th <= 4; th++) {
+            rope_pool *pn = NULL;
+            CHECK_OK(rope_pool_create(th, &pn));
+            p.pool = pn;
+            memset(y2, 0, n * es);
+            CHECK_OK(rope_apply(&p, &pos, &tx, &t2));
+            CHECK(memcmp(y0, y2, n * es) == 0);
+            rope_tensor sx, s0, s2;
+            rope_tensor_contiguous(&sx, x, dt, 128, 1, H, D);
+            rope_tensor_contiguous(&s0, y0, dt, 128, 1, H, D);
+            rope_tensor_contiguous(&s2, y2, dt, 128, 1, H, D);
+            rope_positions dp = {0};
+            dp.ids = ids;
+            dp.ids_batch_stride = 1;
+            p.pool = NULL;
+            CHECK_OK(rope_apply(&p, &dp, &sx, &s0));
+            for (int rep = 0; rep < 3; rep++) {
+                p.pool = rep ? pn : p2;
+                memset(y2, 0, n * es);
+                CHECK_OK(rope_apply(&p, &dp, &sx, &s2));
+                CHECK(memcmp(y0, y2, (size_t)128 * H * D * es) == 0);
+            }
+            rope_pool_free(pn);
+        }
+        p.pool = NULL;
+        CHECK_OK(rope_apply(&p, &pos, &tx, &t0)); /* y0 back to the whole reference */
         /* out of place this big streams (non-temporal stores); in place never
          * does: same bits */
         memcpy(y1, x, n * es);
