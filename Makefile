@@ -39,9 +39,13 @@ test-python: build
 test-fuzz:
 	bash scripts/fuzz.sh
 
-# The NEON kernels, cross-built for aarch64 and run under qemu-aarch64.
+# The NEON kernels: the core cross-built for aarch64 (cmake/aarch64-linux-gnu.cmake)
+# and its ctest run under qemu-aarch64.
 test-neon:
-	bash scripts/test-neon.sh
+	cmake -S . -B $(BUILD)-neon -DCMAKE_BUILD_TYPE=Release \
+	      -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake $(CMAKE_FLAGS)
+	cmake --build $(BUILD)-neon -j$(JOBS)
+	cd $(BUILD)-neon && ctest --output-on-failure -j$(JOBS)
 
 # The main job on its built-in default.
 run: build
@@ -59,4 +63,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-core $(BUILD_SAN) build-fuzz .venv
+	rm -rf $(BUILD) $(BUILD)-core $(BUILD)-neon $(BUILD_SAN) build-fuzz .venv

@@ -14,7 +14,7 @@
  * hi + lo, three-part Cody–Waite reduction by π/2 with FMA, Taylor polynomials
  * in double, one rounding to float).
  *
- * Tested on x86 hosts under qemu-aarch64 by scripts/test-neon.sh.
+ * Tested on x86 hosts under qemu-aarch64 by `make test-neon` (cmake/aarch64-linux-gnu.cmake).
  */
 #include <arm_neon.h>
 #include <math.h>
