@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checks.h"
 #include "kernels/kernel.h"
 #include "pool.h"
 #include "rope.h"
@@ -283,9 +284,9 @@ static rope_status check_positions(plan *pl, const rope_positions *pos, int64_t 
         pl->ids = pos->ids;
         pl->ids_bs = pos->ids_batch_stride;
         if (B == 0 || S == 0) return ROPE_OK;
-        int64_t last;
+        int64_t last; /* ids entries the grid spans: (B-1)·stride + S, all proven to exist */
         if (__builtin_mul_overflow(B - 1, pl->ids_bs, &last) ||
-            __builtin_add_overflow(last, S, &last))
+            __builtin_add_overflow(last, S, &last) || !rope_array_fits(pl->ids, last, sizeof *pl->ids))
             return ROPE_E_OVERFLOW;
         int64_t rows = pl->ids_bs == 0 ? 1 : B;
         for (int64_t b = 0; b < rows; b++) {
@@ -298,6 +299,9 @@ static rope_status check_positions(plan *pl, const rope_positions *pos, int64_t 
     /* cu_seqlens: packed variable-length sequences in one batch row */
     if (B != 1) return ROPE_E_SHAPE;
     if (pos->n_seqs < 0) return ROPE_E_PARAM;
+    /* n_seqs + 1 entries are read: a count no array can have is refused first */
+    if (pos->n_seqs == INT64_MAX || !rope_array_fits(pos->cu_seqlens, pos->n_seqs + 1, sizeof(int64_t)))
+        return ROPE_E_OVERFLOW;
     const int64_t *cu = pos->cu_seqlens;
     if (cu[0] != 0) return ROPE_E_PARAM;
     int64_t longest = 0;

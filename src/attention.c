@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checks.h"
 #include "pool.h"
 #include "rope.h"
 
@@ -365,14 +366,23 @@ typedef struct qpos_plan {
     int64_t ids_bs;
 } qpos_plan;
 
-/* Positions of a (batch, n) token grid: offset + s, or ids (negative = padding). */
-static rope_status positions_check(const rope_positions *pos, int64_t n, qpos_plan *pl) {
+/* Positions of a (batch, n) token grid: offset + s, or ids (negative = padding).
+ * The ids array must be able to hold (batch-1)·stride + n entries: an impossible
+ * stride is ROPE_E_OVERFLOW before any id is read (and b·stride + s, computed
+ * for every token later, cannot overflow). */
+static rope_status positions_check(const rope_positions *pos, int64_t batch, int64_t n,
+                                   qpos_plan *pl) {
     memset(pl, 0, sizeof *pl);
     if (!pos) return ROPE_OK;
     if (pos->cu_seqlens) return ROPE_E_PARAM; /* one cache row per sequence instead */
     if (pos->ids) {
         if (pos->offset != 0) return ROPE_E_PARAM;
         if (pos->ids_batch_stride < 0) return ROPE_E_PARAM;
+        int64_t span;
+        if (batch > 0 && n > 0 &&
+            (__builtin_mul_overflow(batch - 1, pos->ids_batch_stride, &span) ||
+             __builtin_add_overflow(span, n, &span) || !rope_array_fits(pos->ids, span, sizeof(int64_t))))
+            return ROPE_E_OVERFLOW;
         pl->ids = pos->ids;
         pl->ids_bs = pos->ids_batch_stride;
         return ROPE_OK;
@@ -494,13 +504,20 @@ rope_status rope_kv_cache_append(rope_kv_cache *c, const rope_apply_params *rope
     if (n == 0) return ROPE_OK;
     if (!k->data || !v->data) return ROPE_E_NULL;
     qpos_plan pl;
-    rope_status st = positions_check(pos, n, &pl);
+    rope_status st = positions_check(pos, c->batch, n, &pl);
     if (st != ROPE_OK) return st;
     int64_t max_pos = INT64_MAX;
     if (rope) {
         if (rope->table) max_pos = rope_table_rows(rope->table) - 1;
         else if (rope->freqs) max_pos = AK_MAX_FREE_POSITION;
         else return ROPE_E_NULL;
+        /* the rotation's own parameters (style, dims, attention factor, finite
+         * frequencies) are checked by rope_apply on an empty view of the cache
+         * before anything is written, so every refusal comes first */
+        rope_tensor none;
+        rope_tensor_contiguous(&none, c->k, c->dtype, 1, 0, c->n_kv, c->D);
+        st = rope_apply(rope, NULL, &none, &none);
+        if (st != ROPE_OK) return st;
     }
     /* capacity and positions of every row before anything is written */
     for (int64_t b = 0; b < c->batch; b++) {
@@ -749,7 +766,7 @@ rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *
     if (p->sliding_window < 0) return ROPE_E_PARAM;
     const int64_t L = q->shape[1];
     qpos_plan qp;
-    st = positions_check(qpos, L, &qp);
+    st = positions_check(qpos, q->shape[0], L, &qp);
     if (st != ROPE_OK) return st;
     if (L == 0) return ROPE_OK;
     if (!q->data || !out->data) return ROPE_E_NULL;

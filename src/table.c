@@ -25,6 +25,7 @@
 #endif
 
 #include "rope.h"
+#include "checks.h"
 #include "kernels/kernel.h"
 
 struct rope_table {
@@ -71,10 +72,16 @@ static void fill_row(const rope_freqs *f, int64_t lo, int64_t n, int64_t pos, ro
 /* Positions beyond 2^53 are not exact in a double; far beyond any real use. */
 #define ROPE_MAX_POSITION ((int64_t)1 << 53)
 
+/* The frequencies a table is built from must be finite, the same rule as
+ * apply's table-free mode: a NaN/Inf θ would otherwise become rows of NaN that
+ * every later rope_apply returns behind ROPE_OK. */
 static rope_status check_freqs(const rope_freqs *f, rope_precision prec) {
     if (!f) return ROPE_E_NULL;
     if (f->n_freqs <= 0 || f->n_freqs > ROPE_MAX_FREQS) return ROPE_E_DIM;
     if (prec != ROPE_PRECISION_ACCURATE && prec != ROPE_PRECISION_COMPAT_F32) return ROPE_E_PARAM;
+    for (int64_t i = 0; i < f->n_freqs; i++)
+        if (prec == ROPE_PRECISION_ACCURATE ? !isfinite(f->inv_freq[i]) : !isfinite(f->inv_freq_f32[i]))
+            return ROPE_E_PARAM;
     return ROPE_OK;
 }
 
@@ -108,6 +115,10 @@ rope_status rope_cos_sin(const rope_freqs *f, const int64_t *positions, int64_t 
     size_t elems;
     st = table_elems(n, f->n_freqs, &elems);
     if (st != ROPE_OK) return st;
+    if (!rope_array_fits(cos_out, (int64_t)elems, sizeof(float)) ||
+        !rope_array_fits(sin_out, (int64_t)elems, sizeof(float)) ||
+        (positions && !rope_array_fits(positions, n, sizeof *positions)))
+        return ROPE_E_OVERFLOW;
     st = check_positions(positions, start, n);
     if (st != ROPE_OK) return st;
     const int64_t nf = f->n_freqs;
@@ -164,6 +175,11 @@ static rope_status table_build(const rope_freqs *f, const int64_t *positions, in
     rope_status st = check_freqs(f, precision);
     if (st != ROPE_OK) return st;
     if (n <= 0) return ROPE_E_PARAM;
+    /* the size first: an impossible n is refused before positions[] is read */
+    size_t elems;
+    st = table_elems(n, f->n_freqs, &elems);
+    if (st != ROPE_OK) return st;
+    if (positions && !rope_array_fits(positions, n, sizeof *positions)) return ROPE_E_OVERFLOW;
     st = check_positions(positions, start, n);
     if (st != ROPE_OK) return st;
     rope_table *t;
@@ -203,13 +219,18 @@ rope_status rope_table_create_mrope(const rope_freqs *f, const int64_t *pos_thw,
     if (n <= 0) return ROPE_E_PARAM;
     int planes = f->n_mrope_section;
     if (planes < 1 || planes > 3) return ROPE_E_PARAM;
-    int64_t sum = 0;
+    int64_t sum = 0; /* each section bounded first, so the sum cannot overflow and wrap */
     for (int p = 0; p < planes; p++) {
-        if (f->mrope_section[p] < 0) return ROPE_E_PARAM;
+        if (f->mrope_section[p] < 0 || f->mrope_section[p] > f->n_freqs) return ROPE_E_PARAM;
         sum += f->mrope_section[p];
     }
     if (sum != f->n_freqs) return ROPE_E_PARAM;
-    if ((uint64_t)n > (uint64_t)INT64_MAX / (uint64_t)planes) return ROPE_E_OVERFLOW;
+    size_t elems;
+    st = table_elems(n, f->n_freqs, &elems);
+    if (st != ROPE_OK) return st;
+    if ((uint64_t)n > (uint64_t)INT64_MAX / (uint64_t)planes ||
+        !rope_array_fits(pos_thw, n * planes, sizeof *pos_thw))
+        return ROPE_E_OVERFLOW;
     st = check_positions(pos_thw, 0, n * planes);
     if (st != ROPE_OK) return st;
     rope_table *t;

@@ -7,13 +7,17 @@
 #include <string.h>
 
 #include "rope.h"
+#include "checks.h"
 
 rope_status rope_table_from_cos_sin(const float *cos_rows, const float *sin_rows, int64_t rows,
                                     int64_t n_freqs, rope_table **out) {
     if (!cos_rows || !sin_rows || !out) return ROPE_E_NULL;
     if (n_freqs <= 0 || n_freqs > ROPE_MAX_FREQS) return ROPE_E_DIM;
     if (rows <= 0) return ROPE_E_PARAM;
-    if (rows > INT64_MAX / n_freqs) return ROPE_E_OVERFLOW;
+    /* both arrays proven possible before the first element is read */
+    if (rows > INT64_MAX / n_freqs || !rope_array_fits(cos_rows, rows * n_freqs, sizeof(float)) ||
+        !rope_array_fits(sin_rows, rows * n_freqs, sizeof(float)))
+        return ROPE_E_OVERFLOW;
     for (int64_t i = 0; i < rows * n_freqs; i++)
         if (!isfinite(cos_rows[i]) || !isfinite(sin_rows[i])) return ROPE_E_PARAM;
 
