@@ -95,12 +95,31 @@ void cli_json_num(FILE *f, double x) {
     fprintf(f, "%.17g", x);
 }
 
+/* Length of the valid UTF-8 sequence at p (1..4), 0 if p does not start one
+ * (overlong forms, surrogates and code points beyond U+10FFFF are invalid). */
+static size_t utf8_seq(const unsigned char *p) {
+    unsigned c = p[0];
+    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+                             : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++) /* stops at the terminating NUL: not a continuation byte */
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    if (n == 3 && ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F))) return 0;
+    if (n == 4 && ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] > 0x8F))) return 0;
+    return n;
+}
+
+/* Output JSON is always valid UTF-8: a byte that does not start a valid
+ * sequence (a path given on the command line may hold any bytes) is written
+ * as \ufffd, the replacement character, one per byte. */
 void cli_json_str(FILE *f, const char *s) {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
+    for (const unsigned char *p = (const unsigned char *)s; p && *p;) {
+        size_t n = utf8_seq(p);
+        if (n == 0) fputs("\\ufffd", f), n = 1;
+        else if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7F) fprintf(f, "\\u%04x", *p);
+        else fwrite(p, 1, n, f);
+        p += n;
     }
     fputc('"', f);
 }

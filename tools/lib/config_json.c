@@ -32,6 +32,75 @@ static int fail(ctx *c, const char *fmt, ...) {
     return -1;
 }
 
+/*
+ * The raw text, before cJSON sees it. cJSON keeps strings NUL-terminated
+ * without their length, so "linear\u0000junk" would read as "linear" and a key
+ * "factor\u0000x" as "factor"; it also passes invalid UTF-8 and raw control
+ * bytes through, which `rope inspect --json` would echo. So: the text must be
+ * UTF-8 (RFC 8259 section 8.1; no overlong forms, surrogates or code points
+ * beyond U+10FFFF), a string may not hold a raw control byte (as Python's json)
+ * and no string may contain U+0000 (Python would accept it; every comparison
+ * here would silently stop at it). The error names the key. One pass: linear.
+ */
+static size_t utf8_len(const unsigned char *p, size_t left) {
+    unsigned c = p[0];
+    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+                             : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (n == 0 || n > left) return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    if (n == 3 && ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F))) return 0;
+    if (n == 4 && ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] > 0x8F))) return 0;
+    return n;
+}
+
+/* The last key seen, for messages: printable ASCII, at most 40 bytes, escaped form. */
+static void key_for_msg(const char *s, size_t n, char *out, size_t cap) {
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 4 < cap; i++)
+        out[k++] = (s[i] >= 0x20 && s[i] < 0x7F) ? s[i] : '?';
+    if (k + 4 >= cap) memcpy(out + k, "...", 3), k += 3;
+    out[k] = '\0';
+}
+
+static int text_check(ctx *c, const char *json, size_t len) {
+    const unsigned char *t = (const unsigned char *)json;
+    size_t line = 1, col = 1, str_start = 0, key_at = 0, key_n = 0;
+    int in_str = 0, has_nul = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_len(t + i, len - i);
+        if (n == 0)
+            return fail(c, "config.json is not valid UTF-8 at line %zu, column %zu (byte 0x%02x)", line,
+                        col, t[i]);
+        if (!in_str) {
+            if (t[i] == '"') in_str = 1, str_start = i + 1, has_nul = 0;
+            if (t[i] == '\n') line++, col = 0;
+        } else if (t[i] < 0x20) {
+            return fail(c, "invalid JSON: raw control byte 0x%02x in a string at line %zu, column %zu",
+                        t[i], line, col);
+        } else if (t[i] == '\\' && i + 1 < len) {
+            if (t[i + 1] == 'u' && i + 5 < len && !memcmp(t + i + 2, "0000", 4)) has_nul = 1;
+            i += 2, col += 2; /* the escaped character is ASCII or cJSON refuses it */
+            continue;
+        } else if (t[i] == '"') {
+            in_str = 0;
+            size_t j = i + 1; /* a key is followed by ':' */
+            while (j < len && (t[j] == ' ' || t[j] == '\t' || t[j] == '\n' || t[j] == '\r')) j++;
+            int is_key = j < len && t[j] == ':';
+            if (is_key) key_at = str_start, key_n = i - str_start;
+            if (has_nul) {
+                char key[48];
+                key_for_msg(json + key_at, key_n, key, sizeof key);
+                return fail(c, is_key ? "key \"%s\" contains a NUL character (\\u0000)"
+                                      : "the value of \"%s\" contains a NUL character (\\u0000)", key);
+            }
+        }
+        i += n;
+        col++;
+    }
+    return 0;
+}
+
 /* Value of `key` in object o, NULL when absent or JSON null. Python's json
  * keeps the LAST of duplicate keys, so this does too. */
 static const cJSON *get(const cJSON *o, const char *key) {
@@ -116,9 +185,14 @@ static int get_num_list(ctx *c, const cJSON *o, const char *where, const char *k
 
 static int streq(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
 
+/* Truncation (of an over-long name) backs off to a UTF-8 character boundary,
+ * so what is kept stays valid UTF-8. */
 static void copy_str(char *dst, size_t cap, const char *src) {
     size_t n = strlen(src);
-    if (n >= cap) n = cap - 1;
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--;
+    }
     memcpy(dst, src, n);
     dst[n] = '\0';
 }
@@ -407,6 +481,8 @@ int hf_config_parse(const char *json, size_t len, hf_config *out, char *err, siz
     out->style_note = "";
     if (!json) return fail(&c, "no JSON text");
 
+    /* a trailing NUL terminator is allowed (as below), nothing else after it */
+    if (text_check(&c, json, len && json[len - 1] == '\0' ? len - 1 : len) != 0) return -1;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!root) {
