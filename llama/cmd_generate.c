@@ -163,7 +163,8 @@ int cmd_generate(int argc, char **argv) {
         rc = 2;
         goto done;
     }
-    if ((int64_t)n_prompt + n_gen > ctx) n_gen = ctx - (int64_t)n_prompt;
+    /* compared, not added: -n may be as large as INT64_MAX */
+    if (n_gen > ctx - (int64_t)n_prompt) n_gen = ctx - (int64_t)n_prompt;
     int32_t *all = realloc(ids, (n_prompt + (size_t)n_gen + 1) * sizeof *all);
     if (!all) goto done;
     ids = all;

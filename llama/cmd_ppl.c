@@ -197,6 +197,12 @@ int cmd_ppl(int argc, char **argv) {
         }
     }
     if (ctx == 0) ctx = m->cfg.context_length;
+    if (ctx < 2) { /* a window of one token predicts nothing: no perplexity to report */
+        fprintf(stderr, "rope ppl: the model's context_length is %lld: windows of fewer than 2 "
+                        "tokens score nothing; pass --ctx N (N >= 2)\n", (long long)ctx);
+        rc = 2;
+        goto done;
+    }
     if (ctx > N) ctx = N;
     if (stride == 0) stride = ctx / 2 > 0 ? ctx / 2 : 1;
     if (stride > ctx) stride = ctx;
@@ -259,6 +265,12 @@ int cmd_ppl(int argc, char **argv) {
         fprintf(stderr, "  window [%lld, %lld): scored %lld tokens, running ppl %.4f (%.1f s)\n",
                 (long long)begin, (long long)end, (long long)n_scored,
                 n_scored ? exp(nll / (double)n_scored) : 0.0, now_s() - t0);
+    }
+    if (n_scored == 0 || !isfinite(nll)) { /* never a NaN perplexity behind exit 0 */
+        fprintf(stderr, "rope ppl: %s\n", n_scored ? "the negative log-likelihood is not finite "
+                "(the model gives non-finite logits)" : "no token was scored");
+        rc = 2;
+        goto done;
     }
     printf("perplexity %.4f over %lld tokens (window %lld, stride %lld, style %s, scaling %s)\n",
            exp(nll / (double)n_scored), (long long)n_scored, (long long)ctx, (long long)stride,

@@ -82,13 +82,22 @@ static int read_config(const gguf_file *f, llama_config *c, char *err, size_t er
     int r = get_int(f, "llama.attention.head_count_kv", &c->n_kv_heads, 0, err, errlen);
     if (r < 0) return -1;
     if (r == 1) c->n_kv_heads = c->n_heads;
-    if (c->n_layers < 1 || c->n_layers > 1024 || c->dim < 1 || c->dim > (1 << 20) ||
-        c->hidden_dim < 1 || c->hidden_dim > (1 << 22) || c->n_heads < 1 ||
-        c->n_heads > 4096 || c->n_kv_heads < 1 ||
-        c->context_length < 1 || c->context_length > (1 << 24) || !(c->norm_eps > 0))
-        return fail(err, errlen, "implausible hyperparameters (layers %lld, dim %lld, heads %lld/%lld)",
-                    (long long)c->n_layers, (long long)c->dim, (long long)c->n_heads,
-                    (long long)c->n_kv_heads);
+    /* every count bounded before any size is computed from it; the key named */
+    const struct { const char *key; int64_t v, hi; } lim[] = {
+        {"llama.block_count", c->n_layers, 1024},
+        {"llama.embedding_length", c->dim, 1 << 20},
+        {"llama.feed_forward_length", c->hidden_dim, 1 << 22},
+        {"llama.attention.head_count", c->n_heads, 4096},
+        {"llama.attention.head_count_kv", c->n_kv_heads, 4096},
+        {"llama.context_length", c->context_length, 1 << 24}};
+    for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++)
+        if (lim[i].v < 1 || lim[i].v > lim[i].hi)
+            return fail(err, errlen, "metadata %s = %lld is outside [1, %lld]", lim[i].key,
+                        (long long)lim[i].v, (long long)lim[i].hi);
+    /* the normalisation epsilon reaches every RMSNorm: finite and > 0, or NaN/Inf logits */
+    if (!(c->norm_eps > 0) || !isfinite(c->norm_eps))
+        return fail(err, errlen, "metadata llama.attention.layer_norm_rms_epsilon = %g: must be a "
+                    "finite number > 0", (double)c->norm_eps);
     if (c->n_heads % c->n_kv_heads != 0)
         return fail(err, errlen, "head_count %lld is not a multiple of head_count_kv %lld (GQA groups)",
                     (long long)c->n_heads, (long long)c->n_kv_heads);
@@ -144,6 +153,12 @@ static int read_config(const gguf_file *f, llama_config *c, char *err, size_t er
     } else {
         return fail(err, errlen, "rope scaling type '%s' is not supported", stype);
     }
+    /* the file's RoPE must give frequencies now, not when a session starts */
+    rope_freqs fr;
+    rope_status rs = rope_freqs_compute(rc, c->context_length, &fr);
+    if (rs != ROPE_OK)
+        return fail(err, errlen, "metadata llama.rope.* (freq_base %g, scaling %s): %s", (double)base,
+                    stype, rope_strerror(rs));
     if (gguf_find_tensor(f, "rope_freqs.weight"))
         return fail(err, errlen, "per-frequency rope factors (rope_freqs.weight, Llama 3.1 style) "
                                  "are not supported by this runner");
