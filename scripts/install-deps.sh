@@ -16,6 +16,7 @@ PKGS=(
   python3 python3-venv python3-dev python3-pip      # the binding
   python3-numpy python3-torch python3-pytest        # binding tests and peers in `rope bench`
   qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross  # NEON path, cross-built and emulated
+  bible-kjv bible-kjv-text                          # long text for `rope lab` (scripts/get-text.sh)
 )
 missing=()
 for p in "${PKGS[@]}"; do
@@ -28,3 +29,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 bash scripts/get-model.sh
+bash scripts/get-text.sh
+bash scripts/get-gemma.sh
