@@ -116,6 +116,7 @@ int gguf_type_supported(uint32_t type) {
     switch (type) {
     case GGML_TYPE_F32: case GGML_TYPE_F16: case GGML_TYPE_BF16: case GGML_TYPE_Q4_0:
     case GGML_TYPE_Q4_1: case GGML_TYPE_Q5_0: case GGML_TYPE_Q5_1: case GGML_TYPE_Q8_0:
+    case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q6_K:
         return 1;
     default:
         return 0;
@@ -829,14 +830,101 @@ static void deq_block(uint32_t type, const uint8_t *b, float *y) {
     }
 }
 
+/*
+ * K-quants: super-blocks of 256 weights (ggml-common.h block_q4_K/q5_K/q6_K,
+ * dequantize_row_q*_K in ggml-quants.c):
+ *   Q4_K (144 B): f16 d, f16 dmin, u8 scales[12], u8 qs[128]
+ *   Q5_K (176 B): f16 d, f16 dmin, u8 scales[12], u8 qh[32], u8 qs[128]
+ *   Q6_K (210 B): u8 ql[128], u8 qh[64], int8 scales[16], f16 d
+ * Q4_K/Q5_K: 8 sub-blocks of 32, each with a 6-bit scale sc and a 6-bit min m
+ * packed in scales[12] (sub-block j < 4: low 6 bits of bytes j and j+4; j >=
+ * 4: a nibble of byte j+4 plus the top 2 bits of byte j-4 (scale) or j
+ * (min)); x = (d·sc)·q - dmin·m. Sub-blocks go in pairs over 32 bytes of qs:
+ * the low nibbles are the first, the high nibbles the second. Q5_K adds bit
+ * 2p (first) or 2p+1 (second) of qh[l] as bit 4 for pair p.
+ * Q6_K: two halves of 128; in each, l < 32 gives four weights l, l+32, l+64,
+ * l+96 from the low/high nibbles of ql[l] and ql[l+32] and the 2-bit fields of
+ * qh[l] (bits 0-1, 2-3, 4-5, 6-7), minus 32; scale index l/16 + 0, 2, 4, 6.
+ * Products are evaluated as (d·sc)·q, the order of ggml and of the gguf
+ * package, so the results are bit-identical.
+ */
+static void kscale_min(int j, const uint8_t *q, int *sc, int *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+static void deq_q45k(const uint8_t *b, int five, float *y) {
+    const float d = rope_f16_to_f32(rd16(b)), dmin = rope_f16_to_f32(rd16(b + 2));
+    const uint8_t *scales = b + 4, *qh = b + 16, *qs = five ? b + 48 : b + 16;
+    for (int p = 0; p < 4; p++) {
+        int sc, m;
+        kscale_min(2 * p, scales, &sc, &m);
+        const float d1 = d * (float)sc, m1 = dmin * (float)m;
+        kscale_min(2 * p + 1, scales, &sc, &m);
+        const float d2 = d * (float)sc, m2 = dmin * (float)m;
+        for (int l = 0; l < 32; l++) {
+            int lo = qs[32 * p + l] & 0x0F, hi = qs[32 * p + l] >> 4;
+            if (five) {
+                lo |= ((qh[l] >> (2 * p)) & 1) << 4;
+                hi |= ((qh[l] >> (2 * p + 1)) & 1) << 4;
+            }
+            y[64 * p + l] = d1 * (float)lo - m1;
+            y[64 * p + 32 + l] = d2 * (float)hi - m2;
+        }
+    }
+}
+
+static void deq_q6k(const uint8_t *b, float *y) {
+    const float d = rope_f16_to_f32(rd16(b + 208));
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *ql = b + 64 * h, *qh = b + 128 + 32 * h;
+        const int8_t *sc = (const int8_t *)(b + 192 + 8 * h);
+        float *o = y + 128 * h;
+        for (int l = 0; l < 32; l++) {
+            const int is = l / 16;
+            const int q1 = (int)((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32;
+            const int q2 = (int)((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            const int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            const int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            o[l] = d * (float)sc[is] * (float)q1;
+            o[l + 32] = d * (float)sc[is + 2] * (float)q2;
+            o[l + 64] = d * (float)sc[is + 4] * (float)q3;
+            o[l + 96] = d * (float)sc[is + 6] * (float)q4;
+        }
+    }
+}
+
+/* A K-quant super-block whose f16 scales are Inf or NaN cannot come from a
+ * quantiser (llama.cpp's ggml_validate_row_data refuses it too): it is a
+ * malformed block, refused rather than spread through the model as NaNs. */
+static int kblock_ok(uint32_t type, const uint8_t *b) {
+    const uint16_t h0 = rd16(type == GGML_TYPE_Q6_K ? b + 208 : b);
+    const uint16_t h1 = type == GGML_TYPE_Q6_K ? 0 : rd16(b + 2);
+    return (h0 & 0x7C00) != 0x7C00 && (h1 & 0x7C00) != 0x7C00;
+}
+
+static void deq_kblock(uint32_t type, const uint8_t *b, float *y) {
+    if (type == GGML_TYPE_Q6_K) deq_q6k(b, y);
+    else deq_q45k(b, type == GGML_TYPE_Q5_K, y);
+}
+
+static int is_ktype(uint32_t type) {
+    return type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K || type == GGML_TYPE_Q6_K;
+}
+
 int gguf_dequantize_raw(uint32_t type, const void *src, uint64_t n, float *out, char *err,
                         size_t errlen) {
     const type_info *ti = tensor_type_info(type);
     if (!ti || !gguf_type_supported(type)) {
         if (ti)
-            set_err(err, errlen, "tensor type %s is not supported (supported: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1)", ti->name);
+            set_err(err, errlen, "tensor type %s is not supported (supported: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K)", ti->name);
         else
-            set_err(err, errlen, "unknown tensor type %u (supported: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1)", type);
+            set_err(err, errlen, "unknown tensor type %u (supported: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K)", type);
         return GGUF_E_UNSUPPORTED;
     }
     if ((!src || !out) && n) {
@@ -849,6 +937,13 @@ int gguf_dequantize_raw(uint32_t type, const void *src, uint64_t n, float *out, 
         return GGUF_E_ARG;
     }
     const uint8_t *s = src;
+    /* every block checked before anything is written: out untouched on error */
+    for (uint64_t blk = 0; is_ktype(type) && blk < n / ti->block; blk++)
+        if (!kblock_ok(type, s + blk * ti->bytes)) {
+            set_err(err, errlen, "%s block %llu is malformed: its f16 scale is Inf or NaN",
+                    ti->name, (unsigned long long)blk);
+            return GGUF_E_FORMAT;
+        }
     switch (type) {
     case GGML_TYPE_F32:
         for (uint64_t i = 0; i < n; i++) out[i] = rdf32(s + 4 * i);
@@ -860,8 +955,10 @@ int gguf_dequantize_raw(uint32_t type, const void *src, uint64_t n, float *out, 
         for (uint64_t i = 0; i < n; i++) out[i] = rope_bf16_to_f32(rd16(s + 2 * i));
         break;
     default:
-        for (uint64_t blk = 0; blk < n / ti->block; blk++)
-            deq_block(type, s + blk * ti->bytes, out + blk * ti->block);
+        for (uint64_t blk = 0; blk < n / ti->block; blk++) {
+            if (is_ktype(type)) deq_kblock(type, s + blk * ti->bytes, out + blk * ti->block);
+            else deq_block(type, s + blk * ti->bytes, out + blk * ti->block);
+        }
         break;
     }
     return GGUF_OK;
@@ -878,9 +975,9 @@ int gguf_dequantize_rows(const gguf_tensor *t, uint64_t first_row, uint64_t n_ro
     const type_info *ti = tensor_type_info(t->type);
     if (!ti || !gguf_type_supported(t->type)) {
         if (ti)
-            set_err(err, errlen, "tensor '%s' has type %s, which is not supported (supported: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1)", name, ti->name);
+            set_err(err, errlen, "tensor '%s' has type %s, which is not supported (supported: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K)", name, ti->name);
         else
-            set_err(err, errlen, "tensor '%s' has unknown type %u (supported: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1)", name, t->type);
+            set_err(err, errlen, "tensor '%s' has unknown type %u (supported: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K)", name, t->type);
         return GGUF_E_UNSUPPORTED;
     }
     uint64_t row = t->ne[0];

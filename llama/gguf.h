@@ -57,7 +57,7 @@ typedef enum gguf_value_type {
     GGUF_TYPE_COUNT_ = 13
 } gguf_value_type;
 
-/* ggml tensor types, numbered as in the file. Only the first group is
+/* ggml tensor types, numbered as in the file. The first two groups are
  * dequantised; the others are named in errors. */
 typedef enum gguf_tensor_type {
     GGML_TYPE_F32 = 0,
@@ -68,13 +68,15 @@ typedef enum gguf_tensor_type {
     GGML_TYPE_Q5_1 = 7,
     GGML_TYPE_Q8_0 = 8,
     GGML_TYPE_BF16 = 30,
+    /* K-quants (super-blocks of 256): a block whose f16 scale is Inf/NaN is
+     * malformed (GGUF_E_FORMAT, nothing written) */
+    GGML_TYPE_Q4_K = 12,
+    GGML_TYPE_Q5_K = 13,
+    GGML_TYPE_Q6_K = 14,
     /* known but not dequantised */
     GGML_TYPE_Q8_1 = 9,
     GGML_TYPE_Q2_K = 10,
     GGML_TYPE_Q3_K = 11,
-    GGML_TYPE_Q4_K = 12,
-    GGML_TYPE_Q5_K = 13,
-    GGML_TYPE_Q6_K = 14,
     GGML_TYPE_Q8_K = 15
 } gguf_tensor_type;
 
@@ -182,7 +184,8 @@ int gguf_type_supported(uint32_t type);
 /* Dequantise rows [first_row, first_row + n_rows) of a tensor to float32;
  * a row is ne[0] elements, rows count over ne[1]*ne[2]*ne[3]. out holds
  * n_rows * ne[0] floats. Unsupported types: GGUF_E_UNSUPPORTED with the type
- * named in err. */
+ * named in err; a malformed K-quant block: GGUF_E_FORMAT with the block named
+ * (out untouched). */
 int gguf_dequantize_rows(const gguf_tensor *t, uint64_t first_row, uint64_t n_rows,
                          float *out, char *err, size_t errlen);
 /* The whole tensor (n_elements floats). */

@@ -15,6 +15,7 @@
 #include "rope.h"
 
 #define MODEL "../models/SmolLM2-135M-Instruct.Q4_1.gguf"
+#define GEMMA "../models/gemma-3-270m-q4_k_m.gguf"
 
 #define CHECK_OK_G(call)                                                          \
     do {                                                                          \
@@ -354,7 +355,7 @@ static void test_malformed(void) {
     /* unknown and unsupported tensor types open, and dequantising names them */
     b = (buf){0};
     put_header(&b, 3, 2, 0);
-    put_str(&b, "k4"); put_u32(&b, 1); put_u64(&b, 256); put_u32(&b, GGML_TYPE_Q4_K); put_u64(&b, 0);
+    put_str(&b, "k4"); put_u32(&b, 1); put_u64(&b, 256); put_u32(&b, GGML_TYPE_Q3_K); put_u64(&b, 0);
     put_str(&b, "zz"); put_u32(&b, 1); put_u64(&b, 7); put_u32(&b, 77); put_u64(&b, 160);
     pad_to(&b, 32); for (int i = 0; i < 144; i++) put_u8(&b, 0);
     {
@@ -369,7 +370,7 @@ static void test_malformed(void) {
             const gguf_tensor *k4 = gguf_find_tensor(f, "k4"), *zz = gguf_find_tensor(f, "zz");
             CHECK(k4 && zz && zz->data == NULL);
             CHECK_EQ_INT(gguf_dequantize(k4, out, err, sizeof err), GGUF_E_UNSUPPORTED);
-            CHECK_MSG(strstr(err, "Q4_K") && strstr(err, "k4"), "%s", err);
+            CHECK_MSG(strstr(err, "Q3_K") && strstr(err, "k4"), "%s", err);
             CHECK_EQ_INT(gguf_dequantize(zz, out, err, sizeof err), GGUF_E_UNSUPPORTED);
             CHECK_MSG(strstr(err, "77"), "%s", err);
             gguf_close(f);
@@ -462,8 +463,8 @@ static void test_dequant_blocks(void) {
     CHECK(memcmp(out, vals, sizeof vals) == 0);
 
     CHECK_EQ_INT(gguf_dequantize_raw(GGML_TYPE_Q4_0, blk, 31, out, err, sizeof err), GGUF_E_ARG);
-    CHECK_EQ_INT(gguf_dequantize_raw(GGML_TYPE_Q6_K, blk, 256, out, err, sizeof err), GGUF_E_UNSUPPORTED);
-    CHECK_MSG(strstr(err, "Q6_K") != NULL, "%s", err);
+    CHECK_EQ_INT(gguf_dequantize_raw(GGML_TYPE_Q2_K, blk, 256, out, err, sizeof err), GGUF_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err, "Q2_K") != NULL, "%s", err);
     CHECK(gguf_type_supported(GGML_TYPE_Q5_1) && !gguf_type_supported(GGML_TYPE_Q2_K));
     CHECK(strcmp(gguf_type_name(GGML_TYPE_BF16), "BF16") == 0 && gguf_type_name(200) == NULL);
 }
@@ -498,7 +499,8 @@ static void test_dequant_golden(void) {
     static const struct { const char *name; uint32_t type; } types[] = {
         {"Q4_0", GGML_TYPE_Q4_0}, {"Q4_1", GGML_TYPE_Q4_1}, {"Q5_0", GGML_TYPE_Q5_0},
         {"Q5_1", GGML_TYPE_Q5_1}, {"Q8_0", GGML_TYPE_Q8_0}, {"F16", GGML_TYPE_F16},
-        {"BF16", GGML_TYPE_BF16}};
+        {"BF16", GGML_TYPE_BF16}, {"Q4_K", GGML_TYPE_Q4_K}, {"Q5_K", GGML_TYPE_Q5_K},
+        {"Q6_K", GGML_TYPE_Q6_K}};
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         char path[256], err[256];
         void *raw, *ref;
@@ -519,6 +521,104 @@ static void test_dequant_golden(void) {
         free(raw);
         free(ref);
     }
+}
+
+/* K-quants by hand: values that follow from the layout alone (gguf.c's
+ * comment), then a malformed super-block (Inf/NaN f16 scale) of each type is
+ * refused with GGUF_E_FORMAT and the output left untouched. */
+static void put16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void test_kquant_blocks(void) {
+    uint8_t blk[2 * 210];
+    float out[512];
+    char err[256];
+    /* Q4_K: d = 0.5, dmin = 0.25; sub-block 0 scale 3 min 2, sub-block 5
+     * scale 7 + 16 (top bits from byte 1) min 1 + 32 (top bits of byte 5). */
+    memset(blk, 0, sizeof blk);
+    put16(blk, 0x3800); put16(blk + 2, 0x3400);
+    blk[4 + 0] = 3; blk[4 + 4] = 2;
+    blk[4 + 1] = 1 << 6; blk[4 + 5] = 2 << 6; blk[4 + 9] = 7 | (1 << 4);
+    for (int i = 0; i < 128; i++) blk[16 + i] = (uint8_t)((i % 16) | ((15 - i % 16) << 4));
+    CHECK_OK_G(gguf_dequantize_raw(GGML_TYPE_Q4_K, blk, 256, out, err, sizeof err));
+    CHECK(out[0] == 0.5f * 3 * 0 - 0.25f * 2 && out[7] == 0.5f * 3 * 7 - 0.25f * 2);
+    /* weight 160 + l: sub-block 5 = high nibbles of qs[64 + l], scale 23, min 33 */
+    CHECK_MSG(out[160 + 2] == 0.5f * 23 * 13 - 0.25f * 33, "%g", out[162]);
+    /* Q6_K: d = 2 at the end, scales[0] = -3, ql[0] = 0x21, qh[0] = 0b11 -> q = 0x31 - 32 */
+    memset(blk, 0, sizeof blk);
+    put16(blk + 208, 0x4000);
+    blk[192] = (uint8_t)(int8_t)-3; blk[194] = 5; blk[196] = (uint8_t)(int8_t)-3;
+    blk[0] = 0x21; blk[128] = 0x03 | (0x2 << 2);
+    CHECK_OK_G(gguf_dequantize_raw(GGML_TYPE_Q6_K, blk, 256, out, err, sizeof err));
+    CHECK_MSG(out[0] == 2.0f * -3 * (float)(0x31 - 32), "%g", out[0]);
+    CHECK_MSG(out[32] == 2.0f * 5 * (float)((0 | (2 << 4)) - 32), "%g", out[32]);
+    CHECK(out[64] == 2.0f * -3 * (float)((0x2 | (0 << 4)) - 32));
+
+    static const struct { uint32_t type; int bytes, scale_at; } kt[] = {
+        {GGML_TYPE_Q4_K, 144, 2}, {GGML_TYPE_Q5_K, 176, 0}, {GGML_TYPE_Q6_K, 210, 208}};
+    for (int i = 0; i < 3; i++) {
+        for (int bad = 0; bad < 2; bad++) {
+            memset(blk, 0, sizeof blk);
+            /* the second block is the malformed one: Inf, then NaN */
+            put16(blk + kt[i].bytes + kt[i].scale_at, bad ? 0x7E00 : 0x7C00);
+            for (int j = 0; j < 512; j++) out[j] = 42.0f;
+            CHECK_EQ_INT(gguf_dequantize_raw(kt[i].type, blk, 512, out, err, sizeof err),
+                         GGUF_E_FORMAT);
+            CHECK_MSG(strstr(err, "block 1") && strstr(err, "malformed"), "%s", err);
+            int untouched = 1;
+            for (int j = 0; j < 512; j++) untouched &= out[j] == 42.0f;
+            CHECK_MSG(untouched, "%s: output written before the error", gguf_type_name(kt[i].type));
+        }
+    }
+}
+
+/* The Gemma 3 270M file (make deps): its Q4_K and Q6_K rows equal the gguf
+ * package's (gen_kquant_golden.py); the file truncated anywhere is refused. */
+static void test_gemma_file(void) {
+    FILE *fp = fopen(GEMMA, "rb");
+    if (!fp) {
+        printf("test_gguf: SKIP Gemma checks: %s not found (run `make deps`)\n", GEMMA);
+        return;
+    }
+    fclose(fp);
+    gguf_file *f = NULL;
+    char err[256];
+    CHECK_OK_G(gguf_open(GEMMA, &f, err, sizeof err));
+    if (!f) return;
+    static const struct { const char *tensor, *file; uint64_t row, len; uint32_t type; } ref[] = {
+        {"blk.0.attn_output.weight", "golden/llama/dequant/gemma_blk.0.attn_output.weight_row5.f32",
+         5, 1024, GGML_TYPE_Q4_K},
+        {"blk.0.ffn_down.weight", "golden/llama/dequant/gemma_blk.0.ffn_down.weight_row600.f32",
+         600, 2048, GGML_TYPE_Q6_K}};
+    float row[2048];
+    for (int r = 0; r < 2; r++) {
+        const gguf_tensor *t = gguf_find_tensor(f, ref[r].tensor);
+        void *want = NULL;
+        long n = read_file(ref[r].file, &want);
+        CHECK_MSG(t && n == (long)ref[r].len * 4, "%s", ref[r].file);
+        if (t && n == (long)ref[r].len * 4) {
+            CHECK_EQ_INT(t->type, ref[r].type);
+            CHECK_OK_G(gguf_dequantize_rows(t, ref[r].row, 1, row, err, sizeof err));
+            CHECK_MSG(count_mismatch(row, want, (long)ref[r].len) == 0, "%s differs", ref[r].file);
+        }
+        free(want);
+    }
+    /* truncated copies: the header and tensor table parse, the data does not fit */
+    const uint64_t size = gguf_file_size(f), data = gguf_data_offset(f);
+    gguf_close(f);
+    void *whole = NULL;
+    long n = read_file(GEMMA, &whole);
+    CHECK(n == (long)size);
+    const uint64_t cuts[] = {size - 1, size - 4096, data + 1, data - 1, 1000};
+    for (size_t i = 0; n == (long)size && i < sizeof cuts / sizeof *cuts; i++) {
+        f = NULL;
+        int st = gguf_open_memory(whole, cuts[i], &f, err, sizeof err);
+        CHECK_MSG(st == GGUF_E_FORMAT && f == NULL, "cut at %llu: %d", (unsigned long long)cuts[i], st);
+        gguf_close(f);
+    }
+    free(whole);
 }
 
 /* ----------------------------------------------------------- real file */
@@ -614,6 +714,8 @@ int main(void) {
     test_malformed();
     test_dequant_blocks();
     test_dequant_golden();
+    test_kquant_blocks();
     test_real_model();
+    test_gemma_file();
     return check_report("test_gguf");
 }
