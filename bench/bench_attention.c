@@ -154,7 +154,7 @@ typedef struct decode_row {
 } decode_row;
 
 static rope_status bench_decode(int64_t ctx, rope_dtype dt, int rounds, decode_row *row) {
-    rope_kv_cache_desc desc = {1, HKV, HD, ctx, dt};
+    rope_kv_cache_desc desc = {1, HKV, HD, ctx, dt, ROPE_KV_ROTATED};
     rope_kv_cache *c = NULL;
     rope_status st = rope_kv_cache_create(&desc, &c);
     if (st != ROPE_OK) return st;
@@ -220,7 +220,7 @@ static double prefill_flops(int64_t n) {
 }
 
 static rope_status bench_prefill(int64_t n, int threads, int rounds, prefill_row *row) {
-    rope_kv_cache_desc desc = {1, HKV, HD, n, ROPE_F32};
+    rope_kv_cache_desc desc = {1, HKV, HD, n, ROPE_F32, ROPE_KV_ROTATED};
     rope_kv_cache *c = NULL;
     rope_pool *pool = NULL;
     rope_status st = rope_kv_cache_create(&desc, &c);

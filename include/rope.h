@@ -79,10 +79,15 @@ ROPE_API const char *rope_strerror(rope_status s);
 typedef enum rope_dtype {
     ROPE_F32 = 1,
     ROPE_F16 = 2,   /* IEEE binary16 */
-    ROPE_BF16 = 3   /* bfloat16; conversions round to nearest even */
+    ROPE_BF16 = 3,  /* bfloat16; conversions round to nearest even */
+    /* KV cache storage only (rope_kv_cache_desc.dtype), not a tensor dtype:
+     * blocks of 32 consecutive dims of one head vector as int8 plus one float32
+     * scale (llama.cpp's q8_0 with a float32 scale): 1.125 bytes per element. */
+    ROPE_Q8 = 4
 } rope_dtype;
 
-/* Size in bytes of one element of dtype t, 0 for an invalid dtype. */
+/* Size in bytes of one element of tensor dtype t, 0 for an invalid dtype
+ * (and for ROPE_Q8, which is not a tensor dtype). */
 ROPE_API size_t rope_dtype_size(rope_dtype t);
 
 /* Which dimensions form a rotated pair. There is no default on purpose:
@@ -336,12 +341,26 @@ ROPE_API rope_status rope_apply_qk(const rope_apply_params *p, const rope_positi
  * be read by concurrent rope_attention calls; appends need exclusive use. */
 typedef struct rope_kv_cache rope_kv_cache;
 
+/* What the cache keeps of the keys (rope_kv_cache_desc.mode). */
+typedef enum rope_kv_mode {
+    /* keys stored rotated (RoPE applied once, on append); cannot be shifted */
+    ROPE_KV_ROTATED = 0,
+    /* rotated keys as above, plus each key as given (before rotation) in the
+     * dtype it is rotated in (the cache dtype; float32 for ROPE_Q8), so
+     * rope_kv_cache_shift re-rotates from the original: after any number of
+     * shifts a key is bit-identical to the key a fresh append at its final
+     * position stores (no drift). Costs one more key copy per entry and head:
+     * D·4 bytes (f32, q8) or D·2 (f16, bf16). */
+    ROPE_KV_SHIFTABLE = 1
+} rope_kv_mode;
+
 typedef struct rope_kv_cache_desc {
     int64_t batch;
     int64_t n_kv_heads;
     int64_t head_dim;
     int64_t capacity;
-    rope_dtype dtype;           /* storage; arithmetic is float32 */
+    rope_dtype dtype;           /* storage (F32, F16, BF16 or Q8); arithmetic is float32 */
+    rope_kv_mode mode;          /* 0 = ROPE_KV_ROTATED */
 } rope_kv_cache_desc;
 
 /* batch, n_kv_heads, capacity >= 1 (else ROPE_E_PARAM); 1 <= head_dim <=
@@ -356,8 +375,10 @@ ROPE_API void rope_kv_cache_free(rope_kv_cache *c);
  * which is not stored (left padding: rows then differ in length); cu_seqlens is
  * ROPE_E_PARAM (use one cache row per sequence). The positions are the rows
  * rope reads (== positions for rope_table_create tables and table-free mode).
- * rope (NULL if keys are already rotated) rotates k once, on write, in place in
- * the cache (a k of another dtype is first converted to the cache's). Entries
+ * rope (NULL if keys are already rotated; required for ROPE_KV_SHIFTABLE:
+ * ROPE_E_PARAM) rotates k once, on write: k is converted to the cache's dtype
+ * (float32 for ROPE_Q8), rotated contiguously by rope_apply's kernels (the same
+ * bits as rope_apply on that tensor), then stored (quantised for ROPE_Q8). Entries
  * go after each row's current length. If any row would exceed capacity:
  * ROPE_E_CAPACITY; on any error the cache is unchanged.
  */
@@ -369,6 +390,28 @@ ROPE_API rope_status rope_kv_cache_append(rope_kv_cache *c, const rope_apply_par
 ROPE_API rope_status rope_kv_cache_truncate(rope_kv_cache *c, int64_t row, int64_t length);
 ROPE_API rope_status rope_kv_cache_clear(rope_kv_cache *c);
 ROPE_API rope_status rope_kv_cache_length(const rope_kv_cache *c, int64_t row, int64_t *length);
+
+/*
+ * Context shift (llama.cpp's seq_add): the entries of batch row `row` (-1:
+ * every row) whose position lies in [p0, p1) move to position + delta, and their
+ * keys are re-rotated from the kept originals with `rope` (the same parameters
+ * as the appends; required). Needs a ROPE_KV_SHIFTABLE cache, else
+ * ROPE_E_UNSUPPORTED. p0 > p1 or a bad row: ROPE_E_PARAM; a new position < 0 or
+ * outside rope's table (2^53 table-free): ROPE_E_POSITION; on any error the
+ * cache is unchanged. Entry order is kept (the mask uses positions only).
+ */
+ROPE_API rope_status rope_kv_cache_shift(rope_kv_cache *c, const rope_apply_params *rope, int64_t row,
+                                int64_t p0, int64_t p1, int64_t delta);
+/* Drop the entries of row `row` (-1: every row) whose position lies in [p0, p1),
+ * closing the gap (later entries move down, order kept): llama.cpp's seq_rm.
+ * p0 > p1 or a bad row: ROPE_E_PARAM. */
+ROPE_API rope_status rope_kv_cache_remove(rope_kv_cache *c, int64_t row, int64_t p0, int64_t p1);
+/* Copy entries [entry, entry + n) of row `row` out as stored (keys rotated;
+ * dequantised for ROPE_Q8) into k and v, shape (1, n, n_kv_heads, head_dim),
+ * any tensor dtype and strides (either may be NULL), and their positions
+ * (may be NULL). Entries past the row's length: ROPE_E_PARAM. */
+ROPE_API rope_status rope_kv_cache_read(const rope_kv_cache *c, int64_t row, int64_t entry, int64_t n,
+                               const rope_tensor *k, const rope_tensor *v, int64_t *positions);
 
 typedef struct rope_attention_params {
     double softmax_scale;       /* 0 = 1/sqrt(head_dim) (times freqs softmax_scale_factor is the caller's) */

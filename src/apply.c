@@ -85,6 +85,7 @@ static int dtype_index(rope_dtype t) {
     case ROPE_F32: return ROPE_KDTYPE_F32;
     case ROPE_F16: return ROPE_KDTYPE_F16;
     case ROPE_BF16: return ROPE_KDTYPE_BF16;
+    case ROPE_Q8: break; /* a cache format, not a tensor dtype */
     }
     return -1;
 }

@@ -52,7 +52,8 @@
 #endif
 
 enum { AK_TILE = 64, AK_KB = 16 };
-enum { AK_DT_F32 = 0, AK_DT_F16 = 1, AK_DT_BF16 = 2 };
+enum { AK_DT_F32 = 0, AK_DT_F16 = 1, AK_DT_BF16 = 2, AK_DT_Q8 = 3 };
+enum { AK_QB = 32 }; /* ROPE_Q8: dims per scale block */
 
 /* Work below this many multiply-adds runs on the calling thread. */
 #define AK_MIN_PARALLEL_FLOPS ((int64_t)1 << 20)
@@ -62,6 +63,7 @@ static int ak_dt(rope_dtype t) {
     case ROPE_F32: return AK_DT_F32;
     case ROPE_F16: return AK_DT_F16;
     case ROPE_BF16: return AK_DT_BF16;
+    case ROPE_Q8: break; /* not a tensor dtype; the cache handles it itself */
     }
     return -1;
 }
@@ -129,6 +131,10 @@ typedef struct ak_kernels {
     void (*pv)(const float *p, int64_t rows, int64_t D, const void *v, int dt, int nk, float *o);
     void (*softmax_tile)(float *s, int64_t rows, int nk, const int64_t *kpos, const int64_t *rpos,
                          int64_t window, int full, float *m, float *l, float *o, int64_t D);
+    void (*qk8)(const float *q, int64_t rows, int64_t D, int64_t nqb, const int8_t *k,
+                const float *ks, float *s);
+    void (*pv8)(const float *p, int64_t rows, int64_t D, int64_t nqb, const int8_t *v,
+                const float *vs, int nk, float *o);
 } ak_kernels;
 
 #define AK_INLINE static inline __attribute__((always_inline))
@@ -140,6 +146,10 @@ typedef struct ak_kernels {
 #define AK_VF float
 #define AK_W 1
 #define AK_LOAD(p, dt) ak_loadp((p), (dt))
+#define AK_LOAD8(p) ((float)*(p))
+#define AK_MUL(a, b) ((a) * (b))
+#define AK_Q8_RG 2
+#define AK_Q8_NB 1
 #define AK_SET1(x) (x)
 #define AK_FMA(a, b, c) ((a) * (b) + (c))
 #define AK_MAX(a, b) ((b) > (a) ? (b) : (a))
@@ -158,6 +168,10 @@ typedef struct ak_kernels {
 #undef AK_VF
 #undef AK_W
 #undef AK_LOAD
+#undef AK_LOAD8
+#undef AK_MUL
+#undef AK_Q8_RG
+#undef AK_Q8_NB
 #undef AK_SET1
 #undef AK_FMA
 #undef AK_MAX
@@ -171,7 +185,7 @@ typedef struct ak_kernels {
 #undef AK_PV_RG
 #undef AK_PV_NV
 
-static const ak_kernels ak_generic = {qk_generic, pv_generic, softmax_tile_generic};
+static const ak_kernels ak_generic = {qk_generic, pv_generic, softmax_tile_generic, qk8_generic, pv8_generic};
 
 #ifdef AK_X86
 /* ------------------------------------------------------------ AVX2 + FMA + F16C */
@@ -206,6 +220,10 @@ AK_T2 AK_INLINE __m256 ak_exp2_avx2(__m256 x) {
 #define AK_VF __m256
 #define AK_W 8
 #define AK_LOAD(p, dt) ak_load_avx2((p), (dt))
+#define AK_LOAD8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
+#define AK_MUL(a, b) _mm256_mul_ps((a), (b))
+#define AK_Q8_RG 2
+#define AK_Q8_NB 1
 #define AK_SET1(x) _mm256_set1_ps(x)
 #define AK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define AK_MAX(a, b) _mm256_max_ps((a), (b))
@@ -224,6 +242,10 @@ AK_T2 AK_INLINE __m256 ak_exp2_avx2(__m256 x) {
 #undef AK_VF
 #undef AK_W
 #undef AK_LOAD
+#undef AK_LOAD8
+#undef AK_MUL
+#undef AK_Q8_RG
+#undef AK_Q8_NB
 #undef AK_SET1
 #undef AK_FMA
 #undef AK_MAX
@@ -237,7 +259,7 @@ AK_T2 AK_INLINE __m256 ak_exp2_avx2(__m256 x) {
 #undef AK_PV_RG
 #undef AK_PV_NV
 
-static const ak_kernels ak_avx2 = {qk_avx2, pv_avx2, softmax_tile_avx2};
+static const ak_kernels ak_avx2 = {qk_avx2, pv_avx2, softmax_tile_avx2, qk8_avx2, pv8_avx2};
 
 /* ------------------------------------------------------------------- AVX-512 */
 #define AK_T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
@@ -269,6 +291,10 @@ AK_T512 AK_INLINE __m512 ak_exp2_avx512(__m512 x) {
 #define AK_VF __m512
 #define AK_W 16
 #define AK_LOAD(p, dt) ak_load_avx512((p), (dt))
+#define AK_LOAD8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))))
+#define AK_MUL(a, b) _mm512_mul_ps((a), (b))
+#define AK_Q8_RG 4
+#define AK_Q8_NB 2
 #define AK_SET1(x) _mm512_set1_ps(x)
 #define AK_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define AK_MAX(a, b) _mm512_max_ps((a), (b))
@@ -287,6 +313,10 @@ AK_T512 AK_INLINE __m512 ak_exp2_avx512(__m512 x) {
 #undef AK_VF
 #undef AK_W
 #undef AK_LOAD
+#undef AK_LOAD8
+#undef AK_MUL
+#undef AK_Q8_RG
+#undef AK_Q8_NB
 #undef AK_SET1
 #undef AK_FMA
 #undef AK_MAX
@@ -300,7 +330,7 @@ AK_T512 AK_INLINE __m512 ak_exp2_avx512(__m512 x) {
 #undef AK_PV_RG
 #undef AK_PV_NV
 
-static const ak_kernels ak_avx512 = {qk_avx512, pv_avx512, softmax_tile_avx512};
+static const ak_kernels ak_avx512 = {qk_avx512, pv_avx512, softmax_tile_avx512, qk8_avx512, pv8_avx512};
 #endif
 
 /* The attention kernels follow the RoPE kernel set in use (which dispatch.c
@@ -403,10 +433,16 @@ static inline int64_t pos_at(const qpos_plan *pl, int64_t b, int64_t s) {
 struct rope_kv_cache {
     int64_t batch, n_kv, D, capacity, cap_alloc;
     rope_dtype dtype;
-    int dt;
-    int64_t es;
+    int dt;              /* AK_DT_* of the stored k and v */
+    int64_t es;          /* bytes per stored element (1 for q8: the int8 part) */
     int64_t head_elems;  /* cap_alloc · D: one (row, kv head) region */
+    int64_t nqb;         /* q8: scale blocks per head vector, ceil(D / AK_QB); else 0 */
+    rope_kv_mode mode;
+    rope_dtype wdtype;   /* keys are rotated in this dtype (the cache's; f32 for q8) */
+    int64_t wes;
     unsigned char *k, *v;
+    float *ks, *vs;      /* q8 scales, per (row, head) cap_alloc · nqb floats */
+    unsigned char *ko;   /* SHIFTABLE: keys as given, [row][head][entry][D] in wdtype */
     int64_t *pos;        /* batch × cap_alloc */
     int64_t *len;        /* batch */
 };
@@ -416,28 +452,48 @@ static inline int64_t kidx(int64_t D, int64_t e, int64_t d) {
     return (e / AK_KB) * D * AK_KB + d * AK_KB + e % AK_KB;
 }
 
+/* Index of the scale of key e, block qb inside a (row, head) region: per block
+ * of AK_KB keys, [nqb][AK_KB], so the scales of 16 keys are one vector. */
+static inline int64_t ksidx(int64_t nqb, int64_t e, int64_t qb) {
+    return (e / AK_KB) * nqb * AK_KB + qb * AK_KB + e % AK_KB;
+}
+
+static void *zalloc(int64_t bytes) { return bytes > 0 ? calloc(1, (size_t)bytes) : NULL; }
+
 rope_status rope_kv_cache_create(const rope_kv_cache_desc *desc, rope_kv_cache **out) {
     if (!desc || !out) return ROPE_E_NULL;
-    int dt = ak_dt(desc->dtype);
+    const int q8 = desc->dtype == ROPE_Q8;
+    int dt = q8 ? AK_DT_Q8 : ak_dt(desc->dtype);
     if (dt < 0) return ROPE_E_DTYPE;
+    if (desc->mode != ROPE_KV_ROTATED && desc->mode != ROPE_KV_SHIFTABLE) return ROPE_E_PARAM;
     if (desc->head_dim <= 0 || desc->head_dim > ROPE_MAX_HEAD_DIM) return ROPE_E_DIM;
     if (desc->batch <= 0 || desc->n_kv_heads <= 0 || desc->capacity <= 0) return ROPE_E_PARAM;
     if (desc->capacity > INT64_MAX - AK_TILE) return ROPE_E_OVERFLOW;
     int64_t cap_alloc = (desc->capacity + AK_TILE - 1) / AK_TILE * AK_TILE;
-    int64_t es = (int64_t)rope_dtype_size(desc->dtype), head, rows, elems, bytes, npos, posbytes;
+    const rope_dtype wdtype = q8 ? ROPE_F32 : desc->dtype;
+    const int64_t es = q8 ? 1 : (int64_t)rope_dtype_size(desc->dtype);
+    const int64_t wes = (int64_t)rope_dtype_size(wdtype);
+    const int64_t nqb = q8 ? (desc->head_dim + AK_QB - 1) / AK_QB : 0;
+    int64_t head, rows, elems, bytes, npos, posbytes, obytes = 0, sbytes = 0;
     if (!mul_ok(cap_alloc, desc->head_dim, &head) || !mul_ok(desc->batch, desc->n_kv_heads, &rows) ||
         !mul_ok(rows, head, &elems) || !mul_ok(elems, es, &bytes) ||
         !mul_ok(desc->batch, cap_alloc, &npos) || !mul_ok(npos, 8, &posbytes) ||
-        (uint64_t)bytes > SIZE_MAX || (uint64_t)posbytes > SIZE_MAX)
+        (desc->mode == ROPE_KV_SHIFTABLE && !mul_ok(elems, wes, &obytes)) ||
+        (q8 && (!mul_ok(rows, cap_alloc, &sbytes) || !mul_ok(sbytes, nqb * 4, &sbytes))) ||
+        (uint64_t)bytes > SIZE_MAX || (uint64_t)posbytes > SIZE_MAX ||
+        (uint64_t)obytes > SIZE_MAX || (uint64_t)sbytes > SIZE_MAX)
         return ROPE_E_OVERFLOW;
     rope_kv_cache *c = calloc(1, sizeof *c);
     if (!c) return ROPE_E_NOMEM;
     /* zeroed: entries past a row's length are read by whole tiles, never used */
-    c->k = calloc(1, (size_t)bytes);
-    c->v = calloc(1, (size_t)bytes);
-    c->pos = calloc(1, (size_t)posbytes);
+    c->k = zalloc(bytes);
+    c->v = zalloc(bytes);
+    c->pos = zalloc(posbytes);
     c->len = calloc((size_t)desc->batch, sizeof *c->len);
-    if (!c->k || !c->v || !c->pos || !c->len) {
+    c->ko = zalloc(obytes);
+    c->ks = zalloc(sbytes);
+    c->vs = zalloc(sbytes);
+    if (!c->k || !c->v || !c->pos || !c->len || (obytes && !c->ko) || (sbytes && (!c->ks || !c->vs))) {
         rope_kv_cache_free(c);
         return ROPE_E_NOMEM;
     }
@@ -450,6 +506,10 @@ rope_status rope_kv_cache_create(const rope_kv_cache_desc *desc, rope_kv_cache *
     c->dt = dt;
     c->es = es;
     c->head_elems = head;
+    c->nqb = nqb;
+    c->mode = desc->mode;
+    c->wdtype = wdtype;
+    c->wes = wes;
     *out = c;
     return ROPE_OK;
 }
@@ -458,6 +518,9 @@ void rope_kv_cache_free(rope_kv_cache *c) {
     if (!c) return;
     free(c->k);
     free(c->v);
+    free(c->ks);
+    free(c->vs);
+    free(c->ko);
     free(c->pos);
     free(c->len);
     free(c);
@@ -484,8 +547,154 @@ rope_status rope_kv_cache_clear(rope_kv_cache *c) {
     return ROPE_OK;
 }
 
+/* ------------------------------------------------- storing one head vector */
+
+/*
+ * q8: per block of AK_QB dims, scale = max|x| / 127 and q = round(x / scale)
+ * (llama.cpp's q8_0 recipe, float32 scale). An all-zero block gets scale 0 and
+ * q 0 (dequantises to exact zeros); a block holding a NaN or an infinity gets
+ * a NaN scale, so the attention rows that read it are NaN, as with a float cache.
+ * q[d·qs], scales[qb·ss].
+ */
+static void q8_quantize(const float *x, int64_t D, int8_t *q, int64_t qs, float *scales, int64_t ss) {
+    for (int64_t d0 = 0, qb = 0; d0 < D; d0 += AK_QB, qb++) {
+        const int64_t d1 = d0 + AK_QB < D ? d0 + AK_QB : D;
+        float amax = 0.0f;
+        int finite = 1;
+        for (int64_t d = d0; d < d1; d++) {
+            if (!isfinite(x[d])) finite = 0;
+            else if (fabsf(x[d]) > amax) amax = fabsf(x[d]);
+        }
+        const float scale = finite ? amax / 127.0f : NAN;
+        const float inv = finite && amax > 0.0f ? 127.0f / amax : 0.0f;
+        for (int64_t d = d0; d < d1; d++) {
+            float r = finite ? roundf(x[d] * inv) : 0.0f;
+            r = r > 127.0f ? 127.0f : r < -127.0f ? -127.0f : r;
+            q[d * qs] = (int8_t)r;
+        }
+        scales[qb * ss] = scale;
+    }
+}
+
+/* Region offsets (in elements / scale entries) of row b, head h. */
+static inline int64_t reg(const rope_kv_cache *c, int64_t b, int64_t h) {
+    return (b * c->n_kv + h) * c->head_elems;
+}
+static inline int64_t sreg(const rope_kv_cache *c, int64_t b, int64_t h) {
+    return (b * c->n_kv + h) * c->cap_alloc * c->nqb;
+}
+
+/* Key of (b, h, entry e) from x (D elements of c->wdtype, contiguous), into
+ * the transposed block: a copy, or int8 + scales for q8. */
+static void key_store(rope_kv_cache *c, int64_t b, int64_t h, int64_t e, const void *x) {
+    const int64_t D = c->D;
+    if (c->dt == AK_DT_Q8) {
+        int8_t *q = (int8_t *)(void *)(c->k + reg(c, b, h) + kidx(D, e, 0));
+        q8_quantize(x, D, q, AK_KB, c->ks + sreg(c, b, h) + ksidx(c->nqb, e, 0), AK_KB);
+        return;
+    }
+    unsigned char *kr = c->k + (reg(c, b, h) + kidx(D, e, 0)) * c->es;
+    const unsigned char *src = x;
+    if (c->es == 4)
+        for (int64_t d = 0; d < D; d++) memcpy(kr + d * AK_KB * 4, src + d * 4, 4);
+    else
+        for (int64_t d = 0; d < D; d++) memcpy(kr + d * AK_KB * 2, src + d * 2, 2);
+}
+
+/* Value of (b, h, entry e) from D floats (q8) or from a tensor row of dtype sdt
+ * with element stride st (copied when the dtypes agree, else via float32). */
+static void val_store(rope_kv_cache *c, int64_t b, int64_t h, int64_t e, const unsigned char *src,
+                      int sdt, int64_t st, float *tmp) {
+    const int64_t D = c->D, ses = sdt == AK_DT_F32 ? 4 : 2;
+    if (c->dt == AK_DT_Q8) {
+        for (int64_t d = 0; d < D; d++) tmp[d] = ak_loadp(src + d * st * ses, sdt);
+        q8_quantize(tmp, D, (int8_t *)(void *)(c->v + reg(c, b, h) + e * D), 1,
+                    c->vs + sreg(c, b, h) + e * c->nqb, 1);
+        return;
+    }
+    unsigned char *vr = c->v + (reg(c, b, h) + e * D) * c->es;
+    for (int64_t d = 0; d < D; d++) {
+        const unsigned char *vp = src + d * st * ses;
+        if (sdt == c->dt) memcpy(vr + d * c->es, vp, (size_t)ses);
+        else ak_store1(vr, d, c->dt, ak_loadp(vp, sdt));
+    }
+}
+
+/* Key element (b, h, e, d) as float32 (dequantised for q8). */
+static float key_get(const rope_kv_cache *c, int64_t b, int64_t h, int64_t e, int64_t d) {
+    if (c->dt == AK_DT_Q8)
+        return (float)((const int8_t *)(const void *)c->k)[reg(c, b, h) + kidx(c->D, e, d)] *
+               c->ks[sreg(c, b, h) + ksidx(c->nqb, e, d / AK_QB)];
+    return ak_load1(c->k, reg(c, b, h) + kidx(c->D, e, d), c->dt);
+}
+static float val_get(const rope_kv_cache *c, int64_t b, int64_t h, int64_t e, int64_t d) {
+    if (c->dt == AK_DT_Q8)
+        return (float)((const int8_t *)(const void *)c->v)[reg(c, b, h) + e * c->D + d] *
+               c->vs[sreg(c, b, h) + e * c->nqb + d / AK_QB];
+    return ak_load1(c->v, reg(c, b, h) + e * c->D + d, c->dt);
+}
+
+/* Move entry src to dst (dst < src) of row b: keys, values, scales, originals, position. */
+static void entry_move(rope_kv_cache *c, int64_t b, int64_t src, int64_t dst) {
+    const int64_t D = c->D;
+    for (int64_t h = 0; h < c->n_kv; h++) {
+        const int64_t r = reg(c, b, h);
+        for (int64_t d = 0; d < D; d++)
+            memcpy(c->k + (r + kidx(D, dst, d)) * c->es, c->k + (r + kidx(D, src, d)) * c->es,
+                   (size_t)c->es);
+        memmove(c->v + (r + dst * D) * c->es, c->v + (r + src * D) * c->es, (size_t)(D * c->es));
+        if (c->nqb)
+            for (int64_t qb = 0; qb < c->nqb; qb++) {
+                const int64_t sr = sreg(c, b, h);
+                c->ks[sr + ksidx(c->nqb, dst, qb)] = c->ks[sr + ksidx(c->nqb, src, qb)];
+                c->vs[sr + dst * c->nqb + qb] = c->vs[sr + src * c->nqb + qb];
+            }
+        if (c->ko)
+            memmove(c->ko + (r + dst * D) * c->wes, c->ko + (r + src * D) * c->wes,
+                    (size_t)(D * c->wes));
+    }
+    c->pos[b * c->cap_alloc + dst] = c->pos[b * c->cap_alloc + src];
+}
+
 /* Largest position rope_apply accepts in table-free mode (exact in double). */
 #define AK_MAX_FREE_POSITION ((int64_t)1 << 53)
+
+/* The largest position rope can rotate to, and rope's own parameters (style,
+ * dims, attention factor, finite frequencies) checked by rope_apply on an
+ * empty view, so every refusal comes before anything is written. */
+static rope_status rope_check(const rope_kv_cache *c, const rope_apply_params *rope,
+                              int64_t *max_pos) {
+    *max_pos = INT64_MAX;
+    if (!rope) return ROPE_OK;
+    if (rope->table) *max_pos = rope_table_rows(rope->table) - 1;
+    else if (rope->freqs) *max_pos = AK_MAX_FREE_POSITION;
+    else return ROPE_E_NULL;
+    rope_tensor none;
+    rope_tensor_contiguous(&none, c->k, c->wdtype, 1, 0, c->n_kv, c->D);
+    return rope_apply(rope, NULL, &none, &none);
+}
+
+/*
+ * Rotate n head-vector groups (n × H × D, contiguous, c->wdtype) in place at
+ * positions ids[0..n) with rope_apply: a contiguous tensor, so the SIMD
+ * kernels run (the transposed cache blocks would send it to the strided
+ * scalar path); the results are the same bits either way.
+ */
+static rope_status rotate_rows(const rope_kv_cache *c, const rope_apply_params *rope, void *x,
+                               int64_t n, const int64_t *ids) {
+    rope_tensor t;
+    rope_tensor_contiguous(&t, x, c->wdtype, 1, n, c->n_kv, c->D);
+    rope_positions rp = {0};
+    rp.ids = ids;
+    return rope_apply(rope, &rp, &t, &t);
+}
+
+/* Entries per scratch batch: about 1 MiB of keys at a time. */
+static int64_t chunk_entries(const rope_kv_cache *c) {
+    int64_t per = c->n_kv * c->D * c->wes;
+    int64_t n = ((int64_t)1 << 20) / per;
+    return n < 1 ? 1 : n;
+}
 
 rope_status rope_kv_cache_append(rope_kv_cache *c, const rope_apply_params *rope,
                                  const rope_positions *pos, const rope_tensor *k,
@@ -503,22 +712,13 @@ rope_status rope_kv_cache_append(rope_kv_cache *c, const rope_apply_params *rope
     const int64_t n = k->shape[1];
     if (n == 0) return ROPE_OK;
     if (!k->data || !v->data) return ROPE_E_NULL;
+    if (c->mode == ROPE_KV_SHIFTABLE && !rope) return ROPE_E_PARAM; /* originals must be raw */
     qpos_plan pl;
     rope_status st = positions_check(pos, c->batch, n, &pl);
     if (st != ROPE_OK) return st;
-    int64_t max_pos = INT64_MAX;
-    if (rope) {
-        if (rope->table) max_pos = rope_table_rows(rope->table) - 1;
-        else if (rope->freqs) max_pos = AK_MAX_FREE_POSITION;
-        else return ROPE_E_NULL;
-        /* the rotation's own parameters (style, dims, attention factor, finite
-         * frequencies) are checked by rope_apply on an empty view of the cache
-         * before anything is written, so every refusal comes first */
-        rope_tensor none;
-        rope_tensor_contiguous(&none, c->k, c->dtype, 1, 0, c->n_kv, c->D);
-        st = rope_apply(rope, NULL, &none, &none);
-        if (st != ROPE_OK) return st;
-    }
+    int64_t max_pos;
+    st = rope_check(c, rope, &max_pos);
+    if (st != ROPE_OK) return st;
     /* capacity and positions of every row before anything is written */
     for (int64_t b = 0; b < c->batch; b++) {
         int64_t cnt = 0;
@@ -531,70 +731,181 @@ rope_status rope_kv_cache_append(rope_kv_cache *c, const rope_apply_params *rope
         if (cnt > c->capacity - c->len[b]) return ROPE_E_CAPACITY;
     }
 
-    /* write past each row's length (invisible until the lengths move) */
-    const int64_t D = c->D, H = c->n_kv;
-    const int kdt = ak_dt(k->dtype), vdt = ak_dt(v->dtype);
+    const int64_t D = c->D, H = c->n_kv, chunk = chunk_entries(c);
+    const int kdt = ak_dt(k->dtype), vdt = ak_dt(v->dtype), wdt = ak_dt(c->wdtype);
     const int64_t kes = (int64_t)rope_dtype_size(k->dtype), ves = (int64_t)rope_dtype_size(v->dtype);
+    unsigned char *scr = malloc((size_t)(chunk * H * D * c->wes));
+    float *tmp = malloc(sizeof(float) * (size_t)D);
+    int64_t *ids = malloc(sizeof(int64_t) * (size_t)chunk);
+    int64_t *src = malloc(sizeof(int64_t) * (size_t)chunk);
+    if (!scr || !tmp || !ids || !src) {
+        st = ROPE_E_NOMEM;
+        goto done;
+    }
+    /* write past each row's length (invisible until the lengths move), a chunk
+     * of entries at a time: gather the keys contiguously in the rotation dtype,
+     * keep the originals (SHIFTABLE), rotate, then store into the blocks */
     for (int64_t b = 0; b < c->batch; b++) {
-        int64_t e = c->len[b];
-        for (int64_t s = 0; s < n; s++) {
-            int64_t p = pos_at(&pl, b, s);
-            if (p < 0) continue;
-            c->pos[b * c->cap_alloc + e] = p;
-            for (int64_t h = 0; h < H; h++) {
-                unsigned char *kr = c->k + (b * H + h) * c->head_elems * c->es;
-                unsigned char *vr = c->v + ((b * H + h) * c->head_elems + e * D) * c->es;
-                const unsigned char *ks = (const unsigned char *)k->data + toff(k, b, s, h, 0) * kes;
-                const unsigned char *vs = (const unsigned char *)v->data + toff(v, b, s, h, 0) * ves;
-                for (int64_t d = 0; d < D; d++) {
-                    const unsigned char *kp = ks + d * k->stride[3] * kes;
-                    const unsigned char *vp = vs + d * v->stride[3] * ves;
-                    unsigned char *kd = kr + kidx(D, e, d) * c->es;
-                    if (kdt == c->dt) memcpy(kd, kp, (size_t)kes);
-                    else ak_store1(kd, 0, c->dt, ak_loadp(kp, kdt));
-                    if (vdt == c->dt) memcpy(vr + d * c->es, vp, (size_t)ves);
-                    else ak_store1(vr, d, c->dt, ak_loadp(vp, vdt));
+        int64_t e = c->len[b], s = 0;
+        while (s < n) {
+            int64_t m = 0;
+            for (; s < n && m < chunk; s++) {
+                int64_t p = pos_at(&pl, b, s);
+                if (p < 0) continue;
+                ids[m] = p;
+                src[m++] = s;
+            }
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t h = 0; h < H; h++) {
+                    const unsigned char *ks = (const unsigned char *)k->data + toff(k, b, src[i], h, 0) * kes;
+                    unsigned char *w = scr + ((i * H + h) * D) * c->wes;
+                    for (int64_t d = 0; d < D; d++) {
+                        const unsigned char *kp = ks + d * k->stride[3] * kes;
+                        if (kdt == wdt) memcpy(w + d * c->wes, kp, (size_t)kes);
+                        else ak_store1(w, d, wdt, ak_loadp(kp, kdt));
+                    }
+                    if (c->ko) memcpy(c->ko + (reg(c, b, h) + (e + i) * D) * c->wes, w, (size_t)(D * c->wes));
+                }
+            if (rope && m > 0) {
+                st = rotate_rows(c, rope, scr, m, ids);
+                if (st != ROPE_OK) goto done; /* lengths unchanged: nothing visible moved */
+            }
+            for (int64_t i = 0; i < m; i++) {
+                c->pos[b * c->cap_alloc + e + i] = ids[i];
+                for (int64_t h = 0; h < H; h++) {
+                    key_store(c, b, h, e + i, scr + ((i * H + h) * D) * c->wes);
+                    val_store(c, b, h, e + i,
+                              (const unsigned char *)v->data + toff(v, b, src[i], h, 0) * ves, vdt,
+                              v->stride[3], tmp);
                 }
             }
-            e++;
-        }
-    }
-
-    /* rotate the new keys in place, one run of entries inside a block at a
-     * time: within a block, entry and dim strides are 1 and AK_KB */
-    if (rope) {
-        for (int64_t b = 0; b < c->batch; b++) {
-            int64_t e = c->len[b], end = e;
-            for (int64_t s = 0; s < n; s++)
-                if (pos_at(&pl, b, s) >= 0) end++;
-            while (e < end) {
-                int64_t run_end = (e / AK_KB + 1) * AK_KB;
-                if (run_end > end) run_end = end;
-                rope_tensor view;
-                view.data = c->k + ((b * H) * c->head_elems + kidx(D, e, 0)) * c->es;
-                view.dtype = c->dtype;
-                view.shape[0] = 1;
-                view.shape[1] = run_end - e;
-                view.shape[2] = H;
-                view.shape[3] = D;
-                view.stride[0] = 0;
-                view.stride[1] = 1;
-                view.stride[2] = c->head_elems;
-                view.stride[3] = AK_KB;
-                rope_positions rp = {0};
-                rp.ids = c->pos + b * c->cap_alloc + e;
-                st = rope_apply(rope, &rp, &view, &view);
-                if (st != ROPE_OK) return st; /* lengths unchanged: nothing visible moved */
-                e = run_end;
-            }
+            e += m;
         }
     }
     for (int64_t b = 0; b < c->batch; b++)
         for (int64_t s = 0; s < n; s++)
             if (pos_at(&pl, b, s) >= 0) c->len[b]++;
+done:
+    free(scr);
+    free(tmp);
+    free(ids);
+    free(src);
+    return st;
+}
+
+/* Rows [b0, b1) that `row` names (-1: all); ROPE_E_PARAM if out of range. */
+static rope_status row_range(const rope_kv_cache *c, int64_t row, int64_t *b0, int64_t *b1) {
+    if (row < -1 || row >= c->batch) return ROPE_E_PARAM;
+    *b0 = row < 0 ? 0 : row;
+    *b1 = row < 0 ? c->batch : row + 1;
     return ROPE_OK;
 }
 
+rope_status rope_kv_cache_shift(rope_kv_cache *c, const rope_apply_params *rope, int64_t row,
+                                int64_t p0, int64_t p1, int64_t delta) {
+    if (!c || !rope) return ROPE_E_NULL;
+    int64_t b0, b1, max_pos;
+    rope_status st = row_range(c, row, &b0, &b1);
+    if (st != ROPE_OK) return st;
+    if (p0 > p1) return ROPE_E_PARAM;
+    if (c->mode != ROPE_KV_SHIFTABLE) return ROPE_E_UNSUPPORTED;
+    st = rope_check(c, rope, &max_pos);
+    if (st != ROPE_OK) return st;
+    /* every new position checked before anything moves */
+    int64_t total = 0;
+    for (int64_t b = b0; b < b1; b++)
+        for (int64_t e = 0; e < c->len[b]; e++) {
+            const int64_t p = c->pos[b * c->cap_alloc + e];
+            if (p < p0 || p >= p1) continue;
+            int64_t np;
+            if (__builtin_add_overflow(p, delta, &np) || np < 0 || np > max_pos) return ROPE_E_POSITION;
+            total++;
+        }
+    if (total == 0 || delta == 0) return ROPE_OK;
+    /* rotate every moved key from its original into scratch first: an error
+     * (e.g. rope's rotary_dim) then leaves the cache as it was */
+    const int64_t D = c->D, H = c->n_kv;
+    unsigned char *scr = malloc((size_t)(total * H * D * c->wes));
+    int64_t *ids = malloc(sizeof(int64_t) * (size_t)total);
+    if (!scr || !ids) {
+        free(scr);
+        free(ids);
+        return ROPE_E_NOMEM;
+    }
+    int64_t i = 0;
+    for (int64_t b = b0; b < b1; b++)
+        for (int64_t e = 0; e < c->len[b]; e++) {
+            const int64_t p = c->pos[b * c->cap_alloc + e];
+            if (p < p0 || p >= p1) continue;
+            ids[i] = p + delta;
+            for (int64_t h = 0; h < H; h++)
+                memcpy(scr + (i * H + h) * D * c->wes, c->ko + (reg(c, b, h) + e * D) * c->wes,
+                       (size_t)(D * c->wes));
+            i++;
+        }
+    st = rotate_rows(c, rope, scr, total, ids);
+    if (st == ROPE_OK) {
+        i = 0;
+        for (int64_t b = b0; b < b1; b++)
+            for (int64_t e = 0; e < c->len[b]; e++) {
+                int64_t *pp = &c->pos[b * c->cap_alloc + e];
+                if (*pp < p0 || *pp >= p1) continue;
+                *pp = ids[i];
+                for (int64_t h = 0; h < H; h++) key_store(c, b, h, e, scr + (i * H + h) * D * c->wes);
+                i++;
+            }
+    }
+    free(scr);
+    free(ids);
+    return st;
+}
+
+rope_status rope_kv_cache_remove(rope_kv_cache *c, int64_t row, int64_t p0, int64_t p1) {
+    if (!c) return ROPE_E_NULL;
+    int64_t b0, b1;
+    rope_status st = row_range(c, row, &b0, &b1);
+    if (st != ROPE_OK) return st;
+    if (p0 > p1) return ROPE_E_PARAM;
+    for (int64_t b = b0; b < b1; b++) {
+        int64_t w = 0;
+        for (int64_t e = 0; e < c->len[b]; e++) {
+            const int64_t p = c->pos[b * c->cap_alloc + e];
+            if (p >= p0 && p < p1) continue;
+            if (w != e) entry_move(c, b, e, w);
+            w++;
+        }
+        c->len[b] = w;
+    }
+    return ROPE_OK;
+}
+
+rope_status rope_kv_cache_read(const rope_kv_cache *c, int64_t row, int64_t entry, int64_t n,
+                               const rope_tensor *k, const rope_tensor *v, int64_t *positions) {
+    if (!c) return ROPE_E_NULL;
+    if (row < 0 || row >= c->batch || entry < 0 || n < 0 || entry > c->len[row] ||
+        n > c->len[row] - entry)
+        return ROPE_E_PARAM;
+    const rope_tensor *t2[2] = {k, v};
+    for (int i = 0; i < 2; i++) {
+        if (!t2[i]) continue;
+        if (ak_dt(t2[i]->dtype) < 0) return ROPE_E_DTYPE;
+        rope_status st = tensor_check(t2[i]);
+        if (st != ROPE_OK) return st;
+        if (t2[i]->shape[0] != 1 || t2[i]->shape[1] != n || t2[i]->shape[2] != c->n_kv ||
+            t2[i]->shape[3] != c->D)
+            return ROPE_E_SHAPE;
+        if (n > 0 && !t2[i]->data) return ROPE_E_NULL;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        if (positions) positions[i] = c->pos[row * c->cap_alloc + entry + i];
+        for (int64_t h = 0; h < c->n_kv; h++)
+            for (int64_t d = 0; d < c->D; d++) {
+                if (k) ak_store1(k->data, toff(k, 0, i, h, d), ak_dt(k->dtype), key_get(c, row, h, entry + i, d));
+                if (v) ak_store1(v->data, toff(v, 0, i, h, d), ak_dt(v->dtype), val_get(c, row, h, entry + i, d));
+            }
+    }
+    return ROPE_OK;
+}
 /* --------------------------------------------------------------- attention */
 
 void rope_attention_params_init(rope_attention_params *p) {
@@ -691,6 +1002,8 @@ static void attn_item(const attn_ctx *x, const scratch *sc, int64_t item) {
         const int64_t *kpos = c->pos + b * c->cap_alloc;
         const unsigned char *kb = c->k + (b * H + kvh) * c->head_elems * c->es;
         const unsigned char *vb = c->v + (b * H + kvh) * c->head_elems * c->es;
+        const int q8 = c->dt == AK_DT_Q8;
+        const float *ksb = q8 ? c->ks + sreg(c, b, kvh) : NULL, *vsb = q8 ? c->vs + sreg(c, b, kvh) : NULL;
         for (int64_t t0 = 0; t0 < len; t0 += AK_TILE) {
             const int nk = (int)(len - t0 < AK_TILE ? len - t0 : AK_TILE);
             int64_t kmin = INT64_MAX, kmax = INT64_MIN;
@@ -702,10 +1015,12 @@ static void attn_item(const attn_ctx *x, const scratch *sc, int64_t item) {
             if (kmin > qmax) continue;                           /* all in the future */
             if (x->window && kmax <= qmin - x->window) continue; /* all out of window */
             const int full = !any_pad && kmax <= qmin && (!x->window || kmin > qmax - x->window);
-            x->kn->qk(sc->q, R, D, kb + t0 * D * c->es, c->dt, sc->s);
+            if (q8) x->kn->qk8(sc->q, R, D, c->nqb, (const int8_t *)(const void *)(kb + t0 * D), ksb + t0 * c->nqb, sc->s);
+            else x->kn->qk(sc->q, R, D, kb + t0 * D * c->es, c->dt, sc->s);
             x->kn->softmax_tile(sc->s, R, nk, kpos + t0, sc->rpos, x->window, full, sc->m, sc->l,
                                 sc->o, D);
-            x->kn->pv(sc->s, R, D, vb + t0 * D * c->es, c->dt, nk, sc->o);
+            if (q8) x->kn->pv8(sc->s, R, D, c->nqb, (const int8_t *)(const void *)(vb + t0 * D), vsb + t0 * c->nqb, nk, sc->o);
+            else x->kn->pv(sc->s, R, D, vb + t0 * D * c->es, c->dt, nk, sc->o);
         }
     }
 

@@ -172,3 +172,98 @@ AK_FN AK_NOINLINE void AK_NAME(softmax_tile)(float *s, int64_t rows, int nk, con
         m[r] = mnew;
     }
 }
+
+/*
+ * ROPE_Q8 cache: the dequantisation is fused into the two products.
+ * Keys: S[r][j] = Σ_qb ks[j][qb] · Σ_{d in block qb} q[r][d]·k8[j][d], so the
+ * int8 products of one scale block are summed first (converted to float on
+ * load) and scaled once per block; the 16 scales of a key block are one
+ * vector (layout [nqb][AK_KB] per block). Values: each loaded vector of 8-bit
+ * values is multiplied by its entry's block scale before the P·V FMAs.
+ */
+AK_FN AK_INLINE void AK_NAME(qk8_micro)(const float *q, int64_t D, int64_t nqb, const int8_t *k,
+                                          const float *ks, float *s, int RG, int b0) {
+    enum { NV = AK_KB / AK_W };
+    AK_VF acc[AK_Q8_RG][AK_Q8_NB * NV], part[AK_Q8_RG][AK_Q8_NB * NV];
+    for (int r = 0; r < RG; r++)
+        for (int i = 0; i < AK_Q8_NB * NV; i++) acc[r][i] = AK_SET1(0.0f);
+    for (int64_t qb = 0; qb < nqb; qb++) {
+        const int64_t d0 = qb * AK_QB, d1 = d0 + AK_QB < D ? d0 + AK_QB : D;
+        for (int r = 0; r < RG; r++)
+            for (int i = 0; i < AK_Q8_NB * NV; i++) part[r][i] = AK_SET1(0.0f);
+        for (int64_t d = d0; d < d1; d++) {
+            AK_VF kv[AK_Q8_NB * NV];
+            for (int b = 0; b < AK_Q8_NB; b++)
+                for (int v = 0; v < NV; v++)
+                    kv[b * NV + v] = AK_LOAD8(k + ((int64_t)(b0 + b) * D + d) * AK_KB + v * AK_W);
+            for (int r = 0; r < RG; r++) {
+                AK_VF qv = AK_SET1(q[r * D + d]);
+                for (int i = 0; i < AK_Q8_NB * NV; i++) part[r][i] = AK_FMA(qv, kv[i], part[r][i]);
+            }
+        }
+        for (int b = 0; b < AK_Q8_NB; b++)
+            for (int v = 0; v < NV; v++) {
+                AK_VF sv = AK_LOADF(ks + ((int64_t)(b0 + b) * nqb + qb) * AK_KB + v * AK_W);
+                for (int r = 0; r < RG; r++) acc[r][b * NV + v] = AK_FMA(part[r][b * NV + v], sv, acc[r][b * NV + v]);
+            }
+    }
+    for (int r = 0; r < RG; r++)
+        for (int b = 0; b < AK_Q8_NB; b++)
+            for (int v = 0; v < NV; v++)
+                AK_STOREF(s + r * AK_TILE + (b0 + b) * AK_KB + v * AK_W, acc[r][b * NV + v]);
+}
+
+AK_FN AK_NOINLINE void AK_NAME(qk8)(const float *q, int64_t rows, int64_t D, int64_t nqb,
+                                      const int8_t *k, const float *ks, float *s) {
+    int64_t r = 0;
+    for (; r + AK_Q8_RG <= rows; r += AK_Q8_RG)
+        for (int b0 = 0; b0 < AK_TILE / AK_KB; b0 += AK_Q8_NB)
+            AK_NAME(qk8_micro)(q + r * D, D, nqb, k, ks, s + r * AK_TILE, AK_Q8_RG, b0);
+    for (; r < rows; r++)
+        for (int b0 = 0; b0 < AK_TILE / AK_KB; b0 += AK_Q8_NB)
+            AK_NAME(qk8_micro)(q + r * D, D, nqb, k, ks, s + r * AK_TILE, 1, b0);
+}
+
+AK_FN AK_INLINE void AK_NAME(pv8_micro)(const float *p, int64_t D, int64_t nqb, const int8_t *v,
+                                          const float *vs, int nk, float *o, int RG, int NV,
+                                          int64_t d0) {
+    AK_VF acc[AK_PV_RG][AK_PV_NV];
+    for (int r = 0; r < RG; r++)
+        for (int i = 0; i < NV; i++) acc[r][i] = AK_LOADF(o + r * D + d0 + i * AK_W);
+    for (int j = 0; j < nk; j++) {
+        AK_VF vv[AK_PV_NV];
+        for (int i = 0; i < NV; i++)
+            vv[i] = AK_MUL(AK_LOAD8(v + (int64_t)j * D + d0 + i * AK_W),
+                           AK_SET1(vs[(int64_t)j * nqb + (d0 + i * AK_W) / AK_QB]));
+        for (int r = 0; r < RG; r++) {
+            AK_VF pb = AK_SET1(p[r * AK_TILE + j]);
+            for (int i = 0; i < NV; i++) acc[r][i] = AK_FMA(pb, vv[i], acc[r][i]);
+        }
+    }
+    for (int r = 0; r < RG; r++)
+        for (int i = 0; i < NV; i++) AK_STOREF(o + r * D + d0 + i * AK_W, acc[r][i]);
+}
+
+AK_FN AK_INLINE void AK_NAME(pv8_rows)(const float *p, int64_t D, int64_t nqb, const int8_t *v,
+                                         const float *vs, int nk, float *o, int RG) {
+    const int64_t dv = D - D % AK_W;
+    int64_t d0 = 0;
+    for (; d0 + AK_PV_NV * AK_W <= dv; d0 += AK_PV_NV * AK_W)
+        AK_NAME(pv8_micro)(p, D, nqb, v, vs, nk, o, RG, AK_PV_NV, d0);
+    for (; d0 < dv; d0 += AK_W) AK_NAME(pv8_micro)(p, D, nqb, v, vs, nk, o, RG, 1, d0);
+    for (int64_t d = dv; d < D; d++)
+        for (int r = 0; r < RG; r++) {
+            float a = o[r * D + d];
+            for (int j = 0; j < nk; j++)
+                a += p[r * AK_TILE + j] * ((float)v[(int64_t)j * D + d] * vs[(int64_t)j * nqb + d / AK_QB]);
+            o[r * D + d] = a;
+        }
+}
+
+AK_FN AK_NOINLINE void AK_NAME(pv8)(const float *p, int64_t rows, int64_t D, int64_t nqb,
+                                      const int8_t *v, const float *vs, int nk, float *o) {
+    int64_t r = 0;
+    for (; r + AK_PV_RG <= rows; r += AK_PV_RG)
+        AK_NAME(pv8_rows)(p + r * AK_TILE, D, nqb, v, vs, nk, o + r * D, AK_PV_RG);
+    for (; r < rows; r++) AK_NAME(pv8_rows)(p + r * AK_TILE, D, nqb, v, vs, nk, o + r * D, 1);
+}

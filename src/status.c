@@ -30,6 +30,7 @@ size_t rope_dtype_size(rope_dtype t) {
     case ROPE_F32: return 4;
     case ROPE_F16: return 2;
     case ROPE_BF16: return 2;
+    case ROPE_Q8: return 0; /* a cache format, not a tensor dtype */
     }
     return 0;
 }

@@ -226,7 +226,7 @@ static void test_vs_reference(const scen *sc, rope_dtype dt, int64_t start, cons
     }
     for (int ii = 0; ii < n_isa; ii++) {
         CHECK_OK(rope_isa_force(isas[ii]));
-        rope_kv_cache_desc desc = {B, Hkv, D, N + 3, dt};
+        rope_kv_cache_desc desc = {B, Hkv, D, N + 3, dt, ROPE_KV_ROTATED};
         rope_kv_cache *c = NULL;
         CHECK_OK(rope_kv_cache_create(&desc, &c));
         if (!c) break;
@@ -282,7 +282,7 @@ static void forward(int64_t start, int64_t N, int64_t Hq, int64_t Hkv, int64_t D
                     float *out) {
     rope_apply_params ap;
     setup_rope(D, &ap);
-    rope_kv_cache_desc desc = {1, Hkv, D, N, ROPE_F32};
+    rope_kv_cache_desc desc = {1, Hkv, D, N, ROPE_F32, ROPE_KV_ROTATED};
     rope_kv_cache *c = NULL;
     CHECK_OK(rope_kv_cache_create(&desc, &c));
     if (!c) return;
@@ -359,7 +359,7 @@ static void test_batch_lengths(rope_dtype dt) {
     int64_t ids[3 * 40];
     for (int64_t b = 0; b < B; b++)
         for (int64_t s = 0; s < P; s++) ids[b * P + s] = s < P - lens[b] ? -1 : s - (P - lens[b]);
-    rope_kv_cache_desc desc = {B, Hkv, D, P + steps, dt};
+    rope_kv_cache_desc desc = {B, Hkv, D, P + steps, dt, ROPE_KV_ROTATED};
     rope_kv_cache *cb = NULL;
     CHECK_OK(rope_kv_cache_create(&desc, &cb));
     if (!cb) return;
@@ -396,7 +396,7 @@ static void test_batch_lengths(rope_dtype dt) {
     }
     /* each sequence alone, no padding */
     for (int64_t b = 0; b < B; b++) {
-        rope_kv_cache_desc d1 = {1, Hkv, D, P + steps, dt};
+        rope_kv_cache_desc d1 = {1, Hkv, D, P + steps, dt, ROPE_KV_ROTATED};
         rope_kv_cache *c1 = NULL;
         CHECK_OK(rope_kv_cache_create(&d1, &c1));
         if (!c1) continue;
@@ -452,7 +452,7 @@ static void test_masked_and_rollback(void) {
     fill(q, N * Hq * D, 1.0f);
     int64_t ids[70];
     for (int64_t s = 0; s < N; s++) ids[s] = 10 + s;
-    rope_kv_cache_desc desc = {1, Hkv, D, N + 10, ROPE_F32};
+    rope_kv_cache_desc desc = {1, Hkv, D, N + 10, ROPE_F32, ROPE_KV_ROTATED};
     rope_kv_cache *c = NULL, *c2 = NULL;
     CHECK_OK(rope_kv_cache_create(&desc, &c));
     CHECK_OK(rope_kv_cache_create(&desc, &c2));
@@ -547,7 +547,7 @@ static void test_dtypes_and_layouts(void) {
         qh[i] = rope_f32_to_f16(urand());
         qf[i] = rope_f16_to_f32(qh[i]);
     }
-    rope_kv_cache_desc desc = {1, Hkv, D, N, ROPE_F16};
+    rope_kv_cache_desc desc = {1, Hkv, D, N, ROPE_F16, ROPE_KV_ROTATED};
     rope_kv_cache *c1 = NULL, *c2 = NULL;
     CHECK_OK(rope_kv_cache_create(&desc, &c1));
     CHECK_OK(rope_kv_cache_create(&desc, &c2));
@@ -597,7 +597,7 @@ static void test_bad_inputs(void) {
     rope_apply_params ap;
     setup_rope(D, &ap);
     rope_kv_cache *c = NULL;
-    rope_kv_cache_desc desc = {2, Hkv, D, 10, ROPE_F32};
+    rope_kv_cache_desc desc = {2, Hkv, D, 10, ROPE_F32, ROPE_KV_ROTATED};
     /* creation */
     CHECK_STATUS(rope_kv_cache_create(NULL, &c), ROPE_E_NULL);
     CHECK_STATUS(rope_kv_cache_create(&desc, NULL), ROPE_E_NULL);

@@ -183,7 +183,7 @@ static void test_nonfinite_one_rule(void) {
         CHECK_STATUS(rope_apply(&p, NULL, &tx, &tx), ROPE_E_PARAM);
         CHECK(out_untouched(&ox));
 
-        rope_kv_cache_desc d = {1, 1, 8, 16, ROPE_F32};
+        rope_kv_cache_desc d = {1, 1, 8, 16, ROPE_F32, ROPE_KV_ROTATED};
         rope_kv_cache *c = NULL;
         CHECK_OK(rope_kv_cache_create(&d, &c));
         float kv[16] = {0};
@@ -270,7 +270,7 @@ static void test_apply_position_arrays(void) {
 /* ------------------------------------------------------------ attention */
 
 static void test_attention_position_arrays(void) {
-    rope_kv_cache_desc d = {2, 1, 8, 16, ROPE_F32};
+    rope_kv_cache_desc d = {2, 1, 8, 16, ROPE_F32, ROPE_KV_ROTATED};
     rope_kv_cache *c = NULL;
     CHECK_OK(rope_kv_cache_create(&d, &c));
     float kv[2 * 2 * 8];

@@ -71,7 +71,7 @@ class ApplyParams(C.Structure):
 
 class CacheDesc(C.Structure):
     _fields_ = [("batch", I64), ("n_kv_heads", I64), ("head_dim", I64), ("capacity", I64),
-                ("dtype", C.c_int)]
+                ("dtype", C.c_int), ("mode", C.c_int)]
 
 
 class AttnParams(C.Structure):

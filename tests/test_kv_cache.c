@@ -1,0 +1,552 @@
+/*
+ * The KV cache beyond append + attend: keys written through the SIMD kernels
+ * (bit-identical to rope_apply), context shift without drift (1000 random
+ * shifts, then bit-equal to a fresh append at the final positions), removal,
+ * errors that leave the cache unchanged, and the 8-bit cache (quantisation
+ * fuzz incl. all-zero and non-finite blocks, attention within a derived bound
+ * of the float32 cache).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "rope.h"
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+static uint32_t rnd(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 11);
+}
+static float urand(void) { return (float)(rnd() & 0xffffff) / 8388608.0f - 1.0f; } /* [-1, 1) */
+static void fill(float *x, int64_t n, float amp) {
+    for (int64_t i = 0; i < n; i++) x[i] = amp * urand();
+}
+static const char *dname(rope_dtype t) {
+    return t == ROPE_F32 ? "f32" : t == ROPE_F16 ? "f16" : t == ROPE_BF16 ? "bf16" : "q8";
+}
+
+static rope_freqs g_freqs;
+static rope_table *g_table;
+
+/* RoPE params: table of 4096 rows (table != 0) or table-free; given style. */
+static void setup_rope(int64_t D, int64_t R, rope_style style, int table, rope_apply_params *ap) {
+    rope_config cfg;
+    rope_config_init(&cfg);
+    cfg.head_dim = D;
+    cfg.partial_rotary_factor = (double)R / (double)D;
+    cfg.rope_theta = 10000.0;
+    CHECK_OK(rope_freqs_compute(&cfg, 0, &g_freqs));
+    rope_table_free(g_table);
+    g_table = NULL;
+    if (table) CHECK_OK(rope_table_create(&g_freqs, 4096, ROPE_PRECISION_ACCURATE, &g_table));
+    rope_apply_params_init(ap);
+    ap->style = style;
+    ap->freqs = table ? NULL : &g_freqs;
+    ap->table = g_table;
+    ap->rotary_dim = g_freqs.rotary_dim;
+}
+
+/* Everything a row holds, read back in the cache's own bits (f32 for q8). */
+typedef struct snap {
+    int64_t n;
+    void *k, *v;
+    int64_t *pos;
+} snap;
+
+static rope_dtype read_dtype(rope_dtype dt) { return dt == ROPE_Q8 ? ROPE_F32 : dt; }
+
+static snap take(const rope_kv_cache *c, int64_t row, int64_t H, int64_t D, rope_dtype dt) {
+    snap s = {0};
+    CHECK_OK(rope_kv_cache_length(c, row, &s.n));
+    rope_dtype rd = read_dtype(dt);
+    size_t bytes = (size_t)(s.n * H * D) * rope_dtype_size(rd) + 1;
+    s.k = calloc(1, bytes);
+    s.v = calloc(1, bytes);
+    s.pos = calloc((size_t)s.n + 1, sizeof(int64_t));
+    rope_tensor tk, tv;
+    rope_tensor_contiguous(&tk, s.k, rd, 1, s.n, H, D);
+    rope_tensor_contiguous(&tv, s.v, rd, 1, s.n, H, D);
+    CHECK_OK(rope_kv_cache_read(c, row, 0, s.n, &tk, &tv, s.pos));
+    return s;
+}
+static int snap_eq(const snap *a, const snap *b, int64_t H, int64_t D, rope_dtype dt) {
+    size_t bytes = (size_t)(a->n * H * D) * rope_dtype_size(read_dtype(dt));
+    return a->n == b->n && !memcmp(a->k, b->k, bytes) && !memcmp(a->v, b->v, bytes) &&
+           !memcmp(a->pos, b->pos, sizeof(int64_t) * (size_t)a->n);
+}
+static void snap_free(snap *s) {
+    free(s->k);
+    free(s->v);
+    free(s->pos);
+}
+
+static rope_status append_at(rope_kv_cache *c, const rope_apply_params *ap, const int64_t *ids,
+                             int64_t n, int64_t H, int64_t D, const float *k, const float *v) {
+    rope_tensor tk, tv;
+    rope_tensor_contiguous(&tk, (void *)k, ROPE_F32, 1, n, H, D);
+    rope_tensor_contiguous(&tv, (void *)v, ROPE_F32, 1, n, H, D);
+    rope_positions pos = {0};
+    pos.ids = ids;
+    return rope_kv_cache_append(c, ap, &pos, &tk, &tv);
+}
+
+/* ----------------------------------------- append: SIMD == rope_apply bits */
+
+/* Keys read back equal rope_apply of the keys (converted to the cache dtype
+ * first, as append documents) at the same positions, bit for bit, for every
+ * kernel set, style, cache dtype, a strided f16 input and partial rotary dims. */
+static void test_append_bits(const char *const *isas, int n_isa) {
+    const int64_t H = 3, D = 40, N = 37;
+    const rope_dtype dts[3] = {ROPE_F32, ROPE_F16, ROPE_BF16};
+    float *k = malloc(sizeof(float) * N * H * D), *v = malloc(sizeof(float) * N * H * D);
+    uint16_t *k16 = malloc(2 * N * H * D * 2);
+    int64_t ids[37];
+    for (int64_t i = 0; i < N; i++) ids[i] = (i * 977) % 4000;
+    fill(k, N * H * D, 3.0f);
+    fill(v, N * H * D, 1.0f);
+    for (int ii = 0; ii < n_isa; ii++)
+        for (int st = 1; st <= 2; st++)
+            for (int di = 0; di < 3; di++)
+                for (int R = 24; R <= 40; R += 16) {
+                    CHECK_OK(rope_isa_force(isas[ii]));
+                    rope_apply_params ap;
+                    setup_rope(D, R, (rope_style)st, ii % 2, &ap);
+                    const rope_dtype dt = dts[di];
+                    rope_kv_cache_desc desc = {1, H, D, 2 * N, dt, ROPE_KV_ROTATED};
+                    rope_kv_cache *c = NULL;
+                    CHECK_OK(rope_kv_cache_create(&desc, &c));
+                    if (!c) return;
+                    /* first half f32 contiguous, second half f16 with element stride 2 */
+                    const int64_t n1 = 20, n2 = N - n1;
+                    CHECK_OK(append_at(c, &ap, ids, n1, H, D, k, v));
+                    for (int64_t i = 0; i < n2 * H * D; i++) k16[2 * i] = rope_f32_to_f16(k[n1 * H * D + i]);
+                    rope_tensor tk, tv;
+                    rope_tensor_contiguous(&tk, k16, ROPE_F16, 1, n2, H, D);
+                    for (int d = 0; d < 4; d++) tk.stride[d] *= 2;
+                    rope_tensor_contiguous(&tv, v + n1 * H * D, ROPE_F32, 1, n2, H, D);
+                    rope_positions pos = {0};
+                    pos.ids = ids + n1;
+                    CHECK_OK(rope_kv_cache_append(c, &ap, &pos, &tk, &tv));
+                    /* expected: the keys as the cache dtype, rotated by rope_apply */
+                    const size_t es = rope_dtype_size(dt);
+                    unsigned char *want = malloc((size_t)(N * H * D) * es), *got = malloc((size_t)(N * H * D) * es);
+                    for (int64_t i = 0; i < N * H * D; i++) {
+                        float x = i < n1 * H * D ? k[i] : rope_f16_to_f32(k16[2 * (i - n1 * H * D)]);
+                        if (dt == ROPE_F32) memcpy(want + 4 * i, &x, 4);
+                        else {
+                            uint16_t h = dt == ROPE_F16 ? rope_f32_to_f16(x) : rope_f32_to_bf16(x);
+                            memcpy(want + 2 * i, &h, 2);
+                        }
+                    }
+                    rope_tensor tw;
+                    rope_tensor_contiguous(&tw, want, dt, 1, N, H, D);
+                    rope_positions wp = {0};
+                    wp.ids = ids;
+                    CHECK_OK(rope_isa_force("scalar"));
+                    CHECK_OK(rope_apply(&ap, &wp, &tw, &tw));
+                    rope_tensor tg;
+                    rope_tensor_contiguous(&tg, got, dt, 1, N, H, D);
+                    CHECK_OK(rope_kv_cache_read(c, 0, 0, N, &tg, NULL, NULL));
+                    CHECK_MSG(!memcmp(want, got, (size_t)(N * H * D) * es), "append bits: %s style %d %s R=%d",
+                              isas[ii], st, dname(dt), R);
+                    free(want);
+                    free(got);
+                    rope_kv_cache_free(c);
+                }
+    free(k);
+    free(v);
+    free(k16);
+}
+
+/* ------------------------------------------------------------------ shift */
+
+/*
+ * 1000 random shifts of random position ranges (mid-row ones included) of a
+ * 2-row SHIFTABLE cache; some would push a position out of the table or below
+ * 0 and must fail with the cache unchanged. At the end every row equals, bit
+ * for bit, a fresh cache that appended the same keys and values at the final
+ * positions (entry order kept); attention outputs are then equal too.
+ */
+static void test_shift_no_drift(rope_dtype dt) {
+    const int64_t B = 2, H = 2, D = 64, N = 50, Hq = 4;
+    rope_apply_params ap;
+    setup_rope(D, D, ROPE_STYLE_HALF, 1, &ap); /* table of 4096 rows */
+    rope_kv_cache_desc desc = {B, H, D, N, dt, ROPE_KV_SHIFTABLE};
+    rope_kv_cache *c = NULL;
+    CHECK_OK(rope_kv_cache_create(&desc, &c));
+    if (!c) return;
+    float *k = malloc(sizeof(float) * B * N * H * D), *v = malloc(sizeof(float) * B * N * H * D);
+    fill(k, B * N * H * D, 2.0f);
+    fill(v, B * N * H * D, 1.0f);
+    int64_t pos[2][50];
+    for (int64_t b = 0; b < B; b++) {
+        for (int64_t i = 0; i < N; i++) pos[b][i] = 1000 + 3 * i + b;
+        rope_tensor tk, tv;
+        rope_tensor_contiguous(&tk, k + b * N * H * D, ROPE_F32, 1, N, H, D);
+        rope_tensor_contiguous(&tv, v + b * N * H * D, ROPE_F32, 1, N, H, D);
+        (void)tk;
+        (void)tv;
+    }
+    {
+        rope_tensor tk, tv;
+        rope_tensor_contiguous(&tk, k, ROPE_F32, B, N, H, D);
+        rope_tensor_contiguous(&tv, v, ROPE_F32, B, N, H, D);
+        rope_positions rp = {0};
+        rp.ids = &pos[0][0];
+        rp.ids_batch_stride = N;
+        CHECK_OK(rope_kv_cache_append(c, &ap, &rp, &tk, &tv));
+    }
+    int n_bad = 0, n_ok = 0;
+    for (int it = 0; it < 1000; it++) {
+        const int64_t row = (int64_t)(rnd() % 3) - 1; /* -1, 0, 1 */
+        int64_t p0 = (int64_t)(rnd() % 4200), p1 = p0 + (int64_t)(rnd() % 600);
+        int64_t delta = (int64_t)(rnd() % 801) - 400;
+        if (it % 10 == 5) { /* one in ten: a range that certainly leaves the table */
+            p0 = 0;
+            p1 = 4096;
+            delta = it % 20 == 5 ? 4000 : -4000;
+        }
+        int expect_bad = 0, touched = 0;
+        for (int64_t b = 0; b < B; b++) {
+            if (row >= 0 && b != row) continue;
+            for (int64_t i = 0; i < N; i++)
+                if (pos[b][i] >= p0 && pos[b][i] < p1) {
+                    touched = 1;
+                    if (pos[b][i] + delta < 0 || pos[b][i] + delta > 4095) expect_bad = 1;
+                }
+        }
+        snap before = {0};
+        if (expect_bad) before = take(c, 0, H, D, dt);
+        rope_status st = rope_kv_cache_shift(c, &ap, row, p0, p1, delta);
+        if (expect_bad) {
+            CHECK_STATUS(st, ROPE_E_POSITION);
+            snap after = take(c, 0, H, D, dt);
+            CHECK(snap_eq(&before, &after, H, D, dt));
+            snap_free(&before);
+            snap_free(&after);
+            n_bad++;
+            continue;
+        }
+        CHECK_OK(st);
+        n_ok += touched;
+        for (int64_t b = 0; b < B; b++) {
+            if (row >= 0 && b != row) continue;
+            for (int64_t i = 0; i < N; i++)
+                if (pos[b][i] >= p0 && pos[b][i] < p1) pos[b][i] += delta;
+        }
+    }
+    CHECK_MSG(n_bad >= 100 && n_ok > 150, "shift mix: %d rejected, %d applied", n_bad, n_ok);
+    /* the fresh cache: same keys at the final positions */
+    rope_kv_cache *f = NULL;
+    desc.mode = ROPE_KV_ROTATED;
+    CHECK_OK(rope_kv_cache_create(&desc, &f));
+    rope_tensor tk, tv;
+    rope_tensor_contiguous(&tk, k, ROPE_F32, B, N, H, D);
+    rope_tensor_contiguous(&tv, v, ROPE_F32, B, N, H, D);
+    rope_positions rp = {0};
+    rp.ids = &pos[0][0];
+    rp.ids_batch_stride = N;
+    CHECK_OK(rope_kv_cache_append(f, &ap, &rp, &tk, &tv));
+    for (int64_t b = 0; b < B; b++) {
+        snap a = take(c, b, H, D, dt), w = take(f, b, H, D, dt);
+        CHECK_MSG(snap_eq(&a, &w, H, D, dt), "%s row %lld: shifted != fresh", dname(dt), (long long)b);
+        snap_free(&a);
+        snap_free(&w);
+    }
+    /* attention sees the same cache: same bits out */
+    float q[2 * 4 * 64], o1[2 * 4 * 64], o2[2 * 4 * 64];
+    fill(q, B * Hq * D, 1.0f);
+    rope_tensor tq, to1, to2;
+    rope_tensor_contiguous(&tq, q, ROPE_F32, B, 1, Hq, D);
+    rope_tensor_contiguous(&to1, o1, ROPE_F32, B, 1, Hq, D);
+    rope_tensor_contiguous(&to2, o2, ROPE_F32, B, 1, Hq, D);
+    rope_positions qp = {0};
+    qp.offset = 2500;
+    CHECK_OK(rope_attention(c, NULL, &qp, &tq, &to1));
+    CHECK_OK(rope_attention(f, NULL, &qp, &tq, &to2));
+    CHECK(!memcmp(o1, o2, sizeof o1));
+    rope_kv_cache_free(f);
+
+    /* remove: drop a mid-row position range, equal to a fresh cache of the rest */
+    const int64_t r0 = pos[1][10], r1 = pos[1][10] + 1; /* at least one entry */
+    CHECK_OK(rope_kv_cache_remove(c, 1, r0, r1));
+    int64_t keep[50], m = 0;
+    float *k2 = malloc(sizeof(float) * N * H * D), *v2 = malloc(sizeof(float) * N * H * D);
+    for (int64_t i = 0; i < N; i++) {
+        if (pos[1][i] >= r0 && pos[1][i] < r1) continue;
+        memcpy(k2 + m * H * D, k + (N + i) * H * D, sizeof(float) * H * D);
+        memcpy(v2 + m * H * D, v + (N + i) * H * D, sizeof(float) * H * D);
+        keep[m++] = pos[1][i];
+    }
+    CHECK(m < N);
+    rope_kv_cache_desc d1 = {1, H, D, N, dt, ROPE_KV_ROTATED};
+    CHECK_OK(rope_kv_cache_create(&d1, &f));
+    CHECK_OK(append_at(f, &ap, keep, m, H, D, k2, v2));
+    snap a = take(c, 1, H, D, dt), w = take(f, 0, H, D, dt);
+    CHECK_MSG(snap_eq(&a, &w, H, D, dt), "%s: remove != fresh", dname(dt));
+    snap_free(&a);
+    snap_free(&w);
+    /* and shifting after a removal still re-rotates from the right originals */
+    CHECK_OK(rope_kv_cache_shift(c, &ap, 1, 0, 4096, -1));
+    for (int64_t i = 0; i < m; i++) keep[i] -= 1;
+    rope_kv_cache_clear(f);
+    CHECK_OK(append_at(f, &ap, keep, m, H, D, k2, v2));
+    a = take(c, 1, H, D, dt);
+    w = take(f, 0, H, D, dt);
+    CHECK_MSG(snap_eq(&a, &w, H, D, dt), "%s: shift after remove != fresh", dname(dt));
+    snap_free(&a);
+    snap_free(&w);
+    rope_kv_cache_free(f);
+    free(k2);
+    free(v2);
+    free(k);
+    free(v);
+    rope_kv_cache_free(c);
+}
+
+static void test_shift_errors(void) {
+    const int64_t H = 1, D = 8;
+    rope_apply_params ap;
+    setup_rope(D, D, ROPE_STYLE_INTERLEAVED, 1, &ap);
+    rope_kv_cache_desc desc = {1, H, D, 8, ROPE_F32, ROPE_KV_ROTATED};
+    rope_kv_cache *c = NULL;
+    float k[4 * 8], v[4 * 8];
+    fill(k, 32, 1.0f);
+    fill(v, 32, 1.0f);
+    int64_t ids[4] = {0, 1, 2, 3};
+    CHECK_OK(rope_kv_cache_create(&desc, &c));
+    CHECK_OK(append_at(c, &ap, ids, 4, H, D, k, v));
+    CHECK_STATUS(rope_kv_cache_shift(c, &ap, 0, 0, 4, 1), ROPE_E_UNSUPPORTED); /* not SHIFTABLE */
+    rope_kv_cache_free(c);
+    desc.mode = (rope_kv_mode)7;
+    CHECK_STATUS(rope_kv_cache_create(&desc, &c), ROPE_E_PARAM);
+    desc.mode = ROPE_KV_SHIFTABLE;
+    CHECK_OK(rope_kv_cache_create(&desc, &c));
+    if (!c) return;
+    /* SHIFTABLE needs the raw keys: no pre-rotated appends */
+    CHECK_STATUS(append_at(c, NULL, ids, 4, H, D, k, v), ROPE_E_PARAM);
+    CHECK_OK(append_at(c, &ap, ids, 4, H, D, k, v));
+    snap s0 = take(c, 0, H, D, ROPE_F32);
+    CHECK_STATUS(rope_kv_cache_shift(NULL, &ap, 0, 0, 4, 1), ROPE_E_NULL);
+    CHECK_STATUS(rope_kv_cache_shift(c, NULL, 0, 0, 4, 1), ROPE_E_NULL);
+    CHECK_STATUS(rope_kv_cache_shift(c, &ap, 1, 0, 4, 1), ROPE_E_PARAM);   /* no row 1 */
+    CHECK_STATUS(rope_kv_cache_shift(c, &ap, -2, 0, 4, 1), ROPE_E_PARAM);
+    CHECK_STATUS(rope_kv_cache_shift(c, &ap, 0, 3, 2, 1), ROPE_E_PARAM);   /* p0 > p1 */
+    CHECK_STATUS(rope_kv_cache_shift(c, &ap, 0, 1, 4, -2), ROPE_E_POSITION); /* 1 -> -1 */
+    CHECK_STATUS(rope_kv_cache_shift(c, &ap, 0, 0, 4, 4093), ROPE_E_POSITION); /* 3 -> 4096 */
+    CHECK_STATUS(rope_kv_cache_shift(c, &ap, 0, 0, 4, INT64_MAX), ROPE_E_POSITION);
+    rope_apply_params bad = ap;
+    bad.rotary_dim = 4; /* mismatched with the table: rope_apply's error, nothing moved */
+    CHECK(rope_kv_cache_shift(c, &bad, 0, 0, 4, 1) != ROPE_OK);
+    bad = ap;
+    bad.table = NULL;
+    CHECK_STATUS(rope_kv_cache_shift(c, &bad, 0, 0, 4, 1), ROPE_E_NULL);
+    CHECK_STATUS(rope_kv_cache_remove(c, 0, 2, 1), ROPE_E_PARAM);
+    CHECK_STATUS(rope_kv_cache_remove(c, 3, 0, 1), ROPE_E_PARAM);
+    CHECK_STATUS(rope_kv_cache_remove(NULL, 0, 0, 1), ROPE_E_NULL);
+    snap s1 = take(c, 0, H, D, ROPE_F32);
+    CHECK(snap_eq(&s0, &s1, H, D, ROPE_F32));
+    snap_free(&s1);
+    /* an empty range and a zero delta change nothing */
+    CHECK_OK(rope_kv_cache_shift(c, &ap, 0, 10, 10, 5));
+    CHECK_OK(rope_kv_cache_shift(c, &ap, 0, 0, 4, 0));
+    CHECK_OK(rope_kv_cache_remove(c, 0, 100, 200));
+    s1 = take(c, 0, H, D, ROPE_F32);
+    CHECK(snap_eq(&s0, &s1, H, D, ROPE_F32));
+    snap_free(&s1);
+    /* read: bad ranges and shapes */
+    float out[8 * 8];
+    rope_tensor t;
+    rope_tensor_contiguous(&t, out, ROPE_F32, 1, 5, H, D);
+    CHECK_STATUS(rope_kv_cache_read(c, 0, 0, 5, &t, NULL, NULL), ROPE_E_PARAM);
+    rope_tensor_contiguous(&t, out, ROPE_F32, 1, 3, H, D);
+    CHECK_STATUS(rope_kv_cache_read(c, 0, 2, 3, &t, NULL, NULL), ROPE_E_PARAM);
+    CHECK_STATUS(rope_kv_cache_read(c, 0, 0, 2, &t, NULL, NULL), ROPE_E_SHAPE);
+    CHECK_STATUS(rope_kv_cache_read(c, 0, -1, 2, NULL, NULL, NULL), ROPE_E_PARAM);
+    snap_free(&s0);
+    rope_kv_cache_free(c);
+}
+
+/* ------------------------------------------------------------------- q8 */
+
+/*
+ * Quantisation fuzz: blocks of random magnitude (2^-40 .. 2^40), all-zero
+ * blocks, and head_dim not a multiple of 32. Every value read back is within
+ * half a quantisation step (max|block| / 254, plus float rounding) of the
+ * float32 value stored (the rotated key; the value as given), zero blocks come
+ * back exactly zero, and a NaN or infinity makes its block NaN.
+ */
+static void test_q8_fuzz(void) {
+    const int64_t H = 2, N = 70;
+    const int64_t dims[3] = {32, 80, 10};
+    for (int di = 0; di < 3; di++) {
+        const int64_t D = dims[di];
+        rope_apply_params ap;
+        setup_rope(D, D, ROPE_STYLE_HALF, 0, &ap);
+        float *k = malloc(sizeof(float) * N * H * D), *v = malloc(sizeof(float) * N * H * D);
+        float *kr = malloc(sizeof(float) * N * H * D), *rk = malloc(sizeof(float) * N * H * D);
+        float *rv = malloc(sizeof(float) * N * H * D);
+        for (int64_t e = 0; e < N * H; e++)
+            for (int64_t d0 = 0; d0 < D; d0 += 32) {
+                const int64_t d1 = d0 + 32 < D ? d0 + 32 : D;
+                const uint32_t kind = rnd() % 8;
+                const float amp = ldexpf(1.0f, (int)(rnd() % 81) - 40);
+                for (int64_t d = d0; d < d1; d++) {
+                    k[e * D + d] = kind == 0 ? 0.0f : amp * urand();
+                    v[e * D + d] = kind == 1 ? 0.0f : amp * urand();
+                }
+            }
+        /* the half-rotation mixes dims d and d + D/2: make some keys wholly zero */
+        for (int64_t e = 0; e < N * H; e += 5) memset(k + e * D, 0, sizeof(float) * (size_t)D);
+        int64_t ids[70];
+        for (int64_t i = 0; i < N; i++) ids[i] = i * 37;
+        memcpy(kr, k, sizeof(float) * N * H * D);
+        rope_tensor t;
+        rope_tensor_contiguous(&t, kr, ROPE_F32, 1, N, H, D);
+        rope_positions rp = {0};
+        rp.ids = ids;
+        CHECK_OK(rope_apply(&ap, &rp, &t, &t));
+        rope_kv_cache_desc desc = {1, H, D, N, ROPE_Q8, ROPE_KV_ROTATED};
+        rope_kv_cache *c = NULL;
+        CHECK_OK(rope_kv_cache_create(&desc, &c));
+        if (!c) return;
+        CHECK_OK(append_at(c, &ap, ids, N, H, D, k, v));
+        rope_tensor tk, tv;
+        rope_tensor_contiguous(&tk, rk, ROPE_F32, 1, N, H, D);
+        rope_tensor_contiguous(&tv, rv, ROPE_F32, 1, N, H, D);
+        CHECK_OK(rope_kv_cache_read(c, 0, 0, N, &tk, &tv, NULL));
+        int bad = 0, zeros = 0;
+        for (int which = 0; which < 2; which++) {
+            const float *x = which ? v : kr, *y = which ? rv : rk;
+            for (int64_t e = 0; e < N * H; e++)
+                for (int64_t d0 = 0; d0 < D; d0 += 32) {
+                    const int64_t d1 = d0 + 32 < D ? d0 + 32 : D;
+                    float amax = 0.0f;
+                    for (int64_t d = d0; d < d1; d++) amax = fmaxf(amax, fabsf(x[e * D + d]));
+                    if (amax == 0.0f) zeros++;
+                    for (int64_t d = d0; d < d1; d++) {
+                        double err = fabs((double)y[e * D + d] - (double)x[e * D + d]);
+                        double bound = (double)amax / 254.0 * (1.0 + 1e-5) + 1e-44;
+                        if (amax == 0.0f ? y[e * D + d] != 0.0f || signbit(y[e * D + d]) : !(err <= bound)) {
+                            if (bad++ < 5)
+                                fprintf(stderr, "q8 D=%lld %s e=%lld d=%lld: %g vs %g (amax %g)\n",
+                                        (long long)D, which ? "v" : "k", (long long)e, (long long)d,
+                                        (double)y[e * D + d], (double)x[e * D + d], (double)amax);
+                        }
+                    }
+                }
+        }
+        CHECK_MSG(bad == 0, "q8 D=%lld: %d values outside half a step", (long long)D, bad);
+        CHECK(zeros > 10);
+        /* a non-finite value: its block reads back NaN, the others are unaffected */
+        rope_kv_cache_clear(c);
+        k[3] = INFINITY;
+        v[D + 1] = NAN;
+        CHECK_OK(append_at(c, NULL, ids, 1, H, D, k, v));
+        CHECK_OK(rope_kv_cache_read(c, 0, 0, 1, NULL, NULL, NULL));
+        rope_tensor_contiguous(&tk, rk, ROPE_F32, 1, 1, H, D);
+        rope_tensor_contiguous(&tv, rv, ROPE_F32, 1, 1, H, D);
+        CHECK_OK(rope_kv_cache_read(c, 0, 0, 1, &tk, &tv, NULL));
+        CHECK(isnan(rk[0]) && isnan(rk[3]) && isnan(rv[D + 1]) && isnan(rv[D]));
+        CHECK(!isnan(rk[D]) && !isnan(rv[0]));
+        free(k);
+        free(v);
+        free(kr);
+        free(rk);
+        free(rv);
+        rope_kv_cache_free(c);
+    }
+}
+
+/*
+ * Attention over a q8 cache vs the same data in an f32 cache, every kernel set.
+ * The bound, derived: a key element is off by at most max|k| / 254, so a score
+ * q·k·scale by at most Δ = scale · Σ|q_d| · max|k| / 254; probabilities then
+ * change by a factor within e^(±2Δ), so the output moves by at most
+ * max|v| · (e^(2Δ) − 1), plus max|v| / 254 from the values themselves
+ * (+ 1e-4 for the float32 arithmetic of the two runs). The check also
+ * reports the measured error against that bound.
+ */
+static void test_q8_attention(const char *const *isas, int n_isa, int64_t D) {
+    const int64_t Hq = 8, H = 2, N = 1100, QL = 3;
+    rope_apply_params ap;
+    setup_rope(D, D, ROPE_STYLE_HALF, 0, &ap);
+    float *k = malloc(sizeof(float) * N * H * D), *v = malloc(sizeof(float) * N * H * D);
+    float *q = malloc(sizeof(float) * QL * Hq * D);
+    float *o8 = malloc(sizeof(float) * QL * Hq * D), *o32 = malloc(sizeof(float) * QL * Hq * D);
+    fill(k, N * H * D, 1.0f);
+    fill(v, N * H * D, 1.0f);
+    fill(q, QL * Hq * D, 1.0f);
+    int64_t ids[1100];
+    for (int64_t i = 0; i < N; i++) ids[i] = i;
+    rope_tensor tq, to;
+    rope_tensor_contiguous(&tq, q, ROPE_F32, 1, QL, Hq, D);
+    rope_positions qp = {0};
+    qp.offset = N - QL;
+    CHECK_OK(rope_apply(&ap, &qp, &tq, &tq)); /* rotated queries */
+    double kmax = 0, vmax = 0, q1 = 0;
+    for (int64_t i = 0; i < N * H * D; i++) vmax = fmax(vmax, fabs(v[i]));
+    kmax = sqrt(2.0); /* a rotated pair of |x| <= 1 stays within sqrt(2) */
+    for (int64_t r = 0; r < QL * Hq; r++) {
+        double s = 0;
+        for (int64_t d = 0; d < D; d++) s += fabs(q[r * D + d]);
+        q1 = fmax(q1, s);
+    }
+    const double delta = q1 / sqrt((double)D) * kmax / 254.0;
+    const double bound = vmax * (exp(2 * delta) - 1) + vmax / 254.0 + 1e-4;
+    for (int ii = 0; ii < n_isa; ii++) {
+        CHECK_OK(rope_isa_force(isas[ii]));
+        rope_kv_cache *c8 = NULL, *c32 = NULL;
+        rope_kv_cache_desc d8 = {1, H, D, N, ROPE_Q8, ROPE_KV_ROTATED}, d32 = d8;
+        d32.dtype = ROPE_F32;
+        CHECK_OK(rope_kv_cache_create(&d8, &c8));
+        CHECK_OK(rope_kv_cache_create(&d32, &c32));
+        if (!c8 || !c32) return;
+        CHECK_OK(append_at(c8, &ap, ids, N, H, D, k, v));
+        CHECK_OK(append_at(c32, &ap, ids, N, H, D, k, v));
+        rope_tensor_contiguous(&to, o8, ROPE_F32, 1, QL, Hq, D);
+        CHECK_OK(rope_attention(c8, NULL, &qp, &tq, &to));
+        rope_tensor_contiguous(&to, o32, ROPE_F32, 1, QL, Hq, D);
+        CHECK_OK(rope_attention(c32, NULL, &qp, &tq, &to));
+        double err = 0, mean = 0;
+        for (int64_t i = 0; i < QL * Hq * D; i++) {
+            double e = fabs((double)o8[i] - (double)o32[i]);
+            if (!(e <= err)) err = e;
+            mean += e;
+        }
+        mean /= (double)(QL * Hq * D);
+        CHECK_MSG(err <= bound, "%s q8 vs f32: max err %.3g > bound %.3g", isas[ii], err, bound);
+        if (ii == n_isa - 1)
+            printf("q8 vs f32 attention (D=%lld, %lld keys, |q|,|k|,|v|<=1): max %.2e mean %.2e, "
+                   "bound %.2e\n", (long long)D, (long long)N, err, mean, bound);
+        rope_kv_cache_free(c8);
+        rope_kv_cache_free(c32);
+    }
+    free(k);
+    free(v);
+    free(q);
+    free(o8);
+    free(o32);
+}
+
+int main(void) {
+    int n_isa = 0;
+    const char *const *isas = rope_isa_available(&n_isa);
+    test_append_bits(isas, n_isa);
+    const rope_dtype dts[4] = {ROPE_F32, ROPE_F16, ROPE_BF16, ROPE_Q8};
+    for (int i = 0; i < n_isa; i++) {
+        CHECK_OK(rope_isa_force(isas[i]));
+        for (int d = 0; d < 4; d++) test_shift_no_drift(dts[d]);
+    }
+    test_shift_errors();
+    test_q8_fuzz();
+    test_q8_attention(isas, n_isa, 128);
+    test_q8_attention(isas, n_isa, 40); /* a partial scale block */
+    test_q8_attention(isas, n_isa, 10); /* head_dim below one vector */
+    rope_table_free(g_table);
+    return check_report("test_kv_cache");
+}
