@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "rope.h"
+#include "kernels/kernel.h" /* rope_isa_force, rope_isa_available: test hooks */
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 static uint32_t rnd(void) {
