@@ -12,13 +12,18 @@ tensors are passed by data pointer and strides, never copied. Mirrors include/ro
 Drop-ins: `apply_rotary_pos_emb` (Hugging Face), `apply_rotary_emb` (Meta llama);
 autograd: `RoPEFunction` / `rope` (backward = the library's inverse rotation).
 """
+import contextlib
 import ctypes as C
+import itertools
 import json
 import math
 import os
+import threading
+import weakref
 
 import numpy as np
 
+from . import _checks as _ck
 from . import _config
 from ._core import (BAND_NAMES, BF16, F16, F32, MAX_FREQS, PRECISION_ACCURATE, PRECISION_COMPAT_F32,
                     SCALING_NAMES, STYLE_HALF, STYLE_INTERLEAVED, RopeApplyParams, RopeConfig, RopeError,
@@ -28,13 +33,24 @@ __version__ = "0.1.0"
 __all__ = [
     "Freqs", "Table", "RopeError", "freqs", "config_from_hf", "cos_sin", "apply", "apply_qk",
     "apply_rotary_pos_emb", "apply_rotary_emb", "RoPEFunction", "rope", "isa_name", "isa_available",
-    "isa_force", "set_num_threads", "library_path",
+    "isa_force", "set_num_threads", "get_num_threads", "library_path", "torch_op_available",
 ]
 
 try:  # torch is optional
     import torch
 except ImportError:  # pragma: no cover - exercised only without torch
     torch = None
+
+# Freqs and Table objects by a small integer key: the torch operator (librope::apply) takes
+# plain ints, strings and tensors, so it names the Freqs/Table by key. Weak: a key outliving
+# its object gives a clear error, never a dangling pointer.
+_LIVE = weakref.WeakValueDictionary()
+_KEYS = itertools.count(1)
+
+
+def _register(obj):
+    obj._key = next(_KEYS)
+    _LIVE[obj._key] = obj
 
 
 # ----------------------------------------------------------------- frequencies
@@ -67,6 +83,7 @@ class Freqs:
         self.attention_factor = float(cstruct.attention_factor)
         self.softmax_scale_factor = float(cstruct.softmax_scale_factor)
         self.mrope_section = list(cstruct.mrope_section[:cstruct.n_mrope_section])
+        _register(self)
 
     @property
     def wavelength(self):
@@ -76,6 +93,46 @@ class Freqs:
     def __repr__(self):
         return (f"librope.Freqs(type={self.type!r}, head_dim={self.head_dim}, rotary_dim={self.rotary_dim}, "
                 f"attention_factor={self.attention_factor:.6g})")
+
+
+_INT_FIELDS = ("head_dim", "hidden_size", "num_attention_heads", "max_position_embeddings",
+               "original_max_position_embeddings")
+
+
+def _set_field(cfg, k, v, keep):
+    """One rope_config field from a Python value, checked (see _checks: ctypes would truncate
+    floats, wrap integers and cut strings at NUL)."""
+    w = f"librope.freqs: {k}"
+    if k == "type":
+        t = C.c_int()
+        check(lib.rope_scaling_from_name(_ck.text(v, w), C.byref(t)), f"rope_type {v!r}")
+        cfg.type = t.value
+    elif k in ("short_factor", "long_factor"):
+        if isinstance(v, (str, bytes)):
+            raise TypeError(f"{w} must be a list of numbers, got a string")
+        arr = np.asarray(v)
+        if arr.dtype.kind not in "iuf" or arr.ndim != 1:
+            raise TypeError(f"{w} must be a 1-D list of numbers, got dtype {arr.dtype}, shape {arr.shape}")
+        arr = np.ascontiguousarray(arr, dtype=np.float64)
+        keep.append(arr)  # must outlive rope_freqs_compute
+        setattr(cfg, k, arr.ctypes.data_as(C.POINTER(C.c_double)))
+        setattr(cfg, "n_" + k, arr.size)
+    elif k == "mrope_section":
+        if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or not 1 <= len(v) <= 3:
+            raise ValueError(f"{w} takes 1 to 3 integers")
+        for i, s in enumerate(v):
+            cfg.mrope_section[i] = _ck.int64(s, f"{w}[{i}]")
+        cfg.n_mrope_section = len(v)
+    elif k == "truncate":
+        if not isinstance(v, (bool, np.bool_)) and v not in (0, 1):
+            raise TypeError(f"{w} must be a bool, got {v!r}")
+        cfg.truncate = 1 if v else 0
+    elif k in _INT_FIELDS:
+        if isinstance(v, (float, np.floating)) and math.isfinite(v) and v == int(v):
+            v = int(v)  # JSON writes 4096.0 for some configs; 4096.5 is still refused below
+        setattr(cfg, k, _ck.int64(v, w))
+    else:
+        setattr(cfg, k, _ck.real(v, w))
 
 
 def freqs(config=None, seq_len=None, **fields):
@@ -89,55 +146,39 @@ def freqs(config=None, seq_len=None, **fields):
         vals[k] = v
     cfg = RopeConfig()
     lib.rope_config_init(C.byref(cfg))
-    keep = []  # factor arrays must outlive rope_freqs_compute
+    keep = []
     for k, v in vals.items():
-        if v is None:
-            continue
-        if k == "type":
-            t = C.c_int()
-            check(lib.rope_scaling_from_name(str(v).encode(), C.byref(t)), f"rope_type '{v}'")
-            cfg.type = t.value
-        elif k in ("short_factor", "long_factor"):
-            arr = np.ascontiguousarray(v, dtype=np.float64)
-            keep.append(arr)
-            setattr(cfg, k, arr.ctypes.data_as(C.POINTER(C.c_double)))
-            setattr(cfg, "n_" + k, arr.size)
-        elif k == "mrope_section":
-            if not 1 <= len(v) <= 3:
-                raise ValueError("librope.freqs: mrope_section takes 1 to 3 integers")
-            for i, s in enumerate(v):
-                cfg.mrope_section[i] = int(s)
-            cfg.n_mrope_section = len(v)
-        elif k == "truncate":
-            cfg.truncate = 1 if v else 0
-        elif k == "attention_factor":
-            cfg.attention_factor = float(v)
-        elif k in ("head_dim", "hidden_size", "num_attention_heads", "max_position_embeddings",
-                   "original_max_position_embeddings"):
-            cfg_int = int(v)
-            if cfg_int != v:
-                raise ValueError(f"librope.freqs: {k} must be an integer")
-            setattr(cfg, k, cfg_int)
-        else:
-            setattr(cfg, k, float(v))
+        if v is not None:
+            _set_field(cfg, k, v, keep)
     out = RopeFreqs()
-    sl = 0 if seq_len is None else int(seq_len)
-    if sl < 0:
-        raise ValueError("librope.freqs: seq_len must be >= 0")
+    sl = 0 if seq_len is None else _ck.int64(seq_len, "librope.freqs: seq_len", lo=0)
     check(lib.rope_freqs_compute(C.byref(cfg), sl, C.byref(out)), "rope_freqs_compute")
     del keep
     return Freqs(out)
 
 
-def _positions_array(positions):
-    if isinstance(positions, (int, np.integer)):
-        if positions < 0:
-            raise ValueError("librope: a position count must be >= 0")
-        return None, int(positions)
+def _ids_array(positions, what):
+    """Position ids (list, NumPy array, torch tensor) as int64: floats refused, not truncated;
+    values beyond int64 refused, not wrapped."""
     if torch is not None and isinstance(positions, torch.Tensor):
+        if positions.is_floating_point() or positions.is_complex() or positions.dtype == torch.bool:
+            raise TypeError(f"{what} must be integers, got a {positions.dtype} tensor")
         positions = positions.detach().cpu().numpy()
-    arr = np.ascontiguousarray(positions, dtype=np.int64).reshape(-1)
+    return _ck.int64_array(positions, what)
+
+
+def _positions_array(positions):
+    """(ids or None, n) for cos_sin and Table: an int n (positions 0..n-1) or ids."""
+    if _ck.is_int(positions):
+        return None, _ck.int64(positions, "librope: a position count", lo=0)
+    arr = _ids_array(positions, "librope: positions").reshape(-1)
     return arr, arr.size
+
+
+def _freqs_arg(f, where):
+    if not isinstance(f, Freqs):
+        raise TypeError(f"{where}: expected a librope.Freqs (from librope.freqs), got {type(f).__name__}")
+    return f
 
 
 def _ptr64(arr):
@@ -147,6 +188,7 @@ def _ptr64(arr):
 def cos_sin(f, positions, compat=False):
     """cos and sin rows (float32, shape (n, n_freqs), no attention factor) for positions
     (an int n = 0..n-1, or a sequence of positions). compat=True: HF/Meta float32 arithmetic."""
+    _freqs_arg(f, "librope.cos_sin")
     arr, n = _positions_array(positions)
     cos = np.empty((n, f.n_freqs), np.float32)
     sin = np.empty((n, f.n_freqs), np.float32)
@@ -165,26 +207,43 @@ class Table:
 
     def __init__(self, f, positions, compat=False, _handle=None, attention_factor=None):
         self._h = None
-        if _handle is not None:
-            self._h = _handle
-            self.attention_factor = 1.0 if attention_factor is None else float(attention_factor)
-            return
-        prec = PRECISION_COMPAT_F32 if compat else PRECISION_ACCURATE
-        h = C.c_void_p()
-        arr, n = _positions_array(positions)
-        if arr is None:
-            check(lib.rope_table_create(C.byref(f._c), n, prec, C.byref(h)), "rope_table_create")
-        else:
-            check(lib.rope_table_create_at(C.byref(f._c), _ptr64(arr), n, prec, C.byref(h)),
-                  "rope_table_create_at")
-        self._h = h
-        self.attention_factor = f.attention_factor if attention_factor is None else float(attention_factor)
+        if _handle is None:
+            _freqs_arg(f, "librope.Table")
+            prec = PRECISION_COMPAT_F32 if compat else PRECISION_ACCURATE
+            h = C.c_void_p()
+            arr, n = _positions_array(positions)
+            if arr is None:
+                check(lib.rope_table_create(C.byref(f._c), n, prec, C.byref(h)), "rope_table_create")
+            else:
+                check(lib.rope_table_create_at(C.byref(f._c), _ptr64(arr), n, prec, C.byref(h)),
+                      "rope_table_create_at")
+            _handle = h
+            if attention_factor is None:
+                attention_factor = f.attention_factor
+        self._h = _handle
+        self.attention_factor = 1.0 if attention_factor is None else \
+            _ck.real(attention_factor, "librope.Table: attention_factor")
+        # plain attributes (no C call) so that traced code (torch.compile) can read them
+        self.rows = int(lib.rope_table_rows(self._h))
+        self.n_freqs = int(lib.rope_table_n_freqs(self._h))
+        _register(self)
+
+    @staticmethod
+    def _rows_arg(v, what):
+        if torch is not None and isinstance(v, torch.Tensor):
+            v = v.detach().to(torch.float32).cpu().numpy()
+        v = np.asarray(v)
+        if v.dtype.kind not in "iuf":
+            raise TypeError(f"librope.Table.from_cos_sin: {what} must be real numbers, got dtype {v.dtype}")
+        v = np.ascontiguousarray(v, dtype=np.float32)
+        if not np.isfinite(v).all():
+            raise ValueError(f"librope.Table.from_cos_sin: {what} has a non-finite value")
+        return v
 
     @classmethod
     def from_cos_sin(cls, cos, sin, attention_factor=1.0):
         """A table whose rows are the given cos/sin (rows × n_freqs, float32 after conversion)."""
-        cos = np.ascontiguousarray(cos, dtype=np.float32)
-        sin = np.ascontiguousarray(sin, dtype=np.float32)
+        cos, sin = cls._rows_arg(cos, "cos"), cls._rows_arg(sin, "sin")
         if cos.ndim != 2 or cos.shape != sin.shape:
             raise ValueError("librope.Table.from_cos_sin: cos and sin must be 2-D and of one shape")
         h = C.c_void_p()
@@ -196,7 +255,8 @@ class Table:
     def mrope(cls, f, pos_thw, compat=False):
         """M-RoPE (Qwen2-VL) rows: pos_thw of shape (3, n) = temporal, height, width positions;
         frequency section p of f.mrope_section uses plane p. Text tokens (t = h = w) are plain RoPE."""
-        arr = np.ascontiguousarray(pos_thw, dtype=np.int64)
+        _freqs_arg(f, "librope.Table.mrope")
+        arr = _ids_array(pos_thw, "librope.Table.mrope: pos_thw")
         if arr.ndim != 2 or arr.shape[0] != 3:
             raise ValueError("librope.Table.mrope: pos_thw must have shape (3, n)")
         prec = PRECISION_COMPAT_F32 if compat else PRECISION_ACCURATE
@@ -204,14 +264,6 @@ class Table:
         check(lib.rope_table_create_mrope(C.byref(f._c), _ptr64(arr), arr.shape[1], prec, C.byref(h)),
               "rope_table_create_mrope")
         return cls(None, None, _handle=h, attention_factor=f.attention_factor)
-
-    @property
-    def rows(self):
-        return int(lib.rope_table_rows(self._h))
-
-    @property
-    def n_freqs(self):
-        return int(lib.rope_table_n_freqs(self._h))
 
     def _array(self, getter):
         n = self.rows * self.n_freqs
@@ -234,20 +286,67 @@ class Table:
 
 # ------------------------------------------------------------------- threads
 
-_pool = None
+class _Pool:
+    """A rope_pool and the number of calls using it. ctypes releases the GIL during a call, so
+    set_num_threads may run while other threads are inside apply: the pool it replaces is
+    freed by whichever of them finishes last, never under a running call."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.users = 0
+        self.retired = False
+
+
+_pool_lock = threading.Lock()
+_pool = None  # the current _Pool, or None (run on the calling thread)
+
+
+def _release(p):
+    with _pool_lock:
+        p.users -= 1
+        last = p.retired and p.users == 0
+    if last:
+        lib.rope_pool_free(p.handle)  # joins the workers: outside the lock
+
+
+@contextlib.contextmanager
+def _using_pool():
+    """The current pool's handle (or None), kept alive until the with-block ends."""
+    with _pool_lock:
+        p = _pool
+        if p is not None:
+            p.users += 1
+    try:
+        yield None if p is None else p.handle
+    finally:
+        if p is not None:
+            _release(p)
 
 
 def set_num_threads(n):
-    """Threads for apply (1 = the calling thread only; 0 = one per CPU). Results are
-    bit-identical whatever the count."""
+    """Threads for apply (1 = the calling thread only; 0 = one per CPU; at most 256). Results
+    are bit-identical whatever the count. Safe while other threads are inside apply: they
+    finish on the pool they started with."""
     global _pool
-    if _pool is not None:
-        lib.rope_pool_free(_pool)
-        _pool = None
+    n = _ck.int64(n, "librope.set_num_threads: n", lo=0, hi=256)
+    new = None
     if n != 1:
         h = C.c_void_p()
-        check(lib.rope_pool_create(int(n), C.byref(h)), "rope_pool_create")
-        _pool = h
+        check(lib.rope_pool_create(n, C.byref(h)), "rope_pool_create")
+        new = _Pool(h)
+    with _pool_lock:
+        old, _pool = _pool, new
+        free_old = old is not None and old.users == 0
+        if old is not None:
+            old.retired = True
+    if free_old:
+        lib.rope_pool_free(old.handle)
+
+
+def get_num_threads():
+    """The thread count apply uses (1 without a pool)."""
+    with _using_pool() as h:
+        return 1 if h is None else int(lib.rope_pool_size(h))
 
 
 def isa_name():
@@ -262,7 +361,7 @@ def isa_available():
 
 
 def isa_force(name):
-    check(lib.rope_isa_force(name.encode()), f"rope_isa_force('{name}')")
+    check(lib.rope_isa_force(_ck.text(name, "librope.isa_force: name")), f"rope_isa_force({name!r})")
 
 
 # ---------------------------------------------------------------------- apply
@@ -280,7 +379,9 @@ def _dtype_code(x):
         if x.dtype not in m:
             raise TypeError(f"librope: unsupported tensor dtype {x.dtype} (float32, float16, bfloat16)")
         if x.device.type != "cpu":
-            raise TypeError("librope: tensors must be on the CPU")
+            raise TypeError(f"librope: tensors must be on the CPU, got device {x.device}")
+        if x.layout != torch.strided or x.is_quantized:
+            raise TypeError(f"librope: tensors must be dense (strided), got layout {x.layout}")
         return m[x.dtype]
     if isinstance(x, np.ndarray):
         if x.dtype not in _NP_DTYPES:
@@ -291,6 +392,12 @@ def _dtype_code(x):
 
 
 _LAYOUTS = {"bshd": (0, 1, 2, 3), "bhsd": (0, 2, 1, 3), "sbhd": (1, 0, 2, 3)}
+
+
+def _layout(layout):
+    if not isinstance(layout, str) or layout not in _LAYOUTS:
+        raise ValueError(f"librope: layout must be one of {', '.join(_LAYOUTS)}, got {layout!r}")
+    return layout
 
 
 def _tensor(x, layout="bshd", writable=False):
@@ -311,9 +418,7 @@ def _tensor(x, layout="bshd", writable=False):
         layout = {"bshd": "bshd", "shd": "bshd", "hsd": "bhsd"}.get(layout, layout)
     if len(shape) != 4:
         raise ValueError(f"librope: expected a 4-D (batch, seq, heads, head_dim) tensor, got shape {shape}")
-    if layout not in _LAYOUTS:
-        raise ValueError(f"librope: layout must be one of {', '.join(_LAYOUTS)}")
-    perm = _LAYOUTS[layout]
+    perm = _LAYOUTS[_layout(layout)]
     t = RopeTensor()
     t.data = ptr
     t.dtype = code
@@ -330,24 +435,32 @@ def _empty_like(x):
 
 
 def _style(style):
-    if style in ("half", "neox", STYLE_HALF):
-        return STYLE_HALF
-    if style in ("interleaved", "gptj", STYLE_INTERLEAVED):
-        return STYLE_INTERLEAVED
+    if not isinstance(style, bool):  # True == 1 would pass for STYLE_INTERLEAVED
+        if style in ("half", "neox", STYLE_HALF):
+            return STYLE_HALF
+        if style in ("interleaved", "gptj", STYLE_INTERLEAVED):
+            return STYLE_INTERLEAVED
     raise ValueError("librope: style must be 'half' (HF rotate_half / NeoX) or 'interleaved' (Meta / GPT-J)")
 
 
-def _make_positions(positions, batch, seq):
-    """(rope_positions, keep-alive array) from None / int offset / ids (seq,) or (batch, seq)."""
-    pos = RopePositions()
+def _positions_arg(positions):
+    """(ids as int64 NumPy or None, offset) from None / an int offset / ids."""
     if positions is None:
-        return pos, None
-    if isinstance(positions, (int, np.integer)):
-        pos.offset = int(positions)
-        return pos, None
-    if torch is not None and isinstance(positions, torch.Tensor):
-        positions = positions.detach().cpu().numpy()
-    ids = np.ascontiguousarray(positions, dtype=np.int64)
+        return None, 0
+    if _ck.is_int(positions):
+        return None, _ck.int64(positions, "librope: position offset")
+    ids = _ids_array(positions, "librope: positions")
+    if ids.ndim not in (1, 2):
+        raise ValueError("librope: positions must be an int offset or ids of shape (seq,) or (batch, seq)")
+    return ids, 0
+
+
+def _make_positions(ids, offset, batch, seq):
+    """rope_positions for checked ids (int64 NumPy, (seq,) or (batch, seq)) or an offset."""
+    pos = RopePositions()
+    pos.offset = offset
+    if ids is None:
+        return pos
     if ids.ndim == 1:
         if ids.shape[0] != seq:
             raise ValueError(f"librope: {ids.shape[0]} positions for a sequence of {seq}")
@@ -359,28 +472,137 @@ def _make_positions(positions, batch, seq):
     else:
         raise ValueError("librope: positions must be an int offset or ids of shape (seq,) or (batch, seq)")
     pos.ids = _ptr64(ids)
-    return pos, ids
+    return pos
 
 
-def _params(style, freqs, table, inverse, attention_factor, rotary_dim):
+def _source(freqs, table, where):
+    """The Freqs or Table of a call (exactly one)."""
     if (freqs is None) == (table is None):
-        raise ValueError("librope: give exactly one of freqs= or table=")
+        raise ValueError(f"{where}: give exactly one of freqs= or table=")
+    if table is not None and not isinstance(table, Table):
+        raise TypeError(f"{where}: table= must be a librope.Table, got {type(table).__name__}")
+    return table if table is not None else _freqs_arg(freqs, where)
+
+
+def _resolve(src, attention_factor, rotary_dim, where):
+    """attention_factor and rotary_dim with their defaults (the model's; all pairs), checked."""
+    af = src.attention_factor if attention_factor is None else \
+        _ck.real(attention_factor, f"{where}: attention_factor")
+    rd = 2 * src.n_freqs if rotary_dim is None else \
+        _ck.int64(rotary_dim, f"{where}: rotary_dim", lo=0, hi=1 << 30)
+    return af, rd
+
+
+def _params(src, style, inverse, af, rd):
     p = RopeApplyParams()
     lib.rope_apply_params_init(C.byref(p))
-    p.style = _style(style)
-    if table is not None:
-        p.table = table._h
-        nf = table.n_freqs
-        af = table.attention_factor
+    p.style = style
+    if isinstance(src, Table):
+        p.table = src._h
     else:
-        p.freqs = C.pointer(freqs._c)
-        nf = freqs.n_freqs
-        af = freqs.attention_factor
-    p.rotary_dim = 2 * nf if rotary_dim is None else int(rotary_dim)
-    p.attention_factor = af if attention_factor is None else float(attention_factor)
+        p.freqs = C.pointer(src._c)
+    p.rotary_dim = rd
+    p.attention_factor = af
     p.inverse = 1 if inverse else 0
-    p.pool = _pool
     return p
+
+
+def _rope_c(src, style, inverse, af, rd, layout, ids, offset, pairs):
+    """The C call: pairs = [(x, out), ...] (one: rope_apply; two: rope_apply_qk). src (and so
+    its table or freqs) is referenced here until the call returns; the pool by _using_pool."""
+    p = _params(src, style, inverse, af, rd)
+    ts = [(_tensor(x, layout), _tensor(o, layout, writable=True)) for x, o in pairs]
+    pos = _make_positions(ids, offset, ts[0][0].shape[0], ts[0][0].shape[1])
+    args = [C.byref(t) for io in ts for t in io]
+    with _using_pool() as h:
+        p.pool = h
+        if len(ts) == 1:
+            check(lib.rope_apply(C.byref(p), C.byref(pos), *args), "rope_apply")
+        else:
+            check(lib.rope_apply_qk(C.byref(p), C.byref(pos), *args), "rope_apply_qk")
+    del ids  # the positions array lives until here
+
+
+def _check_out(x, out, name):
+    """out= must match x; a torch out may not be written behind autograd's back."""
+    if _is_torch(x) != _is_torch(out) or not (_is_torch(out) or isinstance(out, np.ndarray)) \
+            or tuple(out.shape) != tuple(x.shape) or out.dtype != x.dtype:
+        raise ValueError(f"librope: {name} must have the input's type, shape and dtype")
+    if _is_torch(out) and torch.is_grad_enabled() and (out.requires_grad or x.requires_grad):
+        raise ValueError(f"librope: {name}= cannot be used when the input or {name} requires grad "
+                         "(autograd would not see the write); use the returned tensor, or torch.no_grad()")
+    return out
+
+
+def _written(t):
+    """Tell autograd a torch tensor changed in place (its version counter), where torch can."""
+    if _is_torch(t):
+        bump = getattr(getattr(torch.autograd, "graph", None), "increment_version", None)
+        if bump is not None:
+            bump(t)
+
+
+def _tracing():
+    if torch is None:
+        return False
+    comp = getattr(torch, "compiler", None)
+    if comp is not None and hasattr(comp, "is_compiling"):
+        return comp.is_compiling()
+    return False
+
+
+_TORCH_ID_DTYPES = () if torch is None else (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+
+
+def _torch_ids(positions):
+    """(ids as an int64 CPU tensor or None, offset) for the torch operator."""
+    if positions is None:
+        return None, 0
+    if _ck.is_int(positions):
+        return None, _ck.int64(positions, "librope: position offset")
+    if isinstance(positions, torch.Tensor):
+        if positions.dtype not in _TORCH_ID_DTYPES:
+            raise TypeError(f"librope: positions must be integers, got a {positions.dtype} tensor")
+        if positions.dim() not in (1, 2):
+            raise ValueError("librope: positions must be an int offset or ids of shape (seq,) or (batch, seq)")
+        return positions.detach().to(device="cpu", dtype=torch.int64), 0
+    ids, offset = _positions_arg(positions)
+    return torch.from_numpy(ids), offset
+
+
+def _op_kernel(x, ids, offset, key, style, inverse, af, layout, rd):
+    """The CPU kernel of librope::apply (see _torch_op)."""
+    src = _LIVE.get(key)
+    if src is None:
+        raise RuntimeError(f"librope::apply: no live librope.Freqs/Table with key {key} (it was freed)")
+    if ids is not None and ids.dtype != torch.int64:
+        raise TypeError(f"librope::apply: ids must be int64, got {ids.dtype}")
+    out = torch.empty(x.shape, dtype=x.dtype)
+    _rope_c(src, style, inverse, af, rd, layout, None if ids is None else ids.contiguous().numpy(), offset,
+            [(x, out)])
+    return out
+
+
+_OP = None
+if torch is not None:
+    from . import _torch_op
+    _OP = _torch_op.build(_op_kernel, _LIVE.get)
+
+
+def _torch_apply(x, positions, src, style, inverse, af, layout, rd):
+    """apply() of a torch tensor into a new tensor, differentiable: through the librope::apply
+    operator (torch >= 2.4: also inside torch.compile, no graph break), else through
+    RoPEFunction when x requires grad, else a plain C call."""
+    _dtype_code(x)
+    ids, offset = _torch_ids(positions)
+    if _OP is not None:
+        return _OP(x, ids, offset, src._key, style, inverse, af, layout, rd)
+    if torch.is_grad_enabled() and x.requires_grad:
+        return RoPEFunction.apply(x, ids if ids is not None else offset, style, *(
+            (None, src) if isinstance(src, Table) else (src, None)), af, layout, inverse, rd)
+    out = torch.empty(x.shape, dtype=x.dtype)
+    _rope_c(src, style, inverse, af, rd, layout, None if ids is None else ids.numpy(), offset, [(x, out)])
+    return out
 
 
 def apply(x, positions=None, *, style, freqs=None, table=None, inverse=False, attention_factor=None,
@@ -388,35 +610,45 @@ def apply(x, positions=None, *, style, freqs=None, table=None, inverse=False, at
     """Rotate x, a 4-D (batch, seq, heads, head_dim) array/tensor with any strides (layout="bhsd"
     or "sbhd" for other axis orders), f32/f16 (numpy) or f32/f16/bf16 (torch), in float32.
 
-    positions: None (0..seq-1), an int offset, or ids of shape (seq,) or (batch, seq) indexing
-    positions (freqs=) or table rows (table=). attention_factor: default the model's (freqs or
-    table); it multiplies the rotated dims as HF multiplies cos and sin. inverse=True is the
-    backward (gradient) rotation. out: None = a new array; pass out=x to rotate in place."""
-    p = _params(style, freqs, table, inverse, attention_factor, rotary_dim)
-    if out is None:
-        out = _empty_like(x)
-    elif type(out) is not type(x) or out.shape != x.shape or out.dtype != x.dtype:
-        raise ValueError("librope: out must have x's type, shape and dtype")
-    tin = _tensor(x, layout)
-    tout = _tensor(out, layout, writable=True)
-    pos, keep = _make_positions(positions, tin.shape[0], tin.shape[1])
-    check(lib.rope_apply(C.byref(p), C.byref(pos), C.byref(tin), C.byref(tout)), "rope_apply")
-    del keep
+    positions: None (0..seq-1), an int offset, or integer ids of shape (seq,) or (batch, seq)
+    indexing positions (freqs=) or table rows (table=). attention_factor: default the model's
+    (freqs or table); it multiplies the rotated dims as HF multiplies cos and sin. inverse=True is
+    the backward (gradient) rotation. out: None = a new array; pass out=x to rotate in place.
+    A torch tensor with out=None gives a differentiable result (torch.ops.librope.apply)."""
+    src = _source(freqs, table, "librope.apply")
+    st = _style(style)
+    af, rd = _resolve(src, attention_factor, rotary_dim, "librope.apply")
+    _layout(layout)
+    if _is_torch(x) and out is None:
+        return _torch_apply(x, positions, src, st, bool(inverse), af, layout, rd)
+    ids, offset = _positions_arg(positions)
+    out = _empty_like(x) if out is None else _check_out(x, out, "out")
+    _rope_c(src, st, bool(inverse), af, rd, layout, ids, offset, [(x, out)])
+    _written(out)
     return out
 
 
 def apply_qk(q, k, positions=None, *, style, freqs=None, table=None, inverse=False, attention_factor=None,
              out_q=None, out_k=None, layout="bshd", rotary_dim=None):
-    """q and k in one call (any head counts: MHA, GQA, MQA). Returns (q_out, k_out)."""
-    p = _params(style, freqs, table, inverse, attention_factor, rotary_dim)
-    out_q = _empty_like(q) if out_q is None else out_q
-    out_k = _empty_like(k) if out_k is None else out_k
-    tq, tqo = _tensor(q, layout), _tensor(out_q, layout, writable=True)
-    tk, tko = _tensor(k, layout), _tensor(out_k, layout, writable=True)
-    pos, keep = _make_positions(positions, tq.shape[0], tq.shape[1])
-    check(lib.rope_apply_qk(C.byref(p), C.byref(pos), C.byref(tq), C.byref(tqo), C.byref(tk), C.byref(tko)),
-          "rope_apply_qk")
-    del keep
+    """q and k in one call (any head counts: MHA, GQA, MQA). Returns (q_out, k_out). Torch
+    tensors that require grad (or inside torch.compile) go through apply, one per tensor."""
+    src = _source(freqs, table, "librope.apply_qk")
+    st = _style(style)
+    af, rd = _resolve(src, attention_factor, rotary_dim, "librope.apply_qk")
+    _layout(layout)
+    if _is_torch(q) and _is_torch(k) and out_q is None and out_k is None and (
+            _tracing() or (torch.is_grad_enabled() and (q.requires_grad or k.requires_grad))):
+        return (_torch_apply(q, positions, src, st, bool(inverse), af, layout, rd),
+                _torch_apply(k, positions, src, st, bool(inverse), af, layout, rd))
+    ids, offset = _positions_arg(positions)
+    out_q = _empty_like(q) if out_q is None else _check_out(q, out_q, "out_q")
+    out_k = _empty_like(k) if out_k is None else _check_out(k, out_k, "out_k")
+    if _is_torch(q) and torch.is_grad_enabled() and q.requires_grad or \
+            _is_torch(k) and torch.is_grad_enabled() and k.requires_grad:
+        raise ValueError("librope.apply_qk: out_q=/out_k= cannot be used when q or k requires grad")
+    _rope_c(src, st, bool(inverse), af, rd, layout, ids, offset, [(q, out_q), (k, out_k)])
+    _written(out_q)
+    _written(out_k)
     return out_q, out_k
 
 
@@ -491,26 +723,39 @@ def apply_rotary_emb(xq, xk, freqs_cis):
 if torch is not None:
     class RoPEFunction(torch.autograd.Function):
         """y = RoPE(x); the backward is the library's inverse rotation (af·R(-θ), the transpose).
-        RoPEFunction.apply(x, positions, style, freqs, table, attention_factor, layout)."""
+        RoPEFunction.apply(x, positions, style, freqs, table, attention_factor, layout[, inverse,
+        rotary_dim]). The path of torch without torch.library.custom_op (< 2.4); with a newer
+        torch, librope.rope / librope.apply use the librope::apply operator instead."""
 
         @staticmethod
-        def forward(ctx, x, positions, style, freqs=None, table=None, attention_factor=None, layout="bshd"):
-            ctx.args = (positions, style, freqs, table, attention_factor, layout)
+        def forward(ctx, x, positions, style, freqs=None, table=None, attention_factor=None, layout="bshd",
+                    inverse=False, rotary_dim=None):
+            ctx.args = (positions, style, freqs, table, attention_factor, layout, inverse, rotary_dim)
             return apply(x.detach(), positions, style=style, freqs=freqs, table=table,
-                         attention_factor=attention_factor, layout=layout)
+                         attention_factor=attention_factor, layout=layout, inverse=inverse,
+                         rotary_dim=rotary_dim)
 
         @staticmethod
         def backward(ctx, grad):
-            positions, style, freqs, table, af, layout = ctx.args
+            positions, style, freqs, table, af, layout, inverse, rd = ctx.args
             gx = apply(grad, positions, style=style, freqs=freqs, table=table, attention_factor=af,
-                       layout=layout, inverse=True)
-            return gx, None, None, None, None, None, None
+                       layout=layout, inverse=not inverse, rotary_dim=rd)
+            return gx, None, None, None, None, None, None, None, None
 
     def rope(x, positions=None, *, style, freqs=None, table=None, attention_factor=None, layout="bshd"):
-        """Differentiable apply (torch): RoPEFunction.apply with keyword arguments."""
-        return RoPEFunction.apply(x, positions, style, freqs, table, attention_factor, layout)
+        """Differentiable apply (torch): librope.apply of a tensor, under the name the old API used."""
+        if not _is_torch(x):
+            raise TypeError(f"librope.rope: expected a torch.Tensor, got {type(x).__name__}")
+        return apply(x, positions, style=style, freqs=freqs, table=table, attention_factor=attention_factor,
+                     layout=layout)
 else:  # pragma: no cover
     RoPEFunction = None
 
     def rope(*args, **kwargs):
         raise ImportError("librope.rope needs torch")
+
+
+def torch_op_available():
+    """True when librope.apply / librope.rope run as the torch.library operator librope::apply
+    (torch >= 2.4: torch.compile without graph breaks); False on older torch or without torch."""
+    return _OP is not None
