@@ -229,15 +229,21 @@ class Table:
         _register(self)
 
     @staticmethod
-    def _rows_arg(v, what):
+    def _rows_arg(v, what, where="librope.Table.from_cos_sin"):
+        """cos or sin rows as finite float32 NumPy (torch tensors and array-likes accepted)."""
         if torch is not None and isinstance(v, torch.Tensor):
-            v = v.detach().to(torch.float32).cpu().numpy()
-        v = np.asarray(v)
+            if v.is_complex():
+                raise TypeError(f"{where}: {what} must be real numbers, got dtype {v.dtype}")
+            v = v.detach().to(device="cpu", dtype=torch.float32).numpy()
+        try:
+            v = np.asarray(v)
+        except ValueError as e:
+            raise ValueError(f"{where}: {what} is not a rectangular array ({e})") from None
         if v.dtype.kind not in "iuf":
-            raise TypeError(f"librope.Table.from_cos_sin: {what} must be real numbers, got dtype {v.dtype}")
+            raise TypeError(f"{where}: {what} must be real numbers, got dtype {v.dtype}")
         v = np.ascontiguousarray(v, dtype=np.float32)
         if not np.isfinite(v).all():
-            raise ValueError(f"librope.Table.from_cos_sin: {what} has a non-finite value")
+            raise ValueError(f"{where}: {what} has a non-finite value")
         return v
 
     @classmethod
@@ -435,7 +441,7 @@ def _empty_like(x):
 
 
 def _style(style):
-    if not isinstance(style, bool):  # True == 1 would pass for STYLE_INTERLEAVED
+    if isinstance(style, str) or _ck.is_int(style):  # not True or 1.0, which == 1 (INTERLEAVED)
         if style in ("half", "neox", STYLE_HALF):
             return STYLE_HALF
         if style in ("interleaved", "gptj", STYLE_INTERLEAVED):
@@ -615,6 +621,7 @@ def apply(x, positions=None, *, style, freqs=None, table=None, inverse=False, at
     (freqs or table); it multiplies the rotated dims as HF multiplies cos and sin. inverse=True is
     the backward (gradient) rotation. out: None = a new array; pass out=x to rotate in place.
     A torch tensor with out=None gives a differentiable result (torch.ops.librope.apply)."""
+    _dtype_code(x)
     src = _source(freqs, table, "librope.apply")
     st = _style(style)
     af, rd = _resolve(src, attention_factor, rotary_dim, "librope.apply")
@@ -632,6 +639,8 @@ def apply_qk(q, k, positions=None, *, style, freqs=None, table=None, inverse=Fal
              out_q=None, out_k=None, layout="bshd", rotary_dim=None):
     """q and k in one call (any head counts: MHA, GQA, MQA). Returns (q_out, k_out). Torch
     tensors that require grad (or inside torch.compile) go through apply, one per tensor."""
+    _dtype_code(q)
+    _dtype_code(k)
     src = _source(freqs, table, "librope.apply_qk")
     st = _style(style)
     af, rd = _resolve(src, attention_factor, rotary_dim, "librope.apply_qk")
@@ -655,12 +664,8 @@ def apply_qk(q, k, positions=None, *, style, freqs=None, table=None, inverse=Fal
 # ------------------------------------------------------------------- drop-ins
 
 def _cos_sin_rows(cos, sin, name):
-    """cos/sin given as a peer gives them -> float32 numpy (rows, width)."""
-    if _is_torch(cos):
-        cos = cos.detach().to(torch.float32).cpu().numpy()
-        sin = sin.detach().to(torch.float32).cpu().numpy()
-    cos = np.asarray(cos, dtype=np.float32)
-    sin = np.asarray(sin, dtype=np.float32)
+    """cos/sin given as a peer gives them -> float32 numpy (rows, width), finite."""
+    cos, sin = Table._rows_arg(cos, "cos", name), Table._rows_arg(sin, "sin", name)
     if cos.shape != sin.shape:
         raise ValueError(f"{name}: cos and sin shapes differ: {cos.shape} vs {sin.shape}")
     return cos, sin
@@ -704,6 +709,10 @@ def apply_rotary_emb(xq, xk, freqs_cis):
     """Drop-in for Meta llama's `apply_rotary_emb(xq, xk, freqs_cis)`: x (batch, seq, heads, head_dim),
     freqs_cis complex (seq, head_dim/2) (polar(1, m·θᵢ)), interleaved pairs (2i, 2i+1).
     Returns new (xq_out, xk_out) of xq's and xk's dtype; arithmetic in float32."""
+    _dtype_code(xq)
+    _dtype_code(xk)
+    if len(xq.shape) != 4:
+        raise ValueError(f"apply_rotary_emb: xq must be (batch, seq, heads, head_dim), got shape {tuple(xq.shape)}")
     if _is_torch(freqs_cis):
         fc = freqs_cis.detach().cpu().numpy()
     else:
@@ -714,7 +723,7 @@ def apply_rotary_emb(xq, xk, freqs_cis):
     if fc.ndim != 2 or fc.shape[0] != seq or fc.shape[1] * 2 != xq.shape[-1]:
         raise ValueError(f"apply_rotary_emb: freqs_cis {tuple(fc.shape)} must be (seq, head_dim/2) = "
                          f"({seq}, {xq.shape[-1] // 2})")
-    table = Table.from_cos_sin(fc.real, fc.imag)
+    table = Table.from_cos_sin(fc.real, fc.imag)  # (non-finite values refused there)
     return apply_qk(xq, xk, None, style="interleaved", table=table, attention_factor=1.0)
 
 

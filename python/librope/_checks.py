@@ -66,7 +66,11 @@ def int64_array(v, what):
         except (OverflowError, ValueError) as e:  # ragged or oversized nested sequences
             raise ValueError(f"{what}: not a rectangular integer array ({e})") from None
     kind = arr.dtype.kind
-    if kind == "O":  # Python ints beyond 64 bits end up as objects; so do mixed lists
+    if kind == "O" or (kind == "f" and not isinstance(v, np.ndarray)):
+        # Python ints beyond 64 bits become objects; [0, 2**63] becomes float64 (int64 and
+        # uint64 have no common integer type): decide element by element
+        if not isinstance(v, np.ndarray):
+            arr = np.array(v, dtype=object)
         flat = arr.reshape(-1).tolist()
         for e in flat:
             int64(e, f"{what} element")
@@ -74,8 +78,6 @@ def int64_array(v, what):
     elif kind == "u":
         if arr.size and arr.dtype.itemsize >= 8 and int(arr.max()) > INT64_MAX:
             raise OverflowError(f"{what}: value {int(arr.max())} is beyond the int64 range")
-    elif kind == "f" and arr.size == 0 and not isinstance(v, np.ndarray):
-        pass  # np.asarray([]) is float64: an empty list is an empty list of ints
     elif kind != "i":
         raise TypeError(f"{what} must be integers, got dtype {arr.dtype}")
     return np.ascontiguousarray(arr, dtype=np.int64)
