@@ -115,6 +115,7 @@ static uint64_t read_sum(const uint64_t *p, size_t n) {
 
 static rope_status fill_cache(rope_kv_cache *c, int64_t n, rope_dtype dt) {
     const int64_t chunk = 1024;
+    if (dt == ROPE_Q8) dt = ROPE_F32; /* quantised by the cache on append */
     size_t es = rope_dtype_size(dt);
     unsigned char *k = malloc((size_t)(chunk * HKV * HD) * es), *v = malloc((size_t)(chunk * HKV * HD) * es);
     if (!k || !v) {
@@ -147,25 +148,41 @@ static rope_status fill_cache(rope_kv_cache *c, int64_t n, rope_dtype dt) {
     return st;
 }
 
+/* Bytes one decode step reads from the cache: keys and values (+ the q8 scales). */
+static double cache_bytes(int64_t ctx, rope_dtype dt) {
+    const double per = dt == ROPE_Q8 ? 1.0 + 4.0 / 32.0 : (double)rope_dtype_size(dt);
+    return 2.0 * (double)ctx * HKV * HD * per;
+}
+
+static const char *dt_name(rope_dtype dt) {
+    return dt == ROPE_F32 ? "f32" : dt == ROPE_F16 ? "f16" : dt == ROPE_BF16 ? "bf16" : "q8";
+}
+
+enum { NT = 2 }; /* thread counts measured: 1 .. NT */
+
 typedef struct decode_row {
     int64_t ctx;
     rope_dtype dt;
-    double attn_s, read_s, attn_cpu_s, read_cpu_s, bytes;
+    double read_s, read_cpu_s, bytes;
+    double attn_s[NT], attn_cpu_s[NT]; /* [threads - 1] */
 } decode_row;
 
+/* One round = a plain read of the cache's bytes and one decode step per thread
+ * count, in an order that rotates from round to round; medians of each. */
 static rope_status bench_decode(int64_t ctx, rope_dtype dt, int rounds, decode_row *row) {
     rope_kv_cache_desc desc = {1, HKV, HD, ctx, dt, ROPE_KV_ROTATED};
     rope_kv_cache *c = NULL;
+    rope_pool *pool = NULL;
     rope_status st = rope_kv_cache_create(&desc, &c);
     if (st != ROPE_OK) return st;
     st = fill_cache(c, ctx, dt);
-    const double bytes = 2.0 * (double)ctx * HKV * HD * (double)rope_dtype_size(dt);
+    if (st == ROPE_OK) st = rope_pool_create(NT, &pool);
+    const double bytes = cache_bytes(ctx, dt);
     size_t words = (size_t)(bytes / 8);
     uint64_t *buf = malloc(words * 8);
     float q[HQ * HD], out[HQ * HD];
-    double *ta = malloc(sizeof(double) * (size_t)rounds), *tr = malloc(sizeof(double) * (size_t)rounds);
-    double *ca = malloc(sizeof(double) * (size_t)rounds), *cr = malloc(sizeof(double) * (size_t)rounds);
-    if (!buf || !ta || !tr || !ca || !cr) st = ROPE_E_NOMEM;
+    double *t = malloc(sizeof(double) * (size_t)rounds * (NT + 1) * 2);
+    if (!buf || !t) st = ROPE_E_NOMEM;
     if (st == ROPE_OK) {
         for (size_t i = 0; i < words; i++) buf[i] = i * 0x9e3779b97f4a7c15ull;
         for (int i = 0; i < HQ * HD; i++) q[i] = urand();
@@ -174,38 +191,41 @@ static rope_status bench_decode(int64_t ctx, rope_dtype dt, int rounds, decode_r
         rope_tensor_contiguous(&to, out, ROPE_F32, 1, 1, HQ, HD);
         rope_positions pos = {0};
         pos.offset = ctx - 1;
-        volatile uint64_t sink = 0;
-        st = rope_attention(c, NULL, &pos, &tq, &to); /* warm-up */
-        sink += read_sum(buf, words);
-        for (int r = 0; r < rounds && st == ROPE_OK; r++) {
-            for (int o = 0; o < 2; o++) {
-                if ((o ^ r) & 1) {
-                    double t0 = now_s(), c0 = cpu_s();
-                    sink += read_sum(buf, words);
-                    tr[r] = now_s() - t0;
-                    cr[r] = cpu_s() - c0;
-                } else {
-                    double t0 = now_s(), c0 = cpu_s();
-                    st = rope_attention(c, NULL, &pos, &tq, &to);
-                    ta[r] = now_s() - t0;
-                    ca[r] = cpu_s() - c0;
-                }
-            }
+        rope_attention_params ap[NT];
+        for (int k = 0; k < NT; k++) {
+            rope_attention_params_init(&ap[k]);
+            ap[k].pool = k ? pool : NULL;
         }
+        volatile uint64_t sink = 0;
+        for (int k = 0; k < NT && st == ROPE_OK; k++) st = rope_attention(c, &ap[k], &pos, &tq, &to);
+        sink += read_sum(buf, words);
+        for (int r = 0; r < rounds && st == ROPE_OK; r++)
+            for (int o = 0; o <= NT; o++) {
+                const int what = (o + r) % (NT + 1); /* 0: read, k: attention on k threads */
+                double t0 = now_s(), c0 = cpu_s();
+                if (what == 0) sink += read_sum(buf, words);
+                else st = rope_attention(c, &ap[what - 1], &pos, &tq, &to);
+                t[(what * rounds + r) * 2] = now_s() - t0;
+                t[(what * rounds + r) * 2 + 1] = cpu_s() - c0;
+            }
         (void)sink;
+        double *col = malloc(sizeof(double) * (size_t)rounds);
+        if (!col) st = ROPE_E_NOMEM;
+        for (int what = 0; what <= NT && st == ROPE_OK; what++)
+            for (int cpu = 0; cpu < 2; cpu++) {
+                for (int r = 0; r < rounds; r++) col[r] = t[(what * rounds + r) * 2 + cpu];
+                double m = median(col, rounds);
+                if (what == 0) *(cpu ? &row->read_cpu_s : &row->read_s) = m;
+                else *(cpu ? &row->attn_cpu_s[what - 1] : &row->attn_s[what - 1]) = m;
+            }
+        free(col);
         row->ctx = ctx;
         row->dt = dt;
         row->bytes = bytes;
-        row->attn_s = median(ta, rounds);
-        row->read_s = median(tr, rounds);
-        row->attn_cpu_s = median(ca, rounds);
-        row->read_cpu_s = median(cr, rounds);
     }
     free(buf);
-    free(ta);
-    free(tr);
-    free(ca);
-    free(cr);
+    free(t);
+    rope_pool_free(pool);
     rope_kv_cache_free(c);
     return st;
 }
@@ -295,7 +315,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: rope bench attention [--json] [--rounds N] [--no-torch] [--quick]\n"
             "  decode: 1 token over 4096 and 32768 cached positions (32 q / 8 kv heads, d 128),\n"
-            "          f32 and f16 cache, vs a plain read of the same bytes (1 thread)\n"
+            "          f32, f16 and q8 cache, 1 and 2 threads, vs a plain read of the same bytes\n"
             "  prefill: 2048 tokens causal, GFLOP/s with 1 and 2 threads, vs PyTorch eager\n"
             "  --quick: decode 4096 only, prefill 512 tokens, no torch\n");
 }
@@ -319,12 +339,12 @@ int bench_attention_run(int argc, char **argv) {
     }
     if (quick) torch = 0;
     const int64_t ctxs[2] = {4096, 32768};
-    const rope_dtype dts[2] = {ROPE_F32, ROPE_F16};
-    decode_row dec[4];
+    const rope_dtype dts[3] = {ROPE_F32, ROPE_F16, ROPE_Q8};
+    decode_row dec[6];
     int n_dec = 0;
     for (int ci = 0; ci < (quick ? 1 : 2); ci++)
-        for (int di = 0; di < 2; di++) {
-            if (!json) fprintf(stderr, "  decode %lld %s ...\n", (long long)ctxs[ci], di ? "f16" : "f32");
+        for (int di = 0; di < 3; di++) {
+            if (!json) fprintf(stderr, "  decode %lld %s ...\n", (long long)ctxs[ci], dt_name(dts[di]));
             rope_status st = bench_decode(ctxs[ci], dts[di], rounds, &dec[n_dec]);
             if (st != ROPE_OK) {
                 fprintf(stderr, "rope bench attention: decode: %s\n", rope_strerror(st));
@@ -350,16 +370,18 @@ int bench_attention_run(int argc, char **argv) {
 
     if (json) {
         printf("{\"isa\": \"%s\", \"decode\": [", rope_isa_name());
-        for (int i = 0; i < n_dec; i++)
-            printf("%s{\"ctx\": %lld, \"dtype\": \"%s\", \"threads\": 1, \"attention_us\": %.1f, "
-                   "\"read_us\": %.1f, \"bytes\": %.0f, \"attention_gbs\": %.2f, \"read_gbs\": %.2f, "
-                   "\"ratio\": %.3f, \"attention_cpu_us\": %.1f, \"read_cpu_us\": %.1f, "
-                   "\"ratio_cpu\": %.3f}",
-                   i ? ", " : "", (long long)dec[i].ctx, dec[i].dt == ROPE_F32 ? "f32" : "f16",
-                   dec[i].attn_s * 1e6, dec[i].read_s * 1e6, dec[i].bytes,
-                   dec[i].bytes / dec[i].attn_s * 1e-9, dec[i].bytes / dec[i].read_s * 1e-9,
-                   dec[i].read_s / dec[i].attn_s, dec[i].attn_cpu_s * 1e6, dec[i].read_cpu_s * 1e6,
-                   dec[i].read_cpu_s / dec[i].attn_cpu_s);
+        for (int i = 0, first = 1; i < n_dec; i++)
+            for (int k = 0; k < NT; k++, first = 0)
+                printf("%s{\"ctx\": %lld, \"dtype\": \"%s\", \"threads\": %d, \"attention_us\": %.1f, "
+                       "\"read_us\": %.1f, \"bytes\": %.0f, \"attention_gbs\": %.2f, \"read_gbs\": %.2f, "
+                       "\"ratio\": %.3f, \"attention_cpu_us\": %.1f, \"read_cpu_us\": %.1f, "
+                       "\"ratio_cpu\": %.3f, \"speedup_vs_1_thread\": %.3f}",
+                       first ? "" : ", ", (long long)dec[i].ctx, dt_name(dec[i].dt), k + 1,
+                       dec[i].attn_s[k] * 1e6, dec[i].read_s * 1e6, dec[i].bytes,
+                       dec[i].bytes / dec[i].attn_s[k] * 1e-9, dec[i].bytes / dec[i].read_s * 1e-9,
+                       dec[i].read_s / dec[i].attn_s[k], dec[i].attn_cpu_s[k] * 1e6,
+                       dec[i].read_cpu_s * 1e6, dec[i].read_cpu_s / dec[i].attn_cpu_s[k],
+                       dec[i].attn_s[0] / dec[i].attn_s[k]);
         printf("], \"prefill\": [");
         for (int i = 0; i < 2; i++) {
             printf("%s{\"tokens\": %lld, \"threads\": %d, \"ms\": %.2f, \"gflops\": %.2f", i ? ", " : "",
@@ -374,17 +396,23 @@ int bench_attention_run(int argc, char **argv) {
     }
     printf("attention benchmark (kernels: %s; Llama-3-8B heads: %d q, %d kv, head_dim %d)\n\n",
            rope_isa_name(), HQ, HKV, HD);
-    printf("decode, 1 token, 1 thread, median of %d interleaved rounds\n", rounds);
-    printf("  %-7s %-5s %8s %12s %10s %10s %10s %7s %10s\n", "ctx", "cache", "MB", "attention us",
-           "read us", "attn GB/s", "read GB/s", "ratio", "ratio cpu");
+    printf("decode, 1 token, median of %d interleaved rounds (read, 1 thread, 2 threads)\n", rounds);
+    printf("  %-7s %-5s %3s %8s %12s %10s %10s %10s %7s %10s %8s\n", "ctx", "cache", "thr", "MB",
+           "attention us", "read us", "attn GB/s", "read GB/s", "ratio", "ratio cpu", "speedup");
     for (int i = 0; i < n_dec; i++)
-        printf("  %-7lld %-5s %8.1f %12.1f %10.1f %10.2f %10.2f %7.3f %10.3f\n", (long long)dec[i].ctx,
-               dec[i].dt == ROPE_F32 ? "f32" : "f16", dec[i].bytes / 1e6, dec[i].attn_s * 1e6,
-               dec[i].read_s * 1e6, dec[i].bytes / dec[i].attn_s * 1e-9,
-               dec[i].bytes / dec[i].read_s * 1e-9, dec[i].read_s / dec[i].attn_s,
-               dec[i].read_cpu_s / dec[i].attn_cpu_s);
-    printf("  (ratio = plain read time of the same bytes / attention time, wall clock; ratio cpu:\n"
-           "   the same with thread CPU time, robust when others share the cores; target >= 0.8)\n\n");
+        for (int k = 0; k < NT; k++) {
+            char rc[16] = "-";
+            if (k == 0) snprintf(rc, sizeof rc, "%.3f", dec[i].read_cpu_s / dec[i].attn_cpu_s[0]);
+            printf("  %-7lld %-5s %3d %8.1f %12.1f %10.1f %10.2f %10.2f %7.3f %10s %8.2f\n",
+                   (long long)dec[i].ctx, dt_name(dec[i].dt), k + 1, dec[i].bytes / 1e6,
+                   dec[i].attn_s[k] * 1e6, dec[i].read_s * 1e6, dec[i].bytes / dec[i].attn_s[k] * 1e-9,
+                   dec[i].bytes / dec[i].read_s * 1e-9, dec[i].read_s / dec[i].attn_s[k],
+                   rc, dec[i].attn_s[0] / dec[i].attn_s[k]);
+        }
+    printf("  (ratio = time of a plain 1-thread read of the same bytes / attention time, wall clock;\n"
+           "   ratio cpu: the same in thread CPU time (1 thread only), robust when others share the\n"
+           "   cores; target >= 0.8 on 1 thread; speedup = 1-thread time / this time, target > 1;\n"
+           "   q8 bytes include the float32 scales: 1.125 bytes per element)\n\n");
     printf("prefill, %lld tokens causal, f32 cache, median of %d\n", (long long)np, prounds);
     printf("  %-8s %10s %10s %12s %10s\n", "threads", "ms", "GFLOP/s", "torch ms", "speedup");
     for (int i = 0; i < 2; i++) {
