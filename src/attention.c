@@ -55,6 +55,9 @@ enum { AK_TILE = 64, AK_KB = 16 };
 enum { AK_DT_F32 = 0, AK_DT_F16 = 1, AK_DT_BF16 = 2, AK_DT_Q8 = 3 };
 enum { AK_QB = 32 }; /* ROPE_Q8: dims per scale block */
 
+/* Decode splits the keys into chunks of this many (a multiple of AK_TILE). */
+#define AK_SPLIT 1024
+
 /* Work below this many multiply-adds runs on the calling thread. */
 #define AK_MIN_PARALLEL_FLOPS ((int64_t)1 << 20)
 
@@ -924,6 +927,11 @@ typedef struct attn_ctx {
     qpos_plan qp;
     float qscale;
     int64_t window;
+    /* flash-decoding: the keys of one (row, kv head, query block) in nsplit
+     * chunks of split_len keys, each an item with its own partial softmax
+     * state (m, l, o in part), merged in chunk order afterwards */
+    int64_t nsplit, split_len;
+    float *part;
     /* one scratch area per participating thread, claimed with a flag */
     unsigned char *scratch;
     size_t slot_bytes;
@@ -955,11 +963,16 @@ static size_t scratch_layout(int64_t rmax, int64_t D, unsigned char *base, scrat
     return 2 * sz_q + sz_s + 2 * sz_r + sz_p;
 }
 
+static void attn_store(const attn_ctx *x, int64_t b, int64_t kvh, int64_t s0, int64_t nq,
+                       const float *o, const float *l);
+
 static void attn_item(const attn_ctx *x, const scratch *sc, int64_t item) {
     const rope_kv_cache *c = x->c;
     const int64_t H = c->n_kv, D = c->D, G = x->G;
     /* items: (row, kv head) outer; query blocks zigzag inside, so any
      * contiguous run of items mixes early (cheap) and late (dear) blocks */
+    const int64_t ch = item % x->nsplit;
+    item /= x->nsplit;
     const int64_t bh = item / x->nqb, z = item % x->nqb;
     const int64_t b = bh / H, kvh = bh % H;
     const int64_t qb = (z % 2 == 0) ? z / 2 : x->nqb - 1 - z / 2;
@@ -1004,8 +1017,10 @@ static void attn_item(const attn_ctx *x, const scratch *sc, int64_t item) {
         const unsigned char *vb = c->v + (b * H + kvh) * c->head_elems * c->es;
         const int q8 = c->dt == AK_DT_Q8;
         const float *ksb = q8 ? c->ks + sreg(c, b, kvh) : NULL, *vsb = q8 ? c->vs + sreg(c, b, kvh) : NULL;
-        for (int64_t t0 = 0; t0 < len; t0 += AK_TILE) {
-            const int nk = (int)(len - t0 < AK_TILE ? len - t0 : AK_TILE);
+        const int64_t tb = ch * x->split_len;
+        const int64_t te = x->nsplit > 1 && tb + x->split_len < len ? tb + x->split_len : len;
+        for (int64_t t0 = tb; t0 < te; t0 += AK_TILE) {
+            const int nk = (int)(te - t0 < AK_TILE ? te - t0 : AK_TILE);
             int64_t kmin = INT64_MAX, kmax = INT64_MIN;
             for (int j = 0; j < nk; j++) {
                 int64_t p = kpos[t0 + j];
@@ -1024,16 +1039,73 @@ static void attn_item(const attn_ctx *x, const scratch *sc, int64_t item) {
         }
     }
 
+    if (x->nsplit > 1) { /* partial state of this chunk: m, l, then o, per row */
+        float *pp = x->part + (item * x->nsplit + ch) * x->rmax * (D + 2);
+        for (int64_t r = 0; r < R; r++) {
+            pp[r * (D + 2)] = sc->m[r];
+            pp[r * (D + 2) + 1] = sc->l[r];
+            memcpy(pp + r * (D + 2) + 2, sc->o + r * D, sizeof(float) * (size_t)D);
+        }
+        return;
+    }
+    attn_store(x, b, kvh, s0, nq, sc->o, sc->l);
+}
+
+/*
+ * Merge the nsplit partial states of one (row, kv head, query block), in chunk
+ * order (so the result does not depend on the thread count): with M the
+ * largest running max, l = Σ l_c·2^(m_c − M) and o = Σ o_c·2^(m_c − M).
+ * A chunk that saw nothing (m = −inf) adds nothing; a NaN max makes the row NaN.
+ */
+static void attn_merge(const attn_ctx *x, const scratch *sc, int64_t item) {
+    const int64_t H = x->c->n_kv, D = x->c->D, G = x->G;
+    const int64_t bh = item / x->nqb, z = item % x->nqb;
+    const int64_t qb = (z % 2 == 0) ? z / 2 : x->nqb - 1 - z / 2;
+    const int64_t s0 = qb * x->Bq, nq = x->L - s0 < x->Bq ? x->L - s0 : x->Bq, R = nq * G;
+    const float *base = x->part + item * x->nsplit * x->rmax * (D + 2);
+    for (int64_t r = 0; r < R; r++) {
+        float M = -INFINITY, l = 0.0f;
+        for (int64_t ch = 0; ch < x->nsplit; ch++) {
+            const float m = base[(ch * x->rmax + r) * (D + 2)];
+            if (m != m) M = m;
+            else if (M == M && m > M) M = m;
+        }
+        float *o = sc->o + r * D;
+        memset(o, 0, sizeof(float) * (size_t)D);
+        for (int64_t ch = 0; ch < x->nsplit; ch++) {
+            const float *pp = base + (ch * x->rmax + r) * (D + 2);
+            if (pp[0] == -INFINITY) continue;
+            const float w = M != M ? NAN : ak_exp2(pp[0] - M);
+            l += pp[1] * w;
+            for (int64_t d = 0; d < D; d++) o[d] += pp[2 + d] * w;
+        }
+        sc->l[r] = l;
+    }
+    attn_store(x, bh / H, bh % H, s0, nq, sc->o, sc->l);
+}
+
+static void attn_merge_range(void *ctx, int64_t begin, int64_t end) {
+    attn_ctx *x = ctx;
+    scratch sc;
+    scratch_layout(x->rmax, x->c->D, x->scratch, &sc);
+    for (int64_t i = begin; i < end; i++) attn_merge(x, &sc, i);
+}
+
+/* Normalise the nq·G output rows of (row b, kv head kvh, queries from s0) and
+ * write them to out in its dtype and strides. */
+static void attn_store(const attn_ctx *x, int64_t b, int64_t kvh, int64_t s0, int64_t nq,
+                       const float *o, const float *l) {
+    const int64_t D = x->c->D, G = x->G;
     const int64_t oes = (int64_t)rope_dtype_size(x->out.dtype);
     const int odt = ak_dt(x->out.dtype);
     for (int64_t i = 0; i < nq; i++)
         for (int64_t g = 0; g < G; g++) {
             const int64_t r = i * G + g;
-            const int seen = sc->l[r] != 0.0f; /* nothing seen: zeros (NaN sums stay NaN) */
-            const float inv = seen ? 1.0f / sc->l[r] : 0.0f;
+            const int seen = l[r] != 0.0f; /* nothing seen: zeros (NaN sums stay NaN) */
+            const float inv = seen ? 1.0f / l[r] : 0.0f;
             unsigned char *dst = (unsigned char *)x->out.data +
                                  toff(&x->out, b, s0 + i, kvh * G + g, 0) * oes;
-            const float *orow = sc->o + r * D;
+            const float *orow = o + r * D;
             if (odt == AK_DT_F32 && x->out.stride[3] == 1) {
                 float *of = (float *)(void *)dst;
                 if (seen)
@@ -1130,26 +1202,40 @@ rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *
     if (!isfinite(x.qscale)) return ROPE_E_PARAM;
     x.window = p->sliding_window;
 
-    const int64_t n_items = c->batch * c->n_kv * x.nqb;
     int64_t maxlen = 0;
     for (int64_t b = 0; b < c->batch; b++) maxlen = c->len[b] > maxlen ? c->len[b] : maxlen;
+    /* decode (one query block per kv head) over a long context: split the keys
+     * (flash-decoding), so threads share one sequence whatever its kv head
+     * count; decided by shape and length only, so every thread count merges
+     * the same chunks and the results stay bit-identical */
+    x.nsplit = 1;
+    x.split_len = maxlen;
+    if (x.nqb == 1 && maxlen >= 2 * AK_SPLIT) {
+        x.split_len = AK_SPLIT;
+        x.nsplit = (maxlen + AK_SPLIT - 1) / AK_SPLIT;
+    }
+    const int64_t n_items = c->batch * c->n_kv * x.nqb * x.nsplit;
     /* multiply-adds of one item, roughly: decides whether threads pay */
-    double item_flops = (double)x.rmax * (double)(maxlen + 1) * (double)c->D * 2.0;
+    double item_flops = (double)x.rmax * (double)(x.split_len + 1) * (double)c->D * 2.0;
     int64_t min_items = item_flops * (double)n_items < (double)AK_MIN_PARALLEL_FLOPS ? n_items : 1;
     x.n_slots = (p->pool && min_items < n_items) ? rope_pool_size(p->pool) : 1;
     if (x.n_slots < 1) x.n_slots = 1;
     x.slot_bytes = scratch_layout(x.rmax, c->D, NULL, NULL);
     x.scratch = aligned_alloc(64, x.slot_bytes * (size_t)x.n_slots);
     x.busy = calloc((size_t)x.n_slots, sizeof *x.busy);
-    if (!x.scratch || !x.busy) {
+    if (x.nsplit > 1) x.part = malloc(sizeof(float) * (size_t)(n_items * x.rmax * (c->D + 2)));
+    if (!x.scratch || !x.busy || (x.nsplit > 1 && !x.part)) {
         free(x.scratch);
         free(x.busy);
+        free(x.part);
         return ROPE_E_NOMEM;
     }
     for (int i = 0; i < x.n_slots; i++) atomic_init(&x.busy[i], 0);
     if (x.n_slots > 1) st = rope_parallel_for(p->pool, n_items, min_items, attn_range, &x);
     else attn_range(&x, 0, n_items);
+    if (st == ROPE_OK && x.nsplit > 1) attn_merge_range(&x, 0, n_items / x.nsplit);
     free(x.scratch);
     free(x.busy);
+    free(x.part);
     return st;
 }

@@ -794,6 +794,8 @@ int main(void) {
         {1, 4, 2, 64, 1999, 2, 0, 0},    /* kv_len 2001 decode */
         {1, 6, 2, 48, 100, 80, 17, 0},   /* sliding window */
         {1, 2, 1, 16, 0, 1, 0, 0},       /* one token */
+        {1, 4, 2, 64, 3000, 1, 0, 0},    /* decode over 3001 keys: split in 3 chunks, merged */
+        {2, 3, 1, 32, 2500, 2, 700, 0},  /* split decode with a sliding window (chunks unseen) */
     };
     const rope_dtype dts[3] = {ROPE_F32, ROPE_F16, ROPE_BF16};
     for (size_t s = 0; s < sizeof scens / sizeof scens[0]; s++)

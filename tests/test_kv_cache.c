@@ -534,6 +534,92 @@ static void test_q8_attention(const char *const *isas, int n_isa, int64_t D) {
     free(o32);
 }
 
+/*
+ * Decode over a long context splits the keys into chunks (flash-decoding) and
+ * merges the partial softmax states: the result is the same bits for 1, 2 and
+ * 3 threads, every cache dtype; a NaN key in one chunk makes the rows that see
+ * it NaN; a padding query (id -1) gets zeros.
+ */
+static void test_split_decode(void) {
+    const int64_t Hq = 6, H = 3, D = 64, N = 5000;
+    const rope_dtype dts[4] = {ROPE_F32, ROPE_F16, ROPE_BF16, ROPE_Q8};
+    float *k = malloc(sizeof(float) * N * H * D), *v = malloc(sizeof(float) * N * H * D);
+    float q[2 * 6 * 64], o[3][2 * 6 * 64];
+    fill(k, N * H * D, 1.0f);
+    fill(v, N * H * D, 1.0f);
+    fill(q, Hq * D, 1.0f);
+    memcpy(q + Hq * D, q, sizeof(float) * Hq * D);
+    int64_t *ids = malloc(sizeof(int64_t) * N);
+    for (int64_t i = 0; i < N; i++) ids[i] = i;
+    rope_pool *pools[3] = {NULL, NULL, NULL};
+    CHECK_OK(rope_pool_create(2, &pools[1]));
+    CHECK_OK(rope_pool_create(3, &pools[2]));
+    for (int di = 0; di < 4; di++) {
+        rope_kv_cache_desc desc = {2, H, D, N, dts[di], ROPE_KV_ROTATED};
+        rope_kv_cache *c = NULL;
+        CHECK_OK(rope_kv_cache_create(&desc, &c));
+        if (!c) break;
+        rope_positions rp = {0};
+        rp.ids = ids;
+        /* both rows hold the same keys and queries; row 1 has a NaN in the key
+         * of entry 3000, kv head 0 (read by q heads 0 and 1) */
+        rope_tensor tk2, tv2;
+        float *k2 = malloc(sizeof(float) * 2 * N * H * D), *v2 = malloc(sizeof(float) * 2 * N * H * D);
+        memcpy(k2, k, sizeof(float) * N * H * D);
+        memcpy(k2 + N * H * D, k, sizeof(float) * N * H * D);
+        memcpy(v2, v, sizeof(float) * N * H * D);
+        memcpy(v2 + N * H * D, v, sizeof(float) * N * H * D);
+        k2[N * H * D + 3000 * H * D + 5] = NAN;
+        rope_tensor_contiguous(&tk2, k2, ROPE_F32, 2, N, H, D);
+        rope_tensor_contiguous(&tv2, v2, ROPE_F32, 2, N, H, D);
+        rp.ids_batch_stride = 0;
+        CHECK_OK(rope_kv_cache_append(c, NULL, &rp, &tk2, &tv2));
+        int64_t qid[2] = {N - 1, N - 1};
+        for (int t = 0; t < 3; t++) {
+            rope_attention_params ap;
+            rope_attention_params_init(&ap);
+            ap.pool = pools[t];
+            rope_tensor tq, to;
+            rope_tensor_contiguous(&tq, q, ROPE_F32, 2, 1, Hq, D);
+            rope_tensor_contiguous(&to, o[t], ROPE_F32, 2, 1, Hq, D);
+            rope_positions qp = {0};
+            qp.ids = qid;
+            qp.ids_batch_stride = 1;
+            CHECK_OK(rope_attention(c, &ap, &qp, &tq, &to));
+        }
+        CHECK_MSG(!memcmp(o[0], o[1], sizeof o[0]) && !memcmp(o[0], o[2], sizeof o[0]),
+                  "%s: split decode differs between thread counts", dname(dts[di]));
+        /* row 0: finite; row 1: q heads 0, 1 (kv head 0) NaN, the others equal row 0 */
+        int fin = 1, nan_ok = 1, same = 1;
+        for (int64_t i = 0; i < Hq * D; i++) fin &= isfinite(o[0][i]);
+        for (int64_t i = 0; i < 2 * D; i++) nan_ok &= isnan(o[0][Hq * D + i]);
+        for (int64_t i = 2 * D; i < Hq * D; i++) same &= o[0][Hq * D + i] == o[0][i];
+        CHECK_MSG(fin && nan_ok && same, "%s: NaN in one chunk: finite %d nan %d same %d",
+                  dname(dts[di]), fin, nan_ok, same);
+        /* a padding query in row 1 gets zeros, row 0 unchanged */
+        qid[1] = -1;
+        float o2[2 * 6 * 64];
+        rope_tensor tq, to;
+        rope_tensor_contiguous(&tq, q, ROPE_F32, 2, 1, Hq, D);
+        rope_tensor_contiguous(&to, o2, ROPE_F32, 2, 1, Hq, D);
+        rope_positions qp = {0};
+        qp.ids = qid;
+        qp.ids_batch_stride = 1;
+        CHECK_OK(rope_attention(c, NULL, &qp, &tq, &to));
+        int zeros = 1;
+        for (int64_t i = 0; i < Hq * D; i++) zeros &= o2[Hq * D + i] == 0.0f;
+        CHECK(zeros && !memcmp(o2, o[0], sizeof(float) * Hq * D));
+        free(k2);
+        free(v2);
+        rope_kv_cache_free(c);
+    }
+    rope_pool_free(pools[1]);
+    rope_pool_free(pools[2]);
+    free(k);
+    free(v);
+    free(ids);
+}
+
 int main(void) {
     int n_isa = 0;
     const char *const *isas = rope_isa_available(&n_isa);
@@ -548,6 +634,7 @@ int main(void) {
     test_q8_attention(isas, n_isa, 128);
     test_q8_attention(isas, n_isa, 40); /* a partial scale block */
     test_q8_attention(isas, n_isa, 10); /* head_dim below one vector */
+    test_split_decode();
     rope_table_free(g_table);
     return check_report("test_kv_cache");
 }
