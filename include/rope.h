@@ -413,6 +413,34 @@ ROPE_API rope_status rope_kv_cache_remove(rope_kv_cache *c, int64_t row, int64_t
 ROPE_API rope_status rope_kv_cache_read(const rope_kv_cache *c, int64_t row, int64_t entry, int64_t n,
                                const rope_tensor *k, const rope_tensor *v, int64_t *positions);
 
+/*
+ * Fused QK-RMSNorm + RoPE + append (Qwen3, Gemma 3: q_norm / k_norm per head
+ * before RoPE). Per head vector x of q_in and k: y = (x · inv) · w (Gemma's
+ * (1 + w) when weight_plus_one), inv = float32(1 / sqrt(Σx²/head_dim + eps))
+ * with the sum and the square root in float64, products in float32; a NULL
+ * weight leaves that tensor unnormalised. Then q_out = RoPE(norm(q_in)) (q_out
+ * may be q_in exactly; q_in's dtype) and k, v are appended as by
+ * rope_kv_cache_append with the normalised k. Equal to the unfused sequence
+ * (norm into a tensor of q's / k's dtype, rope_apply, rope_kv_cache_append):
+ * bit for bit for float32 tensors; for f16/bf16 tensors within one rounding of
+ * that dtype (the fused pass does not round the normalised vector to it).
+ * q_in (batch, n_new, n_q_heads, head_dim) shares k's tokens and positions; a
+ * padding token's q (id < 0) is normalised, not rotated. rope is required.
+ * eps < 0 or not finite: ROPE_E_PARAM. On error the cache and q_out are
+ * unchanged.
+ */
+typedef struct rope_qk_norm {
+    const float *q_weight;      /* head_dim floats, or NULL */
+    const float *k_weight;      /* head_dim floats, or NULL */
+    float eps;
+    int weight_plus_one;        /* 1: multiply by (1 + w) (Gemma) */
+} rope_qk_norm;
+
+ROPE_API rope_status rope_kv_cache_append_qk_norm(rope_kv_cache *c, const rope_apply_params *rope,
+                                                  const rope_qk_norm *norm, const rope_positions *pos,
+                                                  const rope_tensor *q_in, const rope_tensor *q_out,
+                                                  const rope_tensor *k, const rope_tensor *v);
+
 typedef struct rope_attention_params {
     double softmax_scale;       /* 0 = 1/sqrt(head_dim) (times freqs softmax_scale_factor is the caller's) */
     int64_t sliding_window;     /* 0 = none; else a query at p sees keys at (p - window, p] */

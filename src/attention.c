@@ -699,9 +699,36 @@ static int64_t chunk_entries(const rope_kv_cache *c) {
     return n < 1 ? 1 : n;
 }
 
+/* RMSNorm weights of the fused append (rope_kv_cache_append_qk_norm). */
+typedef struct knorm {
+    const float *w;
+    float eps;
+    int plus_one;
+} knorm;
+
+/* y = (x · inv) · w (w + 1 for Gemma), inv = 1 / sqrt(Σx²/D + eps) with the
+ * sum of squares and the square root in float64, inv rounded to float32;
+ * the products in float32. The definition rope.h documents. */
+static void rms_norm_row(const float *x, int64_t D, const knorm *n, float *y) {
+    double ss = 0.0;
+    for (int64_t d = 0; d < D; d++) ss += (double)x[d] * (double)x[d];
+    const float inv = (float)(1.0 / sqrt(ss / (double)D + (double)n->eps));
+    for (int64_t d = 0; d < D; d++) y[d] = (x[d] * inv) * (n->plus_one ? 1.0f + n->w[d] : n->w[d]);
+}
+
+static rope_status append_impl(rope_kv_cache *c, const rope_apply_params *rope,
+                               const rope_positions *pos, const rope_tensor *k,
+                               const rope_tensor *v, const knorm *kn);
+
 rope_status rope_kv_cache_append(rope_kv_cache *c, const rope_apply_params *rope,
                                  const rope_positions *pos, const rope_tensor *k,
                                  const rope_tensor *v) {
+    return append_impl(c, rope, pos, k, v, NULL);
+}
+
+static rope_status append_impl(rope_kv_cache *c, const rope_apply_params *rope,
+                               const rope_positions *pos, const rope_tensor *k,
+                               const rope_tensor *v, const knorm *kn) {
     if (!c || !k || !v) return ROPE_E_NULL;
     const rope_tensor *t2[2] = {k, v};
     for (int i = 0; i < 2; i++) {
@@ -762,10 +789,16 @@ rope_status rope_kv_cache_append(rope_kv_cache *c, const rope_apply_params *rope
                 for (int64_t h = 0; h < H; h++) {
                     const unsigned char *ks = (const unsigned char *)k->data + toff(k, b, src[i], h, 0) * kes;
                     unsigned char *w = scr + ((i * H + h) * D) * c->wes;
-                    for (int64_t d = 0; d < D; d++) {
-                        const unsigned char *kp = ks + d * k->stride[3] * kes;
-                        if (kdt == wdt) memcpy(w + d * c->wes, kp, (size_t)kes);
-                        else ak_store1(w, d, wdt, ak_loadp(kp, kdt));
+                    if (kn) { /* normalised in float32, then the rotation dtype */
+                        for (int64_t d = 0; d < D; d++) tmp[d] = ak_loadp(ks + d * k->stride[3] * kes, kdt);
+                        rms_norm_row(tmp, D, kn, tmp);
+                        for (int64_t d = 0; d < D; d++) ak_store1(w, d, wdt, tmp[d]);
+                    } else {
+                        for (int64_t d = 0; d < D; d++) {
+                            const unsigned char *kp = ks + d * k->stride[3] * kes;
+                            if (kdt == wdt) memcpy(w + d * c->wes, kp, (size_t)kes);
+                            else ak_store1(w, d, wdt, ak_loadp(kp, kdt));
+                        }
                     }
                     if (c->ko) memcpy(c->ko + (reg(c, b, h) + (e + i) * D) * c->wes, w, (size_t)(D * c->wes));
                 }
@@ -1132,6 +1165,34 @@ static void attn_range(void *ctx, int64_t begin, int64_t end) {
     atomic_store(&x->busy[slot], 0);
 }
 
+/* out: no element written twice; no overlap with in unless exactly in place. */
+static rope_status out_check(const rope_tensor *q, const rope_tensor *out) {
+    int same = q->data == out->data && q->dtype == out->dtype;
+    for (int d = 0; d < 4; d++)
+        if (q->shape[d] > 1 && q->stride[d] != out->stride[d]) same = 0;
+    uintptr_t qlo, qhi, olo, ohi;
+    tensor_range(q, &qlo, &qhi);
+    tensor_range(out, &olo, &ohi);
+    if (!same && qlo < ohi && olo < qhi) return ROPE_E_OVERLAP;
+    /* sorted by |stride|, each dim must step over what the smaller ones span */
+    int idx[4], nd = 0;
+    for (int d = 0; d < 4; d++)
+        if (out->shape[d] > 1) idx[nd++] = d;
+    for (int i = 1; i < nd; i++)
+        for (int j = i; j > 0 && llabs(out->stride[idx[j]]) < llabs(out->stride[idx[j - 1]]); j--) {
+            int tmp = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = tmp;
+        }
+    int64_t span = 1;
+    for (int i = 0; i < nd; i++) {
+        int64_t sd = llabs(out->stride[idx[i]]);
+        if (sd < span) return ROPE_E_OVERLAP;
+        span += (out->shape[idx[i]] - 1) * sd;
+    }
+    return ROPE_OK;
+}
+
 rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *p,
                            const rope_positions *qpos, const rope_tensor *q,
                            const rope_tensor *out) {
@@ -1157,32 +1218,8 @@ rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *
     if (st != ROPE_OK) return st;
     if (L == 0) return ROPE_OK;
     if (!q->data || !out->data) return ROPE_E_NULL;
-    /* out: no element written twice; no overlap with q unless exactly in place */
-    {
-        int same = q->data == out->data && q->dtype == out->dtype;
-        for (int d = 0; d < 4; d++)
-            if (q->shape[d] > 1 && q->stride[d] != out->stride[d]) same = 0;
-        uintptr_t qlo, qhi, olo, ohi;
-        tensor_range(q, &qlo, &qhi);
-        tensor_range(out, &olo, &ohi);
-        if (!same && qlo < ohi && olo < qhi) return ROPE_E_OVERLAP;
-        /* sorted by |stride|, each dim must step over what the smaller ones span */
-        int idx[4], nd = 0;
-        for (int d = 0; d < 4; d++)
-            if (out->shape[d] > 1) idx[nd++] = d;
-        for (int i = 1; i < nd; i++)
-            for (int j = i; j > 0 && llabs(out->stride[idx[j]]) < llabs(out->stride[idx[j - 1]]); j--) {
-                int tmp = idx[j];
-                idx[j] = idx[j - 1];
-                idx[j - 1] = tmp;
-            }
-        int64_t span = 1;
-        for (int i = 0; i < nd; i++) {
-            int64_t sd = llabs(out->stride[idx[i]]);
-            if (sd < span) return ROPE_E_OVERLAP;
-            span += (out->shape[idx[i]] - 1) * sd;
-        }
-    }
+    st = out_check(q, out);
+    if (st != ROPE_OK) return st;
 
     attn_ctx x;
     memset(&x, 0, sizeof x);
@@ -1237,5 +1274,102 @@ rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *
     free(x.scratch);
     free(x.busy);
     free(x.part);
+    return st;
+}
+
+/* ------------------------------------------------ fused QK-norm + RoPE + append */
+
+/* Normalise and rotate the q rows of batch row b (tokens [0, n)) into q_out,
+ * a chunk of tokens at a time through a contiguous float32 scratch. */
+static rope_status qk_norm_q(const rope_apply_params *rope, const knorm *qn, const qpos_plan *pl,
+                             int64_t b, const rope_tensor *qi, const rope_tensor *qo, float *scr,
+                             int64_t *ids, int64_t *src, int64_t chunk) {
+    const int64_t n = qi->shape[1], Hq = qi->shape[2], D = qi->shape[3];
+    const int dt = ak_dt(qi->dtype);
+    const int64_t es = (int64_t)rope_dtype_size(qi->dtype);
+    for (int64_t s = 0; s < n;) {
+        int64_t m = 0;
+        for (; s < n && m < chunk; s++) {
+            ids[m] = pos_at(pl, b, s);
+            src[m++] = s;
+        }
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t h = 0; h < Hq; h++) {
+                const unsigned char *x = (const unsigned char *)qi->data + toff(qi, b, src[i], h, 0) * es;
+                float *y = scr + (i * Hq + h) * D;
+                for (int64_t d = 0; d < D; d++) y[d] = ak_loadp(x + d * qi->stride[3] * es, dt);
+                if (qn->w) rms_norm_row(y, D, qn, y);
+            }
+        /* rotate the tokens that are not padding (a padding q stays normalised) */
+        for (int64_t i0 = 0; i0 < m;) {
+            int64_t i1 = i0;
+            while (i1 < m && (ids[i1] < 0) == (ids[i0] < 0)) i1++;
+            if (ids[i0] >= 0) {
+                rope_tensor t;
+                rope_tensor_contiguous(&t, scr + i0 * Hq * D, ROPE_F32, 1, i1 - i0, Hq, D);
+                rope_positions rp = {0};
+                rp.ids = ids + i0;
+                rope_status st = rope_apply(rope, &rp, &t, &t);
+                if (st != ROPE_OK) return st;
+            }
+            i0 = i1;
+        }
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t h = 0; h < Hq; h++) {
+                unsigned char *y = (unsigned char *)qo->data + toff(qo, b, src[i], h, 0) * es;
+                const float *x = scr + (i * Hq + h) * D;
+                for (int64_t d = 0; d < D; d++) ak_store1(y + d * qo->stride[3] * es, 0, dt, x[d]);
+            }
+    }
+    return ROPE_OK;
+}
+
+rope_status rope_kv_cache_append_qk_norm(rope_kv_cache *c, const rope_apply_params *rope,
+                                         const rope_qk_norm *norm, const rope_positions *pos,
+                                         const rope_tensor *q_in, const rope_tensor *q_out,
+                                         const rope_tensor *k, const rope_tensor *v) {
+    if (!c || !rope || !norm || !q_in || !q_out || !k || !v) return ROPE_E_NULL;
+    if (!(norm->eps >= 0.0f) || !isfinite(norm->eps)) return ROPE_E_PARAM;
+    if (ak_dt(q_in->dtype) < 0 || q_out->dtype != q_in->dtype) return ROPE_E_DTYPE;
+    rope_status st = tensor_check(q_in);
+    if (st == ROPE_OK) st = tensor_check(q_out);
+    if (st != ROPE_OK) return st;
+    for (int d = 0; d < 4; d++)
+        if (q_in->shape[d] != q_out->shape[d]) return ROPE_E_SHAPE;
+    if (q_in->shape[0] != c->batch || q_in->shape[1] != k->shape[1] || q_in->shape[3] != c->D ||
+        q_in->shape[2] < 1)
+        return ROPE_E_SHAPE;
+    const int64_t n = q_in->shape[1], Hq = q_in->shape[2], D = c->D;
+    if (n > 0 && (!q_in->data || !q_out->data)) return ROPE_E_NULL;
+    if (n > 0) {
+        st = out_check(q_in, q_out);
+        if (st != ROPE_OK) return st;
+    }
+    qpos_plan pl;
+    st = positions_check(pos, c->batch, n, &pl);
+    if (st != ROPE_OK) return st;
+    int64_t chunk = ((int64_t)1 << 20) / (Hq * D * 4);
+    if (chunk < 1) chunk = 1;
+    float *scr = malloc(sizeof(float) * (size_t)(chunk * Hq * D));
+    int64_t *ids = malloc(sizeof(int64_t) * (size_t)chunk), *src = malloc(sizeof(int64_t) * (size_t)chunk);
+    int64_t *len0 = malloc(sizeof(int64_t) * (size_t)c->batch);
+    if (!scr || !ids || !src || !len0) {
+        st = ROPE_E_NOMEM;
+        goto done;
+    }
+    /* k and v first: every check of the append (positions, capacity, rope) runs
+     * before anything is written; q after, undone (lengths restored) on error */
+    memcpy(len0, c->len, sizeof(int64_t) * (size_t)c->batch);
+    const knorm kn = {norm->k_weight, norm->eps, norm->weight_plus_one};
+    const knorm qn = {norm->q_weight, norm->eps, norm->weight_plus_one};
+    st = append_impl(c, rope, pos, k, v, norm->k_weight ? &kn : NULL);
+    for (int64_t b = 0; b < c->batch && st == ROPE_OK; b++)
+        st = qk_norm_q(rope, &qn, &pl, b, q_in, q_out, scr, ids, src, chunk);
+    if (st != ROPE_OK) memcpy(c->len, len0, sizeof(int64_t) * (size_t)c->batch);
+done:
+    free(scr);
+    free(ids);
+    free(src);
+    free(len0);
     return st;
 }

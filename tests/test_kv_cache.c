@@ -620,6 +620,203 @@ static void test_split_decode(void) {
     free(ids);
 }
 
+/* ----------------------------------------------------- fused QK-norm path */
+
+/* The documented RMSNorm, written out: float64 sum and root, float32 products. */
+static void ref_norm(const float *x, int64_t D, const float *w, float eps, int plus1, float *y) {
+    double ss = 0.0;
+    for (int64_t d = 0; d < D; d++) ss += (double)x[d] * (double)x[d];
+    const float inv = (float)(1.0 / sqrt(ss / (double)D + (double)eps));
+    for (int64_t d = 0; d < D; d++) y[d] = (x[d] * inv) * (plus1 ? 1.0f + w[d] : w[d]);
+}
+
+static float ld(const void *p, int64_t i, rope_dtype dt) {
+    if (dt == ROPE_F32) return ((const float *)p)[i];
+    uint16_t h = ((const uint16_t *)p)[i];
+    return dt == ROPE_F16 ? rope_f16_to_f32(h) : rope_bf16_to_f32(h);
+}
+static void st1(void *p, int64_t i, rope_dtype dt, float x) {
+    if (dt == ROPE_F32) ((float *)p)[i] = x;
+    else ((uint16_t *)p)[i] = dt == ROPE_F16 ? rope_f32_to_f16(x) : rope_f32_to_bf16(x);
+}
+
+/*
+ * rope_kv_cache_append_qk_norm vs norm + rope_apply + rope_kv_cache_append,
+ * for every cache dtype, f32 and f16 tensors, two head layouts (BSHD and one
+ * packed QKV buffer, heads of q, k, v interleaved per token), Qwen-style and
+ * Gemma-style (1 + w) weights, and q without a norm. f32 tensors: same bits
+ * (q_out and the cache); f16 tensors: within one f16 rounding (plus one step
+ * of the cache's own rounding where it rounds again).
+ */
+static void test_fused_qk_norm(void) {
+    const int64_t B = 2, n = 9, Hq = 4, H = 2, D = 64;
+    const rope_dtype cdts[4] = {ROPE_F32, ROPE_F16, ROPE_BF16, ROPE_Q8};
+    const rope_dtype tdts[2] = {ROPE_F32, ROPE_F16};
+    float wq[64], wk[64];
+    fill(wq, D, 1.5f);
+    fill(wk, D, 1.5f);
+    rope_apply_params ap;
+    setup_rope(D, D, ROPE_STYLE_INTERLEAVED, 1, &ap);
+    const int64_t tot = B * n * (Hq + 2 * H) * D;
+    float *src = malloc(sizeof(float) * tot);
+    fill(src, tot, 4.0f);
+    int64_t ids[2 * 9];
+    for (int64_t i = 0; i < B * n; i++) ids[i] = 100 + 7 * i;
+    ids[n + 3] = -1; /* a padding token in row 1 */
+    for (int ci = 0; ci < 4; ci++)
+        for (int ti = 0; ti < 2; ti++)
+            for (int layout = 0; layout < 2; layout++)
+                for (int variant = 0; variant < 3; variant++) {
+                    const rope_dtype cd = cdts[ci], td = tdts[ti];
+                    const size_t es = rope_dtype_size(td);
+                    /* one buffer per token: q heads, k heads, v heads (packed QKV) */
+                    unsigned char *buf = malloc((size_t)tot * es), *buf2 = malloc((size_t)tot * es);
+                    for (int64_t i = 0; i < tot; i++) st1(buf, i, td, src[i]);
+                    rope_tensor tq, tk, tv;
+                    const int64_t HT = Hq + 2 * H;
+                    if (layout == 0) { /* separate BSHD tensors inside the buffer */
+                        rope_tensor_contiguous(&tq, buf, td, B, n, Hq, D);
+                        rope_tensor_contiguous(&tk, buf + (size_t)(B * n * Hq * D) * es, td, B, n, H, D);
+                        rope_tensor_contiguous(&tv, buf + (size_t)(B * n * (Hq + H) * D) * es, td, B, n, H, D);
+                    } else { /* packed: token stride (Hq + 2H)·D */
+                        rope_tensor_contiguous(&tq, buf, td, B, n, Hq, D);
+                        tk = tq;
+                        tv = tq;
+                        tk.data = buf + (size_t)(Hq * D) * es;
+                        tv.data = buf + (size_t)((Hq + H) * D) * es;
+                        tk.shape[2] = tv.shape[2] = H;
+                        for (rope_tensor *t = &tq; t; t = t == &tq ? &tk : t == &tk ? &tv : NULL) {
+                            t->stride[0] = n * HT * D;
+                            t->stride[1] = HT * D;
+                        }
+                    }
+                    memcpy(buf2, buf, (size_t)tot * es);
+                    rope_qk_norm nm = {variant == 2 ? NULL : wq, wk, 1e-6f, variant == 1};
+                    rope_kv_cache_desc desc = {B, H, D, n, cd, ROPE_KV_ROTATED};
+                    rope_kv_cache *cf = NULL, *cu = NULL;
+                    CHECK_OK(rope_kv_cache_create(&desc, &cf));
+                    CHECK_OK(rope_kv_cache_create(&desc, &cu));
+                    if (!cf || !cu) return;
+                    rope_positions rp = {0};
+                    rp.ids = ids;
+                    rp.ids_batch_stride = n;
+                    CHECK_OK(rope_kv_cache_append_qk_norm(cf, &ap, &nm, &rp, &tq, &tq, &tk, &tv));
+                    /* unfused on the copy: norm in place (rounded to td), rope q, append */
+                    rope_tensor uq = tq, uk = tk, uv = tv;
+                    uq.data = buf2 + ((unsigned char *)tq.data - buf);
+                    uk.data = buf2 + ((unsigned char *)tk.data - buf);
+                    uv.data = buf2 + ((unsigned char *)tv.data - buf);
+                    float x[64];
+                    for (int which = 0; which < 2; which++) {
+                        const rope_tensor *t = which ? &uk : &uq;
+                        const float *w = which ? nm.k_weight : nm.q_weight;
+                        if (!w) continue;
+                        for (int64_t b = 0; b < B; b++)
+                            for (int64_t s2 = 0; s2 < n; s2++)
+                                for (int64_t h = 0; h < t->shape[2]; h++) {
+                                    int64_t o = b * t->stride[0] + s2 * t->stride[1] + h * t->stride[2];
+                                    for (int64_t d = 0; d < D; d++) x[d] = ld(t->data, o + d, td);
+                                    ref_norm(x, D, w, nm.eps, nm.weight_plus_one, x);
+                                    for (int64_t d = 0; d < D; d++) st1(t->data, o + d, td, x[d]);
+                                }
+                    }
+                    for (int64_t b = 0; b < B; b++)
+                        for (int64_t s2 = 0; s2 < n; s2++) {
+                            if (ids[b * n + s2] < 0) continue;
+                            rope_tensor one = uq;
+                            one.data = (unsigned char *)uq.data + (size_t)(b * uq.stride[0] + s2 * uq.stride[1]) * es;
+                            one.shape[0] = one.shape[1] = 1;
+                            rope_positions op = {0};
+                            op.offset = ids[b * n + s2];
+                            CHECK_OK(rope_apply(&ap, &op, &one, &one));
+                        }
+                    CHECK_OK(rope_kv_cache_append(cu, &ap, &rp, &uk, &uv));
+                    /* compare q_out */
+                    double qerr = 0, kerr = 0;
+                    for (int64_t b = 0; b < B; b++)
+                        for (int64_t s2 = 0; s2 < n; s2++)
+                            for (int64_t h = 0; h < Hq; h++) {
+                                int64_t o = b * tq.stride[0] + s2 * tq.stride[1] + h * tq.stride[2];
+                                double mx = 0;
+                                for (int64_t d = 0; d < D; d++) mx = fmax(mx, fabs(ld(buf2, o + d, td)));
+                                for (int64_t d = 0; d < D; d++) {
+                                    double a = ld(buf, o + d, td), u = ld(buf2, o + d, td);
+                                    double e = fabs(a - u) / (mx > 0 ? mx : 1);
+                                    if (!(e <= qerr)) qerr = e;
+                                }
+                            }
+                    for (int64_t b = 0; b < B; b++) {
+                        int64_t lf = -1, lu = -2;
+                        CHECK_OK(rope_kv_cache_length(cf, b, &lf));
+                        CHECK_OK(rope_kv_cache_length(cu, b, &lu));
+                        CHECK_EQ_INT(lf, lu);
+                        float *kf = malloc(sizeof(float) * (size_t)(lf * H * D)), *ku = malloc(sizeof(float) * (size_t)(lf * H * D));
+                        rope_tensor a1, a2;
+                        rope_tensor_contiguous(&a1, kf, ROPE_F32, 1, lf, H, D);
+                        rope_tensor_contiguous(&a2, ku, ROPE_F32, 1, lf, H, D);
+                        CHECK_OK(rope_kv_cache_read(cf, b, 0, lf, &a1, NULL, NULL));
+                        CHECK_OK(rope_kv_cache_read(cu, b, 0, lf, &a2, NULL, NULL));
+                        for (int64_t r = 0; r < lf * H; r++) {
+                            double mx = 0;
+                            for (int64_t d = 0; d < D; d++) mx = fmax(mx, fabs(ku[r * D + d]));
+                            for (int64_t d = 0; d < D; d++) {
+                                double e = fabs((double)kf[r * D + d] - ku[r * D + d]) / (mx > 0 ? mx : 1);
+                                if (!(e <= kerr)) kerr = e;
+                            }
+                        }
+                        free(kf);
+                        free(ku);
+                    }
+                    const double ctol = cd == ROPE_F32 ? 0 : cd == ROPE_F16 ? 0x1p-10 : cd == ROPE_BF16 ? 0x1p-7 : 1.0 / 127;
+                    const double qtol = td == ROPE_F32 ? 0 : 0x1p-9;
+                    CHECK_MSG(qerr <= qtol && kerr <= (td == ROPE_F32 ? 0 : qtol + ctol),
+                              "fused qk-norm cache %s tensors %s layout %d variant %d: q %.3g k %.3g",
+                              dname(cd), dname(td), layout, variant, qerr, kerr);
+                    rope_kv_cache_free(cf);
+                    rope_kv_cache_free(cu);
+                    free(buf);
+                    free(buf2);
+                }
+    free(src);
+    /* errors: nothing written */
+    rope_kv_cache_desc desc = {1, H, D, 4, ROPE_F32, ROPE_KV_ROTATED};
+    rope_kv_cache *c = NULL;
+    CHECK_OK(rope_kv_cache_create(&desc, &c));
+    float q[8 * 4 * 64], k[8 * 2 * 64], v[8 * 2 * 64];
+    fill(q, 8 * Hq * D, 1.0f);
+    fill(k, 8 * H * D, 1.0f);
+    fill(v, 8 * H * D, 1.0f);
+    float q0[8 * 4 * 64];
+    memcpy(q0, q, sizeof q);
+    rope_tensor tq, tk, tv;
+    rope_tensor_contiguous(&tq, q, ROPE_F32, 1, 5, Hq, D);
+    rope_tensor_contiguous(&tk, k, ROPE_F32, 1, 5, H, D);
+    rope_tensor_contiguous(&tv, v, ROPE_F32, 1, 5, H, D);
+    rope_qk_norm nm = {wq, wk, 1e-6f, 0};
+    CHECK_STATUS(rope_kv_cache_append_qk_norm(c, &ap, &nm, NULL, &tq, &tq, &tk, &tv), ROPE_E_CAPACITY);
+    nm.eps = -1.0f;
+    rope_tensor_contiguous(&tq, q, ROPE_F32, 1, 3, Hq, D);
+    rope_tensor_contiguous(&tk, k, ROPE_F32, 1, 3, H, D);
+    rope_tensor_contiguous(&tv, v, ROPE_F32, 1, 3, H, D);
+    CHECK_STATUS(rope_kv_cache_append_qk_norm(c, &ap, &nm, NULL, &tq, &tq, &tk, &tv), ROPE_E_PARAM);
+    nm.eps = 1e-6f;
+    CHECK_STATUS(rope_kv_cache_append_qk_norm(c, NULL, &nm, NULL, &tq, &tq, &tk, &tv), ROPE_E_NULL);
+    rope_positions far = {0};
+    far.offset = 4094; /* 4094..4096: leaves the 4096-row table */
+    CHECK_STATUS(rope_kv_cache_append_qk_norm(c, &ap, &nm, &far, &tq, &tq, &tk, &tv), ROPE_E_POSITION);
+    rope_tensor shifted = tq;
+    shifted.data = q + 1; /* overlaps q_in without being it */
+    CHECK_STATUS(rope_kv_cache_append_qk_norm(c, &ap, &nm, NULL, &tq, &shifted, &tk, &tv), ROPE_E_OVERLAP);
+    rope_tensor bad = tq;
+    bad.shape[1] = 2;
+    CHECK_STATUS(rope_kv_cache_append_qk_norm(c, &ap, &nm, NULL, &bad, &bad, &tk, &tv), ROPE_E_SHAPE);
+    int64_t len = -1;
+    CHECK_OK(rope_kv_cache_length(c, 0, &len));
+    CHECK_EQ_INT(len, 0);
+    CHECK(!memcmp(q, q0, sizeof q));
+    rope_kv_cache_free(c);
+}
+
 int main(void) {
     int n_isa = 0;
     const char *const *isas = rope_isa_available(&n_isa);
@@ -635,6 +832,7 @@ int main(void) {
     test_q8_attention(isas, n_isa, 40); /* a partial scale block */
     test_q8_attention(isas, n_isa, 10); /* head_dim below one vector */
     test_split_decode();
+    test_fused_qk_norm();
     rope_table_free(g_table);
     return check_report("test_kv_cache");
 }
