@@ -17,6 +17,7 @@ PKGS=(
   python3-numpy python3-torch python3-pytest        # binding tests and peers in `rope bench`
   qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross  # NEON path, cross-built and emulated
   bible-kjv bible-kjv-text                          # long text for `rope lab` (scripts/get-text.sh)
+  libmpfr-dev                                       # 300-bit oracle test of the accurate tables (test only)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,13 +1,11 @@
 /*
  * cos/sin tables, float32, without the attention factor.
  *
- * Accurate mode (the default): the angle m·θᵢ is formed exactly as a pair of
- * doubles (hi = RN64(m·θᵢ), lo = the rounding error, exact by fma since m is an
- * integer below 2^53), then cos/sin are evaluated in double and corrected to
- * first order for lo, and rounded once to float32. Every entry is the float32
- * rounding of cos/sin of the exact product m·θᵢ(float64) up to a few 1e-17
- * absolute, i.e. within ~0.5 ulp (at most 1 ulp) at every position an int64
- * can express exactly in a double (2^53), whatever θ.
+ * Accurate mode (the default): cos/sin of the exact product m·θᵢ (θᵢ the
+ * float64 inv_freq), held as hi + lo and reduced by π/2 in double-double
+ * (kernels/sincos.h), rounded once to float32: within 0.5 + 2^-20 ulp of the
+ * exact value at every position up to 2^53 while |m·θᵢ| <= 2^53 (always when
+ * θᵢ <= 1); docs/precision.md has the claim and its MPFR test.
  *
  * Compat mode: Hugging Face / Meta float32 arithmetic. θ is HF's float32 value
  * (inv_freq_f32), the angle is one float32 product RN32(θ_f32 · (float)m)
@@ -38,13 +36,9 @@ struct rope_table {
 /*
  * One row of the accurate table: the single place the per-row accurate fill
  * happens. It goes through the kernel set in use (rope_kernels_get()->sincos:
- * scalar libm reference, or the vectorised AVX2/AVX-512 versions, all of them
- * the exact hi + lo angle, within 0.5 ulp + 2^-12 ulp), so a table is the same
- * bits as apply's table-free mode on the same CPU. Every entry depends only on
- * (θᵢ, pos), never on its place in the row, which keeps M-RoPE text rows equal
- * to plain rows. The scalar definition, for reference:
- *   hi = pos·θᵢ, lo = fma(pos, θᵢ, -hi)            (exact: hi + lo == pos·θᵢ)
- *   cos = RN32(cos(hi) - sin(hi)·lo), sin = RN32(sin(hi) + cos(hi)·lo)
+ * scalar, AVX2, AVX-512 or NEON, all of them the same bits: kernels/sincos.h), so a table is the same bits as
+ * apply's table-free mode. Every entry depends only on (θᵢ, pos), never on its
+ * place in the row, which keeps M-RoPE text rows equal to plain rows.
  */
 static void fill_row_accurate(const double *inv_freq, int64_t n, double pos, float *cos_out,
                               float *sin_out) {

@@ -9,15 +9,15 @@
  * of the rotary part after the last full chunk runs through a scalar loop
  * written exactly like the reference.
  *
- * sincos: the algorithm of avx512.c on 4 doubles (exact angle pos·θᵢ as
- * hi + lo, three-part Cody–Waite reduction by π/2 with FMA, Taylor polynomials
- * in double, one rounding to float): within 0.5 ulp + 2^-12 ulp of the truth.
+ * sincos: kernels/sincos.h on 4 doubles, the same operations in the same
+ * order as the scalar kernel, so the same bits.
  */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/sincos.h"
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -199,46 +199,69 @@ static void half_bf16(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_BF16); }
 
 /* ---------------------------------------------------------------- sincos */
 
-#define SC_P1 0x1.921fb54442d18p+0
-#define SC_P2 0x1.1a62633145c07p-54
-#define SC_P3 (-0x1.f1976b7ed8fbcp-110)
-#define SC_LIMIT 0x1p30
+/* The definition of kernels/sincos.h (rope_sc_reduced) on 4 lanes, operation
+ * for operation, so the bits equal the scalar kernel's. */
+#define V4(c) _mm256_set1_pd(c)
+#define RINT4(v) _mm256_round_pd((v), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
-INLINE void sincos4(__m256d x, __m256d lo, __m256d *cs, __m256d *sn) {
-    const __m256d magic = _mm256_set1_pd(0x1.8p52);
-    __m256d t = _mm256_fmadd_pd(x, _mm256_set1_pd(0x1.45f306dc9c883p-1), magic);
-    __m256d k = _mm256_sub_pd(t, magic);
-    __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(SC_P1), x);
-    r = _mm256_fnmadd_pd(k, _mm256_set1_pd(SC_P2), r);
-    r = _mm256_fnmadd_pd(k, _mm256_set1_pd(SC_P3), r);
-    r = _mm256_add_pd(r, lo);
-    __m256d r2 = _mm256_mul_pd(r, r);
-    __m256d ps = _mm256_set1_pd(-1.0 / 39916800.0);
-    ps = _mm256_fmadd_pd(ps, r2, _mm256_set1_pd(1.0 / 362880.0));
-    ps = _mm256_fmadd_pd(ps, r2, _mm256_set1_pd(-1.0 / 5040.0));
-    ps = _mm256_fmadd_pd(ps, r2, _mm256_set1_pd(1.0 / 120.0));
-    ps = _mm256_fmadd_pd(ps, r2, _mm256_set1_pd(-1.0 / 6.0));
-    __m256d s = _mm256_fmadd_pd(_mm256_mul_pd(ps, r2), r, r);
-    __m256d pc = _mm256_set1_pd(1.0 / 479001600.0);
-    pc = _mm256_fmadd_pd(pc, r2, _mm256_set1_pd(-1.0 / 3628800.0));
-    pc = _mm256_fmadd_pd(pc, r2, _mm256_set1_pd(1.0 / 40320.0));
-    pc = _mm256_fmadd_pd(pc, r2, _mm256_set1_pd(-1.0 / 720.0));
-    pc = _mm256_fmadd_pd(pc, r2, _mm256_set1_pd(1.0 / 24.0));
-    pc = _mm256_fmadd_pd(pc, r2, _mm256_set1_pd(-0.5));
-    __m256d c = _mm256_fmadd_pd(pc, r2, _mm256_set1_pd(1.0));
-    __m256i q = _mm256_castpd_si256(t);
-    __m256d odd = _mm256_castsi256_pd(
-        _mm256_cmpeq_epi64(_mm256_and_si256(q, _mm256_set1_epi64x(1)), _mm256_set1_epi64x(1)));
-    __m256i sgn_s = _mm256_slli_epi64(_mm256_and_si256(q, _mm256_set1_epi64x(2)), 62);
-    __m256i sgn_c = _mm256_slli_epi64(
-        _mm256_and_si256(_mm256_add_epi64(q, _mm256_set1_epi64x(1)), _mm256_set1_epi64x(2)), 62);
-    __m256d so = _mm256_blendv_pd(s, c, odd);
-    __m256d co = _mm256_blendv_pd(c, s, odd);
-    *sn = _mm256_xor_pd(so, _mm256_castsi256_pd(sgn_s));
-    *cs = _mm256_xor_pd(co, _mm256_castsi256_pd(sgn_c));
+INLINE __m256d neg4(__m256d v) { return _mm256_xor_pd(v, V4(-0.0)); }
+
+INLINE void two_sum4(__m256d a, __m256d b, __m256d *s, __m256d *e) {
+    __m256d x = _mm256_add_pd(a, b), bb = _mm256_sub_pd(x, a);
+    *e = _mm256_add_pd(_mm256_sub_pd(a, _mm256_sub_pd(x, bb)), _mm256_sub_pd(b, bb));
+    *s = x;
 }
 
-/* 4 angles; lanes that are too large (or NaN) are redone with libm. */
+/* r = hi + lo − k·π/2 as rh + rl, and k */
+INLINE void reduce4(__m256d hi, __m256d lo, __m256d *rh, __m256d *rl, __m256d *kq) {
+    __m256d k = RINT4(_mm256_mul_pd(hi, V4(ROPE_SC_C1)));
+    __m256d f = _mm256_add_pd(_mm256_fmsub_pd(hi, V4(ROPE_SC_C1), k),
+                              _mm256_fmadd_pd(hi, V4(ROPE_SC_C2), _mm256_mul_pd(lo, V4(ROPE_SC_C1))));
+    k = _mm256_add_pd(k, RINT4(f));
+    __m256d a1 = _mm256_mul_pd(k, V4(ROPE_SC_P1)), e1 = _mm256_fmsub_pd(k, V4(ROPE_SC_P1), a1);
+    __m256d a2 = _mm256_mul_pd(k, V4(ROPE_SC_P2)), e2 = _mm256_fmsub_pd(k, V4(ROPE_SC_P2), a2);
+    __m256d a3 = _mm256_mul_pd(k, V4(ROPE_SC_P3));
+    __m256d s, t1, t2, t3;
+    two_sum4(_mm256_sub_pd(hi, a1), lo, &s, &t1);
+    two_sum4(s, neg4(e1), &s, &t2);
+    two_sum4(s, neg4(a2), &s, &t3);
+    __m256d tail = _mm256_sub_pd(_mm256_add_pd(_mm256_add_pd(t1, t2), t3), _mm256_add_pd(e2, a3));
+    two_sum4(s, tail, rh, rl);
+    *kq = k;
+}
+
+INLINE void sincos4(__m256d hi, __m256d lo, __m256d *cs, __m256d *sn) {
+    __m256d rh, rl, k;
+    reduce4(hi, lo, &rh, &rl, &k);
+    __m256d z = _mm256_mul_pd(rh, rh);
+    __m256d ps = _mm256_fmadd_pd(V4(ROPE_SC_S7), z, V4(ROPE_SC_S6));
+    ps = _mm256_fmadd_pd(ps, z, V4(ROPE_SC_S5));
+    ps = _mm256_fmadd_pd(ps, z, V4(ROPE_SC_S4));
+    ps = _mm256_fmadd_pd(ps, z, V4(ROPE_SC_S3));
+    ps = _mm256_fmadd_pd(ps, z, V4(ROPE_SC_S2));
+    ps = _mm256_fmadd_pd(ps, z, V4(ROPE_SC_S1));
+    __m256d s = _mm256_fmadd_pd(_mm256_mul_pd(ps, z), rh, rh);
+    __m256d pc = _mm256_fmadd_pd(V4(ROPE_SC_C8), z, V4(ROPE_SC_C7));
+    pc = _mm256_fmadd_pd(pc, z, V4(ROPE_SC_C6));
+    pc = _mm256_fmadd_pd(pc, z, V4(ROPE_SC_C5));
+    pc = _mm256_fmadd_pd(pc, z, V4(ROPE_SC_C4));
+    pc = _mm256_fmadd_pd(pc, z, V4(ROPE_SC_C3));
+    pc = _mm256_fmadd_pd(pc, z, V4(ROPE_SC_C2P));
+    pc = _mm256_fmadd_pd(pc, z, V4(ROPE_SC_C1P));
+    __m256d c = _mm256_fmadd_pd(pc, z, V4(1.0));
+    __m256d s1 = _mm256_fmadd_pd(c, rl, s), c1 = _mm256_fnmadd_pd(s, rl, c);
+    /* quadrant q = k mod 4: sin = (s, c, −s, −c)[q], cos = (c, −s, −c, s)[q] */
+    __m256d fl = _mm256_round_pd(_mm256_mul_pd(k, V4(0.25)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m256d q = _mm256_sub_pd(k, _mm256_mul_pd(V4(4.0), fl));
+    __m256d q1 = _mm256_cmp_pd(q, V4(1.0), _CMP_EQ_OQ), q2 = _mm256_cmp_pd(q, V4(2.0), _CMP_EQ_OQ);
+    __m256d odd = _mm256_or_pd(q1, _mm256_cmp_pd(q, V4(3.0), _CMP_EQ_OQ));
+    __m256d neg_s = _mm256_and_pd(_mm256_cmp_pd(q, V4(2.0), _CMP_GE_OQ), V4(-0.0));
+    __m256d neg_c = _mm256_and_pd(_mm256_or_pd(q1, q2), V4(-0.0));
+    *sn = _mm256_xor_pd(_mm256_blendv_pd(s1, c1, odd), neg_s);
+    *cs = _mm256_xor_pd(_mm256_blendv_pd(c1, s1, odd), neg_c);
+}
+
+/* 4 angles; lanes beyond ROPE_SC_LIMIT (or NaN) are redone by the scalar kernel. */
 INLINE void sincos_block(const double *inv_freq, double pos, float *co, float *so) {
     const __m256d vpos = _mm256_set1_pd(pos), th = _mm256_loadu_pd(inv_freq);
     __m256d x = _mm256_mul_pd(vpos, th);
@@ -247,16 +270,11 @@ INLINE void sincos_block(const double *inv_freq, double pos, float *co, float *s
     sincos4(x, lo, &c, &s);
     _mm_storeu_ps(co, _mm256_cvtpd_ps(c));
     _mm_storeu_ps(so, _mm256_cvtpd_ps(s));
-    __m256d ax = _mm256_andnot_pd(_mm256_set1_pd(-0.0), x);
-    int ok = _mm256_movemask_pd(_mm256_cmp_pd(ax, _mm256_set1_pd(SC_LIMIT), _CMP_LE_OQ));
+    __m256d ax = _mm256_andnot_pd(V4(-0.0), x);
+    int ok = _mm256_movemask_pd(_mm256_cmp_pd(ax, V4(ROPE_SC_LIMIT), _CMP_LE_OQ));
     if (ok != 0xf)
         for (int l = 0; l < 4; l++)
-            if (!((ok >> l) & 1)) {
-                double hi = pos * inv_freq[l], e = fma(pos, inv_freq[l], -hi);
-                double c1 = cos(hi), s1 = sin(hi);
-                co[l] = (float)(c1 - s1 * e);
-                so[l] = (float)(s1 + c1 * e);
-            }
+            if (!((ok >> l) & 1)) rope_scalar_sincos(inv_freq + l, 1, pos, co + l, so + l);
 }
 
 static void sincos_avx2(const double *inv_freq, int64_t n, double pos, float *cos_out,

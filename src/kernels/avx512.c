@@ -16,20 +16,17 @@
  * them. Chunks are 16 floats; the last, partial one uses masked loads and
  * stores, so any rotary_dim works and nothing outside [0, head_dim) is touched.
  *
- * sincos: the angle is the exact product pos·θᵢ, held as hi + lo (hi = the
- * double product, lo = its rounding error from one FMA), as in scalar.c.
- * hi is reduced by π/2 with a three-part Cody–Waite scheme (the first FMA step
- * is exact), lo is added to the reduced argument, then degree-11/12 Taylor
- * polynomials in double on |r| <= π/4 and one rounding to float. The error
- * before that rounding is below 2^-36 relative, so each entry is within
- * 0.5 ulp + 2^-12 ulp of the truth. Angles beyond 2^30 (or NaN) take the
- * reference's libm route, lane by lane.
+ * sincos: kernels/sincos.h on 8 doubles (exact angle pos·θᵢ as hi + lo,
+ * reduced together by π/2 in double-double, Taylor polynomials, one rounding
+ * to float), the same operations in the same order as the scalar kernel, so
+ * the same bits. Lanes beyond ROPE_SC_LIMIT (or NaN) go to the scalar kernel.
  */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/sincos.h"
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -275,57 +272,73 @@ static void half_bf16(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_BF16); }
 
 /* ---------------------------------------------------------------- sincos */
 
-/* π/2 = P1 + P2 + P3 (+ ~2^-163): P1 is π/2 rounded to double, so k·P1 is a
- * multiple of 2^-52 and x − k·P1 is exact in one FMA for |x| >= ~1 (both are
- * multiples of 2^-52 and the difference is below 1); P2 and P3 carry the rest. */
-#define SC_P1 0x1.921fb54442d18p+0
-#define SC_P2 0x1.1a62633145c07p-54
-#define SC_P3 (-0x1.f1976b7ed8fbcp-110)
-#define SC_LIMIT 0x1p30 /* |angle| above this (or NaN) goes to libm */
+/* The definition of kernels/sincos.h (rope_sc_reduced) on 8 lanes, operation
+ * for operation, so the bits equal the scalar kernel's. */
+#define V8(c) _mm512_set1_pd(c)
+#define RINT8(v) _mm512_roundscale_pd((v), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
-INLINE void sincos8(__m512d x, __m512d lo, __m512d *cs, __m512d *sn) {
-    const __m512d magic = _mm512_set1_pd(0x1.8p52);
-    /* t = x·2/π + 1.5·2^52 rounds to an integer k held in the low mantissa
-     * bits of t (the quadrant is k mod 4) */
-    __m512d t = _mm512_fmadd_pd(x, _mm512_set1_pd(0x1.45f306dc9c883p-1), magic);
-    __m512d k = _mm512_sub_pd(t, magic);
-    __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(SC_P1), x);
-    r = _mm512_fnmadd_pd(k, _mm512_set1_pd(SC_P2), r);
-    r = _mm512_fnmadd_pd(k, _mm512_set1_pd(SC_P3), r);
-    r = _mm512_add_pd(r, lo); /* the rounding error of pos·θ: the angle is exact */
-    __m512d r2 = _mm512_mul_pd(r, r);
-    /* Taylor series, |r| <= π/4: truncation below 2^-36 (sin) and 2^-40 (cos) */
-    __m512d ps = _mm512_set1_pd(-1.0 / 39916800.0);
-    ps = _mm512_fmadd_pd(ps, r2, _mm512_set1_pd(1.0 / 362880.0));
-    ps = _mm512_fmadd_pd(ps, r2, _mm512_set1_pd(-1.0 / 5040.0));
-    ps = _mm512_fmadd_pd(ps, r2, _mm512_set1_pd(1.0 / 120.0));
-    ps = _mm512_fmadd_pd(ps, r2, _mm512_set1_pd(-1.0 / 6.0));
-    __m512d s = _mm512_fmadd_pd(_mm512_mul_pd(ps, r2), r, r);
-    __m512d pc = _mm512_set1_pd(1.0 / 479001600.0);
-    pc = _mm512_fmadd_pd(pc, r2, _mm512_set1_pd(-1.0 / 3628800.0));
-    pc = _mm512_fmadd_pd(pc, r2, _mm512_set1_pd(1.0 / 40320.0));
-    pc = _mm512_fmadd_pd(pc, r2, _mm512_set1_pd(-1.0 / 720.0));
-    pc = _mm512_fmadd_pd(pc, r2, _mm512_set1_pd(1.0 / 24.0));
-    pc = _mm512_fmadd_pd(pc, r2, _mm512_set1_pd(-0.5));
-    __m512d c = _mm512_fmadd_pd(pc, r2, _mm512_set1_pd(1.0));
-    /* quadrant q: sin = (s, c, −s, −c)[q], cos = (c, −s, −c, s)[q] */
-    __m512i q = _mm512_castpd_si512(t);
-    __mmask8 odd = _mm512_test_epi64_mask(q, _mm512_set1_epi64(1));
-    /* bit 1 of q (of q + 1 for cos) moved to the sign bit: result ^= that & sign */
-    const __m512i sign = _mm512_set1_epi64((long long)0x8000000000000000ull);
-    __m512i sh_s = _mm512_slli_epi64(q, 62);
-    __m512i sh_c = _mm512_slli_epi64(_mm512_add_epi64(q, _mm512_set1_epi64(1)), 62);
-    __m512d so = _mm512_mask_blend_pd(odd, s, c);
-    __m512d co = _mm512_mask_blend_pd(odd, c, s);
-    /* ternary-logic 0x78: A ^ (B & C) */
-    *sn = _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_castpd_si512(so), sh_s, sign, 0x78));
-    *cs = _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_castpd_si512(co), sh_c, sign, 0x78));
+INLINE __m512d neg8(__m512d v) { return _mm512_xor_pd(v, V8(-0.0)); }
+
+INLINE void two_sum8(__m512d a, __m512d b, __m512d *s, __m512d *e) {
+    __m512d x = _mm512_add_pd(a, b), bb = _mm512_sub_pd(x, a);
+    *e = _mm512_add_pd(_mm512_sub_pd(a, _mm512_sub_pd(x, bb)), _mm512_sub_pd(b, bb));
+    *s = x;
+}
+
+/* r = hi + lo − k·π/2 as rh + rl, and k */
+INLINE void reduce8(__m512d hi, __m512d lo, __m512d *rh, __m512d *rl, __m512d *kq) {
+    __m512d k = RINT8(_mm512_mul_pd(hi, V8(ROPE_SC_C1)));
+    __m512d f = _mm512_add_pd(_mm512_fmsub_pd(hi, V8(ROPE_SC_C1), k),
+                              _mm512_fmadd_pd(hi, V8(ROPE_SC_C2), _mm512_mul_pd(lo, V8(ROPE_SC_C1))));
+    k = _mm512_add_pd(k, RINT8(f));
+    __m512d a1 = _mm512_mul_pd(k, V8(ROPE_SC_P1)), e1 = _mm512_fmsub_pd(k, V8(ROPE_SC_P1), a1);
+    __m512d a2 = _mm512_mul_pd(k, V8(ROPE_SC_P2)), e2 = _mm512_fmsub_pd(k, V8(ROPE_SC_P2), a2);
+    __m512d a3 = _mm512_mul_pd(k, V8(ROPE_SC_P3));
+    __m512d s, t1, t2, t3;
+    two_sum8(_mm512_sub_pd(hi, a1), lo, &s, &t1);
+    two_sum8(s, neg8(e1), &s, &t2);
+    two_sum8(s, neg8(a2), &s, &t3);
+    __m512d tail = _mm512_sub_pd(_mm512_add_pd(_mm512_add_pd(t1, t2), t3), _mm512_add_pd(e2, a3));
+    two_sum8(s, tail, rh, rl);
+    *kq = k;
+}
+
+INLINE void sincos8(__m512d hi, __m512d lo, __m512d *cs, __m512d *sn) {
+    __m512d rh, rl, k;
+    reduce8(hi, lo, &rh, &rl, &k);
+    __m512d z = _mm512_mul_pd(rh, rh);
+    __m512d ps = _mm512_fmadd_pd(V8(ROPE_SC_S7), z, V8(ROPE_SC_S6));
+    ps = _mm512_fmadd_pd(ps, z, V8(ROPE_SC_S5));
+    ps = _mm512_fmadd_pd(ps, z, V8(ROPE_SC_S4));
+    ps = _mm512_fmadd_pd(ps, z, V8(ROPE_SC_S3));
+    ps = _mm512_fmadd_pd(ps, z, V8(ROPE_SC_S2));
+    ps = _mm512_fmadd_pd(ps, z, V8(ROPE_SC_S1));
+    __m512d s = _mm512_fmadd_pd(_mm512_mul_pd(ps, z), rh, rh);
+    __m512d pc = _mm512_fmadd_pd(V8(ROPE_SC_C8), z, V8(ROPE_SC_C7));
+    pc = _mm512_fmadd_pd(pc, z, V8(ROPE_SC_C6));
+    pc = _mm512_fmadd_pd(pc, z, V8(ROPE_SC_C5));
+    pc = _mm512_fmadd_pd(pc, z, V8(ROPE_SC_C4));
+    pc = _mm512_fmadd_pd(pc, z, V8(ROPE_SC_C3));
+    pc = _mm512_fmadd_pd(pc, z, V8(ROPE_SC_C2P));
+    pc = _mm512_fmadd_pd(pc, z, V8(ROPE_SC_C1P));
+    __m512d c = _mm512_fmadd_pd(pc, z, V8(1.0));
+    __m512d s1 = _mm512_fmadd_pd(c, rl, s), c1 = _mm512_fnmadd_pd(s, rl, c);
+    /* quadrant q = k mod 4: sin = (s, c, −s, −c)[q], cos = (c, −s, −c, s)[q] */
+    __m512d fl = _mm512_roundscale_pd(_mm512_mul_pd(k, V8(0.25)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m512d q = _mm512_sub_pd(k, _mm512_mul_pd(V8(4.0), fl));
+    __mmask8 q1 = _mm512_cmp_pd_mask(q, V8(1.0), _CMP_EQ_OQ);
+    __mmask8 q2 = _mm512_cmp_pd_mask(q, V8(2.0), _CMP_EQ_OQ);
+    __mmask8 odd = q1 | _mm512_cmp_pd_mask(q, V8(3.0), _CMP_EQ_OQ);
+    __mmask8 neg_s = _mm512_cmp_pd_mask(q, V8(2.0), _CMP_GE_OQ), neg_c = q1 | q2;
+    __m512d so = _mm512_mask_blend_pd(odd, s1, c1), co = _mm512_mask_blend_pd(odd, c1, s1);
+    *sn = _mm512_mask_xor_pd(so, neg_s, so, V8(-0.0));
+    *cs = _mm512_mask_xor_pd(co, neg_c, co, V8(-0.0));
 }
 
 static void sincos_avx512(const double *inv_freq, int64_t n, double pos, float *cos_out,
                           float *sin_out) {
     const __m512d vpos = _mm512_set1_pd(pos);
-    const __m512d limit = _mm512_set1_pd(SC_LIMIT);
+    const __m512d limit = V8(ROPE_SC_LIMIT);
     for (int64_t i = 0; i < n; i += 8) {
         __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
         __m512d th = _mm512_maskz_loadu_pd(m, inv_freq + i);
@@ -335,16 +348,12 @@ static void sincos_avx512(const double *inv_freq, int64_t n, double pos, float *
         sincos8(x, lo, &c, &s);
         _mm256_mask_storeu_ps(cos_out + i, m, _mm512_cvtpd_ps(c));
         _mm256_mask_storeu_ps(sin_out + i, m, _mm512_cvtpd_ps(s));
+        /* lanes beyond ROPE_SC_LIMIT (or NaN): the scalar kernel */
         __mmask8 ok = _mm512_cmp_pd_mask(_mm512_abs_pd(x), limit, _CMP_LE_OQ);
-        if ((ok & m) != m) {
-            for (int l = 0; l < 8; l++) {
-                if (!((m >> l) & 1) || ((ok >> l) & 1)) continue;
-                double hi = pos * inv_freq[i + l], e = fma(pos, inv_freq[i + l], -hi);
-                double c1 = cos(hi), s1 = sin(hi);
-                cos_out[i + l] = (float)(c1 - s1 * e);
-                sin_out[i + l] = (float)(s1 + c1 * e);
-            }
-        }
+        if ((ok & m) != m)
+            for (int l = 0; l < 8; l++)
+                if (((m >> l) & 1) && !((ok >> l) & 1))
+                    rope_scalar_sincos(inv_freq + i + l, 1, pos, cos_out + i + l, sin_out + i + l);
     }
 }
 

@@ -10,9 +10,8 @@
  * round-to-nearest-even of rope_f32_to_bf16. Pairs after the last full group
  * of four run through a scalar loop written exactly like the reference.
  *
- * sincos: the algorithm of avx512.c on 2 doubles (exact angle pos·θᵢ as
- * hi + lo, three-part Cody–Waite reduction by π/2 with FMA, Taylor polynomials
- * in double, one rounding to float).
+ * sincos: kernels/sincos.h on 2 doubles, the same operations in the same
+ * order as the scalar kernel, so the same bits.
  *
  * Tested on x86 hosts under qemu-aarch64 by `make test-neon` (cmake/aarch64-linux-gnu.cmake).
  */
@@ -21,6 +20,7 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/sincos.h"
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -144,53 +144,80 @@ static void half_bf16(const rope_row_args *a) { row(a, 1, ROPE_KDTYPE_BF16); }
 
 /* ---------------------------------------------------------------- sincos */
 
-#define SC_P1 0x1.921fb54442d18p+0
-#define SC_P2 0x1.1a62633145c07p-54
-#define SC_P3 (-0x1.f1976b7ed8fbcp-110)
-#define SC_LIMIT 0x1p30
+/* The definition of kernels/sincos.h (rope_sc_reduced) on 2 lanes, operation
+ * for operation, so the bits equal the scalar kernel's. */
+#define V2(c) vdupq_n_f64(c)
 
-INLINE float64x2_t poly(float64x2_t x2, const double *c, int n) {
-    float64x2_t p = vdupq_n_f64(c[0]);
-    for (int i = 1; i < n; i++) p = vfmaq_f64(vdupq_n_f64(c[i]), p, x2);
-    return p;
+INLINE void two_sum2(float64x2_t a, float64x2_t b, float64x2_t *s, float64x2_t *e) {
+    float64x2_t x = vaddq_f64(a, b), bb = vsubq_f64(x, a);
+    *e = vaddq_f64(vsubq_f64(a, vsubq_f64(x, bb)), vsubq_f64(b, bb));
+    *s = x;
+}
+
+/* r = hi + lo − k·π/2 as rh + rl, and k (vfmaq_f64(c, a, b) = c + a·b fused) */
+INLINE void reduce2(float64x2_t hi, float64x2_t lo, float64x2_t *rh, float64x2_t *rl,
+                    float64x2_t *kq) {
+    float64x2_t k = vrndnq_f64(vmulq_f64(hi, V2(ROPE_SC_C1)));
+    float64x2_t f = vaddq_f64(vfmaq_f64(vnegq_f64(k), hi, V2(ROPE_SC_C1)),
+                              vfmaq_f64(vmulq_f64(lo, V2(ROPE_SC_C1)), hi, V2(ROPE_SC_C2)));
+    k = vaddq_f64(k, vrndnq_f64(f));
+    float64x2_t a1 = vmulq_f64(k, V2(ROPE_SC_P1));
+    float64x2_t e1 = vfmaq_f64(vnegq_f64(a1), k, V2(ROPE_SC_P1));
+    float64x2_t a2 = vmulq_f64(k, V2(ROPE_SC_P2));
+    float64x2_t e2 = vfmaq_f64(vnegq_f64(a2), k, V2(ROPE_SC_P2));
+    float64x2_t a3 = vmulq_f64(k, V2(ROPE_SC_P3));
+    float64x2_t s, t1, t2, t3;
+    two_sum2(vsubq_f64(hi, a1), lo, &s, &t1);
+    two_sum2(s, vnegq_f64(e1), &s, &t2);
+    two_sum2(s, vnegq_f64(a2), &s, &t3);
+    float64x2_t tail = vsubq_f64(vaddq_f64(vaddq_f64(t1, t2), t3), vaddq_f64(e2, a3));
+    two_sum2(s, tail, rh, rl);
+    *kq = k;
+}
+
+INLINE void sincos2(float64x2_t hi, float64x2_t lo, float64x2_t *cs, float64x2_t *sn) {
+    float64x2_t rh, rl, k;
+    reduce2(hi, lo, &rh, &rl, &k);
+    float64x2_t z = vmulq_f64(rh, rh);
+    float64x2_t ps = vfmaq_f64(V2(ROPE_SC_S6), V2(ROPE_SC_S7), z);
+    ps = vfmaq_f64(V2(ROPE_SC_S5), ps, z);
+    ps = vfmaq_f64(V2(ROPE_SC_S4), ps, z);
+    ps = vfmaq_f64(V2(ROPE_SC_S3), ps, z);
+    ps = vfmaq_f64(V2(ROPE_SC_S2), ps, z);
+    ps = vfmaq_f64(V2(ROPE_SC_S1), ps, z);
+    float64x2_t s = vfmaq_f64(rh, vmulq_f64(ps, z), rh);
+    float64x2_t pc = vfmaq_f64(V2(ROPE_SC_C7), V2(ROPE_SC_C8), z);
+    pc = vfmaq_f64(V2(ROPE_SC_C6), pc, z);
+    pc = vfmaq_f64(V2(ROPE_SC_C5), pc, z);
+    pc = vfmaq_f64(V2(ROPE_SC_C4), pc, z);
+    pc = vfmaq_f64(V2(ROPE_SC_C3), pc, z);
+    pc = vfmaq_f64(V2(ROPE_SC_C2P), pc, z);
+    pc = vfmaq_f64(V2(ROPE_SC_C1P), pc, z);
+    float64x2_t c = vfmaq_f64(V2(1.0), pc, z);
+    float64x2_t s1 = vfmaq_f64(s, c, rl), c1 = vfmsq_f64(c, s, rl);
+    /* quadrant q = k mod 4: sin = (s, c, −s, −c)[q], cos = (c, −s, −c, s)[q] */
+    float64x2_t q = vsubq_f64(k, vmulq_f64(V2(4.0), vrndmq_f64(vmulq_f64(k, V2(0.25)))));
+    uint64x2_t q1 = vceqq_f64(q, V2(1.0)), q2 = vceqq_f64(q, V2(2.0));
+    uint64x2_t odd = vorrq_u64(q1, vceqq_f64(q, V2(3.0)));
+    uint64x2_t sign = vreinterpretq_u64_f64(V2(-0.0));
+    uint64x2_t neg_s = vandq_u64(vcgeq_f64(q, V2(2.0)), sign);
+    uint64x2_t neg_c = vandq_u64(vorrq_u64(q1, q2), sign);
+    float64x2_t so = vbslq_f64(odd, c1, s1), co = vbslq_f64(odd, s1, c1);
+    *sn = vreinterpretq_f64_u64(veorq_u64(vreinterpretq_u64_f64(so), neg_s));
+    *cs = vreinterpretq_f64_u64(veorq_u64(vreinterpretq_u64_f64(co), neg_c));
 }
 
 static void sincos_block(const double *inv_freq, double pos, float *co, float *so) {
-    static const double SP[] = {-1.0 / 39916800.0, 1.0 / 362880.0, -1.0 / 5040.0, 1.0 / 120.0,
-                                -1.0 / 6.0};
-    static const double CP[] = {1.0 / 479001600.0, -1.0 / 3628800.0, 1.0 / 40320.0,
-                                -1.0 / 720.0,      1.0 / 24.0,        -0.5,
-                                1.0};
     const float64x2_t vpos = vdupq_n_f64(pos), th = vld1q_f64(inv_freq);
-    const float64x2_t magic = vdupq_n_f64(0x1.8p52);
     float64x2_t x = vmulq_f64(vpos, th);
     float64x2_t lo = vfmaq_f64(vnegq_f64(x), vpos, th); /* pos·θ − x, exact */
-    float64x2_t t = vfmaq_f64(magic, x, vdupq_n_f64(0x1.45f306dc9c883p-1));
-    float64x2_t k = vsubq_f64(t, magic);
-    float64x2_t r = vfmsq_f64(x, k, vdupq_n_f64(SC_P1));
-    r = vfmsq_f64(r, k, vdupq_n_f64(SC_P2));
-    r = vfmsq_f64(r, k, vdupq_n_f64(SC_P3));
-    r = vaddq_f64(r, lo);
-    float64x2_t r2 = vmulq_f64(r, r);
-    float64x2_t s = vfmaq_f64(r, vmulq_f64(poly(r2, SP, 5), r2), r);
-    float64x2_t c = poly(r2, CP, 7);
-    uint64x2_t q = vreinterpretq_u64_f64(t);
-    uint64x2_t odd = vtstq_u64(q, vdupq_n_u64(1));
-    uint64x2_t sgn_s = vshlq_n_u64(vandq_u64(q, vdupq_n_u64(2)), 62);
-    uint64x2_t sgn_c = vshlq_n_u64(vandq_u64(vaddq_u64(q, vdupq_n_u64(1)), vdupq_n_u64(2)), 62);
-    float64x2_t so2 = vbslq_f64(odd, c, s), co2 = vbslq_f64(odd, s, c);
-    so2 = vreinterpretq_f64_u64(veorq_u64(vreinterpretq_u64_f64(so2), sgn_s));
-    co2 = vreinterpretq_f64_u64(veorq_u64(vreinterpretq_u64_f64(co2), sgn_c));
-    vst1_f32(co, vcvt_f32_f64(co2));
-    vst1_f32(so, vcvt_f32_f64(so2));
-    for (int l = 0; l < 2; l++) { /* too large (or NaN): the reference's libm route */
-        double hi = pos * inv_freq[l];
-        if (fabs(hi) <= SC_LIMIT) continue;
-        double e = fma(pos, inv_freq[l], -hi);
-        double c1 = cos(hi), s1 = sin(hi);
-        co[l] = (float)(c1 - s1 * e);
-        so[l] = (float)(s1 + c1 * e);
-    }
+    float64x2_t c, s;
+    sincos2(x, lo, &c, &s);
+    vst1_f32(co, vcvt_f32_f64(c));
+    vst1_f32(so, vcvt_f32_f64(s));
+    for (int l = 0; l < 2; l++) /* beyond ROPE_SC_LIMIT (or NaN): the scalar kernel */
+        if (!(fabs(pos * inv_freq[l]) <= ROPE_SC_LIMIT))
+            rope_scalar_sincos(inv_freq + l, 1, pos, co + l, so + l);
 }
 
 static void sincos_neon(const double *inv_freq, int64_t n, double pos, float *cos_out,

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/sincos.h"
 
 static inline void row(const rope_row_args *a, int style, int dt) {
     const int64_t es = dt == ROPE_KDTYPE_F32 ? 4 : 2;
@@ -49,18 +50,24 @@ void rope_scalar_row_half_f32(const rope_row_args *a) { row(a, ROPE_KSTYLE_HALF,
 void rope_scalar_row_half_f16(const rope_row_args *a) { row(a, ROPE_KSTYLE_HALF, ROPE_KDTYPE_F16); }
 void rope_scalar_row_half_bf16(const rope_row_args *a) { row(a, ROPE_KSTYLE_HALF, ROPE_KDTYPE_BF16); }
 
-/* Accurate mode, as src/table.c: the angle pos·θᵢ is carried exactly as
- * hi + lo (hi = RN64(pos·θᵢ), lo its rounding error, exact by fma), cos/sin
- * are evaluated in double at hi and corrected to first order for lo, then
- * rounded once to float: within ~0.5 ulp of the truth at any position < 2^53. */
+/* Accurate mode: cos/sin of the exact angle pos·θᵢ, the definition in
+ * kernels/sincos.h that every kernel set reproduces bit for bit. Angles beyond
+ * ROPE_SC_LIMIT (θ > 1 at positions near 2^53) or NaN: libm by the addition
+ * formula, cos(hi + lo) = cos hi·cos lo − sin hi·sin lo (lo can be ~1 there, so
+ * no first-order shortcut); the SIMD kernels send such lanes here. */
 void rope_scalar_sincos(const double *inv_freq, int64_t n, double pos, float *cos_out,
                         float *sin_out) {
     for (int64_t i = 0; i < n; i++) {
         double hi = pos * inv_freq[i];
         double lo = fma(pos, inv_freq[i], -hi);
-        double c = cos(hi), s = sin(hi);
-        cos_out[i] = (float)(c - s * lo);
-        sin_out[i] = (float)(s + c * lo);
+        if (fabs(hi) <= ROPE_SC_LIMIT) {
+            rope_sc_reduced(hi, lo, cos_out + i, sin_out + i);
+            continue;
+        }
+        double ch = cos(hi), sh = sin(hi), cl = cos(lo), sl = sin(lo);
+        double c1 = ch * cl, c2 = sh * sl, s1 = sh * cl, s2 = ch * sl;
+        cos_out[i] = (float)(c1 - c2);
+        sin_out[i] = (float)(s1 + s2);
     }
 }
 
