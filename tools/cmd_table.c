@@ -38,101 +38,63 @@ static void json_row(FILE *o, const float *v, int64_t n) {
     fputc(']', o);
 }
 
-int cmd_table(int argc, char **argv) {
-    const char *path = NULL, *pos_arg = NULL, *seq_arg = NULL;
-    int json = 0, compat = 0;
+/* What the command line asked for. */
+typedef struct table_opts {
+    const char *path, *pos_arg, *seq_arg;
+    int json, compat;
+} table_opts;
+
+/* 0: run; 1: --help printed (exit 0); 2: usage error reported. */
+static int parse_args(int argc, char **argv, table_opts *o) {
+    memset(o, 0, sizeof *o);
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int m = 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
-            return 0;
+            return 1;
         } else if (!strcmp(argv[i], "--json")) {
-            json = 1;
+            o->json = 1;
         } else if (!strcmp(argv[i], "--compat")) {
-            compat = 1;
+            o->compat = 1;
         } else if ((m = cli_opt(argc, argv, &i, "--positions", &v)) != 0) {
             if (m < 0) {
                 fprintf(stderr, "rope table: --positions needs a value\n");
                 return 2;
             }
-            pos_arg = v;
+            o->pos_arg = v;
         } else if ((m = cli_opt(argc, argv, &i, "--seq-len", &v)) != 0) {
             if (m < 0) {
                 fprintf(stderr, "rope table: --seq-len needs a value\n");
                 return 2;
             }
-            seq_arg = v;
+            o->seq_arg = v;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "rope table: unknown option '%s' (rope table --help)\n", argv[i]);
             return 2;
-        } else if (!path) {
-            path = argv[i];
+        } else if (!o->path) {
+            o->path = argv[i];
         } else {
             fprintf(stderr, "rope table: one CONFIG.json only ('%s' is extra)\n", argv[i]);
             return 2;
         }
     }
-    if (!path || !pos_arg) {
-        if (path && !pos_arg) fprintf(stderr, "rope table: --positions is required\n\n");
+    if (!o->path || !o->pos_arg) {
+        if (o->path && !o->pos_arg) fprintf(stderr, "rope table: --positions is required\n\n");
         usage(stderr);
         return 2;
     }
-    char err[512];
-    int64_t *pos = NULL, rows = 0, n = 0;
-    if (cli_load_positions(pos_arg, &pos, &rows, &n, err, sizeof err) != 0) {
-        fprintf(stderr, "rope table: --positions: %s\n", err);
-        return 2;
-    }
-    if (rows != 1) {
-        fprintf(stderr, "rope table: --positions must be one list (shape (n,)), got %lld rows\n",
-                (long long)rows);
-        free(pos);
-        return 2;
-    }
-    int64_t maxp = 0;
-    for (int64_t k = 0; k < n; k++)
-        if (pos[k] > maxp) maxp = pos[k];
-    int64_t seq_len = maxp + 1;
-    if (seq_arg && (cli_parse_i64(seq_arg, &seq_len) != 0 || seq_len < 0)) {
-        fprintf(stderr, "rope table: --seq-len must be an integer >= 0 (got '%s')\n", seq_arg);
-        free(pos);
-        return 2;
-    }
+    return 0;
+}
 
-    hf_config h;
-    if (hf_config_load(path, &h, err, sizeof err) != 0) {
-        fprintf(stderr, "rope table: %s\n", err);
-        free(pos);
-        return 2;
-    }
-    int rc = 2;
-    rope_freqs *f = malloc(sizeof *f);
-    float *cs = NULL, *sn = NULL;
-    if (!f) {
-        fprintf(stderr, "rope table: out of memory\n");
-        goto done;
-    }
-    rope_status st = rope_freqs_compute(&h.rope, seq_len, f);
-    if (st != ROPE_OK) {
-        fprintf(stderr, "rope table: %s: %s\n", path, rope_strerror(st));
-        goto done;
-    }
-    int64_t nf = f->n_freqs;
-    cs = malloc((size_t)n * (size_t)nf * sizeof *cs);
-    sn = malloc((size_t)n * (size_t)nf * sizeof *sn);
-    if (!cs || !sn) {
-        fprintf(stderr, "rope table: out of memory for %lld x %lld rows\n", (long long)n, (long long)nf);
-        goto done;
-    }
-    rope_precision prec = compat ? ROPE_PRECISION_COMPAT_F32 : ROPE_PRECISION_ACCURATE;
-    st = rope_cos_sin(f, pos, 0, n, prec, cs, sn);
-    if (st != ROPE_OK) {
-        fprintf(stderr, "rope table: %s\n", rope_strerror(st));
-        goto done;
-    }
+/* The rows: JSON (--json) or a text table, position by frequency. */
+static void print_rows(const table_opts *opt, const rope_freqs *f, const int64_t *pos, int64_t n,
+                       int64_t seq_len, const float *cs, const float *sn) {
+    const int64_t nf = f->n_freqs;
+    const char *path = opt->path;
+    const int compat = opt->compat;
     FILE *o = stdout;
-    if (json) {
+    if (opt->json) {
         fputs("{\"positions\": [", o);
         for (int64_t k = 0; k < n; k++) fprintf(o, "%s%lld", k ? ", " : "", (long long)pos[k]);
         fprintf(o, "], \"rope_type\": \"%s\", \"rotary_dim\": %lld, \"n_freqs\": %lld, \"seq_len\": %lld, "
@@ -162,6 +124,66 @@ int cmd_table(int argc, char **argv) {
                         compat ? (double)f->inv_freq_f32[j] : f->inv_freq[j], (double)cs[k * nf + j],
                         (double)sn[k * nf + j]);
     }
+}
+
+int cmd_table(int argc, char **argv) {
+    table_opts o;
+    int prc = parse_args(argc, argv, &o);
+    if (prc) return prc == 1 ? 0 : 2;
+    char err[512];
+    int64_t *pos = NULL, rows = 0, n = 0;
+    if (cli_load_positions(o.pos_arg, &pos, &rows, &n, err, sizeof err) != 0) {
+        fprintf(stderr, "rope table: --positions: %s\n", err);
+        return 2;
+    }
+    if (rows != 1) {
+        fprintf(stderr, "rope table: --positions must be one list (shape (n,)), got %lld rows\n",
+                (long long)rows);
+        free(pos);
+        return 2;
+    }
+    int64_t maxp = 0;
+    for (int64_t k = 0; k < n; k++)
+        if (pos[k] > maxp) maxp = pos[k];
+    int64_t seq_len = maxp + 1;
+    if (o.seq_arg && (cli_parse_i64(o.seq_arg, &seq_len) != 0 || seq_len < 0)) {
+        fprintf(stderr, "rope table: --seq-len must be an integer >= 0 (got '%s')\n", o.seq_arg);
+        free(pos);
+        return 2;
+    }
+
+    hf_config h;
+    if (hf_config_load(o.path, &h, err, sizeof err) != 0) {
+        fprintf(stderr, "rope table: %s\n", err);
+        free(pos);
+        return 2;
+    }
+    int rc = 2;
+    rope_freqs *f = malloc(sizeof *f);
+    float *cs = NULL, *sn = NULL;
+    if (!f) {
+        fprintf(stderr, "rope table: out of memory\n");
+        goto done;
+    }
+    rope_status st = rope_freqs_compute(&h.rope, seq_len, f);
+    if (st != ROPE_OK) {
+        fprintf(stderr, "rope table: %s: %s\n", o.path, rope_strerror(st));
+        goto done;
+    }
+    int64_t nf = f->n_freqs;
+    cs = malloc((size_t)n * (size_t)nf * sizeof *cs);
+    sn = malloc((size_t)n * (size_t)nf * sizeof *sn);
+    if (!cs || !sn) {
+        fprintf(stderr, "rope table: out of memory for %lld x %lld rows\n", (long long)n, (long long)nf);
+        goto done;
+    }
+    rope_precision prec = o.compat ? ROPE_PRECISION_COMPAT_F32 : ROPE_PRECISION_ACCURATE;
+    st = rope_cos_sin(f, pos, 0, n, prec, cs, sn);
+    if (st != ROPE_OK) {
+        fprintf(stderr, "rope table: %s\n", rope_strerror(st));
+        goto done;
+    }
+    print_rows(&o, f, pos, n, seq_len, cs, sn);
     rc = 0;
 done:
     free(cs);
