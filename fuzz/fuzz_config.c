@@ -30,6 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     float *c = NULL, *s = NULL;
     if (!f || !g) goto out;
     if (rope_freqs_compute(&h.rope, 0, f) != ROPE_OK) __builtin_trap();
+    /* and a consistent per-layer model: every set computes, every layer maps */
+    if (rope_model_validate(&h.model) != ROPE_OK) __builtin_trap();
     for (size_t k = 1; k < sizeof seqs / sizeof seqs[0]; k++) {
         memcpy(g, f, sizeof *f);
         rope_status st = rope_freqs_compute(&h.rope, seqs[k], g);

@@ -48,6 +48,8 @@ extern "C" {
 /* Largest head_dim the library accepts (so rope_freqs can be a plain struct). */
 #define ROPE_MAX_HEAD_DIM 1024
 #define ROPE_MAX_FREQS (ROPE_MAX_HEAD_DIM / 2)
+/* Most position planes of an M-RoPE config (t, h, w and one extra: Hunyuan XD-RoPE). */
+#define ROPE_MAX_MROPE_PLANES 4
 
 /* ------------------------------------------------------------------ errors */
 
@@ -114,11 +116,13 @@ typedef enum rope_scaling_type {
     ROPE_SCALING_YARN = 3,      /* incl. DeepSeek mscale / mscale_all_dim */
     ROPE_SCALING_LLAMA3 = 4,
     ROPE_SCALING_LONGROPE = 5,  /* Phi-3 "longrope" (legacy "su") */
-    ROPE_SCALING_COUNT = 6
+    ROPE_SCALING_PROPORTIONAL = 6, /* Gemma 4 full attention: int(prf·D/2) live frequencies with
+                                      exponents over the whole D, the rest 0 (identity pairs) */
+    ROPE_SCALING_COUNT = 7
 } rope_scaling_type;
 
 /* Name <-> enum, using Hugging Face's spellings ("default", "linear", "dynamic",
- * "yarn", "llama3", "longrope"; "su" and "mrope" accepted as aliases). */
+ * "yarn", "llama3", "longrope", "proportional"; "su" and "mrope" accepted as aliases). */
 ROPE_API const char *rope_scaling_name(rope_scaling_type t);
 ROPE_API rope_status rope_scaling_from_name(const char *name, rope_scaling_type *out);
 
@@ -161,10 +165,22 @@ typedef struct rope_config {
     int64_t n_short_factor;
     int64_t n_long_factor;
 
-    /* M-RoPE (Qwen2-VL): frequency index ranges per position plane (t, h, w);
-     * n_mrope_section = 0 disables. The sum must equal R/2. */
-    int64_t mrope_section[3];
+    /* M-RoPE: frequency counts per position plane (t, h, w[, e]); n_mrope_section = 0
+     * disables. The sum must equal R/2. Contiguous sections (Qwen2/2.5-VL: frequency i
+     * belongs to the plane whose range holds it), or with mrope_interleaved = 1
+     * (Qwen3-VL, Qwen3.5, Qwen3-Omni): frequency j < planes·min section goes to plane
+     * j % planes while that plane still has frequencies left, the rest to plane 0
+     * (exactly: plane p >= 1 takes j ≡ p (mod planes) for j < planes·section[p]). */
+    int64_t mrope_section[ROPE_MAX_MROPE_PLANES];
     int n_mrope_section;
+    int mrope_interleaved;
+
+    /* Per-frequency divisor (GGUF rope_freqs.weight, Llama 3.1 factors, ...): after the
+     * type's formula θᵢ /= freq_divisor[i]. NULL = none; else n_freq_divisor == R/2 finite
+     * values > 0 (an entry of 1e30 or more, llama.cpp's marker, makes θᵢ exactly 0: an identity pair).
+     * Caller-owned, read during rope_freqs_compute only. */
+    const double *freq_divisor;
+    int64_t n_freq_divisor;
 } rope_config;
 
 ROPE_API void rope_config_init(rope_config *cfg);
@@ -196,8 +212,9 @@ typedef struct rope_freqs {
     unsigned char band[ROPE_MAX_FREQS];     /* rope_band per frequency */
     double attention_factor;
     double softmax_scale_factor;
-    int64_t mrope_section[3];
+    int64_t mrope_section[ROPE_MAX_MROPE_PLANES];
     int n_mrope_section;
+    int mrope_interleaved;
 } rope_freqs;
 
 /*
@@ -208,6 +225,71 @@ typedef struct rope_freqs {
  * "at initialisation" (HF seq_len=None).
  */
 ROPE_API rope_status rope_freqs_compute(const rope_config *cfg, int64_t seq_len, rope_freqs *out);
+
+/* --------------------------------------------------------------- per layer */
+
+/*
+ * A model's RoPE, layer by layer (src/model.c). Real models do not have one RoPE:
+ * Gemma 2/3/4 use a frequency set per layer type (sliding layers at one base, full
+ * attention layers at another, Gemma 4 with proportional frequencies and a bigger
+ * head); Llama 4, SmolLM3, Cohere2, EXAONE 4 leave some layers without RoPE (NoPE).
+ * A rope_model is a few frequency sets, each named by the layer type it belongs to,
+ * plus a map layer -> set, or -> ROPE_LAYER_NOPE for a layer that rotates nothing.
+ * Scaling (yarn, llama3, ...) is part of each set's rope_config, as transformers
+ * applies it per layer type. A plain struct: fill it by hand (rope_model_init, then
+ * rope_model_add_set and layer_set[]) or read it from a config (the `rope` tools).
+ */
+#define ROPE_MAX_SETS 8
+#define ROPE_MAX_LAYERS 1024
+#define ROPE_SET_NAME_MAX 48
+#define ROPE_LAYER_NOPE (-1)
+
+/* Position-dependent query scaling some models multiply q by (not k):
+ *   scale(pos) = 1 + beta · ln(1 + floor((pos + pos_offset) / floor_scale))
+ * Llama 4 attention temperature tuning (attn_scale, floor_scale, pos_offset 1, on its
+ * NoPE layers only); Ministral 3 / Mistral llama_4_scaling_beta (floor_scale =
+ * original_max_position_embeddings, pos_offset 0, every layer). */
+typedef enum rope_query_scaling_type {
+    ROPE_QUERY_SCALING_NONE = 0,
+    ROPE_QUERY_SCALING_NOPE_LAYERS = 1, /* only layers mapped to ROPE_LAYER_NOPE */
+    ROPE_QUERY_SCALING_ALL_LAYERS = 2
+} rope_query_scaling_type;
+
+typedef struct rope_model {
+    int n_sets;
+    char set_name[ROPE_MAX_SETS][ROPE_SET_NAME_MAX]; /* layer type: "full_attention", ... */
+    rope_config set[ROPE_MAX_SETS];
+    /* n_layers 0 = unknown: every layer uses set 0 if it is the only set (else layer
+     * queries fail). Else layer_set[L] for L < n_layers is a set index or ROPE_LAYER_NOPE. */
+    int64_t n_layers;
+    int16_t layer_set[ROPE_MAX_LAYERS];
+    rope_query_scaling_type query_scaling;
+    double query_scaling_beta;
+    int64_t query_scaling_floor;
+    int64_t query_scaling_pos_offset;
+} rope_model;
+
+/* No sets, no layers, no query scaling. */
+ROPE_API void rope_model_init(rope_model *m);
+/* Append a set (name copied, at most ROPE_SET_NAME_MAX-1 bytes, unique and non-empty;
+ * cfg copied: its longrope/divisor arrays must outlive the model). Index in *index
+ * (may be NULL). Full: ROPE_E_CAPACITY; bad name: ROPE_E_PARAM. */
+ROPE_API rope_status rope_model_add_set(rope_model *m, const char *name, const rope_config *cfg, int *index);
+/* Index of the set named `name`, ROPE_E_PARAM if there is none. */
+ROPE_API rope_status rope_model_find_set(const rope_model *m, const char *name, int *index);
+/* The set of layer L (0 <= L < n_layers, or any L >= 0 when n_layers is 0 and there
+ * is one set), or ROPE_LAYER_NOPE; ROPE_E_PARAM for a layer outside the model. */
+ROPE_API rope_status rope_model_layer_set(const rope_model *m, int64_t layer, int *set);
+/* rope_freqs_compute of set s. */
+ROPE_API rope_status rope_model_set_freqs(const rope_model *m, int set, int64_t seq_len, rope_freqs *out);
+/* The frequencies of layer L. *rotated = 1 and *out filled for a RoPE layer; for a
+ * NoPE layer *rotated = 0 and *out untouched (rotate nothing there). */
+ROPE_API rope_status rope_model_layer_freqs(const rope_model *m, int64_t layer, int64_t seq_len,
+                                   rope_freqs *out, int *rotated);
+/* Every set computes, every layer maps to a set or NoPE, query scaling is sane. */
+ROPE_API rope_status rope_model_validate(const rope_model *m);
+/* Query scale factor of layer L at position pos (1 where the model has none). */
+ROPE_API rope_status rope_model_query_scale(const rope_model *m, int64_t layer, int64_t pos, double *scale);
 
 /* ------------------------------------------------------------------ tables */
 
@@ -238,8 +320,10 @@ ROPE_API rope_status rope_table_create(const rope_freqs *f, int64_t n_positions,
 /* Rows for arbitrary positions (row r == positions[r]); apply then indexes rows. */
 ROPE_API rope_status rope_table_create_at(const rope_freqs *f, const int64_t *positions, int64_t n,
                                  rope_precision precision, rope_table **out);
-/* M-RoPE: row r uses position pos_thw[p*n + r] of plane p = t/h/w for the
- * frequencies in f->mrope_section[p]. Text tokens (t = h = w) equal plain RoPE. */
+/* M-RoPE: row r uses position pos_thw[p*n + r] of plane p (t, h, w[, e]; n_mrope_section
+ * planes) for the frequencies of plane p: section p as a contiguous range, or the
+ * interleaved assignment when f->mrope_interleaved (see rope_config). Text tokens
+ * (all planes equal) equal plain RoPE. */
 ROPE_API rope_status rope_table_create_mrope(const rope_freqs *f, const int64_t *pos_thw, int64_t n,
                                     rope_precision precision, rope_table **out);
 /* Rows given by the caller: cos_rows/sin_rows are rows × n_freqs float32, row-major,

@@ -44,6 +44,7 @@ static const char *const scaling_names[ROPE_SCALING_COUNT] = {
     [ROPE_SCALING_DEFAULT] = "default", [ROPE_SCALING_LINEAR] = "linear",
     [ROPE_SCALING_DYNAMIC] = "dynamic", [ROPE_SCALING_YARN] = "yarn",
     [ROPE_SCALING_LLAMA3] = "llama3",   [ROPE_SCALING_LONGROPE] = "longrope",
+    [ROPE_SCALING_PROPORTIONAL] = "proportional",
 };
 
 const char *rope_scaling_name(rope_scaling_type t) {
@@ -69,9 +70,9 @@ rope_status rope_scaling_from_name(const char *name, rope_scaling_type *out) {
         *out = ROPE_SCALING_DEFAULT;
         return ROPE_OK;
     }
-    /* Real Hugging Face types this library does not implement (Gemma 4
-     * "proportional", "axial"): a valid request, not a typo. */
-    if (strcmp(name, "proportional") == 0 || strcmp(name, "axial") == 0) return ROPE_E_UNSUPPORTED;
+    /* A real Hugging Face type this library does not implement as a text RoPE
+     * (Gemma 4's vision "axial"): a valid request, not a typo. */
+    if (strcmp(name, "axial") == 0) return ROPE_E_UNSUPPORTED;
     return ROPE_E_SCALING;
 }
 
@@ -386,25 +387,92 @@ static rope_status fill_longrope(rope_freqs *o, const rope_config *c, int64_t di
     return ROPE_OK;
 }
 
+/*
+ * Proportional (Gemma 4 full attention, HF _compute_proportional_rope_parameters):
+ * n = int(partial_rotary_factor·D // 2) live frequencies θᵢ = base^(-2i/D) with the
+ * exponent over the FULL head_dim D, then D/2 - n zeros (cos 1, sin 0: identity
+ * pairs), all divided by factor (default 1). The rotation spans the whole head.
+ */
+static rope_status fill_proportional(rope_freqs *o, const rope_config *c, int64_t head_dim) {
+    double factor = c->factor == 0.0 ? 1.0 : c->factor;
+    if (!finite_pos(factor)) return ROPE_E_PARAM;
+    double live = floor(c->partial_rotary_factor * (double)head_dim / 2.0);
+    int64_t n = (int64_t)live;
+    if (n < 0 || n > head_dim / 2) return ROPE_E_ROTARY_DIM;
+    float base_f = rn32(c->rope_theta), factor_f = rn32(factor);
+    for (int64_t i = 0; i < head_dim / 2; i++) {
+        double t = i < n ? theta64(c->rope_theta, i, head_dim) : 0.0;
+        float t32 = i < n ? theta32(base_f, i, head_dim) : 0.0f;
+        o->inv_freq[i] = t / factor;
+        o->inv_freq_f32[i] = rn32((double)t32 / (double)factor_f); /* `inv_freq /= factor` */
+        o->band[i] = factor == 1.0 ? ROPE_BAND_UNSCALED : ROPE_BAND_SCALED;
+    }
+    return ROPE_OK;
+}
+
+/* Per-frequency divisors (GGUF rope_freqs.weight): θᵢ /= d[i] after the type's
+ * formula (float32 divide in the compat recipe). A divisor of 1e30 or more marks
+ * an identity pair (llama.cpp's convention): θᵢ is then exactly 0. */
+#define ROPE_DIVISOR_IDENTITY 1e30
+static rope_status apply_divisor(rope_freqs *o, const rope_config *c) {
+    if (!c->freq_divisor) return c->n_freq_divisor == 0 ? ROPE_OK : ROPE_E_NULL;
+    if (c->n_freq_divisor != o->n_freqs) return ROPE_E_PARAM;
+    for (int64_t i = 0; i < o->n_freqs; i++)
+        if (!finite_pos(c->freq_divisor[i])) return ROPE_E_PARAM;
+    for (int64_t i = 0; i < o->n_freqs; i++) {
+        double d = c->freq_divisor[i];
+        if (d >= ROPE_DIVISOR_IDENTITY) {
+            o->inv_freq[i] = 0.0;
+            o->inv_freq_f32[i] = 0.0f;
+        } else {
+            o->inv_freq[i] /= d;
+            o->inv_freq_f32[i] = rn32((double)o->inv_freq_f32[i] / (double)rn32(d));
+        }
+        if (d != 1.0) o->band[i] = ROPE_BAND_SCALED;
+    }
+    return ROPE_OK;
+}
+
+/* M-RoPE planes: 1..ROPE_MAX_MROPE_PLANES sections tiling the R/2 frequencies. */
+static rope_status check_mrope(const rope_config *cfg, int64_t n_freqs) {
+    if (cfg->n_mrope_section < 0 || cfg->n_mrope_section > ROPE_MAX_MROPE_PLANES) return ROPE_E_PARAM;
+    if (cfg->mrope_interleaved != 0 && cfg->mrope_interleaved != 1) return ROPE_E_PARAM;
+    if (cfg->mrope_interleaved && cfg->n_mrope_section == 0) return ROPE_E_PARAM;
+    int64_t msum = 0;
+    for (int p = 0; p < cfg->n_mrope_section; p++) {
+        if (cfg->mrope_section[p] < 0 || cfg->mrope_section[p] > ROPE_MAX_FREQS) return ROPE_E_PARAM;
+        msum += cfg->mrope_section[p];
+    }
+    if (cfg->n_mrope_section > 0 && msum != n_freqs) return ROPE_E_PARAM;
+    return ROPE_OK;
+}
+
 rope_status rope_freqs_compute(const rope_config *cfg, int64_t seq_len, rope_freqs *out) {
     if (!cfg || !out) return ROPE_E_NULL;
     if ((unsigned)cfg->type >= ROPE_SCALING_COUNT) return ROPE_E_SCALING;
     if (seq_len < 0) return ROPE_E_PARAM;
     int64_t head_dim = 0, rot = 0;
-    rope_status st = resolve_dims(cfg, &head_dim, &rot);
+    rope_status st;
+    if (cfg->type == ROPE_SCALING_PROPORTIONAL) {
+        /* Rotates the whole head; its partial factor only counts live frequencies
+         * (0 is legal: every pair an identity). */
+        if (!(isfinite(cfg->partial_rotary_factor) && cfg->partial_rotary_factor >= 0.0))
+            return ROPE_E_PARAM;
+        if (cfg->partial_rotary_factor > 1.0) return ROPE_E_ROTARY_DIM;
+        rope_config whole = *cfg;
+        whole.partial_rotary_factor = 1.0;
+        st = resolve_dims(&whole, &head_dim, &rot);
+    } else {
+        st = resolve_dims(cfg, &head_dim, &rot);
+    }
     if (st != ROPE_OK) return st;
     /* theta <= 1 gives non-decaying or growing "frequencies" (and ln(base) <= 0 in yarn). */
     if (!isfinite(cfg->rope_theta) || cfg->rope_theta <= 1.0) return ROPE_E_PARAM;
 
     /* M-RoPE sections (Qwen2-VL mrope_section): t, h, w ranges of frequency
      * indices; they must tile the R/2 frequencies. */
-    if (cfg->n_mrope_section < 0 || cfg->n_mrope_section > 3) return ROPE_E_PARAM;
-    int64_t msum = 0;
-    for (int p = 0; p < cfg->n_mrope_section; p++) {
-        if (cfg->mrope_section[p] < 0 || cfg->mrope_section[p] > ROPE_MAX_FREQS) return ROPE_E_PARAM;
-        msum += cfg->mrope_section[p];
-    }
-    if (cfg->n_mrope_section > 0 && msum != rot / 2) return ROPE_E_PARAM;
+    st = check_mrope(cfg, rot / 2);
+    if (st != ROPE_OK) return st;
 
     /* Work on a private copy: *out is untouched on every error path. */
     rope_freqs f;
@@ -416,6 +484,7 @@ rope_status rope_freqs_compute(const rope_config *cfg, int64_t seq_len, rope_fre
     f.attention_factor = 1.0;
     f.softmax_scale_factor = 1.0;
     f.n_mrope_section = cfg->n_mrope_section;
+    f.mrope_interleaved = cfg->mrope_interleaved;
     for (int p = 0; p < cfg->n_mrope_section; p++) f.mrope_section[p] = cfg->mrope_section[p];
 
     switch (cfg->type) {
@@ -432,13 +501,20 @@ rope_status rope_freqs_compute(const rope_config *cfg, int64_t seq_len, rope_fre
     case ROPE_SCALING_YARN: st = fill_yarn(&f, cfg, rot); break;
     case ROPE_SCALING_LLAMA3: st = fill_llama3(&f, cfg, rot); break;
     case ROPE_SCALING_LONGROPE: st = fill_longrope(&f, cfg, rot, seq_len); break;
+    case ROPE_SCALING_PROPORTIONAL: st = fill_proportional(&f, cfg, head_dim); break;
     default: return ROPE_E_SCALING;
     }
     if (st != ROPE_OK) return st;
-    for (int64_t i = 0; i < f.n_freqs; i++)
-        if (!(f.inv_freq[i] > 0.0) || !isfinite(f.inv_freq[i]) || !(f.inv_freq_f32[i] > 0.0f) ||
-            !isfinite(f.inv_freq_f32[i]))
+    st = apply_divisor(&f, cfg);
+    if (st != ROPE_OK) return st;
+    /* Zero is legal only where asked for: proportional's padding and identity divisors. */
+    int zero_ok = cfg->type == ROPE_SCALING_PROPORTIONAL || cfg->freq_divisor != NULL;
+    for (int64_t i = 0; i < f.n_freqs; i++) {
+        int z = zero_ok && f.inv_freq[i] == 0.0 && f.inv_freq_f32[i] == 0.0f;
+        if (!z && (!(f.inv_freq[i] > 0.0) || !isfinite(f.inv_freq[i]) || !(f.inv_freq_f32[i] > 0.0f) ||
+                   !isfinite(f.inv_freq_f32[i])))
             return ROPE_E_PARAM;
+    }
     *out = f;
     return ROPE_OK;
 }

@@ -204,7 +204,16 @@ rope_status rope_table_create_at(const rope_freqs *f, const int64_t *positions, 
  * plane p (t, h, w) by the sections [s0, s1, s2] over the R/2 frequencies,
  * and uses that plane's position. Each entry is computed by the same scalar
  * code as the plain table, so text tokens (t = h = w) are bit-identical to it.
+ * Interleaved (Qwen3-VL apply_interleaved_mrope): plane p >= 1 takes the
+ * frequencies j ≡ p (mod planes) below planes·s_p, plane 0 the rest.
  */
+static int mrope_plane(const rope_freqs *f, int64_t j) {
+    int planes = f->n_mrope_section;
+    for (int p = 1; p < planes; p++)
+        if (j % planes == p && j < (int64_t)planes * f->mrope_section[p]) return p;
+    return 0;
+}
+
 rope_status rope_table_create_mrope(const rope_freqs *f, const int64_t *pos_thw, int64_t n,
                                     rope_precision precision, rope_table **out) {
     if (!out || !pos_thw) return ROPE_E_NULL;
@@ -212,7 +221,8 @@ rope_status rope_table_create_mrope(const rope_freqs *f, const int64_t *pos_thw,
     if (st != ROPE_OK) return st;
     if (n <= 0) return ROPE_E_PARAM;
     int planes = f->n_mrope_section;
-    if (planes < 1 || planes > 3) return ROPE_E_PARAM;
+    if (planes < 1 || planes > ROPE_MAX_MROPE_PLANES) return ROPE_E_PARAM;
+    if (f->mrope_interleaved != 0 && f->mrope_interleaved != 1) return ROPE_E_PARAM;
     int64_t sum = 0; /* each section bounded first, so the sum cannot overflow and wrap */
     for (int p = 0; p < planes; p++) {
         if (f->mrope_section[p] < 0 || f->mrope_section[p] > f->n_freqs) return ROPE_E_PARAM;
@@ -232,10 +242,15 @@ rope_status rope_table_create_mrope(const rope_freqs *f, const int64_t *pos_thw,
     if (st != ROPE_OK) return st;
     const int64_t nf = f->n_freqs;
     for (int64_t r = 0; r < n; r++) {
+        float *c = t->cos + r * nf, *s = t->sin + r * nf;
+        if (f->mrope_interleaved) {
+            for (int64_t j = 0; j < nf; j++)
+                fill_row(f, j, 1, pos_thw[(int64_t)mrope_plane(f, j) * n + r], precision, c, s);
+            continue;
+        }
         int64_t lo = 0;
         for (int p = 0; p < planes; p++) {
-            fill_row(f, lo, f->mrope_section[p], pos_thw[(int64_t)p * n + r], precision,
-                     t->cos + r * nf, t->sin + r * nf);
+            fill_row(f, lo, f->mrope_section[p], pos_thw[(int64_t)p * n + r], precision, c, s);
             lo += f->mrope_section[p];
         }
     }

@@ -259,7 +259,7 @@ static void malformed(void) {
     expect_error("{\"head_dim\": 64, \"rope_scaling\": 5}", "rope_scaling must be");
     expect_error("{\"head_dim\": 64, \"rope_scaling\": {\"type\": 5}}", "type must be a string");
     expect_error("{\"head_dim\": 64, \"rope_scaling\": {\"type\": \"ntk-by-parts\"}}", "unknown");
-    expect_error("{\"head_dim\": 64, \"rope_scaling\": {\"rope_type\": \"proportional\"}}", "does not implement");
+    expect_error("{\"head_dim\": 64, \"rope_scaling\": {\"rope_type\": \"axial\"}}", "does not implement");
     expect_error("{\"head_dim\": 64, \"rope_scaling\": {\"type\": \"linear\"}}", "factor is required");
     expect_error("{\"head_dim\": 64, \"rope_scaling\": {\"type\": \"linear\", \"factor\": -2}}", "factor must be > 0");
     expect_error("{\"head_dim\": 64, \"rope_scaling\": {\"type\": \"dynamic\", \"factor\": 2}}",

@@ -45,7 +45,9 @@ static void test_names(void) {
     CHECK_EQ_INT(t, ROPE_SCALING_LONGROPE);
     CHECK_OK(rope_scaling_from_name("mrope", &t));
     CHECK_EQ_INT(t, ROPE_SCALING_DEFAULT);
-    CHECK_STATUS(rope_scaling_from_name("proportional", &t), ROPE_E_UNSUPPORTED);
+    CHECK_STATUS(rope_scaling_from_name("axial", &t), ROPE_E_UNSUPPORTED);
+    CHECK_OK(rope_scaling_from_name("proportional", &t));
+    CHECK_EQ_INT(t, ROPE_SCALING_PROPORTIONAL);
     CHECK_STATUS(rope_scaling_from_name("Yarn", &t), ROPE_E_SCALING);
     CHECK_STATUS(rope_scaling_from_name("", &t), ROPE_E_SCALING);
     CHECK_STATUS(rope_scaling_from_name(NULL, &t), ROPE_E_NULL);
@@ -499,7 +501,7 @@ MUT(m_lr_af, { longrope_cfg(c); c->attention_factor = 0; })
 MUT(m_lr_longhuge, { longrope_cfg(c); long_f[45] = 3.3e83; })
 MUT(m_lr_shorthuge, { longrope_cfg(c); short_f[3] = 1e300; })
 MUT(m_mr_sum, { c->n_mrope_section = 3; c->mrope_section[0] = 16; c->mrope_section[1] = 24; c->mrope_section[2] = 23; })
-MUT(m_mr_n, { c->n_mrope_section = 4; })
+MUT(m_mr_n, { c->n_mrope_section = ROPE_MAX_MROPE_PLANES + 1; })
 MUT(m_mr_nneg, { c->n_mrope_section = -1; })
 MUT(m_mr_neg, { c->n_mrope_section = 3; c->mrope_section[0] = 80; c->mrope_section[1] = -16; c->mrope_section[2] = 0; })
 

@@ -279,7 +279,7 @@ static void test_bad_inputs(void) {
         int64_t negp[4] = {1, 2, 3, -4};
         CHECK_STATUS(rope_table_create_mrope(&g, negp, 2, ROPE_PRECISION_ACCURATE, &t), ROPE_E_POSITION);
         CHECK_STATUS(rope_table_create_mrope(&g, NULL, 2, ROPE_PRECISION_ACCURATE, &t), ROPE_E_NULL);
-        g.n_mrope_section = 4;
+        g.n_mrope_section = ROPE_MAX_MROPE_PLANES + 1;
         CHECK_STATUS(rope_table_create_mrope(&g, ok4, 1, ROPE_PRECISION_ACCURATE, &t), ROPE_E_PARAM);
     }
     CHECK(t == sentinel); /* never written on error */

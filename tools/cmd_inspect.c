@@ -45,7 +45,15 @@ static void usage(FILE *f) {
             "  --json       one JSON object (numbers with 17 significant digits): rope_type,\n"
             "               rope_theta, head_dim, rotary_dim, n_freqs, attention_factor,\n"
             "               softmax_scale_factor, softmax_scale, inv_freq, inv_freq_f32,\n"
-            "               original_inv_freq, wavelength, original_wavelength, band, ...\n"
+            "               original_inv_freq, wavelength, original_wavelength, band, ...;\n"
+            "               per layer: rope_sets (one per layer type with RoPE), primary_set,\n"
+            "               n_layers, layer_map (set name or null = no RoPE), layer_types,\n"
+            "               query_scaling\n"
+            "\n"
+            "Models whose layers differ (Gemma 2/3/4 sliding vs full attention, Llama 4 /\n"
+            "SmolLM3 / Cohere2 / EXAONE 4 NoPE layers): the block above is the full-attention\n"
+            "layers' RoPE (else the first type's); the text ends with one block per layer type\n"
+            "and the layer map.\n"
             "\n"
             "Exit status: 0 ok, 2 usage or input error.\n");
 }
@@ -59,8 +67,7 @@ static void json_list(FILE *f, const double *v, int64_t n) {
     fputc(']', f);
 }
 
-static void scaling_params(const hf_config *h, FILE *f, int json) {
-    const rope_config *r = &h->rope;
+static void scaling_params(const rope_config *r, FILE *f, int json) {
     /* name/value pairs relevant to the type */
     const char *names[8];
     double vals[8];
@@ -104,6 +111,171 @@ static void scaling_params(const hf_config *h, FILE *f, int json) {
             else fprintf(f, "%s%s %.15g", i ? ", " : "", names[i], vals[i]);
         }
     }
+}
+
+/* ------------------------------------------------------------ per layer */
+
+static const char *qs_name(rope_query_scaling_type t) {
+    return t == ROPE_QUERY_SCALING_NOPE_LAYERS ? "nope_layers"
+         : t == ROPE_QUERY_SCALING_ALL_LAYERS ? "all_layers" : "none";
+}
+
+/* Layers of set s (ROPE_LAYER_NOPE: the NoPE layers) as "0-4, 6-10" (text) or [0, 1, ...] (JSON). */
+static void layer_list(FILE *o, const rope_model *m, int s, int json) {
+    int first = 1;
+    if (json) fputc('[', o);
+    for (int64_t l = 0; l < m->n_layers; l++) {
+        if (m->layer_set[l] != s) continue;
+        if (json) {
+            fprintf(o, "%s%lld", first ? "" : ", ", (long long)l);
+        } else {
+            int64_t e = l;
+            while (e + 1 < m->n_layers && m->layer_set[e + 1] == s) e++;
+            if (e > l) fprintf(o, "%s%lld-%lld", first ? "" : ", ", (long long)l, (long long)e);
+            else fprintf(o, "%s%lld", first ? "" : ", ", (long long)l);
+            l = e;
+        }
+        first = 0;
+    }
+    if (json) fputc(']', o);
+    else if (first) fputs(m->n_layers ? "none" : "all (num_hidden_layers unknown)", o);
+}
+
+static void json_set(FILE *o, const hf_config *h, int s, const rope_freqs *f) {
+    const rope_config *r = &h->model.set[s];
+    const hf_rope_set_info *si = &h->set_info[s];
+    double *v = malloc(sizeof(double) * ROPE_MAX_FREQS);
+    fputs("{\"name\": ", o);
+    cli_json_str(o, h->model.set_name[s]);
+    fputs(", \"rope_type\": ", o);
+    cli_json_str(o, rope_scaling_name(f->type));
+    fputs(", \"config_rope_type\": ", o);
+    cli_json_str(o, si->rope_type_name);
+    fputs(", \"rope_theta\": ", o);
+    cli_json_num(o, r->rope_theta);
+    fprintf(o, ", \"head_dim\": %lld, \"rotary_dim\": %lld, \"n_freqs\": %lld", (long long)f->head_dim,
+            (long long)f->rotary_dim, (long long)f->n_freqs);
+    fputs(", \"partial_rotary_factor\": ", o);
+    cli_json_num(o, r->partial_rotary_factor);
+    fputs(", \"scaling\": ", o);
+    scaling_params(r, o, 1);
+    fputs(", \"attention_factor\": ", o);
+    cli_json_num(o, f->attention_factor);
+    fputs(", \"softmax_scale_factor\": ", o);
+    cli_json_num(o, f->softmax_scale_factor);
+    fprintf(o, ", \"attn_head_dim\": %lld", (long long)si->attn_head_dim);
+    fputs(", \"inv_freq\": ", o);
+    json_list(o, f->inv_freq, f->n_freqs);
+    if (v) {
+        for (int64_t i = 0; i < f->n_freqs; i++) v[i] = f->inv_freq_f32[i];
+        fputs(", \"inv_freq_f32\": ", o);
+        json_list(o, v, f->n_freqs);
+    }
+    fputs(", \"band\": [", o);
+    for (int64_t i = 0; i < f->n_freqs; i++) fprintf(o, "%s\"%s\"", i ? ", " : "", band_name(f->band[i]));
+    fputs("], \"layers\": ", o);
+    layer_list(o, &h->model, s, 1);
+    fputc('}', o);
+    free(v);
+}
+
+/* JSON keys for every model: rope_sets (one per layer type with RoPE), primary_set,
+ * n_layers, layer_map (set name or null = no RoPE, per layer), layer_types, query_scaling. */
+static int json_model(FILE *o, const hf_config *h, int64_t seq_len) {
+    const rope_model *m = &h->model;
+    rope_freqs *f = malloc(sizeof *f);
+    if (!f) return -1;
+    fputs(", \"rope_sets\": [", o);
+    for (int s = 0; s < m->n_sets; s++) {
+        if (rope_model_set_freqs(m, s, seq_len, f) != ROPE_OK) {
+            free(f);
+            return -1;
+        }
+        if (s) fputs(", ", o);
+        json_set(o, h, s, f);
+    }
+    free(f);
+    fputs("], \"primary_set\": ", o);
+    cli_json_str(o, m->set_name[h->primary_set]);
+    fprintf(o, ", \"n_layers\": %lld, \"layer_map\": [", (long long)m->n_layers);
+    for (int64_t l = 0; l < m->n_layers; l++) {
+        if (l) fputs(", ", o);
+        if (m->layer_set[l] == ROPE_LAYER_NOPE) fputs("null", o);
+        else cli_json_str(o, m->set_name[m->layer_set[l]]);
+    }
+    fputs("], \"layer_types\": [", o);
+    for (int64_t l = 0; l < m->n_layers; l++) {
+        if (l) fputs(", ", o);
+        cli_json_str(o, h->layer_type_name[h->layer_type[l]]);
+    }
+    fputs("], \"query_scaling\": ", o);
+    if (m->query_scaling == ROPE_QUERY_SCALING_NONE) {
+        fputs("null", o);
+    } else {
+        fprintf(o, "{\"layers\": \"%s\", \"beta\": ", qs_name(m->query_scaling));
+        cli_json_num(o, m->query_scaling_beta);
+        fprintf(o, ", \"floor_scale\": %lld, \"pos_offset\": %lld}", (long long)m->query_scaling_floor,
+                (long long)m->query_scaling_pos_offset);
+    }
+    return 0;
+}
+
+/* Text: one block per layer type, then the layer map. */
+static int text_model(FILE *o, const hf_config *h, int64_t seq_len) {
+    const rope_model *m = &h->model;
+    rope_freqs *f = malloc(sizeof *f);
+    if (!f) return -1;
+    fputs("\nper layer type (each set of layers with its own RoPE)\n", o);
+    for (int s = 0; s < m->n_sets; s++) {
+        if (rope_model_set_freqs(m, s, seq_len, f) != ROPE_OK) {
+            free(f);
+            return -1;
+        }
+        const rope_config *r = &m->set[s];
+        fprintf(o, "  %s%s\n", m->set_name[s], s == h->primary_set ? " (the block above)" : "");
+        fprintf(o, "    rope type %s, base %.17g, head_dim %lld, rotary_dim %lld, %lld frequencies",
+                rope_scaling_name(f->type), r->rope_theta, (long long)f->head_dim,
+                (long long)f->rotary_dim, (long long)f->n_freqs);
+        int64_t zeros = 0;
+        for (int64_t i = 0; i < f->n_freqs; i++) zeros += f->inv_freq[i] == 0.0;
+        if (zeros) fprintf(o, " (%lld of them 0: identity pairs)", (long long)zeros);
+        fputs("\n    scaling ", o);
+        scaling_params(r, o, 0);
+        fprintf(o, "; attention factor %.17g\n", f->attention_factor);
+        fprintf(o, "    theta_0 %.17g, theta_last %.17g\n", f->inv_freq[0], f->inv_freq[f->n_freqs - 1]);
+        fputs("    layers ", o);
+        layer_list(o, m, s, 0);
+        fputc('\n', o);
+    }
+    free(f);
+    int nope = 0;
+    for (int64_t l = 0; l < m->n_layers; l++) nope += m->layer_set[l] == ROPE_LAYER_NOPE;
+    if (nope) {
+        fputs("  no RoPE (NoPE)\n    layers ", o);
+        layer_list(o, m, ROPE_LAYER_NOPE, 0);
+        fputc('\n', o);
+    }
+    if (m->n_layers) {
+        fprintf(o, "layer map            %lld layers:", (long long)m->n_layers);
+        int runs = 0;
+        for (int64_t l = 0; l < m->n_layers; l++) {
+            int s = m->layer_set[l];
+            int64_t e = l;
+            while (e + 1 < m->n_layers && m->layer_set[e + 1] == s) e++;
+            fputs(runs++ % 6 ? "; " : "\n  ", o);
+            if (e > l) fprintf(o, "%lld-%lld ", (long long)l, (long long)e);
+            else fprintf(o, "%lld ", (long long)l);
+            fputs(s == ROPE_LAYER_NOPE ? "no RoPE" : m->set_name[s], o);
+            l = e;
+        }
+        fputc('\n', o);
+    }
+    if (m->query_scaling != ROPE_QUERY_SCALING_NONE)
+        fprintf(o, "query scaling        q *= 1 + %.17g * ln(1 + floor((pos + %lld) / %lld)) on %s\n",
+                m->query_scaling_beta, (long long)m->query_scaling_pos_offset,
+                (long long)m->query_scaling_floor,
+                m->query_scaling == ROPE_QUERY_SCALING_NOPE_LAYERS ? "the NoPE layers" : "every layer");
+    return 0;
 }
 
 int cmd_inspect(int argc, char **argv) {
@@ -167,7 +339,10 @@ int cmd_inspect(int argc, char **argv) {
     }
     /* The unscaled frequencies of the same base and dims, for comparison. */
     rope_config base = h.rope;
-    base.type = ROPE_SCALING_DEFAULT;
+    base.freq_divisor = NULL;
+    base.n_freq_divisor = 0;
+    if (base.type == ROPE_SCALING_PROPORTIONAL) base.factor = 0; /* its zeros stay; factor 1 */
+    else base.type = ROPE_SCALING_DEFAULT;
     st = rope_freqs_compute(&base, 0, f0);
     if (st != ROPE_OK) {
         fprintf(stderr, "rope inspect: %s: unscaled frequencies: %s\n", path, rope_strerror(st));
@@ -207,7 +382,7 @@ int cmd_inspect(int argc, char **argv) {
                 (long long)h.num_key_value_heads, (long long)h.max_position_embeddings,
                 (long long)h.original_max_position_embeddings, (long long)seq_len);
         fputs(", \"scaling\": ", o);
-        scaling_params(&h, o, 1);
+        scaling_params(&h.rope, o, 1);
         fputs(", \"attention_factor\": ", o);
         cli_json_num(o, f->attention_factor);
         fputs(", \"attention_factor_multiplies\": \"cos_sin\"", o);
@@ -240,8 +415,13 @@ int cmd_inspect(int argc, char **argv) {
         json_list(o, wl0, n);
         fputs(", \"band\": [", o);
         for (int64_t i = 0; i < n; i++) fprintf(o, "%s\"%s\"", i ? ", " : "", band_name(f->band[i]));
-        fprintf(o, "], \"band_counts\": {\"unscaled\": %d, \"blend\": %d, \"scaled\": %d}}\n",
+        fprintf(o, "], \"band_counts\": {\"unscaled\": %d, \"blend\": %d, \"scaled\": %d}",
                 counts[0], counts[1], counts[2]);
+        if (json_model(o, &h, seq_len) != 0) {
+            fprintf(stderr, "rope inspect: %s: a layer type's frequencies failed\n", path);
+            goto done;
+        }
+        fputs("}\n", o);
     } else {
         FILE *o = stdout;
         fprintf(o, "config               %s%s%s%s\n", path, h.model_type[0] ? " (model_type " : "",
@@ -263,7 +443,7 @@ int cmd_inspect(int argc, char **argv) {
             fprintf(o, ", original %lld", (long long)h.original_max_position_embeddings);
         if (h.max_position_embeddings) fputc('\n', o);
         fputs("scaling parameters   ", o);
-        scaling_params(&h, o, 0);
+        scaling_params(&h.rope, o, 0);
         fputc('\n', o);
         if (f->n_mrope_section)
             fprintf(o, "M-RoPE sections      t %lld, h %lld, w %lld frequencies\n",
@@ -284,6 +464,10 @@ int cmd_inspect(int argc, char **argv) {
         for (int64_t i = 0; i < n; i++)
             fprintf(o, "%4lld  %-24.17g  %-24.17g  %-8s  %-24.17g  %.17g\n", (long long)i, f->inv_freq[i],
                     wl[i], band_name(f->band[i]), orig[i], wl0[i]);
+        if (text_model(o, &h, seq_len) != 0) {
+            fprintf(stderr, "rope inspect: %s: a layer type's frequencies failed\n", path);
+            goto done;
+        }
     }
     rc = 0;
 done:

@@ -25,13 +25,13 @@ import numpy as np
 
 from . import _checks as _ck
 from . import _config
-from ._core import (BAND_NAMES, BF16, F16, F32, MAX_FREQS, PRECISION_ACCURATE, PRECISION_COMPAT_F32,
+from ._core import (BAND_NAMES, BF16, F16, F32, MAX_FREQS, MAX_MROPE_PLANES, PRECISION_ACCURATE, PRECISION_COMPAT_F32,
                     SCALING_NAMES, STYLE_HALF, STYLE_INTERLEAVED, RopeApplyParams, RopeConfig, RopeError,
                     RopeFreqs, RopePositions, RopeTensor, check, lib, library_path)
 
 __version__ = "0.1.0"
 __all__ = [
-    "Freqs", "Table", "RopeError", "freqs", "config_from_hf", "cos_sin", "apply", "apply_qk",
+    "Freqs", "Table", "RopeError", "freqs", "config_from_hf", "Model", "model", "cos_sin", "apply", "apply_qk",
     "apply_rotary_pos_emb", "apply_rotary_emb", "RoPEFunction", "rope", "isa_name", "isa_available",
     "isa_force", "set_num_threads", "get_num_threads", "library_path", "torch_op_available",
 ]
@@ -84,6 +84,7 @@ class Freqs:
         self.softmax_scale_factor = float(cstruct.softmax_scale_factor)
         self.mrope_section = list(cstruct.mrope_section[:cstruct.n_mrope_section])
         _register(self)
+        self.mrope_interleaved = bool(cstruct.mrope_interleaved)
 
     @property
     def wavelength(self):
@@ -107,7 +108,7 @@ def _set_field(cfg, k, v, keep):
         t = C.c_int()
         check(lib.rope_scaling_from_name(_ck.text(v, w), C.byref(t)), f"rope_type {v!r}")
         cfg.type = t.value
-    elif k in ("short_factor", "long_factor"):
+    elif k in ("short_factor", "long_factor", "freq_divisor"):
         if isinstance(v, (str, bytes)):
             raise TypeError(f"{w} must be a list of numbers, got a string")
         arr = np.asarray(v)
@@ -118,15 +119,15 @@ def _set_field(cfg, k, v, keep):
         setattr(cfg, k, arr.ctypes.data_as(C.POINTER(C.c_double)))
         setattr(cfg, "n_" + k, arr.size)
     elif k == "mrope_section":
-        if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or not 1 <= len(v) <= 3:
-            raise ValueError(f"{w} takes 1 to 3 integers")
+        if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or not 1 <= len(v) <= MAX_MROPE_PLANES:
+            raise ValueError(f"{w} takes 1 to {MAX_MROPE_PLANES} integers")
         for i, s in enumerate(v):
             cfg.mrope_section[i] = _ck.int64(s, f"{w}[{i}]")
         cfg.n_mrope_section = len(v)
-    elif k == "truncate":
+    elif k in ("truncate", "mrope_interleaved"):
         if not isinstance(v, (bool, np.bool_)) and v not in (0, 1):
             raise TypeError(f"{w} must be a bool, got {v!r}")
-        cfg.truncate = 1 if v else 0
+        setattr(cfg, k, 1 if v else 0)
     elif k in _INT_FIELDS:
         if isinstance(v, (float, np.floating)) and math.isfinite(v) and v == int(v):
             v = int(v)  # JSON writes 4096.0 for some configs; 4096.5 is still refused below
@@ -155,6 +156,61 @@ def freqs(config=None, seq_len=None, **fields):
     check(lib.rope_freqs_compute(C.byref(cfg), sl, C.byref(out)), "rope_freqs_compute")
     del keep
     return Freqs(out)
+
+
+class Model:
+    """A model's RoPE layer by layer (rope_model): frequency sets named by layer type and a
+    layer -> set map where a layer may have no RoPE. model(config) builds one from a HF config."""
+
+    def __init__(self, desc, seq_len=None):
+        self.set_names = [s["name"] for s in desc["sets"]]
+        self.sets = {s["name"]: freqs(None, seq_len, **s["fields"]) for s in desc["sets"]}
+        self.fields = {s["name"]: dict(s["fields"]) for s in desc["sets"]}
+        self.primary = self.set_names[desc["primary"]]
+        self.layers = [None if i is None else self.set_names[i] for i in desc["layers"]]
+        self.layer_types = list(desc["layer_types"])
+        self.query_scaling = desc["query_scaling"]
+
+    @property
+    def n_layers(self):
+        return len(self.layers)
+
+    def layer_set(self, layer):
+        """Name of the set layer `layer` uses, None for a layer without RoPE."""
+        if not self.layers:
+            if len(self.set_names) == 1 and layer >= 0:
+                return self.set_names[0]
+            raise ValueError("librope.Model: the layer map is unknown (no num_hidden_layers)")
+        if not 0 <= layer < len(self.layers):
+            raise ValueError(f"librope.Model: layer {layer} is outside 0..{len(self.layers) - 1}")
+        return self.layers[layer]
+
+    def layer_freqs(self, layer):
+        """Freqs of a layer, None for a NoPE layer."""
+        s = self.layer_set(layer)
+        return None if s is None else self.sets[s]
+
+    def query_scale(self, layer, positions):
+        """Per-position factor q is multiplied by (Llama 4 temperature tuning, Ministral 3), float64."""
+        pos = np.asarray(positions, dtype=np.int64)
+        qs = self.query_scaling
+        on = qs is not None and (qs["layers"] == "all_layers" or self.layer_set(layer) is None)
+        if not on:
+            return np.ones(pos.shape)
+        return 1.0 + qs["beta"] * np.log1p(np.floor_divide(pos + qs["pos_offset"], qs["floor_scale"]))
+
+    def __repr__(self):
+        return f"librope.Model(sets={self.set_names}, n_layers={self.n_layers}, primary={self.primary!r})"
+
+
+def model(config, seq_len=None):
+    """The per-layer RoPE of a HF config dict / config.json path / PretrainedConfig."""
+    if isinstance(config, (str, os.PathLike)):
+        with open(config) as fh:
+            config = json.load(fh)
+    elif hasattr(config, "to_dict") and not isinstance(config, dict):
+        config = config.to_dict()
+    return Model(_config.model_from_hf(config), seq_len)
 
 
 def _ids_array(positions, what):
@@ -259,12 +315,15 @@ class Table:
 
     @classmethod
     def mrope(cls, f, pos_thw, compat=False):
-        """M-RoPE (Qwen2-VL) rows: pos_thw of shape (3, n) = temporal, height, width positions;
-        frequency section p of f.mrope_section uses plane p. Text tokens (t = h = w) are plain RoPE."""
+        """M-RoPE rows: pos_thw of shape (planes, n) = temporal, height, width (, extra) positions;
+        the frequencies of plane p (section p of f.mrope_section, contiguous or, with
+        f.mrope_interleaved, Qwen3-VL's interleaving) use plane p. Text tokens (all planes equal)
+        are plain RoPE."""
         _freqs_arg(f, "librope.Table.mrope")
         arr = _ids_array(pos_thw, "librope.Table.mrope: pos_thw")
-        if arr.ndim != 2 or arr.shape[0] != 3:
-            raise ValueError("librope.Table.mrope: pos_thw must have shape (3, n)")
+        planes = len(f.mrope_section)
+        if arr.ndim != 2 or arr.shape[0] != planes:
+            raise ValueError(f"librope.Table.mrope: pos_thw must have shape ({planes}, n)")
         prec = PRECISION_COMPAT_F32 if compat else PRECISION_ACCURATE
         h = C.c_void_p()
         check(lib.rope_table_create_mrope(C.byref(f._c), _ptr64(arr), arr.shape[1], prec, C.byref(h)),

@@ -11,7 +11,12 @@ transformers, /work/shared/reference/hf-rope-semantics.md §0 and pitfall 11):
     default RoPE of llama/mistral/qwen2/gemma/deepseek ignores it, as HF's does;
   - head_dim: DeepSeek qk_rope_head_dim, else head_dim, else hidden_size // num_attention_heads;
   - original_max_position_embeddings: top level (Phi-3) wins, else the dict's, else
-    max_position_embeddings (yarn, llama3, longrope).
+    max_position_embeddings (yarn, llama3, longrope);
+  - layers (model_from_hf): `layer_types` or the family's default pattern, one frequency set per
+    layer type (rope_parameters keyed by type, a null entry = no RoPE; Gemma 3
+    rope_local_base_freq; Gemma 4 global_head_dim), NoPE layers from no_rope_layers (1 = RoPE) /
+    no_rope_layer_interval, Cohere2 / EXAONE 4 RoPE on sliding layers only; Llama 4 and
+    Ministral 3 query scaling. See tools/lib/config_json.h.
 """
 import math
 
@@ -20,10 +25,11 @@ FIELDS = (
     "type", "rope_theta", "head_dim", "hidden_size", "num_attention_heads", "partial_rotary_factor",
     "factor", "max_position_embeddings", "original_max_position_embeddings", "beta_fast", "beta_slow",
     "attention_factor", "mscale", "mscale_all_dim", "truncate", "low_freq_factor", "high_freq_factor",
-    "short_factor", "long_factor", "mrope_section",
+    "short_factor", "long_factor", "mrope_section", "mrope_interleaved", "freq_divisor",
 )
 
-_FULL_DEFAULT = ("llama", "mistral", "qwen2", "gemma", "gemma2", "gemma3_text", "deepseek_v2", "deepseek_v3")
+_FULL_DEFAULT = ("llama", "mistral", "qwen2", "gemma", "gemma2", "gemma3_text", "gemma3", "gemma4_text", "gemma4",
+                 "deepseek_v2", "deepseek_v3")
 _ALIASES = {"su": "longrope", "mrope": "default"}
 
 
@@ -52,34 +58,175 @@ def _int(obj, key, where=""):
     return int(v)
 
 
-def from_hf(config):
-    """Map a HF config dict to a dict of rope_config fields."""
+
+_NOPE_FAMILIES = ("smollm3", "llama4_text", "llama4", "mistral_large4")
+_GEMMA3 = ("gemma3_text", "gemma3")
+_GEMMA4 = ("gemma4_text", "gemma4")
+_KNOWN_TYPE_NAMES = ("full_attention", "sliding_attention", "chunked_attention")
+MAX_LAYERS = 1024
+MAX_SETS = 8
+
+
+def _bool(obj, key, where=""):
+    v = obj.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)) and v in (0, 1):
+        return bool(v)
+    _fail(f"{where}{key} must be true or false")
+
+
+def _text_model(config):
     if not isinstance(config, dict):
         raise TypeError("librope config: expected a dict (the parsed config.json)")
     mt = config.get("model_type")
     src, w = config, ""
     tc = config.get("text_config")
-    if isinstance(tc, dict) and not any(k in config for k in ("num_attention_heads", "head_dim", "hidden_size")):
+    if isinstance(tc, dict) and not any(config.get(k) is not None
+                                        for k in ("num_attention_heads", "head_dim", "hidden_size")):
         src, w = tc, "text_config."
         mt = mt or tc.get("model_type")
     if mt is not None and not isinstance(mt, str):
         _fail("model_type must be a string")
+    return mt, src, w
 
+
+def _rope_dict(src, w):
     rs, rp = src.get("rope_scaling"), src.get("rope_parameters")
     if rs is not None and not isinstance(rs, dict):
         _fail(f"{w}rope_scaling must be an object or null")
     if rp is not None and not isinstance(rp, dict):
         _fail(f"{w}rope_parameters must be an object or null")
-    d, dn = {}, "rope_scaling."
     if rs:
-        d = rs
-    elif rp:
-        d, dn = rp, "rope_parameters."
-    if "full_attention" in d:
-        if not isinstance(d["full_attention"], dict):
-            _fail(f"{dn}full_attention must be an object")
-        d, dn = d["full_attention"], "rope_parameters.full_attention."
+        return rs, "rope_scaling."
+    if rp:
+        return rp, "rope_parameters."
+    return None, "rope_scaling."
 
+
+def _add_type(types, name):
+    if name in types:
+        return types.index(name)
+    if len(types) == MAX_SETS:
+        _fail(f"layer_types has more than {MAX_SETS} distinct types")
+    if not name or len(name.encode()) >= 48:
+        _fail(f"layer_types entry {name!r} is empty or longer than 47 bytes")
+    types.append(name)
+    return len(types) - 1
+
+
+def _nope_list(src, w, mt, n):
+    """rope_on per layer from no_rope_layers (1 = RoPE) / no_rope_layer_interval; None = all RoPE."""
+    nl = src.get("no_rope_layers")
+    if mt not in _NOPE_FAMILIES:
+        if nl is not None:
+            _fail(f"{w}no_rope_layers is not understood for model_type '{mt or ''}'")
+        if src.get("no_rope_layer_interval") is not None:
+            _fail(f"{w}no_rope_layer_interval is not understood for model_type '{mt or ''}'")
+        return None, n
+    if isinstance(nl, list) and not nl and mt in ("llama4_text", "llama4"):
+        nl = None
+    if nl is not None:
+        if not isinstance(nl, list):
+            _fail(f"{w}no_rope_layers must be a list of 0/1")
+        on = []
+        for k, e in enumerate(nl):
+            if isinstance(e, bool):
+                on.append(int(e))
+            elif isinstance(e, (int, float)) and e in (0, 1):
+                on.append(int(e))
+            else:
+                _fail(f"{w}no_rope_layers[{k}] must be 0 or 1 (1 = the layer uses RoPE)")
+        if n == 0:
+            n = len(on)
+        if len(on) != n:
+            _fail(f"{w}no_rope_layers has {len(on)} entries for {n} layers")
+        return on, n
+    iv = _int(src, "no_rope_layer_interval", w)
+    iv = 4 if iv is None else iv
+    if iv < 1:
+        _fail(f"{w}no_rope_layer_interval must be >= 1")
+    if n == 0:
+        _fail(f"{w}num_hidden_layers is needed: model_type {mt} leaves every no_rope_layer_interval-th "
+              "layer without RoPE")
+    return [int((i + 1) % iv != 0) for i in range(n)], n
+
+
+def _default_types(src, w, mt, n, rope_on):
+    sw = src.get("sliding_window") is not None
+    pat, spat = 0, None
+    if mt == "gemma2":
+        pat = 2
+    elif mt in _GEMMA3 + _GEMMA4:
+        pat = 6
+    elif mt in ("cohere2", "exaone4"):
+        pat = 4
+    if pat and mt in _GEMMA3 + ("cohere2", "exaone4"):
+        v = src.get("sliding_window_pattern")
+        if isinstance(v, str) and mt == "exaone4":
+            spat = v
+            if not spat or set(spat) - {"L", "G"}:
+                _fail(f"{w}sliding_window_pattern must be an integer or a string of L and G")
+        else:
+            iv = _int(src, "sliding_window_pattern", w)
+            pat = pat if iv is None else iv
+            if pat < 1:
+                _fail(f"{w}sliding_window_pattern must be >= 1")
+    types, type_of = ["full_attention"], []
+    for i in range(n):
+        tn = "full_attention"
+        if spat is not None:
+            if sw and spat[i % len(spat)] == "L" and i != n - 1:
+                tn = "sliding_attention"
+        elif pat and (i + 1) % pat != 0 and not (mt == "exaone4" and not sw):
+            tn = "sliding_attention"
+        elif mt in ("llama4_text", "llama4") and rope_on[i] and src.get("attention_chunk_size") is not None:
+            tn = "chunked_attention"
+        elif mt == "smollm3" and not rope_on[i] and sw and _bool(src, "use_sliding_window", w):
+            tn = "sliding_attention"
+        type_of.append(_add_type(types, tn))
+    return types, type_of
+
+
+def _plan_layers(src, w, mt):
+    n = _int(src, "num_hidden_layers", w) or 0
+    if n < 0:
+        _fail(f"{w}num_hidden_layers must be a non-negative integer")
+    if n > MAX_LAYERS:
+        _fail(f"{w}num_hidden_layers {n} is more than the {MAX_LAYERS} layers librope maps")
+    lt = src.get("layer_types")
+    if lt is not None:
+        if not isinstance(lt, list):
+            _fail(f"{w}layer_types must be a list of strings")
+        if n == 0:
+            n = len(lt)
+        if len(lt) != n:
+            _fail(f"{w}layer_types has {len(lt)} entries for {n} layers")
+        if len(lt) > MAX_LAYERS:
+            _fail(f"{w}layer_types has more than {MAX_LAYERS} layers")
+    on, n = _nope_list(src, w, mt, n)
+    rope_on = on if on is not None else [1] * n
+    if lt is not None:
+        types, type_of = [], []
+        for k, e in enumerate(lt):
+            if not isinstance(e, str):
+                _fail(f"{w}layer_types[{k}] must be a string")
+            type_of.append(_add_type(types, e))
+        if mt in _GEMMA4 and lt:
+            type_of[-1] = _add_type(types, "full_attention")
+    else:
+        types, type_of = _default_types(src, w, mt, n, rope_on)
+    sw = src.get("sliding_window") is not None
+    if mt == "cohere2" or (mt == "exaone4" and sw):
+        rope_on = [int(bool(sw and types[type_of[i]] == "sliding_attention" and rope_on[i])) for i in range(n)]
+    return n, types, type_of, rope_on
+
+
+def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head_dim_override=0, label=None):
+    """One frequency set: the rope_config fields of dict d (the C reader's parse_set)."""
+    d = d or {}
     tn = d.get("rope_type")
     if tn is None:
         tn = d.get("type")
@@ -88,15 +235,26 @@ def from_hf(config):
     if not isinstance(tn, str):
         _fail(f"{dn}rope_type must be a string")
     rtype = _ALIASES.get(tn, tn)
+    if rtype == "axial":
+        _fail(f"{dn}rope_type '{tn}' is a real Hugging Face type that librope does not implement")
+    if rtype not in ("default", "linear", "dynamic", "yarn", "llama3", "longrope", "proportional"):
+        _fail(f"{dn}rope_type '{tn}' is unknown (expected default, linear, dynamic, yarn, llama3, longrope, "
+              "proportional; or the aliases su, mrope)")
     if mt == "phi3" and rtype == "yarn":
         rtype = "longrope"
     out = {"type": rtype}
 
     theta = _num(d, "rope_theta", dn)
+    if gemma3_sliding:
+        if theta is None:
+            theta = _num(src, "rope_local_base_freq", w)
+    else:
+        if theta is None:
+            theta = _num(src, "rotary_emb_base", w)
+        if theta is None:
+            theta = _num(src, "rope_theta", w)
     if theta is None:
-        theta = _num(src, "rotary_emb_base", w)
-    if theta is None:
-        theta = _num(src, "rope_theta", w)
+        theta = theta_default
     if theta is not None:
         if not theta > 0:
             _fail(f"rope_theta must be > 0 (got {theta})")
@@ -107,7 +265,7 @@ def from_hf(config):
         prf = _num(src, "rotary_pct", w)
     if prf is None:
         prf = _num(src, "partial_rotary_factor", w)
-    if prf is not None and not 0 < prf <= 1:
+    if prf is not None and not (0 < prf <= 1 or (prf == 0 and rtype == "proportional")):
         _fail(f"partial_rotary_factor must be in (0, 1] (got {prf})")
     if prf is None and mt == "gpt_neox":
         prf = 0.25
@@ -121,6 +279,8 @@ def from_hf(config):
     maxp = _int(src, "max_position_embeddings", w)
     if qk_rope and qk_rope > 0:
         head_dim = qk_rope
+    elif head_dim_override > 0:
+        head_dim = head_dim_override
     elif hd and hd > 0:
         head_dim = hd
     elif hidden and heads and hidden > 0 and heads > 0:
@@ -198,3 +358,133 @@ def from_hf(config):
             _fail(f"{dn}mrope_section sums to {sum(secs)}, but rotary_dim/2 is {rotary_dim // 2}")
         out["mrope_section"] = secs
     return out
+
+
+def _keyed(d, types, n):
+    """Is d a dict keyed by layer type? (When the layers are unknown: by known type names.)"""
+    if not d:
+        return False, types
+    if all(k in types and (v is None or isinstance(v, dict)) for k, v in d.items()):
+        return True, types
+    if n == 0 and all(k in _KNOWN_TYPE_NAMES and (v is None or isinstance(v, dict)) for k, v in d.items()):
+        return True, list(d.keys())
+    return False, types
+
+
+def _query_scaling(src, w, mt, d, dn):
+    if mt in ("llama4_text", "llama4"):
+        on = _bool(src, "attn_temperature_tuning", w)
+        beta = _num(src, "attn_scale", w)
+        fl = _int(src, "floor_scale", w)
+        if on is False:
+            return None
+        fl = 8192 if fl is None else fl
+        if fl < 1:
+            _fail(f"{w}floor_scale must be >= 1")
+        return {"layers": "nope_layers", "beta": 0.1 if beta is None else beta, "floor_scale": fl, "pos_offset": 1}
+    d = d or {}
+    beta = _num(d, "llama_4_scaling_beta", dn)
+    if beta is None:
+        return None
+    orig = _int(d, "original_max_position_embeddings", dn)
+    if not orig or orig < 1:
+        _fail(f"{dn}llama_4_scaling_beta needs {dn}original_max_position_embeddings >= 1")
+    return {"layers": "all_layers", "beta": beta, "floor_scale": orig, "pos_offset": 0}
+
+
+_PER_LAYER_ROPE_KEYS = ("rope_parameters", "rope_scaling", "rope_theta", "partial_rotary_factor", "rotary_dim",
+                        "qk_rope_head_dim", "layer_types", "no_rope_layers", "rope_local_base_freq",
+                        "max_position_embeddings", "hidden_size", "num_attention_heads")
+
+
+def _per_layer_head_dims(src, w, n, types, type_of):
+    """{type index: head_dim} from per_layer_config (the C reader's per_layer_head_dims)."""
+    pl = src.get("per_layer_config")
+    if pl is None:
+        return {}
+    if not isinstance(pl, dict):
+        _fail(f"{w}per_layer_config must be an object")
+    hd_of, count = {}, {}
+    for k, e in pl.items():
+        k = str(k)
+        if not k.isdigit() or int(k) >= n or not isinstance(e, dict):
+            _fail(f"{w}per_layer_config key '{k}' is not a layer index below num_hidden_layers (with an object)")
+        for r in _PER_LAYER_ROPE_KEYS:
+            if e.get(r) is not None:
+                _fail(f"{w}per_layer_config.{k}.{r} changes one layer's RoPE: not supported")
+        hd = _int(e, "head_dim", "per_layer_config.")
+        if hd is None:
+            continue
+        t = type_of[int(k)]
+        if t in hd_of and hd_of[t] != hd:
+            _fail(f"{w}per_layer_config gives layers of type '{types[t]}' different head_dim values")
+        hd_of[t] = hd
+        count[t] = count.get(t, 0) + 1
+    for t, cnt in count.items():
+        total = sum(1 for i in range(n) if type_of[i] == t)
+        if cnt != total:
+            _fail(f"{w}per_layer_config sets head_dim on {cnt} of the {total} '{types[t]}' layers")
+    return hd_of
+
+
+def model_from_hf(config):
+    """The per-layer RoPE of a HF config dict: {"sets": [{"name", "fields"}], "primary": index,
+    "layers": [set index or None (no RoPE)] (empty when num_hidden_layers is unknown),
+    "layer_types": [attention type per layer], "query_scaling": None or a dict}."""
+    mt, src, w = _text_model(config)
+    d, dn = _rope_dict(src, w)
+    if d is None and mt in _GEMMA4:  # Gemma4TextConfig's defaults
+        d = {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+             "full_attention": {"rope_type": "proportional", "partial_rotary_factor": 0.25, "rope_theta": 1000000.0}}
+        dn = "rope_parameters (Gemma 4 default)."
+    n, types, type_of, rope_on = _plan_layers(src, w, mt)
+    keyed, types2 = _keyed(d, types, n)
+    if keyed and types2 is not types:
+        types = types2
+    ghd = 0
+    if mt in _GEMMA4:
+        ghd = _int(src, "global_head_dim", w)
+        ghd = 512 if ghd is None else ghd
+    hd_of = _per_layer_head_dims(src, w, n, types, type_of)
+    sets, set_of_type = [], []
+    for t, tn in enumerate(types):
+        set_of_type.append(None)
+        used = n == 0 or any(type_of[i] == t and rope_on[i] for i in range(n))
+        sd, sdn = d, dn
+        if keyed:
+            if tn not in d:
+                _fail(f"{dn} has no entry for layer type '{tn}'")
+            if d[tn] is None:
+                used = False
+            sd, sdn = d[tn], f"{dn}{tn}."
+        kw = {"label": tn if len(types) > 1 else None}
+        if mt in _GEMMA3 and tn == "sliding_attention":
+            kw["gemma3_sliding"] = True
+            if not keyed:
+                sd, sdn = None, ""
+        elif mt in _GEMMA3:
+            kw["theta_default"] = 1e6
+        if mt in _GEMMA4 and tn == "full_attention":
+            kw["head_dim_override"] = ghd
+        if t in hd_of:
+            kw["head_dim_override"] = hd_of[t]
+        if not used:
+            rope_on = [0 if type_of[i] == t else rope_on[i] for i in range(n)]
+            continue
+        set_of_type[t] = len(sets)
+        sets.append({"name": tn, "fields": _parse_set(src, w, sd, sdn, mt, **kw)})
+    if not sets:
+        _fail(f"{w}no layer of this model uses RoPE")
+    layers = [set_of_type[type_of[i]] if rope_on[i] else None for i in range(n)]
+    names = [s["name"] for s in sets]
+    primary = names.index("full_attention") if "full_attention" in names else 0
+    return {"sets": sets, "primary": primary, "layers": layers,
+            "layer_types": [types[type_of[i]] for i in range(n)],
+            "query_scaling": _query_scaling(src, w, mt, d, dn)}
+
+
+def from_hf(config):
+    """Map a HF config dict to a dict of rope_config fields (the primary set: the full-attention
+    layers' RoPE when the model has several)."""
+    m = model_from_hf(config)
+    return dict(m["sets"][m["primary"]]["fields"])

@@ -9,7 +9,8 @@ MAX_FREQS = MAX_HEAD_DIM // 2
 F32, F16, BF16 = 1, 2, 3
 STYLE_INTERLEAVED, STYLE_HALF = 1, 2
 PRECISION_ACCURATE, PRECISION_COMPAT_F32 = 0, 1
-SCALING_NAMES = ["default", "linear", "dynamic", "yarn", "llama3", "longrope"]
+SCALING_NAMES = ["default", "linear", "dynamic", "yarn", "llama3", "longrope", "proportional"]
+MAX_MROPE_PLANES = 4
 BAND_NAMES = ["unscaled", "blend", "scaled"]
 
 
@@ -36,8 +37,11 @@ class RopeConfig(C.Structure):
         ("long_factor", C.POINTER(C.c_double)),
         ("n_short_factor", C.c_int64),
         ("n_long_factor", C.c_int64),
-        ("mrope_section", C.c_int64 * 3),
+        ("mrope_section", C.c_int64 * MAX_MROPE_PLANES),
         ("n_mrope_section", C.c_int),
+        ("mrope_interleaved", C.c_int),
+        ("freq_divisor", C.POINTER(C.c_double)),
+        ("n_freq_divisor", C.c_int64),
     ]
 
 
@@ -52,8 +56,9 @@ class RopeFreqs(C.Structure):
         ("band", C.c_ubyte * MAX_FREQS),
         ("attention_factor", C.c_double),
         ("softmax_scale_factor", C.c_double),
-        ("mrope_section", C.c_int64 * 3),
+        ("mrope_section", C.c_int64 * MAX_MROPE_PLANES),
         ("n_mrope_section", C.c_int),
+        ("mrope_interleaved", C.c_int),
     ]
 
 

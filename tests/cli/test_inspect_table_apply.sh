@@ -74,6 +74,19 @@ expect = {
     "llama2_7b_32k_linear.json": dict(rope_type="linear", band_counts={"unscaled": 0, "blend": 0, "scaled": 64}),
     "llama2_7b_dynamic.json":    dict(rope_type="dynamic"),
     "gpt_oss_20b.json":          dict(rope_type="yarn", attention_factor=1.3465735902799727, rotary_dim=64),
+    # per-layer models: the top-level keys describe the primary set (full attention if any)
+    "gemma2_2b.json":            dict(rope_type="default", rope_theta=1e4, head_dim=256, primary_set="full_attention"),
+    "gemma3_1b.json":            dict(rope_type="default", rope_theta=1e6, head_dim=256, primary_set="full_attention"),
+    "gemma3_4b.json":            dict(rope_type="linear", rope_theta=1e6, head_dim=256, primary_set="full_attention"),
+    "gemma4_e2b.json":           dict(rope_type="proportional", rope_theta=1e6, head_dim=512, rotary_dim=512,
+                                      primary_set="full_attention"),
+    "smollm3_3b.json":           dict(rope_type="default", rope_theta=5e6, head_dim=128, primary_set="full_attention"),
+    "llama4_scout.json":         dict(rope_type="llama3", rope_theta=5e5, head_dim=128,
+                                      primary_set="chunked_attention"),
+    "cohere2_command_r7b.json":  dict(rope_type="default", rope_theta=5e4, head_dim=128,
+                                      primary_set="sliding_attention"),
+    "exaone4_32b.json":          dict(rope_type="llama3", rope_theta=1e6, head_dim=128,
+                                      primary_set="sliding_attention"),
 }
 for name in sorted(os.listdir(CFG)):
     check(name in expect, "bundled config %s has expectations here" % name)
@@ -87,6 +100,8 @@ for name, kv in expect.items():
           "%s: %d frequencies" % (name, n))
     for k, v in kv.items():
         check(d.get(k) == v, "%s: %s = %r, expected %r" % (name, k, d.get(k), v))
+    if d["rope_type"] == "proportional":  # zero frequencies (wavelength null); checked below
+        continue
     inv = np.array(d["inv_freq"])
     check(np.allclose(np.array(d["wavelength"]), 2 * np.pi / inv, rtol=1e-15, atol=0),
           name + ": wavelength = 2 pi / theta")
@@ -97,6 +112,53 @@ for name, kv in expect.items():
         check(np.array_equal(inv, np.array(d["original_inv_freq"])), name + ": default keeps theta")
     if d["rope_type"] == "linear":
         check(np.allclose(inv, t0 / 8.0, rtol=1e-15, atol=0), name + ": linear theta / 8")
+
+# --------------------------------------------- inspect: per-layer RoPE (JSON)
+# Every config: rope_sets (one per layer type with RoPE), layer_map (set name or null
+# per layer), layer_types; single-type models keep one set equal to the top-level keys.
+layer_expect = {  # set name -> (rope_type, rope_theta, rotary_dim, live frequencies); map letters
+    "gemma2_2b.json": ({"full_attention": ("default", 1e4, 256, 128), "sliding_attention": ("default", 1e4, 256, 128)},
+                       "sf" * 13),
+    "gemma3_1b.json": ({"full_attention": ("default", 1e6, 256, 128), "sliding_attention": ("default", 1e4, 256, 128)},
+                       ("sssssf" * 5)[:26]),
+    "gemma3_4b.json": ({"full_attention": ("linear", 1e6, 256, 128), "sliding_attention": ("default", 1e4, 256, 128)},
+                       ("sssssf" * 6)[:34]),
+    "gemma4_e2b.json": ({"full_attention": ("proportional", 1e6, 512, 64),
+                         "sliding_attention": ("default", 1e4, 256, 128)}, "sssssf" * 5),
+    "smollm3_3b.json": ({"full_attention": ("default", 5e6, 128, 64)}, "fff-" * 9),
+    "llama4_scout.json": ({"chunked_attention": ("llama3", 5e5, 128, 64)}, "ccc-" * 12),
+    "cohere2_command_r7b.json": ({"sliding_attention": ("default", 5e4, 128, 64)}, "sss-" * 8),
+    "exaone4_32b.json": ({"sliding_attention": ("llama3", 1e6, 128, 64)}, "sss-" * 16),
+}
+for name in sorted(os.listdir(CFG)):
+    d = inspect(name)
+    for key in ("rope_sets", "primary_set", "n_layers", "layer_map", "layer_types", "query_scaling"):
+        check(key in d, "%s: key %s" % (name, key))
+    sets = {s["name"]: s for s in d["rope_sets"]}
+    prim = sets.get(d["primary_set"], {})
+    check(prim.get("inv_freq") == d["inv_freq"] and prim.get("rotary_dim") == d["rotary_dim"],
+          name + ": the primary set is the top-level block")
+    check(len(d["layer_map"]) == d["n_layers"] and len(d["layer_types"]) == d["n_layers"],
+          name + ": one layer_map / layer_types entry per layer")
+    for i, s in enumerate(d["layer_map"]):
+        check(s is None or i in sets[s]["layers"], "%s: layer %d listed in its set" % (name, i))
+    if name not in layer_expect:
+        check(len(sets) == 1 and None not in d["layer_map"], name + ": one set, no NoPE layer")
+        continue
+    want, letters = layer_expect[name]
+    check(set(sets) == set(want), "%s: sets %s" % (name, sorted(sets)))
+    got = "".join("-" if s is None else s[0] for s in d["layer_map"])
+    check(got == letters, "%s: layer map %s, expected %s" % (name, got, letters))
+    for sname, (rt, theta, rot, live) in want.items():
+        s = sets.get(sname, {})
+        check((s.get("rope_type"), s.get("rope_theta"), s.get("rotary_dim")) == (rt, theta, rot),
+              "%s/%s: %r" % (name, sname, (s.get("rope_type"), s.get("rope_theta"), s.get("rotary_dim"))))
+        check(sum(1 for v in s.get("inv_freq", []) if v) == live, "%s/%s: %d live frequencies" % (name, sname, live))
+sc = inspect("llama4_scout.json")["query_scaling"]
+check(sc == {"layers": "nope_layers", "beta": 0.1, "floor_scale": 8192, "pos_offset": 1}, "llama4 query scaling %r" % sc)
+rc, out, _ = run("inspect", os.path.join(CFG, "gemma3_1b.json"))
+check(rc == 0 and "sliding_attention" in out and "layer map" in out and "5 full_attention" in out,
+      "inspect text: a block per layer type and the layer map")
 
 # Llama-3.1 at its documented shape; DeepSeek-V2-Lite softmax scale (HF yarn_apply_mscale)
 d = inspect("deepseek_v2_lite.json")

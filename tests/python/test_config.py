@@ -128,3 +128,54 @@ def test_same_reading_as_the_c_reader_on_the_bundled_configs():
         assert f.rotary_dim == rep["rotary_dim"], path
         np.testing.assert_allclose(f.inv_freq, rep["inv_freq"], rtol=1e-15, err_msg=path)
         assert f.attention_factor == pytest.approx(rep["attention_factor"], rel=1e-15), path
+
+
+def test_same_layer_map_as_the_c_reader_on_the_bundled_configs():
+    """Per-layer RoPE: every set (name, rotary_dim, θ) and the layer map (NoPE = None) equal
+    what `rope inspect --json` reports (the C reader), for every bundled config."""
+    import glob
+    import os
+    import shutil
+    import subprocess
+    here = os.path.dirname(os.path.abspath(__file__))
+    rope = os.environ.get("ROPE_CLI") or shutil.which("rope")
+    if not rope and os.path.exists(os.path.join(here, "..", "..", "build", "rope")):
+        rope = os.path.join(here, "..", "..", "build", "rope")
+    if not rope:
+        pytest.skip("no rope binary (set ROPE_CLI) to compare with")
+    n_multi = 0
+    for path in sorted(glob.glob(os.path.join(here, "..", "data", "configs", "*.json"))):
+        rep = json.loads(subprocess.run([rope, "inspect", path, "--json"], check=True, capture_output=True,
+                                        text=True).stdout)
+        m = librope.model(path)
+        assert m.set_names == [s["name"] for s in rep["rope_sets"]], path
+        assert m.primary == rep["primary_set"], path
+        assert m.layers == rep["layer_map"], path
+        assert m.layer_types == rep["layer_types"], path
+        assert m.query_scaling == rep["query_scaling"], path
+        for s in rep["rope_sets"]:
+            f = m.sets[s["name"]]
+            assert f.rotary_dim == s["rotary_dim"] and f.type == s["rope_type"], (path, s["name"])
+            np.testing.assert_allclose(f.inv_freq, s["inv_freq"], rtol=1e-15, err_msg=path)
+        n_multi += len(rep["rope_sets"]) > 1 or None in rep["layer_map"]
+    assert n_multi >= 7  # Gemma 2/3/4, SmolLM3, Llama 4, Cohere2, EXAONE 4
+
+
+def test_per_layer_model_forms():
+    m = librope.model({"model_type": "smollm3", "head_dim": 64, "num_hidden_layers": 4,
+                       "no_rope_layers": [0, 1, 1, 0]})
+    assert m.layers == [None, "full_attention", "full_attention", None]
+    assert m.layer_freqs(0) is None and m.layer_freqs(1).rotary_dim == 64
+    g4 = librope.model({"model_type": "gemma4_text", "head_dim": 256, "num_hidden_layers": 6})
+    full = g4.sets["full_attention"]
+    assert full.type == "proportional" and full.rotary_dim == 512
+    assert np.count_nonzero(full.inv_freq) == 64
+    l4 = librope.model({"model_type": "llama4_text", "head_dim": 128, "num_hidden_layers": 8})
+    q = l4.query_scale(3, [8190, 8191, 131071])
+    np.testing.assert_allclose(q, [1.0, 1 + 0.1 * math.log(2), 1 + 0.1 * math.log(17)], rtol=1e-15)
+    assert (l4.query_scale(2, [131071]) == 1.0).all()
+    with pytest.raises(ValueError, match="no_rope_layers"):
+        librope.model({"model_type": "llama", "head_dim": 64, "num_hidden_layers": 2, "no_rope_layers": [1, 1]})
+    with pytest.raises(ValueError, match="no entry for layer type"):
+        librope.model({"head_dim": 64, "layer_types": ["full_attention", "sliding_attention"],
+                       "rope_parameters": {"full_attention": {"rope_type": "default"}}})

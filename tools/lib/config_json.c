@@ -199,8 +199,9 @@ static void copy_str(char *dst, size_t cap, const char *src) {
 
 void hf_config_free(hf_config *c) {
     if (!c) return;
-    free(c->short_factor);
-    free(c->long_factor);
+    /* short_factor/long_factor point into owned[] */
+    for (int k = 0; k < c->n_owned; k++) free(c->owned[k]);
+    c->n_owned = 0;
     c->short_factor = c->long_factor = NULL;
     c->rope.short_factor = c->rope.long_factor = NULL;
     c->rope.n_short_factor = c->rope.n_long_factor = 0;
@@ -238,6 +239,588 @@ static void pick_style(hf_config *o, const cJSON *src, ctx *c) {
                     "pre-permuted); Meta and GGUF weights use interleaved pairs";
 }
 
+/* ----------------------------------------------------------- layer plan */
+
+/* Which attention type each layer has and whether it rotates (before sets exist). */
+typedef struct layer_plan {
+    int64_t n;                                   /* layers; 0 = unknown */
+    int n_types;
+    char names[ROPE_MAX_SETS][ROPE_SET_NAME_MAX];
+    int16_t type_of[ROPE_MAX_LAYERS];
+    unsigned char rope_on[ROPE_MAX_LAYERS];
+} layer_plan;
+
+static int is_mt(const char *mt, const char *const *list, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (streq(mt, list[k])) return 1;
+    return 0;
+}
+#define IS_MT(mt, ...) \
+    is_mt(mt, (const char *const[]){__VA_ARGS__}, \
+          sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
+static int plan_type(ctx *c, layer_plan *p, const char *name) {
+    for (int t = 0; t < p->n_types; t++)
+        if (streq(p->names[t], name)) return t;
+    if (p->n_types == ROPE_MAX_SETS)
+        return fail(c, "layer_types has more than %d distinct types", ROPE_MAX_SETS);
+    if (!name[0] || strlen(name) >= ROPE_SET_NAME_MAX)
+        return fail(c, "layer_types entry '%.60s' is empty or longer than %d bytes", name,
+                    ROPE_SET_NAME_MAX - 1);
+    copy_str(p->names[p->n_types], ROPE_SET_NAME_MAX, name);
+    return p->n_types++;
+}
+
+/* no_rope_layers (1 = RoPE, SmolLM3's polarity) or every interval-th layer NoPE. */
+static int plan_nope_list(ctx *c, const cJSON *src, const char *w, const char *mt, layer_plan *p) {
+    const cJSON *nl = get(src, "no_rope_layers");
+    int nope_family = IS_MT(mt, "smollm3", "llama4_text", "llama4", "mistral_large4");
+    if (!nope_family) {
+        if (nl) return fail(c, "%sno_rope_layers is not understood for model_type '%s'", w, mt ? mt : "");
+        if (get(src, "no_rope_layer_interval"))
+            return fail(c, "%sno_rope_layer_interval is not understood for model_type '%s'", w, mt ? mt : "");
+        return 0;
+    }
+    /* Llama 4 treats an empty list as absent (`if self.no_rope_layers`). */
+    if (nl && cJSON_IsArray(nl) && cJSON_GetArraySize(nl) == 0 && IS_MT(mt, "llama4_text", "llama4"))
+        nl = NULL;
+    if (nl) {
+        if (!cJSON_IsArray(nl)) return fail(c, "%sno_rope_layers must be a list of 0/1", w);
+        int64_t k = 0;
+        for (const cJSON *e = nl->child; e; e = e->next, k++) {
+            int b;
+            if (cJSON_IsBool(e)) b = cJSON_IsTrue(e);
+            else if (cJSON_IsNumber(e) && (e->valuedouble == 0.0 || e->valuedouble == 1.0))
+                b = e->valuedouble != 0.0;
+            else return fail(c, "%sno_rope_layers[%lld] must be 0 or 1 (1 = the layer uses RoPE)", w,
+                             (long long)k);
+            if (k < ROPE_MAX_LAYERS) p->rope_on[k] = (unsigned char)b;
+        }
+        if (p->n == 0) p->n = k;
+        if (k != p->n)
+            return fail(c, "%sno_rope_layers has %lld entries for %lld layers", w, (long long)k,
+                        (long long)p->n);
+        return 0;
+    }
+    int64_t iv = 4;
+    if (get_int(c, src, w, "no_rope_layer_interval", &iv) < 0) return -1;
+    if (iv < 1) return fail(c, "%sno_rope_layer_interval must be >= 1", w);
+    if (p->n == 0)
+        return fail(c, "%snum_hidden_layers is needed: model_type %s leaves every "
+                    "no_rope_layer_interval-th layer without RoPE", w, mt);
+    for (int64_t i = 0; i < p->n; i++) p->rope_on[i] = (i + 1) % iv != 0;
+    return 0;
+}
+
+/* The family's own layer_types when the config has none (transformers __post_init__). */
+static int plan_default_types(ctx *c, const cJSON *src, const char *w, const char *mt, layer_plan *p) {
+    int64_t pat = 0;
+    int sw = get(src, "sliding_window") != NULL;
+    const char *spat = NULL;
+    if (IS_MT(mt, "gemma2")) pat = 2;
+    else if (IS_MT(mt, "gemma3_text", "gemma3", "gemma4_text", "gemma4")) pat = 6;
+    else if (IS_MT(mt, "cohere2", "exaone4")) pat = 4;
+    if (pat && IS_MT(mt, "gemma3_text", "gemma3", "cohere2", "exaone4")) {
+        const cJSON *it = get(src, "sliding_window_pattern");
+        if (it && cJSON_IsString(it) && IS_MT(mt, "exaone4")) spat = it->valuestring;
+        else if (get_int(c, src, w, "sliding_window_pattern", &pat) < 0) return -1;
+        if (!spat && pat < 1) return fail(c, "%ssliding_window_pattern must be >= 1", w);
+        if (spat && (!spat[0] || strspn(spat, "LG") != strlen(spat)))
+            return fail(c, "%ssliding_window_pattern must be an integer or a string of L and G", w);
+    }
+    int full = plan_type(c, p, "full_attention");
+    if (full < 0) return -1;
+    int other = -1;
+    for (int64_t i = 0; i < p->n; i++) {
+        const char *tn = "full_attention";
+        if (spat) {
+            if (sw && spat[i % (int64_t)strlen(spat)] == 'L' && i != p->n - 1) tn = "sliding_attention";
+        } else if (pat && (i + 1) % pat != 0 && !(IS_MT(mt, "exaone4") && !sw)) {
+            tn = "sliding_attention";
+        } else if (IS_MT(mt, "llama4_text", "llama4") && p->rope_on[i] &&
+                   get(src, "attention_chunk_size")) {
+            tn = "chunked_attention";
+        } else if (IS_MT(mt, "smollm3") && !p->rope_on[i] && sw) {
+            int usw = 0;
+            if (get_bool(c, src, w, "use_sliding_window", &usw) < 0) return -1;
+            if (usw) tn = "sliding_attention";
+        }
+        int t = streq(tn, "full_attention") ? full : (other = plan_type(c, p, tn));
+        if (t < 0) return -1;
+        p->type_of[i] = (int16_t)t;
+    }
+    (void)other;
+    return 0;
+}
+
+static int plan_layers(ctx *c, const cJSON *src, const char *w, const char *mt, layer_plan *p) {
+    memset(p, 0, sizeof *p);
+    if (get_int(c, src, w, "num_hidden_layers", &p->n) < 0) return -1;
+    if (p->n > ROPE_MAX_LAYERS)
+        return fail(c, "%snum_hidden_layers %lld is more than the %d layers librope maps", w,
+                    (long long)p->n, ROPE_MAX_LAYERS);
+    for (int64_t i = 0; i < ROPE_MAX_LAYERS; i++) p->rope_on[i] = 1;
+    const cJSON *lt = get(src, "layer_types");
+    if (lt) {
+        if (!cJSON_IsArray(lt)) return fail(c, "%slayer_types must be a list of strings", w);
+        int64_t k = cJSON_GetArraySize(lt);
+        if (p->n == 0) p->n = k;
+        if (k != p->n)
+            return fail(c, "%slayer_types has %lld entries for %lld layers", w, (long long)k, (long long)p->n);
+        if (k > ROPE_MAX_LAYERS)
+            return fail(c, "%slayer_types has more than %d layers", w, ROPE_MAX_LAYERS);
+    }
+    if (plan_nope_list(c, src, w, mt, p) < 0) return -1;
+    if (lt) {
+        int64_t k = 0;
+        for (const cJSON *e = lt->child; e; e = e->next, k++) {
+            if (!cJSON_IsString(e) || !e->valuestring)
+                return fail(c, "%slayer_types[%lld] must be a string", w, (long long)k);
+            int t = plan_type(c, p, e->valuestring);
+            if (t < 0) return -1;
+            p->type_of[k] = (int16_t)t;
+        }
+        /* Gemma 4 forces its last layer to full attention. */
+        if (IS_MT(mt, "gemma4_text", "gemma4") && k > 0) {
+            int t = plan_type(c, p, "full_attention");
+            if (t < 0) return -1;
+            p->type_of[k - 1] = (int16_t)t;
+        }
+    } else if (plan_default_types(c, src, w, mt, p) < 0) {
+        return -1;
+    }
+    /* Families that rotate on sliding layers only (transformers: RoPE only where the
+     * layer has a sliding window). */
+    int sw = get(src, "sliding_window") != NULL;
+    int cohere2 = IS_MT(mt, "cohere2"), exaone4 = IS_MT(mt, "exaone4");
+    if (cohere2 || (exaone4 && sw))
+        for (int64_t i = 0; i < p->n; i++)
+            if (!sw || !streq(p->names[p->type_of[i]], "sliding_attention")) p->rope_on[i] = 0;
+    return 0;
+}
+
+/* ------------------------------------------------------------- one set */
+
+/* Where a set's parameters come from, and the family defaults that differ. */
+typedef struct set_src {
+    const cJSON *d;       /* the rope dict (may be NULL: defaults) */
+    const char *dn;       /* its name for messages */
+    int gemma3_sliding;   /* base: rope_local_base_freq, default 1e4 */
+    double theta_default; /* when nothing gives one */
+    int64_t head_dim;     /* > 0: this layer type's head size (Gemma 4 global_head_dim) */
+    const char *label;    /* layer type named in messages, NULL for a one-type model */
+} set_src;
+
+static int parse_set_type(ctx *c, const set_src *s, const char *mt, rope_config *r,
+                          hf_rope_set_info *si) {
+    const char *tn = NULL;
+    if (get_str(c, s->d, s->dn, "rope_type", &tn) < 0) return -1;
+    if (!tn && get_str(c, s->d, s->dn, "type", &tn) < 0) return -1;
+    if (!tn) tn = "default";
+    copy_str(si->rope_type_name, sizeof si->rope_type_name, tn);
+    rope_status st = rope_scaling_from_name(tn, &r->type);
+    if (st == ROPE_E_UNSUPPORTED)
+        return fail(c, "%srope_type '%s' is a real Hugging Face type that librope does not implement",
+                    s->dn, tn);
+    if (st != ROPE_OK)
+        return fail(c, "%srope_type '%s' is unknown (expected default, linear, dynamic, yarn, llama3, "
+                    "longrope, proportional; or the aliases su, mrope)", s->dn, tn);
+    /* Phi3Config renames "su" and "yarn" to "longrope". */
+    if (streq(mt, "phi3") && r->type == ROPE_SCALING_YARN) r->type = ROPE_SCALING_LONGROPE;
+    return 0;
+}
+
+/* Base and partial rotary factor. */
+static int parse_set_base(ctx *c, const cJSON *src, const char *w, const set_src *s, const char *mt,
+                          rope_config *r) {
+    const cJSON *d = s->d;
+    const char *dn = s->dn;
+    /* Base: the dict's rope_theta wins (HF setdefault), then Gemma 3's sliding
+     * rope_local_base_freq, NeoX's rotary_emb_base, the top-level rope_theta. */
+    double v;
+    int got = get_num(c, d, dn, "rope_theta", &v);
+    if (got < 0) return -1;
+    if (s->gemma3_sliding) {
+        if (!got) got = get_num(c, src, w, "rope_local_base_freq", &v);
+    } else {
+        if (!got) got = get_num(c, src, w, "rotary_emb_base", &v);
+        if (!got) got = get_num(c, src, w, "rope_theta", &v);
+    }
+    if (got < 0) return -1;
+    if (!got) v = s->theta_default;
+    if (!(v > 0)) return fail(c, "rope_theta must be > 0 (got %.17g)", v);
+    r->rope_theta = v;
+
+    /* Partial rotary: the dict's, NeoX rotary_pct, the top-level one; NeoX default 0.25. */
+    got = get_num(c, d, dn, "partial_rotary_factor", &v);
+    if (got < 0) return -1;
+    if (!got) got = get_num(c, src, w, "rotary_pct", &v);
+    if (got < 0) return -1;
+    if (!got) got = get_num(c, src, w, "partial_rotary_factor", &v);
+    if (got < 0) return -1;
+    if (got) {
+        if (!(v > 0 && v <= 1) && !(v == 0 && r->type == ROPE_SCALING_PROPORTIONAL))
+            return fail(c, "partial_rotary_factor must be in (0, 1] (got %.17g)", v);
+        r->partial_rotary_factor = v;
+    } else if (streq(mt, "gpt_neox")) {
+        r->partial_rotary_factor = 0.25;
+    }
+    /* HF's own compute_default_rope_parameters of these models ignores
+     * partial_rotary_factor (the ROPE_INIT_FUNCTIONS of the scaled types honour it). */
+    if (r->type == ROPE_SCALING_DEFAULT && r->partial_rotary_factor != 1.0 &&
+        IS_MT(mt, "llama", "mistral", "qwen2", "gemma", "gemma2", "gemma3_text", "gemma3",
+              "gemma4_text", "gemma4", "deepseek_v2", "deepseek_v3"))
+        r->partial_rotary_factor = 1.0;
+    return 0;
+}
+
+/* Sizes shared by every set (heads, hidden, max positions) and this set's head_dim. */
+static int parse_set_dims(ctx *c, const cJSON *src, const char *w, const set_src *s, rope_config *r,
+                          hf_rope_set_info *si, hf_config *o) {
+    int64_t heads = 0, kv = 0, hidden = 0, hd = 0, qk_rope = 0, qk_nope = 0, maxp = 0;
+    if (get_int(c, src, w, "num_attention_heads", &heads) < 0) return -1;
+    if (get_int(c, src, w, "num_key_value_heads", &kv) < 0) return -1;
+    if (get_int(c, src, w, "hidden_size", &hidden) < 0) return -1;
+    int has_hd = get_int(c, src, w, "head_dim", &hd);
+    if (has_hd < 0) return -1;
+    int has_qkr = get_int(c, src, w, "qk_rope_head_dim", &qk_rope);
+    if (has_qkr < 0) return -1;
+    if (get_int(c, src, w, "qk_nope_head_dim", &qk_nope) < 0) return -1;
+    if (get_int(c, src, w, "max_position_embeddings", &maxp) < 0) return -1;
+
+    int64_t full = 0; /* the whole head: what the softmax scale divides by */
+    if (s->head_dim > 0) full = s->head_dim;
+    else if (has_hd && hd > 0) full = hd;
+    else if (hidden > 0 && heads > 0) full = hidden / heads;
+    if (has_qkr && qk_rope > 0) {
+        si->head_dim = qk_rope;
+        si->attn_head_dim = qk_rope + qk_nope;
+    } else {
+        if (full <= 0)
+            return fail(c, "%shead_dim is missing: the config needs head_dim, or hidden_size and "
+                        "num_attention_heads (both > 0)", w);
+        si->head_dim = full;
+        si->attn_head_dim = full;
+    }
+    r->head_dim = si->head_dim;
+    r->hidden_size = hidden;
+    r->num_attention_heads = heads;
+    r->max_position_embeddings = maxp;
+    o->num_attention_heads = heads;
+    o->num_key_value_heads = kv ? kv : heads;
+    o->max_position_embeddings = maxp;
+    return 0;
+}
+
+/* factor, original_max_position_embeddings and the type's own parameters. */
+static int parse_set_scaling(ctx *c, const cJSON *src, const char *w, const set_src *s, rope_config *r,
+                             hf_rope_set_info *si) {
+    const cJSON *d = s->d;
+    const char *dn = s->dn;
+    const char *tname = rope_scaling_name(r->type);
+    int64_t maxp = r->max_position_embeddings;
+    double v;
+    int got = get_num(c, d, dn, "factor", &v);
+    if (got < 0) return -1;
+    if (got) r->factor = v;
+    if (!got && (r->type == ROPE_SCALING_LINEAR || r->type == ROPE_SCALING_DYNAMIC ||
+                 r->type == ROPE_SCALING_LLAMA3))
+        return fail(c, "%sfactor is required for rope_type %s", dn, tname);
+    if (got && !(v > 0)) return fail(c, "%sfactor must be > 0 (got %.17g)", dn, v);
+
+    if (r->type == ROPE_SCALING_DYNAMIC && maxp <= 0)
+        return fail(c, "%smax_position_embeddings is required for dynamic NTK", w);
+
+    int needs_orig = r->type == ROPE_SCALING_YARN || r->type == ROPE_SCALING_LLAMA3 ||
+                     r->type == ROPE_SCALING_LONGROPE;
+    if (needs_orig) {
+        int64_t orig = 0;
+        got = get_int(c, src, w, "original_max_position_embeddings", &orig); /* Phi-3: top level wins */
+        if (got < 0) return -1;
+        if (!got || orig == 0) got = get_int(c, d, dn, "original_max_position_embeddings", &orig);
+        if (got < 0) return -1;
+        if (!got || orig == 0) orig = maxp;
+        if (orig <= 0)
+            return fail(c, "%soriginal_max_position_embeddings is required for rope_type %s (and "
+                        "max_position_embeddings is absent)", dn, tname);
+        r->original_max_position_embeddings = orig;
+        si->original_max_position_embeddings = orig;
+        if (r->factor == 0 && maxp <= 0 &&
+            (r->type == ROPE_SCALING_YARN || r->type == ROPE_SCALING_LONGROPE))
+            return fail(c, "%sfactor is missing and cannot be derived (no max_position_embeddings)", dn);
+    }
+
+    if (r->type == ROPE_SCALING_YARN) {
+        if (get_num(c, d, dn, "beta_fast", &r->beta_fast) < 0) return -1;
+        if (get_num(c, d, dn, "beta_slow", &r->beta_slow) < 0) return -1;
+        if (get_num(c, d, dn, "mscale", &r->mscale) < 0) return -1;
+        if (get_num(c, d, dn, "mscale_all_dim", &r->mscale_all_dim) < 0) return -1;
+        if (get_bool(c, d, dn, "truncate", &r->truncate) < 0) return -1;
+    }
+    if (r->type == ROPE_SCALING_YARN || r->type == ROPE_SCALING_LONGROPE) {
+        got = get_num(c, d, dn, "attention_factor", &v);
+        if (got < 0) return -1;
+        if (got) {
+            if (!(v > 0)) return fail(c, "%sattention_factor must be > 0 (got %.17g)", dn, v);
+            r->attention_factor = v;
+        }
+    }
+    if (r->type == ROPE_SCALING_LLAMA3) {
+        if (get_num(c, d, dn, "low_freq_factor", &r->low_freq_factor) <= 0)
+            return c->failed ? -1 : fail(c, "%slow_freq_factor is required for rope_type llama3", dn);
+        if (get_num(c, d, dn, "high_freq_factor", &r->high_freq_factor) <= 0)
+            return c->failed ? -1 : fail(c, "%shigh_freq_factor is required for rope_type llama3", dn);
+    }
+    return 0;
+}
+
+static int parse_set_lists(ctx *c, const set_src *s, const char *mt, rope_config *r,
+                           hf_rope_set_info *si, hf_config *o) {
+    const cJSON *d = s->d;
+    const char *dn = s->dn;
+    si->rotary_dim = (int64_t)((double)si->head_dim * r->partial_rotary_factor);
+    if (r->type == ROPE_SCALING_LONGROPE) {
+        if (o->n_owned + 2 > (int)(sizeof o->owned / sizeof o->owned[0])) return fail(c, "too many lists");
+        double *sf = NULL, *lf = NULL;
+        int gs = get_num_list(c, d, dn, "short_factor", &sf, &r->n_short_factor);
+        if (gs < 0) return -1;
+        if (gs) o->owned[o->n_owned++] = sf;
+        int gl = get_num_list(c, d, dn, "long_factor", &lf, &r->n_long_factor);
+        if (gl < 0) return -1;
+        if (gl) o->owned[o->n_owned++] = lf;
+        if (!gs || !gl)
+            return fail(c, "%sshort_factor and long_factor are required for rope_type longrope", dn);
+        r->short_factor = sf;
+        r->long_factor = lf;
+        if (r->n_short_factor != si->rotary_dim / 2 || r->n_long_factor != si->rotary_dim / 2)
+            return fail(c, "%sshort_factor/long_factor have %lld/%lld entries; rotary_dim %lld needs %lld",
+                        dn, (long long)r->n_short_factor, (long long)r->n_long_factor,
+                        (long long)si->rotary_dim, (long long)(si->rotary_dim / 2));
+    }
+
+    /* M-RoPE sections (Qwen2-VL), frequency counts per t/h/w plane. */
+    const cJSON *ms = get(d, "mrope_section");
+    if (ms) {
+        if (!cJSON_IsArray(ms)) return fail(c, "%smrope_section must be a list of 3 integers", dn);
+        int n = cJSON_GetArraySize(ms);
+        if (n != 3) return fail(c, "%smrope_section must have 3 entries (t, h, w), got %d", dn, n);
+        int k = 0;
+        int64_t sum = 0;
+        for (const cJSON *e = ms->child; e; e = e->next, k++) {
+            if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) || e->valuedouble < 0 ||
+                e->valuedouble > ROPE_MAX_FREQS)
+                return fail(c, "%smrope_section[%d] must be an integer in [0, %d]", dn, k, ROPE_MAX_FREQS);
+            r->mrope_section[k] = (int64_t)e->valuedouble;
+            sum += r->mrope_section[k];
+        }
+        r->n_mrope_section = 3;
+        if (sum != si->rotary_dim / 2)
+            return fail(c, "%smrope_section sums to %lld, but rotary_dim/2 is %lld", dn, (long long)sum,
+                        (long long)(si->rotary_dim / 2));
+    }
+    (void)mt;
+    return 0;
+}
+
+static int parse_set(ctx *c, const cJSON *src, const char *w, const set_src *s, const char *mt,
+                     rope_config *r, hf_rope_set_info *si, hf_config *o) {
+    rope_config_init(r);
+    memset(si, 0, sizeof *si);
+    if (parse_set_type(c, s, mt, r, si) < 0) return -1;
+    if (parse_set_base(c, src, w, s, mt, r) < 0) return -1;
+    if (parse_set_dims(c, src, w, s, r, si, o) < 0) return -1;
+    if (parse_set_scaling(c, src, w, s, r, si) < 0) return -1;
+    if (parse_set_lists(c, s, mt, r, si, o) < 0) return -1;
+    /* The parsed set must give frequencies: say which rule it breaks. */
+    rope_freqs *f = malloc(sizeof *f);
+    if (!f) return fail(c, "out of memory");
+    rope_status st = rope_freqs_compute(r, 0, f);
+    if (st == ROPE_OK) si->rotary_dim = f->rotary_dim;
+    free(f);
+    if (st != ROPE_OK)
+        return fail(c, "config gives no valid RoPE%s%s%s: %s (rope_type %s, head_dim %lld, rotary_dim %lld, "
+                    "rope_theta %.17g)", s->label ? " for layer type '" : "", s->label ? s->label : "",
+                    s->label ? "'" : "", rope_strerror(st), rope_scaling_name(r->type),
+                    (long long)si->head_dim, (long long)si->rotary_dim, r->rope_theta);
+    return 0;
+}
+
+/* ------------------------------------------------------------- the model */
+
+/* Is d a dict keyed by layer type (HF: its keys are a subset of layer_types)? */
+static int keyed_by_layer_type(const cJSON *d, const layer_plan *p) {
+    if (!d || !d->child) return 0;
+    for (const cJSON *it = d->child; it; it = it->next) {
+        int known = 0;
+        for (int t = 0; t < p->n_types; t++)
+            if (it->string && streq(it->string, p->names[t])) known = 1;
+        if (!known || !(cJSON_IsObject(it) || cJSON_IsNull(it))) return 0;
+    }
+    return 1;
+}
+
+/* When layer types are unknown (no num_hidden_layers), a dict keyed by known type names. */
+static int keyed_by_known_names(ctx *c, const cJSON *d, layer_plan *p) {
+    if (!d || !d->child || p->n != 0) return 0;
+    for (const cJSON *it = d->child; it; it = it->next)
+        if (!it->string || !(cJSON_IsObject(it) || cJSON_IsNull(it)) ||
+            !(streq(it->string, "full_attention") || streq(it->string, "sliding_attention") ||
+              streq(it->string, "chunked_attention")))
+            return 0;
+    p->n_types = 0;
+    for (const cJSON *it = d->child; it; it = it->next)
+        if (plan_type(c, p, it->string) < 0) return -1;
+    return 1;
+}
+
+/*
+ * per_layer_config (transformers' heterogeneous configs; Gemma 4 saves its full
+ * layers' head_dim there): {"<layer>": {"head_dim": ...}}. A head_dim must be the
+ * same for every layer of a type (one frequency set per type); keys that would
+ * change a layer's RoPE in other ways are refused, never ignored.
+ */
+static int per_layer_head_dims(ctx *c, const cJSON *src, const char *w, const layer_plan *p,
+                               int64_t hd_of_type[ROPE_MAX_SETS]) {
+    static const char *const rope_keys[] = {"rope_parameters", "rope_scaling", "rope_theta",
+        "partial_rotary_factor", "rotary_dim", "qk_rope_head_dim", "layer_types", "no_rope_layers",
+        "rope_local_base_freq", "max_position_embeddings", "hidden_size", "num_attention_heads"};
+    const cJSON *pl = get(src, "per_layer_config");
+    if (!pl) return 0;
+    if (!cJSON_IsObject(pl)) return fail(c, "%sper_layer_config must be an object", w);
+    int count[ROPE_MAX_SETS] = {0}, total[ROPE_MAX_SETS] = {0};
+    for (int64_t i = 0; i < p->n; i++) total[p->type_of[i]]++;
+    for (const cJSON *e = pl->child; e; e = e->next) {
+        const char *k = e->string ? e->string : "";
+        char *end = NULL;
+        long long li = strtoll(k, &end, 10);
+        if (!k[0] || *end || li < 0 || li >= p->n || !cJSON_IsObject(e))
+            return fail(c, "%sper_layer_config key '%.40s' is not a layer index below num_hidden_layers "
+                        "(with an object)", w, k);
+        for (size_t r = 0; r < sizeof rope_keys / sizeof rope_keys[0]; r++)
+            if (get(e, rope_keys[r]))
+                return fail(c, "%sper_layer_config.%s.%s changes one layer's RoPE: not supported", w, k,
+                            rope_keys[r]);
+        int64_t hd = 0;
+        int got = get_int(c, e, "per_layer_config.", "head_dim", &hd);
+        if (got < 0) return -1;
+        if (!got) continue;
+        int t = p->type_of[li];
+        if (count[t] && hd_of_type[t] != hd)
+            return fail(c, "%sper_layer_config gives layers of type '%s' different head_dim values", w,
+                        p->names[t]);
+        hd_of_type[t] = hd;
+        count[t]++;
+    }
+    for (int t = 0; t < p->n_types; t++)
+        if (count[t] && count[t] != total[t])
+            return fail(c, "%sper_layer_config sets head_dim on %d of the %d '%s' layers", w, count[t],
+                        total[t], p->names[t]);
+    return 0;
+}
+
+static int build_sets(ctx *c, const cJSON *src, const char *w, const char *mt, const cJSON *d,
+                      const char *dn, layer_plan *p, hf_config *o) {
+    int keyed = keyed_by_layer_type(d, p);
+    if (!keyed) keyed = keyed_by_known_names(c, d, p);
+    if (keyed < 0) return -1;
+    int gemma3 = IS_MT(mt, "gemma3_text", "gemma3");
+    int gemma4 = IS_MT(mt, "gemma4_text", "gemma4");
+    int64_t ghd = 0, hd_of_type[ROPE_MAX_SETS] = {0};
+    if (gemma4) {
+        ghd = 512;
+        if (get_int(c, src, w, "global_head_dim", &ghd) < 0) return -1;
+    }
+    if (per_layer_head_dims(c, src, w, p, hd_of_type) < 0) return -1;
+    int set_of_type[ROPE_MAX_SETS];
+    char dname[ROPE_MAX_SETS][ROPE_SET_NAME_MAX + 20];
+    for (int t = 0; t < p->n_types; t++) {
+        set_of_type[t] = ROPE_LAYER_NOPE;
+        const char *tn = p->names[t];
+        int used = p->n == 0;
+        for (int64_t i = 0; i < p->n; i++)
+            if (p->type_of[i] == t && p->rope_on[i]) used = 1;
+        set_src s = {d, dn, 0, 10000.0, 0, p->n_types > 1 ? tn : NULL};
+        if (keyed) {
+            const cJSON *e = NULL;
+            for (const cJSON *it = d->child; it; it = it->next)
+                if (streq(it->string, tn)) e = it;
+            if (!e) return fail(c, "%s has no entry for layer type '%s'", dn, tn);
+            if (cJSON_IsNull(e)) used = 0; /* a null entry: that layer type has no RoPE */
+            snprintf(dname[t], sizeof dname[t], "%s%s.", dn, tn);
+            s.d = e;
+            s.dn = dname[t];
+        }
+        if (gemma3 && streq(tn, "sliding_attention")) {
+            s.gemma3_sliding = 1;
+            if (!keyed) {
+                s.d = NULL; /* rope_scaling is for the full-attention layers only */
+                s.dn = "";
+            }
+        } else if (gemma3) {
+            s.theta_default = 1e6;
+        }
+        if (gemma4 && streq(tn, "full_attention")) s.head_dim = ghd;
+        if (hd_of_type[t]) s.head_dim = hd_of_type[t];
+        if (!used) {
+            for (int64_t i = 0; i < p->n; i++)
+                if (p->type_of[i] == t) p->rope_on[i] = 0;
+            continue;
+        }
+        rope_config r;
+        hf_rope_set_info si;
+        if (parse_set(c, src, w, &s, mt, &r, &si, o) < 0) return -1;
+        int idx;
+        if (rope_model_add_set(&o->model, tn, &r, &idx) != ROPE_OK)
+            return fail(c, "layer type '%s' cannot be added", tn);
+        o->set_info[idx] = si;
+        set_of_type[t] = idx;
+    }
+    if (o->model.n_sets == 0) return fail(c, "%sno layer of this model uses RoPE", w);
+    o->model.n_layers = p->n;
+    for (int64_t i = 0; i < p->n; i++)
+        o->model.layer_set[i] = (int16_t)(p->rope_on[i] ? set_of_type[p->type_of[i]] : ROPE_LAYER_NOPE);
+    o->n_layer_types = p->n_types;
+    for (int t = 0; t < p->n_types; t++) copy_str(o->layer_type_name[t], ROPE_SET_NAME_MAX, p->names[t]);
+    for (int64_t i = 0; i < p->n; i++) o->layer_type[i] = p->type_of[i];
+    return 0;
+}
+
+/* Llama 4 attention temperature tuning (NoPE layers) and Ministral 3's
+ * llama_4_scaling_beta (every layer, positions / original_max_position_embeddings). */
+static int parse_query_scaling(ctx *c, const cJSON *src, const char *w, const char *mt, const cJSON *d,
+                               const char *dn, hf_config *o) {
+    rope_model *m = &o->model;
+    if (IS_MT(mt, "llama4_text", "llama4")) {
+        int on = 1;
+        double beta = 0.1;
+        int64_t fl = 8192;
+        if (get_bool(c, src, w, "attn_temperature_tuning", &on) < 0) return -1;
+        if (get_num(c, src, w, "attn_scale", &beta) < 0) return -1;
+        if (get_int(c, src, w, "floor_scale", &fl) < 0) return -1;
+        if (on) {
+            if (fl < 1) return fail(c, "%sfloor_scale must be >= 1", w);
+            m->query_scaling = ROPE_QUERY_SCALING_NOPE_LAYERS;
+            m->query_scaling_beta = beta;
+            m->query_scaling_floor = fl;
+            m->query_scaling_pos_offset = 1;
+        }
+        return 0;
+    }
+    double beta;
+    int got = get_num(c, d, dn, "llama_4_scaling_beta", &beta);
+    if (got < 0) return -1;
+    if (!got) return 0;
+    int64_t orig = 0;
+    if (get_int(c, d, dn, "original_max_position_embeddings", &orig) < 0) return -1;
+    if (orig < 1)
+        return fail(c, "%sllama_4_scaling_beta needs %soriginal_max_position_embeddings >= 1", dn, dn);
+    m->query_scaling = ROPE_QUERY_SCALING_ALL_LAYERS;
+    m->query_scaling_beta = beta;
+    m->query_scaling_floor = orig;
+    m->query_scaling_pos_offset = 0;
+    return 0;
+}
+
 static int parse_root(const cJSON *root, hf_config *o, ctx *c) {
     if (!cJSON_IsObject(root)) return fail(c, "config.json must be a JSON object");
 
@@ -268,206 +851,43 @@ static int parse_root(const cJSON *root, hf_config *o, ctx *c) {
         d = rp;
         dn = "rope_parameters.";
     }
-    /* Per-layer-type dicts (Gemma 3): the full-attention layers carry the scaling. */
-    const cJSON *fa = get(d, "full_attention");
-    if (fa) {
-        if (!cJSON_IsObject(fa)) return fail(c, "%sfull_attention must be an object", dn);
-        d = fa;
-        dn = "rope_parameters.full_attention.";
+
+    /* Gemma 4 without rope_parameters: its config class's defaults. */
+    cJSON *dflt = NULL;
+    if (!d && IS_MT(mt, "gemma4_text", "gemma4")) {
+        dflt = cJSON_Parse("{\"sliding_attention\": {\"rope_type\": \"default\", \"rope_theta\": 10000.0},"
+                           "\"full_attention\": {\"rope_type\": \"proportional\", "
+                           "\"partial_rotary_factor\": 0.25, \"rope_theta\": 1000000.0}}");
+        if (!dflt) return fail(c, "out of memory");
+        d = dflt;
+        dn = "rope_parameters (Gemma 4 default).";
     }
+    layer_plan *p = malloc(sizeof *p);
+    int rc = p ? plan_layers(c, src, w, mt, p) : fail(c, "out of memory");
+    if (rc == 0) rc = build_sets(c, src, w, mt, d, dn, p, o);
+    if (rc == 0) rc = parse_query_scaling(c, src, w, mt, d, dn, o);
+    free(p);
+    cJSON_Delete(dflt);
+    if (rc < 0) return -1;
 
-    /* rope_type, with `type` as its legacy alias. */
-    const char *tn = NULL;
-    if (get_str(c, d, dn, "rope_type", &tn) < 0) return -1;
-    if (!tn && get_str(c, d, dn, "type", &tn) < 0) return -1;
-    if (!tn) tn = "default";
-    copy_str(o->rope_type_name, sizeof o->rope_type_name, tn);
-    rope_config *r = &o->rope;
-    rope_status st = rope_scaling_from_name(tn, &r->type);
-    if (st == ROPE_E_UNSUPPORTED)
-        return fail(c, "%srope_type '%s' is a real Hugging Face type that librope does not implement",
-                    dn, tn);
-    if (st != ROPE_OK)
-        return fail(c, "%srope_type '%s' is unknown (expected default, linear, dynamic, yarn, llama3, "
-                    "longrope; or the aliases su, mrope)", dn, tn);
-    /* Phi3Config renames "su" and "yarn" to "longrope". */
-    if (streq(mt, "phi3") && r->type == ROPE_SCALING_YARN) r->type = ROPE_SCALING_LONGROPE;
-
-    int is_neox = streq(mt, "gpt_neox");
-
-    /* Base: the dict's rope_theta wins (HF setdefault), then NeoX's rotary_emb_base,
-     * then the top-level rope_theta, then 10000. */
-    double v;
-    int got = get_num(c, d, dn, "rope_theta", &v);
-    if (got < 0) return -1;
-    if (!got) got = get_num(c, src, w, "rotary_emb_base", &v);
-    if (got < 0) return -1;
-    if (!got) got = get_num(c, src, w, "rope_theta", &v);
-    if (got < 0) return -1;
-    if (got) {
-        if (!(v > 0)) return fail(c, "rope_theta must be > 0 (got %.17g)", v);
-        r->rope_theta = v;
-    }
-
-    /* Partial rotary: the dict's, NeoX rotary_pct, the top-level one; NeoX default 0.25. */
-    got = get_num(c, d, dn, "partial_rotary_factor", &v);
-    if (got < 0) return -1;
-    if (!got) got = get_num(c, src, w, "rotary_pct", &v);
-    if (got < 0) return -1;
-    if (!got) got = get_num(c, src, w, "partial_rotary_factor", &v);
-    if (got < 0) return -1;
-    if (got) {
-        if (!(v > 0 && v <= 1))
-            return fail(c, "partial_rotary_factor must be in (0, 1] (got %.17g)", v);
-        r->partial_rotary_factor = v;
-    } else if (is_neox) {
-        r->partial_rotary_factor = 0.25;
-    }
-
-    /* HF's own compute_default_rope_parameters of these models ignores
-     * partial_rotary_factor (the ROPE_INIT_FUNCTIONS of the scaled types honour it). */
-    static const char *const full_default[] = {"llama", "mistral", "qwen2", "gemma", "gemma2",
-                                               "gemma3_text", "deepseek_v2", "deepseek_v3"};
-    if (r->type == ROPE_SCALING_DEFAULT && r->partial_rotary_factor != 1.0)
-        for (size_t k = 0; k < sizeof full_default / sizeof full_default[0]; k++)
-            if (streq(mt, full_default[k])) r->partial_rotary_factor = 1.0;
-
-    /* Model sizes. */
-    int64_t heads = 0, kv = 0, hidden = 0, hd = 0, qk_rope = 0, qk_nope = 0, maxp = 0;
-    if (get_int(c, src, w, "num_attention_heads", &heads) < 0) return -1;
-    if (get_int(c, src, w, "num_key_value_heads", &kv) < 0) return -1;
-    if (get_int(c, src, w, "hidden_size", &hidden) < 0) return -1;
-    int has_hd = get_int(c, src, w, "head_dim", &hd);
-    if (has_hd < 0) return -1;
-    int has_qkr = get_int(c, src, w, "qk_rope_head_dim", &qk_rope);
-    if (has_qkr < 0) return -1;
-    if (get_int(c, src, w, "qk_nope_head_dim", &qk_nope) < 0) return -1;
-    if (get_int(c, src, w, "max_position_embeddings", &maxp) < 0) return -1;
-
-    int64_t full = 0; /* the whole head: what the softmax scale divides by */
-    if (has_hd && hd > 0) full = hd;
-    else if (hidden > 0 && heads > 0) full = hidden / heads;
-    if (has_qkr && qk_rope > 0) {
-        o->head_dim = qk_rope;
-        o->attn_head_dim = qk_rope + qk_nope;
-    } else {
-        if (full <= 0)
-            return fail(c, "%shead_dim is missing: the config needs head_dim, or hidden_size and "
-                        "num_attention_heads (both > 0)", w);
-        o->head_dim = full;
-        o->attn_head_dim = full;
-    }
-    r->head_dim = o->head_dim;
-    r->hidden_size = hidden;
-    r->num_attention_heads = heads;
-    o->num_attention_heads = heads;
-    o->num_key_value_heads = kv ? kv : heads;
-    o->max_position_embeddings = maxp;
-    r->max_position_embeddings = maxp;
-
-    /* Scaling parameters, by type. */
-    const char *tname = rope_scaling_name(r->type);
-    got = get_num(c, d, dn, "factor", &v);
-    if (got < 0) return -1;
-    if (got) r->factor = v;
-    if (!got && (r->type == ROPE_SCALING_LINEAR || r->type == ROPE_SCALING_DYNAMIC ||
-                 r->type == ROPE_SCALING_LLAMA3))
-        return fail(c, "%sfactor is required for rope_type %s", dn, tname);
-    if (got && !(v > 0)) return fail(c, "%sfactor must be > 0 (got %.17g)", dn, v);
-
-    if (r->type == ROPE_SCALING_DYNAMIC && maxp <= 0)
-        return fail(c, "%smax_position_embeddings is required for dynamic NTK", w);
-
-    int needs_orig = r->type == ROPE_SCALING_YARN || r->type == ROPE_SCALING_LLAMA3 ||
-                     r->type == ROPE_SCALING_LONGROPE;
-    if (needs_orig) {
-        int64_t orig = 0;
-        got = get_int(c, src, w, "original_max_position_embeddings", &orig); /* Phi-3: top level wins */
-        if (got < 0) return -1;
-        if (!got || orig == 0) got = get_int(c, d, dn, "original_max_position_embeddings", &orig);
-        if (got < 0) return -1;
-        if (!got || orig == 0) orig = maxp;
-        if (orig <= 0)
-            return fail(c, "%soriginal_max_position_embeddings is required for rope_type %s (and "
-                        "max_position_embeddings is absent)", dn, tname);
-        r->original_max_position_embeddings = orig;
-        o->original_max_position_embeddings = orig;
-        if (r->factor == 0 && maxp <= 0 &&
-            (r->type == ROPE_SCALING_YARN || r->type == ROPE_SCALING_LONGROPE))
-            return fail(c, "%sfactor is missing and cannot be derived (no max_position_embeddings)", dn);
-    }
-
-    if (r->type == ROPE_SCALING_YARN) {
-        if (get_num(c, d, dn, "beta_fast", &r->beta_fast) < 0) return -1;
-        if (get_num(c, d, dn, "beta_slow", &r->beta_slow) < 0) return -1;
-        if (get_num(c, d, dn, "mscale", &r->mscale) < 0) return -1;
-        if (get_num(c, d, dn, "mscale_all_dim", &r->mscale_all_dim) < 0) return -1;
-        if (get_bool(c, d, dn, "truncate", &r->truncate) < 0) return -1;
-    }
-    if (r->type == ROPE_SCALING_YARN || r->type == ROPE_SCALING_LONGROPE) {
-        got = get_num(c, d, dn, "attention_factor", &v);
-        if (got < 0) return -1;
-        if (got) {
-            if (!(v > 0)) return fail(c, "%sattention_factor must be > 0 (got %.17g)", dn, v);
-            r->attention_factor = v;
-        }
-    }
-    if (r->type == ROPE_SCALING_LLAMA3) {
-        if (get_num(c, d, dn, "low_freq_factor", &r->low_freq_factor) <= 0)
-            return c->failed ? -1 : fail(c, "%slow_freq_factor is required for rope_type llama3", dn);
-        if (get_num(c, d, dn, "high_freq_factor", &r->high_freq_factor) <= 0)
-            return c->failed ? -1 : fail(c, "%shigh_freq_factor is required for rope_type llama3", dn);
-    }
-
-    o->rotary_dim = (int64_t)((double)o->head_dim * r->partial_rotary_factor);
-    if (r->type == ROPE_SCALING_LONGROPE) {
-        int gs = get_num_list(c, d, dn, "short_factor", &o->short_factor, &r->n_short_factor);
-        if (gs < 0) return -1;
-        int gl = get_num_list(c, d, dn, "long_factor", &o->long_factor, &r->n_long_factor);
-        if (gl < 0) return -1;
-        if (!gs || !gl)
-            return fail(c, "%sshort_factor and long_factor are required for rope_type longrope", dn);
-        r->short_factor = o->short_factor;
-        r->long_factor = o->long_factor;
-        if (r->n_short_factor != o->rotary_dim / 2 || r->n_long_factor != o->rotary_dim / 2)
-            return fail(c, "%sshort_factor/long_factor have %lld/%lld entries; rotary_dim %lld needs %lld",
-                        dn, (long long)r->n_short_factor, (long long)r->n_long_factor,
-                        (long long)o->rotary_dim, (long long)(o->rotary_dim / 2));
-    }
-
-    /* M-RoPE sections (Qwen2-VL), frequency counts per t/h/w plane. */
-    const cJSON *ms = get(d, "mrope_section");
-    if (ms) {
-        if (!cJSON_IsArray(ms)) return fail(c, "%smrope_section must be a list of 3 integers", dn);
-        int n = cJSON_GetArraySize(ms);
-        if (n != 3) return fail(c, "%smrope_section must have 3 entries (t, h, w), got %d", dn, n);
-        int k = 0;
-        int64_t sum = 0;
-        for (const cJSON *e = ms->child; e; e = e->next, k++) {
-            if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) || e->valuedouble < 0 ||
-                e->valuedouble > ROPE_MAX_FREQS)
-                return fail(c, "%smrope_section[%d] must be an integer in [0, %d]", dn, k, ROPE_MAX_FREQS);
-            r->mrope_section[k] = (int64_t)e->valuedouble;
-            sum += r->mrope_section[k];
-        }
-        r->n_mrope_section = 3;
-        if (sum != o->rotary_dim / 2)
-            return fail(c, "%smrope_section sums to %lld, but rotary_dim/2 is %lld", dn, (long long)sum,
-                        (long long)(o->rotary_dim / 2));
-    }
+    /* The primary set: full attention when there is one, else the first. */
+    int prim = 0;
+    if (rope_model_find_set(&o->model, "full_attention", &prim) != ROPE_OK) prim = 0;
+    o->primary_set = prim;
+    o->rope = o->model.set[prim];
+    const hf_rope_set_info *si = &o->set_info[prim];
+    copy_str(o->rope_type_name, sizeof o->rope_type_name, si->rope_type_name);
+    o->head_dim = si->head_dim;
+    o->rotary_dim = si->rotary_dim;
+    o->attn_head_dim = si->attn_head_dim;
+    o->original_max_position_embeddings = si->original_max_position_embeddings;
+    o->short_factor = (double *)o->rope.short_factor;
+    o->long_factor = (double *)o->rope.long_factor;
 
     pick_style(o, src, c);
     if (c->failed) return -1;
-
-    /* The parsed config must give frequencies: say which rule it breaks. */
-    rope_freqs *f = malloc(sizeof *f);
-    if (!f) return fail(c, "out of memory");
-    st = rope_freqs_compute(r, 0, f);
-    free(f);
-    if (st != ROPE_OK)
-        return fail(c, "config gives no valid RoPE: %s (rope_type %s, head_dim %lld, rotary_dim %lld, "
-                    "rope_theta %.17g)", rope_strerror(st), tname, (long long)o->head_dim,
-                    (long long)o->rotary_dim, r->rope_theta);
+    rope_status st = rope_model_validate(&o->model);
+    if (st != ROPE_OK) return fail(c, "the per-layer RoPE is inconsistent: %s", rope_strerror(st));
     return 0;
 }
 
@@ -477,6 +897,7 @@ int hf_config_parse(const char *json, size_t len, hf_config *out, char *err, siz
     if (!out) return fail(&c, "no output");
     memset(out, 0, sizeof *out);
     rope_config_init(&out->rope);
+    rope_model_init(&out->model);
     out->style = ROPE_STYLE_HALF;
     out->style_note = "";
     if (!json) return fail(&c, "no JSON text");

@@ -16,7 +16,17 @@
  *     dict's, else the dict's, else max_position_embeddings (llama3/yarn/longrope);
  *   - head_dim: DeepSeek `qk_rope_head_dim` (only that part of a head is
  *     rotated), else an explicit `head_dim`, else hidden_size / num_attention_heads;
- *   - multimodal configs whose text model sits in `text_config` are read from there.
+ *   - multimodal configs whose text model sits in `text_config` are read from there;
+ *   - layers (rope_model): `layer_types` (or the family's own default pattern:
+ *     Gemma 2 alternating, Gemma 3/4 `sliding_window_pattern` 6, Cohere2 and EXAONE 4
+ *     4), one frequency set per layer type: `rope_parameters` keyed by layer type
+ *     (a null entry = no RoPE), or Gemma 3's `rope_local_base_freq` (sliding, default
+ *     1e4) next to `rope_theta`/`rope_scaling` (full, default 1e6), else one dict for
+ *     all; Gemma 4 full layers use `global_head_dim` (default 512). NoPE layers:
+ *     `no_rope_layers` (SmolLM3, Llama 4, Mistral Large 4: 1 = RoPE) or every
+ *     `no_rope_layer_interval`-th (default 4); Cohere2: RoPE on sliding layers only;
+ *     EXAONE 4: on sliding layers only when sliding_window is set. Llama 4
+ *     `attn_temperature_tuning` / Ministral 3 `llama_4_scaling_beta`: query scaling.
  *
  * Every missing or wrong-typed field gives a message in `err` and a non-zero
  * return, never a crash; the result is also checked with rope_freqs_compute so
@@ -29,6 +39,15 @@
 #include <stdint.h>
 
 #include "rope.h"
+
+/* What the reader resolved for one frequency set (one layer type). */
+typedef struct hf_rope_set_info {
+    char rope_type_name[32];      /* the spelling in the file */
+    int64_t head_dim;             /* resolved head size of this layer type */
+    int64_t rotary_dim;           /* rotated dims (proportional: the whole head) */
+    int64_t attn_head_dim;        /* what the softmax scale is 1/sqrt of */
+    int64_t original_max_position_embeddings; /* 0 when not needed */
+} hf_rope_set_info;
 
 typedef struct hf_config {
     /* The frequencies' parameters. rope.short_factor / rope.long_factor point
@@ -51,8 +70,21 @@ typedef struct hf_config {
     rope_style style;
     const char *style_note;       /* one sentence: why that style (static string) */
 
-    double *short_factor;         /* longrope lists (n_short_factor / n_long_factor entries) */
+    double *short_factor;         /* longrope lists of `rope` (n_short_factor / n_long_factor) */
     double *long_factor;
+
+    /* Per-layer RoPE: one set per layer type that has RoPE (named by the type), the layer
+     * map with NoPE layers, query scaling. `rope` above is model.set[primary_set]: the
+     * full-attention set when there is one, else the first. */
+    rope_model model;
+    hf_rope_set_info set_info[ROPE_MAX_SETS];
+    int primary_set;
+    /* Every layer's attention type (index into layer_type_name), for display. */
+    int n_layer_types;
+    char layer_type_name[ROPE_MAX_SETS][ROPE_SET_NAME_MAX];
+    int16_t layer_type[ROPE_MAX_LAYERS];
+    double *owned[2 * ROPE_MAX_SETS]; /* longrope lists of every set */
+    int n_owned;
 } hf_config;
 
 /* Parse `len` bytes of JSON text (need not be NUL-terminated). Returns 0 on

@@ -1,0 +1,223 @@
+/*
+ * config.json -> rope_model: the layer map and the frequency set of every
+ * layer type, for each config form real models use (HF v5 rope_parameters keyed
+ * by layer type, Gemma 2/3 patterns and rope_local_base_freq, Gemma 4
+ * proportional + global_head_dim / per_layer_config, no_rope_layers with
+ * SmolLM3's polarity, no_rope_layer_interval, Cohere2 and EXAONE 4 RoPE on
+ * sliding layers only, Llama 4 / Ministral 3 query scaling), and the errors
+ * that name the key. tests/golden/layers/ checks the same maps against the
+ * real transformers modules.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "config_json.h"
+#include "rope.h"
+
+static char err[512];
+
+static int load(const char *name, hf_config *h) {
+    char path[256];
+    snprintf(path, sizeof path, "data/configs/%s", name);
+    int rc = hf_config_load(path, h, err, sizeof err);
+    CHECK_MSG(rc == 0, "%s: %s", name, err);
+    return rc;
+}
+
+static int parse(const char *json, hf_config *h) {
+    return hf_config_parse(json, strlen(json), h, err, sizeof err);
+}
+
+/* The layer map as a string: one char per layer, the set's first letter or '-' for NoPE. */
+static void map_string(const hf_config *h, char *out, size_t cap) {
+    size_t k = 0;
+    for (int64_t l = 0; l < h->model.n_layers && k + 1 < cap; l++) {
+        int s = h->model.layer_set[l];
+        out[k++] = s == ROPE_LAYER_NOPE ? '-' : h->model.set_name[s][0];
+    }
+    out[k] = '\0';
+}
+
+static const rope_config *set_named(const hf_config *h, const char *name) {
+    int s;
+    if (rope_model_find_set(&h->model, name, &s) != ROPE_OK) return NULL;
+    return &h->model.set[s];
+}
+
+static void expect_map(const char *file, const char *map) {
+    hf_config h;
+    if (load(file, &h) != 0) return;
+    char got[ROPE_MAX_LAYERS + 1];
+    map_string(&h, got, sizeof got);
+    CHECK_MSG(strcmp(got, map) == 0, "%s: map %s, expected %s", file, got, map);
+    CHECK_OK(rope_model_validate(&h.model));
+    hf_config_free(&h);
+}
+
+static void bundled_maps(void) {
+    expect_map("gemma2_2b.json", "sfsfsfsfsfsfsfsfsfsfsfsfsf");
+    expect_map("gemma3_1b.json", "sssssfsssssfsssssfsssssfss");
+    expect_map("gemma3_4b.json", "sssssfsssssfsssssfsssssfsssssfssss");
+    expect_map("gemma4_e2b.json", "sssssfsssssfsssssfsssssfsssssf");
+    expect_map("smollm3_3b.json", "fff-fff-fff-fff-fff-fff-fff-fff-fff-");
+    expect_map("llama4_scout.json", "ccc-ccc-ccc-ccc-ccc-ccc-ccc-ccc-ccc-ccc-ccc-ccc-");
+    expect_map("cohere2_command_r7b.json", "sss-sss-sss-sss-sss-sss-sss-sss-");
+    expect_map("exaone4_32b.json",
+               "sss-sss-sss-sss-sss-sss-sss-sss-sss-sss-sss-sss-sss-sss-sss-sss-");
+    expect_map("llama31_8b.json", "ffffffffffffffffffffffffffffffff");
+
+    hf_config h;
+    if (load("gemma3_4b.json", &h) == 0) {
+        const rope_config *f = set_named(&h, "full_attention"), *s = set_named(&h, "sliding_attention");
+        CHECK(f && s);
+        if (f && s) {
+            CHECK(f->type == ROPE_SCALING_LINEAR && f->factor == 8 && f->rope_theta == 1e6);
+            CHECK(s->type == ROPE_SCALING_DEFAULT && s->rope_theta == 1e4); /* rope_scaling: full only */
+        }
+        CHECK(h.rope.type == ROPE_SCALING_LINEAR); /* the primary set stays the full layers' */
+        hf_config_free(&h);
+    }
+    if (load("gemma4_e2b.json", &h) == 0) {
+        const rope_config *f = set_named(&h, "full_attention");
+        CHECK(f && f->type == ROPE_SCALING_PROPORTIONAL && f->head_dim == 512 &&
+              f->partial_rotary_factor == 0.25);
+        rope_freqs fr;
+        int rotated = 0;
+        CHECK_OK(rope_model_layer_freqs(&h.model, 5, 0, &fr, &rotated));
+        CHECK(rotated && fr.rotary_dim == 512 && fr.n_freqs == 256);
+        CHECK(fr.inv_freq[63] > 0 && fr.inv_freq[64] == 0 && fr.inv_freq[255] == 0);
+        CHECK_OK(rope_model_layer_freqs(&h.model, 0, 0, &fr, &rotated));
+        CHECK(fr.rotary_dim == 256 && fr.inv_freq[127] > 0);
+        CHECK_EQ_INT(h.set_info[h.primary_set].head_dim, 512);
+        hf_config_free(&h);
+    }
+    if (load("llama4_scout.json", &h) == 0) {
+        CHECK_EQ_INT(h.model.query_scaling, ROPE_QUERY_SCALING_NOPE_LAYERS);
+        CHECK(h.model.query_scaling_beta == 0.1 && h.model.query_scaling_floor == 8192 &&
+              h.model.query_scaling_pos_offset == 1);
+        hf_config_free(&h);
+    }
+}
+
+static void expect_parse_map(const char *json, const char *map) {
+    hf_config h;
+    int rc = parse(json, &h);
+    CHECK_MSG(rc == 0, "%s: %s", json, err);
+    if (rc == 0) {
+        char got[ROPE_MAX_LAYERS + 1];
+        map_string(&h, got, sizeof got);
+        CHECK_MSG(strcmp(got, map) == 0, "map %s, expected %s for %s", got, map, json);
+    }
+    hf_config_free(&h);
+}
+
+static void forms(void) {
+    /* SmolLM3 without no_rope_layers: every 4th layer NoPE (its default interval) */
+    expect_parse_map("{\"model_type\":\"smollm3\",\"head_dim\":64,\"num_hidden_layers\":8}", "fff-fff-");
+    expect_parse_map("{\"model_type\":\"smollm3\",\"head_dim\":64,\"num_hidden_layers\":6,"
+                     "\"no_rope_layer_interval\":3}", "ff-ff-");
+    /* polarity: 1 = RoPE */
+    expect_parse_map("{\"model_type\":\"smollm3\",\"head_dim\":64,\"num_hidden_layers\":4,"
+                     "\"no_rope_layers\":[0,1,1,0]}", "-ff-");
+    /* SmolLM3 NoPE layers become sliding when use_sliding_window */
+    expect_parse_map("{\"model_type\":\"smollm3\",\"head_dim\":64,\"num_hidden_layers\":4,"
+                     "\"use_sliding_window\":true,\"sliding_window\":4096}", "fff-");
+    /* Llama 4 without attention_chunk_size: RoPE layers are full_attention */
+    expect_parse_map("{\"model_type\":\"llama4_text\",\"head_dim\":64,\"num_hidden_layers\":4}", "fff-");
+    /* v5 rope_parameters keyed by layer type with explicit layer_types; a null entry = NoPE */
+    expect_parse_map("{\"model_type\":\"foo\",\"head_dim\":64,\"layer_types\":[\"sliding_attention\","
+                     "\"full_attention\",\"sliding_attention\"],\"rope_parameters\":{\"sliding_attention\":"
+                     "{\"rope_type\":\"default\",\"rope_theta\":10000},\"full_attention\":null}}", "s-s");
+    /* Gemma 3 sliding_window_pattern, and the v5 keyed form with Gemma 3's theta defaults */
+    expect_parse_map("{\"model_type\":\"gemma3_text\",\"head_dim\":64,\"num_hidden_layers\":4,"
+                     "\"sliding_window_pattern\":2}", "sfsf");
+    hf_config h;
+    if (parse("{\"model_type\":\"gemma3_text\",\"head_dim\":64,\"num_hidden_layers\":6,"
+              "\"rope_parameters\":{\"full_attention\":{\"rope_type\":\"default\"},"
+              "\"sliding_attention\":{\"rope_type\":\"default\"}}}", &h) == 0) {
+        CHECK(set_named(&h, "full_attention")->rope_theta == 1e6);
+        CHECK(set_named(&h, "sliding_attention")->rope_theta == 1e4);
+    } else {
+        CHECK_MSG(0, "%s", err);
+    }
+    hf_config_free(&h);
+    /* EXAONE 4: without sliding_window every layer has RoPE; with it only the sliding ones */
+    expect_parse_map("{\"model_type\":\"exaone4\",\"head_dim\":64,\"num_hidden_layers\":4,"
+                     "\"sliding_window\":null}", "ffff");
+    expect_parse_map("{\"model_type\":\"exaone4\",\"head_dim\":64,\"num_hidden_layers\":8,"
+                     "\"sliding_window\":4096,\"sliding_window_pattern\":4}", "sss-sss-");
+    expect_parse_map("{\"model_type\":\"exaone4\",\"head_dim\":64,\"sliding_window\":4096,"
+                     "\"layer_types\":[\"sliding_attention\",\"full_attention\"]}", "s-");
+    /* Gemma 4: global_head_dim and the last layer forced to full attention */
+    if (parse("{\"model_type\":\"gemma4_text\",\"head_dim\":256,\"global_head_dim\":384,"
+              "\"layer_types\":[\"sliding_attention\",\"sliding_attention\"],\"rope_parameters\":{"
+              "\"sliding_attention\":{\"rope_type\":\"default\",\"rope_theta\":10000},"
+              "\"full_attention\":{\"rope_type\":\"proportional\",\"partial_rotary_factor\":0.25,"
+              "\"rope_theta\":1000000}}}", &h) == 0) {
+        const rope_config *f = set_named(&h, "full_attention");
+        CHECK(f && f->head_dim == 384);
+        CHECK(h.model.layer_set[1] == h.primary_set);
+    } else {
+        CHECK_MSG(0, "%s", err);
+    }
+    hf_config_free(&h);
+    /* Ministral 3 query scaling from rope_parameters */
+    if (parse("{\"model_type\":\"ministral3\",\"head_dim\":128,\"max_position_embeddings\":262144,"
+              "\"rope_parameters\":{\"rope_type\":\"yarn\",\"factor\":16,\"rope_theta\":1000000,"
+              "\"original_max_position_embeddings\":16384,\"llama_4_scaling_beta\":0.1}}", &h) == 0) {
+        CHECK_EQ_INT(h.model.query_scaling, ROPE_QUERY_SCALING_ALL_LAYERS);
+        CHECK(h.model.query_scaling_floor == 16384 && h.model.query_scaling_pos_offset == 0);
+    } else {
+        CHECK_MSG(0, "%s", err);
+    }
+    hf_config_free(&h);
+}
+
+static void expect_error(const char *json, const char *needle) {
+    hf_config h;
+    err[0] = '\0';
+    int rc = parse(json, &h);
+    CHECK_MSG(rc != 0, "accepted: %s", json);
+    CHECK_MSG(strstr(err, needle) != NULL, "'%s' lacks '%s' (for %s)", err, needle, json);
+    hf_config_free(&h);
+}
+
+static void errors(void) {
+    expect_error("{\"model_type\":\"llama\",\"head_dim\":64,\"num_hidden_layers\":2,\"no_rope_layers\":[1,0]}",
+                 "no_rope_layers");
+    expect_error("{\"model_type\":\"smollm3\",\"head_dim\":64,\"num_hidden_layers\":3,\"no_rope_layers\":[1,0]}",
+                 "no_rope_layers has 2 entries for 3 layers");
+    expect_error("{\"model_type\":\"smollm3\",\"head_dim\":64,\"num_hidden_layers\":2,\"no_rope_layers\":[1,2]}",
+                 "no_rope_layers[1]");
+    expect_error("{\"model_type\":\"smollm3\",\"head_dim\":64}", "num_hidden_layers");
+    expect_error("{\"model_type\":\"smollm3\",\"head_dim\":64,\"num_hidden_layers\":4,"
+                 "\"no_rope_layer_interval\":0}", "no_rope_layer_interval");
+    expect_error("{\"head_dim\":64,\"num_hidden_layers\":3,\"layer_types\":[\"full_attention\"]}",
+                 "layer_types has 1 entries for 3 layers");
+    expect_error("{\"head_dim\":64,\"layer_types\":[\"full_attention\",7]}", "layer_types[1]");
+    expect_error("{\"head_dim\":64,\"layer_types\":[\"full_attention\",\"sliding_attention\"],"
+                 "\"rope_parameters\":{\"full_attention\":{\"rope_type\":\"default\"}}}",
+                 "no entry for layer type 'sliding_attention'");
+    expect_error("{\"head_dim\":64,\"num_hidden_layers\":2000}", "num_hidden_layers");
+    expect_error("{\"model_type\":\"cohere2\",\"head_dim\":64,\"num_hidden_layers\":4}",
+                 "no layer of this model uses RoPE"); /* cohere2 without sliding_window */
+    expect_error("{\"model_type\":\"gemma3_text\",\"head_dim\":64,\"num_hidden_layers\":4,"
+                 "\"sliding_window_pattern\":0}", "sliding_window_pattern");
+    expect_error("{\"model_type\":\"gemma4_text\",\"head_dim\":64,\"layer_types\":[\"sliding_attention\","
+                 "\"full_attention\"],\"per_layer_config\":{\"1\":{\"rope_theta\":5}},\"rope_parameters\":{"
+                 "\"sliding_attention\":{\"rope_type\":\"default\"},\"full_attention\":{\"rope_type\":"
+                 "\"default\"}}}", "per_layer_config.1.rope_theta");
+    expect_error("{\"head_dim\":64,\"layer_types\":[\"a\",\"a\"],\"per_layer_config\":{\"0\":{\"head_dim\":32}}}",
+                 "head_dim on 1 of the 2");
+    expect_error("{\"model_type\":\"ministral3\",\"head_dim\":64,\"rope_parameters\":{\"rope_type\":\"default\","
+                 "\"llama_4_scaling_beta\":0.1}}", "original_max_position_embeddings");
+}
+
+int main(void) {
+    bundled_maps();
+    forms();
+    errors();
+    return check_report("test_config_layers");
+}
