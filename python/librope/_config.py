@@ -237,9 +237,7 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
     rtype = _ALIASES.get(tn, tn)
     if rtype == "axial":
         _fail(f"{dn}rope_type '{tn}' is a real Hugging Face type that librope does not implement")
-    if rtype not in ("default", "linear", "dynamic", "yarn", "llama3", "longrope", "proportional"):
-        _fail(f"{dn}rope_type '{tn}' is unknown (expected default, linear, dynamic, yarn, llama3, longrope, "
-              "proportional; or the aliases su, mrope)")
+    # any other name: the C library judges it (librope.freqs), as before
     if mt == "phi3" and rtype == "yarn":
         rtype = "longrope"
     out = {"type": rtype}
