@@ -36,6 +36,7 @@ struct gguf_file {
     gguf_kv *kv;
     int64_t n_tensors;
     gguf_tensor *tensors;
+    struct name_ref *kv_index, *tensor_index; /* sorted by name, see build_index */
 };
 
 const char *gguf_strerror(int status) {
@@ -343,6 +344,58 @@ static void print_name(char *buf, size_t cap, gguf_str s) {
     buf[n] = 0;
 }
 
+/*
+ * Names sorted by bytes (then length) for the duplicate checks and the
+ * lookups: O(n log n) to build and O(log n) per lookup, where comparing each
+ * new name with every earlier one was O(n^2) on a file made of many keys
+ * (and the runner's ~10 lookups per layer were O(n) each).
+ */
+typedef struct name_ref {
+    gguf_str name;
+    int64_t index;
+} name_ref;
+
+static int str_cmp(const char *a, uint64_t an, const char *b, uint64_t bn) {
+    uint64_t n = an < bn ? an : bn;
+    int c = n ? memcmp(a, b, (size_t)n) : 0;
+    return c ? c : (an > bn) - (an < bn);
+}
+
+static int name_ref_cmp(const void *pa, const void *pb) {
+    const name_ref *a = pa, *b = pb;
+    int c = str_cmp(a->name.data, a->name.len, b->name.data, b->name.len);
+    return c ? c : (a->index > b->index) - (a->index < b->index);
+}
+
+/* Sorted index of n names (stride bytes apart from first); *dup = an index
+ * whose name occurs twice, or -1. */
+static name_ref *build_index(const void *first, size_t stride, int64_t n, int64_t *dup) {
+    *dup = -1;
+    name_ref *r = malloc(sizeof *r * (size_t)(n ? n : 1));
+    if (!r) return NULL;
+    for (int64_t i = 0; i < n; i++) {
+        r[i].name = *(const gguf_str *)(const void *)((const char *)first + (size_t)i * stride);
+        r[i].index = i;
+    }
+    qsort(r, (size_t)n, sizeof *r, name_ref_cmp);
+    for (int64_t i = 1; i < n && *dup < 0; i++)
+        if (key_eq(r[i - 1].name, r[i].name)) *dup = r[i].index;
+    return r;
+}
+
+static int64_t find_index(const name_ref *r, int64_t n, const char *key) {
+    size_t kn = strlen(key);
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        int c = str_cmp(r[mid].name.data, r[mid].name.len, key, kn);
+        if (c == 0) return r[mid].index;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return -1;
+}
+
 static int parse(gguf_file *f, char *err, size_t errlen) {
     cursor c = {f->base, f->size, 0, err, errlen};
     char name[80];
@@ -387,17 +440,24 @@ static int parse(gguf_file *f, char *err, size_t errlen) {
         gguf_kv *kv = &f->kv[i];
         if ((st = get_str(&c, &kv->key, "metadata key"))) return st;
         print_name(name, sizeof name, kv->key);
-        for (uint64_t j = 0; j < i; j++)
-            if (key_eq(f->kv[j].key, kv->key)) {
-                set_err(err, errlen, "duplicate metadata key '%s'", name);
-                return GGUF_E_FORMAT;
-            }
         uint32_t type;
         if ((st = get_u32(&c, &type, name))) return st;
         f->n_kv = (int64_t)i + 1;  /* so that gguf_close frees this value */
         if ((st = parse_value(&c, type, &kv->value, 0, name))) return st;
     }
     f->n_kv = (int64_t)n_kv;
+    int64_t dup;
+    f->kv_index =
+        build_index(f->kv ? (const void *)&f->kv[0].key : NULL, sizeof *f->kv, f->n_kv, &dup);
+    if (!f->kv_index) {
+        set_err(err, errlen, "out of memory");
+        return GGUF_E_NOMEM;
+    }
+    if (dup >= 0) {
+        print_name(name, sizeof name, f->kv[dup].key);
+        set_err(err, errlen, "duplicate metadata key '%s'", name);
+        return GGUF_E_FORMAT;
+    }
 
     f->alignment = GGUF_DEFAULT_ALIGNMENT;
     const gguf_kv *akv = gguf_find_kv(f, "general.alignment");
@@ -427,11 +487,6 @@ static int parse(gguf_file *f, char *err, size_t errlen) {
         gguf_tensor *t = &f->tensors[i];
         if ((st = get_str(&c, &t->name, "tensor name"))) return st;
         print_name(name, sizeof name, t->name);
-        for (uint64_t j = 0; j < i; j++)
-            if (key_eq(f->tensors[j].name, t->name)) {
-                set_err(err, errlen, "duplicate tensor name '%s'", name);
-                return GGUF_E_FORMAT;
-            }
         if ((st = get_u32(&c, &t->n_dims, name))) return st;
         if (t->n_dims > GGUF_MAX_DIMS) {
             set_err(err, errlen, "tensor '%s': %u dimensions (at most %d)", name, t->n_dims,
@@ -472,6 +527,17 @@ static int parse(gguf_file *f, char *err, size_t errlen) {
         }
     }
     f->n_tensors = (int64_t)n_tensors;
+    f->tensor_index = build_index(f->tensors ? (const void *)&f->tensors[0].name : NULL,
+                                  sizeof *f->tensors, f->n_tensors, &dup);
+    if (!f->tensor_index) {
+        set_err(err, errlen, "out of memory");
+        return GGUF_E_NOMEM;
+    }
+    if (dup >= 0) {
+        print_name(name, sizeof name, f->tensors[dup].name);
+        set_err(err, errlen, "duplicate tensor name '%s'", name);
+        return GGUF_E_FORMAT;
+    }
 
     /* The data section starts at the next multiple of the alignment. */
     uint64_t pos = c.pos;
@@ -591,6 +657,8 @@ void gguf_close(gguf_file *f) {
         for (int64_t i = 0; i < f->n_kv; i++) free_value(&f->kv[i].value);
     free(f->kv);
     free(f->tensors);
+    free(f->kv_index);
+    free(f->tensor_index);
     if (f->map) munmap(f->map, f->map_len);
     free(f);
 }
@@ -609,10 +677,9 @@ const gguf_kv *gguf_kv_at(const gguf_file *f, int64_t i) {
 }
 
 const gguf_kv *gguf_find_kv(const gguf_file *f, const char *key) {
-    if (!f || !key) return NULL;
-    for (int64_t i = 0; i < f->n_kv; i++)
-        if (gguf_str_eq(f->kv[i].key, key)) return &f->kv[i];
-    return NULL;
+    if (!f || !key || !f->kv_index) return NULL;
+    int64_t i = find_index(f->kv_index, f->n_kv, key);
+    return i >= 0 ? &f->kv[i] : NULL;
 }
 
 static int is_int_type(uint32_t t) {
@@ -757,10 +824,9 @@ const gguf_tensor *gguf_tensor_at(const gguf_file *f, int64_t i) {
 }
 
 const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name) {
-    if (!f || !name) return NULL;
-    for (int64_t i = 0; i < f->n_tensors; i++)
-        if (gguf_str_eq(f->tensors[i].name, name)) return &f->tensors[i];
-    return NULL;
+    if (!f || !name || !f->tensor_index) return NULL;
+    int64_t i = find_index(f->tensor_index, f->n_tensors, name);
+    return i >= 0 ? &f->tensors[i] : NULL;
 }
 
 /* ------------------------------------------------------- dequantisation */

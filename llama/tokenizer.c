@@ -19,9 +19,12 @@
  * \p{L} and \p{N} come from the range tables below (Unicode general
  * categories L* and N*); \s is the Unicode White_Space set.
  */
+#define _GNU_SOURCE /* memmem (linear: two-way), getrandom */
 #include "tokenizer.h"
 
 #include <stdarg.h>
+#include <sys/random.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,24 +258,67 @@ typedef struct strref {
     uint32_t n;
 } strref;
 
-/* Open addressing over an external array of strings; slots hold indices. */
+/* Open addressing over an external array of strings; slots hold indices.
+ * The strings come from the model file: with a fixed hash, a file could be
+ * written whose tokens all land in one probe run (building the map would then
+ * take time quadratic in the vocabulary). So the hash is keyed SipHash-1-3
+ * (Aumasson and Bernstein, 2012) with a random key per map: expected O(1)
+ * per operation whatever the file. The key changes only the slot layout,
+ * never a result. */
 typedef struct strmap {
     uint32_t mask;
     int32_t *slot;
+    uint64_t k0, k1;
 } strmap;
 
-static uint64_t hash_bytes(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull;  /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
+#define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIP_ROUND                                                                   \
+    do {                                                                            \
+        v0 += v1, v1 = SIP_ROTL(v1, 13), v1 ^= v0, v0 = SIP_ROTL(v0, 32);           \
+        v2 += v3, v3 = SIP_ROTL(v3, 16), v3 ^= v2;                                  \
+        v0 += v3, v3 = SIP_ROTL(v3, 21), v3 ^= v0;                                  \
+        v2 += v1, v1 = SIP_ROTL(v1, 17), v1 ^= v2, v2 = SIP_ROTL(v2, 32);           \
+    } while (0)
+
+static uint64_t hash_bytes(const strmap *m, const char *s, size_t n) {
+    uint64_t v0 = 0x736f6d6570736575ull ^ m->k0, v1 = 0x646f72616e646f6dull ^ m->k1;
+    uint64_t v2 = 0x6c7967656e657261ull ^ m->k0, v3 = 0x7465646279746573ull ^ m->k1;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = 0;
+        for (int j = 0; j < 8; j++) w |= (uint64_t)p[i + j] << (8 * j);
+        v3 ^= w;
+        SIP_ROUND;
+        v0 ^= w;
     }
-    return h;
+    uint64_t b = (uint64_t)n << 56;
+    for (size_t j = 0; i + j < n; j++) b |= (uint64_t)p[i + j] << (8 * j);
+    v3 ^= b;
+    SIP_ROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIP_ROUND;
+    SIP_ROUND;
+    SIP_ROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static void map_key(strmap *m) {
+    uint64_t k[2];
+    if (getrandom(k, sizeof k, GRND_NONBLOCK) != (ssize_t)sizeof k) {
+        struct timespec ts; /* no entropy yet (early boot): still unknown to a file's author */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        k[0] = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)m;
+        k[1] = (uint64_t)ts.tv_sec * 0xC2B2AE3D27D4EB4Full ^ (uint64_t)(uintptr_t)&ts;
+    }
+    m->k0 = k[0];
+    m->k1 = k[1];
 }
 
 static int32_t map_find(const strmap *m, const strref *refs, const char *s, size_t n) {
     if (!m->slot) return -1;
-    uint32_t i = (uint32_t)hash_bytes(s, n) & m->mask;
+    uint32_t i = (uint32_t)hash_bytes(m, s, n) & m->mask;
     for (;;) {
         int32_t k = m->slot[i];
         if (k < 0) return -1;
@@ -287,11 +333,12 @@ static int map_build(strmap *m, const strref *refs, int32_t count, int keep_firs
     uint32_t cap = 16;
     while (cap < (uint32_t)count * 2u) cap <<= 1;
     m->mask = cap - 1;
+    map_key(m);
     m->slot = malloc(sizeof(int32_t) * cap);
     if (!m->slot) return -1;
     memset(m->slot, 0xFF, sizeof(int32_t) * cap);
     for (int32_t k = 0; k < count; k++) {
-        uint32_t i = (uint32_t)hash_bytes(refs[k].s, refs[k].n) & m->mask;
+        uint32_t i = (uint32_t)hash_bytes(m, refs[k].s, refs[k].n) & m->mask;
         for (;;) {
             int32_t e = m->slot[i];
             if (e < 0) {
@@ -417,6 +464,17 @@ static uint32_t utf8_next(const unsigned char *s, size_t len, size_t *i) {
 bad:
     *i = p + 1;
     return 0xFFFD;
+}
+
+typedef struct special_key {
+    uint32_t n;
+    int32_t id;
+} special_key;
+
+static int special_cmp(const void *pa, const void *pb) {
+    const special_key *a = pa, *b = pb;
+    if (a->n != b->n) return a->n > b->n ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
 }
 
 static int str_is(gguf_str s, const char *c) { return gguf_str_eq(s, c); }
@@ -581,14 +639,15 @@ int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t e
             t->text[i].n > 0)
             t->specials[t->n_specials++] = i;
     }
-    /* longest first (insertion sort: a handful of entries; stable by id) */
-    for (int32_t i = 1; i < t->n_specials; i++) {
-        int32_t v = t->specials[i], j = i;
-        while (j > 0 && t->text[t->specials[j - 1]].n < t->text[v].n) {
-            t->specials[j] = t->specials[j - 1];
-            j--;
-        }
-        t->specials[j] = v;
+    /* longest first, by id on ties; O(n log n) (a file may mark every token special) */
+    if (t->n_specials > 1) {
+        special_key *sk = malloc(sizeof *sk * (size_t)t->n_specials);
+        if (!sk) goto nomem;
+        for (int32_t i = 0; i < t->n_specials; i++)
+            sk[i] = (special_key){t->text[t->specials[i]].n, t->specials[i]};
+        qsort(sk, (size_t)t->n_specials, sizeof *sk, special_cmp);
+        for (int32_t i = 0; i < t->n_specials; i++) t->specials[i] = sk[i].id;
+        free(sk);
     }
 
     /* Decoded bytes of every token: NORMAL tokens map their characters
@@ -682,30 +741,54 @@ static void ivec_push(ivec *a, int32_t x) {
     a->v[a->n++] = x;
 }
 
+/*
+ * BPE merges with a priority queue (as llama.cpp's bpe session does; written
+ * from the algorithm, not its code): symbols form a linked list; a binary heap
+ * holds candidate pairs by (rank, left position), so the lowest rank wins and
+ * the leftmost on ties, exactly the order of the plain "scan for the best
+ * pair, merge, rescan" loop, which costs O(n) per merge and O(n^2) on a long
+ * run of one character. Here each merge is O(log n): a word of n symbols
+ * takes O(n log n). A candidate is stale once either side changed: then its
+ * left symbol is dead, no longer followed by its right one, or their lengths
+ * no longer add up to the size it was pushed with (lengths only grow).
+ */
+#define BPE_NONE UINT32_MAX
+
+typedef struct bpe_cand {
+    int32_t rank;
+    uint32_t left;      /* the pair is (left, next[left]) */
+    uint32_t size;      /* len[left] + len[next[left]] when pushed */
+} bpe_cand;
+
 /* Scratch buffers reused across words. */
 typedef struct scratch {
     char *enc;          /* byte-encoded word */
-    uint32_t *off, *len;
-    int32_t *rank;
+    uint32_t *off, *len; /* per symbol; len 0 = merged into its left neighbour */
+    uint32_t *prev, *next;
+    bpe_cand *heap;     /* grows on demand: at most n - 1 initial pairs + 1 net per merge */
+    size_t n_heap, heap_cap;
     char *key;          /* "left right" */
     size_t cap;         /* bytes of the word the buffers can hold */
     int oom;
 } scratch;
 
-static int scratch_fit(scratch *s, size_t nbytes) {
-    if (nbytes <= s->cap) return 1;
-    size_t cap = nbytes * 2;
+/* Room for a word of nsym symbols (memory is linear in the longest word). */
+static int scratch_fit(scratch *s, size_t nsym) {
+    if (nsym <= s->cap) return 1;
+    size_t cap = nsym > s->cap + s->cap / 2 ? nsym : s->cap + s->cap / 2;
     char *enc = realloc(s->enc, 2 * cap);
     if (enc) s->enc = enc;
     uint32_t *off = realloc(s->off, cap * sizeof *off);
     if (off) s->off = off;
     uint32_t *len = realloc(s->len, cap * sizeof *len);
     if (len) s->len = len;
-    int32_t *rank = realloc(s->rank, cap * sizeof *rank);
-    if (rank) s->rank = rank;
-    char *key = realloc(s->key, 4 * cap + 2);
+    uint32_t *prev = realloc(s->prev, cap * sizeof *prev);
+    if (prev) s->prev = prev;
+    uint32_t *next = realloc(s->next, cap * sizeof *next);
+    if (next) s->next = next;
+    char *key = realloc(s->key, 2 * cap + 2);
     if (key) s->key = key;
-    if (!enc || !off || !len || !rank || !key) {
+    if (!enc || !off || !len || !prev || !next || !key || cap > UINT32_MAX / 4) {
         s->oom = 1;
         return 0;
     }
@@ -721,9 +804,52 @@ static int32_t pair_rank(const tokenizer *t, scratch *s, uint32_t a, uint32_t b)
     return map_find(&t->merge_map, t->merges, s->key, la + 1 + lb);
 }
 
+static int cand_less(const bpe_cand *a, const bpe_cand *b) {
+    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
+}
+
+static void cand_push(const tokenizer *t, scratch *s, uint32_t a, uint32_t b) {
+    int32_t rank = pair_rank(t, s, a, b);
+    if (rank < 0) return;
+    if (s->n_heap == s->heap_cap) {
+        size_t cap = s->heap_cap ? 2 * s->heap_cap : 256;
+        bpe_cand *h = realloc(s->heap, cap * sizeof *h);
+        if (!h) {
+            s->oom = 1;
+            return;
+        }
+        s->heap = h;
+        s->heap_cap = cap;
+    }
+    size_t i = s->n_heap++;
+    bpe_cand c = {rank, a, s->len[a] + s->len[b]};
+    while (i > 0 && cand_less(&c, &s->heap[(i - 1) / 2])) {
+        s->heap[i] = s->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    s->heap[i] = c;
+}
+
+static bpe_cand cand_pop(scratch *s) {
+    bpe_cand top = s->heap[0], last = s->heap[--s->n_heap];
+    size_t i = 0, n = s->n_heap;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && cand_less(&s->heap[c + 1], &s->heap[c])) c++;
+        if (!cand_less(&s->heap[c], &last)) break;
+        s->heap[i] = s->heap[c];
+        i = c;
+    }
+    if (n) s->heap[i] = last;
+    return top;
+}
+
 /* BPE on one pre-tokenised word given as code points. */
 static void bpe_word(const tokenizer *t, scratch *s, const uint32_t *cps, size_t ncp, ivec *out) {
-    if (!scratch_fit(s, 4 * ncp)) return;
+    size_t nbytes = 0;
+    for (size_t i = 0; i < ncp; i++) nbytes += cps[i] < 0x80 ? 1 : cps[i] < 0x800 ? 2 : cps[i] < 0x10000 ? 3 : 4;
+    if (!scratch_fit(s, nbytes)) return;
     /* UTF-8 bytes -> one byte-level character (symbol) each */
     size_t nsym = 0, pos = 0;
     for (size_t i = 0; i < ncp; i++) {
@@ -732,29 +858,28 @@ static void bpe_word(const tokenizer *t, scratch *s, const uint32_t *cps, size_t
         for (size_t k = 0; k < nb; k++) {
             s->off[nsym] = (uint32_t)pos;
             s->len[nsym] = (uint32_t)utf8_put(t->byte_cp[(unsigned char)u[k]], s->enc + pos);
+            s->prev[nsym] = nsym ? (uint32_t)nsym - 1 : BPE_NONE;
+            s->next[nsym] = (uint32_t)nsym + 1;
             pos += s->len[nsym];
             nsym++;
         }
     }
-    if (nsym > 1) {
-        for (size_t i = 0; i + 1 < nsym; i++) s->rank[i] = pair_rank(t, s, (uint32_t)i, (uint32_t)i + 1);
-        for (;;) {
-            /* lowest rank first, the leftmost pair on ties */
-            size_t best = SIZE_MAX;
-            for (size_t i = 0; i + 1 < nsym; i++)
-                if (s->rank[i] >= 0 && (best == SIZE_MAX || s->rank[i] < s->rank[best])) best = i;
-            if (best == SIZE_MAX) break;
-            s->len[best] += s->len[best + 1];
-            size_t tail = nsym - best - 2;
-            memmove(s->off + best + 1, s->off + best + 2, tail * sizeof *s->off);
-            memmove(s->len + best + 1, s->len + best + 2, tail * sizeof *s->len);
-            memmove(s->rank + best + 1, s->rank + best + 2, tail * sizeof *s->rank);
-            nsym--;
-            if (best > 0) s->rank[best - 1] = pair_rank(t, s, (uint32_t)best - 1, (uint32_t)best);
-            if (best + 1 < nsym) s->rank[best] = pair_rank(t, s, (uint32_t)best, (uint32_t)best + 1);
-        }
+    if (nsym == 0) return;
+    s->next[nsym - 1] = BPE_NONE;
+    s->n_heap = 0;
+    for (size_t i = 0; i + 1 < nsym; i++) cand_push(t, s, (uint32_t)i, (uint32_t)i + 1);
+    while (s->n_heap) {
+        bpe_cand c = cand_pop(s);
+        uint32_t a = c.left, b = s->next[a];
+        if (s->len[a] == 0 || b == BPE_NONE || s->len[a] + s->len[b] != c.size) continue;
+        s->len[a] += s->len[b]; /* b's bytes follow a's in enc */
+        s->len[b] = 0;
+        s->next[a] = s->next[b];
+        if (s->next[a] != BPE_NONE) s->prev[s->next[a]] = a;
+        if (s->prev[a] != BPE_NONE) cand_push(t, s, s->prev[a], a);
+        if (s->next[a] != BPE_NONE) cand_push(t, s, a, s->next[a]);
     }
-    for (size_t i = 0; i < nsym; i++) {
+    for (uint32_t i = 0; i != BPE_NONE; i = s->next[i]) {
         int32_t id = map_find(&t->vocab, t->text, s->enc + s->off[i], s->len[i]);
         if (id >= 0) {
             ivec_push(out, id);
@@ -848,11 +973,11 @@ typedef struct frag {
     size_t off, len;
 } frag;
 
+/* glibc's memmem is the two-way algorithm: linear in hn + nn, where the plain
+ * scan it replaces took hn·nn on text that nearly matches everywhere. */
 static const char *find_bytes(const char *h, size_t hn, const char *nd, size_t nn) {
     if (nn == 0 || nn > hn) return NULL;
-    for (size_t i = 0; i + nn <= hn; i++)
-        if (h[i] == nd[0] && memcmp(h + i, nd, nn) == 0) return h + i;
-    return NULL;
+    return memmem(h, hn, nd, nn);
 }
 
 int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int parse_special,
@@ -939,7 +1064,9 @@ done:
     free(s.enc);
     free(s.off);
     free(s.len);
-    free(s.rank);
+    free(s.prev);
+    free(s.next);
+    free(s.heap);
     free(s.key);
     return st;
 }
