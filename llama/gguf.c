@@ -351,9 +351,16 @@ static void print_name(char *buf, size_t cap, gguf_str s) {
  * (and the runner's ~10 lookups per layer were O(n) each).
  */
 typedef struct name_ref {
+    uint64_t prefix; /* first 8 bytes, big-endian, zero-padded: most comparisons end here */
     gguf_str name;
     int64_t index;
 } name_ref;
+
+static uint64_t name_prefix(const char *s, uint64_t n) {
+    uint64_t p = 0;
+    for (int i = 0; i < 8; i++) p = p << 8 | (i < (int)(n < 8 ? n : 8) ? (unsigned char)s[i] : 0);
+    return p;
+}
 
 static int str_cmp(const char *a, uint64_t an, const char *b, uint64_t bn) {
     uint64_t n = an < bn ? an : bn;
@@ -363,6 +370,7 @@ static int str_cmp(const char *a, uint64_t an, const char *b, uint64_t bn) {
 
 static int name_ref_cmp(const void *pa, const void *pb) {
     const name_ref *a = pa, *b = pb;
+    if (a->prefix != b->prefix) return a->prefix < b->prefix ? -1 : 1;
     int c = str_cmp(a->name.data, a->name.len, b->name.data, b->name.len);
     return c ? c : (a->index > b->index) - (a->index < b->index);
 }
@@ -376,6 +384,7 @@ static name_ref *build_index(const void *first, size_t stride, int64_t n, int64_
     for (int64_t i = 0; i < n; i++) {
         r[i].name = *(const gguf_str *)(const void *)((const char *)first + (size_t)i * stride);
         r[i].index = i;
+        r[i].prefix = name_prefix(r[i].name.data, r[i].name.len);
     }
     qsort(r, (size_t)n, sizeof *r, name_ref_cmp);
     for (int64_t i = 1; i < n && *dup < 0; i++)
