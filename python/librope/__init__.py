@@ -10,7 +10,9 @@ tensors are passed by data pointer and strides, never copied. Mirrors include/ro
     g = librope.apply(grad, positions, style="half", freqs=f, inverse=True)   # backward
 
 Drop-ins: `apply_rotary_pos_emb` (Hugging Face), `apply_rotary_emb` (Meta llama);
-autograd: `RoPEFunction` / `rope` (backward = the library's inverse rotation).
+autograd: `apply`/`rope` of a tensor (backward = the library's inverse rotation), through the
+torch.library operator librope::apply (torch >= 2.4, torch.compile without graph breaks) or
+`RoPEFunction` (older torch).
 """
 import contextlib
 import ctypes as C
@@ -29,11 +31,11 @@ from ._core import (BAND_NAMES, BF16, F16, F32, MAX_FREQS, MAX_MROPE_PLANES, PRE
                     SCALING_NAMES, STYLE_HALF, STYLE_INTERLEAVED, RopeApplyParams, RopeConfig, RopeError,
                     RopeFreqs, RopePositions, RopeTensor, check, lib, library_path)
 
-__version__ = "0.1.0"
+__version__ = lib.rope_version_string().decode()  # the C library's (include/rope.h ROPE_VERSION_*)
 __all__ = [
     "Freqs", "Table", "RopeError", "freqs", "config_from_hf", "Model", "model", "cos_sin", "apply", "apply_qk",
     "apply_rotary_pos_emb", "apply_rotary_emb", "RoPEFunction", "rope", "isa_name", "isa_available",
-    "isa_force", "set_num_threads", "get_num_threads", "library_path", "torch_op_available",
+    "set_num_threads", "get_num_threads", "library_path", "torch_op_available",
 ]
 
 try:  # torch is optional
@@ -415,18 +417,17 @@ def get_num_threads():
 
 
 def isa_name():
-    """The kernel set in use: scalar, avx2, avx512 or neon."""
+    """The kernel set in use: scalar, avx2, avx512 or neon. The environment variable ROPE_ISA,
+    set before the first librope call, picks another one of isa_available() (tests do this in a
+    subprocess; there is no switch at run time, which would change every thread's kernels)."""
     return lib.rope_isa_name().decode()
 
 
 def isa_available():
+    """The kernel sets this CPU and build support, best last."""
     n = C.c_int()
     p = lib.rope_isa_available(C.byref(n))
     return [p[i].decode() for i in range(n.value)]
-
-
-def isa_force(name):
-    check(lib.rope_isa_force(_ck.text(name, "librope.isa_force: name")), f"rope_isa_force({name!r})")
 
 
 # ---------------------------------------------------------------------- apply

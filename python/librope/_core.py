@@ -94,14 +94,16 @@ class RopeApplyParams(C.Structure):
 
 
 def library_path():
-    """Path of the shared library this package loads (built by pip from ../src)."""
+    """Path of the shared library this package loads: librope/_librope.so, built by CMake when
+    pip builds the package, or the file LIBROPE_LIBRARY names (a librope.so of the same version)."""
     env = os.environ.get("LIBROPE_LIBRARY")
     if env:
         return env
     here = os.path.dirname(os.path.abspath(__file__))
     found = sorted(glob.glob(os.path.join(here, "_librope*.so")) + glob.glob(os.path.join(here, "_librope*.dylib")))
     if not found:
-        raise ImportError("librope: the C library was not built; install with `pip install ./python`")
+        raise ImportError("librope: the C library was not built; install with `pip install ./python` "
+                          "or set LIBROPE_LIBRARY to a librope.so")
     return found[0]
 
 
@@ -132,8 +134,9 @@ def _load():
         "rope_apply_qk": (C.c_int, [P(RopeApplyParams), P(RopePositions), P(RopeTensor), P(RopeTensor),
                                     P(RopeTensor), P(RopeTensor)]),
         "rope_isa_name": (C.c_char_p, []),
-        "rope_isa_force": (C.c_int, [C.c_char_p]),
         "rope_isa_available": (P(C.c_char_p), [P(C.c_int)]),
+        "rope_version": (C.c_uint, []),
+        "rope_version_string": (C.c_char_p, []),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
