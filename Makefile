@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 
 PREFIX ?= /usr/local
 
-.PHONY: all build test test-c test-core test-san test-python test-fuzz test-neon run deps model \
+.PHONY: all build test test-c test-core test-san test-tsan test-python test-fuzz test-neon run deps model \
         install clean
 
 all: build
@@ -17,7 +17,7 @@ build:
 
 # The whole suite: C tests (release), the same under ASan+UBSan, the Python
 # binding, and bounded fuzzing of the readers.
-test: test-c test-core test-san test-python test-fuzz test-neon
+test: test-c test-core test-san test-tsan test-python test-fuzz test-neon
 
 test-c: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
@@ -32,6 +32,10 @@ test-san:
 	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DROPE_SANITIZE=ON -DROPE_WERROR=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD_SAN) -j$(JOBS)
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS)
+
+# The threaded C tests under ThreadSanitizer (issue 14).
+test-tsan:
+	bash scripts/test-tsan.sh
 
 test-python: build
 	bash scripts/test-python.sh
@@ -63,4 +67,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-core $(BUILD)-neon $(BUILD_SAN) build-fuzz .venv
+	rm -rf $(BUILD) $(BUILD)-core $(BUILD)-neon $(BUILD_SAN) build-tsan build-fuzz .venv

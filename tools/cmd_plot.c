@@ -739,8 +739,8 @@ static int render(const plot_data *d, int kind, const char *out, const char *cfg
     if (svg) {
         c.f = fopen(out, "w");
         if (!c.f) {
-            fprintf(stderr, "rope plot: cannot write '%s'\n", out);
-            return 1;
+            fprintf(stderr, "rope plot: --out: cannot write '%s'\n", out);
+            return 2; /* an output path that cannot be written is a bad option value */
         }
         fprintf(c.f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
@@ -768,12 +768,12 @@ static int render(const plot_data *d, int kind, const char *out, const char *cfg
     int rc = 0;
     if (svg) {
         fprintf(c.f, "</svg>\n");
-        if (fclose(c.f) != 0) rc = 1;
+        if (fclose(c.f) != 0) rc = 2;
     } else {
-        if (png_write_rgb(out, c.px, c.w, c.h) != 0) rc = 1;
+        if (png_write_rgb(out, c.px, c.w, c.h) != 0) rc = 2;
         free(c.px);
     }
-    if (rc) fprintf(stderr, "rope plot: cannot write '%s'\n", out);
+    if (rc) fprintf(stderr, "rope plot: --out: cannot write '%s'\n", out);
     else fprintf(stderr, "rope plot: wrote %s (%dx%d)\n", out, c.w, c.h);
     return rc;
 }
