@@ -8,6 +8,7 @@ int cmd_table(int argc, char **argv);     /* tools/cmd_table.c */
 int cmd_apply(int argc, char **argv);     /* tools/cmd_apply.c */
 int cmd_check(int argc, char **argv);     /* tools/cmd_check.c */
 int cmd_plot(int argc, char **argv);      /* tools/cmd_plot.c */
+int cmd_verify(int argc, char **argv);    /* tools/cmd_verify.c */
 int cmd_bench(int argc, char **argv);     /* bench/bench.c */
 int cmd_generate(int argc, char **argv);  /* llama/cmd_generate.c (runner module) */
 int cmd_ppl(int argc, char **argv);       /* llama/cmd_ppl.c */

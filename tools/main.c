@@ -19,6 +19,7 @@ static const struct {
     {"apply", cmd_apply, "rotate a .npy array of q or k"},
     {"check", cmd_check, "self-verification on this machine (properties, accuracy, ISAs)"},
     {"plot", cmd_plot, "wavelengths, decay bound and relative-position heatmap as PNG/SVG"},
+    {"verify", cmd_verify, "is another engine's RoPE right for a model? what exactly is wrong?"},
     {"bench", cmd_bench, "benchmark against the memory-copy limit and the peers"},
 };
 

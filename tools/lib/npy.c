@@ -34,6 +34,7 @@ size_t npy_dtype_size(npy_dtype t) {
     case NPY_F16: return 2;
     case NPY_I64: return 8;
     case NPY_I32: return 4;
+    case NPY_C64: return 8;
     }
     return 0;
 }
@@ -44,6 +45,7 @@ const char *npy_dtype_descr(npy_dtype t) {
     case NPY_F16: return "<f2";
     case NPY_I64: return "<i8";
     case NPY_I32: return "<i4";
+    case NPY_C64: return "<c8";
     }
     return "?";
 }
@@ -135,7 +137,8 @@ typedef struct npy_header {
 
 static int parse_descr(const char *s, npy_dtype *t, char *err, size_t errlen) {
     static const struct { const char *d; npy_dtype t; } known[] = {
-        {"<f4", NPY_F32}, {"<f2", NPY_F16}, {"<i8", NPY_I64}, {"<i4", NPY_I32}};
+        {"<f4", NPY_F32}, {"<f2", NPY_F16}, {"<i8", NPY_I64}, {"<i4", NPY_I32},
+        {"<c8", NPY_C64}};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(s, known[i].d) == 0) {
             *t = known[i].t;
@@ -145,7 +148,7 @@ static int parse_descr(const char *s, npy_dtype *t, char *err, size_t errlen) {
         return npy_fail(err, errlen, ".npy dtype '%s' is big-endian; save it little-endian "
                         "(arr.astype('<%s'))", s, s + 1);
     return npy_fail(err, errlen, ".npy dtype '%s' is not supported (tensors: float32 '<f4' or "
-                    "float16 '<f2'; positions: int64 '<i8' or int32 '<i4')", s);
+                    "float16 '<f2'; positions: int64 '<i8' or int32 '<i4'; freqs_cis: complex64 '<c8')", s);
 }
 
 /* Parse the dict text [p, end). */

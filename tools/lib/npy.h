@@ -1,7 +1,7 @@
 /*
  * NumPy .npy files (format versions 1.0, 2.0 and 3.0), little-endian, C order,
  * up to 4 dimensions. dtypes: '<f4' and '<f2' (tensors), '<i8' and '<i4'
- * (positions). Anything else, a Fortran-order array, a malformed header, a
+ * (positions), '<c8' (complex freqs_cis, rope verify). Anything else, a Fortran-order array, a malformed header, a
  * shape whose size overflows, or data that does not match the file size is a
  * clear error, never a crash.
  */
@@ -17,7 +17,8 @@ typedef enum npy_dtype {
     NPY_F32 = 1, /* '<f4' */
     NPY_F16 = 2, /* '<f2' */
     NPY_I64 = 3, /* '<i8' */
-    NPY_I32 = 4  /* '<i4' */
+    NPY_I32 = 4, /* '<i4' */
+    NPY_C64 = 5  /* '<c8': complex64 (real, imaginary float32), for rope verify's freqs_cis */
 } npy_dtype;
 
 typedef struct npy_array {

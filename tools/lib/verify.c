@@ -484,7 +484,7 @@ static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
     /* the same type with another factor */
     if (cfg->type != ROPE_SCALING_DEFAULT && cfg->type != ROPE_SCALING_LONGROPE) {
         cand c = {*cfg, x->seq_len, 0, CAND_PLAIN};
-        double v = fit1d(x, &c, set_factor, 1.0 / 64, 4096);
+        double v = fit1d(x, &c, set_factor, 1.0, 4096);
         v = nice_param(x, &c, set_factor, v, 0, &sc, &rms);
         if (sc <= 1 && fabs(v - cfg->factor) > 1e-9 * cfg->factor) {
             snprintf(t, sizeof t,
@@ -610,7 +610,10 @@ static void fill_numbers(vctx *x, verify_report *r) {
             double tcv = af * x->tc[k], tsv = af * x->ts[k];
             double e = fmax(fabs(x->ec[k] - tcv), fabs(x->es[k] - tsv));
             if (!isfinite(e)) e = INFINITY;
-            double u = fmax(fabs(x->ec[k] - tcv) / ulp32(tcv), fabs(x->es[k] - tsv) / ulp32(tsv));
+            /* ulps of the true value; below 1/16 in ulps of 1/16, so that the tiny ulps near a
+             * zero crossing do not turn an absolute error of float32 size into millions */
+            double u = fmax(fabs(x->ec[k] - tcv) / ulp32(fmax(fabs(tcv), 0.0625)),
+                            fabs(x->es[k] - tsv) / ulp32(fmax(fabs(tsv), 0.0625)));
             if (!isfinite(u)) u = INFINITY;
             double f32 = fmax(fabs(af * x->cc[k] - tcv), fabs(af * x->cs[k] - tsv));
             int fb = (int)(i * nfb / nf);

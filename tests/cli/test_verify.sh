@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# rope verify end to end: engine outputs written by NumPy (the truth, and the truth with one
+# fault injected) are verified as right / diagnosed as that fault in text and --json (exit 0 /
+# 1); every evidence layout is read (cos/sin [pos, R/2], [b, pos, R] halves duplicated, complex
+# freqs_cis, q/k pairs bshd and bhsd); the SVG plot parses; bad input exits 2.
+# $1 = the rope binary; cwd = tests/.
+set -euo pipefail
+ROPE=${1:?usage: test_verify.sh path/to/rope}
+case "$ROPE" in /*) ;; *) ROPE="$PWD/$ROPE" ;; esac
+cd "$(dirname "$0")/.."                  # tests/, wherever it is run from
+PY=${PYTHON:-/usr/bin/python3}       # Debian python3-numpy (scripts/install-deps.sh)
+CFG=data/configs/llama2_7b.json          # head_dim 128, rope_theta 1e4, half pairs
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$PY" - "$T" <<'PYEOF'
+import os, sys
+import numpy as np
+T = sys.argv[1]
+rng = np.random.default_rng(7)
+R, nf = 128, 64
+pos = np.concatenate([np.arange(64), np.unique(np.geomspace(64, 60000, 40).astype(np.int64))])
+np.save(os.path.join(T, "pos.npy"), pos.astype(np.int64))
+
+def angles(base=1e4, p=pos, offset=0):
+    inv = base ** (-np.arange(0, R, 2, dtype=np.float64) / R)
+    return np.outer(p + offset, inv)
+
+def save_tab(name, a, dup=False, batch=False):
+    c, s = np.cos(a).astype(np.float32), np.sin(a).astype(np.float32)
+    if dup:
+        c, s = np.concatenate([c, c], -1), np.concatenate([s, s], -1)
+    if batch:
+        c, s = c[None], s[None]
+    np.save(os.path.join(T, name + "_cos.npy"), c)
+    np.save(os.path.join(T, name + "_sin.npy"), s)
+
+save_tab("truth", angles())
+save_tab("truthdup", angles(), dup=True, batch=True)
+save_tab("base", angles(base=5e5))
+save_tab("offset", angles(offset=4))
+a = angles()
+save_tab("neg", -a)
+c, s = np.cos(a).astype(np.float32), np.sin(a).astype(np.float32)
+np.save(os.path.join(T, "cis.npy"), (c + 1j * s).astype(np.complex64))
+np.save(os.path.join(T, "cis2.npy"), np.stack([c, s], -1))
+np.save(os.path.join(T, "garbage_cos.npy"), rng.uniform(-1, 1, c.shape).astype(np.float32))
+np.save(os.path.join(T, "garbage_sin.npy"), rng.uniform(-1, 1, c.shape).astype(np.float32))
+np.save(os.path.join(T, "f64_cos.npy"), np.cos(a))
+open(os.path.join(T, "bad.npy"), "wb").write(b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4'")
+
+# q/k pairs: rotated half (the truth) and interleaved (the wrong convention), 2 x 8 tokens
+qp = np.arange(100, 108)
+ang = angles(p=qp)
+cq, sq = np.cos(ang), np.sin(ang)
+x = rng.standard_normal((2, 8, 4, R)).astype(np.float32)
+def rot(x, half):
+    x = x.astype(np.float64)
+    if half:
+        a, b = x[..., :nf], x[..., nf:]
+    else:
+        a, b = x[..., 0::2], x[..., 1::2]
+    c, s = cq[None, :, None, :], sq[None, :, None, :]
+    ra, rb = a * c - b * s, b * c + a * s
+    y = np.empty_like(x)
+    if half:
+        y[..., :nf], y[..., nf:] = ra, rb
+    else:
+        y[..., 0::2], y[..., 1::2] = ra, rb
+    return y.astype(np.float32)
+np.save(os.path.join(T, "q.npy"), x)
+np.save(os.path.join(T, "q_half.npy"), rot(x, True))
+np.save(os.path.join(T, "q_inter.npy"), rot(x, False))
+np.save(os.path.join(T, "q_bhsd.npy"), np.ascontiguousarray(x.transpose(0, 2, 1, 3)))
+np.save(os.path.join(T, "q_half_bhsd.npy"), np.ascontiguousarray(rot(x, True).transpose(0, 2, 1, 3)))
+np.save(os.path.join(T, "qpos.npy"), qp.astype(np.int64))
+PYEOF
+
+# verdict and diagnosis ids from --json; $1 = want exit, $2 = verdict, $3 = ids (comma), rest = args
+expect() {
+    local want_rc=$1 verdict=$2 ids=$3
+    shift 3
+    set +e
+    "$ROPE" verify "$CFG" "$@" --json > "$T/out.json" 2> "$T/err.txt"
+    local rc=$?
+    set -e
+    [ "$rc" -eq "$want_rc" ] || { cat "$T/err.txt"; fail "rope verify $* exited $rc, want $want_rc"; }
+    "$PY" - "$T/out.json" "$verdict" "$ids" "$*" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+want_ids = [i for i in sys.argv[3].split(",") if i]
+got = [x["id"] for x in d["diagnoses"] if x["fault"]]
+assert d["verdict"] == sys.argv[2], (sys.argv[4], d["verdict"], d["summary"])
+assert got == want_ids, (sys.argv[4], got, want_ids, d["summary"])
+for k in ("bands", "plot", "max_abs", "f32_max_abs", "exceeds_tol_from", "layout", "storage"):
+    assert k in d, k
+assert len(d["plot"]["max_abs_by_freq_band"]) == 4
+print("ok:", sys.argv[4][:60], "->", d["verdict"], got)
+PYEOF
+}
+
+P="--positions $T/pos.npy"
+expect 0 right "" --cos "$T/truth_cos.npy" --sin "$T/truth_sin.npy" $P
+expect 0 right "" --cos "$T/truthdup_cos.npy" --sin "$T/truthdup_sin.npy" $P
+expect 0 right "" --freqs-cis "$T/cis.npy" $P
+expect 0 right "" --freqs-cis "$T/cis2.npy" $P
+expect 1 fault base --cos "$T/base_cos.npy" --sin "$T/base_sin.npy" $P
+expect 1 fault position_offset --cos "$T/offset_cos.npy" --sin "$T/offset_sin.npy" $P
+expect 1 fault halves_swapped --cos "$T/neg_cos.npy" --sin "$T/neg_sin.npy" $P
+expect 1 unexplained "" --cos "$T/garbage_cos.npy" --sin "$T/garbage_sin.npy" $P
+Q="--q-in $T/q.npy --positions $T/qpos.npy"
+expect 0 right "" $Q --q-out "$T/q_half.npy"
+expect 0 right "" $Q --q-out "$T/q_half.npy" --k-in "$T/q.npy" --k-out "$T/q_half.npy"
+expect 1 fault convention $Q --q-out "$T/q_inter.npy"
+expect 0 right "" --q-in "$T/q_bhsd.npy" --q-out "$T/q_half_bhsd.npy" --layout bhsd --positions "$T/qpos.npy"
+# the same evidence as text, and the plot
+"$ROPE" verify "$CFG" --cos "$T/base_cos.npy" --sin "$T/base_sin.npy" $P --plot "$T/v.svg" > "$T/out.txt" || true
+grep -q "verdict: fault" "$T/out.txt" || fail "text report: no verdict line"
+grep -q "wrong base: rope_theta 500000 fits" "$T/out.txt" || fail "text report: no base diagnosis"
+"$PY" - "$T/v.svg" <<'PYEOF'
+import sys
+import xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+lines = [e for e in root.iter() if e.tag.endswith("polyline")]
+assert len(lines) == 5, len(lines)  # four frequency bands and float32's own error
+assert all(len(l.get("points").split()) >= 2 for l in lines)
+print("svg ok")
+PYEOF
+
+# bad input: exit 2, a message naming the problem, nothing on stdout
+bad() {
+    local what=$1
+    shift
+    set +e
+    "$ROPE" verify "$@" > "$T/bad.out" 2> "$T/bad.err"
+    local rc=$?
+    set -e
+    [ "$rc" -eq 2 ] || fail "$what: exit $rc, want 2"
+    [ -s "$T/bad.err" ] || fail "$what: no message"
+    [ ! -s "$T/bad.out" ] || fail "$what: wrote to stdout"
+    echo "ok: $what -> exit 2: $(head -c 100 "$T/bad.err")"
+}
+bad "no evidence" "$CFG"
+bad "no config" --cos "$T/truth_cos.npy" --sin "$T/truth_sin.npy"
+bad "cos without sin" "$CFG" --cos "$T/truth_cos.npy"
+bad "two kinds of evidence" "$CFG" --freqs-cis "$T/cis.npy" --q-in "$T/q.npy" --q-out "$T/q_half.npy"
+bad "malformed npy" "$CFG" --cos "$T/bad.npy" --sin "$T/truth_sin.npy"
+bad "missing file" "$CFG" --cos "$T/nope.npy" --sin "$T/truth_sin.npy"
+bad "float64 npy" "$CFG" --cos "$T/f64_cos.npy" --sin "$T/truth_sin.npy"
+bad "shapes differ" "$CFG" --cos "$T/truth_cos.npy" --sin "$T/truthdup_sin.npy"
+bad "positions count" "$CFG" --cos "$T/truth_cos.npy" --sin "$T/truth_sin.npy" --positions 0,1,2
+bad "q shapes differ" "$CFG" --q-in "$T/q.npy" --q-out "$T/q_bhsd.npy"
+bad "q positions" "$CFG" --q-in "$T/q.npy" --q-out "$T/q_half.npy" --positions 1,2
+bad "bad tol" "$CFG" --freqs-cis "$T/cis.npy" --tol -1
+bad "bad seq-len" "$CFG" --freqs-cis "$T/cis.npy" --seq-len x
+bad "bad layout" "$CFG" --freqs-cis "$T/cis.npy" --layout hsdb
+bad "bad style" "$CFG" --freqs-cis "$T/cis.npy" --style neox
+bad "bad plot name" "$CFG" --freqs-cis "$T/cis.npy" --plot out.png
+bad "cis last dim" "$CFG" --freqs-cis "$T/truth_cos.npy"
+bad "unknown option" "$CFG" --freqs-cis "$T/cis.npy" --frobnicate
+bad "bad config" data/configs/nonexistent.json --freqs-cis "$T/cis.npy"
+"$ROPE" verify --help | grep -q "usage: rope verify" || fail "--help"
+echo "test_verify.sh: all ok"
