@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "lib/verify.h"
+#include "verify.h"
 #include "rope.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;

@@ -36,6 +36,7 @@ __all__ = [
     "Freqs", "Table", "RopeError", "freqs", "config_from_hf", "Model", "model", "cos_sin", "apply", "apply_qk",
     "apply_rotary_pos_emb", "apply_rotary_emb", "RoPEFunction", "rope", "isa_name", "isa_available",
     "set_num_threads", "get_num_threads", "library_path", "torch_op_available",
+    "verify",
 ]
 
 try:  # torch is optional
@@ -138,14 +139,12 @@ def _set_field(cfg, k, v, keep):
         setattr(cfg, k, _ck.real(v, w))
 
 
-def freqs(config=None, seq_len=None, **fields):
-    """Frequencies for a HF config dict / config.json path and/or rope_config fields given as
-    keywords (rope_theta=, head_dim=, type=, factor=, ...; keywords win). seq_len matters for
-    dynamic NTK and longrope only (None = at initialisation, as HF's seq_len=None)."""
+def _rope_config(config, fields, where="librope.freqs"):
+    """(RopeConfig, keep-alive arrays) for a HF config and/or rope_config fields (keywords win)."""
     vals = config_from_hf(config) if config is not None else {}
     for k, v in fields.items():
         if k not in _config.FIELDS:
-            raise TypeError(f"librope.freqs: unknown field '{k}' (known: {', '.join(_config.FIELDS)})")
+            raise TypeError(f"{where}: unknown field '{k}' (known: {', '.join(_config.FIELDS)})")
         vals[k] = v
     cfg = RopeConfig()
     lib.rope_config_init(C.byref(cfg))
@@ -153,6 +152,14 @@ def freqs(config=None, seq_len=None, **fields):
     for k, v in vals.items():
         if v is not None:
             _set_field(cfg, k, v, keep)
+    return cfg, keep
+
+
+def freqs(config=None, seq_len=None, **fields):
+    """Frequencies for a HF config dict / config.json path and/or rope_config fields given as
+    keywords (rope_theta=, head_dim=, type=, factor=, ...; keywords win). seq_len matters for
+    dynamic NTK and longrope only (None = at initialisation, as HF's seq_len=None)."""
+    cfg, keep = _rope_config(config, fields)
     out = RopeFreqs()
     sl = 0 if seq_len is None else _ck.int64(seq_len, "librope.freqs: seq_len", lo=0)
     check(lib.rope_freqs_compute(C.byref(cfg), sl, C.byref(out)), "rope_freqs_compute")
@@ -828,3 +835,41 @@ def torch_op_available():
     """True when librope.apply / librope.rope run as the torch.library operator librope::apply
     (torch >= 2.4: torch.compile without graph breaks); False on older torch or without torch."""
     return _OP is not None
+
+
+# --------------------------------------------------------------------- verify
+
+def verify(config, cos=None, sin=None, *, freqs_cis=None, q=None, q_out=None, k=None, k_out=None,
+           positions=None, layout="bshd", seq_len=None, tol=None, style=None, **fields):
+    """Is another engine's RoPE right for this model? The analysis of `rope verify`
+    (docs/verify.md): returns its JSON report as a dict (`verdict` "right" / "fault" /
+    "unexplained", `diagnoses`, per-band errors, plot data).
+
+    config: a HF config dict / config.json path / PretrainedConfig (rope_config keywords win).
+    Evidence, one of: cos= and sin= ([..., R/2], or [..., R] with halves duplicated as HF's or
+    values repeated as repeat_interleave; leading dims are rows), freqs_cis= (complex [..., R/2]
+    or real [..., R/2, 2]), or q= and q_out= (and k=, k_out=) before/after the engine's RoPE,
+    (batch, seq, heads, head_dim) or layout="bhsd" (3-D: batch 1). NumPy or torch (any float
+    dtype, bfloat16 included). positions: one per table row, or per token ((seq,) or (batch, seq));
+    default 0, 1, ... seq_len: the engine call's length (dynamic NTK, longrope; default max
+    position + 1). tol: |cos/sin error| reported as "exceeds from position" (default 1e-3).
+    style: "half" / "interleaved" overrides the model's pairing."""
+    from . import _verify
+    if isinstance(config, (str, os.PathLike)):
+        with open(config) as fh:
+            config = json.load(fh)
+    elif hasattr(config, "to_dict") and not isinstance(config, dict):
+        config = config.to_dict()
+    cfg, keep = _rope_config(config, fields, "librope.verify")
+    st = _verify.model_style(config if isinstance(config, dict) else {})
+    if style is not None:
+        st = _style(style)
+    seq_len = None if seq_len is None else _ck.int64(seq_len, "librope.verify: seq_len", lo=0)
+    tol = None if tol is None else _ck.real(tol, "librope.verify: tol")
+    f = RopeFreqs()
+    check(lib.rope_freqs_compute(C.byref(cfg), 0 if seq_len is None else seq_len, C.byref(f)),
+          "rope_freqs_compute")
+    report = _verify.run(cfg, keep, st, seq_len, tol, cos, sin, freqs_cis, q, q_out, k, k_out, positions,
+                         layout, f.n_freqs)
+    del keep
+    return report

@@ -140,4 +140,9 @@ char *verify_report_json(const verify_report *r);
 char *verify_report_text(const verify_report *r);
 void verify_string_free(char *s);
 
+/* For bindings (Python ctypes): run and return the JSON report (malloc'd), or NULL with the
+ * reason in err. */
+char *verify_table_json(const verify_truth *t, const verify_table *e, char *err, size_t errlen);
+char *verify_pairs_json(const verify_truth *t, const verify_pairs *p, char *err, size_t errlen);
+
 #endif
