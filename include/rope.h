@@ -351,6 +351,15 @@ typedef struct rope_pool rope_pool;
 ROPE_API rope_status rope_pool_create(int n_threads, rope_pool **out);
 ROPE_API void rope_pool_free(rope_pool *p);
 ROPE_API int rope_pool_size(const rope_pool *p);
+/* The pool's parallel-for, for the caller's own loops (the LLaMA runner's
+ * matrix products): fn(ctx, begin, end) over contiguous ranges covering
+ * [0, n_items), the calling thread taking part; at most
+ * n_items / min_items_per_thread threads, inline when p is NULL, has one
+ * thread or is busy. fn must compute each item independently of the split.
+ * ROPE_E_NULL when fn is NULL. */
+typedef void (*rope_range_fn)(void *ctx, int64_t begin, int64_t end);
+ROPE_API rope_status rope_pool_run(rope_pool *p, int64_t n_items, int64_t min_items_per_thread,
+                                   rope_range_fn fn, void *ctx);
 
 /* ------------------------------------------------------------------- apply */
 

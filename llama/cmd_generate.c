@@ -26,10 +26,11 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: rope generate [--model FILE.gguf] [--prompt TEXT] [-n N] [--temp T]\n"
             "                     [--top-p P] [--seed S] [--repeat-penalty R] [-t THREADS]\n"
-            "                     [--raw] [--system TEXT]\n"
+            "                     [--raw] [--system TEXT] [--f32-weights]\n"
             "\n"
-            "Generate text with a LLaMA-architecture GGUF model (RoPE and attention by librope,\n"
-            "matrix products by OpenBLAS). Tokens stream to stdout; speeds go to stderr.\n"
+            "Generate text with a LLaMA-architecture GGUF model (RoPE and attention by librope;\n"
+            "matrix-vector products straight from the file's quantised blocks, prompt batches\n"
+            "through OpenBLAS). Tokens stream to stdout; speeds go to stderr.\n"
             "\n"
             "  --model FILE     default: %s (from the current directory, else\n"
             "                   next to the executable's parent; `make deps` downloads it)\n"
@@ -43,7 +44,9 @@ static void usage(FILE *f) {
             "  -t THREADS       librope pool and OpenBLAS threads (default: the CPUs, at most 16)\n"
             "  --raw            no chat template: the prompt is plain text to continue\n"
             "  --system TEXT    system message of the chat template (\"\" = none;\n"
-            "                   default: the model's own)\n",
+            "                   default: the model's own)\n"
+            "  --f32-weights    dequantise every matrix to float32 at load (OpenBLAS only;\n"
+            "                   the reference path, ~4x the memory of a 4-bit file)\n",
             LLAMA_DEFAULT_MODEL, DEFAULT_PROMPT);
 }
 
@@ -57,7 +60,7 @@ int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *prompt = DEFAULT_PROMPT, *system = NULL, *val = NULL;
     int64_t n_gen = 128, seed = 42, threads = cli_default_threads();
     double temp = 0.0, top_p = 0.9, rep = 1.1;
-    int raw = 0;
+    int raw = 0, f32_weights = 0;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         int r;
@@ -66,6 +69,8 @@ int cmd_generate(int argc, char **argv) {
             return 0;
         } else if (!strcmp(argv[i], "--raw")) {
             raw = 1;
+        } else if (!strcmp(argv[i], "--f32-weights")) {
+            f32_weights = 1;
         } else if ((r = cli_opt(argc, argv, &i, "--model", &val)) != 0) {
             if (r < 0) goto missing;
             model_path = val;
@@ -126,7 +131,7 @@ int cmd_generate(int argc, char **argv) {
     sampler smp = {0};
 
     double t0 = now_s();
-    if (llama_model_load(model_path, &m, err, sizeof err) != 0) {
+    if ((f32_weights ? llama_model_load_f32 : llama_model_load)(model_path, &m, err, sizeof err)) {
         fprintf(stderr, "rope generate: %s\n", err);
         return 2;
     }

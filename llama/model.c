@@ -165,23 +165,95 @@ static int read_config(const gguf_file *f, llama_config *c, char *err, size_t er
     return 0;
 }
 
-/* Dequantise tensor `name` into dst after checking its shape is [rows][cols]. */
-static int load_tensor(const gguf_file *f, const char *name, int64_t rows, int64_t cols, float *dst,
-                       char *err, size_t errlen) {
+/* Tensor `name` after checking its shape is [rows][cols]. */
+static const gguf_tensor *find_shaped(const gguf_file *f, const char *name, int64_t rows,
+                                      int64_t cols, char *err, size_t errlen) {
     const gguf_tensor *t = gguf_find_tensor(f, name);
-    if (!t) return fail(err, errlen, "tensor %s missing", name);
+    if (!t) {
+        fail(err, errlen, "tensor %s missing", name);
+        return NULL;
+    }
     uint64_t want_rows = t->ne[1] * t->ne[2] * t->ne[3];
-    if (t->ne[0] != (uint64_t)cols || want_rows != (uint64_t)rows)
-        return fail(err, errlen, "tensor %s has shape [%llu x %llu], expected [%lld x %lld]", name,
-                    (unsigned long long)want_rows, (unsigned long long)t->ne[0], (long long)rows,
-                    (long long)cols);
+    if (t->ne[0] != (uint64_t)cols || want_rows != (uint64_t)rows) {
+        fail(err, errlen, "tensor %s has shape [%llu x %llu], expected [%lld x %lld]", name,
+             (unsigned long long)want_rows, (unsigned long long)t->ne[0], (long long)rows,
+             (long long)cols);
+        return NULL;
+    }
+    return t;
+}
+
+/* Kept quantised (a view into the mapping) rather than dequantised? */
+static int stays_quantised(const gguf_tensor *t, int64_t cols, int all_f32) {
+    return !all_f32 && qm_type_supported(t->type) && qm_row_bytes(t->type, cols) != 0;
+}
+
+/* One weight: a quantised view, or float32 taken from the arena at *p. With
+ * dst->f == NULL and p == NULL: only counts the floats it would need. */
+static int load_mat(const gguf_file *f, const char *name, int64_t rows, int64_t cols, int all_f32,
+                    llama_mat *dst, float **p, size_t *floats, char *err, size_t errlen) {
+    const gguf_tensor *t = find_shaped(f, name, rows, cols, err, errlen);
+    if (!t) return -1;
+    memset(dst, 0, sizeof *dst);
+    if (stays_quantised(t, cols, all_f32)) {
+        if (p) qm_matrix_init(&dst->q, t->type, rows, cols, t->data);
+        return 0;
+    }
+    *floats += (size_t)(rows * cols);
+    if (!p) return 0;
+    float *w = *p;
+    *p += rows * cols;
     char why[160];
-    if (gguf_dequantize(t, dst, why, sizeof why) != GGUF_OK)
+    if (gguf_dequantize(t, w, why, sizeof why) != GGUF_OK)
         return fail(err, errlen, "tensor %s: %s", name, why);
+    dst->f = w;
     return 0;
 }
 
-int llama_model_load(const char *path, llama_model **out, char *err, size_t errlen) {
+/* Every weight of the model, in one order for counting (pass 0: p NULL)
+ * and for loading (pass 1). */
+static int load_weights(const gguf_file *f, llama_model *m, int all_f32, float **p, size_t *floats,
+                        char *err, size_t errlen) {
+    const llama_config *c = &m->cfg;
+    const int64_t D = c->dim, F = c->hidden_dim, qd = c->n_heads * c->head_dim,
+                  kvd = c->n_kv_heads * c->head_dim, V = c->vocab_size;
+    llama_mat norm;
+    char name[96];
+    if (load_mat(f, "token_embd.weight", V, D, all_f32, &m->token_embd, p, floats, err, errlen))
+        return -1;
+    for (int64_t l = 0; l < c->n_layers; l++) {
+        llama_layer *L = &m->layers[l];
+        const struct {
+            const char *t;
+            llama_mat *dst;
+            int64_t rows, cols;
+            float **vec; /* norms: always float32 */
+        } W[] = {{"attn_norm", &norm, 1, D, &L->attn_norm}, {"attn_q", &L->wq, qd, D, NULL},
+                 {"attn_k", &L->wk, kvd, D, NULL},          {"attn_v", &L->wv, kvd, D, NULL},
+                 {"attn_output", &L->wo, D, qd, NULL},     {"ffn_norm", &norm, 1, D, &L->ffn_norm},
+                 {"ffn_gate", &L->w_gate, F, D, NULL},      {"ffn_up", &L->w_up, F, D, NULL},
+                 {"ffn_down", &L->w_down, D, F, NULL}};
+        for (size_t i = 0; i < sizeof W / sizeof W[0]; i++) {
+            snprintf(name, sizeof name, "blk.%lld.%s.weight", (long long)l, W[i].t);
+            if (load_mat(f, name, W[i].rows, W[i].cols, all_f32 || W[i].vec, W[i].dst, p, floats,
+                         err, errlen))
+                return -1;
+            if (W[i].vec && p) *W[i].vec = (float *)norm.f;
+        }
+    }
+    if (load_mat(f, "output_norm.weight", 1, D, 1, &norm, p, floats, err, errlen)) return -1;
+    if (p) m->output_norm = (float *)norm.f;
+    if (c->tied_output) {
+        if (p) m->output = m->token_embd;
+    } else if (load_mat(f, "output.weight", V, D, all_f32, &m->output, p, floats, err, errlen)) {
+        return -1;
+    }
+    return 0;
+}
+
+static int64_t mat_quant_elems(const llama_mat *w) { return w->q.data ? w->q.rows * w->q.cols : 0; }
+
+static int model_load(const char *path, int all_f32, llama_model **out, char *err, size_t errlen) {
     if (!path || !out) return fail(err, errlen, "NULL argument");
     *out = NULL;
     gguf_file *f = NULL;
@@ -192,6 +264,7 @@ int llama_model_load(const char *path, llama_model **out, char *err, size_t errl
         gguf_close(f);
         return fail(err, errlen, "out of memory");
     }
+    m->file = f;
     llama_config *c = &m->cfg;
     if (read_config(f, c, err, errlen) < 0) goto fail;
 
@@ -207,61 +280,49 @@ int llama_model_load(const char *path, llama_model **out, char *err, size_t errl
     }
     c->tied_output = gguf_find_tensor(f, "output.weight") == NULL;
 
-    /* One arena for all weights: sizes in floats. */
-    const int64_t D = c->dim, F = c->hidden_dim, qd = c->n_heads * c->head_dim,
-                  kvd = c->n_kv_heads * c->head_dim, V = c->vocab_size;
-    size_t per_layer = (size_t)(2 * D + qd * D + 2 * kvd * D + D * qd + 3 * F * D);
-    size_t total = (size_t)(V * D) + (size_t)c->n_layers * per_layer + (size_t)D +
-                   (c->tied_output ? 0 : (size_t)(V * D));
-    m->arena = malloc(total * sizeof(float));
+    /* One arena for every float32 weight: count, allocate, load. */
     m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
-    if (!m->arena || !m->layers) {
+    size_t total = 0;
+    if (!m->layers || load_weights(f, m, all_f32, NULL, &total, err, errlen) < 0) {
+        if (!m->layers) fail(err, errlen, "out of memory");
+        goto fail;
+    }
+    m->arena = malloc((total ? total : 1) * sizeof(float));
+    if (!m->arena) {
         fail(err, errlen, "out of memory (%zu MB of weights)", total * 4 >> 20);
         goto fail;
     }
     m->arena_floats = total;
     float *p = m->arena;
-#define TAKE(n) (p += (n), p - (n))
-    m->token_embd = TAKE((size_t)(V * D));
-    if (load_tensor(f, "token_embd.weight", V, D, m->token_embd, err, errlen) < 0) goto fail;
+    size_t again = 0;
+    if (load_weights(f, m, all_f32, &p, &again, err, errlen) < 0) goto fail;
     for (int64_t l = 0; l < c->n_layers; l++) {
-        llama_layer *L = &m->layers[l];
-        char name[96];
-#define LOAD(field, tname, rows, cols)                                                  \
-    L->field = TAKE((size_t)((rows) * (cols)));                                         \
-    snprintf(name, sizeof name, "blk.%lld." tname ".weight", (long long)l);             \
-    if (load_tensor(f, name, rows, cols, L->field, err, errlen) < 0) goto fail;
-        LOAD(attn_norm, "attn_norm", 1, D)
-        LOAD(wq, "attn_q", qd, D)
-        LOAD(wk, "attn_k", kvd, D)
-        LOAD(wv, "attn_v", kvd, D)
-        LOAD(wo, "attn_output", D, qd)
-        LOAD(ffn_norm, "ffn_norm", 1, D)
-        LOAD(w_gate, "ffn_gate", F, D)
-        LOAD(w_up, "ffn_up", F, D)
-        LOAD(w_down, "ffn_down", D, F)
-#undef LOAD
+        const llama_layer *L = &m->layers[l];
+        const llama_mat *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+            if (mat_quant_elems(ws[i]) > m->max_quant_elems) m->max_quant_elems = mat_quant_elems(ws[i]);
     }
-    m->output_norm = TAKE((size_t)D);
-    if (load_tensor(f, "output_norm.weight", 1, D, m->output_norm, err, errlen) < 0) goto fail;
-    if (c->tied_output) {
-        m->output = m->token_embd;
-    } else {
-        m->output = TAKE((size_t)(V * D));
-        if (load_tensor(f, "output.weight", V, D, m->output, err, errlen) < 0) goto fail;
-    }
-#undef TAKE
-    gguf_close(f);
+    /* the head is dequantised in row chunks of the scratch: at least one row */
+    const int64_t head = mat_quant_elems(&m->output);
+    if (head && m->max_quant_elems < c->dim) m->max_quant_elems = head < (1 << 20) ? head : (1 << 20);
     *out = m;
     return 0;
 fail:
-    gguf_close(f);
     llama_model_free(m);
     return -1;
 }
 
+int llama_model_load(const char *path, llama_model **out, char *err, size_t errlen) {
+    return model_load(path, 0, out, err, errlen);
+}
+
+int llama_model_load_f32(const char *path, llama_model **out, char *err, size_t errlen) {
+    return model_load(path, 1, out, err, errlen);
+}
+
 void llama_model_free(llama_model *m) {
     if (!m) return;
+    gguf_close(m->file);
     free(m->arena);
     free(m->layers);
     free(m);
@@ -313,6 +374,8 @@ struct llama_session {
     float *hb2;
     float *qx;   /* activations rounded through Q8 blocks (emulate_q8_activations) */
     int emulate_q8;
+    qm_act act;  /* one activation row quantised to 8 bits (quantised weights) */
+    float *wf;   /* prefill: a quantised matrix dequantised, max_quant_elems floats */
 };
 
 void llama_session_opts_init(llama_session_opts *o) {
@@ -379,6 +442,12 @@ int llama_session_create(const llama_model *m, const llama_session_opts *o, llam
         s->qx = malloc(B * (size_t)w * sizeof(float));
         if (!s->qx) st = ROPE_E_NOMEM;
     }
+    if (st == ROPE_OK && m->max_quant_elems > 0) {
+        int64_t w = c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
+        w = c->n_heads * c->head_dim > w ? c->n_heads * c->head_dim : w;
+        s->wf = malloc((size_t)m->max_quant_elems * sizeof(float));
+        if (!s->wf || qm_act_alloc(&s->act, w) != 0) st = ROPE_E_NOMEM;
+    }
     if (st != ROPE_OK) {
         llama_session_free(s);
         return fail(err, errlen, "session: %s", rope_strerror(st));
@@ -404,6 +473,8 @@ void llama_session_free(llama_session *s) {
     free(s->hb);
     free(s->hb2);
     free(s->qx);
+    free(s->wf);
+    qm_act_free(&s->act);
     free(s);
 }
 
@@ -441,14 +512,70 @@ static void rmsnorm(float *out, const float *x, const float *g, int64_t n, int64
 
 /* y[n][out] = x[n][in] · W[out][in]ᵀ (+ y when accumulate): sgemv for one row
  * (decode), sgemm for many (prefill). */
-static void matmul(float *y, const float *x, const float *W, int64_t n, int64_t in, int64_t out,
-                   int accumulate) {
+static void matmul_f32(float *y, const float *x, const float *W, int64_t n, int64_t in,
+                       int64_t out, int accumulate) {
     const float beta = accumulate ? 1.0f : 0.0f;
     if (n == 1)
         cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)out, (int)in, 1.0f, W, (int)in, x, 1, beta, y, 1);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out, (int)in, 1.0f, x,
                     (int)in, W, (int)in, beta, y, (int)out);
+}
+
+/* Quantised weights, below this many tokens: per token, quantise the
+ * activation row and run the integer matrix-vector product; from it on:
+ * dequantise W once (in row chunks that fit the scratch) and use sgemm.
+ * Measured on the 2-vCPU dev VM (SmolLM2-135M Q4_1, see docs/llama.md). */
+#define QM_GEMM_MIN_TOKENS 6
+
+typedef struct qm_job {
+    const qm_matrix *w;
+    const qm_act *a;
+    float *y, *wf;
+    int64_t r0;
+    int accumulate;
+} qm_job;
+
+static void qm_rows(void *ctx, int64_t b, int64_t e) {
+    const qm_job *j = ctx;
+    qm_matvec(j->w, j->a, j->y, b, e, j->accumulate);
+}
+
+static void qm_dequant_part(void *ctx, int64_t b, int64_t e) {
+    const qm_job *j = ctx;
+    qm_dequant_rows(j->w, j->r0 + b, j->r0 + e, j->wf + b * j->w->cols);
+}
+
+static void matmul(llama_session *s, float *y, const float *x, const llama_mat *W, int64_t n,
+                   int64_t in, int64_t out, int accumulate) {
+    if (W->f) {
+        matmul_f32(y, x, W->f, n, in, out, accumulate);
+        return;
+    }
+    qm_job j = {.w = &W->q, .a = &s->act, .wf = s->wf, .accumulate = accumulate};
+    if (n < QM_GEMM_MIN_TOKENS) {
+        for (int64_t t = 0; t < n; t++) {
+            qm_quantize(x + t * in, in, &s->act);
+            j.y = y + t * out;
+            rope_pool_run(s->pool, out, 64, qm_rows, &j);
+        }
+        return;
+    }
+    /* dequantise as many rows as the scratch holds, then one sgemm on them */
+    const int64_t chunk = s->m->max_quant_elems / in;
+    for (int64_t r0 = 0; r0 < out; r0 += chunk) {
+        const int64_t rows = out - r0 < chunk ? out - r0 : chunk;
+        j.r0 = r0;
+        rope_pool_run(s->pool, rows, 16, qm_dequant_part, &j);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)rows, (int)in, 1.0f, x,
+                    (int)in, s->wf, (int)in, accumulate ? 1.0f : 0.0f, y + r0, (int)out);
+    }
+}
+
+/* Row `tok` of the embedding matrix into x[dim]. */
+static void embed_row(const llama_mat *E, int64_t tok, int64_t dim, float *x) {
+    if (E->f) memcpy(x, E->f + tok * dim, (size_t)dim * sizeof(float));
+    else qm_dequant_rows(&E->q, tok, tok + 1, x);
 }
 
 /* Diagnostics (emulate_q8_activations): x' = round(x/d)·fp16(d) per block of
@@ -509,7 +636,7 @@ int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *log
 
     /* h = E[token] */
     for (int64_t t = 0; t < n; t++)
-        memcpy(s->x + t * D, m->token_embd + (int64_t)tokens[t] * D, (size_t)D * sizeof(float));
+        embed_row(&m->token_embd, tokens[t], D, s->x + t * D);
 
     for (int64_t l = 0; l < c->n_layers; l++) {
         const llama_layer *L = &m->layers[l];
@@ -517,9 +644,9 @@ int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *log
         /* attention block */
         rmsnorm(s->xb, s->x, L->attn_norm, n, D, c->norm_eps);
         const float *a = q8_round(s, s->xb, n, D);
-        matmul(s->q, a, L->wq, n, D, qd, 0);
-        matmul(s->k, a, L->wk, n, D, kvd, 0);
-        matmul(s->v, a, L->wv, n, D, kvd, 0);
+        matmul(s, s->q, a, &L->wq, n, D, qd, 0);
+        matmul(s, s->k, a, &L->wk, n, D, kvd, 0);
+        matmul(s, s->v, a, &L->wv, n, D, kvd, 0);
         /* q rotated here; k rotated by the cache as it is written. */
         rope_status st = rope_apply(&rp, &pos, &tq, &tq);
         if (s->emulate_q8)
@@ -532,25 +659,25 @@ int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *log
             for (int64_t j = 0; j < c->n_layers; j++) rope_kv_cache_truncate(s->cache[j], 0, len0);
             return fail(err, errlen, "layer %lld attention: %s", (long long)l, rope_strerror(st));
         }
-        matmul(s->x, q8_round(s, s->att, n, qd), L->wo, n, qd, D, 1); /* h += Wo·o */
+        matmul(s, s->x, q8_round(s, s->att, n, qd), &L->wo, n, qd, D, 1); /* h += Wo·o */
 
         /* SwiGLU MLP block */
         rmsnorm(s->xb, s->x, L->ffn_norm, n, D, c->norm_eps);
         a = q8_round(s, s->xb, n, D);
-        matmul(s->hb, a, L->w_gate, n, D, F, 0);
-        matmul(s->hb2, a, L->w_up, n, D, F, 0);
+        matmul(s, s->hb, a, &L->w_gate, n, D, F, 0);
+        matmul(s, s->hb2, a, &L->w_up, n, D, F, 0);
         for (int64_t i = 0; i < n * F; i++) {
             const float g = s->hb[i];
             s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i]; /* SiLU(g) ⊙ u */
         }
-        matmul(s->x, q8_round(s, s->hb, n, F), L->w_down, n, F, D, 1); /* h += W_down·(...) */
+        matmul(s, s->x, q8_round(s, s->hb, n, F), &L->w_down, n, F, D, 1); /* h += W_down·(...) */
     }
     s->pos += n;
 
     if (n_logits > 0) {
         const int64_t first = n - n_logits;
         rmsnorm(s->xb, s->x + first * D, m->output_norm, n_logits, D, c->norm_eps);
-        matmul(logits, q8_round(s, s->xb, n_logits, D), m->output, n_logits, D, c->vocab_size, 0);
+        matmul(s, logits, q8_round(s, s->xb, n_logits, D), &m->output, n_logits, D, c->vocab_size, 0);
     }
     return 0;
 }

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qmatmul.h"
 #include "rope.h"
 
 #ifdef __cplusplus
@@ -47,33 +48,47 @@ typedef struct llama_config {
     rope_config rope;
 } llama_config;
 
-/* One transformer block. Matrices are row-major [out][in] float32, as GGUF
- * stores them (ne[0] = in is the fastest dimension): y = W·x. */
+/* A weight matrix, row-major [out][in] as GGUF stores it (ne[0] = in is the
+ * fastest dimension): y = W·x. Either the file's quantised blocks used in
+ * place (q.data set, f NULL: llama/qmatmul.h) or float32 (f). */
+typedef struct llama_mat {
+    const float *f;
+    qm_matrix q;
+} llama_mat;
+
+/* One transformer block. */
 typedef struct llama_layer {
     float *attn_norm;  /* [dim] */
-    float *wq;         /* [n_heads*head_dim][dim] */
-    float *wk;         /* [n_kv_heads*head_dim][dim] */
-    float *wv;         /* [n_kv_heads*head_dim][dim] */
-    float *wo;         /* [dim][n_heads*head_dim] */
+    llama_mat wq;      /* [n_heads*head_dim][dim] */
+    llama_mat wk;      /* [n_kv_heads*head_dim][dim] */
+    llama_mat wv;      /* [n_kv_heads*head_dim][dim] */
+    llama_mat wo;      /* [dim][n_heads*head_dim] */
     float *ffn_norm;   /* [dim] */
-    float *w_gate;     /* [hidden_dim][dim] */
-    float *w_up;       /* [hidden_dim][dim] */
-    float *w_down;     /* [dim][hidden_dim] */
+    llama_mat w_gate;  /* [hidden_dim][dim] */
+    llama_mat w_up;    /* [hidden_dim][dim] */
+    llama_mat w_down;  /* [dim][hidden_dim] */
 } llama_layer;
 
 typedef struct llama_model {
     llama_config cfg;
-    float *token_embd;   /* [vocab][dim] */
-    llama_layer *layers; /* [n_layers] */
-    float *output_norm;  /* [dim] */
-    float *output;       /* [vocab][dim]; == token_embd when tied */
-    float *arena;        /* one allocation holding every weight */
+    llama_mat token_embd; /* [vocab][dim] */
+    llama_layer *layers;  /* [n_layers] */
+    float *output_norm;   /* [dim] */
+    llama_mat output;     /* [vocab][dim]; == token_embd when tied */
+    float *arena;         /* one allocation holding every float32 weight */
     size_t arena_floats;
+    void *file;           /* the mapped GGUF (gguf_file *) the quantised views point into */
+    int64_t max_quant_elems; /* largest quantised matrix (rows × cols): prefill scratch */
 } llama_model;
 
 /* Load the model from a GGUF file (architecture "llama"). Shapes are checked
- * against the metadata; tensor types are those gguf.c dequantises. */
+ * against the metadata. Matrices in Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K
+ * stay quantised in the mapped file (memory = file size + cache); other
+ * types are dequantised to float32 (those gguf.c dequantises). */
 int llama_model_load(const char *path, llama_model **out, char *err, size_t errlen);
+/* The same with every matrix dequantised to float32 (the reference path:
+ * sgemv/sgemm only, ~4x the memory for 4-bit files). */
+int llama_model_load_f32(const char *path, llama_model **out, char *err, size_t errlen);
 void llama_model_free(llama_model *m);
 
 /* Find the default model (see LLAMA_DEFAULT_MODEL); 0 and the path in buf if

@@ -341,3 +341,8 @@ int64_t rope_split_min_bytes(void) {
     int64_t m = l2 / 4;
     return m < 64 * 1024 ? 64 * 1024 : m > 512 * 1024 ? 512 * 1024 : m;
 }
+
+rope_status rope_pool_run(rope_pool *p, int64_t n_items, int64_t min_items_per_thread,
+                          rope_range_fn fn, void *ctx) {
+    return rope_parallel_for(p, n_items, min_items_per_thread, fn, ctx);
+}

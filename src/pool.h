@@ -4,7 +4,7 @@
 
 #include "rope.h"
 
-typedef void (*rope_range_fn)(void *ctx, int64_t begin, int64_t end);
+/* rope_range_fn: in rope.h (rope_pool_run is the public face of this). */
 
 /*
  * Run fn over [0, n_items) in contiguous chunks, one per thread, the calling

@@ -1,0 +1,211 @@
+/*
+ * Quantised matrix-vector products: activation quantisation, the scalar
+ * reference, the choice of kernel set, and dequantisation for prefill. See
+ * qmatmul.h for the arithmetic and qmatmul_impl.h for the block layouts.
+ */
+#include "qmatmul.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qmatmul_impl.h"
+
+int64_t qm_type_block(uint32_t type) {
+    switch (type) {
+    case QT_Q4_0: case QT_Q4_1: case QT_Q5_0: case QT_Q5_1: case QT_Q8_0: return 32;
+    case QT_Q4_K: case QT_Q5_K: case QT_Q6_K: return 256;
+    }
+    return 0;
+}
+
+static size_t type_block_bytes(uint32_t type) {
+    switch (type) {
+    case QT_Q4_0: return 18;
+    case QT_Q4_1: return 20;
+    case QT_Q5_0: return 22;
+    case QT_Q5_1: return 24;
+    case QT_Q8_0: return 34;
+    case QT_Q4_K: return 144;
+    case QT_Q5_K: return 176;
+    case QT_Q6_K: return 210;
+    }
+    return 0;
+}
+
+int qm_type_supported(uint32_t type) { return qm_type_block(type) != 0; }
+
+size_t qm_row_bytes(uint32_t type, int64_t cols) {
+    const int64_t blk = qm_type_block(type);
+    if (!blk || cols <= 0 || cols % blk) return 0;
+    return (size_t)(cols / blk) * type_block_bytes(type);
+}
+
+int qm_matrix_init(qm_matrix *m, uint32_t type, int64_t rows, int64_t cols, const void *data) {
+    const size_t rb = qm_row_bytes(type, cols);
+    if (!m || !rb || rows <= 0 || !data) return -1;
+    m->type = type;
+    m->rows = rows;
+    m->cols = cols;
+    m->data = data;
+    m->row_bytes = rb;
+    return 0;
+}
+
+int qm_act_alloc(qm_act *a, int64_t cols) {
+    memset(a, 0, sizeof *a);
+    if (cols <= 0 || cols % QM_BLOCK) return -1;
+    const int64_t nb = cols / QM_BLOCK;
+    a->cols = cols;
+    a->n_blocks = nb;
+    a->q = malloc((size_t)cols);
+    a->d = malloc((size_t)nb * sizeof *a->d);
+    a->s = malloc((size_t)nb * sizeof *a->s);
+    a->qs16 = malloc((size_t)nb * 2 * sizeof *a->qs16);
+    if (!a->q || !a->d || !a->s || !a->qs16) {
+        qm_act_free(a);
+        return -1;
+    }
+    return 0;
+}
+
+void qm_act_free(qm_act *a) {
+    if (!a) return;
+    free(a->q);
+    free(a->d);
+    free(a->s);
+    free(a->qs16);
+    memset(a, 0, sizeof *a);
+}
+
+void qm_quantize(const float *x, int64_t cols, qm_act *a) {
+    const int64_t nb = cols / QM_BLOCK;
+    a->cols = cols;
+    a->n_blocks = nb;
+    for (int64_t b = 0; b < nb; b++) {
+        const float *xb = x + 32 * b;
+        int8_t *q = a->q + 32 * b;
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(xb[i]));
+        const float d = amax / 127.0f;
+        int sum[2] = {0, 0};
+        for (int i = 0; i < 32; i++) {
+            /* amax 0: every value is 0; NaN/Inf: codes 0, and d (NaN/Inf)
+             * carries the non-finite value into every product */
+            float v = d > 0.0f && isfinite(d) ? nearbyintf(xb[i] / d) : 0.0f;
+            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+            q[i] = (int8_t)v;
+            sum[i / 16] += q[i];
+        }
+        a->d[b] = d;
+        a->qs16[2 * b] = (int16_t)sum[0];
+        a->qs16[2 * b + 1] = (int16_t)sum[1];
+        a->s[b] = d * (float)(sum[0] + sum[1]);
+    }
+}
+
+float qm_dot_ref(uint32_t type, const void *row, const qm_act *a) {
+    float acc[8] = {0};
+    qm_ref_blocks(type, row, a, 0, a->n_blocks, acc);
+    return qm_lanes_sum(acc);
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+static float dot_scalar(uint32_t type, const void *row, const qm_act *a) {
+    return qm_dot_ref(type, row, a);
+}
+
+typedef struct kset {
+    const char *name;
+    qm_dot_fn fn;
+    int (*available)(void);
+} kset;
+
+static int always(void) { return 1; }
+
+#if defined(__x86_64__) && defined(QM_HAVE_X86)
+static int have_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+}
+static int have_vnni(void) {
+    __builtin_cpu_init();
+    return have_avx2() && __builtin_cpu_supports("avx512vnni") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+}
+#endif
+#if defined(__aarch64__) && defined(QM_HAVE_NEON)
+#endif
+
+/* Best first. */
+static const kset KSETS[] = {
+#if defined(__x86_64__) && defined(QM_HAVE_X86)
+    {"avx512vnni", qm_dot_avx512vnni, have_vnni},
+    {"avx2", qm_dot_avx2, have_avx2},
+#endif
+#if defined(__aarch64__) && defined(QM_HAVE_NEON)
+#if defined(__ARM_FEATURE_DOTPROD)
+    {"neon-dotprod", qm_dot_neon, always},
+#else
+    {"neon", qm_dot_neon, always},
+#endif
+#endif
+    {"scalar", dot_scalar, always},
+};
+enum { N_KSETS = sizeof KSETS / sizeof KSETS[0] };
+
+static const kset *chosen;
+
+static const kset *pick(void) {
+    if (!chosen) { /* racy but idempotent: every thread picks the same set */
+        const char *env = getenv("ROPE_QM_ISA");
+        const kset *best = NULL;
+        for (int i = 0; i < N_KSETS && !best; i++)
+            if (KSETS[i].available() && (!env || !strcmp(env, KSETS[i].name))) best = &KSETS[i];
+        chosen = best ? best : &KSETS[N_KSETS - 1];
+    }
+    return chosen;
+}
+
+const char *qm_isa(void) { return pick()->name; }
+
+int qm_force_isa(const char *name) {
+    for (int i = 0; i < N_KSETS; i++)
+        if (!strcmp(name, KSETS[i].name) && KSETS[i].available()) {
+            chosen = &KSETS[i];
+            return 0;
+        }
+    return -1;
+}
+
+float qm_dot(uint32_t type, const void *row, const qm_act *a) { return pick()->fn(type, row, a); }
+
+void qm_matvec(const qm_matrix *m, const qm_act *a, float *y, int64_t r0, int64_t r1,
+               int accumulate) {
+    const qm_dot_fn fn = pick()->fn;
+    const uint8_t *base = m->data;
+    for (int64_t r = r0; r < r1; r++) {
+        const float v = fn(m->type, base + (size_t)r * m->row_bytes, a);
+        y[r] = accumulate ? y[r] + v : v;
+    }
+}
+
+void qm_dequant_rows(const qm_matrix *m, int64_t r0, int64_t r1, float *out) {
+    const int64_t nk = m->cols / 32;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)m->data + (size_t)r * m->row_bytes;
+        float *o = out + (r - r0) * m->cols;
+        for (int64_t k = 0; k < nk; k++) {
+            int8_t w[32];
+            qm_factors f;
+            qm_codes(m->type, row, k, w);
+            qm_block_factors(m->type, row, k, &f);
+            for (int i = 0; i < 32; i++) {
+                const float v = f.scale * (float)(w[i] * (i < 16 ? f.sc0 : f.sc1));
+                o[32 * k + i] = f.has_min ? v + f.min : v;
+            }
+        }
+    }
+}

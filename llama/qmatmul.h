@@ -1,0 +1,99 @@
+/*
+ * Matrix-vector products straight from GGUF's quantised blocks (Q4_0, Q4_1,
+ * Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K): the weights stay as the file stores
+ * them (memory-mapped, never expanded to float32), the activation vector is
+ * quantised to 8 bits per block of 32 (qm_act), and each block's product is
+ * an exact integer dot product scaled once.
+ *
+ * The arithmetic is defined by the scalar reference (qm_dot_ref) down to the
+ * last bit, and every SIMD kernel (AVX2, AVX-512 VNNI, NEON) reproduces it
+ * exactly:
+ *   - activation block j (32 values x): d_j = max|x| / 127 (float),
+ *     q = round-half-even(x / d_j) in [-127, 127], s_j = d_j · Σq (float);
+ *   - weight block b against activation block b: an exact int32 sum of
+ *     w_int · q (w_int the block's integer codes, offset included, e.g.
+ *     nibble − 8 for Q4_0; Q6_K's 16-value sub-scales folded in as integers);
+ *   - float part, into lane b mod 8 of 8 float accumulators:
+ *       acc = fma(scale_b · d_j, (float)isum, acc)      every type
+ *       acc = fma(min_b, s_j, acc)                       Q4_1, Q5_1 (min_b = m)
+ *       acc = fma(−min_b, s_j, acc)                      Q4_K, Q5_K (min_b = dmin·m)
+ *     (scale_b = d for the 32-blocks, d·sc for K-quant sub-blocks);
+ *   - the 8 lanes are summed as ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)).
+ * So results do not depend on the ISA or on how rows are split over threads.
+ *
+ * Error against float32 weights·activations: only the 8-bit rounding of the
+ * activations (≤ d_j/2 per value, i.e. ≤ max|x|/254 per block) plus float
+ * rounding; docs/llama.md states the measured bound on the model's logits.
+ */
+#ifndef ROPE_LLAMA_QMATMUL_H
+#define ROPE_LLAMA_QMATMUL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QM_BLOCK 32 /* activation block (and the unit of every weight type) */
+
+/* A quantised matrix [rows][cols] in GGUF blocks, row-major (a view: data is
+ * not owned). */
+typedef struct qm_matrix {
+    uint32_t type;    /* gguf_tensor_type */
+    int64_t rows, cols;
+    const void *data; /* rows · row_bytes bytes */
+    size_t row_bytes;
+} qm_matrix;
+
+/* An activation vector quantised to 8 bits per block of 32. */
+typedef struct qm_act {
+    int64_t cols, n_blocks; /* cols = 32 · n_blocks */
+    int8_t *q;              /* [cols] */
+    float *d;               /* [n_blocks] block scales */
+    float *s;               /* [n_blocks] d · Σq */
+    int16_t *qs16;          /* [2 · n_blocks] Σq over each half block (16 values) */
+} qm_act;
+
+/* 1 if the type is one of the eight above. */
+int qm_type_supported(uint32_t type);
+/* Elements per block of the type (32 or 256), 0 if unsupported. */
+int64_t qm_type_block(uint32_t type);
+/* Bytes of one row of `cols` elements; 0 if unsupported or cols is not a
+ * multiple of the type's block. */
+size_t qm_row_bytes(uint32_t type, int64_t cols);
+
+/* A view over GGUF tensor data; 0, or -1 when the type/shape does not fit. */
+int qm_matrix_init(qm_matrix *m, uint32_t type, int64_t rows, int64_t cols, const void *data);
+
+/* Allocate / free the buffers of an activation of `cols` (a multiple of 32).
+ * Returns 0 or -1 (out of memory / bad cols). */
+int qm_act_alloc(qm_act *a, int64_t cols);
+void qm_act_free(qm_act *a);
+/* Quantise x[cols] into a (allocated for at least cols). */
+void qm_quantize(const float *x, int64_t cols, qm_act *a);
+
+/* One row · activation: the scalar reference and the dispatched kernel
+ * (bit-identical). row points at the row's first block. */
+float qm_dot_ref(uint32_t type, const void *row, const qm_act *a);
+float qm_dot(uint32_t type, const void *row, const qm_act *a);
+
+/* y[r] (+)= row r · a for r in [r0, r1) (accumulate: add to y). */
+void qm_matvec(const qm_matrix *m, const qm_act *a, float *y, int64_t r0, int64_t r1,
+               int accumulate);
+
+/* Dequantise rows [r0, r1) to float32 (out: (r1 − r0) · cols), for prompt
+ * processing through sgemm. */
+void qm_dequant_rows(const qm_matrix *m, int64_t r0, int64_t r1, float *out);
+
+/* Which kernel set qm_dot uses: "scalar", "avx2", "avx512vnni", "neon",
+ * "neon-dotprod". qm_force_isa selects one for tests ("scalar" always
+ * works); 0, or -1 if not available here. */
+const char *qm_isa(void);
+int qm_force_isa(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
