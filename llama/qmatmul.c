@@ -137,6 +137,11 @@ static int have_vnni(void) {
 }
 #endif
 #if defined(__aarch64__) && defined(QM_HAVE_NEON)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+static int have_dotprod(void) { return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0; }
 #endif
 
 /* Best first. */
@@ -146,11 +151,8 @@ static const kset KSETS[] = {
     {"avx2", qm_dot_avx2, have_avx2},
 #endif
 #if defined(__aarch64__) && defined(QM_HAVE_NEON)
-#if defined(__ARM_FEATURE_DOTPROD)
-    {"neon-dotprod", qm_dot_neon, always},
-#else
+    {"neon-dotprod", qm_dot_neon_dotprod, have_dotprod},
     {"neon", qm_dot_neon, always},
-#endif
 #endif
     {"scalar", dot_scalar, always},
 };

@@ -187,10 +187,11 @@ static inline float qm_lanes_sum(const float a[8]) {
     return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
 }
 
-/* Kernel sets (qmatmul_avx2.c, qmatmul_vnni.c, qmatmul_neon.c). */
+/* Kernel sets (qmatmul_avx2.c, qmatmul_vnni.c, qmatmul_neon.c, qmatmul_neondot.c). */
 typedef float (*qm_dot_fn)(uint32_t type, const void *row, const qm_act *a);
 float qm_dot_avx2(uint32_t type, const void *row, const qm_act *a);
 float qm_dot_avx512vnni(uint32_t type, const void *row, const qm_act *a);
 float qm_dot_neon(uint32_t type, const void *row, const qm_act *a);
+float qm_dot_neon_dotprod(uint32_t type, const void *row, const qm_act *a);
 
 #endif
