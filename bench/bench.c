@@ -40,6 +40,8 @@
 /* bench/bench_attention.c (issue 4) provides `rope bench attention`; weak so
  * this file links without it. */
 extern int bench_attention_run(int argc, char **argv) __attribute__((weak));
+/* llama/bench_model.c provides `rope bench model` when the runner is built. */
+extern int bench_model_run(int argc, char **argv) __attribute__((weak));
 
 
 #define TABLE_ROWS 131072
@@ -417,7 +419,8 @@ static cJSON *run_peers(const char *python, const char *script, const char *lib,
 static void usage(FILE *f) {
     fprintf(f,
             "usage: rope bench [options]\n"
-            "       rope bench attention [options]   (attention benchmark, issue 4)\n\n"
+            "       rope bench attention [options]   (attention benchmark, issue 4)\n"
+            "       rope bench model [options]       (rope generate beside llama.cpp)\n\n"
             "Times rope_apply_qk against a memcpy of the same bytes (interleaved rounds,\n"
             "medians), and cos/sin table building (131072 positions x 64 frequencies).\n\n"
             "  --quick            short run (fewer rounds, shorter samples)\n"
@@ -578,6 +581,11 @@ int cmd_bench(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "attention")) {
         if (bench_attention_run) return bench_attention_run(argc - 1, argv + 1);
         fprintf(stderr, "rope bench attention: not built into this binary\n");
+        return 2;
+    }
+    if (argc >= 2 && !strcmp(argv[1], "model")) {
+        if (bench_model_run) return bench_model_run(argc - 1, argv + 1);
+        fprintf(stderr, "rope bench model: the LLaMA runner is not built into this binary\n");
         return 2;
     }
     int quick = 0, json = 0, peers = 0, table_on = 1, rounds = 0;

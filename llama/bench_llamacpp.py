@@ -1,45 +1,68 @@
 #!/usr/bin/env python3
-"""Speed of llama.cpp on the same model and prompt as `rope generate`, for
-comparison in docs/llama.md. Greedy decode of 64 tokens after a prefill of the
-ppl text (545 tokens), with 1 and 2 threads, twice each.
+"""Speed of llama.cpp on the same model and prompt as `rope generate`: prefill of
+a text, then greedy decode of N tokens, for each thread count, a few rounds
+each (median). Used by `rope bench model` (--json) and by hand.
 
 Needs llama-cpp-python (PyPI; builds llama.cpp from source), outside the project:
     /usr/bin/python3 -m venv /tmp/llamaenv && /tmp/llamaenv/bin/pip install llama-cpp-python numpy
 Run from the repository root:
-    /tmp/llamaenv/bin/python llama/bench_llamacpp.py
-Compare with:
-    ./build/rope generate --raw --prompt "$(cat tests/data/ppl/declaration_and_notes.txt)" -n 64 -t 1
+    /tmp/llamaenv/bin/python llama/bench_llamacpp.py [--json] [--threads 1,2] [-n 64]
+Without llama-cpp-python it prints {"error": ...} (with --json) and exits 0.
 """
+import argparse
+import json
+import statistics
+import sys
 import time
-
-import numpy as np
-from llama_cpp import Llama
-
-MODEL = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
-TEXT = "tests/data/ppl/declaration_and_notes.txt"
-N_GEN = 64
 
 
 def main():
-    text = open(TEXT, encoding="utf-8").read()
-    for nt in (1, 2):
-        llm = Llama(model_path=MODEL, n_ctx=1024, n_threads=nt, n_threads_batch=nt, n_batch=1024,
-                    verbose=False)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    ap.add_argument("--prompt-file", default="tests/data/ppl/declaration_and_notes.txt")
+    ap.add_argument("-n", type=int, default=64)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    try:
+        import numpy as np
+        import llama_cpp
+        from llama_cpp import Llama
+    except ImportError as e:
+        msg = f"llama-cpp-python not importable with {sys.executable}: {e}"
+        print(json.dumps({"error": msg}) if a.json else msg)
+        return 0
+    text = open(a.prompt_file, encoding="utf-8").read()
+    rows = []
+    for nt in (int(t) for t in a.threads.split(",")):
+        llm = Llama(model_path=a.model, n_ctx=2048, n_threads=nt, n_threads_batch=nt,
+                    n_batch=1024, verbose=False)
         ids = llm.tokenize(text.encode(), add_bos=False)
-        for _ in range(2):
+        pp, tg = [], []
+        for _ in range(a.rounds):
             llm.reset()
             t = time.perf_counter()
             llm.eval(ids)
-            tp = time.perf_counter() - t
+            pp.append(len(ids) / (time.perf_counter() - t))
             tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
             t = time.perf_counter()
-            for _ in range(N_GEN):
+            for _ in range(a.n):
                 llm.eval([tok])
                 tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
-            tg = time.perf_counter() - t
-            print(f"llama.cpp threads {nt}: prompt {len(ids)} tokens {len(ids) / tp:.1f} tok/s, "
-                  f"generation {N_GEN} tokens {N_GEN / tg:.1f} tok/s")
+            tg.append(a.n / (time.perf_counter() - t))
+        row = {"threads": nt, "prompt_tokens": len(ids), "gen_tokens": a.n,
+               "prompt_tok_s": statistics.median(pp), "gen_tok_s": statistics.median(tg),
+               "prompt_tok_s_all": pp, "gen_tok_s_all": tg}
+        rows.append(row)
+        if not a.json:
+            print(f"llama.cpp threads {nt}: prompt {len(ids)} tokens {row['prompt_tok_s']:.1f} tok/s, "
+                  f"generation {a.n} tokens {row['gen_tok_s']:.1f} tok/s")
+    if a.json:
+        print(json.dumps({"peer": "llama.cpp", "llama_cpp_python": llama_cpp.__version__,
+                          "rows": rows}))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
