@@ -18,6 +18,11 @@
  * The peers run in their own process (their own interleaved rounds), so those
  * ratios compare medians across two processes.
  *
+ * For f16/bf16 it also times the conversion floor (floor_us, floor/rope): a
+ * convert-only kernel that loads 16-bit, widens to f32, narrows back and
+ * stores the same bytes on the same threads; a 16-bit RoPE kernel cannot do
+ * less per element.
+ *
  * This is a harness, not a test: it asserts nothing about speed.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -31,6 +36,9 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "commands.h"
 #include "kernels/kernel.h"
@@ -231,6 +239,94 @@ static void run_copy(void *vctx) {
     else rope_parallel_for(c->pool, c->tokens, c->min_tokens, copy_range, c);
 }
 
+/* The conversion floor of the 16-bit dtypes: load 16-bit, widen to f32,
+ * narrow back (round to nearest even) and store: the same bytes, split over
+ * the same threads by the same rule as the copy, with the widest conversions
+ * this CPU has (AVX-512: vcvtph2ps/vcvtps2ph, bf16 by shift and vcvtneps2bf16;
+ * AVX2+F16C for f16), else the library's scalar conversions. A 16-bit RoPE
+ * kernel does at least this much work per element, so floor/rope says how
+ * close to it the kernel is (1.00 = only the conversions cost). */
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx512bw,avx512bf16,avx512vl"))) static void
+convert_avx512(const uint16_t *in, uint16_t *out, size_t n, int bf16) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256i h = _mm256_loadu_si256((const __m256i *)(in + i));
+        if (bf16) {
+            const __m512 v = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+            _mm256_storeu_si256((__m256i *)(out + i), (__m256i)_mm512_cvtneps_pbh(v));
+        } else {
+            const __m512 v = _mm512_cvtph_ps(h);
+            _mm256_storeu_si256((__m256i *)(out + i),
+                                _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        }
+    }
+    for (; i < n; i++)
+        out[i] = bf16 ? rope_f32_to_bf16(rope_bf16_to_f32(in[i]))
+                      : rope_f32_to_f16(rope_f16_to_f32(in[i]));
+}
+
+__attribute__((target("avx2,f16c"))) static void convert_f16c(const uint16_t *in, uint16_t *out,
+                                                              size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + i)));
+        _mm_storeu_si128((__m128i *)(out + i), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    }
+    for (; i < n; i++) out[i] = rope_f32_to_f16(rope_f16_to_f32(in[i]));
+}
+#endif
+
+/* 0 scalar, 1 AVX2+F16C (f16 only), 2 AVX-512 (+BF16) */
+static int convert_level(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vl"))
+        return 2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) return 1;
+#endif
+    return 0;
+}
+
+static void convert16(const void *vin, void *vout, size_t n, int bf16) {
+    const uint16_t *in = vin;
+    uint16_t *out = vout;
+    static int level = -1;
+    if (level < 0) level = convert_level();
+#if defined(__x86_64__)
+    if (level == 2) {
+        convert_avx512(in, out, n, bf16);
+        return;
+    }
+    if (level == 1 && !bf16) {
+        convert_f16c(in, out, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++)
+        out[i] = bf16 ? rope_f32_to_bf16(rope_bf16_to_f32(in[i]))
+                      : rope_f32_to_f16(rope_f16_to_f32(in[i]));
+}
+
+static void floor_range(void *vctx, int64_t begin, int64_t end) {
+    copy_ctx *c = vctx;
+    const setup *s = c->s;
+    const int bf16 = s->dt == ROPE_BF16;
+    size_t qt = s->q_bytes / (size_t)c->tokens, kt = s->k_bytes / (size_t)c->tokens;
+    convert16((const char *)s->q_in + (size_t)begin * qt, (char *)s->q_out + (size_t)begin * qt,
+              (size_t)(end - begin) * qt / 2, bf16);
+    if (kt)
+        convert16((const char *)s->k_in + (size_t)begin * kt, (char *)s->k_out + (size_t)begin * kt,
+                  (size_t)(end - begin) * kt / 2, bf16);
+}
+
+static void run_floor(void *vctx) {
+    copy_ctx *c = vctx;
+    if (!c->pool || c->tokens < 2 * c->min_tokens) floor_range(c, 0, c->tokens);
+    else rope_parallel_for(c->pool, c->tokens, c->min_tokens, floor_range, c);
+}
+
 typedef struct table_ctx {
     const rope_freqs *f;
     float *cos, *sin;
@@ -259,6 +355,7 @@ typedef struct result {
     int shape, dt, style, threads;
     double bytes; /* read + written */
     double rope_ns, copy_ns;
+    double floor_ns; /* 16-bit: the conversion floor (convert-only); 0 for f32 */
     double peer_ns; /* HF (half) or Meta (interleaved) at the same dtype and threads; 0 = none */
     double peer_copy_ns; /* torch.clone of the same bytes */
     double peer_rope_ns; /* librope timed inside peers.py (ctypes, same rounds); 0 = none */
@@ -421,7 +518,8 @@ static void usage(FILE *f) {
             "usage: rope bench [options]\n"
             "       rope bench attention [options]   (attention benchmark, issue 4)\n"
             "       rope bench model [options]       (rope generate beside llama.cpp)\n\n"
-            "Times rope_apply_qk against a memcpy of the same bytes (interleaved rounds,\n"
+            "Times rope_apply_qk against a memcpy of the same bytes and, for f16/bf16, a\n"
+            "convert-only kernel (interleaved rounds,\n"
             "medians), and cos/sin table building (131072 positions x 64 frequencies).\n\n"
             "  --quick            short run (fewer rounds, shorter samples)\n"
             "  --json             print one JSON document instead of the table\n"
@@ -482,14 +580,14 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
     printf("%s\n", m);
     printf("librope %d.%d.%d, kernels %s. Median of interleaved rounds; GB/s = bytes read +"
            " written;\ncopy/rope = memcpy time of the same bytes / librope time (1.00 = at the"
-           " copy limit)%s.\n\n",
+           " copy limit);\nfloor/rope = convert-only time of the same 16-bit bytes / librope time%s.\n\n",
            ROPE_VERSION_MAJOR, ROPE_VERSION_MINOR, ROPE_VERSION_PATCH, rope_isa_name(),
            have_peers ? ";\npeer/rope = PyTorch time / librope time (HF rotate_half for half, Meta"
                         " complex for interleaved),\nboth timed in peers.py's rounds (librope via"
                         " ctypes, which adds ~1-3 us per call) when librope.so was found"
                       : "");
-    printf("%-13s %-5s %-12s %3s %12s %8s %12s %9s", "shape", "dtype", "style", "thr",
-           "librope_us", "GB/s", "memcpy_us", "copy/rope");
+    printf("%-13s %-5s %-12s %3s %12s %8s %12s %9s %10s %10s", "shape", "dtype", "style", "thr",
+           "librope_us", "GB/s", "memcpy_us", "copy/rope", "floor_us", "floor/rope");
     if (have_peers) printf(" %12s %9s %12s", "torch_us", "peer/rope", "clone_us");
     printf("\n");
     for (int i = 0; i < n_res; i++) {
@@ -497,6 +595,8 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
         printf("%-13s %-5s %-12s %3d %12.3f %8.1f %12.3f %9.2f", SHAPES[r->shape].name,
                DT_NAMES[r->dt], STYLE_NAMES[r->style], r->threads, r->rope_ns / 1e3,
                r->bytes / r->rope_ns, r->copy_ns / 1e3, r->copy_ns / r->rope_ns);
+        if (r->floor_ns > 0) printf(" %10.3f %10.2f", r->floor_ns / 1e3, r->floor_ns / r->rope_ns);
+        else printf(" %10s %10s", "-", "-");
         if (have_peers && r->peer_ns > 0)
             printf(" %12.3f %9.2f %12.3f", r->peer_ns / 1e3,
                    r->peer_ns / (r->peer_rope_ns > 0 ? r->peer_rope_ns : r->rope_ns),
@@ -543,6 +643,9 @@ static void print_json(const result *res, int n_res, const table_result *tab, in
                SHAPES[r->shape].name, DT_NAMES[r->dt], STYLE_NAMES[r->style], r->threads,
                r->bytes, r->rope_ns / 1e3, r->copy_ns / 1e3, r->bytes / r->rope_ns,
                r->copy_ns / r->rope_ns);
+        if (r->floor_ns > 0)
+            printf(", \"floor_us\": %.4f, \"floor_over_rope\": %.4f", r->floor_ns / 1e3,
+                   r->floor_ns / r->rope_ns);
         if (r->peer_ns > 0)
             printf(", \"torch_us\": %.4f, \"peer_over_rope\": %.4f, \"clone_us\": %.4f, "
                    "\"librope_in_peers_us\": %.4f",
@@ -715,10 +818,10 @@ int cmd_bench(int argc, char **argv) {
                         failed = 1;
                         break;
                     }
-                    bench_fn fns[2] = {run_rope, run_copy};
-                    void *ctxs[2] = {&rc, &cc};
-                    double med[2];
-                    measure(fns, ctxs, 2, rounds, target_ns, med);
+                    bench_fn fns[3] = {run_rope, run_copy, run_floor};
+                    void *ctxs[3] = {&rc, &cc, &cc};
+                    double med[3] = {0, 0, 0};
+                    measure(fns, ctxs, DTYPES[di] == ROPE_F32 ? 2 : 3, rounds, target_ns, med);
                     result *r = &res[n_res++];
                     r->shape = si;
                     r->dt = di;
@@ -727,6 +830,7 @@ int cmd_bench(int argc, char **argv) {
                     r->bytes = 2.0 * (double)(s.q_bytes + s.k_bytes);
                     r->rope_ns = med[0];
                     r->copy_ns = med[1];
+                    r->floor_ns = med[2];
                 }
             setup_free(&s);
         }
