@@ -656,10 +656,10 @@ def _op_kernel(x, ids, offset, key, style, inverse, af, layout, rd):
     return out
 
 
-_OP = None
+_OP = _ROWS_OP = None
 if torch is not None:
     from . import _torch_op
-    _OP = _torch_op.build(_op_kernel, _LIVE.get)
+    _OP, _ROWS_OP = _torch_op.build(_op_kernel, _LIVE.get, lambda *a: _rows_kernel(*a))
 
 
 def _torch_apply(x, positions, src, style, inverse, af, layout, rd):
@@ -738,60 +738,96 @@ def _cos_sin_rows(cos, sin, name):
     return cos, sin
 
 
+def _rows_table(cos, sin, hf, batch, seq, head_dim, where):
+    """(Table, positions, rotary_dim) for rows a drop-in is given: hf = Hugging Face's cos/sin
+    ((seq, R) or (batch, seq, R), halves duplicated); else Meta's freqs_cis as (real, imag),
+    (seq, head_dim/2)."""
+    c, s = _cos_sin_rows(cos, sin, where)
+    if not hf:
+        if c.ndim != 2 or c.shape[0] != seq or c.shape[1] * 2 != head_dim:
+            raise ValueError(f"{where}: freqs_cis {c.shape} must be (seq, head_dim/2) = ({seq}, {head_dim // 2})")
+        return Table.from_cos_sin(c, s), None, 2 * c.shape[1]
+    if c.ndim == 2:
+        c, s = c[None], s[None]
+    if c.ndim != 3 or c.shape[-1] % 2:
+        raise ValueError(f"{where}: cos must be (batch, seq, rotary_dim), got {c.shape}")
+    n = c.shape[-1] // 2
+    if not (np.array_equal(c[..., :n], c[..., n:]) and np.array_equal(s[..., :n], s[..., n:])):
+        raise ValueError(f"{where}: cos/sin halves differ; librope rotates pairs (i, i+d/2) "
+                         "by one angle, as HF's rotary embeddings produce (cat(freqs, freqs))")
+    cb, cs = c.shape[0], c.shape[1]
+    if cs != seq or cb not in (1, batch):
+        raise ValueError(f"{where}: cos {c.shape} does not match (batch, seq) = ({batch}, {seq})")
+    table = Table.from_cos_sin(c[..., :n].reshape(cb * cs, n), s[..., :n].reshape(cb * cs, n))
+    positions = None if cb == 1 else np.arange(cb * cs, dtype=np.int64).reshape(cb, cs)
+    return table, positions, 2 * n
+
+
+def _rows_kernel(x, cos, sin, style, layout, hf, inverse):
+    """The CPU kernel of librope::apply_rows (see _torch_op)."""
+    t = _tensor(x, layout)
+    table, positions, rd = _rows_table(cos, sin, hf, t.shape[0], t.shape[1], t.shape[3],
+                                       "librope::apply_rows")
+    out = torch.empty(x.shape, dtype=x.dtype)
+    _rope_c(table, style, inverse, 1.0, rd, layout, positions, 0, [(x, out)])
+    return out
+
+
+def _rows_op_pair(q, k, cos, sin, style, layout, hf, where):
+    """Both tensors through librope::apply_rows (inside torch.compile)."""
+    if torch.is_grad_enabled() and (getattr(cos, "requires_grad", False) or getattr(sin, "requires_grad", False)):
+        raise ValueError(f"{where}: no gradient flows to cos/sin; detach them")
+    return (_ROWS_OP(q, cos, sin, style, layout, hf, False), _ROWS_OP(k, cos, sin, style, layout, hf, False))
+
+
 def apply_rotary_pos_emb(q, k, cos, sin, position_ids=None, unsqueeze_dim=1):
     """Drop-in for Hugging Face's `apply_rotary_pos_emb` (rotate_half convention): cos/sin of shape
     (batch, seq, rotary_dim) or (seq, rotary_dim) as HF's rotary embedding returns them (halves
     duplicated, attention factor included); q/k (batch, heads, seq, head_dim) for unsqueeze_dim=1 or
     (batch, seq, heads, head_dim) for unsqueeze_dim=2. rotary_dim < head_dim rotates the first
     rotary_dim features (GPT-NeoX partial) and copies the rest. position_ids is ignored, as in HF.
-    Returns new (q_embed, k_embed) of q's and k's dtype; arithmetic in float32."""
+    Returns new (q_embed, k_embed) of q's and k's dtype; arithmetic in float32. Differentiable in
+    q and k; inside torch.compile it runs as the operator librope::apply_rows (no graph break)."""
     del position_ids
-    c, s = _cos_sin_rows(cos, sin, "apply_rotary_pos_emb")
-    if c.ndim == 2:
-        c, s = c[None], s[None]
-    if c.ndim != 3 or c.shape[-1] % 2:
-        raise ValueError(f"apply_rotary_pos_emb: cos must be (batch, seq, rotary_dim), got {c.shape}")
-    n = c.shape[-1] // 2
-    if not (np.array_equal(c[..., :n], c[..., n:]) and np.array_equal(s[..., :n], s[..., n:])):
-        raise ValueError("apply_rotary_pos_emb: cos/sin halves differ; librope rotates pairs (i, i+d/2) "
-                         "by one angle, as HF's rotary embeddings produce (cat(freqs, freqs))")
-    if unsqueeze_dim == 1:
+    if _ck.is_int(unsqueeze_dim) and unsqueeze_dim == 1:
         layout = "bhsd"
-    elif unsqueeze_dim == 2:
+    elif _ck.is_int(unsqueeze_dim) and unsqueeze_dim == 2:
         layout = "bshd"
     else:
         raise ValueError("apply_rotary_pos_emb: unsqueeze_dim must be 1 (b, h, s, d) or 2 (b, s, h, d)")
-    cb, cs = c.shape[0], c.shape[1]
-    table = Table.from_cos_sin(c[..., :n].reshape(cb * cs, n), s[..., :n].reshape(cb * cs, n))
+    _dtype_code(q)
+    _dtype_code(k)
+    if _ROWS_OP is not None and _is_torch(q) and _is_torch(k) and _tracing():
+        return _rows_op_pair(q, k, cos, sin, STYLE_HALF, layout, True, "apply_rotary_pos_emb")
     tq = _tensor(q, layout)
-    batch, seq = tq.shape[0], tq.shape[1]
-    if cs != seq or cb not in (1, batch):
-        raise ValueError(f"apply_rotary_pos_emb: cos {c.shape} does not match (batch, seq) = ({batch}, {seq})")
-    positions = None if cb == 1 else np.arange(cb * cs, dtype=np.int64).reshape(cb, cs)
+    table, positions, rd = _rows_table(cos, sin, True, tq.shape[0], tq.shape[1], tq.shape[3],
+                                       "apply_rotary_pos_emb")
     return apply_qk(q, k, positions, style="half", table=table, attention_factor=1.0, layout=layout,
-                    rotary_dim=2 * n)
+                    rotary_dim=rd)
 
 
 def apply_rotary_emb(xq, xk, freqs_cis):
     """Drop-in for Meta llama's `apply_rotary_emb(xq, xk, freqs_cis)`: x (batch, seq, heads, head_dim),
     freqs_cis complex (seq, head_dim/2) (polar(1, m·θᵢ)), interleaved pairs (2i, 2i+1).
-    Returns new (xq_out, xk_out) of xq's and xk's dtype; arithmetic in float32."""
+    Returns new (xq_out, xk_out) of xq's and xk's dtype; arithmetic in float32. Differentiable in
+    xq and xk; inside torch.compile it runs as the operator librope::apply_rows (no graph break)."""
     _dtype_code(xq)
     _dtype_code(xk)
     if len(xq.shape) != 4:
         raise ValueError(f"apply_rotary_emb: xq must be (batch, seq, heads, head_dim), got shape {tuple(xq.shape)}")
     if _is_torch(freqs_cis):
+        if not freqs_cis.is_complex():
+            raise TypeError("apply_rotary_emb: freqs_cis must be complex (torch.polar / precompute_freqs_cis)")
+        if _ROWS_OP is not None and _is_torch(xq) and _is_torch(xk) and _tracing():
+            return _rows_op_pair(xq, xk, freqs_cis.real, freqs_cis.imag, STYLE_INTERLEAVED, "bshd", False,
+                                 "apply_rotary_emb")
         fc = freqs_cis.detach().cpu().numpy()
     else:
         fc = np.asarray(freqs_cis)
     if not np.iscomplexobj(fc):
         raise TypeError("apply_rotary_emb: freqs_cis must be complex (torch.polar / precompute_freqs_cis)")
-    seq = xq.shape[1]
-    if fc.ndim != 2 or fc.shape[0] != seq or fc.shape[1] * 2 != xq.shape[-1]:
-        raise ValueError(f"apply_rotary_emb: freqs_cis {tuple(fc.shape)} must be (seq, head_dim/2) = "
-                         f"({seq}, {xq.shape[-1] // 2})")
-    table = Table.from_cos_sin(fc.real, fc.imag)  # (non-finite values refused there)
-    return apply_qk(xq, xk, None, style="interleaved", table=table, attention_factor=1.0)
+    table, _, rd = _rows_table(fc.real, fc.imag, False, xq.shape[0], xq.shape[1], xq.shape[-1], "apply_rotary_emb")
+    return apply_qk(xq, xk, None, style="interleaved", table=table, attention_factor=1.0, rotary_dim=rd)
 
 
 # ------------------------------------------------------------------- autograd

@@ -21,12 +21,12 @@ def available():
     return lib is not None and hasattr(lib, "custom_op") and hasattr(lib, "register_autograd")
 
 
-def build(impl, lookup):
+def build(impl, lookup, rows_impl):
     """Register librope::apply with impl(x, ids, offset, key, style, inverse, attention_factor,
-    layout, rotary_dim) -> new tensor as its CPU kernel; lookup(key) is the Freqs/Table the
-    key names. None where torch is too old."""
+    layout, rotary_dim) -> new tensor as its CPU kernel (lookup(key) is the Freqs/Table the
+    key names), and librope::apply_rows (below). (None, None) where torch is too old."""
     if not available():
-        return None
+        return None, None
 
     @torch.library.custom_op(OP_NAME, mutates_args=(), device_types="cpu")
     def rope_apply(x: torch.Tensor, ids: Optional[torch.Tensor], offset: int, key: int, style: int,
@@ -53,4 +53,34 @@ def build(impl, lookup):
         return gx, None, None, None, None, None, None, None, None
 
     rope_apply.register_autograd(backward, setup_context=setup_context)
-    return rope_apply
+    return rope_apply, _build_rows(rows_impl)
+
+
+def _build_rows(rows_impl):
+    """librope::apply_rows(x, cos, sin, style, layout, hf, inverse): x rotated by caller-given
+    rows, as the drop-ins take them (hf: Hugging Face's cos/sin, halves duplicated, (seq, R) or
+    (batch, seq, R); else Meta's freqs_cis as real and imaginary parts, (seq, R/2)). The kernel
+    checks the rows and builds a table from them on each call; inside torch.compile this keeps
+    the NumPy/ctypes work out of the traced code. No gradient flows to cos/sin."""
+
+    @torch.library.custom_op("librope::apply_rows", mutates_args=(), device_types="cpu")
+    def rope_apply_rows(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, style: int, layout: str,
+                        hf: bool, inverse: bool) -> torch.Tensor:
+        return rows_impl(x, cos, sin, style, layout, hf, inverse)
+
+    @rope_apply_rows.register_fake
+    def _(x, cos, sin, style, layout, hf, inverse):
+        return x.new_empty(x.shape)
+
+    def setup_context(ctx, inputs, output):
+        x, cos, sin, style, layout, hf, inverse = inputs
+        ctx.save_for_backward(cos, sin)
+        ctx.args = (style, layout, hf, inverse)
+
+    def backward(ctx, grad):
+        cos, sin = ctx.saved_tensors
+        style, layout, hf, inverse = ctx.args
+        return rope_apply_rows(grad, cos, sin, style, layout, hf, not inverse), None, None, None, None, None, None
+
+    rope_apply_rows.register_autograd(backward, setup_context=setup_context)
+    return rope_apply_rows

@@ -173,3 +173,57 @@ def test_a_freed_freqs_is_a_clear_error_not_a_dangling_pointer():
     with pytest.raises(TypeError, match="int64"):
         torch.ops.librope.apply(torch.zeros(1, 2, 1, 32), torch.tensor([0.5, 1.0]), 0, F._key, 2, False, 1.0,
                                 "bshd", 32)
+
+
+def _hf_cos_sin(inv_freq, pos, af=1.0):
+    """Hugging Face's rotary embedding output: cat(freqs, freqs), cos/sin times af, float32."""
+    fr = pos[..., None].float() * torch.tensor(inv_freq, dtype=torch.float32)
+    emb = torch.cat((fr, fr), dim=-1)
+    return emb.cos() * af, emb.sin() * af
+
+
+def _dropins(q, k, cos, sin, fc):
+    a, b = librope.apply_rotary_pos_emb(q, k, cos, sin)                    # (b, h, s, d)
+    c, d = librope.apply_rotary_emb(q.transpose(1, 2), k.transpose(1, 2), fc)  # (b, s, h, d)
+    e, f = librope.apply_qk(q, k, 3, style="interleaved", freqs=F, layout="bhsd")
+    return (a * b.sum(1, keepdim=True)).sum() + (c * d.sum(2, keepdim=True)).sum() + (e - f.mean(1, True)).square().sum()
+
+
+@needs_op
+def test_compile_fullgraph_with_the_drop_ins_and_apply_qk():
+    torch._dynamo.reset()
+    g = torch.Generator().manual_seed(5)
+    q0, k0 = torch.randn(2, 4, 6, 32, generator=g), torch.randn(2, 2, 6, 32, generator=g)
+    cos, sin = _hf_cos_sin(F.inv_freq_f32, torch.stack([torch.arange(6), torch.arange(10, 16)]), af=1.1)
+    fc = torch.polar(torch.ones(6, 16), torch.arange(6.0)[:, None] * torch.tensor(F.inv_freq_f32))
+    rec = _Recorder()
+    compiled = torch.compile(_dropins, backend=rec, fullgraph=True)
+    outs, grads = [], []
+    for fn in (_dropins, compiled):
+        q, k = q0.clone().requires_grad_(), k0.clone().requires_grad_()
+        y = fn(q, k, cos, sin, fc)
+        y.backward()
+        outs.append(y.detach())
+        grads.append((q.grad, k.grad))
+    targets = [str(n.target) for n in rec.graphs[0].graph.nodes if n.op == "call_function"]
+    assert len(rec.graphs) == 1
+    assert sum("librope.apply_rows" in t for t in targets) == 4, targets
+    assert sum("librope.apply.default" in t for t in targets) == 2, targets
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(grads[0][1], grads[1][1], rtol=1e-6, atol=1e-6)
+
+
+@needs_op
+@pytest.mark.parametrize("hf", [True, False])
+def test_opcheck_rows(hf):
+    pos = torch.arange(5)
+    if hf:
+        x = torch.randn(2, 3, 5, 32, requires_grad=True)          # (b, h, s, d), partial rotary 16
+        cos, sin = _hf_cos_sin(F.inv_freq_f32[:8], pos)
+        args = (x, cos, sin, 2, "bhsd", True, False)
+    else:
+        x = torch.randn(2, 5, 3, 32, requires_grad=True)
+        fc = torch.polar(torch.ones(5, 16), pos[:, None].float() * torch.tensor(F.inv_freq_f32))
+        args = (x, fc.real.contiguous(), fc.imag.contiguous(), 1, "bshd", False, True)
+    torch.library.opcheck(torch.ops.librope.apply_rows.default, args)
