@@ -14,6 +14,7 @@
  */
 #include <immintrin.h>
 
+#define QM_F16C 1 /* scale conversions by vcvtph2ps (exact, same bits as the library's) */
 #include "qmatmul_impl.h"
 
 #ifdef QM_VNNI
@@ -48,14 +49,14 @@ static inline float lanes_sum(__m256 acc) {
     return _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps(u, u, 1)));
 }
 
-static inline __m256i nibbles16(const uint8_t *qs) {
+static inline __attribute__((always_inline)) __m256i nibbles16(const uint8_t *qs) {
     const __m128i x = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0x0F);
     const __m128i lo = _mm_and_si128(x, m), hi = _mm_and_si128(_mm_srli_epi16(x, 4), m);
     return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
 }
 
 /* Bit i of qh -> 0x10 in byte i. */
-static inline __m256i qh_bits(uint32_t qh) {
+static inline __attribute__((always_inline)) __m256i qh_bits(uint32_t qh) {
     const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
                                           2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
     const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
@@ -65,7 +66,7 @@ static inline __m256i qh_bits(uint32_t qh) {
 }
 
 /* Codes of 32-block k of the simple types. */
-static inline __m256i codes32(uint32_t type, const uint8_t *row, int64_t k) {
+static inline __attribute__((always_inline)) __m256i codes32(uint32_t type, const uint8_t *row, int64_t k) {
     switch (type) {
     case QT_Q4_0:
         return _mm256_sub_epi8(nibbles16(row + k * 18 + 2), _mm256_set1_epi8(8));
@@ -85,7 +86,7 @@ static inline __m256i codes32(uint32_t type, const uint8_t *row, int64_t k) {
     }
 }
 
-static inline __m256 halves8(const uint8_t *p, size_t stride) {
+static inline __attribute__((always_inline)) __m256 halves8(const uint8_t *p, size_t stride) {
     const __m128i h = _mm_setr_epi16((short)qm_rd16(p), (short)qm_rd16(p + stride),
                                      (short)qm_rd16(p + 2 * stride), (short)qm_rd16(p + 3 * stride),
                                      (short)qm_rd16(p + 4 * stride), (short)qm_rd16(p + 5 * stride),
@@ -93,7 +94,9 @@ static inline __m256 halves8(const uint8_t *p, size_t stride) {
     return _mm256_cvtph_ps(h);
 }
 
-static float dot32(uint32_t type, const uint8_t *row, const qm_act *a) {
+/* always inlined with a constant type (see QM_DOT_NAME): no switch per block */
+static inline __attribute__((always_inline)) float dot32(uint32_t type, const uint8_t *row,
+                                                        const qm_act *a) {
     const size_t bb = type == QT_Q4_0 ? 18 : type == QT_Q4_1 ? 20 : type == QT_Q5_0 ? 22
                     : type == QT_Q5_1 ? 24 : 34;
     const int has_min = type == QT_Q4_1 || type == QT_Q5_1;
@@ -209,6 +212,10 @@ float QM_DOT_NAME(uint32_t type, const void *row, const qm_act *a) {
     case QT_Q4_K:
     case QT_Q5_K: return dot_k45(type, row, a);
     case QT_Q6_K: return dot_q6k(row, a);
-    default: return dot32(type, row, a);
+    case QT_Q4_0: return dot32(QT_Q4_0, row, a);
+    case QT_Q4_1: return dot32(QT_Q4_1, row, a);
+    case QT_Q5_0: return dot32(QT_Q5_0, row, a);
+    case QT_Q5_1: return dot32(QT_Q5_1, row, a);
+    default: return dot32(QT_Q8_0, row, a);
     }
 }

@@ -39,7 +39,14 @@ static inline uint16_t qm_rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1
 static inline uint32_t qm_rd32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
+/* f16 -> f32 is exact, so every conversion gives the same bits: the ISA files
+ * may use a hardware one (QM_F16C: vcvtph2ps). */
+#ifdef QM_F16C
+#include <immintrin.h>
+static inline float qm_h(const uint8_t *p) { return _cvtsh_ss(qm_rd16(p)); }
+#else
 static inline float qm_h(const uint8_t *p) { return rope_f16_to_f32(qm_rd16(p)); }
+#endif
 
 /* 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K super-block. */
 static inline void qm_scale_min_k4(int j, const uint8_t *q, int *sc, int *m) {
@@ -55,7 +62,7 @@ static inline void qm_scale_min_k4(int j, const uint8_t *q, int *sc, int *m) {
 /* The 32 integer codes (offset applied) of activation-sized block k of a row:
  * for 32-blocks k is the block; for K-quants k = 8·superblock + sub-block.
  * Q6_K codes are n6 − 32 (its two 16-value sub-scales are applied separately). */
-static inline void qm_codes(uint32_t type, const uint8_t *row, int64_t k, int8_t w[32]) {
+static inline __attribute__((always_inline)) void qm_codes(uint32_t type, const uint8_t *row, int64_t k, int8_t w[32]) {
     switch (type) {
     case QT_Q4_0:
     case QT_Q4_1: {
@@ -128,7 +135,7 @@ typedef struct qm_factors {
     int sc0, sc1; /* integer sub-scales (Q6_K), else 1, 1 */
 } qm_factors;
 
-static inline void qm_block_factors(uint32_t type, const uint8_t *row, int64_t k, qm_factors *f) {
+static inline __attribute__((always_inline)) void qm_block_factors(uint32_t type, const uint8_t *row, int64_t k, qm_factors *f) {
     f->has_min = 0;
     f->scale = 0.0f;
     f->min = 0.0f;
