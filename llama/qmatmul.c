@@ -80,21 +80,30 @@ void qm_act_free(qm_act *a) {
 
 void qm_quantize(const float *x, int64_t cols, qm_act *a) {
     const int64_t nb = cols / QM_BLOCK;
+    /* round half to even of |v| <= 127 without a libm call: adding and
+     * subtracting 1.5·2^23 leaves the integer nearest v (ties to even) */
+    const float magic = 12582912.0f;
     a->cols = cols;
     a->n_blocks = nb;
     for (int64_t b = 0; b < nb; b++) {
         const float *xb = x + 32 * b;
         int8_t *q = a->q + 32 * b;
         float amax = 0.0f;
-        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(xb[i]));
-        const float d = amax / 127.0f;
+        int nan = 0;
+        for (int i = 0; i < 32; i++) {
+            const float v = fabsf(xb[i]);
+            nan |= v != v;
+            amax = v > amax ? v : amax;
+        }
+        const float d = nan ? NAN : amax / 127.0f;
+        /* amax 0: every code is 0; NaN/Inf: codes 0, and d (NaN/Inf) carries
+         * the non-finite value into every product */
+        const int ok = d > 0.0f && isfinite(d);
         int sum[2] = {0, 0};
         for (int i = 0; i < 32; i++) {
-            /* amax 0: every value is 0; NaN/Inf: codes 0, and d (NaN/Inf)
-             * carries the non-finite value into every product */
-            float v = d > 0.0f && isfinite(d) ? nearbyintf(xb[i] / d) : 0.0f;
+            float v = ok ? xb[i] / d : 0.0f;
             v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
-            q[i] = (int8_t)v;
+            q[i] = (int8_t)((v + magic) - magic);
             sum[i / 16] += q[i];
         }
         a->d[b] = d;

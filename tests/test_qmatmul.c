@@ -155,6 +155,14 @@ static void test_quantize(void) {
         if (!same_float(a.s[b], a.d[b] * (float)(s0 + s1))) bad++;
     }
     CHECK_EQ_INT(bad, 0);
+    /* a NaN or an Inf in a block: codes 0 and a non-finite scale, so every
+     * product with that block is NaN/Inf, never a silently finite value */
+    x[40] = NAN;
+    x[70] = INFINITY;
+    qm_quantize(x, N, &a);
+    CHECK(isnan(a.d[1]) && !isfinite(a.d[2]) && isfinite(a.d[0]));
+    for (int i = 32; i < 96; i++) bad += a.q[i] != 0;
+    CHECK_EQ_INT(bad, 0);
     qm_act_free(&a);
 }
 
