@@ -12,7 +12,7 @@ PKGS=(
   pkg-config                                        # the install test builds a consumer through librope.pc
   libcjson-dev                                      # config.json reader (tools only)
   libopenblas-dev                                   # matrix products of the LLaMA runner
-  zlib1g-dev                                        # PNG output of `rope plot`
+  libcairo2-dev fonts-dejavu-core                   # `rope plot` (PNG, SVG, PDF) and its type
   python3 python3-venv python3-dev python3-pip      # the binding
   python3-numpy python3-torch python3-pytest        # binding tests and peers in `rope bench`
   qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross  # NEON path, cross-built and emulated

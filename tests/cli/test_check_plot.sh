@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # rope check and rope plot: check passes (table and JSON); plot writes PNGs that decode
-# (chunk CRCs, IHDR, zlib stream, scanline filters) and SVGs that parse; B(r) in --json
+# (chunk CRCs, IHDR, zlib stream, scanline filters undone, enough ink and colours), SVGs
+# that parse with glyphs drawn, PDFs with a page and DejaVu fonts embedded; B(r) in --json
 # matches RoFormer's numbers; the heatmap is constant along diagonals; bad input exits 2.
 # $1 = the rope binary; cwd = tests/.
 set -euo pipefail
@@ -37,14 +38,40 @@ set +e
 set -e
 [ "$rc" -eq 2 ] || fail "rope check --bogus exited $rc, want 2"
 
-# --- rope plot: images
+# --- rope plot: images (cairo: PNG, SVG and PDF from one drawing path)
+set +e
+"$ROPE" plot "$CFG_YARN" --kind wavelength --out "$T/probe.png" > /dev/null 2> "$T/probe.err"; rc=$?
+set -e
+if [ "$rc" -ne 0 ] && grep -q "built without cairo" "$T/probe.err"; then
+    echo "SKIP plot images: this rope was built without cairo"
+else
+[ "$rc" -eq 0 ] || { cat "$T/probe.err"; fail "rope plot --out probe.png exited $rc"; }
 for kind in all wavelength decay heatmap; do
-    "$ROPE" plot "$CFG_YARN" --kind "$kind" --out "$T/$kind.png" 2> /dev/null
-    "$ROPE" plot "$CFG_YARN" --kind "$kind" --out "$T/$kind.svg" 2> /dev/null
+    for ext in png svg pdf; do
+        "$ROPE" plot "$CFG_YARN" --kind "$kind" --out "$T/$kind.$ext" 2> /dev/null
+    done
 done
 "$PY" - "$T" <<'PYEOF'
 import os, struct, sys, zlib
 import xml.etree.ElementTree as ET
+
+def unfilter(raw, w, h, bpp):
+    """PNG scanline filters 0-4 undone: rows of w*bpp bytes."""
+    stride, out, prev = w * bpp, [], bytearray(w * bpp)
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        assert f <= 4, f"filter {f}"
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if f == 1: line[i] = (line[i] + a) & 255
+            elif f == 2: line[i] = (line[i] + b) & 255
+            elif f == 3: line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        out.append(bytes(line)); prev = line
+    return out
 
 def decode_png(path):
     data = open(path, "rb").read()
@@ -59,34 +86,44 @@ def decode_png(path):
         pos += 12 + n
     assert chunks[0][0] == b"IHDR" and chunks[-1][0] == b"IEND", [c[0] for c in chunks]
     w, h, depth, ctype, comp, filt, inter = struct.unpack(">IIBBBBB", chunks[0][1])
-    assert (depth, ctype, comp, filt, inter) == (8, 2, 0, 0, 0)
+    assert depth == 8 and ctype in (2, 6) and (comp, filt, inter) == (0, 0, 0), chunks[0][1]
+    bpp = 3 if ctype == 2 else 4
     raw = zlib.decompress(b"".join(b for t, b in chunks if t == b"IDAT"))
-    stride = 1 + 3 * w
-    assert len(raw) == h * stride, "scanline bytes"
-    assert all(raw[y * stride] == 0 for y in range(h)), "filter bytes"
+    assert len(raw) == h * (1 + bpp * w), "scanline bytes"
     colours, ink = set(), 0
-    for y in range(h):
-        row = raw[y * stride + 1:(y + 1) * stride]
-        px = [row[i:i + 3] for i in range(0, len(row), 3)]
+    for row in unfilter(raw, w, h, bpp)[::2]:            # every other row: enough, and fast
+        px = [row[i:i + 3] for i in range(0, len(row), bpp)]
         colours.update(px)
         ink += sum(p != b"\xff\xff\xff" for p in px)
-    assert 0.01 < ink / (w * h) < 0.9, f"{path}: {ink / (w * h):.3f} of the pixels drawn"
+    frac = ink / (w * ((h + 1) // 2))
+    assert 0.01 < frac < 0.9, f"{path}: {frac:.3f} of the pixels drawn"
     return w, h, len(colours)
 
 T = sys.argv[1]
+SVG = "{http://www.w3.org/2000/svg}"
 for kind in ("all", "wavelength", "decay", "heatmap"):
     w, h, ncol = decode_png(os.path.join(T, kind + ".png"))
     assert w >= 800 and h >= 600, (kind, w, h)
-    assert ncol >= 5, f"{kind}: only {ncol} colours, not a picture"
+    assert ncol >= 20, f"{kind}: only {ncol} colours, not an anti-aliased picture"
     root = ET.parse(os.path.join(T, kind + ".svg")).getroot()
-    assert root.tag == "{http://www.w3.org/2000/svg}svg", root.tag
-    texts = [e.text or "" for e in root.iter("{http://www.w3.org/2000/svg}text")]
-    lines = list(root.iter("{http://www.w3.org/2000/svg}polyline"))
-    assert len(texts) >= 10 and len(lines) >= 3, (kind, len(texts), len(lines))
-    print(f"plot {kind}: png {w}x{h} ({ncol} colours), svg {len(texts)} labels")
+    assert root.tag == SVG + "svg", root.tag
+    glyphs = [e for e in root.iter(SVG + "use")]            # cairo draws text as glyph uses
+    paths = list(root.iter(SVG + "path"))
+    assert len(glyphs) >= 100 and len(paths) >= 10, (kind, len(glyphs), len(paths))
+    pdf = open(os.path.join(T, kind + ".pdf"), "rb").read()
+    assert pdf.startswith(b"%PDF-1.") and pdf.rstrip().endswith(b"%%EOF"), kind
+    assert b"/Type /Page" in pdf and b"DejaVuSans" in pdf, f"{kind}: no page or no DejaVu font"
+    print(f"plot {kind}: png {w}x{h} ({ncol} colours), svg {len(glyphs)} glyphs, pdf {len(pdf)} bytes")
 big = decode_png(os.path.join(T, "all.png"))
 assert big[:2] == (1600, 1300), big
 PYEOF
+for ext in png svg pdf; do     # an output that cannot be written: exit 2, --out named
+    set +e
+    "$ROPE" plot "$CFG" --out "/nonexistent-dir/x.$ext" > /dev/null 2> "$T/err"; rc=$?
+    set -e
+    [ "$rc" -eq 2 ] && grep -q -- "--out" "$T/err" || fail "unwritable --out x.$ext: exit $rc, $(cat "$T/err")"
+done
+fi
 
 # --- rope plot --json: RoFormer §3.4.3 numbers for d=128, base 1e4; diagonals of the heatmap
 "$ROPE" plot "$CFG" --json > "$T/plot.json"
@@ -140,6 +177,7 @@ expect2() {
 expect2 /nonexistent/config.json --out "$T/x.png"
 expect2 "$CFG" --kind nonsense --out "$T/x.png"
 expect2 "$CFG" --out "$T/x.jpg"
+expect2 "$CFG" --out "$T/x.pdfx"
 expect2 "$CFG" --size 100000 --out "$T/x.png"
 expect2 --out "$T/x.png"
 echo '{"rope_theta": "ten", "head_dim": 64}' > "$T/bad.json"
