@@ -61,13 +61,27 @@ if [ -z "${LIBROPE_NO_TRANSFORMERS:-}" ] && ! "$VENV/bin/python" -c "import tran
     fi
 fi
 
+# The library once more under ThreadSanitizer, for the Python thread stress test (run with
+# TSan's runtime preloaded into the uninstrumented interpreter); skipped without libtsan.
+TSAN_ENV=()
+if [ -z "${LIBROPE_NO_TSAN:-}" ] && [ -e "$(${CC:-cc} -print-file-name=libtsan.so)" ]; then
+    TSBUILD="${BUILD:-build}-tsan-python"
+    cmake -S . -B "$TSBUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROPE_BUILD_PYTHON=ON -DROPE_BUILD_TOOLS=OFF \
+          -DROPE_BUILD_LLAMA=OFF -DROPE_BUILD_TESTS=OFF -DCMAKE_C_FLAGS=-fsanitize=thread \
+          -DCMAKE_MODULE_LINKER_FLAGS=-fsanitize=thread >/dev/null
+    cmake --build "$TSBUILD" -j2 --target rope_python >/dev/null
+    TSAN_ENV=(LIBROPE_TSAN_LIBRARY="$PWD/$TSBUILD/python/_librope.so")
+else
+    echo "test-python: no libtsan (or LIBROPE_NO_TSAN): the stress test under TSan will skip" >&2
+fi
+
 rc1=0
 if "$VENV/bin/python" -c "import scikit_build_core" 2>/dev/null; then
     # --no-build-isolation: the venv's scikit-build-core and the system's CMake, nothing fetched
     "$VENV/bin/python" -m pip install --quiet --no-build-isolation --no-deps --force-reinstall ./python
     echo "test-python: [Debian torch] librope $("$VENV/bin/python" -c \
         'import librope; print(librope.__version__, "from", librope.library_path())')" >&2
-    run_pytest "../$VENV/bin/python" || rc1=$?
+    run_pytest "../$VENV/bin/python" "${TSAN_ENV[@]}" || rc1=$?
 else
     echo "test-python: WARNING: no scikit-build-core (offline?): testing the source tree against" \
          "a CMake build of the library instead of an installed package" >&2
@@ -76,7 +90,7 @@ else
           -DROPE_BUILD_LLAMA=OFF -DROPE_BUILD_TESTS=OFF >/dev/null
     cmake --build "$PYBUILD" -j2 --target rope_python
     run_pytest "../$VENV/bin/python" LIBROPE_LIBRARY="$PWD/$PYBUILD/python/_librope.so" \
-        PYTHONPATH="$PWD/python" || rc1=$?
+        PYTHONPATH="$PWD/python" "${TSAN_ENV[@]}" || rc1=$?
 fi
 
 # ---------------------------------------------------------------- 2. current PyTorch
