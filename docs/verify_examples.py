@@ -144,6 +144,24 @@ def main():
     thf = inv_freq(1e4, 96)
     show("partial rotary ignored (all 96 dims rotated)", "gpt_neox_20b.json",
          pairs("nf", xn, rotate(xn, np.cos(np.outer(qp, thf)), np.sin(np.outer(qp, thf)), True), qp))
+    # per layer: Gemma 3 1B (sliding 1e4, global 1e6, head_dim 256), Gemma 4 E2B's full-attention
+    # layers (proportional: 64 live frequencies of 256 over the whole 512-dim head), SmolLM3 NoPE
+    gpos = POS[POS < 30000]
+    np.save(os.path.join(TMP, "gpos.npy"), gpos)
+    args = save("g3", *hf_f32(inv_freq(1e6, 256), gpos))
+    args[-1] = os.path.join(TMP, "gpos.npy")
+    show("sliding layer given the global base (Gemma 3, layer 0)", "gemma3_1b.json", ["--layer", "0"] + args)
+    x4 = rng.standard_normal((1, 32, 2, 512)).astype(np.float32)
+    th64 = inv_freq(1e6, 128)  # the 64 live frequencies as a RoPE 128 wide, paired (i, i+64)
+    y4 = x4.copy()
+    y4[..., :128] = rotate(x4[..., :128], np.cos(np.outer(qp, th64)), np.sin(np.outer(qp, th64)), True)
+    show("Gemma 4 proportional built 128 wide (full-attention layer 5)", "gemma4_e2b.json",
+         ["--layer", "5"] + pairs("g4", x4, y4, qp))
+    xs = rng.standard_normal((1, 32, 4, 128)).astype(np.float32)
+    ths = inv_freq(5e6, 128)
+    show("NoPE layer rotated (SmolLM3 layer 3: no_rope_layers read with the wrong polarity)", "smollm3_3b.json",
+         ["--layer", "3"] + pairs("s3", xs, rotate(xs, np.cos(np.outer(qp, ths)), np.sin(np.outer(qp, ths)), True), qp))
+    show("RoPE layer left unrotated (SmolLM3 layer 0)", "smollm3_3b.json", ["--layer", "0"] + pairs("s0", xs, xs, qp))
     show("random numbers", "llama2_7b.json", save("rnd", rng.uniform(-1, 1, ang.shape), rng.uniform(-1, 1, ang.shape)))
 
 

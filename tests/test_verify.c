@@ -409,7 +409,7 @@ static pairs make_pairs(const rope_config *cfg, const int64_t *pos, int64_t T, i
     rope_freqs f;
     CHECK_OK(rope_freqs_compute(cfg, 0, &f));
     int64_t Dv = D - start; /* the view rope_apply rotates: dims [start, D) */
-    float *x = malloc(T * H * Dv * sizeof(float)), *y = malloc(T * H * Dv * sizeof(float));
+    float *x = malloc(T * H * (Dv + 1) * sizeof(float)), *y = malloc(T * H * (Dv + 1) * sizeof(float));
     int64_t *ids = malloc(T * sizeof(int64_t));
     for (int64_t i = 0; i < T * H * D; i++) p.in[i] = (float)urand();
     for (int64_t t = 0; t < T; t++) p.pos[t] = pos[t], ids[t] = pos[t] + offset;
@@ -428,7 +428,7 @@ static pairs make_pairs(const rope_config *cfg, const int64_t *pos, int64_t T, i
     ap.inverse = inverse;
     rope_positions rp = {0};
     rp.ids = ids;
-    CHECK_OK(rope_apply(&ap, &rp, &ti, &to));
+    if (Dv > 0) CHECK_OK(rope_apply(&ap, &rp, &ti, &to)); /* start == D: nothing rotated */
     for (int64_t t = 0; t < T; t++)
         for (int64_t h = 0; h < H; h++)
             for (int64_t d = 0; d < D; d++) {
@@ -500,6 +500,73 @@ static void test_pairs(void) {
     p = make_pairs(&full, pos, n, 2, 96, ROPE_STYLE_HALF, 0, 1, 0, 0, 0);
     run_pairs("pairs neox every dim", &t, &p, VERIFY_FAULT, "rotary_width", &r);
     pairs_free(&p);
+    free(pos);
+}
+
+
+/* Gemma 4's full-attention layers (proportional: 64 live frequencies of 256, exponents over the
+ * whole head of 512, rotate_half pairs (i, i+256)) built the way three projects did: the 64
+ * frequencies as a RoPE 128 wide, paired (i, i+64). */
+static void test_gemma4(void) {
+    static verify_report r;
+    rope_config g4;
+    rope_config_init(&g4);
+    g4.type = ROPE_SCALING_PROPORTIONAL;
+    g4.rope_theta = 1e6;
+    g4.head_dim = 512;
+    g4.partial_rotary_factor = 0.25;
+    rope_config wide = g4;
+    wide.head_dim = 128;
+    wide.partial_rotary_factor = 1.0;
+    verify_truth t = truth_of(g4, ROPE_STYLE_HALF);
+    int64_t n;
+    int64_t *pos = sweep_pos(32, 20000, &n);
+    pairs p = make_pairs(&g4, pos, n, 2, 512, ROPE_STYLE_HALF, 0, 1, 0, 0, 0);
+    run_pairs("gemma4 right", &t, &p, VERIFY_RIGHT, NULL, &r);
+    pairs_free(&p);
+    p = make_pairs(&wide, pos, n, 2, 512, ROPE_STYLE_HALF, 0, 1, 0, 0, 0);
+    run_pairs("gemma4 built 128 wide", &t, &p, VERIFY_FAULT, "rotary_width", &r);
+    if (r.n_diag) CHECK_NEAR(r.diag[0].param, 128, 0);
+    CHECK(strstr(r.diag[0].summary, "those of this RoPE built that wide") != NULL);
+    pairs_free(&p);
+    table e = make_table(&g4, 0, pos, n, 0, ROPE_PRECISION_COMPAT_F32, 1, F_NONE);
+    run_table("gemma4 table right", &t, &e, VERIFY_RIGHT, "f32_angle", &r);
+    table_free(&e);
+    e = make_table(&wide, 0, pos, n, 0, ROPE_PRECISION_COMPAT_F32, 1, F_NONE);
+    run_table("gemma4 table 64 frequencies", &t, &e, VERIFY_FAULT, "rotary_width", &r);
+    table_free(&e);
+    free(pos);
+}
+
+/* NoPE layers (Llama 4, SmolLM3): q/k must come out unchanged; rotated with the model's RoPE
+ * there = the NoPE flag read with the wrong polarity; a RoPE layer left unrotated = RoPE missing. */
+static void test_nope(void) {
+    static verify_report r;
+    rope_config rope = cfg_default(5e6, 64);
+    verify_truth t = truth_of(rope, ROPE_STYLE_HALF);
+    t.nope = 1;
+    t.alt[0].cfg = rope;
+    snprintf(t.alt[0].name, sizeof t.alt[0].name, "full_attention");
+    t.n_alt = 1;
+    int64_t *pos = range_pos(40, 10);
+    pairs p = make_pairs(&rope, pos, 40, 3, 64, ROPE_STYLE_HALF, 64, 1, 0, 0, 0); /* start = D: unchanged */
+    run_pairs("nope unchanged", &t, &p, VERIFY_RIGHT, NULL, &r);
+    pairs_free(&p);
+    p = make_pairs(&rope, pos, 40, 3, 64, ROPE_STYLE_HALF, 0, 1, 0, 0, 0);
+    run_pairs("nope rotated", &t, &p, VERIFY_FAULT, "nope_rotated", &r);
+    pairs_free(&p);
+    p = make_pairs(&rope, pos, 40, 3, 64, ROPE_STYLE_HALF, 0, 1, 0, 0, 1);
+    run_pairs("nope garbage", &t, &p, VERIFY_UNEXPLAINED, NULL, &r);
+    pairs_free(&p);
+    verify_truth u = truth_of(rope, ROPE_STYLE_HALF);
+    p = make_pairs(&rope, pos, 40, 3, 64, ROPE_STYLE_HALF, 64, 1, 0, 0, 0);
+    run_pairs("rope layer unrotated", &u, &p, VERIFY_FAULT, "rope_missing", &r);
+    pairs_free(&p);
+    verify_table vt = {1, 32, NULL, NULL, NULL, ROPE_STYLE_NONE, NULL};
+    double one[32] = {0};
+    vt.cos = vt.sin = one;
+    char err[256] = "";
+    CHECK(verify_run_table(&t, &vt, &r, err, sizeof err) != 0 && strstr(err, "no RoPE"));
     free(pos);
 }
 
@@ -649,6 +716,8 @@ int main(void) {
     test_layouts();
     test_layer_swap();
     test_pairs();
+    test_gemma4();
+    test_nope();
     test_golden();
     test_json();
     return check_report("test_verify");

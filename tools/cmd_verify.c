@@ -1,7 +1,8 @@
 /*
  * rope verify CONFIG.json (--cos C.npy --sin S.npy | --freqs-cis F.npy | --q-in Q.npy --q-out Q2.npy
  *             [--k-in K.npy --k-out K2.npy]) [--positions P] [--layout bshd|bhsd] [--seq-len N]
- *             [--tol T] [--style half|interleaved] [--json] [--plot FILE.svg]
+ *             [--tol T] [--style half|interleaved] [--layer N | --layer-type T] [--json]
+ *             [--plot FILE.svg]
  *
  * Tells another engine whether its RoPE is right for a model and, if not, which classic fault
  * the data fits (tools/lib/verify.c does the analysis; docs/verify.md explains it).
@@ -46,13 +47,19 @@ static void usage(FILE *f) {
             "  --tol T         absolute cos/sin error reported as 'exceeds from position'\n"
             "                  (default 1e-3)\n"
             "  --style S       half | interleaved: override the pairing the config implies\n"
+            "  --layer N       the RoPE of layer N (per-layer models: Gemma 2/3/4 sliding vs\n"
+            "                  global, NoPE layers of Llama 4 / SmolLM3 / Cohere2; a NoPE layer\n"
+            "                  takes q/k pairs: they must come out unchanged)\n"
+            "  --layer-type T  the RoPE of the layers of type T (e.g. sliding_attention);\n"
+            "                  default: the full-attention layers' (rope inspect lists them)\n"
             "  --json          the report as JSON on stdout\n"
             "  --plot FILE.svg error vs position per frequency band (and float32's own error)\n"
             "\n"
             "Faults tested: wrong convention, halves swapped (sin sign), cos/sin swapped, positions\n"
             "offset by k, wrong base, scaling missing / wrong factor / wrong type, dynamic NTK at the\n"
             "wrong length, sliding/global RoPE swapped, partial rotary over the wrong dims or width,\n"
-            "bf16/f16 angle or table, attention factor missing or applied twice.\n"
+            "bf16/f16 angle or table, attention factor missing or applied twice, RoPE missing on a\n"
+            "RoPE layer or applied on a NoPE layer.\n"
             "Exit status: 0 right, 1 wrong (fault or unexplained), 2 usage or input error.\n");
 }
 
@@ -171,6 +178,7 @@ static int write_svg(const char *path, const verify_report *r, const char *cfg_p
 
 typedef struct opts {
     const char *cfg, *cos, *sin, *cis, *qi, *qo, *ki, *ko, *pos, *layout, *seq, *tol, *style, *plot;
+    const char *layer, *layer_type;
     int json;
 } opts;
 
@@ -300,9 +308,57 @@ out:
     return rc;
 }
 
+/* ------------------------------------------------------------------ layers */
+
+/* The truth for --layer N / --layer-type T (default: the primary set, the full-attention
+ * layers'); the model's other RoPE sets become the alternatives (sliding/global swap). */
+static int pick_layer(const opts *o, const hf_config *hc, verify_truth *t, char *err, size_t errlen) {
+    const rope_model *m = &hc->model;
+    int set = hc->primary_set;
+    if (o->layer && o->layer_type) {
+        snprintf(err, errlen, "give --layer or --layer-type, not both");
+        return -1;
+    }
+    if (o->layer) {
+        int64_t L;
+        if (cli_parse_i64(o->layer, &L) || L < 0) {
+            snprintf(err, errlen, "--layer must be a layer index >= 0 (got '%s')", o->layer);
+            return -1;
+        }
+        if (rope_model_layer_set(m, L, &set) != ROPE_OK) {
+            snprintf(err, errlen, "--layer %lld: the model has %lld layers%s", (long long)L,
+                     (long long)m->n_layers, m->n_layers ? "" : " (unknown: no num_hidden_layers)");
+            return -1;
+        }
+    } else if (o->layer_type && rope_model_find_set(m, o->layer_type, &set) != ROPE_OK) {
+        size_t len = (size_t)snprintf(err, errlen, "--layer-type '%s': the model's RoPE layer types are",
+                                      o->layer_type);
+        for (int i = 0; i < m->n_sets && len < errlen; i++)
+            len += (size_t)snprintf(err + len, errlen - len, "%s %s", i ? "," : "", m->set_name[i]);
+        return -1;
+    }
+    t->nope = set == ROPE_LAYER_NOPE;
+    if (!t->nope) {
+        t->cfg = m->set[set];
+        if (m->n_sets > 1 || o->layer || o->layer_type)
+            snprintf(t->layer_type, sizeof t->layer_type, "%s", m->set_name[set]);
+    } else {
+        t->cfg = hc->rope;
+        snprintf(t->layer_type, sizeof t->layer_type, "none (NoPE)");
+    }
+    t->n_alt = 0;
+    for (int i = 0; i < m->n_sets && t->n_alt < VERIFY_MAX_ALT; i++) {
+        if (i == set) continue;
+        verify_alt *a = &t->alt[t->n_alt++];
+        a->cfg = m->set[i];
+        snprintf(a->name, sizeof a->name, "%s", m->set_name[i]);
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ main */
 
-#define VERIFY_OPTS 14
+#define VERIFY_OPTS 16
 
 int cmd_verify(int argc, char **argv) {
     opts o;
@@ -310,9 +366,11 @@ int cmd_verify(int argc, char **argv) {
     o.layout = "bshd";
     static const char *const names[VERIFY_OPTS] = {"--cos", "--sin", "--freqs-cis", "--q-in", "--q-out",
                                                    "--k-in", "--k-out", "--positions", "--layout",
-                                                   "--seq-len", "--tol", "--style", "--plot", NULL};
+                                                   "--seq-len", "--tol", "--style", "--plot",
+                                                   "--layer", "--layer-type", NULL};
     const char **slots[VERIFY_OPTS] = {&o.cos, &o.sin, &o.cis, &o.qi, &o.qo, &o.ki, &o.ko, &o.pos,
-                                       &o.layout, &o.seq, &o.tol, &o.style, &o.plot, NULL};
+                                       &o.layout, &o.seq, &o.tol, &o.style, &o.plot, &o.layer,
+                                       &o.layer_type, NULL};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -381,7 +439,11 @@ int cmd_verify(int argc, char **argv) {
         hf_config_free(&hc);
         return 2;
     }
-    t.cfg = hc.rope;
+    if (pick_layer(&o, &hc, &t, err, sizeof err)) {
+        fprintf(stderr, "rope verify: %s\n", err);
+        hf_config_free(&hc);
+        return 2;
+    }
     t.style = hc.style;
     if (o.style) {
         if (!strcmp(o.style, "half")) t.style = ROPE_STYLE_HALF;
@@ -394,9 +456,14 @@ int cmd_verify(int argc, char **argv) {
     }
     static verify_report r;
     rope_freqs f;
-    int rc = rope_freqs_compute(&t.cfg, t.seq_len, &f) != ROPE_OK;
+    int rc = !t.nope && rope_freqs_compute(&t.cfg, t.seq_len, &f) != ROPE_OK;
     if (rc) snprintf(err, sizeof err, "the config's frequencies cannot be computed");
     else if (pairs) rc = pairs_evidence(&o, &t, &r, err, sizeof err);
+    else if (t.nope) {
+        rc = 1;
+        snprintf(err, sizeof err, "layer %s has no RoPE (NoPE): give q/k pairs (--q-in/--q-out), not a "
+                 "table", o.layer);
+    }
     else rc = table_evidence(&o, &t, f.n_freqs, &r, err, sizeof err);
     hf_config_free(&hc);
     if (rc) {

@@ -876,7 +876,8 @@ def torch_op_available():
 # --------------------------------------------------------------------- verify
 
 def verify(config, cos=None, sin=None, *, freqs_cis=None, q=None, q_out=None, k=None, k_out=None,
-           positions=None, layout="bshd", seq_len=None, tol=None, style=None, **fields):
+           positions=None, layout="bshd", seq_len=None, tol=None, style=None, layer=None, layer_type=None,
+           **fields):
     """Is another engine's RoPE right for this model? The analysis of `rope verify`
     (docs/verify.md): returns its JSON report as a dict (`verdict` "right" / "fault" /
     "unexplained", `diagnoses`, per-band errors, plot data).
@@ -889,15 +890,48 @@ def verify(config, cos=None, sin=None, *, freqs_cis=None, q=None, q_out=None, k=
     dtype, bfloat16 included). positions: one per table row, or per token ((seq,) or (batch, seq));
     default 0, 1, ... seq_len: the engine call's length (dynamic NTK, longrope; default max
     position + 1). tol: |cos/sin error| reported as "exceeds from position" (default 1e-3).
-    style: "half" / "interleaved" overrides the model's pairing."""
+    style: "half" / "interleaved" overrides the model's pairing. layer / layer_type: the RoPE of
+    that layer (per-layer models: Gemma 2/3/4, NoPE layers; default the full-attention layers')."""
     from . import _verify
     if isinstance(config, (str, os.PathLike)):
         with open(config) as fh:
             config = json.load(fh)
     elif hasattr(config, "to_dict") and not isinstance(config, dict):
         config = config.to_dict()
-    cfg, keep = _rope_config(config, fields, "librope.verify")
-    st = _verify.model_style(config if isinstance(config, dict) else {})
+    if not isinstance(config, dict):
+        raise TypeError("librope.verify: config must be a HF config dict, a config.json path or a "
+                        "PretrainedConfig")
+    desc = _config.model_from_hf(config)
+    names = [x["name"] for x in desc["sets"]]
+    if layer is not None and layer_type is not None:
+        raise ValueError("librope.verify: give layer= or layer_type=, not both")
+    si, nope = desc["primary"], False
+    if layer is not None:
+        layer = _ck.int64(layer, "librope.verify: layer", lo=0)
+        if desc["layers"]:
+            if layer >= len(desc["layers"]):
+                raise ValueError(f"librope.verify: layer {layer} is outside 0..{len(desc['layers']) - 1}")
+            si = desc["layers"][layer]
+            nope = si is None
+        elif len(names) > 1:
+            raise ValueError("librope.verify: the layer map is unknown (no num_hidden_layers)")
+    elif layer_type is not None:
+        if layer_type not in names:
+            raise ValueError(f"librope.verify: layer_type {layer_type!r}: the model's RoPE layer types are "
+                             f"{', '.join(names)}")
+        si = names.index(layer_type)
+    set_fields = dict(desc["sets"][desc["primary"] if nope else si]["fields"])
+    set_fields.update(fields)
+    cfg, keep = _rope_config(None, set_fields, "librope.verify")
+    alts = []
+    for j, x in enumerate(desc["sets"]):
+        if j != si and len(alts) < 4:
+            c2, k2 = _rope_config(None, x["fields"], "librope.verify")
+            alts.append((x["name"], c2))
+            keep += k2
+    lt = "none (NoPE)" if nope else (names[si] if len(names) > 1 or layer is not None or layer_type is not None
+                                      else "")
+    st = _verify.model_style(config)
     if style is not None:
         st = _style(style)
     seq_len = None if seq_len is None else _ck.int64(seq_len, "librope.verify: seq_len", lo=0)
@@ -906,6 +940,6 @@ def verify(config, cos=None, sin=None, *, freqs_cis=None, q=None, q_out=None, k=
     check(lib.rope_freqs_compute(C.byref(cfg), 0 if seq_len is None else seq_len, C.byref(f)),
           "rope_freqs_compute")
     report = _verify.run(cfg, keep, st, seq_len, tol, cos, sin, freqs_cis, q, q_out, k, k_out, positions,
-                         layout, f.n_freqs)
+                         layout, f.n_freqs, layer_type=lt, alts=alts, nope=nope)
     del keep
     return report

@@ -28,6 +28,7 @@ class VerifyTruth(C.Structure):
         ("layer_type", C.c_char * 32),
         ("alt", VerifyAlt * 4),
         ("n_alt", C.c_int),
+        ("nope", C.c_int),
     ]
 
 
@@ -164,9 +165,16 @@ def _result(ptr, err):
         lib.verify_string_free(ptr)
 
 
-def run(cfg, keep, style, seq_len, tol, cos, sin, freqs_cis, q, q_out, k, k_out, positions, layout, n_freqs):
+def run(cfg, keep, style, seq_len, tol, cos, sin, freqs_cis, q, q_out, k, k_out, positions, layout, n_freqs,
+        layer_type="", alts=(), nope=False):
     t = VerifyTruth()
     t.cfg = cfg
+    t.layer_type = layer_type.encode()[:31]
+    for i, (name, c) in enumerate(alts):
+        t.alt[i].name = name.encode()[:31]
+        t.alt[i].cfg = c
+    t.n_alt = len(alts)
+    t.nope = 1 if nope else 0
     t.style = style
     t.seq_len = 0 if seq_len is None else int(seq_len)
     t.tol = 0.0 if tol is None else float(tol)

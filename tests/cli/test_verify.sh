@@ -75,6 +75,13 @@ np.save(os.path.join(T, "q_inter.npy"), rot(x, False))
 np.save(os.path.join(T, "q_bhsd.npy"), np.ascontiguousarray(x.transpose(0, 2, 1, 3)))
 np.save(os.path.join(T, "q_half_bhsd.npy"), np.ascontiguousarray(rot(x, True).transpose(0, 2, 1, 3)))
 np.save(os.path.join(T, "qpos.npy"), qp.astype(np.int64))
+
+# Gemma 3 1B: sliding layers base 1e4, full-attention layers 1e6 (head_dim 256)
+for name, base in (("g_global", 1e6), ("g_sliding", 1e4)):
+    inv = base ** (-np.arange(0, 256, 2, dtype=np.float64) / 256)
+    a = np.outer(pos, inv)
+    np.save(os.path.join(T, name + "_cos.npy"), np.cos(a).astype(np.float32))
+    np.save(os.path.join(T, name + "_sin.npy"), np.sin(a).astype(np.float32))
 PYEOF
 
 # verdict and diagnosis ids from --json; $1 = want exit, $2 = verdict, $3 = ids (comma), rest = args
@@ -114,6 +121,13 @@ expect 0 right "" $Q --q-out "$T/q_half.npy"
 expect 0 right "" $Q --q-out "$T/q_half.npy" --k-in "$T/q.npy" --k-out "$T/q_half.npy"
 expect 1 fault convention $Q --q-out "$T/q_inter.npy"
 expect 0 right "" --q-in "$T/q_bhsd.npy" --q-out "$T/q_half_bhsd.npy" --layout bhsd --positions "$T/qpos.npy"
+# per layer: Gemma 3's sliding layer 0 given the global base; the global layer 5 right
+G3=data/configs/gemma3_1b.json
+CFG=$G3 expect 1 fault layer_type_swapped --layer 0 --cos "$T/g_global_cos.npy" --sin "$T/g_global_sin.npy" $P
+CFG=$G3 expect 0 right "" --layer 5 --cos "$T/g_global_cos.npy" --sin "$T/g_global_sin.npy" $P
+CFG=$G3 expect 0 right "" --layer-type sliding_attention --cos "$T/g_sliding_cos.npy" --sin "$T/g_sliding_sin.npy" $P
+CFG=$G3 expect 1 fault layer_type_swapped --cos "$T/g_sliding_cos.npy" --sin "$T/g_sliding_sin.npy" $P
+
 # the same evidence as text, and the plot
 "$ROPE" verify "$CFG" --cos "$T/base_cos.npy" --sin "$T/base_sin.npy" $P --plot "$T/v.svg" > "$T/out.txt" || true
 grep -q "verdict: fault" "$T/out.txt" || fail "text report: no verdict line"
@@ -160,5 +174,10 @@ bad "bad plot name" "$CFG" --freqs-cis "$T/cis.npy" --plot out.png
 bad "cis last dim" "$CFG" --freqs-cis "$T/truth_cos.npy"
 bad "unknown option" "$CFG" --freqs-cis "$T/cis.npy" --frobnicate
 bad "bad config" data/configs/nonexistent.json --freqs-cis "$T/cis.npy"
+bad "layer out of range" "$G3" --layer 26 --freqs-cis "$T/cis.npy"
+bad "layer not a number" "$G3" --layer x --freqs-cis "$T/cis.npy"
+bad "unknown layer type" "$G3" --layer-type global --freqs-cis "$T/cis.npy"
+bad "layer and layer type" "$G3" --layer 1 --layer-type sliding_attention --freqs-cis "$T/cis.npy"
+bad "table for a NoPE layer" data/configs/smollm3_3b.json --layer 3 --freqs-cis "$T/cis.npy"
 "$ROPE" verify --help | grep -q "usage: rope verify" || fail "--help"
 echo "test_verify.sh: all ok"

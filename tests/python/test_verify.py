@@ -108,3 +108,31 @@ def test_bad_input_raises():
         librope.verify(LLAMA2, cos=c.astype(str), sin=s)
     with pytest.raises(ValueError):
         librope.verify(LLAMA2, q=np.zeros((4, 2, 64)), q_out=np.zeros((4, 2, 64)))  # head_dim 64 != 128
+
+
+def test_per_layer_gemma3_and_nope_smollm3():
+    g3 = os.path.join(HERE, "..", "data", "configs", "gemma3_1b.json")
+    c, s = table(base=1e6, dim=256)  # the full-attention layers' RoPE
+    r = librope.verify(g3, cos=c, sin=s, positions=POS, layer=0)  # a sliding layer
+    assert faults(r) == ["layer_type_swapped"] and r["layer_type"] == "sliding_attention", r["summary"]
+    r = librope.verify(g3, cos=c, sin=s, positions=POS, layer_type="full_attention")
+    assert r["verdict"] == "right", r["summary"]
+    with pytest.raises(ValueError):
+        librope.verify(g3, cos=c, sin=s, positions=POS, layer=26)
+    with pytest.raises(ValueError):
+        librope.verify(g3, cos=c, sin=s, positions=POS, layer_type="global")
+    s3 = os.path.join(HERE, "..", "data", "configs", "smollm3_3b.json")
+    m = librope.model(s3)
+    nope = [i for i in range(m.n_layers) if m.layer_set(i) is None][0]
+    rope_layer = [i for i in range(m.n_layers) if m.layer_set(i) is not None][0]
+    f = m.layer_freqs(rope_layer)
+    q = np.random.default_rng(5).standard_normal((1, 12, 2, f.head_dim)).astype(np.float32)
+    r = librope.verify(s3, q=q, q_out=q.copy(), layer=nope)
+    assert r["verdict"] == "right", r["summary"]
+    qr = librope.apply(q, np.arange(12), style="half", freqs=f)
+    r = librope.verify(s3, q=q, q_out=qr, layer=nope)
+    assert faults(r) == ["nope_rotated"], r["summary"]
+    r = librope.verify(s3, q=q, q_out=q.copy(), layer=rope_layer)
+    assert faults(r) == ["rope_missing"], r["summary"]
+    with pytest.raises(ValueError):
+        librope.verify(s3, cos=c, sin=s, layer=nope)  # a table for a NoPE layer

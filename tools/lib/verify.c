@@ -23,7 +23,7 @@
 #define INF_SCORE 1e300
 
 enum { ST_F32 = 0, ST_BF16 = 1, ST_F16 = 2 };
-enum { CAND_PLAIN = 0, CAND_NEG_SIN, CAND_SWAP, CAND_ANGLE_BF16, CAND_ANGLE_F16 };
+enum { CAND_PLAIN = 0, CAND_NEG_SIN, CAND_SWAP, CAND_ANGLE_BF16, CAND_ANGLE_F16, CAND_IDENTITY };
 
 typedef struct cand {
     rope_config cfg;
@@ -151,6 +151,10 @@ static int build(vctx *x, const cand *c, double *hc, double *hs, double *hang) {
                 hang[r * nf + i] = fabs((double)(x->pos[r] + c->offset) * f.inv_freq[i]);
             }
         }
+        return 0;
+    }
+    if (c->mode == CAND_IDENTITY) { /* no rotation at all */
+        for (int64_t k = 0; k < x->rows * nf; k++) hc[k] = 1, hs[k] = 0, hang[k] = 0;
         return 0;
     }
     for (int64_t r = 0; r < x->rows; r++) {
@@ -368,8 +372,11 @@ static int record(vctx *x, verify_report *r, hyp_state *h, const char *id, doubl
     return 0;
 }
 
-static double better(double rms_truth, double rms_fit) {
-    return rms_fit > 0 ? rms_truth / rms_fit : INFINITY;
+/* "N times closer than the truth" (or "exactly" when the data is the hypothesis bit for bit). */
+static const char *closer(double rms_truth, double rms_fit, char *buf, size_t n) {
+    if (rms_fit > 0) snprintf(buf, n, "%.3g times closer than the truth", rms_truth / rms_fit);
+    else snprintf(buf, n, "exactly; the truth is off by %.2g rms", rms_truth);
+    return buf;
 }
 
 static void hyp_fixed(vctx *x, verify_report *r, hyp_state *h) {
@@ -378,6 +385,9 @@ static void hyp_fixed(vctx *x, verify_report *r, hyp_state *h) {
          "sin has the wrong sign: the engine rotates by -m*theta (rotate_half written cat(x2, -x1), "
          "the two halves' roles swapped, or freqs_cis conjugated)"},
         {CAND_SWAP, "cos_sin_swapped", "cos and sin are swapped"},
+        {CAND_IDENTITY, "rope_missing",
+         "no rotation at all: this layer has RoPE and the engine left it out (a NoPE flag read "
+         "with the wrong polarity, or RoPE skipped)"},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         cand c = {x->cfg, x->seq_len, 0, fixed[i].mode};
@@ -385,9 +395,9 @@ static void hyp_fixed(vctx *x, verify_report *r, hyp_state *h) {
         if (build(x, &c, x->hc, x->hs, x->hang)) continue;
         double sc = score(x, x->hc, x->hs, x->hang, &rms);
         if (sc <= 1) {
-            char t[400];
-            snprintf(t, sizeof t, "%s; fits (error %.2g rms, %.3g times closer than the truth)",
-                     fixed[i].text, rms, better(h->rms_truth, rms));
+            char t[400], cb[64];
+            snprintf(t, sizeof t, "%s; fits (error %.2g rms, %s)",
+                     fixed[i].text, rms, closer(h->rms_truth, rms, cb, sizeof cb));
             record(x, r, h, fixed[i].id, NAN, sc, rms, t);
         }
     }
@@ -414,11 +424,11 @@ static void hyp_offset(vctx *x, verify_report *r, hyp_state *h) {
         if (build(x, &c, x->hc, x->hs, x->hang)) continue;
         double sc = score(x, x->hc, x->hs, x->hang, &rms);
         if (sc <= 1) {
-            char t[400];
+            char t[400], cb[64];
             snprintf(t, sizeof t,
                      "positions offset by %+lld: the engine's row for position m holds position m%+lld "
-                     "(error %.2g rms, %.3g times closer than the truth)",
-                     (long long)kk, (long long)kk, rms, better(h->rms_truth, rms));
+                     "(error %.2g rms, %s)",
+                     (long long)kk, (long long)kk, rms, closer(h->rms_truth, rms, cb, sizeof cb));
             record(x, r, h, "position_offset", (double)kk, sc, rms, t);
             return;
         }
@@ -432,13 +442,13 @@ static void hyp_alt(vctx *x, verify_report *r, hyp_state *h) {
         if (build(x, &c, x->hc, x->hs, x->hang)) continue;
         double sc = score(x, x->hc, x->hs, x->hang, &rms);
         if (sc > 1) continue;
-        char t[400];
+        char t[400], cb[64];
         snprintf(t, sizeof t,
                  "the %s layers' RoPE (base %.9g) was used for a %s layer (base %.9g): sliding/global "
-                 "swapped (error %.2g rms, %.3g times closer than the truth)",
+                 "swapped (error %.2g rms, %s)",
                  x->t->alt[a].name, x->t->alt[a].cfg.rope_theta,
                  x->t->layer_type[0] ? x->t->layer_type : "this", x->cfg.rope_theta, rms,
-                 better(h->rms_truth, rms));
+                 closer(h->rms_truth, rms, cb, sizeof cb));
         record(x, r, h, "layer_type_swapped", x->t->alt[a].cfg.rope_theta, sc, rms, t);
     }
 }
@@ -446,7 +456,7 @@ static void hyp_alt(vctx *x, verify_report *r, hyp_state *h) {
 static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
     const rope_config *cfg = &x->cfg;
     const char *tn = rope_scaling_name(cfg->type);
-    char t[400];
+    char t[400], cb[64];
     double rms, sc;
     if (!x->have_theta) return;
     /* dynamic NTK at another length (HF: max(position_ids)+1 of the call) */
@@ -462,11 +472,10 @@ static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
         if (v <= (double)cfg->max_position_embeddings) v = (double)cfg->max_position_embeddings;
         if (sc <= 1 && (int64_t)v != x->seq_len) {
             snprintf(t, sizeof t,
-                     "dynamic NTK evaluated at length %lld instead of %lld%s (error %.2g rms, %.3g "
-                     "times closer than the truth)",
+                     "dynamic NTK evaluated at length %lld instead of %lld%s (error %.2g rms, %s)",
                      (long long)v, (long long)x->seq_len,
                      v <= (double)cfg->max_position_embeddings ? " (i.e. not applied)" : "", rms,
-                     better(h->rms_truth, rms));
+                     closer(h->rms_truth, rms, cb, sizeof cb));
             record(x, r, h, "dynamic_length", v, sc, rms, t);
         }
     }
@@ -476,9 +485,8 @@ static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
         c.cfg.type = ROPE_SCALING_DEFAULT;
         if (!build(x, &c, x->hc, x->hs, x->hang) && (sc = score(x, x->hc, x->hs, x->hang, &rms)) <= 1) {
             snprintf(t, sizeof t,
-                     "the %s scaling is missing: plain RoPE with base %.9g fits (error %.2g rms, %.3g "
-                     "times closer than the truth)",
-                     tn, cfg->rope_theta, rms, better(h->rms_truth, rms));
+                     "the %s scaling is missing: plain RoPE with base %.9g fits (error %.2g rms, %s)",
+                     tn, cfg->rope_theta, rms, closer(h->rms_truth, rms, cb, sizeof cb));
             record(x, r, h, "scaling_missing", NAN, sc, rms, t);
         }
     }
@@ -489,9 +497,8 @@ static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
         v = nice_param(x, &c, set_factor, v, 0, &sc, &rms);
         if (sc <= 1 && fabs(v - cfg->factor) > 1e-9 * cfg->factor) {
             snprintf(t, sizeof t,
-                     "wrong %s factor: %.6g fits, the model's is %.6g (error %.2g rms, %.3g times "
-                     "closer than the truth)",
-                     tn, v, cfg->factor, rms, better(h->rms_truth, rms));
+                     "wrong %s factor: %.6g fits, the model's is %.6g (error %.2g rms, %s)",
+                     tn, v, cfg->factor, rms, closer(h->rms_truth, rms, cb, sizeof cb));
             record(x, r, h, "scaling_factor", v, sc, rms, t);
         }
     }
@@ -502,9 +509,8 @@ static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
         v = nice_param(x, &c, set_base, v, 0, &sc, &rms);
         if (sc <= 1 && fabs(v - cfg->rope_theta) > 1e-9 * cfg->rope_theta) {
             snprintf(t, sizeof t,
-                     "wrong base: rope_theta %.9g fits, the model's is %.9g (error %.2g rms, %.3g "
-                     "times closer than the truth)",
-                     v, cfg->rope_theta, rms, better(h->rms_truth, rms));
+                     "wrong base: rope_theta %.9g fits, the model's is %.9g (error %.2g rms, %s)",
+                     v, cfg->rope_theta, rms, closer(h->rms_truth, rms, cb, sizeof cb));
             record(x, r, h, "base", v, sc, rms, t);
         }
     }
@@ -526,9 +532,8 @@ static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
         v = nice_param(x, &c, set_factor, v, 0, &sc, &rms);
         if (sc <= 1) {
             snprintf(t, sizeof t,
-                     "wrong scaling type: %s x%.6g fits, the model's is %s (error %.2g rms, %.3g "
-                     "times closer than the truth)",
-                     rope_scaling_name(types[k]), v, tn, rms, better(h->rms_truth, rms));
+                     "wrong scaling type: %s x%.6g fits, the model's is %s (error %.2g rms, %s)",
+                     rope_scaling_name(types[k]), v, tn, rms, closer(h->rms_truth, rms, cb, sizeof cb));
             record(x, r, h, "scaling_type", v, sc, rms, t);
         }
     }
@@ -545,11 +550,11 @@ static void hyp_precision(vctx *x, verify_report *r, hyp_state *h) {
         if (build(x, &c, x->hc, x->hs, x->hang)) continue;
         double sc = score(x, x->hc, x->hs, x->hang, &rms);
         if (sc > 1) continue;
-        char t[400];
+        char t[400], cb[64];
         snprintf(t, sizeof t,
                  "the angle m*theta is computed in %s (theta, the position and the product rounded "
-                 "to it, e.g. under autocast); error %.2g rms, %.3g times closer than the truth",
-                 p[i].name, rms, better(h->rms_truth, rms));
+                 "to it, e.g. under autocast); error %.2g rms, %s",
+                 p[i].name, rms, closer(h->rms_truth, rms, cb, sizeof cb));
         record(x, r, h, p[i].id, NAN, sc, rms, t);
     }
 }
@@ -921,6 +926,11 @@ int verify_run_table(const verify_truth *t, const verify_table *e, verify_report
         errf(err, errlen, "verify: NULL argument");
         return -1;
     }
+    if (t->nope) {
+        errf(err, errlen, "this layer has no RoPE (NoPE): a cos/sin table cannot be checked for it; give "
+             "q/k before and after the engine's attention input instead");
+        return -1;
+    }
     report_init(t, r, "table");
     snprintf(r->layout, sizeof r->layout, "%s", e->layout ? e->layout : "[pos, R/2]");
     rope_freqs f;
@@ -1047,6 +1057,67 @@ static void layout_name(const layout_cand *L, char *buf, size_t n) {
                  (long long)(L->start + L->width));
 }
 
+/* A layer without RoPE: q/k must come out unchanged. If they do not, is it one of the model's
+ * RoPEs applied where none belongs (the NoPE flag read with the wrong polarity)? */
+static int run_nope(const verify_truth *t, const verify_pairs *p, verify_report *r, char *err,
+                    size_t errlen) {
+    if (p->tokens < 1 || p->heads < 1 || p->head_dim < 1) {
+        errf(err, errlen, "no vectors (%lld tokens, %lld heads, head_dim %lld)", (long long)p->tokens,
+             (long long)p->heads, (long long)p->head_dim);
+        return -1;
+    }
+    double res = 0, energy = 0;
+    int64_t n = p->tokens * p->heads * p->head_dim;
+    for (int64_t k = 0; k < n; k++) {
+        res += (p->out[k] - p->in[k]) * (p->out[k] - p->in[k]);
+        energy += p->out[k] * p->out[k];
+    }
+    double rel = energy > 0 ? sqrt(res / energy) : (res > 0 ? INFINITY : 0);
+    snprintf(r->layout, sizeof r->layout, "no RoPE (NoPE layer)");
+    r->head_dim = p->head_dim;
+    r->amplitude = r->attention_factor = 1;
+    if (rel <= 4 * p->eps) {
+        r->verdict = VERIFY_RIGHT;
+        snprintf(r->summary, sizeof r->summary,
+                 "right: this layer has no RoPE and the engine left q/k unchanged");
+        return 0;
+    }
+    for (int a = 0; a < t->n_alt; a++) {
+        verify_truth u = *t;
+        u.nope = 0;
+        u.cfg = t->alt[a].cfg;
+        u.n_alt = 0;
+        verify_report *tmp = malloc(sizeof *tmp);
+        if (!tmp) {
+            errf(err, errlen, "out of memory");
+            return -1;
+        }
+        int rc = verify_run_pairs(&u, p, tmp, err, errlen);
+        if (!rc && tmp->verdict == VERIFY_RIGHT) {
+            *r = *tmp;
+            free(tmp);
+            snprintf(r->layer_type, sizeof r->layer_type, "%s", t->layer_type);
+            r->n_diag = 0;
+            add_diag(r, "nope_rotated", 1, NAN, 0, 0, 0,
+                     "this layer has no RoPE, and the engine rotated it with the %s layers' RoPE "
+                     "(a NoPE flag read with the wrong polarity, e.g. SmolLM3's no_rope_layers: 1 = "
+                     "RoPE)",
+                     t->alt[a].name);
+            r->verdict = VERIFY_FAULT;
+            r->summary[0] = 0;
+            write_summary(r);
+            return 0;
+        }
+        free(tmp);
+    }
+    r->verdict = VERIFY_UNEXPLAINED;
+    snprintf(r->summary, sizeof r->summary,
+             "unexplained: this layer has no RoPE, the engine changed q/k (by %.3g relative), and "
+             "not by any of the model's RoPEs",
+             rel);
+    return 0;
+}
+
 int verify_run_pairs(const verify_truth *t, const verify_pairs *p, verify_report *r, char *err,
                      size_t errlen) {
     if (!t || !p || !r || !p->in || !p->out) {
@@ -1054,6 +1125,7 @@ int verify_run_pairs(const verify_truth *t, const verify_pairs *p, verify_report
         return -1;
     }
     report_init(t, r, "pairs");
+    if (t->nope) return run_nope(t, p, r, err, errlen);
     rope_freqs f;
     rope_status st = rope_freqs_compute(&t->cfg, t->seq_len, &f);
     if (st != ROPE_OK) {

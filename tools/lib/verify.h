@@ -40,8 +40,10 @@ typedef struct verify_truth {
     int64_t seq_len;            /* the engine call's length (dynamic, longrope); 0 = max position + 1 */
     double tol;                 /* |cos/sin error| reported as "exceeds from position"; 0 = 1e-3 */
     char layer_type[32];        /* "" for single-RoPE models */
-    verify_alt alt[VERIFY_MAX_ALT];
+    verify_alt alt[VERIFY_MAX_ALT]; /* the model's other RoPEs (other layer types) */
     int n_alt;
+    int nope;                   /* 1: this layer has no RoPE (q/k must come out unchanged; pairs
+                                   only); cfg is then unused and alt[] the model's RoPEs */
 } verify_truth;
 
 /* An engine's table, decoded: rows x n_freqs cos and sin (attention factor included, as HF). */
