@@ -16,7 +16,7 @@ STYLE_INTERLEAVED, STYLE_HALF = 1, 2
 
 
 class VerifyAlt(C.Structure):
-    _fields_ = [("name", C.c_char * 32), ("cfg", RopeConfig)]
+    _fields_ = [("name", C.c_char * 48), ("cfg", RopeConfig)]  # 48 = ROPE_SET_NAME_MAX
 
 
 class VerifyTruth(C.Structure):
@@ -25,7 +25,7 @@ class VerifyTruth(C.Structure):
         ("style", C.c_int),
         ("seq_len", C.c_int64),
         ("tol", C.c_double),
-        ("layer_type", C.c_char * 32),
+        ("layer_type", C.c_char * 48),
         ("alt", VerifyAlt * 4),
         ("n_alt", C.c_int),
         ("nope", C.c_int),
@@ -169,9 +169,9 @@ def run(cfg, keep, style, seq_len, tol, cos, sin, freqs_cis, q, q_out, k, k_out,
         layer_type="", alts=(), nope=False):
     t = VerifyTruth()
     t.cfg = cfg
-    t.layer_type = layer_type.encode()[:31]
+    t.layer_type = layer_type.encode()[:47]
     for i, (name, c) in enumerate(alts):
-        t.alt[i].name = name.encode()[:31]
+        t.alt[i].name = name.encode()[:47]
         t.alt[i].cfg = c
     t.n_alt = len(alts)
     t.nope = 1 if nope else 0

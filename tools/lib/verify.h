@@ -30,7 +30,7 @@
 
 /* Another RoPE of the same model (another layer type): the sliding/global swap hypothesis. */
 typedef struct verify_alt {
-    char name[32];
+    char name[ROPE_SET_NAME_MAX];
     rope_config cfg;
 } verify_alt;
 
@@ -39,7 +39,7 @@ typedef struct verify_truth {
     rope_style style;           /* how the model pairs dims (config_json's style) */
     int64_t seq_len;            /* the engine call's length (dynamic, longrope); 0 = max position + 1 */
     double tol;                 /* |cos/sin error| reported as "exceeds from position"; 0 = 1e-3 */
-    char layer_type[32];        /* "" for single-RoPE models */
+    char layer_type[ROPE_SET_NAME_MAX]; /* "" for single-RoPE models */
     verify_alt alt[VERIFY_MAX_ALT]; /* the model's other RoPEs (other layer types) */
     int n_alt;
     int nope;                   /* 1: this layer has no RoPE (q/k must come out unchanged; pairs
@@ -94,7 +94,7 @@ typedef struct verify_report {
     char mode[8];               /* "table" or "pairs" */
     char layout[80];
     char storage[8];            /* "f32", "bf16", "f16": the narrowest type holding every value */
-    char layer_type[32];
+    char layer_type[ROPE_SET_NAME_MAX];
     int64_t rows, n_freqs, n_freqs_truth, rotary_dim, head_dim, seq_len, pos_min, pos_max;
     double attention_factor;    /* the model's */
     double amplitude;           /* the data's: median |(cos, sin)| */
