@@ -65,6 +65,32 @@ static int get_float(const gguf_file *f, const char *key, float *out, int requir
 }
 
 /* Hyperparameters and RoPE from the metadata (llama.cpp's key names). */
+static int load_tensor(const gguf_file *f, const char *name, int64_t rows, int64_t cols, float *dst,
+                       char *err, size_t errlen);
+
+/*
+ * rope_freqs.weight (llama.cpp's freq_factors: Llama 3.1/3.2 conversions store
+ * their llama3 scaling this way): one divisor per frequency, θᵢ /= ff[i], on
+ * top of the metadata's RoPE. Shape [rotary_dim/2]; every entry finite and > 0.
+ */
+static int read_rope_freqs(const gguf_file *f, llama_config *c, char *err, size_t errlen) {
+    c->n_rope_freq_factors = 0;
+    if (!gguf_find_tensor(f, "rope_freqs.weight")) return 0;
+    int64_t n = c->rotary_dim / 2;
+    float ff[ROPE_MAX_FREQS];
+    if (load_tensor(f, "rope_freqs.weight", 1, n, ff, err, errlen) < 0) return -1;
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(ff[i]) || !(ff[i] > 0.0f))
+            return fail(err, errlen, "rope_freqs.weight[%lld] = %g: factors must be finite and > 0",
+                        (long long)i, (double)ff[i]);
+        c->rope_freq_factors[i] = ff[i];
+    }
+    c->n_rope_freq_factors = n;
+    c->rope.freq_divisor = c->rope_freq_factors;
+    c->rope.n_freq_divisor = n;
+    return 0;
+}
+
 static int read_config(const gguf_file *f, llama_config *c, char *err, size_t errlen) {
     char arch[64];
     if (gguf_get_cstr(f, "general.architecture", arch, sizeof arch) != GGUF_OK)
@@ -153,15 +179,13 @@ static int read_config(const gguf_file *f, llama_config *c, char *err, size_t er
     } else {
         return fail(err, errlen, "rope scaling type '%s' is not supported", stype);
     }
+    if (read_rope_freqs(f, c, err, errlen) < 0) return -1;
     /* the file's RoPE must give frequencies now, not when a session starts */
     rope_freqs fr;
     rope_status rs = rope_freqs_compute(rc, c->context_length, &fr);
     if (rs != ROPE_OK)
         return fail(err, errlen, "metadata llama.rope.* (freq_base %g, scaling %s): %s", (double)base,
                     stype, rope_strerror(rs));
-    if (gguf_find_tensor(f, "rope_freqs.weight"))
-        return fail(err, errlen, "per-frequency rope factors (rope_freqs.weight, Llama 3.1 style) "
-                                 "are not supported by this runner");
     return 0;
 }
 

@@ -44,8 +44,12 @@ typedef struct llama_config {
     float norm_eps;          /* llama.attention.layer_norm_rms_epsilon */
     int tied_output;         /* 1: no output.weight, the head is token_embd */
     /* RoPE as the file describes it: base, dims, scaling keys
-     * (llama.rope.scaling.type/factor/original_context_length). */
+     * (llama.rope.scaling.type/factor/original_context_length), and the
+     * per-frequency divisors of tensor rope_freqs.weight (Llama 3.1/3.2 files:
+     * θᵢ /= rope_freq_factors[i]); rope.freq_divisor points here when present. */
     rope_config rope;
+    double rope_freq_factors[ROPE_MAX_FREQS];
+    int64_t n_rope_freq_factors;
 } llama_config;
 
 /* A weight matrix, row-major [out][in] as GGUF stores it (ne[0] = in is the

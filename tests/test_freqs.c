@@ -606,6 +606,89 @@ static void test_bad_inputs(void) {
     printf("bad-input cases: %zu (+3 NULL/seq_len)\n", sizeof cases / sizeof cases[0]);
 }
 
+
+/* Gemma 4 proportional: int(prf·D/2) live θᵢ = base^(-2i/D) over the FULL D, the rest 0;
+ * rotation over the whole head; /factor. */
+static void test_proportional(void) {
+    rope_config c;
+    rope_config_init(&c);
+    c.type = ROPE_SCALING_PROPORTIONAL;
+    c.head_dim = 512;
+    c.rope_theta = 1e6;
+    c.partial_rotary_factor = 0.25;
+    rope_freqs f;
+    CHECK_OK(rope_freqs_compute(&c, 0, &f));
+    CHECK_EQ_INT(f.rotary_dim, 512);
+    CHECK_EQ_INT(f.n_freqs, 256);
+    int bad = 0;
+    for (int i = 0; i < 256; i++) {
+        double want = i < 64 ? pow(1e6, -(double)(2 * i) / 512.0) : 0.0;
+        if (fabs(f.inv_freq[i] - want) > 1e-15 * want) bad++;
+        if ((i < 64) != (f.inv_freq_f32[i] > 0.0f)) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    c.factor = 4;
+    rope_freqs g;
+    CHECK_OK(rope_freqs_compute(&c, 0, &g));
+    CHECK(g.inv_freq[1] == f.inv_freq[1] / 4 && g.inv_freq[100] == 0.0);
+    c.partial_rotary_factor = 0.0; /* legal: every pair an identity */
+    CHECK_OK(rope_freqs_compute(&c, 0, &g));
+    CHECK(g.inv_freq[0] == 0.0 && g.rotary_dim == 512);
+    c.partial_rotary_factor = 1.5;
+    CHECK_STATUS(rope_freqs_compute(&c, 0, &g), ROPE_E_ROTARY_DIM);
+    c.partial_rotary_factor = -0.25;
+    CHECK_STATUS(rope_freqs_compute(&c, 0, &g), ROPE_E_PARAM);
+    /* an identity pair leaves a vector unchanged in the table: cos 1, sin 0 */
+    c.partial_rotary_factor = 0.25;
+    CHECK_OK(rope_freqs_compute(&c, 0, &f));
+    float cs[256], sn[256];
+    int64_t p = 131071;
+    CHECK_OK(rope_cos_sin(&f, &p, 0, 1, ROPE_PRECISION_ACCURATE, cs, sn));
+    CHECK(cs[64] == 1.0f && sn[64] == 0.0f && cs[255] == 1.0f && sn[255] == 0.0f);
+    /* zero θ is refused for the other types */
+    rope_config d;
+    rope_config_init(&d);
+    d.head_dim = 8;
+    CHECK_OK(rope_freqs_compute(&d, 0, &g));
+}
+
+/* freq_divisor (GGUF rope_freqs.weight): θᵢ /= d[i] after the type; >= 1e30 = identity. */
+static void test_freq_divisor(void) {
+    rope_config c;
+    rope_config_init(&c);
+    c.head_dim = 8;
+    rope_freqs f, g;
+    CHECK_OK(rope_freqs_compute(&c, 0, &f));
+    double d[4] = {1.0, 2.0, 8.0, 1e30};
+    c.freq_divisor = d;
+    c.n_freq_divisor = 4;
+    CHECK_OK(rope_freqs_compute(&c, 0, &g));
+    CHECK(g.inv_freq[0] == f.inv_freq[0] && g.inv_freq[1] == f.inv_freq[1] / 2 &&
+          g.inv_freq[2] == f.inv_freq[2] / 8 && g.inv_freq[3] == 0.0);
+    CHECK(g.inv_freq_f32[1] == f.inv_freq_f32[1] / 2.0f && g.inv_freq_f32[3] == 0.0f);
+    CHECK(g.band[0] == ROPE_BAND_UNSCALED && g.band[1] == ROPE_BAND_SCALED);
+    rope_freqs sentinel;
+    memset(&sentinel, 0x33, sizeof sentinel);
+    g = sentinel;
+    c.n_freq_divisor = 3;
+    CHECK_STATUS(rope_freqs_compute(&c, 0, &g), ROPE_E_PARAM);
+    c.n_freq_divisor = 4;
+    d[2] = -1.0;
+    CHECK_STATUS(rope_freqs_compute(&c, 0, &g), ROPE_E_PARAM);
+    d[2] = NAN;
+    CHECK_STATUS(rope_freqs_compute(&c, 0, &g), ROPE_E_PARAM);
+    c.freq_divisor = NULL;
+    CHECK_STATUS(rope_freqs_compute(&c, 0, &g), ROPE_E_NULL);
+    CHECK(memcmp(&g, &sentinel, sizeof g) == 0);
+    /* on top of a scaled type: llama3 then the divisors */
+    d[2] = 8.0;
+    c.freq_divisor = d;
+    c.type = ROPE_SCALING_LINEAR;
+    c.factor = 4;
+    CHECK_OK(rope_freqs_compute(&c, 0, &g));
+    CHECK(g.inv_freq[1] == f.inv_freq[1] / 4 / 2);
+}
+
 int main(void) {
     test_names();
     test_init_defaults();
@@ -616,6 +699,8 @@ int main(void) {
     test_llama3();
     test_longrope();
     test_mrope();
+    test_proportional();
+    test_freq_divisor();
     test_bad_inputs();
     return check_report("test_freqs");
 }

@@ -461,6 +461,7 @@ typedef struct tiny_opts {
     const char *misshape;   /* tensor written with one row too many */
     int with_output;        /* separate output.weight */
     int with_rope_freqs;
+    float rope_freqs[2];    /* its two values (with_rope_freqs) */
 } tiny_opts;
 
 typedef struct bytes {
@@ -573,6 +574,7 @@ static int write_tiny(const char *path, const tiny_opts *o) {
             seed = seed * 1664525u + 1013904223u;
             float x = ((float)(seed >> 8) / 16777216.0f - 0.5f) * 0.8f;
             if (strstr(t[keep[j]].name, "norm")) x = 1.0f + 0.1f * x;
+            if (!strcmp(t[keep[j]].name, "rope_freqs.weight")) x = o->rope_freqs[e % 2];
             uint32_t u;
             memcpy(&u, &x, 4);
             b_u32(&b, u);
@@ -646,6 +648,28 @@ static void test_tiny_models(void) {
         llama_model_free(m);
         m = NULL;
     }
+    /* rope_freqs.weight (Llama 3.1 files): per-frequency divisors of θ. */
+    o = (tiny_opts){.with_rope_freqs = 1, .rope_freqs = {1.0f, 8.0f}};
+    CHECK(write_tiny(path, &o) == 0);
+    CHECK(llama_model_load(path, &m, err, sizeof err) == 0);
+    if (m) {
+        CHECK(m->cfg.rope.freq_divisor == m->cfg.rope_freq_factors && m->cfg.n_rope_freq_factors == 2);
+        llama_session_opts so;
+        llama_session_opts_init(&so);
+        llama_session *s = NULL;
+        CHECK(llama_session_create(m, &so, &s, err, sizeof err) == 0);
+        if (s) {
+            const rope_freqs *fr = llama_session_freqs(s);
+            CHECK(fr->inv_freq[0] == 1.0);
+            CHECK(fr->inv_freq[1] == pow(10000.0, -2.0 / 4) / 8.0); /* base^(-2/4) / 8 */
+            int32_t a[3] = {1, 2, 3};
+            float la[3 * 16];
+            CHECK(llama_forward(s, a, 3, la, 3, err, sizeof err) == 0);
+        }
+        llama_session_free(s);
+        llama_model_free(m);
+        m = NULL;
+    }
     /* Errors, each with a reason and no model. */
     const tiny_opts bad[] = {
         {.arch = "gpt2"},
@@ -653,7 +677,8 @@ static void test_tiny_models(void) {
         {.omit = "blk.0.ffn_up.weight"},
         {.omit = "token_embd.weight"},
         {.misshape = "blk.0.attn_k.weight"},
-        {.with_rope_freqs = 1},
+        {.with_rope_freqs = 1, .rope_freqs = {1.0f, -2.0f}}, /* a factor <= 0 */
+        {.with_rope_freqs = 1, .rope_freqs = {1.0f, 0.0f}},
         {.n_kv_heads = 3}, /* 2 q heads do not group into 3 kv heads */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

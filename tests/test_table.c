@@ -306,6 +306,61 @@ static void test_bad_inputs(void) {
     rope_table_free(NULL);
 }
 
+
+/* Qwen3-VL interleaved M-RoPE: frequency j takes plane h when j % 3 == 1 and j < 3·s_h,
+ * plane w when j % 3 == 2 and j < 3·s_w, else t; a 4-plane contiguous config too. */
+static void test_mrope_interleaved(void) {
+    rope_config c;
+    rope_config_init(&c);
+    c.head_dim = 128;
+    c.rope_theta = 5e6;
+    c.n_mrope_section = 3;
+    c.mrope_section[0] = 24;
+    c.mrope_section[1] = 20;
+    c.mrope_section[2] = 20;
+    c.mrope_interleaved = 1;
+    rope_freqs f;
+    CHECK_OK(rope_freqs_compute(&c, 0, &f));
+    CHECK(f.mrope_interleaved == 1);
+    int64_t thw[3 * 2] = {5, 40000, 7, 40000, 9, 40000}; /* row 0: t5 h7 w9; row 1: text */
+    rope_table *t = NULL;
+    CHECK_OK(rope_table_create_mrope(&f, thw, 2, ROPE_PRECISION_ACCURATE, &t));
+    float cs[3][64], sn[3][64];
+    int64_t planes[3] = {5, 7, 9};
+    for (int p = 0; p < 3; p++) CHECK_OK(rope_cos_sin(&f, &planes[p], 0, 1, ROPE_PRECISION_ACCURATE, cs[p], sn[p]));
+    int bad = 0, used[3] = {0, 0, 0};
+    for (int j = 0; t && j < 64; j++) {
+        int p = (j % 3 == 1 && j < 60) ? 1 : (j % 3 == 2 && j < 60) ? 2 : 0;
+        used[p]++;
+        if (rope_table_cos(t)[j] != cs[p][j] || rope_table_sin(t)[j] != sn[p][j]) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(used[0] == 24 && used[1] == 20 && used[2] == 20);
+    /* text tokens: identical to a plain row */
+    float pc[64], ps[64];
+    int64_t p40k = 40000;
+    CHECK_OK(rope_cos_sin(&f, &p40k, 0, 1, ROPE_PRECISION_ACCURATE, pc, ps));
+    CHECK(t && memcmp(rope_table_cos(t) + 64, pc, sizeof pc) == 0 && memcmp(rope_table_sin(t) + 64, ps, sizeof ps) == 0);
+    rope_table_free(t);
+    /* 4 planes, contiguous (16 + 16 + 16 + 16) */
+    c.mrope_interleaved = 0;
+    c.n_mrope_section = 4;
+    c.mrope_section[0] = c.mrope_section[1] = c.mrope_section[2] = c.mrope_section[3] = 16;
+    CHECK_OK(rope_freqs_compute(&c, 0, &f));
+    int64_t four[4] = {1, 2, 3, 4};
+    CHECK_OK(rope_table_create_mrope(&f, four, 1, ROPE_PRECISION_ACCURATE, &t));
+    bad = 0;
+    for (int p = 0; t && p < 4; p++) {
+        float c4[64], s4[64];
+        CHECK_OK(rope_cos_sin(&f, &four[p], 0, 1, ROPE_PRECISION_ACCURATE, c4, s4));
+        for (int j = 16 * p; j < 16 * p + 16; j++) bad += rope_table_cos(t)[j] != c4[j];
+    }
+    CHECK_EQ_INT(bad, 0);
+    rope_table_free(t);
+    c.mrope_interleaved = 2;
+    CHECK_STATUS(rope_freqs_compute(&c, 0, &f), ROPE_E_PARAM);
+}
+
 int main(void) {
     /* accurate tables go through the kernel set's sincos: every property for
      * every set this CPU and build support */
@@ -318,6 +373,7 @@ int main(void) {
         test_identity_at_zero();
         test_rows_by_position();
         test_mrope();
+        test_mrope_interleaved();
     }
     test_bad_inputs();
     return check_report("test_table");

@@ -399,6 +399,7 @@ int cmd_inspect(int argc, char **argv) {
         } else {
             fputs("null", o);
         }
+        fprintf(o, ", \"mrope_interleaved\": %s", f->mrope_interleaved ? "true" : "false");
         fputs(", \"style\": ", o);
         cli_json_str(o, style_name(h.style));
         fputs(", \"style_note\": ", o);
@@ -446,9 +447,11 @@ int cmd_inspect(int argc, char **argv) {
         scaling_params(&h.rope, o, 0);
         fputc('\n', o);
         if (f->n_mrope_section)
-            fprintf(o, "M-RoPE sections      t %lld, h %lld, w %lld frequencies\n",
+            fprintf(o, "M-RoPE sections      t %lld, h %lld, w %lld frequencies%s\n",
                     (long long)f->mrope_section[0], (long long)f->mrope_section[1],
-                    (long long)f->mrope_section[2]);
+                    (long long)f->mrope_section[2],
+                    f->mrope_interleaved ? " (interleaved: frequency j -> plane j % 3 within the sections)"
+                                         : " (contiguous ranges)");
         fprintf(o, "evaluated at         seq_len %lld%s\n", (long long)seq_len,
                 seq_len == 0 ? " (at initialisation)" : "");
         fprintf(o, "attention factor     %.17g (multiplies cos and sin, so the rotated q and k; q.k scales by its square)\n",

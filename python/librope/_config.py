@@ -63,6 +63,12 @@ _NOPE_FAMILIES = ("smollm3", "llama4_text", "llama4", "mistral_large4")
 _GEMMA3 = ("gemma3_text", "gemma3")
 _GEMMA4 = ("gemma4_text", "gemma4")
 _KNOWN_TYPE_NAMES = ("full_attention", "sliding_attention", "chunked_attention")
+_MROPE_INTERLEAVED = ("qwen3_vl", "qwen3_vl_text", "qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_omni_moe",
+                      "qwen3_omni_moe_thinker", "qwen3_omni_moe_text", "qwen3_5", "qwen3_5_text", "qwen3_5_moe",
+                      "qwen3_5_moe_text")
+_MROPE_DEFAULT = dict([(m, (24, 20, 20)) for m in _MROPE_INTERLEAVED if not m.startswith("qwen3_5")] +
+                      [(m, (11, 11, 10)) for m in _MROPE_INTERLEAVED if m.startswith("qwen3_5")] +
+                      [(m, (8, 12, 12)) for m in ("glm4v", "glm4v_text", "glm4v_moe", "glm4v_moe_text")])
 MAX_LAYERS = 1024
 MAX_SETS = 8
 
@@ -218,6 +224,8 @@ def _plan_layers(src, w, mt):
             type_of[-1] = _add_type(types, "full_attention")
     else:
         types, type_of = _default_types(src, w, mt, n, rope_on)
+    # linear-attention layers (Qwen3-Next / Qwen3.5 Gated DeltaNet) have no RoPE
+    rope_on = [0 if types[type_of[i]] == "linear_attention" else rope_on[i] for i in range(n)]
     sw = src.get("sliding_window") is not None
     if mt == "cohere2" or (mt == "exaone4" and sw):
         rope_on = [int(bool(sw and types[type_of[i]] == "sliding_attention" and rope_on[i])) for i in range(n)]
@@ -343,8 +351,21 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
                 _fail(f"{dn}{k} has {len(vals)} entries; rotary_dim {rotary_dim} needs {rotary_dim // 2}")
             out[k] = vals
 
+    inter = mt in _MROPE_INTERLEAVED
     ms = d.get("mrope_section")
+    flag = _bool(d, "mrope_interleaved", dn)
+    if flag and not inter:
+        _fail(f"{dn}mrope_interleaved is not understood for model_type '{mt or ''}' (librope interleaves M-RoPE "
+              "for the Qwen3-VL / Qwen3.5 / Qwen3-Omni families, as transformers does)")
+    dflt = _MROPE_DEFAULT.get(mt)
+    if ms is None and dflt is not None:
+        if sum(dflt) != rotary_dim // 2:
+            _fail(f"{dn}mrope_section is absent and model_type {mt}'s default {tuple(dflt)} does not tile "
+                  f"rotary_dim/2 = {rotary_dim // 2}")
+        out["mrope_section"] = list(dflt)
+        out["mrope_interleaved"] = inter
     if ms is not None:
+        out["mrope_interleaved"] = inter
         if not isinstance(ms, (list, tuple)) or len(ms) != 3:
             _fail(f"{dn}mrope_section must be a list of 3 integers (t, h, w)")
         secs = []

@@ -207,6 +207,15 @@ void hf_config_free(hf_config *c) {
     c->rope.n_short_factor = c->rope.n_long_factor = 0;
 }
 
+static int is_mt(const char *mt, const char *const *list, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (streq(mt, list[k])) return 1;
+    return 0;
+}
+#define IS_MT(mt, ...) \
+    is_mt(mt, (const char *const[]){__VA_ARGS__}, \
+          sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
 /* Which pairs a checkpoint of this model type rotates (pitfall 9). */
 static void pick_style(hf_config *o, const cJSON *src, ctx *c) {
     const char *mt = o->model_type;
@@ -229,6 +238,24 @@ static void pick_style(hf_config *o, const cJSON *src, ctx *c) {
         }
         return;
     }
+    if (IS_MT(mt, "llama4_text", "llama4")) {
+        o->style = ROPE_STYLE_INTERLEAVED;
+        o->style_note = "Llama 4 applies RoPE as Meta's complex multiply (apply_rotary_emb): interleaved "
+                        "pairs (2i, 2i+1); its checkpoints keep Meta's q/k order";
+        return;
+    }
+    if (IS_MT(mt, "glm", "glm4", "glm4v", "glm4v_text")) {
+        o->style = ROPE_STYLE_INTERLEAVED;
+        o->style_note = "GLM / GLM-4 / GLM-4.1V rotate x[..., 0::2] with x[..., 1::2] (repeat_interleave'd "
+                        "cos/sin): interleaved pairs (2i, 2i+1) over the rotary part";
+        return;
+    }
+    if (IS_MT(mt, "cohere", "cohere2")) {
+        o->style = ROPE_STYLE_INTERLEAVED;
+        o->style_note = "Cohere's rotate_half takes x[..., ::2] / x[..., 1::2] and repeat_interleaves "
+                        "cos/sin: interleaved pairs (2i, 2i+1)";
+        return;
+    }
     if (streq(mt, "gptj") || streq(mt, "codegen")) {
         o->style = ROPE_STYLE_INTERLEAVED;
         o->style_note = "GPT-J rotate_every_two: interleaved pairs (2i, 2i+1) over the first rotary_dim";
@@ -249,15 +276,6 @@ typedef struct layer_plan {
     int16_t type_of[ROPE_MAX_LAYERS];
     unsigned char rope_on[ROPE_MAX_LAYERS];
 } layer_plan;
-
-static int is_mt(const char *mt, const char *const *list, size_t n) {
-    for (size_t k = 0; k < n; k++)
-        if (streq(mt, list[k])) return 1;
-    return 0;
-}
-#define IS_MT(mt, ...) \
-    is_mt(mt, (const char *const[]){__VA_ARGS__}, \
-          sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
 static int plan_type(ctx *c, layer_plan *p, const char *name) {
     for (int t = 0; t < p->n_types; t++)
@@ -389,6 +407,9 @@ static int plan_layers(ctx *c, const cJSON *src, const char *w, const char *mt, 
     } else if (plan_default_types(c, src, w, mt, p) < 0) {
         return -1;
     }
+    /* Linear-attention layers (Qwen3-Next / Qwen3.5 Gated DeltaNet) have no RoPE. */
+    for (int64_t i = 0; i < p->n; i++)
+        if (streq(p->names[p->type_of[i]], "linear_attention")) p->rope_on[i] = 0;
     /* Families that rotate on sliding layers only (transformers: RoPE only where the
      * layer has a sliding window). */
     int sw = get(src, "sliding_window") != NULL;
@@ -598,9 +619,36 @@ static int parse_set_lists(ctx *c, const set_src *s, const char *mt, rope_config
                         (long long)si->rotary_dim, (long long)(si->rotary_dim / 2));
     }
 
-    /* M-RoPE sections (Qwen2-VL), frequency counts per t/h/w plane. */
+    /* M-RoPE sections (Qwen2-VL), frequency counts per t/h/w plane. The Qwen3-VL /
+     * Qwen3.5 / Qwen3-Omni text models always interleave (apply_interleaved_mrope:
+     * their `mrope_interleaved` key is informative) and, like GLM-4.1V, default the
+     * sections when the config has none. */
+    int inter = IS_MT(mt, "qwen3_vl", "qwen3_vl_text", "qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_omni_moe",
+                      "qwen3_omni_moe_thinker", "qwen3_omni_moe_text", "qwen3_5", "qwen3_5_text",
+                      "qwen3_5_moe", "qwen3_5_moe_text");
     const cJSON *ms = get(d, "mrope_section");
+    int flag = -1;
+    if (get_bool(c, d, dn, "mrope_interleaved", &flag) < 0) return -1;
+    if (flag == 1 && !inter)
+        return fail(c, "%smrope_interleaved is not understood for model_type '%s' (librope interleaves "
+                    "M-RoPE for the Qwen3-VL / Qwen3.5 / Qwen3-Omni families, as transformers does)", dn,
+                    mt ? mt : "");
+    static const int64_t qwen3vl_sec[3] = {24, 20, 20}, qwen35_sec[3] = {11, 11, 10}, glm4v_sec[3] = {8, 12, 12};
+    const int64_t *dflt = NULL;
+    if (IS_MT(mt, "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text")) dflt = qwen35_sec;
+    else if (inter) dflt = qwen3vl_sec;
+    else if (IS_MT(mt, "glm4v", "glm4v_text", "glm4v_moe", "glm4v_moe_text")) dflt = glm4v_sec;
+    if (!ms && dflt) {
+        for (int k = 0; k < 3; k++) r->mrope_section[k] = dflt[k];
+        r->n_mrope_section = 3;
+        r->mrope_interleaved = inter;
+        if (dflt[0] + dflt[1] + dflt[2] != si->rotary_dim / 2)
+            return fail(c, "%smrope_section is absent and model_type %s's default (%lld, %lld, %lld) does not "
+                        "tile rotary_dim/2 = %lld", dn, mt, (long long)dflt[0], (long long)dflt[1],
+                        (long long)dflt[2], (long long)(si->rotary_dim / 2));
+    }
     if (ms) {
+        r->mrope_interleaved = inter;
         if (!cJSON_IsArray(ms)) return fail(c, "%smrope_section must be a list of 3 integers", dn);
         int n = cJSON_GetArraySize(ms);
         if (n != 3) return fail(c, "%smrope_section must have 3 entries (t, h, w), got %d", dn, n);
@@ -618,7 +666,6 @@ static int parse_set_lists(ctx *c, const set_src *s, const char *mt, rope_config
             return fail(c, "%smrope_section sums to %lld, but rotary_dim/2 is %lld", dn, (long long)sum,
                         (long long)(si->rotary_dim / 2));
     }
-    (void)mt;
     return 0;
 }
 
