@@ -87,6 +87,10 @@ expect = {
                                       primary_set="sliding_attention"),
     "exaone4_32b.json":          dict(rope_type="llama3", rope_theta=1e6, head_dim=128,
                                       primary_set="sliding_attention"),
+    "qwen3_vl_8b_instruct.json": dict(rope_type="default", rope_theta=5e6, mrope_section=[24, 20, 20],
+                                      mrope_interleaved=True, style="half"),
+    "glm41v_9b_thinking.json":   dict(rope_type="default", rotary_dim=64, head_dim=128, mrope_section=[8, 12, 12],
+                                      mrope_interleaved=False, style="interleaved"),
 }
 for name in sorted(os.listdir(CFG)):
     check(name in expect, "bundled config %s has expectations here" % name)
