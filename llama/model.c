@@ -65,8 +65,8 @@ static int get_float(const gguf_file *f, const char *key, float *out, int requir
 }
 
 /* Hyperparameters and RoPE from the metadata (llama.cpp's key names). */
-static int load_tensor(const gguf_file *f, const char *name, int64_t rows, int64_t cols, float *dst,
-                       char *err, size_t errlen);
+static const gguf_tensor *find_shaped(const gguf_file *f, const char *name, int64_t rows, int64_t cols,
+                                      char *err, size_t errlen);
 
 /*
  * rope_freqs.weight (llama.cpp's freq_factors: Llama 3.1/3.2 conversions store
@@ -78,7 +78,11 @@ static int read_rope_freqs(const gguf_file *f, llama_config *c, char *err, size_
     if (!gguf_find_tensor(f, "rope_freqs.weight")) return 0;
     int64_t n = c->rotary_dim / 2;
     float ff[ROPE_MAX_FREQS];
-    if (load_tensor(f, "rope_freqs.weight", 1, n, ff, err, errlen) < 0) return -1;
+    const gguf_tensor *t = find_shaped(f, "rope_freqs.weight", 1, n, err, errlen);
+    if (!t) return -1;
+    char why[160];
+    if (gguf_dequantize(t, ff, why, sizeof why) != GGUF_OK)
+        return fail(err, errlen, "tensor rope_freqs.weight: %s", why);
     for (int64_t i = 0; i < n; i++) {
         if (!isfinite(ff[i]) || !(ff[i] > 0.0f))
             return fail(err, errlen, "rope_freqs.weight[%lld] = %g: factors must be finite and > 0",
