@@ -444,7 +444,15 @@ typedef enum rope_kv_mode {
      * shifts a key is bit-identical to the key a fresh append at its final
      * position stores (no drift). Costs one more key copy per entry and head:
      * D·4 bytes (f32, q8) or D·2 (f16, bf16). */
-    ROPE_KV_SHIFTABLE = 1
+    ROPE_KV_SHIFTABLE = 1,
+    /* keys stored as given (un-rotated; quantised as given for ROPE_Q8) and
+     * rotated when read, by the rope_attention_params.rope of each attention
+     * call: the frequencies may change after the fact (dynamic NTK growing with
+     * the context, a longrope short -> long switch), and a shift only moves
+     * positions. Costs the rotation of every key read by every attention call
+     * (rope bench attention measures it); the append's rope is used for
+     * checks only (positions inside its table), never to rotate. */
+    ROPE_KV_UNROTATED = 2
 } rope_kv_mode;
 
 typedef struct rope_kv_cache_desc {
@@ -488,7 +496,8 @@ ROPE_API rope_status rope_kv_cache_length(const rope_kv_cache *c, int64_t row, i
  * Context shift (llama.cpp's seq_add): the entries of batch row `row` (-1:
  * every row) whose position lies in [p0, p1) move to position + delta, and their
  * keys are re-rotated from the kept originals with `rope` (the same parameters
- * as the appends; required). Needs a ROPE_KV_SHIFTABLE cache, else
+ * as the appends; required). Needs a ROPE_KV_SHIFTABLE cache (or
+ * ROPE_KV_UNROTATED: only positions move; rope may be NULL there), else
  * ROPE_E_UNSUPPORTED. p0 > p1 or a bad row: ROPE_E_PARAM; a new position < 0 or
  * outside rope's table (2^53 table-free): ROPE_E_POSITION; on any error the
  * cache is unchanged. Entry order is kept (the mask uses positions only).
@@ -499,8 +508,8 @@ ROPE_API rope_status rope_kv_cache_shift(rope_kv_cache *c, const rope_apply_para
  * closing the gap (later entries move down, order kept): llama.cpp's seq_rm.
  * p0 > p1 or a bad row: ROPE_E_PARAM. */
 ROPE_API rope_status rope_kv_cache_remove(rope_kv_cache *c, int64_t row, int64_t p0, int64_t p1);
-/* Copy entries [entry, entry + n) of row `row` out as stored (keys rotated;
- * dequantised for ROPE_Q8) into k and v, shape (1, n, n_kv_heads, head_dim),
+/* Copy entries [entry, entry + n) of row `row` out as stored (keys rotated,
+ * except in ROPE_KV_UNROTATED caches; dequantised for ROPE_Q8) into k and v, shape (1, n, n_kv_heads, head_dim),
  * any tensor dtype and strides (either may be NULL), and their positions
  * (may be NULL). Entries past the row's length: ROPE_E_PARAM. */
 ROPE_API rope_status rope_kv_cache_read(const rope_kv_cache *c, int64_t row, int64_t entry, int64_t n,
@@ -538,6 +547,10 @@ typedef struct rope_attention_params {
     double softmax_scale;       /* 0 = 1/sqrt(head_dim) (times freqs softmax_scale_factor is the caller's) */
     int64_t sliding_window;     /* 0 = none; else a query at p sees keys at (p - window, p] */
     rope_pool *pool;
+    /* ROPE_KV_UNROTATED caches only (required there, ignored otherwise): how the
+     * keys are rotated as they are read (its pool is not used); an entry at a
+     * position outside its table is ROPE_E_POSITION */
+    const rope_apply_params *rope;
 } rope_attention_params;
 
 ROPE_API void rope_attention_params_init(rope_attention_params *p);

@@ -1,11 +1,16 @@
 /*
  * rope generate [--model FILE.gguf] [--prompt TEXT] [-n N] [--temp T] [--top-p P]
  *               [--seed S] [--repeat-penalty R] [-t THREADS] [--raw] [--system TEXT]
+ *               [--ctx N] [--cache f32|f16|bf16|q8]
  *
  * Text generation with a LLaMA-architecture GGUF model on librope: the prompt
  * (in the model's ChatML chat template unless --raw) is processed in one
  * matrix-matrix pass (prefill), then tokens are decoded one at a time and
- * streamed to stdout. Speeds go to stderr at the end.
+ * streamed to stdout. Speeds go to stderr at the end. With --ctx N the KV cache
+ * holds N tokens and generation goes on past it by context shifts: when the
+ * cache is full, the older half of the entries after the system turn is
+ * dropped and the rest move down (keys re-rotated from their originals, so
+ * they equal keys written at the new positions: no drift however many shifts).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -26,7 +31,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: rope generate [--model FILE.gguf] [--prompt TEXT] [-n N] [--temp T]\n"
             "                     [--top-p P] [--seed S] [--repeat-penalty R] [-t THREADS]\n"
-            "                     [--raw] [--system TEXT] [--f32-weights]\n"
+            "                     [--raw] [--system TEXT] [--f32-weights] [--ctx N]\n"
+            "                     [--cache f32|f16|bf16|q8]\n"
             "\n"
             "Generate text with a LLaMA-architecture GGUF model (RoPE and attention by librope;\n"
             "matrix-vector products straight from the file's quantised blocks, prompt batches\n"
@@ -46,7 +52,14 @@ static void usage(FILE *f) {
             "  --system TEXT    system message of the chat template (\"\" = none;\n"
             "                   default: the model's own)\n"
             "  --f32-weights    dequantise every matrix to float32 at load (OpenBLAS only;\n"
-            "                   the reference path, ~4x the memory of a 4-bit file)\n",
+            "                   the reference path, ~4x the memory of a 4-bit file)\n"
+            "  --ctx N          KV cache of N tokens (8 .. the trained context); generation goes\n"
+            "                   past it by context shifts: when full, the older half of the tokens\n"
+            "                   after the system turn (after BOS with --raw) is dropped and the rest\n"
+            "                   re-rotated to close the gap. -n is then capped at 2^24 only.\n"
+            "                   Default: prompt + n tokens, at most the trained context (no shifts)\n"
+            "  --cache T        KV cache storage: f32 (default), f16, bf16, q8 (int8 blocks of 32\n"
+            "                   with a float32 scale: 1.125 bytes per value)\n",
             LLAMA_DEFAULT_MODEL, DEFAULT_PROMPT);
 }
 
@@ -56,11 +69,41 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static const char *kv_name(rope_dtype t) {
+    return t == ROPE_F16 ? "f16" : t == ROPE_BF16 ? "bf16" : t == ROPE_Q8 ? "q8" : "f32";
+}
+
+/* Tokens a context shift keeps: with the chat template, those of the system
+ * turn (the prompt's tokens that the system part alone tokenizes to); with
+ * --raw, the BOS token if the prompt starts with one (else none). */
+static int64_t keep_count(const tokenizer *tok, int raw, const char *system, const int32_t *ids,
+                          size_t n_prompt) {
+    if (raw) return n_prompt > 0 && ids[0] == tokenizer_bos(tok) ? 1 : 0;
+    char *full = tokenizer_chat_prompt(system, "");
+    if (!full) return 0;
+    char *user = strstr(full, "<|im_start|>user");
+    int64_t keep = 0;
+    if (user && user != full) {
+        *user = '\0';
+        int32_t *sys = NULL;
+        size_t n = 0;
+        char err[128];
+        if (!tokenizer_encode(tok, full, strlen(full), 1, &sys, &n, err, sizeof err) && n <= n_prompt &&
+            !memcmp(sys, ids, n * sizeof *ids))
+            keep = (int64_t)n;
+        free(sys);
+    }
+    free(full);
+    return keep;
+}
+
 int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *prompt = DEFAULT_PROMPT, *system = NULL, *val = NULL;
     int64_t n_gen = 128, seed = 42, threads = cli_default_threads();
     double temp = 0.0, top_p = 0.9, rep = 1.1;
     int raw = 0, f32_weights = 0;
+    int64_t n_ctx_opt = 0; /* --ctx: 0 = none */
+    rope_dtype kv_dtype = ROPE_F32;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         int r;
@@ -82,6 +125,10 @@ int cmd_generate(int argc, char **argv) {
             system = val;
         } else if ((r = cli_opt(argc, argv, &i, "-n", &val)) != 0) {
             if (r < 0 || cli_parse_i64(val, &n_gen) || n_gen < 0) goto bad;
+        } else if ((r = cli_opt(argc, argv, &i, "--ctx", &val)) != 0) {
+            if (r < 0 || cli_parse_i64(val, &n_ctx_opt) || n_ctx_opt < 8) goto bad;
+        } else if ((r = cli_opt(argc, argv, &i, "--cache", &val)) != 0) {
+            if (r < 0 || llama_parse_kv_dtype(val, &kv_dtype)) goto bad;
         } else if ((r = cli_opt(argc, argv, &i, "--seed", &val)) != 0) {
             if (r < 0 || cli_parse_i64(val, &seed)) goto bad;
         } else if ((r = cli_opt(argc, argv, &i, "-t", &val)) != 0) {
@@ -161,7 +208,13 @@ int cmd_generate(int argc, char **argv) {
         rc = 2;
         goto done;
     }
-    const int64_t ctx = m->cfg.context_length;
+    if (n_ctx_opt > m->cfg.context_length) {
+        fprintf(stderr, "rope generate: --ctx %lld exceeds the trained context (%lld)\n",
+                (long long)n_ctx_opt, (long long)m->cfg.context_length);
+        rc = 2;
+        goto done;
+    }
+    const int64_t ctx = n_ctx_opt ? n_ctx_opt : m->cfg.context_length;
     if ((int64_t)n_prompt >= ctx) {
         fprintf(stderr, "rope generate: prompt of %zu tokens does not fit the context (%lld)\n",
                 n_prompt, (long long)ctx);
@@ -169,15 +222,26 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     /* compared, not added: -n may be as large as INT64_MAX */
-    if (n_gen > ctx - (int64_t)n_prompt) n_gen = ctx - (int64_t)n_prompt;
+    if (!n_ctx_opt && n_gen > ctx - (int64_t)n_prompt) n_gen = ctx - (int64_t)n_prompt;
+    if (n_ctx_opt && n_gen > ((int64_t)1 << 24)) n_gen = (int64_t)1 << 24;
+    /* tokens a context shift keeps: the system turn (chat), else BOS if any */
+    const int64_t n_keep = n_ctx_opt ? keep_count(tok, raw, system, ids, n_prompt) : 0;
+    if (n_ctx_opt && n_keep + 2 > ctx) {
+        fprintf(stderr, "rope generate: --ctx %lld leaves no room after the %lld kept tokens\n",
+                (long long)ctx, (long long)n_keep);
+        rc = 2;
+        goto done;
+    }
     int32_t *all = realloc(ids, (n_prompt + (size_t)n_gen + 1) * sizeof *all);
     if (!all) goto done;
     ids = all;
 
     llama_session_opts so;
     llama_session_opts_init(&so);
-    so.n_ctx = (int64_t)n_prompt + n_gen + 1 < ctx ? (int64_t)n_prompt + n_gen + 1 : ctx;
-    so.freqs_seq_len = ctx; /* frequencies as trained, whatever the cache size */
+    so.n_ctx = n_ctx_opt ? ctx : (int64_t)n_prompt + n_gen + 1 < ctx ? (int64_t)n_prompt + n_gen + 1 : ctx;
+    so.freqs_seq_len = m->cfg.context_length; /* frequencies as trained, whatever the cache size */
+    so.kv_dtype = kv_dtype;
+    so.kv_shiftable = n_ctx_opt > 0;
     so.style = ROPE_STYLE_INTERLEAVED;
     so.n_threads = (int)threads;
     if (llama_session_create(m, &so, &s, err, sizeof err) != 0 ||
@@ -208,7 +272,7 @@ int cmd_generate(int argc, char **argv) {
 
     /* Decode: sample, stream, feed back. */
     double t2 = now_s();
-    int64_t n_done = 0, n_tok = (int64_t)n_prompt;
+    int64_t n_done = 0, n_tok = (int64_t)n_prompt, n_shifts = 0;
     char piece[256];
     while (n_done < n_gen) {
         int32_t next = sampler_sample(&smp, logits, ids, n_tok);
@@ -221,6 +285,14 @@ int cmd_generate(int argc, char **argv) {
             fflush(stdout);
         }
         if (n_done == n_gen) break;
+        if (llama_session_pos(s) == llama_session_n_ctx(s)) { /* full: shift (--ctx only) */
+            const int64_t n_discard = (llama_session_pos(s) - n_keep) / 2;
+            if (llama_session_shift(s, n_keep, n_discard, err, sizeof err) != 0) {
+                fprintf(stderr, "\nrope generate: %s\n", err);
+                goto done;
+            }
+            n_shifts++;
+        }
         if (llama_forward(s, &next, 1, logits, 1, err, sizeof err) != 0) {
             fprintf(stderr, "\nrope generate: %s\n", err);
             goto done;
@@ -234,12 +306,14 @@ int cmd_generate(int argc, char **argv) {
     fprintf(stderr,
             "\n[%s: %lld layers, dim %lld, %lld/%lld heads, RoPE interleaved, base %g, kernels %s, "
             "%lld thread%s]\n"
-            "[load %.2f s | prompt: %zu tokens, %.1f tokens/s | generation: %lld tokens, %.1f tokens/s]\n",
+            "[load %.2f s | prompt: %zu tokens, %.1f tokens/s | generation: %lld tokens, %.1f tokens/s]\n"
+            "[KV cache: %lld tokens, %s, %lld context shift%s (%lld tokens kept)]\n",
             model_path, (long long)m->cfg.n_layers, (long long)m->cfg.dim,
             (long long)m->cfg.n_heads, (long long)m->cfg.n_kv_heads, m->cfg.rope.rope_theta,
             rope_isa_name(), (long long)threads, threads == 1 ? "" : "s", t_load, n_prompt,
             (double)n_prompt / t_prompt, (long long)n_done,
-            n_fwd > 0 && t_gen > 0 ? (double)n_fwd / t_gen : 0.0);
+            n_fwd > 0 && t_gen > 0 ? (double)n_fwd / t_gen : 0.0, (long long)llama_session_n_ctx(s),
+            kv_name(kv_dtype), (long long)n_shifts, n_shifts == 1 ? "" : "s", (long long)n_keep);
     rc = 0;
 done:
     sampler_free(&smp);

@@ -1,6 +1,7 @@
 /*
  * rope ppl [--model FILE.gguf] TEXT_FILE [--ctx N] [--stride S]
  *          [--rope-scaling TYPE:FACTOR] [--style half|interleaved] [-t THREADS]
+ *          [--cache f32|f16|bf16|q8]
  *
  * Perplexity exp(mean NLL) of a text under the model, with Hugging Face's
  * strided sliding window ("Perplexity of fixed-length models"): windows of at
@@ -28,6 +29,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: rope ppl [--model FILE.gguf] TEXT_FILE [--ctx N] [--stride S]\n"
             "                [--rope-scaling TYPE:FACTOR] [--style half|interleaved] [-t THREADS]\n"
+            "                [--cache f32|f16|bf16|q8]\n"
             "\n"
             "Perplexity of a UTF-8 text file with a strided sliding window (windows of --ctx\n"
             "tokens every --stride tokens; each token scored once). Progress on stderr.\n"
@@ -38,7 +40,9 @@ static void usage(FILE *f) {
             "  --rope-scaling T:F  override RoPE scaling: linear:F, dynamic:F, yarn:F (original\n"
             "                      context = the file's), or none\n"
             "  --style S           interleaved (right for GGUF files) or half (wrong: a demo)\n"
-            "  -t THREADS          threads (default: the CPUs, at most 16)\n",
+            "  -t THREADS          threads (default: the CPUs, at most 16)\n"
+            "  --cache T           KV cache storage: f32 (default), f16, bf16, q8 (int8 blocks of\n"
+            "                      32 values with a float32 scale)\n",
             LLAMA_DEFAULT_MODEL);
 }
 
@@ -79,6 +83,8 @@ int cmd_ppl(int argc, char **argv) {
     const char *model_path = NULL, *text_path = NULL, *scaling = NULL, *val = NULL;
     int64_t ctx = 0, stride = 0, threads = cli_default_threads();
     rope_style style = ROPE_STYLE_INTERLEAVED;
+    rope_dtype kv_dtype = ROPE_F32;
+    const char *kv_name = "f32";
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         int r;
@@ -97,6 +103,9 @@ int cmd_ppl(int argc, char **argv) {
         } else if ((r = cli_opt(argc, argv, &i, "--rope-scaling", &val)) != 0) {
             if (r < 0) goto missing;
             scaling = val;
+        } else if ((r = cli_opt(argc, argv, &i, "--cache", &val)) != 0) {
+            if (r < 0 || llama_parse_kv_dtype(val, &kv_dtype)) goto bad;
+            kv_name = val;
         } else if ((r = cli_opt(argc, argv, &i, "--style", &val)) != 0) {
             if (r < 0) goto missing;
             if (!strcmp(val, "interleaved")) style = ROPE_STYLE_INTERLEAVED;
@@ -217,6 +226,7 @@ int cmd_ppl(int argc, char **argv) {
      * (the full ctx; a shorter last window is evaluated with the same base). */
     so.freqs_seq_len = ctx;
     so.n_threads = (int)threads;
+    so.kv_dtype = kv_dtype;
     if (llama_session_create(m, &so, &s, err, sizeof err) != 0) {
         fprintf(stderr, "rope ppl: %s\n", err);
         goto done;
@@ -272,9 +282,11 @@ int cmd_ppl(int argc, char **argv) {
         rc = 2;
         goto done;
     }
-    printf("perplexity %.4f over %lld tokens (window %lld, stride %lld, style %s, scaling %s)\n",
+    printf("perplexity %.4f over %lld tokens (window %lld, stride %lld, style %s, scaling %s, "
+           "cache %s)\n",
            exp(nll / (double)n_scored), (long long)n_scored, (long long)ctx, (long long)stride,
-           style == ROPE_STYLE_INTERLEAVED ? "interleaved" : "half", scaling ? scaling : "file");
+           style == ROPE_STYLE_INTERLEAVED ? "interleaved" : "half", scaling ? scaling : "file",
+           kv_name);
     rc = 0;
     goto done;
 bad_scaling:

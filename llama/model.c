@@ -404,10 +404,22 @@ struct llama_session {
     int emulate_q8;
     qm_act act;  /* one activation row quantised to 8 bits (quantised weights) */
     float *wf;   /* prefill: a quantised matrix dequantised, max_quant_elems floats */
+    int shiftable; /* caches keep the keys' originals (llama_session_shift) */
 };
 
 void llama_session_opts_init(llama_session_opts *o) {
     memset(o, 0, sizeof *o);
+}
+
+int llama_parse_kv_dtype(const char *name, rope_dtype *out) {
+    static const struct { const char *name; rope_dtype dt; } names[] = {
+        {"f32", ROPE_F32}, {"f16", ROPE_F16}, {"bf16", ROPE_BF16}, {"q8", ROPE_Q8}};
+    for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(name, names[i].name)) {
+            *out = names[i].dt;
+            return 0;
+        }
+    return -1;
 }
 
 int llama_session_create(const llama_model *m, const llama_session_opts *o, llama_session **out,
@@ -449,7 +461,8 @@ int llama_session_create(const llama_model *m, const llama_session_opts *o, llam
     if (st == ROPE_OK && !s->cache) st = ROPE_E_NOMEM;
     rope_kv_cache_desc desc = {.batch = 1, .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim,
                                .capacity = s->n_ctx,
-                               .dtype = o->kv_dtype ? o->kv_dtype : ROPE_F32};
+                               .dtype = o->kv_dtype ? o->kv_dtype : ROPE_F32,
+                               .mode = o->kv_shiftable ? ROPE_KV_SHIFTABLE : ROPE_KV_ROTATED};
     for (int64_t l = 0; st == ROPE_OK && l < c->n_layers; l++)
         st = rope_kv_cache_create(&desc, &s->cache[l]);
     const size_t B = (size_t)s->max_batch;
@@ -464,6 +477,7 @@ int llama_session_create(const llama_model *m, const llama_session_opts *o, llam
     if (st == ROPE_OK && (!s->x || !s->xb || !s->q || !s->att || !s->k || !s->v || !s->hb || !s->hb2))
         st = ROPE_E_NOMEM;
     s->emulate_q8 = o->emulate_q8_activations != 0;
+    s->shiftable = o->kv_shiftable != 0;
     if (st == ROPE_OK && s->emulate_q8) {
         int64_t w = c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
         w = c->n_heads * c->head_dim > w ? c->n_heads * c->head_dim : w;
@@ -515,6 +529,37 @@ int llama_session_reset_at(llama_session *s, int64_t pos) {
     if (pos < 0 || pos >= s->n_ctx) return -1;
     llama_session_reset(s);
     s->pos = pos;
+    return 0;
+}
+
+/* The RoPE parameters of every append (and of the shifts, which must match). */
+static rope_apply_params session_rope(const llama_session *s) {
+    rope_apply_params rp;
+    rope_apply_params_init(&rp);
+    rp.style = s->style;
+    rp.table = s->table;
+    rp.rotary_dim = s->m->cfg.rotary_dim;
+    rp.attention_factor = (float)s->freqs.attention_factor; /* yarn: multiplies cos and sin */
+    rp.pool = s->pool;
+    return rp;
+}
+
+int llama_session_shift(llama_session *s, int64_t n_keep, int64_t n_discard, char *err,
+                        size_t errlen) {
+    if (!s) return fail(err, errlen, "NULL argument");
+    if (!s->shiftable) return fail(err, errlen, "shift: the session was created without kv_shiftable");
+    if (n_keep < 0 || n_discard < 1 || n_keep > s->pos || n_discard > s->pos - n_keep)
+        return fail(err, errlen, "shift: keep %lld, discard %lld of %lld tokens", (long long)n_keep,
+                    (long long)n_discard, (long long)s->pos);
+    const rope_apply_params rp = session_rope(s);
+    for (int64_t l = 0; l < s->m->cfg.n_layers; l++) {
+        rope_status st = rope_kv_cache_remove(s->cache[l], 0, n_keep, n_keep + n_discard);
+        if (st == ROPE_OK)
+            st = rope_kv_cache_shift(s->cache[l], &rp, 0, n_keep + n_discard, s->pos, -n_discard);
+        if (st != ROPE_OK) /* cannot happen for a valid range of a shiftable session */
+            return fail(err, errlen, "shift, layer %lld: %s", (long long)l, rope_strerror(st));
+    }
+    s->pos -= n_discard;
     return 0;
 }
 
@@ -644,13 +689,7 @@ int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *log
     rope_kv_cache_length(s->cache[0], 0, &len0);
 
     /* RoPE parameters: positions pos .. pos+n-1 index the table's rows. */
-    rope_apply_params rp;
-    rope_apply_params_init(&rp);
-    rp.style = s->style;
-    rp.table = s->table;
-    rp.rotary_dim = c->rotary_dim;
-    rp.attention_factor = (float)s->freqs.attention_factor; /* yarn: multiplies cos and sin */
-    rp.pool = s->pool;
+    const rope_apply_params rp = session_rope(s);
     rope_positions pos = {.offset = s->pos};
     rope_attention_params ap;
     rope_attention_params_init(&ap);

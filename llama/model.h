@@ -105,7 +105,9 @@ typedef struct llama_session_opts {
     rope_style style;        /* ROPE_STYLE_NONE = the right one for GGUF: interleaved */
     const rope_config *rope; /* NULL = the file's RoPE (cfg.rope) */
     int64_t freqs_seq_len;   /* seq_len given to rope_freqs_compute (dynamic NTK); 0 = n_ctx */
-    rope_dtype kv_dtype;     /* KV cache storage; 0 = ROPE_F32 */
+    rope_dtype kv_dtype;     /* KV cache storage (F32, F16, BF16, Q8); 0 = ROPE_F32 */
+    int kv_shiftable;        /* 1: keep the keys' originals so llama_session_shift works
+                              * (ROPE_KV_SHIFTABLE: one more key copy per layer) */
     int n_threads;           /* librope pool and OpenBLAS; 0 = 1 */
     /* Diagnostics only: reproduce the roundings of llama.cpp's CPU backend, to
      * tell its arithmetic from a bug when comparing logits. Activations are
@@ -116,6 +118,9 @@ typedef struct llama_session_opts {
 } llama_session_opts;
 
 void llama_session_opts_init(llama_session_opts *o);
+
+/* "f32", "f16", "bf16", "q8" -> the KV cache dtype; -1 for anything else. */
+int llama_parse_kv_dtype(const char *name, rope_dtype *out);
 
 typedef struct llama_session llama_session;
 
@@ -129,6 +134,15 @@ void llama_session_reset(llama_session *s);
  * sequence placed further along. RoPE makes attention depend only on
  * position differences, so the logits should not change (up to rounding). */
 int llama_session_reset_at(llama_session *s, int64_t pos);
+/*
+ * Context shift (llama.cpp's): drop the n_discard entries at positions
+ * [n_keep, n_keep + n_discard) of every layer's cache and move the later ones
+ * down by n_discard (their keys re-rotated from the kept originals, bit-equal
+ * to keys appended there); the next token's position drops by n_discard.
+ * Needs kv_shiftable. -1 with a reason if the range is not inside [0, pos).
+ */
+int llama_session_shift(llama_session *s, int64_t n_keep, int64_t n_discard, char *err,
+                        size_t errlen);
 /* Tokens processed so far (= the next token's position). */
 int64_t llama_session_pos(const llama_session *s);
 int64_t llama_session_n_ctx(const llama_session *s);

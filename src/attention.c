@@ -468,7 +468,8 @@ rope_status rope_kv_cache_create(const rope_kv_cache_desc *desc, rope_kv_cache *
     const int q8 = desc->dtype == ROPE_Q8;
     int dt = q8 ? AK_DT_Q8 : ak_dt(desc->dtype);
     if (dt < 0) return ROPE_E_DTYPE;
-    if (desc->mode != ROPE_KV_ROTATED && desc->mode != ROPE_KV_SHIFTABLE) return ROPE_E_PARAM;
+    if (desc->mode != ROPE_KV_ROTATED && desc->mode != ROPE_KV_SHIFTABLE && desc->mode != ROPE_KV_UNROTATED)
+        return ROPE_E_PARAM;
     if (desc->head_dim <= 0 || desc->head_dim > ROPE_MAX_HEAD_DIM) return ROPE_E_DIM;
     if (desc->batch <= 0 || desc->n_kv_heads <= 0 || desc->capacity <= 0) return ROPE_E_PARAM;
     if (desc->capacity > INT64_MAX - AK_TILE) return ROPE_E_OVERFLOW;
@@ -802,7 +803,7 @@ static rope_status append_impl(rope_kv_cache *c, const rope_apply_params *rope,
                     }
                     if (c->ko) memcpy(c->ko + (reg(c, b, h) + (e + i) * D) * c->wes, w, (size_t)(D * c->wes));
                 }
-            if (rope && m > 0) {
+            if (rope && m > 0 && c->mode != ROPE_KV_UNROTATED) {
                 st = rotate_rows(c, rope, scr, m, ids);
                 if (st != ROPE_OK) goto done; /* lengths unchanged: nothing visible moved */
             }
@@ -839,12 +840,13 @@ static rope_status row_range(const rope_kv_cache *c, int64_t row, int64_t *b0, i
 
 rope_status rope_kv_cache_shift(rope_kv_cache *c, const rope_apply_params *rope, int64_t row,
                                 int64_t p0, int64_t p1, int64_t delta) {
-    if (!c || !rope) return ROPE_E_NULL;
+    if (!c) return ROPE_E_NULL;
     int64_t b0, b1, max_pos;
     rope_status st = row_range(c, row, &b0, &b1);
     if (st != ROPE_OK) return st;
     if (p0 > p1) return ROPE_E_PARAM;
-    if (c->mode != ROPE_KV_SHIFTABLE) return ROPE_E_UNSUPPORTED;
+    if (c->mode == ROPE_KV_ROTATED) return ROPE_E_UNSUPPORTED;
+    if (!rope && c->mode == ROPE_KV_SHIFTABLE) return ROPE_E_NULL;
     st = rope_check(c, rope, &max_pos);
     if (st != ROPE_OK) return st;
     /* every new position checked before anything moves */
@@ -858,6 +860,14 @@ rope_status rope_kv_cache_shift(rope_kv_cache *c, const rope_apply_params *rope,
             total++;
         }
     if (total == 0 || delta == 0) return ROPE_OK;
+    if (c->mode == ROPE_KV_UNROTATED) { /* keys are rotated when read: positions only */
+        for (int64_t b = b0; b < b1; b++)
+            for (int64_t e = 0; e < c->len[b]; e++) {
+                int64_t *pp = &c->pos[b * c->cap_alloc + e];
+                if (*pp >= p0 && *pp < p1) *pp += delta;
+            }
+        return ROPE_OK;
+    }
     /* rotate every moved key from its original into scratch first: an error
      * (e.g. rope's rotary_dim) then leaves the cache as it was */
     const int64_t D = c->D, H = c->n_kv;
@@ -965,6 +975,8 @@ typedef struct attn_ctx {
      * state (m, l, o in part), merged in chunk order afterwards */
     int64_t nsplit, split_len;
     float *part;
+    const rope_apply_params *rope; /* UNROTATED caches: rotate keys on read (no pool) */
+    rope_apply_params rope_nopool;
     /* one scratch area per participating thread, claimed with a flag */
     unsigned char *scratch;
     size_t slot_bytes;
@@ -977,14 +989,16 @@ static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
 typedef struct scratch {
     float *q, *o, *s, *m, *l;
     int64_t *rpos;
+    float *kt, *kr; /* UNROTATED: one tile of rotated keys, block layout and row-major */
 } scratch;
 
-static size_t scratch_layout(int64_t rmax, int64_t D, unsigned char *base, scratch *sc) {
+static size_t scratch_layout(int64_t rmax, int64_t D, int unrot, unsigned char *base, scratch *sc) {
     size_t off = 0;
     size_t sz_q = align64((size_t)(rmax * D) * sizeof(float));
     size_t sz_s = align64((size_t)(rmax * AK_TILE) * sizeof(float));
     size_t sz_r = align64((size_t)rmax * sizeof(float));
     size_t sz_p = align64((size_t)rmax * sizeof(int64_t));
+    size_t sz_k = unrot ? align64((size_t)(AK_TILE * D) * sizeof(float)) : 0;
     if (sc) {
         sc->q = (float *)(base + off);
         sc->o = (float *)(base + off + sz_q);
@@ -992,8 +1006,33 @@ static size_t scratch_layout(int64_t rmax, int64_t D, unsigned char *base, scrat
         sc->m = (float *)(base + off + 2 * sz_q + sz_s);
         sc->l = (float *)(base + off + 2 * sz_q + sz_s + sz_r);
         sc->rpos = (int64_t *)(base + off + 2 * sz_q + sz_s + 2 * sz_r);
+        sc->kt = unrot ? (float *)(base + off + 2 * sz_q + sz_s + 2 * sz_r + sz_p) : NULL;
+        sc->kr = unrot ? sc->kt + sz_k / sizeof(float) : NULL;
     }
-    return 2 * sz_q + sz_s + 2 * sz_r + sz_p;
+    return 2 * sz_q + sz_s + 2 * sz_r + sz_p + 2 * sz_k;
+}
+
+/*
+ * ROPE_KV_UNROTATED: the nk keys of the tile at entry t0 of (row b, kv head h),
+ * dequantised, rotated at their positions by rope_apply (contiguous rows:
+ * the SIMD kernels), then transposed into the block layout the Q·Kᵀ kernel
+ * reads (float32; entries past nk zero).
+ */
+static rope_status rotate_tile(const rope_kv_cache *c, const rope_apply_params *rope, int64_t b,
+                               int64_t h, int64_t t0, int nk, const int64_t *kpos, const scratch *sc) {
+    const int64_t D = c->D;
+    for (int j = 0; j < nk; j++)
+        for (int64_t d = 0; d < D; d++) sc->kr[j * D + d] = key_get(c, b, h, t0 + j, d);
+    rope_tensor t;
+    rope_tensor_contiguous(&t, sc->kr, ROPE_F32, 1, nk, 1, D);
+    rope_positions rp = {0};
+    rp.ids = kpos;
+    rope_status st = rope_apply(rope, &rp, &t, &t);
+    if (st != ROPE_OK) return st;
+    for (int j = 0; j < AK_TILE; j++)
+        for (int64_t d = 0; d < D; d++)
+            sc->kt[(j / AK_KB) * D * AK_KB + d * AK_KB + j % AK_KB] = j < nk ? sc->kr[j * D + d] : 0.0f;
+    return ROPE_OK;
 }
 
 static void attn_store(const attn_ctx *x, int64_t b, int64_t kvh, int64_t s0, int64_t nq,
@@ -1063,7 +1102,11 @@ static void attn_item(const attn_ctx *x, const scratch *sc, int64_t item) {
             if (kmin > qmax) continue;                           /* all in the future */
             if (x->window && kmax <= qmin - x->window) continue; /* all out of window */
             const int full = !any_pad && kmax <= qmin && (!x->window || kmin > qmax - x->window);
-            if (q8) x->kn->qk8(sc->q, R, D, c->nqb, (const int8_t *)(const void *)(kb + t0 * D), ksb + t0 * c->nqb, sc->s);
+            if (x->rope) {
+                /* cannot fail: rope and every position were checked up front */
+                (void)rotate_tile(c, x->rope, b, kvh, t0, nk, kpos + t0, sc);
+                x->kn->qk(sc->q, R, D, sc->kt, AK_DT_F32, sc->s);
+            } else if (q8) x->kn->qk8(sc->q, R, D, c->nqb, (const int8_t *)(const void *)(kb + t0 * D), ksb + t0 * c->nqb, sc->s);
             else x->kn->qk(sc->q, R, D, kb + t0 * D * c->es, c->dt, sc->s);
             x->kn->softmax_tile(sc->s, R, nk, kpos + t0, sc->rpos, x->window, full, sc->m, sc->l,
                                 sc->o, D);
@@ -1120,7 +1163,7 @@ static void attn_merge(const attn_ctx *x, const scratch *sc, int64_t item) {
 static void attn_merge_range(void *ctx, int64_t begin, int64_t end) {
     attn_ctx *x = ctx;
     scratch sc;
-    scratch_layout(x->rmax, x->c->D, x->scratch, &sc);
+    scratch_layout(x->rmax, x->c->D, x->rope != NULL, x->scratch, &sc);
     for (int64_t i = begin; i < end; i++) attn_merge(x, &sc, i);
 }
 
@@ -1160,7 +1203,7 @@ static void attn_range(void *ctx, int64_t begin, int64_t end) {
         if (atomic_compare_exchange_strong(&x->busy[slot], &expected, 1)) break;
     }
     scratch sc;
-    scratch_layout(x->rmax, x->c->D, x->scratch + (size_t)slot * x->slot_bytes, &sc);
+    scratch_layout(x->rmax, x->c->D, x->rope != NULL, x->scratch + (size_t)slot * x->slot_bytes, &sc);
     for (int64_t i = begin; i < end; i++) attn_item(x, &sc, i);
     atomic_store(&x->busy[slot], 0);
 }
@@ -1238,6 +1281,18 @@ rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *
     x.qscale = (float)(scale * 1.4426950408889634); /* log2(e): softmax via 2^x */
     if (!isfinite(x.qscale)) return ROPE_E_PARAM;
     x.window = p->sliding_window;
+    if (c->mode == ROPE_KV_UNROTATED) {
+        if (!p->rope) return ROPE_E_NULL;
+        int64_t max_pos;
+        st = rope_check(c, p->rope, &max_pos);
+        if (st != ROPE_OK) return st;
+        for (int64_t b = 0; b < c->batch; b++)
+            for (int64_t e = 0; e < c->len[b]; e++)
+                if (c->pos[b * c->cap_alloc + e] > max_pos) return ROPE_E_POSITION;
+        x.rope_nopool = *p->rope;
+        x.rope_nopool.pool = NULL; /* already inside the attention's own threads */
+        x.rope = &x.rope_nopool;
+    }
 
     int64_t maxlen = 0;
     for (int64_t b = 0; b < c->batch; b++) maxlen = c->len[b] > maxlen ? c->len[b] : maxlen;
@@ -1257,7 +1312,7 @@ rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *
     int64_t min_items = item_flops * (double)n_items < (double)AK_MIN_PARALLEL_FLOPS ? n_items : 1;
     x.n_slots = (p->pool && min_items < n_items) ? rope_pool_size(p->pool) : 1;
     if (x.n_slots < 1) x.n_slots = 1;
-    x.slot_bytes = scratch_layout(x.rmax, c->D, NULL, NULL);
+    x.slot_bytes = scratch_layout(x.rmax, c->D, x.rope != NULL, NULL, NULL);
     x.scratch = aligned_alloc(64, x.slot_bytes * (size_t)x.n_slots);
     x.busy = calloc((size_t)x.n_slots, sizeof *x.busy);
     if (x.nsplit > 1) x.part = malloc(sizeof(float) * (size_t)(n_items * x.rmax * (c->D + 2)));

@@ -321,7 +321,7 @@ static void test_shift_errors(void) {
     int64_t ids[4] = {0, 1, 2, 3};
     CHECK_OK(rope_kv_cache_create(&desc, &c));
     CHECK_OK(append_at(c, &ap, ids, 4, H, D, k, v));
-    CHECK_STATUS(rope_kv_cache_shift(c, &ap, 0, 0, 4, 1), ROPE_E_UNSUPPORTED); /* not SHIFTABLE */
+    CHECK_STATUS(rope_kv_cache_shift(c, &ap, 0, 0, 4, 1), ROPE_E_UNSUPPORTED); /* ROTATED */
     rope_kv_cache_free(c);
     desc.mode = (rope_kv_mode)7;
     CHECK_STATUS(rope_kv_cache_create(&desc, &c), ROPE_E_PARAM);
@@ -817,6 +817,117 @@ static void test_fused_qk_norm(void) {
     rope_kv_cache_free(c);
 }
 
+/* ----------------------------------------------------- rotate when read */
+
+static rope_status attend(const rope_kv_cache *c, const rope_apply_params *rope, rope_pool *pool,
+                          const float *q, int64_t B, int64_t L, int64_t Hq, int64_t D,
+                          int64_t q0, float *out) {
+    rope_attention_params p;
+    rope_attention_params_init(&p);
+    p.rope = rope;
+    p.pool = pool;
+    rope_tensor tq, to;
+    rope_tensor_contiguous(&tq, (void *)q, ROPE_F32, B, L, Hq, D);
+    rope_tensor_contiguous(&to, out, ROPE_F32, B, L, Hq, D);
+    rope_positions qp = {0};
+    qp.offset = q0;
+    return rope_attention(c, &p, &qp, &tq, &to);
+}
+
+/*
+ * ROPE_KV_UNROTATED: keys kept as given, rotated by the attention call's rope.
+ * Against a ROTATED cache appended with the same rope: the same bits for f32
+ * (prefill chunk and split decode), within the stored dtype's rounding
+ * otherwise; with other frequencies (a larger base, as dynamic NTK gives when
+ * the context grows) it equals a ROTATED cache built with those. A shift moves
+ * positions only (rope may be NULL), equal to appending at the new positions.
+ * Errors: no rope, a position outside the rope's table, both leave out untouched.
+ */
+static void test_unrotated(const char *const *isas, int n_isa) {
+    const int64_t B = 2, Hq = 4, H = 2, D = 64, N = 2600, L = 5;
+    const rope_dtype dts[4] = {ROPE_F32, ROPE_F16, ROPE_BF16, ROPE_Q8};
+    float *k = malloc(sizeof(float) * B * N * H * D), *v = malloc(sizeof(float) * B * N * H * D);
+    float q[2 * 5 * 4 * 64], o1[2 * 5 * 4 * 64], o2[2 * 5 * 4 * 64];
+    fill(k, B * N * H * D, 1.0f);
+    fill(v, B * N * H * D, 1.0f);
+    fill(q, B * L * Hq * D, 1.0f);
+    rope_freqs fb;
+    rope_config cfg;
+    rope_config_init(&cfg);
+    cfg.head_dim = D;
+    cfg.rope_theta = 40000.0; /* "after the context grew" */
+    CHECK_OK(rope_freqs_compute(&cfg, 0, &fb));
+    rope_pool *pool = NULL;
+    CHECK_OK(rope_pool_create(2, &pool));
+    for (int ii = 0; ii < n_isa; ii++)
+        for (int di = 0; di < 4; di++) {
+            CHECK_OK(rope_isa_force(isas[ii]));
+            rope_apply_params ra, rb;
+            setup_rope(D, D, ROPE_STYLE_HALF, 1, &ra); /* table of 4096 rows, base 1e4 */
+            rb = ra;
+            rb.table = NULL;
+            rb.freqs = &fb;
+            const rope_dtype dt = dts[di];
+            const double tol = dt == ROPE_F32 ? 0.0 : dt == ROPE_F16 ? 2e-3 : dt == ROPE_BF16 ? 2e-2 : 5e-3;
+            for (int which = 0; which < 2; which++) {
+                const rope_apply_params *rp = which ? &rb : &ra;
+                rope_kv_cache_desc du = {B, H, D, N, dt, ROPE_KV_UNROTATED}, dr = du;
+                dr.mode = ROPE_KV_ROTATED;
+                rope_kv_cache *cu = NULL, *cr = NULL;
+                CHECK_OK(rope_kv_cache_create(&du, &cu));
+                CHECK_OK(rope_kv_cache_create(&dr, &cr));
+                if (!cu || !cr) return;
+                rope_tensor tk, tv;
+                rope_tensor_contiguous(&tk, k, ROPE_F32, B, N, H, D);
+                rope_tensor_contiguous(&tv, v, ROPE_F32, B, N, H, D);
+                rope_positions p0 = {0};
+                p0.offset = 10;
+                CHECK_OK(rope_kv_cache_append(cu, &ra, &p0, &tk, &tv)); /* ra: checks only */
+                CHECK_OK(rope_kv_cache_append(cr, rp, &p0, &tk, &tv));
+                for (int dec = 0; dec < 2; dec++) {
+                    const int64_t LL = dec ? 1 : L, qpos = dec ? N + 9 : N + 5 - L;
+                    CHECK_OK(attend(cu, rp, dec ? pool : NULL, q, B, LL, Hq, D, qpos, o1));
+                    CHECK_OK(attend(cr, NULL, NULL, q, B, LL, Hq, D, qpos, o2));
+                    double err = 0;
+                    for (int64_t i = 0; i < B * LL * Hq * D; i++) {
+                        double e = fabs((double)o1[i] - o2[i]);
+                        if (!(e <= err)) err = e;
+                    }
+                    CHECK_MSG(err <= tol, "%s %s unrotated vs rotated (%s freqs, %s): %.3g", isas[ii],
+                              dname(dt), which ? "new" : "same", dec ? "split decode" : "chunk", err);
+                }
+                if (which == 0 && ii == 0) {
+                    /* shift: positions only, no rope needed */
+                    CHECK_OK(rope_kv_cache_shift(cu, NULL, 1, 0, 1000, 3000));
+                    CHECK_STATUS(rope_kv_cache_shift(cu, NULL, 0, 0, 100, -11), ROPE_E_POSITION);
+                    CHECK_STATUS(rope_kv_cache_shift(cu, &ra, 0, 2000, 3000, 2000), ROPE_E_POSITION);
+                    int64_t *pos = malloc(sizeof(int64_t) * N);
+                    CHECK_OK(rope_kv_cache_read(cu, 1, 0, N, NULL, NULL, pos));
+                    int ok = 1;
+                    for (int64_t i = 0; i < N; i++) ok &= pos[i] == (i + 10 < 1000 ? i + 3010 : i + 10);
+                    CHECK(ok);
+                    free(pos);
+                    /* errors: no rope, a position outside the table; out untouched */
+                    memset(o1, 0x5a, sizeof o1);
+                    memcpy(o2, o1, sizeof o1);
+                    CHECK_STATUS(attend(cu, NULL, NULL, q, B, 1, Hq, D, N, o1), ROPE_E_NULL);
+                    rope_kv_cache_clear(cu);
+                    p0.offset = 4093; /* 4093..4097: past the 4096-row table */
+                    rope_tensor_contiguous(&tk, k, ROPE_F32, B, 5, H, D);
+                    rope_tensor_contiguous(&tv, v, ROPE_F32, B, 5, H, D);
+                    CHECK_OK(rope_kv_cache_append(cu, NULL, &p0, &tk, &tv)); /* no rope: no check */
+                    CHECK_STATUS(attend(cu, &ra, NULL, q, B, 1, Hq, D, 5000, o1), ROPE_E_POSITION);
+                    CHECK(!memcmp(o1, o2, sizeof o1));
+                }
+                rope_kv_cache_free(cu);
+                rope_kv_cache_free(cr);
+            }
+        }
+    rope_pool_free(pool);
+    free(k);
+    free(v);
+}
+
 int main(void) {
     int n_isa = 0;
     const char *const *isas = rope_isa_available(&n_isa);
@@ -833,6 +944,7 @@ int main(void) {
     test_q8_attention(isas, n_isa, 10); /* head_dim below one vector */
     test_split_decode();
     test_fused_qk_norm();
+    test_unrotated(isas, n_isa);
     rope_table_free(g_table);
     return check_report("test_kv_cache");
 }

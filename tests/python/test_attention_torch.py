@@ -75,7 +75,8 @@ class CacheDesc(C.Structure):
 
 
 class AttnParams(C.Structure):
-    _fields_ = [("softmax_scale", C.c_double), ("sliding_window", I64), ("pool", C.c_void_p)]
+    _fields_ = [("softmax_scale", C.c_double), ("sliding_window", I64), ("pool", C.c_void_p),
+                ("rope", C.c_void_p)]
 
 
 @pytest.fixture(scope="module")
