@@ -201,7 +201,7 @@ class Model:
 
     def query_scale(self, layer, positions):
         """Per-position factor q is multiplied by (Llama 4 temperature tuning, Ministral 3), float64."""
-        pos = np.asarray(positions, dtype=np.int64)
+        pos = _ids_array(positions, "librope.Model.query_scale: positions")  # no float truncation
         qs = self.query_scaling
         on = qs is not None and (qs["layers"] == "all_layers" or self.layer_set(layer) is None)
         if not on:

@@ -70,6 +70,15 @@ def test_integer_positions_of_every_dtype_are_accepted():
         np.testing.assert_array_equal(librope.apply(X, pos, style="half", freqs=F), want)
 
 
+def test_model_query_scale_positions_are_checked_too():
+    m = librope.model({"head_dim": 16, "rope_theta": 1e4, "num_hidden_layers": 2})
+    np.testing.assert_array_equal(m.query_scale(0, [0, 1, 2]), np.ones(3))
+    with pytest.raises(TypeError, match="integer"):
+        m.query_scale(0, [0.5, 1.7])
+    with pytest.raises(OverflowError, match="int64"):
+        m.query_scale(0, [2 ** 64])
+
+
 # ---- out= and autograd
 
 def test_out_that_requires_grad_is_refused_and_left_untouched():
@@ -170,6 +179,9 @@ SWEEP = textwrap.dedent(r"""
     F = librope.freqs(rope_theta=10000.0, head_dim=16)
     T = librope.Table(F, 8)
     FM = librope.freqs(rope_theta=10000.0, head_dim=16, mrope_section=[2, 3, 3])
+    CFG = {"head_dim": 16, "rope_theta": 1e4, "num_hidden_layers": 2}
+    M = librope.model(CFG)
+    COS, SIN = librope.cos_sin(F, 8)
     X = np.zeros((1, 3, 2, 16), np.float32)
     JUNK = [None, True, 0, -1, 2 ** 31, 2 ** 63 - 1, 2 ** 63, -2 ** 63 - 1, 2 ** 200, 1.5, math.nan, -math.inf,
             "", "half\0", "x" * 10000, b"half", [], [1.5], [[1], [2, 3]], [2 ** 64], object(), 1j,
@@ -193,14 +205,18 @@ SWEEP = textwrap.dedent(r"""
         "apply_rotary_emb": ((torch.zeros(1, 3, 2, 16), torch.zeros(1, 3, 2, 16),
                               torch.ones(3, 8, dtype=torch.complex64)), {}),
         "config_from_hf": (({"head_dim": 16},), {}),
+        "model": ((CFG,), {"seq_len": 8}),
+        "M.query_scale": ((0, [0, 1, 2]), {}),
+        "M.layer_freqs": ((1,), {}),
+        "verify": ((CFG, COS, SIN), {"positions": np.arange(8), "tol": 1e-3, "style": "half", "seq_len": 8}),
         "set_num_threads": ((1,), {}),
     }
     ALLOWED = (TypeError, ValueError, OverflowError, MemoryError, RuntimeError, NotImplementedError,
                OSError)  # OSError: config_from_hf of a path that is no file
     calls = 0
     for name, (args, kwargs) in GOOD.items():
-        fn = librope
-        for part in name.split("."):
+        fn = M if name.startswith("M.") else librope
+        for part in name.split(".")[1 if name.startswith("M.") else 0:]:
             fn = getattr(fn, part)
         fn(*args, **kwargs)  # the good call works
         slots = [("a", i) for i in range(len(args))] + [("k", k) for k in kwargs]
