@@ -604,6 +604,9 @@ def _check_out(x, out, name):
     if _is_torch(out) and torch.is_grad_enabled() and (out.requires_grad or x.requires_grad):
         raise ValueError(f"librope: {name}= cannot be used when the input or {name} requires grad "
                          "(autograd would not see the write); use the returned tensor, or torch.no_grad()")
+    if _is_torch(out) and out.is_inference() and not torch.is_inference_mode_enabled():
+        raise ValueError(f"librope: {name}= is an inference tensor, which torch does not let change "
+                         "outside torch.inference_mode()")
     return out
 
 

@@ -97,6 +97,18 @@ def test_out_that_requires_grad_is_refused_and_left_untouched():
     assert torch.equal(out.detach(), librope.apply(x, None, style="half", freqs=F))
 
 
+def test_inference_tensors_follow_torchs_rule():
+    with torch.inference_mode():
+        x = torch.randn(1, 3, 2, 16)
+        librope.apply(x, None, style="half", freqs=F, out=x)  # allowed inside inference mode
+    before = x.clone()
+    with pytest.raises(ValueError, match="inference"):
+        librope.apply(x, None, style="half", freqs=F, out=x)
+    assert torch.equal(x, before)
+    assert torch.equal(librope.apply(x, None, style="half", freqs=F),
+                       librope.apply(x.clone(), None, style="half", freqs=F))
+
+
 @pytest.mark.skipif(not hasattr(getattr(torch.autograd, "graph", None), "increment_version"),
                     reason="torch.autograd.graph.increment_version needs torch >= 2.1")
 def test_an_in_place_write_is_seen_by_autograd():
