@@ -363,6 +363,25 @@ static void test_layouts(void) {
     table_free(&e);
 }
 
+/* Tables over 16384 rows: faults are tested on a subset, the truth's budget on every row. */
+static void test_large(void) {
+    static verify_report r;
+    rope_config llama = cfg_default(10000, 64);
+    verify_truth t = truth_of(llama, ROPE_STYLE_HALF);
+    int64_t *pos = range_pos(40000, 0);
+    table e = make_table(&llama, 0, pos, 40000, 0, ROPE_PRECISION_COMPAT_F32, 1, F_NONE);
+    run_table("large right", &t, &e, VERIFY_RIGHT, "f32_angle", &r);
+    CHECK(r.rows == 40000 && r.rows_analysed < 16385 && r.rows_analysed > 8000);
+    for (int64_t row = 30001; row < 40000; row += 2) e.c[row * 32 + 5] += 1e-3; /* odd rows only */
+    run_table("large, odd rows off", &t, &e, VERIFY_UNEXPLAINED, NULL, &r);
+    table_free(&e);
+    rope_config wrong = cfg_default(20000, 64);
+    e = make_table(&wrong, 0, pos, 40000, 0, ROPE_PRECISION_COMPAT_F32, 1, F_NONE);
+    run_table("large wrong base", &t, &e, VERIFY_FAULT, "base", &r);
+    table_free(&e);
+    free(pos);
+}
+
 /* Sliding/global: a Gemma 3 sliding layer (base 1e4) given the global base 1e6 (with the
  * global layers' linear x8 scaling, as Gemma 3 27B). */
 static void test_layer_swap(void) {
@@ -630,6 +649,56 @@ static double num1(const char *buf, const char *key, double dflt) {
     return x;
 }
 
+/* HF's apply_rotary_pos_emb outputs (q and k, (batch, heads, seq, D), at the positions of rows
+ * apply_rows) and Meta's freqs_cis rows verify as right too. */
+static void golden_pairs(const char *b, const char *name, const verify_truth *t, const int64_t *pos,
+                         int64_t np) {
+    static verify_report r;
+    int64_t nq, nk, nqo, nko, nqs, nks, nrows;
+    double *q = nums(b, "q", &nq), *k = nums(b, "k", &nk), *qo = nums(b, "q_out", &nqo),
+           *ko = nums(b, "k_out", &nko), *qs = nums(b, "q_shape", &nqs), *ks = nums(b, "k_shape", &nks),
+           *rows = nums(b, "apply_rows", &nrows);
+    if (q && k && qo && ko && qs && ks && rows && nqs == 4 && nks == 4 && qs[0] == 1 && ks[0] == 1 &&
+        qs[2] == nrows && ks[2] == nrows && qs[3] == ks[3] && nq == nqo && nk == nko) {
+        int64_t Hq = (int64_t)qs[1], Hk = (int64_t)ks[1], S = nrows, D = (int64_t)qs[3], H = Hq + Hk;
+        double *in = malloc(S * H * D * sizeof(double)), *out = malloc(S * H * D * sizeof(double));
+        int64_t *tp = malloc(S * sizeof(int64_t));
+        for (int64_t s = 0; s < S; s++) {
+            int64_t row = (int64_t)rows[s];
+            tp[s] = row >= 0 && row < np ? pos[row] : 0;
+            for (int64_t h = 0; h < H; h++)
+                for (int64_t d = 0; d < D; d++) {
+                    int isq = h < Hq;
+                    int64_t src = ((isq ? h : h - Hq) * S + s) * D + d;
+                    in[(s * H + h) * D + d] = isq ? q[src] : k[src];
+                    out[(s * H + h) * D + d] = isq ? qo[src] : ko[src];
+                }
+        }
+        verify_pairs vp = {S, H, D, in, out, tp, 0x1p-24};
+        char err[256] = "";
+        int rc = verify_run_pairs(t, &vp, &r, err, sizeof err);
+        int ok = !rc && r.verdict == VERIFY_RIGHT;
+        for (int i = 0; i < r.n_diag; i++) ok &= !r.diag[i].fault;
+        CHECK_MSG(ok, "golden %s: HF's q/k outputs not verified as right (%s)", name, err);
+        if (!ok && !rc) dump(name, &r);
+        free(in), free(out), free(tp);
+    }
+    free(q), free(k), free(qo), free(ko), free(qs), free(ks), free(rows);
+    int64_t nmc, nms;
+    double *mc = nums(b, "meta_cos", &nmc), *ms = nums(b, "meta_sin", &nms);
+    if (mc && ms && nmc == nms && nmc % np == 0) {
+        verify_table vt = {np, nmc / np, mc, ms, pos, ROPE_STYLE_NONE, "complex freqs_cis"};
+        verify_truth u = *t;
+        u.style = ROPE_STYLE_INTERLEAVED;
+        char err[256] = "";
+        int rc = verify_run_table(&u, &vt, &r, err, sizeof err);
+        int ok = !rc && r.verdict == VERIFY_RIGHT;
+        CHECK_MSG(ok, "golden %s: Meta's freqs_cis not verified as right (%s)", name, err);
+        if (!ok && !rc) dump(name, &r);
+    }
+    free(mc), free(ms);
+}
+
 /* HF's own cos/sin (golden: first half of each row, attention factor included) verify as
  * right: the float32 explanation, never a fault. */
 static void test_golden(void) {
@@ -681,6 +750,7 @@ static void test_golden(void) {
             for (int i = 0; i < r.n_diag; i++) ok &= !r.diag[i].fault;
             CHECK_MSG(ok, "golden %s: HF float32 cos/sin not verified as right", cases[ci]);
             if (!ok) dump(cases[ci], &r);
+            golden_pairs(b, cases[ci], &t, pos, np);
             free(pos);
         } else {
             CHECK_MSG(0, "%s: malformed golden file", cases[ci]);
@@ -715,6 +785,7 @@ int main(void) {
     test_width();
     test_layouts();
     test_layer_swap();
+    test_large();
     test_pairs();
     test_gemma4();
     test_nope();

@@ -96,6 +96,7 @@ typedef struct verify_report {
     char storage[8];            /* "f32", "bf16", "f16": the narrowest type holding every value */
     char layer_type[ROPE_SET_NAME_MAX];
     int64_t rows, n_freqs, n_freqs_truth, rotary_dim, head_dim, seq_len, pos_min, pos_max;
+    int64_t rows_analysed;      /* tables over 16384 rows: the hypotheses see 16384 of them */
     double attention_factor;    /* the model's */
     double amplitude;           /* the data's: median |(cos, sin)| */
     double max_abs, max_ulp, f32_max_abs, tol;
