@@ -566,6 +566,7 @@ int llama_session_shift(llama_session *s, int64_t n_keep, int64_t n_discard, cha
 int64_t llama_session_pos(const llama_session *s) { return s->pos; }
 int64_t llama_session_n_ctx(const llama_session *s) { return s->n_ctx; }
 int64_t llama_session_max_batch(const llama_session *s) { return s->max_batch; }
+const llama_model *llama_session_model(const llama_session *s) { return s->m; }
 const rope_freqs *llama_session_freqs(const llama_session *s) { return &s->freqs; }
 
 /* ------------------------------------------------------------ forward */

@@ -147,6 +147,7 @@ int llama_session_shift(llama_session *s, int64_t n_keep, int64_t n_discard, cha
 int64_t llama_session_pos(const llama_session *s);
 int64_t llama_session_n_ctx(const llama_session *s);
 int64_t llama_session_max_batch(const llama_session *s);
+const llama_model *llama_session_model(const llama_session *s);
 /* The RoPE frequencies the session uses (for reports). */
 const rope_freqs *llama_session_freqs(const llama_session *s);
 

@@ -12,5 +12,6 @@ int cmd_verify(int argc, char **argv);    /* tools/cmd_verify.c */
 int cmd_bench(int argc, char **argv);     /* bench/bench.c */
 int cmd_generate(int argc, char **argv);  /* llama/cmd_generate.c (runner module) */
 int cmd_ppl(int argc, char **argv);       /* llama/cmd_ppl.c */
+int cmd_lab(int argc, char **argv);       /* llama/cmd_lab.c */
 
 #endif

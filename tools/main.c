@@ -13,6 +13,7 @@ static const struct {
 #ifdef ROPE_HAVE_LLAMA
     {"generate", cmd_generate, "generate text with a LLaMA-architecture GGUF model"},
     {"ppl", cmd_ppl, "perplexity of a text file under a GGUF model"},
+    {"lab", cmd_lab, "perplexity / passkey retrieval vs context length for each RoPE scaling"},
 #endif
     {"inspect", cmd_inspect, "show the RoPE of a Hugging Face config.json"},
     {"table", cmd_table, "print cos/sin rows for given positions"},
