@@ -129,6 +129,7 @@ typedef struct kset {
     const char *name;
     qm_dot_fn fn;
     int (*available)(void);
+    qm_dequant_fn dequant; /* NULL: the reference */
 } kset;
 
 static int always(void) { return 1; }
@@ -156,14 +157,14 @@ static int have_dotprod(void) { return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 
 /* Best first. */
 static const kset KSETS[] = {
 #if defined(__x86_64__) && defined(QM_HAVE_X86)
-    {"avx512vnni", qm_dot_avx512vnni, have_vnni},
-    {"avx2", qm_dot_avx2, have_avx2},
+    {"avx512vnni", qm_dot_avx512vnni, have_vnni, qm_dequant_avx512vnni},
+    {"avx2", qm_dot_avx2, have_avx2, qm_dequant_avx2},
 #endif
 #if defined(__aarch64__) && defined(QM_HAVE_NEON)
-    {"neon-dotprod", qm_dot_neon_dotprod, have_dotprod},
-    {"neon", qm_dot_neon, always},
+    {"neon-dotprod", qm_dot_neon_dotprod, have_dotprod, NULL},
+    {"neon", qm_dot_neon, always, NULL},
 #endif
-    {"scalar", dot_scalar, always},
+    {"scalar", dot_scalar, always, NULL},
 };
 enum { N_KSETS = sizeof KSETS / sizeof KSETS[0] };
 
@@ -203,11 +204,13 @@ void qm_matvec(const qm_matrix *m, const qm_act *a, float *y, int64_t r0, int64_
     }
 }
 
-void qm_dequant_rows(const qm_matrix *m, int64_t r0, int64_t r1, float *out) {
+static void dequant_rows(const qm_matrix *m, int64_t r0, int64_t r1, float *out,
+                         qm_dequant_fn fast) {
     const int64_t nk = m->cols / 32;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)m->data + (size_t)r * m->row_bytes;
         float *o = out + (r - r0) * m->cols;
+        if (fast && fast(m->type, row, nk, o)) continue;
         for (int64_t k = 0; k < nk; k++) {
             int8_t w[32];
             qm_factors f;
@@ -219,4 +222,12 @@ void qm_dequant_rows(const qm_matrix *m, int64_t r0, int64_t r1, float *out) {
             }
         }
     }
+}
+
+void qm_dequant_rows(const qm_matrix *m, int64_t r0, int64_t r1, float *out) {
+    dequant_rows(m, r0, r1, out, pick()->dequant);
+}
+
+void qm_dequant_rows_ref(const qm_matrix *m, int64_t r0, int64_t r1, float *out) {
+    dequant_rows(m, r0, r1, out, NULL);
 }

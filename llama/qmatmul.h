@@ -83,8 +83,10 @@ void qm_matvec(const qm_matrix *m, const qm_act *a, float *y, int64_t r0, int64_
                int accumulate);
 
 /* Dequantise rows [r0, r1) to float32 (out: (r1 − r0) · cols), for prompt
- * processing through sgemm. */
+ * processing through sgemm: value = scale · code (+ min), the same bits with
+ * every kernel set (qm_dequant_rows_ref is the scalar one). */
 void qm_dequant_rows(const qm_matrix *m, int64_t r0, int64_t r1, float *out);
+void qm_dequant_rows_ref(const qm_matrix *m, int64_t r0, int64_t r1, float *out);
 
 /* Which kernel set qm_dot uses: "scalar", "avx2", "avx512vnni", "neon",
  * "neon-dotprod". qm_force_isa selects one for tests ("scalar" always

@@ -219,3 +219,41 @@ float QM_DOT_NAME(uint32_t type, const void *row, const qm_act *a) {
     default: return dot32(QT_Q8_0, row, a);
     }
 }
+
+/* Dequantisation of 32-blocks [k0, k1) of one row, the reference's
+ * arithmetic per value: scale · code (+ min), a multiply then an add. */
+static inline __attribute__((always_inline)) void dequant32(uint32_t type, const uint8_t *row,
+                                                            int64_t k0, int64_t k1, float *out) {
+    for (int64_t k = k0; k < k1; k++) {
+        const __m256i w = codes32(type, row, k);
+        qm_factors f;
+        qm_block_factors(type, row, k, &f);
+        const __m256 sc = _mm256_set1_ps(f.scale), mn = _mm256_set1_ps(f.min);
+        const __m128i lo = _mm256_castsi256_si128(w), hi = _mm256_extracti128_si256(w, 1);
+        const __m256i w32[4] = {_mm256_cvtepi8_epi32(lo), _mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)),
+                                _mm256_cvtepi8_epi32(hi), _mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))};
+        for (int i = 0; i < 4; i++) {
+            __m256 v = _mm256_mul_ps(sc, _mm256_cvtepi32_ps(w32[i]));
+            if (f.has_min) v = _mm256_add_ps(v, mn);
+            _mm256_storeu_ps(out + 32 * (k - k0) + 8 * i, v);
+        }
+    }
+}
+
+#ifdef QM_VNNI
+#define QM_DEQ_NAME qm_dequant_avx512vnni
+#else
+#define QM_DEQ_NAME qm_dequant_avx2
+#endif
+
+/* 1 if done, 0 if the type is left to the reference (K-quants). */
+int QM_DEQ_NAME(uint32_t type, const void *row, int64_t n_blocks, float *out) {
+    switch (type) {
+    case QT_Q4_0: dequant32(QT_Q4_0, row, 0, n_blocks, out); return 1;
+    case QT_Q4_1: dequant32(QT_Q4_1, row, 0, n_blocks, out); return 1;
+    case QT_Q5_0: dequant32(QT_Q5_0, row, 0, n_blocks, out); return 1;
+    case QT_Q5_1: dequant32(QT_Q5_1, row, 0, n_blocks, out); return 1;
+    case QT_Q8_0: dequant32(QT_Q8_0, row, 0, n_blocks, out); return 1;
+    }
+    return 0;
+}

@@ -200,5 +200,10 @@ float qm_dot_avx2(uint32_t type, const void *row, const qm_act *a);
 float qm_dot_avx512vnni(uint32_t type, const void *row, const qm_act *a);
 float qm_dot_neon(uint32_t type, const void *row, const qm_act *a);
 float qm_dot_neon_dotprod(uint32_t type, const void *row, const qm_act *a);
+/* SIMD dequantisation of one row (n_blocks 32-blocks): 1 if done, 0 if the
+ * type is left to the reference; same bits as the reference. */
+typedef int (*qm_dequant_fn)(uint32_t type, const void *row, int64_t n_blocks, float *out);
+int qm_dequant_avx2(uint32_t type, const void *row, int64_t n_blocks, float *out);
+int qm_dequant_avx512vnni(uint32_t type, const void *row, int64_t n_blocks, float *out);
 
 #endif

@@ -230,6 +230,14 @@ static void test_matvec_split(void) {
         qm_matvec(&m, &a, y2, 0, 11, 0);
         qm_matvec(&m, &a, y2, 11, ROWS, 0);
         CHECK(memcmp(y1, y2, sizeof y1) == 0);
+        /* dequantisation: the kernel set's = the reference's bits */
+        float *d1 = malloc(sizeof(float) * COLS * ROWS), *d2 = malloc(sizeof(float) * COLS * ROWS);
+        qm_dequant_rows(&m, 0, ROWS, d1);
+        qm_dequant_rows_ref(&m, 0, ROWS, d2);
+        CHECK_MSG(memcmp(d1, d2, sizeof(float) * COLS * ROWS) == 0, "%s: %s dequantisation",
+                  qm_isa(), NAMES[t]);
+        free(d1);
+        free(d2);
         qm_matvec(&m, &a, y2, 0, ROWS, 1); /* accumulate: y + y */
         int bad = 0;
         for (int r = 0; r < ROWS; r++) bad += !same_float(y2[r], y1[r] + y1[r]);
@@ -252,6 +260,7 @@ int main(void) {
         if (qm_force_isa(sets[i]) != 0) continue;
         printf("kernel set %s\n", sets[i]);
         test_dots(sets[i]);
+        test_matvec_split();
         ran++;
     }
     if (!ran) printf("no SIMD kernel set here: the reference only\n");
