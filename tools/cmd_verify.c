@@ -2,7 +2,7 @@
  * rope verify CONFIG.json (--cos C.npy --sin S.npy | --freqs-cis F.npy | --q-in Q.npy --q-out Q2.npy
  *             [--k-in K.npy --k-out K2.npy]) [--positions P] [--layout bshd|bhsd] [--seq-len N]
  *             [--tol T] [--style half|interleaved] [--layer N | --layer-type T] [--json]
- *             [--plot FILE.svg]
+ *             [--plot FILE.png|.svg|.pdf]
  *
  * Tells another engine whether its RoPE is right for a model and, if not, which classic fault
  * the data fits (tools/lib/verify.c does the analysis; docs/verify.md explains it).
@@ -19,6 +19,9 @@
 #include "npy.h"
 #include "rope.h"
 #include "verify.h"
+#ifdef ROPE_HAVE_CAIRO
+#include "plot.h"
+#endif
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -53,7 +56,8 @@ static void usage(FILE *f) {
             "  --layer-type T  the RoPE of the layers of type T (e.g. sliding_attention);\n"
             "                  default: the full-attention layers' (rope inspect lists them)\n"
             "  --json          the report as JSON on stdout\n"
-            "  --plot FILE.svg error vs position per frequency band (and float32's own error)\n"
+            "  --plot FILE     error vs position per frequency band and float32's own error:\n"
+            "                  .png, .svg or .pdf (needs cairo)\n"
             "\n"
             "Faults tested: wrong convention, halves swapped (sin sign), cos/sin swapped, positions\n"
             "offset by k, wrong base, scaling missing / wrong factor / wrong type, dynamic NTK at the\n"
@@ -101,78 +105,31 @@ static int load_floats(const char *path, npy_array *a, double **out, int allow_c
     return 0;
 }
 
-/* ------------------------------------------------------------------ plot (SVG) */
+/* ------------------------------------------------------------------ plot */
 
-static double plot_x(double p, double lo, double hi, double X, double W) {
-    return X + W * (log10(p + 1) - lo) / (hi - lo);
+#ifdef ROPE_HAVE_CAIRO
+/* Max |error| against position + 1 (log-log), one line per frequency quarter, float32's own
+ * error dashed, the tolerance dotted: PNG, SVG or PDF by the extension (tools/lib/plot.h). */
+static int write_plot(const char *path, const verify_report *r, const char *cfg_path, char *err, size_t errlen) {
+    double x[VERIFY_PLOT_BINS], tx[2], ty[2] = {r->tol, r->tol};
+    for (int k = 0; k < r->n_plot; k++) x[k] = r->plot_pos[k] + 1;
+    tx[0] = 1;
+    tx[1] = (double)r->pos_max + 1;
+    static const char *names[VERIFY_FBANDS] = {"highest quarter of frequencies", "second quarter",
+                                               "third quarter", "lowest quarter"};
+    plot_series s[VERIFY_FBANDS + 2];
+    int n = 0;
+    for (int b = 0; b < VERIFY_FBANDS; b++)
+        s[n++] = (plot_series){names[b], x, r->plot_err[b], r->n_plot, plot_palette[b], PLOT_SOLID, 1};
+    s[n++] = (plot_series){"HF float32 vs accurate", x, r->plot_f32, r->n_plot, PLOT_GREY, PLOT_DASHED, 0};
+    s[n++] = (plot_series){"tolerance", tx, ty, 2, PLOT_INK, PLOT_DASHED, 0};
+    char title[256];
+    snprintf(title, sizeof title, "rope verify %s: %s", cfg_path,
+             r->verdict == VERIFY_RIGHT ? "right" : r->verdict == VERIFY_FAULT ? "fault" : "unexplained");
+    plot_chart c = {title, "position + 1", "max |cos/sin error| in the bin", 1, 1, s, n, PLOT_LEFT};
+    return plot_line_chart_file(path, &c, 1100, 700, err, errlen);
 }
-static double plot_y(double e, double lo, double hi, double Y, double H) {
-    double l = log10(e > 1e-12 ? e : 1e-12);
-    if (l < lo) l = lo;
-    return Y + H - H * (l - lo) / (hi - lo);
-}
-
-static int write_svg(const char *path, const verify_report *r, const char *cfg_path) {
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    const double X = 90, Y = 50, W = 760, H = 420;
-    double xlo = 0, xhi = log10((double)r->pos_max + 2);
-    if (xhi < 1) xhi = 1;
-    double ylo = -9, yhi = 1;
-    static const char *col[VERIFY_FBANDS] = {"#d62728", "#ff7f0e", "#2ca02c", "#1f77b4"};
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\"560\" "
-               "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"900\" height=\"560\" fill=\"white\"/>\n");
-    fprintf(f, "<text x=\"450\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">rope verify: |error| vs "
-               "position per frequency band (");
-    for (const char *c = cfg_path; *c; c++) {
-        if (*c == '<') fputs("&lt;", f);
-        else if (*c == '&') fputs("&amp;", f);
-        else if ((unsigned char)*c >= 0x20 && (unsigned char)*c < 0x80) fputc(*c, f);
-    }
-    fprintf(f, ": %s)</text>\n", r->verdict == VERIFY_RIGHT ? "right" : r->verdict == VERIFY_FAULT ? "fault" : "unexplained");
-    fprintf(f, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"black\"/>\n", X, Y, W, H);
-    for (int e = (int)ylo; e <= (int)yhi; e++) {
-        double y = plot_y(pow(10, e), ylo, yhi, Y, H);
-        fprintf(f, "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-                   "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">1e%d</text>\n",
-                X, y, X + W, y, X - 6, y + 4, e);
-    }
-    for (int e = 0; e <= (int)ceil(xhi); e++) {
-        double x = X + W * (e - xlo) / (xhi - xlo);
-        if (x > X + W + 0.5) break;
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#ddd\"/>"
-                   "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">1e%d</text>\n",
-                x, Y, x, Y + H, x, Y + H + 16, e);
-    }
-    fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">position + 1</text>\n", X + W / 2, Y + H + 36);
-    fprintf(f, "<text x=\"20\" y=\"%g\" transform=\"rotate(-90 20 %g)\" text-anchor=\"middle\">max |cos/sin "
-               "error| in the bin</text>\n", Y + H / 2, Y + H / 2);
-    double ty = plot_y(r->tol, ylo, yhi, Y, H);
-    fprintf(f, "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"black\" stroke-dasharray=\"2,4\"/>\n",
-            X, ty, X + W, ty);
-    for (int s = -1; s < VERIFY_FBANDS; s++) {
-        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"%s points=\"",
-                s < 0 ? "#777" : col[s], s < 0 ? "1.5" : "2", s < 0 ? " stroke-dasharray=\"6,4\"" : "");
-        for (int k = 0; k < r->n_plot; k++) {
-            double e = s < 0 ? r->plot_f32[k] : r->plot_err[s][k];
-            if (!isfinite(e)) e = 10;
-            fprintf(f, "%.1f,%.1f ", plot_x(r->plot_pos[k], xlo, xhi, X, W), plot_y(e, ylo, yhi, Y, H));
-        }
-        fprintf(f, "\"/>\n");
-    }
-    const char *names[VERIFY_FBANDS] = {"highest quarter of frequencies", "second quarter", "third quarter",
-                                         "lowest quarter"};
-    for (int s = -2; s < VERIFY_FBANDS; s++) {
-        double ly = Y + 14 + 16 * (s + 2);
-        const char *lab = s == -2 ? "tolerance" : s == -1 ? "float32 (HF) vs accurate" : names[s];
-        fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-width=\"2\"%s/>"
-                   "<text x=\"%g\" y=\"%g\">%s</text>\n",
-                X + 10, ly, X + 40, ly, s == -2 ? "black" : s == -1 ? "#777" : col[s],
-                s < 0 ? " stroke-dasharray=\"4,3\"" : "", X + 46, ly + 4, lab);
-    }
-    fprintf(f, "</svg>\n");
-    return fclose(f) == 0 ? 0 : -1;
-}
+#endif
 
 /* ------------------------------------------------------------------ evidence */
 
@@ -428,10 +385,17 @@ int cmd_verify(int argc, char **argv) {
         fprintf(stderr, "rope verify: --tol must be a positive number (got '%s')\n", o.tol);
         return 2;
     }
-    if (o.plot && !cli_ends_with(o.plot, ".svg")) {
-        fprintf(stderr, "rope verify: --plot must end in .svg (got '%s')\n", o.plot);
+#ifdef ROPE_HAVE_CAIRO
+    if (o.plot && !plot_format_of(o.plot)) {
+        fprintf(stderr, "rope verify: --plot must end in .png, .svg or .pdf (got '%s')\n", o.plot);
         return 2;
     }
+#else
+    if (o.plot) {
+        fprintf(stderr, "rope verify: --plot: this rope was built without cairo (Debian: libcairo2-dev)\n");
+        return 2;
+    }
+#endif
     hf_config hc;
     char err[512];
     if (hf_config_load(o.cfg, &hc, err, sizeof err) != 0) {
@@ -477,9 +441,11 @@ int cmd_verify(int argc, char **argv) {
     }
     fputs(text, stdout);
     verify_string_free(text);
-    if (o.plot && write_svg(o.plot, &r, o.cfg) != 0) {
-        fprintf(stderr, "rope verify: cannot write %s\n", o.plot);
+#ifdef ROPE_HAVE_CAIRO
+    if (o.plot && write_plot(o.plot, &r, o.cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "rope verify: --plot %s: %s\n", o.plot, err);
         return 2;
     }
+#endif
     return r.verdict == VERIFY_RIGHT ? 0 : 1;
 }

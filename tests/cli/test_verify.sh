@@ -128,20 +128,6 @@ CFG=$G3 expect 0 right "" --layer 5 --cos "$T/g_global_cos.npy" --sin "$T/g_glob
 CFG=$G3 expect 0 right "" --layer-type sliding_attention --cos "$T/g_sliding_cos.npy" --sin "$T/g_sliding_sin.npy" $P
 CFG=$G3 expect 1 fault layer_type_swapped --cos "$T/g_sliding_cos.npy" --sin "$T/g_sliding_sin.npy" $P
 
-# the same evidence as text, and the plot
-"$ROPE" verify "$CFG" --cos "$T/base_cos.npy" --sin "$T/base_sin.npy" $P --plot "$T/v.svg" > "$T/out.txt" || true
-grep -q "verdict: fault" "$T/out.txt" || fail "text report: no verdict line"
-grep -q "wrong base: rope_theta 500000 fits" "$T/out.txt" || fail "text report: no base diagnosis"
-"$PY" - "$T/v.svg" <<'PYEOF'
-import sys
-import xml.etree.ElementTree as ET
-root = ET.parse(sys.argv[1]).getroot()
-lines = [e for e in root.iter() if e.tag.endswith("polyline")]
-assert len(lines) == 5, len(lines)  # four frequency bands and float32's own error
-assert all(len(l.get("points").split()) >= 2 for l in lines)
-print("svg ok")
-PYEOF
-
 # bad input: exit 2, a message naming the problem, nothing on stdout
 bad() {
     local what=$1
@@ -155,6 +141,37 @@ bad() {
     [ ! -s "$T/bad.out" ] || fail "$what: wrote to stdout"
     echo "ok: $what -> exit 2: $(head -c 100 "$T/bad.err")"
 }
+# the same evidence as text, and the plot (PNG, SVG, PDF through cairo; skipped without it)
+"$ROPE" verify "$CFG" --cos "$T/base_cos.npy" --sin "$T/base_sin.npy" $P > "$T/out.txt" || true
+grep -q "verdict: fault" "$T/out.txt" || fail "text report: no verdict line"
+grep -q "wrong base: rope_theta 500000 fits" "$T/out.txt" || fail "text report: no base diagnosis"
+set +e
+"$ROPE" verify "$CFG" --cos "$T/truth_cos.npy" --sin "$T/truth_sin.npy" $P --plot "$T/v.png" > /dev/null 2> "$T/plot.err"
+rc=$?
+set -e
+if grep -q "without cairo" "$T/plot.err"; then
+    echo "skip: plots (rope built without cairo)"
+else
+    [ "$rc" -eq 0 ] || { cat "$T/plot.err"; fail "verify --plot exited $rc"; }
+    for ext in svg pdf; do
+        "$ROPE" verify "$CFG" --cos "$T/truth_cos.npy" --sin "$T/truth_sin.npy" $P --plot "$T/v.$ext" > /dev/null
+    done
+    "$PY" - "$T" <<'PYEOF'
+import os, struct, sys, zlib
+import xml.etree.ElementTree as ET
+T = sys.argv[1]
+png = open(os.path.join(T, "v.png"), "rb").read()
+assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR", "PNG signature"
+w, h = struct.unpack(">II", png[16:24])
+assert w >= 800 and h >= 500, (w, h)
+root = ET.parse(os.path.join(T, "v.svg")).getroot()
+assert root.tag.endswith("svg") and sum(1 for _ in root.iter()) > 50, "SVG content"
+assert open(os.path.join(T, "v.pdf"), "rb").read(5) == b"%PDF-", "PDF signature"
+print("plot ok: png", w, "x", h, "svg, pdf")
+PYEOF
+fi
+bad "bad plot name" "$CFG" --freqs-cis "$T/cis.npy" --plot out.txt
+
 bad "no evidence" "$CFG"
 bad "no config" --cos "$T/truth_cos.npy" --sin "$T/truth_sin.npy"
 bad "cos without sin" "$CFG" --cos "$T/truth_cos.npy"
@@ -170,7 +187,6 @@ bad "bad tol" "$CFG" --freqs-cis "$T/cis.npy" --tol -1
 bad "bad seq-len" "$CFG" --freqs-cis "$T/cis.npy" --seq-len x
 bad "bad layout" "$CFG" --freqs-cis "$T/cis.npy" --layout hsdb
 bad "bad style" "$CFG" --freqs-cis "$T/cis.npy" --style neox
-bad "bad plot name" "$CFG" --freqs-cis "$T/cis.npy" --plot out.png
 bad "cis last dim" "$CFG" --freqs-cis "$T/truth_cos.npy"
 bad "unknown option" "$CFG" --freqs-cis "$T/cis.npy" --frobnicate
 bad "bad config" data/configs/nonexistent.json --freqs-cis "$T/cis.npy"
