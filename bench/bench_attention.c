@@ -163,18 +163,37 @@ enum { NT = 2 }; /* thread counts measured: 1 .. NT */
 typedef struct decode_row {
     int64_t ctx;
     rope_dtype dt;
+    int unrot; /* ROPE_KV_UNROTATED: keys rotated as attention reads them */
     double read_s, read_cpu_s, bytes;
     double attn_s[NT], attn_cpu_s[NT]; /* [threads - 1] */
 } decode_row;
 
 /* One round = a plain read of the cache's bytes and one decode step per thread
  * count, in an order that rotates from round to round; medians of each. */
-static rope_status bench_decode(int64_t ctx, rope_dtype dt, int rounds, decode_row *row) {
-    rope_kv_cache_desc desc = {1, HKV, HD, ctx, dt, ROPE_KV_ROTATED};
+static rope_status bench_decode(int64_t ctx, rope_dtype dt, int unrot, int rounds, decode_row *row) {
+    rope_kv_cache_desc desc = {1, HKV, HD, ctx, dt, unrot ? ROPE_KV_UNROTATED : ROPE_KV_ROTATED};
+    rope_config cfg;
+    rope_config_init(&cfg);
+    cfg.head_dim = HD;
+    cfg.rope_theta = 500000.0;
+    rope_freqs freqs;
+    rope_apply_params rope;
+    rope_apply_params_init(&rope);
+    rope.style = ROPE_STYLE_HALF;
+    rope.freqs = &freqs;
+    rope.rotary_dim = HD;
     rope_kv_cache *c = NULL;
     rope_pool *pool = NULL;
-    rope_status st = rope_kv_cache_create(&desc, &c);
-    if (st != ROPE_OK) return st;
+    rope_table *table = NULL; /* what an engine rotates with: a table of the context */
+    rope_status st = rope_freqs_compute(&cfg, 0, &freqs);
+    if (st == ROPE_OK && unrot) st = rope_table_create(&freqs, ctx, ROPE_PRECISION_ACCURATE, &table);
+    rope.table = table;
+    rope.freqs = NULL;
+    if (st == ROPE_OK) st = rope_kv_cache_create(&desc, &c);
+    if (st != ROPE_OK) {
+        rope_table_free(table);
+        return st;
+    }
     st = fill_cache(c, ctx, dt);
     if (st == ROPE_OK) st = rope_pool_create(NT, &pool);
     const double bytes = cache_bytes(ctx, dt);
@@ -195,6 +214,7 @@ static rope_status bench_decode(int64_t ctx, rope_dtype dt, int rounds, decode_r
         for (int k = 0; k < NT; k++) {
             rope_attention_params_init(&ap[k]);
             ap[k].pool = k ? pool : NULL;
+            ap[k].rope = unrot ? &rope : NULL;
         }
         volatile uint64_t sink = 0;
         for (int k = 0; k < NT && st == ROPE_OK; k++) st = rope_attention(c, &ap[k], &pos, &tq, &to);
@@ -221,12 +241,14 @@ static rope_status bench_decode(int64_t ctx, rope_dtype dt, int rounds, decode_r
         free(col);
         row->ctx = ctx;
         row->dt = dt;
+        row->unrot = unrot;
         row->bytes = bytes;
     }
     free(buf);
     free(t);
     rope_pool_free(pool);
     rope_kv_cache_free(c);
+    rope_table_free(table);
     return st;
 }
 
@@ -315,7 +337,8 @@ static void usage(void) {
     fprintf(stderr,
             "usage: rope bench attention [--json] [--rounds N] [--no-torch] [--quick]\n"
             "  decode: 1 token over 4096 and 32768 cached positions (32 q / 8 kv heads, d 128),\n"
-            "          f32, f16 and q8 cache, 1 and 2 threads, vs a plain read of the same bytes\n"
+            "          f32, f16 and q8 cache, 1 and 2 threads, vs a plain read of the same bytes;\n"
+            "          and at 4096 f32 and q8 caches that rotate keys when read (ROPE_KV_UNROTATED)\n"
             "  prefill: 2048 tokens causal, GFLOP/s with 1 and 2 threads, vs PyTorch eager\n"
             "  --quick: decode 4096 only, prefill 512 tokens, no torch\n");
 }
@@ -340,12 +363,18 @@ int bench_attention_run(int argc, char **argv) {
     if (quick) torch = 0;
     const int64_t ctxs[2] = {4096, 32768};
     const rope_dtype dts[3] = {ROPE_F32, ROPE_F16, ROPE_Q8};
-    decode_row dec[6];
+    decode_row dec[8];
     int n_dec = 0;
-    for (int ci = 0; ci < (quick ? 1 : 2); ci++)
+    /* every dtype at both lengths, then the rotate-on-read cost at 4096 (f32, q8) */
+    for (int ci = 0; ci < (quick ? 1 : 2) + 1; ci++)
         for (int di = 0; di < 3; di++) {
-            if (!json) fprintf(stderr, "  decode %lld %s ...\n", (long long)ctxs[ci], dt_name(dts[di]));
-            rope_status st = bench_decode(ctxs[ci], dts[di], rounds, &dec[n_dec]);
+            const int unrot = ci == (quick ? 1 : 2);
+            if (unrot && dts[di] == ROPE_F16) continue;
+            const int64_t ctx = unrot ? ctxs[0] : ctxs[ci];
+            if (!json)
+                fprintf(stderr, "  decode %lld %s%s ...\n", (long long)ctx, dt_name(dts[di]),
+                        unrot ? " (rotate on read)" : "");
+            rope_status st = bench_decode(ctx, dts[di], unrot, rounds, &dec[n_dec]);
             if (st != ROPE_OK) {
                 fprintf(stderr, "rope bench attention: decode: %s\n", rope_strerror(st));
                 return 1;
@@ -372,11 +401,12 @@ int bench_attention_run(int argc, char **argv) {
         printf("{\"isa\": \"%s\", \"decode\": [", rope_isa_name());
         for (int i = 0, first = 1; i < n_dec; i++)
             for (int k = 0; k < NT; k++, first = 0)
-                printf("%s{\"ctx\": %lld, \"dtype\": \"%s\", \"threads\": %d, \"attention_us\": %.1f, "
+                printf("%s{\"ctx\": %lld, \"dtype\": \"%s\", \"keys\": \"%s\", \"threads\": %d, \"attention_us\": %.1f, "
                        "\"read_us\": %.1f, \"bytes\": %.0f, \"attention_gbs\": %.2f, \"read_gbs\": %.2f, "
                        "\"ratio\": %.3f, \"attention_cpu_us\": %.1f, \"read_cpu_us\": %.1f, "
                        "\"ratio_cpu\": %.3f, \"speedup_vs_1_thread\": %.3f}",
-                       first ? "" : ", ", (long long)dec[i].ctx, dt_name(dec[i].dt), k + 1,
+                       first ? "" : ", ", (long long)dec[i].ctx, dt_name(dec[i].dt),
+                       dec[i].unrot ? "rotate_on_read" : "rotated", k + 1,
                        dec[i].attn_s[k] * 1e6, dec[i].read_s * 1e6, dec[i].bytes,
                        dec[i].bytes / dec[i].attn_s[k] * 1e-9, dec[i].bytes / dec[i].read_s * 1e-9,
                        dec[i].read_s / dec[i].attn_s[k], dec[i].attn_cpu_s[k] * 1e6,
@@ -403,8 +433,10 @@ int bench_attention_run(int argc, char **argv) {
         for (int k = 0; k < NT; k++) {
             char rc[16] = "-";
             if (k == 0) snprintf(rc, sizeof rc, "%.3f", dec[i].read_cpu_s / dec[i].attn_cpu_s[0]);
+            char name[16];
+            snprintf(name, sizeof name, "%s%s", dt_name(dec[i].dt), dec[i].unrot ? "/u" : "");
             printf("  %-7lld %-5s %3d %8.1f %12.1f %10.1f %10.2f %10.2f %7.3f %10s %8.2f\n",
-                   (long long)dec[i].ctx, dt_name(dec[i].dt), k + 1, dec[i].bytes / 1e6,
+                   (long long)dec[i].ctx, name, k + 1, dec[i].bytes / 1e6,
                    dec[i].attn_s[k] * 1e6, dec[i].read_s * 1e6, dec[i].bytes / dec[i].attn_s[k] * 1e-9,
                    dec[i].bytes / dec[i].read_s * 1e-9, dec[i].read_s / dec[i].attn_s[k],
                    rc, dec[i].attn_s[0] / dec[i].attn_s[k]);
@@ -412,7 +444,8 @@ int bench_attention_run(int argc, char **argv) {
     printf("  (ratio = time of a plain 1-thread read of the same bytes / attention time, wall clock;\n"
            "   ratio cpu: the same in thread CPU time (1 thread only), robust when others share the\n"
            "   cores; target >= 0.8 on 1 thread; speedup = 1-thread time / this time, target > 1;\n"
-           "   q8 bytes include the float32 scales: 1.125 bytes per element)\n\n");
+           "   q8 bytes include the float32 scales: 1.125 bytes per element; /u: ROPE_KV_UNROTATED,\n"
+           "   keys stored un-rotated and rotated as attention reads them)\n\n");
     printf("prefill, %lld tokens causal, f32 cache, median of %d\n", (long long)np, prounds);
     printf("  %-8s %10s %10s %12s %10s\n", "threads", "ms", "GFLOP/s", "torch ms", "speedup");
     for (int i = 0; i < 2; i++) {

@@ -1021,17 +1021,38 @@ static size_t scratch_layout(int64_t rmax, int64_t D, int unrot, unsigned char *
 static rope_status rotate_tile(const rope_kv_cache *c, const rope_apply_params *rope, int64_t b,
                                int64_t h, int64_t t0, int nk, const int64_t *kpos, const scratch *sc) {
     const int64_t D = c->D;
-    for (int j = 0; j < nk; j++)
-        for (int64_t d = 0; d < D; d++) sc->kr[j * D + d] = key_get(c, b, h, t0 + j, d);
+    /* whole blocks of AK_KB keys: [D][AK_KB] in the cache -> rows of D */
+    const int64_t blk0 = reg(c, b, h) + t0 * D; /* t0 is a multiple of AK_TILE */
+    for (int j0 = 0; j0 < nk; j0 += AK_KB) {
+        const int64_t base = blk0 + (int64_t)j0 * D;
+        const int jn = nk - j0 < AK_KB ? nk - j0 : AK_KB;
+        for (int64_t d = 0; d < D; d++) {
+            float *dst = sc->kr + (int64_t)j0 * D + d;
+            const int64_t e = base + d * AK_KB;
+            if (c->dt == AK_DT_F32) {
+                const float *src = (const float *)(const void *)c->k + e;
+                for (int j = 0; j < jn; j++) dst[j * D] = src[j];
+            } else if (c->dt == AK_DT_Q8) {
+                const int8_t *src = (const int8_t *)(const void *)c->k + e;
+                const float *sv = c->ks + sreg(c, b, h) + ksidx(c->nqb, t0 + j0, d / AK_QB);
+                for (int j = 0; j < jn; j++) dst[j * D] = (float)src[j] * sv[j];
+            } else {
+                for (int j = 0; j < jn; j++) dst[j * D] = ak_load1(c->k, e + j, c->dt);
+            }
+        }
+    }
     rope_tensor t;
     rope_tensor_contiguous(&t, sc->kr, ROPE_F32, 1, nk, 1, D);
     rope_positions rp = {0};
     rp.ids = kpos;
     rope_status st = rope_apply(rope, &rp, &t, &t);
     if (st != ROPE_OK) return st;
-    for (int j = 0; j < AK_TILE; j++)
-        for (int64_t d = 0; d < D; d++)
-            sc->kt[(j / AK_KB) * D * AK_KB + d * AK_KB + j % AK_KB] = j < nk ? sc->kr[j * D + d] : 0.0f;
+    for (int j0 = 0; j0 < AK_TILE; j0 += AK_KB)
+        for (int64_t d = 0; d < D; d++) {
+            float *dst = sc->kt + (int64_t)j0 * D + d * AK_KB;
+            const float *src = sc->kr + (int64_t)j0 * D + d;
+            for (int j = 0; j < AK_KB; j++) dst[j] = j0 + j < nk ? src[j * D] : 0.0f;
+        }
     return ROPE_OK;
 }
 
