@@ -227,3 +227,22 @@ def test_opcheck_rows(hf):
         fc = torch.polar(torch.ones(5, 16), pos[:, None].float() * torch.tensor(F.inv_freq_f32))
         args = (x, fc.real.contiguous(), fc.imag.contiguous(), 1, "bshd", False, True)
     torch.library.opcheck(torch.ops.librope.apply_rows.default, args)
+
+
+@needs_op
+def test_eager_calls_without_grad_skip_the_operator_dispatch(monkeypatch):
+    """The operator where it matters (autograd, torch.compile), a direct C call otherwise."""
+    calls = []
+    real = librope._OP
+
+    def counting(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(librope, "_OP", counting)
+    x = torch.randn(1, 3, 2, 32)
+    y0 = librope.apply(x, None, style="half", freqs=F)
+    assert calls == [] and y0.grad_fn is None
+    y1 = librope.apply(x.clone().requires_grad_(), None, style="half", freqs=F)
+    assert len(calls) == 1 and y1.grad_fn is not None
+    assert torch.equal(y0, y1.detach())
