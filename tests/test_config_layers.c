@@ -215,7 +215,85 @@ static void errors(void) {
                  "\"llama_4_scaling_beta\":0.1}}", "original_max_position_embeddings");
 }
 
+/* No silent misreads: a RoPE key that is misspelt, or known but not read for this
+ * family, is refused with its name; non-RoPE models are refused. */
+static void misreads(void) {
+    expect_error("{\"model_type\":\"llama\",\"head_dim\":128,\"max_position_embeddings\":131072,"
+                 "\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8,\"low_freq_factor\":1,"
+                 "\"high_freq_factor\":4,\"low_freq_factors\":2,\"original_max_position_embeddings\":8192}}",
+                 "rope_scaling.low_freq_factors");
+    expect_error("{\"model_type\":\"qwen2\",\"head_dim\":128,\"max_position_embeddings\":131072,"
+                 "\"rope_scaling\":{\"type\":\"yarn\",\"factor\":4,\"beta_fst\":32,"
+                 "\"original_max_position_embeddings\":32768}}", "rope_scaling.beta_fst");
+    expect_error("{\"model_type\":\"gemma3_text\",\"head_dim\":256,\"num_hidden_layers\":6,"
+                 "\"rope_local_base_frequency\":10000}", "rope_local_base_frequency");
+    expect_error("{\"model_type\":\"llama\",\"head_dim\":64,\"rope_local_base_freq\":10000}",
+                 "rope_local_base_freq");
+    expect_error("{\"model_type\":\"smollm3\",\"head_dim\":64,\"num_hidden_layers\":4,"
+                 "\"no_rope_layer\":[1,1,1,0]}", "no_rope_layer ");
+    expect_error("{\"model_type\":\"llama\",\"head_dim\":128,\"rotary_dim\":64}", "rotary_dim");
+    expect_error("{\"model_type\":\"llama\",\"head_dim\":128,\"rope_interleave\":true}", "rope_interleave");
+    expect_error("{\"model_type\":\"qwen2_vl\",\"hidden_size\":3584,\"num_attention_heads\":28,"
+                 "\"rope_scaling\":{\"type\":\"mrope\",\"mrope_section\":[16,24,24],\"mrope_interleaved\":true}}",
+                 "mrope_interleaved");
+    expect_error("{\"model_type\":\"llama\",\"head_dim\":128,\"rope_scaling\":{\"type\":\"dynamic\","
+                 "\"factor\":2,\"alpha\":1000},\"max_position_embeddings\":4096}", "rope_scaling.alpha");
+    expect_error("{\"model_type\":\"hunyuan_v1_dense\",\"head_dim\":128,\"max_position_embeddings\":4096,"
+                 "\"rope_scaling\":{\"type\":\"linear\",\"factor\":2,\"alpha\":1000}}", "alpha is read only");
+    expect_error("{\"model_type\":\"stablelm\",\"hidden_size\":2560,\"num_attention_heads\":32,"
+                 "\"rope_pct\":0.25}", "rope_pct");
+    expect_error("{\"model_type\":\"falcon\",\"hidden_size\":4544,\"num_attention_heads\":71,\"alibi\":true}",
+                 "ALiBi");
+    expect_error("{\"model_type\":\"bloom\",\"hidden_size\":1024,\"num_attention_heads\":16}",
+                 "no rotary position embedding");
+    expect_error("{\"model_type\":\"gptj\",\"n_embd\":4096,\"n_head\":16,\"rope_theta\":500000}",
+                 "rope_theta is not read");
+    expect_error("{\"model_type\":\"gptj\",\"n_embd\":4096,\"n_head\":16,\"rotary_dim\":300}", "rotary_dim 300");
+    expect_error("{\"model_type\":\"gemma4_text\",\"head_dim\":256,\"num_hidden_layers\":6,"
+                 "\"rope_parameters\":{\"sliding_attention\":{\"rope_type\":\"default\"},"
+                 "\"full_attention\":{\"rope_type\":\"proportional\",\"partial_rotary_factr\":0.25}}}",
+                 "rope_parameters.full_attention.partial_rotary_factr");
+
+    /* legacy names read as their families read them */
+    hf_config h;
+    if (parse("{\"model_type\":\"chatglm\",\"hidden_size\":4096,\"num_attention_heads\":32,\"kv_channels\":128,"
+              "\"num_layers\":40,\"seq_length\":131072,\"rope_ratio\":500}", &h) == 0) {
+        CHECK(h.rope.rope_theta == 5e6 && h.rotary_dim == 64 && h.style == ROPE_STYLE_INTERLEAVED);
+        CHECK_EQ_INT(h.model.n_layers, 40);
+    } else {
+        CHECK_MSG(0, "chatglm: %s", err);
+    }
+    hf_config_free(&h);
+    if (parse("{\"model_type\":\"qwen3_next\",\"head_dim\":256,\"rope_theta\":10000000}", &h) == 0)
+        CHECK_EQ_INT(h.rotary_dim, 64); /* Qwen3NextConfig's partial_rotary_factor default 0.25 */
+    else
+        CHECK_MSG(0, "qwen3_next: %s", err);
+    hf_config_free(&h);
+    if (parse("{\"model_type\":\"phi\",\"hidden_size\":2560,\"num_attention_heads\":32}", &h) == 0)
+        CHECK_EQ_INT(h.rotary_dim, 40); /* Phi-2: PhiConfig default 0.5 of 80 */
+    else
+        CHECK_MSG(0, "phi: %s", err);
+    hf_config_free(&h);
+    if (parse("{\"model_type\":\"hunyuan_v1_dense\",\"head_dim\":128,\"max_position_embeddings\":32768,"
+              "\"rope_theta\":10000,\"rope_scaling\":{\"type\":\"dynamic\",\"factor\":1,\"alpha\":1000}}", &h) == 0) {
+        CHECK(h.rope.type == ROPE_SCALING_DEFAULT); /* static NTK-alpha, not dynamic NTK */
+        CHECK_NEAR(h.rope.rope_theta, 1e4 * pow(1000.0, 128.0 / 126.0), 1e-6);
+    } else {
+        CHECK_MSG(0, "hunyuan: %s", err);
+    }
+    hf_config_free(&h);
+    if (parse("{\"model_type\":\"qwen3_vl\",\"text_config\":{\"head_dim\":128,\"rope_theta\":5000000,"
+              "\"rope_scaling\":{\"rope_type\":\"default\",\"mrope_interleaved\":false}}}", &h) == 0) {
+        /* transformers interleaves Qwen3-VL whatever the flag says, sections [24, 20, 20] by default */
+        CHECK(h.rope.mrope_interleaved == 1 && h.rope.n_mrope_section == 3 && h.rope.mrope_section[0] == 24);
+    } else {
+        CHECK_MSG(0, "qwen3_vl: %s", err);
+    }
+    hf_config_free(&h);
+}
+
 int main(void) {
+    misreads();
     bundled_maps();
     forms();
     errors();

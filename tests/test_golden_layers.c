@@ -11,7 +11,10 @@
  *     magnitude of the family's own apply function, identity pairs exact;
  *   - M-RoPE (Qwen3-VL interleaved planes, GLM-4.1V sections with partial rotary and
  *     interleaved pairs): an image-like grid's rows and the apply on grid tokens, same bounds;
- *   - Llama 4's NoPE-layer query scale within 1 float32 ulp of the real forward.
+ *   - legacy forms: GPT-J (n_embd/n_head, rotary_dim 64 of 256, its [sin | cos] table and
+ *     rotate_every_two), Hunyuan's "dynamic" + alpha (a static NTK-alpha base);
+ *   - Llama 4's NoPE-layer query scale within 1 float32 ulp of the real forward, and
+ *     Ministral 3's llama_4_scaling_beta scale from its own get_llama_4_attn_scale.
  */
 #define _POSIX_C_SOURCE 200809L /* strdup, strtok_r */
 #include <math.h>
@@ -217,8 +220,16 @@ static void check_set(const char *name, gfile *g, int at, const hf_config *h, ro
     }
     rec *inv = find(g, at, "inv_freq", 1), *af = find(g, at, "attention_factor", 1);
     rec *pr = find(g, at, "positions", 1), *cr = find(g, at, "cos", 1), *sr = find(g, at, "sin", 1);
-    CHECK(inv && af && pr && cr && sr);
-    if (!inv || !af || !pr || !cr || !sr) return;
+    CHECK(af && pr && cr && sr);
+    if (!af || !pr || !cr || !sr) return;
+    rec own; /* GPT-J keeps no inv_freq buffer: its table is checked against ours with our θ */
+    double ownv[ROPE_MAX_FREQS];
+    if (!inv) {
+        own.nv = (int)f.n_freqs;
+        own.v = ownv;
+        for (int i = 0; i < own.nv; i++) ownv[i] = f.inv_freq_f32[i];
+        inv = &own;
+    }
     CHECK_MSG(f.n_freqs == inv->nv, "%s/%s: %lld frequencies vs HF %d", name, set, (long long)f.n_freqs, inv->nv);
     if (f.n_freqs != inv->nv) return;
     double worst = 0;
@@ -315,7 +326,7 @@ static void one(const char *name) {
 int main(void) {
     static const char *const names[] = {"gemma2_2b", "gemma3_1b", "gemma3_4b", "gemma4_e2b", "smollm3_3b",
                                         "llama4_scout", "cohere2_command_r7b", "exaone4_32b", "qwen3_vl_8b",
-                                        "glm41v_9b"};
+                                        "glm41v_9b", "hunyuan_7b_instruct", "ministral3_8b", "gptj_6b"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) one(names[i]);
     return check_report("test_golden_layers");
 }

@@ -84,6 +84,87 @@ def _bool(obj, key, where=""):
     _fail(f"{where}{key} must be true or false")
 
 
+_DICT_KEYS = ("rope_type", "type", "rope_theta", "factor", "original_max_position_embeddings", "partial_rotary_factor",
+              "beta_fast", "beta_slow", "mscale", "mscale_all_dim", "attention_factor", "truncate", "low_freq_factor",
+              "high_freq_factor", "short_factor", "long_factor", "mrope_section", "mrope_interleaved",
+              "llama_4_scaling_beta", "max_position_embeddings")
+_TOP_KEYS = ("rope_theta", "rope_scaling", "rope_parameters", "rotary_emb_base", "rotary_pct", "partial_rotary_factor",
+             "qk_rope_head_dim", "no_rope_layers", "no_rope_layer_interval", "qk_nope_head_dim", "use_rope_scaling")
+_NO_ROPE = ("gpt2", "gpt_bigcode", "bloom", "mpt", "opt", "bert", "roberta", "t5", "gpt_neo", "jais")
+_HUNYUAN = ("hunyuan_v1_dense", "hunyuan_v1_moe", "hunyuan_vl")
+_PARTIAL_DEFAULT = dict([(m, 0.25) for m in ("gpt_neox", "qwen3_next", "qwen3_5", "qwen3_5_text", "qwen3_5_moe",
+                                             "qwen3_5_moe_text", "stablelm")] +
+                        [(m, 0.5) for m in ("glm", "glm4", "glm4_moe", "glm4v_moe", "glm4v_moe_text", "phi",
+                                            "persimmon", "nemotron", "recurrent_gemma", "chatglm")])
+
+
+def _check_dict_keys(d, dn, mt):
+    """Every key of a RoPE dict is understood, or refused by name (the C reader's check_rope_dict_keys)."""
+    for k in (d or {}):
+        ok = k in _DICT_KEYS
+        if k == "alpha":
+            ok = mt in _HUNYUAN
+        if k == "interleaved":
+            ok = mt in ("qwen3_omni_moe", "qwen3_omni_moe_thinker")
+        if not ok:
+            _fail(f"{dn}{k} is not a RoPE parameter librope understands (model_type '{mt or ''}'); refusing rather "
+                  "than ignoring it")
+
+
+def _check_top_keys(src, w, mt):
+    if mt in _NO_ROPE:
+        _fail(f"model_type '{mt}' has no rotary position embedding")
+    if _bool(src, "alibi", w):
+        _fail(f"{w}alibi is true: this model uses ALiBi, not RoPE")
+    for k in src:
+        if "rope" not in k and "rotary" not in k:
+            continue
+        ok = k in _TOP_KEYS
+        if k == "rope_local_base_freq":
+            ok = mt in _GEMMA3
+        if k == "rotary_dim":
+            ok = mt in ("gptj", "codegen", "minimax_m2")
+        if k == "rope_interleave":
+            ok = mt in ("deepseek_v3", "kimi_k2")
+        if k in ("rope_ratio", "original_rope", "apply_rope_fusion"):
+            ok = mt == "chatglm"
+        if k == "rope_pct":
+            _fail(f"{w}rope_pct (StableLM's remote-code name) is not read by transformers; give partial_rotary_factor "
+                  "instead")
+        if not ok:
+            _fail(f"{w}{k} is not a RoPE key librope understands for model_type '{mt or ''}'; refusing rather than "
+                  "ignoring it")
+
+
+def _legacy(src, w, d, dn, mt, out):
+    """GPT-J / CodeGen / MiniMax-M2 rotary_dim, Hunyuan NTK-alpha (the C reader's parse_set_legacy)."""
+    head_dim = out["head_dim"]
+    if mt in ("gptj", "codegen", "minimax_m2"):
+        rd = _int(src, "rotary_dim", w)
+        if rd is None and mt != "minimax_m2":
+            rd = 64
+        if rd:
+            if rd > head_dim or rd % 2:
+                _fail(f"{w}rotary_dim {rd} must be even and at most head_dim {head_dim}")
+            out["partial_rotary_factor"] = rd / head_dim
+        if mt in ("gptj", "codegen"):
+            if src.get("rope_theta") is not None or (d or {}).get("rope_theta") is not None:
+                _fail(f"{w}rope_theta is not read by transformers' {mt} (its base is 10000)")
+            out["rope_theta"] = 10000.0
+    alpha = _num(d or {}, "alpha", dn)
+    if alpha:
+        if out["type"] != "dynamic":
+            _fail(f"{dn}alpha is read only with rope_type dynamic (Hunyuan's NTK-alpha)")
+        if not alpha > 0:
+            _fail(f"{dn}alpha must be > 0 (got {alpha})")
+        if head_dim <= 2:
+            _fail(f"{dn}alpha needs head_dim > 2")
+        out["type"] = "default"
+        out["rope_theta"] = out.get("rope_theta", 10000.0) * alpha ** (head_dim / (head_dim - 2))
+        out.pop("factor", None)
+        out["partial_rotary_factor"] = 1.0
+
+
 def _text_model(config):
     if not isinstance(config, dict):
         raise TypeError("librope config: expected a dict (the parsed config.json)")
@@ -198,6 +279,10 @@ def _default_types(src, w, mt, n, rope_on):
 
 def _plan_layers(src, w, mt):
     n = _int(src, "num_hidden_layers", w) or 0
+    if not n and mt in ("gptj", "codegen"):
+        n = _int(src, "n_layer", w) or 0
+    if not n and mt == "chatglm":
+        n = _int(src, "num_layers", w) or 0
     if n < 0:
         _fail(f"{w}num_hidden_layers must be a non-negative integer")
     if n > MAX_LAYERS:
@@ -235,6 +320,7 @@ def _plan_layers(src, w, mt):
 def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head_dim_override=0, label=None):
     """One frequency set: the rope_config fields of dict d (the C reader's parse_set)."""
     d = d or {}
+    _check_dict_keys(d, dn, mt)
     tn = d.get("rope_type")
     if tn is None:
         tn = d.get("type")
@@ -259,6 +345,12 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
             theta = _num(src, "rotary_emb_base", w)
         if theta is None:
             theta = _num(src, "rope_theta", w)
+    if theta is None and mt == "chatglm":  # THUDM remote code: base = 10000 * rope_ratio
+        ratio = _num(src, "rope_ratio", w)
+        ratio = 1.0 if ratio is None else ratio
+        if not ratio > 0:
+            _fail(f"{w}rope_ratio must be > 0 (got {ratio})")
+        theta = 10000.0 * ratio
     if theta is None:
         theta = theta_default
     if theta is not None:
@@ -273,8 +365,8 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
         prf = _num(src, "partial_rotary_factor", w)
     if prf is not None and not (0 < prf <= 1 or (prf == 0 and rtype == "proportional")):
         _fail(f"partial_rotary_factor must be in (0, 1] (got {prf})")
-    if prf is None and mt == "gpt_neox":
-        prf = 0.25
+    if prf is None:
+        prf = _PARTIAL_DEFAULT.get(mt)
     if rtype == "default" and mt in _FULL_DEFAULT:
         prf = None
     if prf is not None:
@@ -283,6 +375,13 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
     heads, hidden = _int(src, "num_attention_heads", w), _int(src, "hidden_size", w)
     hd, qk_rope = _int(src, "head_dim", w), _int(src, "qk_rope_head_dim", w)
     maxp = _int(src, "max_position_embeddings", w)
+    if mt in ("gptj", "codegen"):  # their attribute_map names
+        hidden = hidden or _int(src, "n_embd", w)
+        heads = heads or _int(src, "n_head", w)
+        maxp = maxp or _int(src, "n_positions", w)
+    if mt == "chatglm":
+        hd = hd or _int(src, "kv_channels", w)
+        maxp = maxp or _int(src, "seq_length", w)
     if qk_rope and qk_rope > 0:
         head_dim = qk_rope
     elif head_dim_override > 0:
@@ -296,6 +395,9 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
     out["head_dim"] = head_dim
     if maxp:
         out["max_position_embeddings"] = maxp
+    _legacy(src, w, d, dn, mt, out)
+    rtype = out["type"]
+    prf = out.get("partial_rotary_factor", prf)
 
     factor = _num(d, "factor", dn)
     if factor is None and rtype in ("linear", "dynamic", "llama3"):
@@ -452,6 +554,7 @@ def model_from_hf(config):
     "layer_types": [attention type per layer], "query_scaling": None or a dict}."""
     mt, src, w = _text_model(config)
     d, dn = _rope_dict(src, w)
+    _check_top_keys(src, w, mt)
     if d is None and mt in _GEMMA4:  # Gemma4TextConfig's defaults
         d = {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
              "full_attention": {"rope_type": "proportional", "partial_rotary_factor": 0.25, "rope_theta": 1000000.0}}

@@ -89,6 +89,13 @@ expect = {
                                       primary_set="sliding_attention"),
     "qwen3_vl_8b_instruct.json": dict(rope_type="default", rope_theta=5e6, mrope_section=[24, 20, 20],
                                       mrope_interleaved=True, style="half"),
+    "gptj_6b.json":              dict(rope_type="default", rope_theta=1e4, head_dim=256, rotary_dim=64,
+                                      style="interleaved"),
+    "hunyuan_7b_instruct.json":  dict(rope_type="default", config_rope_type="dynamic", rotary_dim=128,
+                                      rope_theta=10000.0 * 1000.0 ** (128 / 126)),
+    "ministral3_8b.json":        dict(rope_type="yarn", rope_theta=1e9, attention_factor=1.0,
+                                      query_scaling={"layers": "all_layers", "beta": 0.1, "floor_scale": 16384,
+                                                     "pos_offset": 0}),
     "glm41v_9b_thinking.json":   dict(rope_type="default", rotary_dim=64, head_dim=128, mrope_section=[8, 12, 12],
                                       mrope_interleaved=False, style="interleaved"),
 }

@@ -46,6 +46,11 @@ CASES = {
                     "mrope", "half"),
     "glm41v_9b": ("glm41v_9b_thinking.json", "glm4v", "Glm4vTextRotaryEmbedding", "Glm4vTextAttention", "mrope",
                   "interleaved"),
+    "hunyuan_7b_instruct": ("hunyuan_7b_instruct.json", "hunyuan_v1_dense", "HunYuanDenseV1RotaryEmbedding",
+                            "HunYuanDenseV1Attention", "qk", "half"),
+    "ministral3_8b": ("ministral3_8b.json", "ministral3", "Ministral3RotaryEmbedding", "Ministral3Attention", "qk",
+                      "half"),
+    "gptj_6b": ("gptj_6b.json", "gptj", None, "GPTJAttention", "gptj", "interleaved"),
 }
 MROPE_GRID = [[p for p in POS], [p // 2 + 3 for p in POS], [p % 97 for p in POS]]
 
@@ -111,7 +116,37 @@ def head_dim_for(config, layer_type, inv):
     return int(hd or config.hidden_size // config.num_attention_heads)
 
 
+def gptj_block(mod, config, layer_type):
+    """GPT-J: no inv_freq buffer; the [sin | cos] table of create_sinusoidal_positions, and
+    apply_rotary_pos_emb (rotate_every_two) on the first rotary_dim dims, as GPTJAttention."""
+    rd = config.rotary_dim
+    table = mod.create_sinusoidal_positions(max(POS) + 1, rd)
+    rows = table[POS]
+    n = rd // 2
+    sin_h, cos_h = rows[:, :n], rows[:, n:]
+    lines = ["set %s" % layer_type, "attention_factor 1.0", "positions %s" % " ".join(map(str, POS)),
+             "cos_shape %d %d" % (len(POS), n), "cos %s" % f32s(cos_h), "sin %s" % f32s(sin_h)]
+    hd = config.n_embd // config.n_head
+    sel = list(range(len(POS) - 3, len(POS)))
+    g = torch.Generator().manual_seed(1234)
+    q = torch.randn(1, 1, len(sel), hd, generator=g, dtype=torch.float32)   # (b, h, s, d)
+    k = torch.randn(1, 1, len(sel), hd, generator=g, dtype=torch.float32)
+    outs = []
+    for x in (q, k):
+        xb = x.transpose(1, 2)                                             # GPT-J works on (b, s, h, d)
+        sincos = table[[POS[i] for i in sel]][None]
+        sn, cs = torch.split(sincos, sincos.shape[-1] // 2, dim=-1)
+        rot = mod.apply_rotary_pos_emb(xb[..., :rd], sn, cs)
+        outs.append(torch.cat([rot, xb[..., rd:]], dim=-1).transpose(1, 2))
+    lines += ["apply_rows %s" % " ".join(map(str, sel)), "q_shape 1 1 %d %d" % (len(sel), hd),
+              "q %s" % f32s(q), "q_out %s" % f32s(outs[0].contiguous()), "k_shape 1 1 %d %d" % (len(sel), hd),
+              "k %s" % f32s(k), "k_out %s" % f32s(outs[1].contiguous()), "end"]
+    return lines
+
+
 def set_block(name, mod, rot_cls, apply_kind, style, config, layer_type):
+    if apply_kind == "gptj":
+        return gptj_block(mod, config, layer_type)
     rot, inv, af, out = rotary_for(mod, rot_cls, config, layer_type)
     n = inv.numel()
     lines = ["set %s" % layer_type, "inv_freq %s" % f32s(inv), "attention_factor %r" % af]
@@ -218,6 +253,12 @@ def main():
             lines += set_block(name, mod, rot_cls, apply_kind, style, config, lt)
         if name.startswith("llama4"):
             lines += llama4_temperature(mod, config, rope)
+        if name.startswith("ministral3"):   # the module's own get_llama_4_attn_scale, as its attention calls it
+            qpos = [0, 16383, 16384, 65535, 131071, 262143]
+            sc = mod.get_llama_4_attn_scale(torch.tensor([qpos]), config.rope_parameters.get("llama_4_scaling_beta"),
+                                            config.rope_parameters.get("original_max_position_embeddings"))
+            lines += ["query_scale_layer 0", "query_scale_positions %s" % " ".join(map(str, qpos)),
+                      "query_scale %s" % f32s(sc.float())]
         with open(os.path.join(OUT, name + ".txt"), "w") as fh:
             fh.write("\n".join(lines) + "\n")
         print("%-22s layers %d, RoPE on %d, sets %s" % (name, len(rope), sum(rope),

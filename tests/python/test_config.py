@@ -179,3 +179,37 @@ def test_per_layer_model_forms():
     with pytest.raises(ValueError, match="no entry for layer type"):
         librope.model({"head_dim": 64, "layer_types": ["full_attention", "sliding_attention"],
                        "rope_parameters": {"full_attention": {"rope_type": "default"}}})
+
+
+@pytest.mark.parametrize("cfg,err", [
+    ({"model_type": "llama", "head_dim": 128, "max_position_embeddings": 131072,
+      "rope_scaling": {"rope_type": "llama3", "factor": 8, "low_freq_factor": 1, "high_freq_factor": 4,
+                       "low_freq_factors": 2, "original_max_position_embeddings": 8192}}, "low_freq_factors"),
+    ({"model_type": "gemma3_text", "head_dim": 256, "num_hidden_layers": 6, "rope_local_base_frequency": 1e4},
+     "rope_local_base_frequency"),
+    ({"model_type": "llama", "head_dim": 128, "rotary_dim": 64}, "rotary_dim"),
+    ({"model_type": "qwen2_vl", "hidden_size": 3584, "num_attention_heads": 28,
+      "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24], "mrope_interleaved": True}}, "mrope_interleaved"),
+    ({"model_type": "llama", "head_dim": 128, "max_position_embeddings": 4096,
+      "rope_scaling": {"type": "dynamic", "factor": 2, "alpha": 1000}}, "alpha"),
+    ({"model_type": "stablelm", "hidden_size": 2560, "num_attention_heads": 32, "rope_pct": 0.25}, "rope_pct"),
+    ({"model_type": "falcon", "hidden_size": 4544, "num_attention_heads": 71, "alibi": True}, "ALiBi"),
+    ({"model_type": "bloom", "hidden_size": 1024, "num_attention_heads": 16}, "no rotary"),
+    ({"model_type": "gptj", "n_embd": 4096, "n_head": 16, "rope_theta": 5e5}, "rope_theta is not read"),
+])
+def test_no_silent_misreads(cfg, err):
+    """A RoPE key that is misspelt, or not read for the family, is refused by name (as the C reader)."""
+    with pytest.raises(ValueError, match=err):
+        librope.freqs(cfg)
+
+
+def test_legacy_names():
+    g = librope.freqs({"model_type": "gptj", "n_embd": 4096, "n_head": 16, "rotary_dim": 64})
+    assert g.head_dim == 256 and g.rotary_dim == 64
+    c = librope.freqs({"model_type": "chatglm", "hidden_size": 4096, "num_attention_heads": 32, "kv_channels": 128,
+                       "rope_ratio": 500})
+    assert c.rotary_dim == 64 and c.inv_freq[1] == pytest.approx(5e6 ** (-2 / 64), rel=1e-15)
+    h = librope.freqs({"model_type": "hunyuan_v1_dense", "head_dim": 128, "max_position_embeddings": 32768,
+                       "rope_theta": 1e4, "rope_scaling": {"type": "dynamic", "factor": 1, "alpha": 1000}})
+    assert h.type == "default" and h.inv_freq[1] == pytest.approx((1e4 * 1000 ** (128 / 126)) ** (-2 / 128), rel=1e-14)
+    assert librope.freqs({"model_type": "qwen3_next", "head_dim": 256}).rotary_dim == 64

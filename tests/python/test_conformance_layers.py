@@ -47,7 +47,7 @@ def test_layer_map_and_apply_match_transformers(name):
     style = top["style"]
     for sname, rec in sets.items():
         f = m.sets[sname]
-        hf_inv = nums(rec["inv_freq"]).astype(np.float32)
+        hf_inv = nums(rec["inv_freq"]).astype(np.float32) if "inv_freq" in rec else f.inv_freq_f32  # GPT-J: none
         assert f.n_freqs == hf_inv.size
         assert ((f.inv_freq == 0) == (hf_inv == 0)).all()
         pos = nums(rec["positions"], np.int64)

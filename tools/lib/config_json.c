@@ -244,7 +244,7 @@ static void pick_style(hf_config *o, const cJSON *src, ctx *c) {
                         "pairs (2i, 2i+1); its checkpoints keep Meta's q/k order";
         return;
     }
-    if (IS_MT(mt, "glm", "glm4", "glm4v", "glm4v_text")) {
+    if (IS_MT(mt, "glm", "glm4", "glm4v", "glm4v_text", "chatglm")) {
         o->style = ROPE_STYLE_INTERLEAVED;
         o->style_note = "GLM / GLM-4 / GLM-4.1V rotate x[..., 0::2] with x[..., 1::2] (repeat_interleave'd "
                         "cos/sin): interleaved pairs (2i, 2i+1) over the rotary part";
@@ -374,6 +374,8 @@ static int plan_default_types(ctx *c, const cJSON *src, const char *w, const cha
 static int plan_layers(ctx *c, const cJSON *src, const char *w, const char *mt, layer_plan *p) {
     memset(p, 0, sizeof *p);
     if (get_int(c, src, w, "num_hidden_layers", &p->n) < 0) return -1;
+    if (!p->n && IS_MT(mt, "gptj", "codegen") && get_int(c, src, w, "n_layer", &p->n) < 0) return -1;
+    if (!p->n && streq(mt, "chatglm") && get_int(c, src, w, "num_layers", &p->n) < 0) return -1;
     if (p->n > ROPE_MAX_LAYERS)
         return fail(c, "%snum_hidden_layers %lld is more than the %d layers librope maps", w,
                     (long long)p->n, ROPE_MAX_LAYERS);
@@ -417,6 +419,70 @@ static int plan_layers(ctx *c, const cJSON *src, const char *w, const char *mt, 
     if (cohere2 || (exaone4 && sw))
         for (int64_t i = 0; i < p->n; i++)
             if (!sw || !streq(p->names[p->type_of[i]], "sliding_attention")) p->rope_on[i] = 0;
+    return 0;
+}
+
+/* ------------------------------------------------- no silent misreads */
+
+/* Every key a RoPE dict (rope_scaling / rope_parameters / a layer type's dict) may
+ * hold in any transformers family. A key outside this list is refused by name:
+ * transformers would only warn and ignore it, and a misspelt `factor` would then
+ * give an unscaled table that looks right. Keys of another type than the dict's
+ * (e.g. beta_fast in a llama3 dict) are ignored, as transformers ignores them. */
+static int check_rope_dict_keys(ctx *c, const cJSON *d, const char *dn, const char *mt) {
+    static const char *const known[] = {
+        "rope_type", "type", "rope_theta", "factor", "original_max_position_embeddings",
+        "partial_rotary_factor", "beta_fast", "beta_slow", "mscale", "mscale_all_dim",
+        "attention_factor", "truncate", "low_freq_factor", "high_freq_factor", "short_factor",
+        "long_factor", "mrope_section", "mrope_interleaved", "llama_4_scaling_beta",
+        "max_position_embeddings"};
+    if (!d || !cJSON_IsObject(d)) return 0;
+    for (const cJSON *it = d->child; it; it = it->next) {
+        const char *k = it->string ? it->string : "";
+        int ok = 0;
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) ok |= streq(k, known[i]);
+        if (streq(k, "alpha")) ok = IS_MT(mt, "hunyuan_v1_dense", "hunyuan_v1_moe", "hunyuan_vl");
+        if (streq(k, "interleaved")) ok = IS_MT(mt, "qwen3_omni_moe", "qwen3_omni_moe_thinker");
+        if (!ok)
+            return fail(c, "%s%s is not a RoPE parameter librope understands (model_type '%s'); refusing "
+                        "rather than ignoring it", dn, k, mt ? mt : "");
+    }
+    return 0;
+}
+
+/* Top-level keys: anything naming rope/rotary that librope does not read for this
+ * family is refused by name, and so are models whose positions are not RoPE. */
+static int check_top_level_keys(ctx *c, const cJSON *src, const char *w, const char *mt) {
+    static const char *const known[] = {
+        "rope_theta", "rope_scaling", "rope_parameters", "rotary_emb_base", "rotary_pct",
+        "partial_rotary_factor", "qk_rope_head_dim", "no_rope_layers", "no_rope_layer_interval",
+        "qk_nope_head_dim", "use_rope_scaling"};
+    static const char *const no_rope[] = {"gpt2", "gpt_bigcode", "bloom", "mpt", "opt", "bert", "roberta",
+                                          "t5", "gpt_neo", "jais"};
+    for (size_t i = 0; i < sizeof no_rope / sizeof no_rope[0]; i++)
+        if (streq(mt, no_rope[i]))
+            return fail(c, "model_type '%s' has no rotary position embedding", mt);
+    int alibi = 0;
+    if (get_bool(c, src, w, "alibi", &alibi) < 0) return -1;
+    if (alibi) return fail(c, "%salibi is true: this model uses ALiBi, not RoPE", w);
+    if (!src->child) return 0;
+    for (const cJSON *it = src->child; it; it = it->next) {
+        const char *k = it->string ? it->string : "";
+        if (!strstr(k, "rope") && !strstr(k, "rotary")) continue;
+        int ok = 0;
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) ok |= streq(k, known[i]);
+        if (streq(k, "rope_local_base_freq")) ok = IS_MT(mt, "gemma3_text", "gemma3");
+        if (streq(k, "rotary_dim")) ok = IS_MT(mt, "gptj", "codegen", "minimax_m2");
+        if (streq(k, "rope_interleave")) ok = IS_MT(mt, "deepseek_v3", "kimi_k2");
+        if (streq(k, "rope_ratio") || streq(k, "original_rope") || streq(k, "apply_rope_fusion"))
+            ok = IS_MT(mt, "chatglm");
+        if (streq(k, "rope_pct"))
+            return fail(c, "%srope_pct (StableLM's remote-code name) is not read by transformers; "
+                        "give partial_rotary_factor instead", w);
+        if (!ok)
+            return fail(c, "%s%s is not a RoPE key librope understands for model_type '%s'; refusing "
+                        "rather than ignoring it", w, k, mt ? mt : "");
+    }
     return 0;
 }
 
@@ -468,6 +534,13 @@ static int parse_set_base(ctx *c, const cJSON *src, const char *w, const set_src
         if (!got) got = get_num(c, src, w, "rope_theta", &v);
     }
     if (got < 0) return -1;
+    if (!got && streq(mt, "chatglm")) { /* THUDM remote code: base = 10000 · rope_ratio */
+        double ratio = 1.0;
+        if (get_num(c, src, w, "rope_ratio", &ratio) < 0) return -1;
+        if (!(ratio > 0)) return fail(c, "%srope_ratio must be > 0 (got %.17g)", w, ratio);
+        v = 10000.0 * ratio;
+        got = 1;
+    }
     if (!got) v = s->theta_default;
     if (!(v > 0)) return fail(c, "rope_theta must be > 0 (got %.17g)", v);
     r->rope_theta = v;
@@ -483,8 +556,12 @@ static int parse_set_base(ctx *c, const cJSON *src, const char *w, const set_src
         if (!(v > 0 && v <= 1) && !(v == 0 && r->type == ROPE_SCALING_PROPORTIONAL))
             return fail(c, "partial_rotary_factor must be in (0, 1] (got %.17g)", v);
         r->partial_rotary_factor = v;
-    } else if (streq(mt, "gpt_neox")) {
-        r->partial_rotary_factor = 0.25;
+    } else if (IS_MT(mt, "gpt_neox", "qwen3_next", "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text",
+                     "stablelm")) {
+        r->partial_rotary_factor = 0.25; /* the config classes' defaults when the key is absent */
+    } else if (IS_MT(mt, "glm", "glm4", "glm4_moe", "glm4v_moe", "glm4v_moe_text", "phi", "persimmon",
+                     "nemotron", "recurrent_gemma", "chatglm")) {
+        r->partial_rotary_factor = 0.5;
     }
     /* HF's own compute_default_rope_parameters of these models ignores
      * partial_rotary_factor (the ROPE_INIT_FUNCTIONS of the scaled types honour it). */
@@ -496,8 +573,8 @@ static int parse_set_base(ctx *c, const cJSON *src, const char *w, const set_src
 }
 
 /* Sizes shared by every set (heads, hidden, max positions) and this set's head_dim. */
-static int parse_set_dims(ctx *c, const cJSON *src, const char *w, const set_src *s, rope_config *r,
-                          hf_rope_set_info *si, hf_config *o) {
+static int parse_set_dims(ctx *c, const cJSON *src, const char *w, const set_src *s, const char *mt,
+                          rope_config *r, hf_rope_set_info *si, hf_config *o) {
     int64_t heads = 0, kv = 0, hidden = 0, hd = 0, qk_rope = 0, qk_nope = 0, maxp = 0;
     if (get_int(c, src, w, "num_attention_heads", &heads) < 0) return -1;
     if (get_int(c, src, w, "num_key_value_heads", &kv) < 0) return -1;
@@ -508,6 +585,15 @@ static int parse_set_dims(ctx *c, const cJSON *src, const char *w, const set_src
     if (has_qkr < 0) return -1;
     if (get_int(c, src, w, "qk_nope_head_dim", &qk_nope) < 0) return -1;
     if (get_int(c, src, w, "max_position_embeddings", &maxp) < 0) return -1;
+    if (IS_MT(mt, "gptj", "codegen")) { /* their attribute_map names */
+        if (!hidden && get_int(c, src, w, "n_embd", &hidden) < 0) return -1;
+        if (!heads && get_int(c, src, w, "n_head", &heads) < 0) return -1;
+        if (!maxp && get_int(c, src, w, "n_positions", &maxp) < 0) return -1;
+    }
+    if (streq(mt, "chatglm")) {
+        if (!has_hd && (has_hd = get_int(c, src, w, "kv_channels", &hd)) < 0) return -1;
+        if (!maxp && get_int(c, src, w, "seq_length", &maxp) < 0) return -1;
+    }
 
     int64_t full = 0; /* the whole head: what the softmax scale divides by */
     if (s->head_dim > 0) full = s->head_dim;
@@ -669,13 +755,58 @@ static int parse_set_lists(ctx *c, const set_src *s, const char *mt, rope_config
     return 0;
 }
 
+/*
+ * Legacy fields of real families, read as their modeling code reads them:
+ *   GPT-J / CodeGen / MiniMax-M2 `rotary_dim`: the first rotary_dim dims of a head
+ *     rotate (default 64 for GPT-J and CodeGen), base 10000 for GPT-J and CodeGen
+ *     (hard-coded in create_sinusoidal_positions);
+ *   Hunyuan `"dynamic"` with `alpha` (HunYuanDenseV1RotaryEmbedding ntk_alpha): a
+ *     static base θ·alpha^(d/(d-2)), not dynamic NTK.
+ */
+static int parse_set_legacy(ctx *c, const cJSON *src, const char *w, const set_src *s, const char *mt,
+                            rope_config *r, hf_rope_set_info *si) {
+    if (IS_MT(mt, "gptj", "codegen", "minimax_m2")) {
+        int64_t rd = IS_MT(mt, "minimax_m2") ? 0 : 64;
+        int got = get_int(c, src, w, "rotary_dim", &rd);
+        if (got < 0) return -1;
+        if (rd > 0) {
+            if (rd > si->head_dim || rd % 2)
+                return fail(c, "%srotary_dim %lld must be even and at most head_dim %lld", w, (long long)rd,
+                            (long long)si->head_dim);
+            r->partial_rotary_factor = (double)rd / (double)si->head_dim;
+        }
+        if (IS_MT(mt, "gptj", "codegen")) {
+            if (get(src, "rope_theta") || get(s->d, "rope_theta"))
+                return fail(c, "%srope_theta is not read by transformers' %s (its base is 10000)", w, mt);
+            r->rope_theta = 10000.0;
+        }
+    }
+    double alpha = 0;
+    int got = get_num(c, s->d, s->dn, "alpha", &alpha);
+    if (got < 0) return -1;
+    if (got && alpha != 0) {
+        if (r->type != ROPE_SCALING_DYNAMIC)
+            return fail(c, "%salpha is read only with rope_type dynamic (Hunyuan's NTK-alpha)", s->dn);
+        if (!(alpha > 0)) return fail(c, "%salpha must be > 0 (got %.17g)", s->dn, alpha);
+        double d = (double)si->head_dim;
+        if (d <= 2) return fail(c, "%salpha needs head_dim > 2", s->dn);
+        r->type = ROPE_SCALING_DEFAULT;
+        r->rope_theta *= pow(alpha, d / (d - 2.0));
+        r->factor = 0;
+        r->partial_rotary_factor = 1.0; /* compute_ntk_alpha_rope_parameters: dim = head_dim */
+    }
+    return 0;
+}
+
 static int parse_set(ctx *c, const cJSON *src, const char *w, const set_src *s, const char *mt,
                      rope_config *r, hf_rope_set_info *si, hf_config *o) {
     rope_config_init(r);
     memset(si, 0, sizeof *si);
+    if (check_rope_dict_keys(c, s->d, s->dn, mt) < 0) return -1;
     if (parse_set_type(c, s, mt, r, si) < 0) return -1;
     if (parse_set_base(c, src, w, s, mt, r) < 0) return -1;
-    if (parse_set_dims(c, src, w, s, r, si, o) < 0) return -1;
+    if (parse_set_dims(c, src, w, s, mt, r, si, o) < 0) return -1;
+    if (parse_set_legacy(c, src, w, s, mt, r, si) < 0) return -1;
     if (parse_set_scaling(c, src, w, s, r, si) < 0) return -1;
     if (parse_set_lists(c, s, mt, r, si, o) < 0) return -1;
     /* The parsed set must give frequencies: say which rule it breaks. */
@@ -898,6 +1029,8 @@ static int parse_root(const cJSON *root, hf_config *o, ctx *c) {
         d = rp;
         dn = "rope_parameters.";
     }
+
+    if (check_top_level_keys(c, src, w, mt) < 0) return -1;
 
     /* Gemma 4 without rope_parameters: its config class's defaults. */
     cJSON *dflt = NULL;
