@@ -94,6 +94,13 @@ def main():
     th = inv_freq(1e4, 128)
     ang = np.outer(POS, th)
     show("right (Hugging Face's float32 path)", "llama2_7b.json", save("hf", *hf_f32(th, POS)))
+    ts = np.float32(np.float32(1e4) ** np.float32(-2.0 / 128))
+    gg = np.empty(ang.shape, np.float32)
+    th32 = POS.astype(np.float32)
+    for i in range(64):  # ggml: theta = position, then theta *= theta_scale pair after pair
+        gg[:, i] = th32
+        th32 = (th32 * ts).astype(np.float32)
+    show("right (ggml / llama.cpp float32 recipe)", "llama2_7b.json", save("gg", np.cos(gg), np.sin(gg)))
     show("halves swapped (rotation direction)", "llama2_7b.json", save("neg", np.cos(ang), -np.sin(ang)))
     show("cos and sin swapped", "llama2_7b.json", save("swap", np.sin(ang), np.cos(ang)))
     show("positions offset by k", "llama2_7b.json", save("off", *hf_f32(th, POS + 1)))

@@ -215,6 +215,23 @@ static void test_table_faults(void) {
         free(p16);
     }
 
+    /* ggml's float32 recipe (llama.cpp): theta = position, theta *= base^(-2/R) per pair */
+    e = make_table(&llama, 0, pos, n, 0, ROPE_PRECISION_ACCURATE, 1, F_NONE);
+    {
+        float ts = powf(10000.0f, -2.0f / 128.0f);
+        for (int64_t row = 0; row < n; row++) {
+            float th = (float)pos[row];
+            for (int64_t i = 0; i < 64; i++, th *= ts)
+                e.c[row * 64 + i] = cosf(th), e.s[row * 64 + i] = sinf(th);
+        }
+    }
+    run_table("ggml recurrence", &t, &e, VERIFY_RIGHT, "f32_theta_recurrence", &r);
+    table_free(&e);
+
+    e = make_table(&llama, 0, pos, n, 0, ROPE_PRECISION_ACCURATE, 0.5, F_NONE);
+    run_table("cos/sin halved", &t, &e, VERIFY_FAULT, "amplitude", &r);
+    table_free(&e);
+
     e = make_table(&llama, 0, pos, n, 0, ROPE_PRECISION_ACCURATE, 1, F_GARBAGE);
     run_table("garbage", &t, &e, VERIFY_UNEXPLAINED, NULL, &r);
     table_free(&e);
@@ -503,6 +520,9 @@ static void test_pairs(void) {
     pairs_free(&p);
     p = make_pairs(&yarn, pos, n, 4, 64, ROPE_STYLE_HALF, 0, 1, 0, 0, 0);
     run_pairs("pairs yarn af missing", &t, &p, VERIFY_FAULT, "attention_factor_missing", &r);
+    pairs_free(&p);
+    p = make_pairs(&yarn, pos, n, 4, 64, ROPE_STYLE_HALF, 0, yf.attention_factor * yf.attention_factor, 0, 0, 0);
+    run_pairs("pairs yarn af twice", &t, &p, VERIFY_FAULT, "attention_factor_twice", &r);
     pairs_free(&p);
 
     /* partial rotary (GPT-NeoX 24 of 96): the last 24 dims rotated; every dim rotated */

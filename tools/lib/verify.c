@@ -23,7 +23,8 @@
 #define INF_SCORE 1e300
 
 enum { ST_F32 = 0, ST_BF16 = 1, ST_F16 = 2 };
-enum { CAND_PLAIN = 0, CAND_NEG_SIN, CAND_SWAP, CAND_ANGLE_BF16, CAND_ANGLE_F16, CAND_IDENTITY };
+enum { CAND_PLAIN = 0, CAND_NEG_SIN, CAND_SWAP, CAND_ANGLE_BF16, CAND_ANGLE_F16, CAND_IDENTITY,
+       CAND_THETA_RECURRENCE };
 
 typedef struct cand {
     rope_config cfg;
@@ -149,6 +150,24 @@ static int build(vctx *x, const cand *c, double *hc, double *hs, double *hang) {
                 hc[r * nf + i] = (float)cos(a);
                 hs[r * nf + i] = (float)sin(a);
                 hang[r * nf + i] = fabs((double)(x->pos[r] + c->offset) * f.inv_freq[i]);
+            }
+        }
+        return 0;
+    }
+    if (c->mode == CAND_THETA_RECURRENCE) {
+        /* ggml's float32 recipe: theta = position, then theta *= base^(-2/R) pair after pair
+         * (each product rounded to float32); linear scaling multiplies by 1/factor in float32 */
+        if (c->cfg.type != ROPE_SCALING_DEFAULT && c->cfg.type != ROPE_SCALING_LINEAR) return -1;
+        float ts = (float)pow(c->cfg.rope_theta, -2.0 / (double)(2 * nf));
+        float fs = c->cfg.type == ROPE_SCALING_LINEAR ? (float)(1.0 / c->cfg.factor) : 1.0f;
+        for (int64_t r = 0; r < x->rows; r++) {
+            float th = (float)(x->pos[r] + c->offset);
+            for (int64_t i = 0; i < nf; i++) {
+                float a = fs * th;
+                hc[r * nf + i] = (float)cos((double)a);
+                hs[r * nf + i] = (float)sin((double)a);
+                hang[r * nf + i] = fabs((double)(x->pos[r] + c->offset) * f.inv_freq[i]);
+                th *= ts;
             }
         }
         return 0;
@@ -856,6 +875,24 @@ static int analyse(const verify_truth *t, const rope_config *cfg, int64_t rows, 
         finish_summary(r, 1);
         ctx_free(&x);
         return 0;
+    }
+    /* float32 theta by recurrence (ggml, llama.cpp): float32 arithmetic, not a fault, though
+     * less accurate than HF's float32 path */
+    {
+        cand c = {x.cfg, x.seq_len, 0, CAND_THETA_RECURRENCE};
+        double rms;
+        if (!build(&x, &c, x.hc, x.hs, x.hang) && score(&x, x.hc, x.hs, x.hang, &rms) <= 1) {
+            add_diag(r, "f32_theta_recurrence", 0, NAN, 0, rms, rms_truth,
+                     "float32 theta by recurrence (ggml / llama.cpp: theta *= base^(-2/R) pair after "
+                     "pair): explained by float32 arithmetic; error up to %.3g, %.2g times HF's "
+                     "float32 path here",
+                     r->max_abs, r->f32_max_abs > 0 ? r->max_abs / r->f32_max_abs : INFINITY);
+            r->diag[r->n_diag - 1].exceeds_from = r->exceeds_from;
+            amplitude_diag(&x, r);
+            finish_summary(r, 1);
+            ctx_free(&x);
+            return 0;
+        }
     }
     /* the truth does not fit: test the faults */
     hyp_state h;
