@@ -724,7 +724,9 @@ static void golden_pairs(const char *b, const char *name, const verify_truth *t,
 static void test_golden(void) {
     static const char *cases[] = {"llama2_7b", "codellama_7b", "llama31_8b", "llama32_1b", "qwen25_7b_yarn",
                                   "gpt_neox_20b", "llama2_7b_32k_linear", "llama2_7b_dynamic_long",
-                                  "phi35_mini_long", "gpt_oss_20b", "llama4_scout_rope"};
+                                  "phi35_mini_long", "gpt_oss_20b", "llama4_scout_rope", "deepseek_v2_lite",
+                                  "llama2_7b_dynamic_short", "phi35_mini_short", "phi3_mini_128k_long",
+                                  "phi3_mini_128k_short"};
     static verify_report r;
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         char path[128], type[64] = "default";
@@ -756,7 +758,9 @@ static void test_golden(void) {
         c.short_factor = sf, c.n_short_factor = ns, c.long_factor = lf, c.n_long_factor = nl;
         double *posd = nums(b, "positions", &np), *hc = nums(b, "cos", &nc), *hs = nums(b, "sin", &nsn);
         double *shape = nums(b, "cos_shape", &nsh);
-        verify_truth t = truth_of(c, ROPE_STYLE_HALF);
+        char style[64] = "half";
+        str(b, "style", style, sizeof style);  /* "complex": DeepSeek's interleaved pairs */
+        verify_truth t = truth_of(c, strcmp(style, "complex") ? ROPE_STYLE_HALF : ROPE_STYLE_INTERLEAVED);
         t.seq_len = (int64_t)num1(b, "seq_len", 0);
         if (posd && hc && hs && shape && nsh == 2 && nc == (int64_t)(shape[0] * shape[1]) && nsn == nc &&
             np == (int64_t)shape[0]) {
