@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 
 PREFIX ?= /usr/local
 
-.PHONY: all build test test-c test-core test-san test-tsan test-python test-fuzz test-neon run deps model \
+.PHONY: all build test test-c test-core test-san test-tsan test-python test-fuzz test-fuzz-long test-neon run deps model \
         install clean
 
 all: build
@@ -42,6 +42,10 @@ test-python: build
 
 test-fuzz:
 	bash scripts/fuzz.sh
+
+# An hour per harness from a fresh seed (not part of `make test`); figures in fuzz/README.md.
+test-fuzz-long:
+	FUZZ_SECONDS=3600 FUZZ_SEED=0 bash scripts/fuzz.sh
 
 # The NEON kernels: the core cross-built for aarch64 (cmake/aarch64-linux-gnu.cmake)
 # and its ctest run under qemu-aarch64.

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_opts.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "model.h"
@@ -98,60 +99,23 @@ static int64_t keep_count(const tokenizer *tok, int raw, const char *system, con
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model_path = NULL, *prompt = DEFAULT_PROMPT, *system = NULL, *val = NULL;
-    int64_t n_gen = 128, seed = 42, threads = cli_default_threads();
-    double temp = 0.0, top_p = 0.9, rep = 1.1;
-    int raw = 0, f32_weights = 0;
-    int64_t n_ctx_opt = 0; /* --ctx: 0 = none */
-    rope_dtype kv_dtype = ROPE_F32;
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i];
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--raw")) {
-            raw = 1;
-        } else if (!strcmp(argv[i], "--f32-weights")) {
-            f32_weights = 1;
-        } else if ((r = cli_opt(argc, argv, &i, "--model", &val)) != 0) {
-            if (r < 0) goto missing;
-            model_path = val;
-        } else if ((r = cli_opt(argc, argv, &i, "--prompt", &val)) != 0) {
-            if (r < 0) goto missing;
-            prompt = val;
-        } else if ((r = cli_opt(argc, argv, &i, "--system", &val)) != 0) {
-            if (r < 0) goto missing;
-            system = val;
-        } else if ((r = cli_opt(argc, argv, &i, "-n", &val)) != 0) {
-            if (r < 0 || cli_parse_i64(val, &n_gen) || n_gen < 0) goto bad;
-        } else if ((r = cli_opt(argc, argv, &i, "--ctx", &val)) != 0) {
-            if (r < 0 || cli_parse_i64(val, &n_ctx_opt) || n_ctx_opt < 8) goto bad;
-        } else if ((r = cli_opt(argc, argv, &i, "--cache", &val)) != 0) {
-            if (r < 0 || llama_parse_kv_dtype(val, &kv_dtype)) goto bad;
-        } else if ((r = cli_opt(argc, argv, &i, "--seed", &val)) != 0) {
-            if (r < 0 || cli_parse_i64(val, &seed)) goto bad;
-        } else if ((r = cli_opt(argc, argv, &i, "-t", &val)) != 0) {
-            if (r < 0 || cli_parse_i64(val, &threads) || threads < 1 || threads > 256) goto bad;
-        } else if ((r = cli_opt(argc, argv, &i, "--temp", &val)) != 0) {
-            if (r < 0 || cli_parse_f64(val, &temp) || !(temp >= 0) || temp > 100) goto bad;
-        } else if ((r = cli_opt(argc, argv, &i, "--top-p", &val)) != 0) {
-            if (r < 0 || cli_parse_f64(val, &top_p) || !(top_p > 0) || top_p > 1) goto bad;
-        } else if ((r = cli_opt(argc, argv, &i, "--repeat-penalty", &val)) != 0) {
-            if (r < 0 || cli_parse_f64(val, &rep) || !(rep > 0) || rep > 100) goto bad;
-        } else {
-            fprintf(stderr, "rope generate: unknown argument '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-        continue;
-    missing:
-        fprintf(stderr, "rope generate: %s needs a value\n", opt);
-        return 2;
-    bad:
-        fprintf(stderr, "rope generate: bad value for %s\n", opt);
+    generate_opts go;
+    int pr = generate_parse_args(argc, argv, &go, stderr);
+    if (pr == CLI_OPTS_HELP) {
+        usage(stdout);
+        return 0;
+    }
+    if (pr != CLI_OPTS_RUN) {
+        usage(stderr);
         return 2;
     }
+    const char *model_path = go.model_path, *prompt = go.prompt ? go.prompt : DEFAULT_PROMPT;
+    const char *system = go.system;
+    int64_t n_gen = go.n_gen, seed = go.seed, threads = go.threads;
+    double temp = go.temp, top_p = go.top_p, rep = go.rep;
+    int raw = go.raw, f32_weights = go.f32_weights;
+    int64_t n_ctx_opt = go.n_ctx;     /* --ctx: 0 = none */
+    rope_dtype kv_dtype = go.kv_dtype;
 
     char pathbuf[4096];
     if (!model_path) {
@@ -221,9 +185,9 @@ int cmd_generate(int argc, char **argv) {
         rc = 2;
         goto done;
     }
-    /* compared, not added: -n may be as large as INT64_MAX */
-    if (!n_ctx_opt && n_gen > ctx - (int64_t)n_prompt) n_gen = ctx - (int64_t)n_prompt;
-    if (n_ctx_opt && n_gen > ((int64_t)1 << 24)) n_gen = (int64_t)1 << 24;
+    /* -n may be as large as INT64_MAX: compared, never added */
+    if (!n_ctx_opt) n_gen = generate_budget((int64_t)n_prompt, n_gen, ctx);
+    else if (n_gen > ((int64_t)1 << 24)) n_gen = (int64_t)1 << 24;
     /* tokens a context shift keeps: the system turn (chat), else BOS if any */
     const int64_t n_keep = n_ctx_opt ? keep_count(tok, raw, system, ids, n_prompt) : 0;
     if (n_ctx_opt && n_keep + 2 > ctx) {

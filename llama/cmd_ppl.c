@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_opts.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "gguf.h"
@@ -80,59 +81,21 @@ static double now_s(void) {
 }
 
 int cmd_ppl(int argc, char **argv) {
-    const char *model_path = NULL, *text_path = NULL, *scaling = NULL, *val = NULL;
-    int64_t ctx = 0, stride = 0, threads = cli_default_threads();
-    rope_style style = ROPE_STYLE_INTERLEAVED;
-    rope_dtype kv_dtype = ROPE_F32;
-    const char *kv_name = "f32";
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i];
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if ((r = cli_opt(argc, argv, &i, "--model", &val)) != 0) {
-            if (r < 0) goto missing;
-            model_path = val;
-        } else if ((r = cli_opt(argc, argv, &i, "--ctx", &val)) != 0) {
-            if (r < 0 || cli_parse_i64(val, &ctx) || ctx < 2 || ctx > (1 << 20)) goto bad;
-        } else if ((r = cli_opt(argc, argv, &i, "--stride", &val)) != 0) {
-            if (r < 0 || cli_parse_i64(val, &stride) || stride < 1) goto bad;
-        } else if ((r = cli_opt(argc, argv, &i, "-t", &val)) != 0) {
-            if (r < 0 || cli_parse_i64(val, &threads) || threads < 1 || threads > 256) goto bad;
-        } else if ((r = cli_opt(argc, argv, &i, "--rope-scaling", &val)) != 0) {
-            if (r < 0) goto missing;
-            scaling = val;
-        } else if ((r = cli_opt(argc, argv, &i, "--cache", &val)) != 0) {
-            if (r < 0 || llama_parse_kv_dtype(val, &kv_dtype)) goto bad;
-            kv_name = val;
-        } else if ((r = cli_opt(argc, argv, &i, "--style", &val)) != 0) {
-            if (r < 0) goto missing;
-            if (!strcmp(val, "interleaved")) style = ROPE_STYLE_INTERLEAVED;
-            else if (!strcmp(val, "half")) style = ROPE_STYLE_HALF;
-            else goto bad;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "rope ppl: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        } else if (!text_path) {
-            text_path = argv[i];
-        } else {
-            fprintf(stderr, "rope ppl: more than one text file given\n");
-            return 2;
-        }
-        continue;
-    missing:
-        fprintf(stderr, "rope ppl: %s needs a value\n", opt);
-        return 2;
-    bad:
-        fprintf(stderr, "rope ppl: bad value for %s\n", opt);
-        return 2;
+    ppl_opts po;
+    int pr = ppl_parse_args(argc, argv, &po, stderr);
+    if (pr == CLI_OPTS_HELP) {
+        usage(stdout);
+        return 0;
     }
-    if (!text_path) {
+    if (pr != CLI_OPTS_RUN) {
         usage(stderr);
         return 2;
     }
+    const char *model_path = po.model_path, *text_path = po.text_path, *scaling = po.scaling;
+    int64_t ctx = po.ctx, stride = po.stride, threads = po.threads;
+    rope_style style = po.style;
+    rope_dtype kv_dtype = po.kv_dtype;
+    const char *kv_name = po.kv_name;
     char pathbuf[4096];
     if (!model_path) {
         if (llama_default_model_path(pathbuf, sizeof pathbuf) != 0) {
@@ -183,24 +146,10 @@ int cmd_ppl(int argc, char **argv) {
     /* RoPE: the file's, or the override with the trained context as the
      * original one (what HF's rope_scaling dict means for these types). */
     rope_config rc_cfg = m->cfg.rope;
-    if (scaling) {
-        char name[32];
-        const char *colon = strchr(scaling, ':');
-        size_t nl = colon ? (size_t)(colon - scaling) : strlen(scaling);
-        double factor = 1.0;
-        rope_scaling_type t;
-        if (nl >= sizeof name) goto bad_scaling;
-        memcpy(name, scaling, nl);
-        name[nl] = '\0';
-        if (!strcmp(name, "none")) {
-            rc_cfg.type = ROPE_SCALING_DEFAULT;
-        } else {
-            if (!colon || cli_parse_f64(colon + 1, &factor) || !(factor >= 1.0) || factor > 1e6 ||
-                rope_scaling_from_name(name, &t) != ROPE_OK ||
-                (t != ROPE_SCALING_LINEAR && t != ROPE_SCALING_DYNAMIC && t != ROPE_SCALING_YARN))
-                goto bad_scaling;
-            rc_cfg.type = t;
-            rc_cfg.factor = factor;
+    if (po.scaling_set) { /* checked with the options */
+        rc_cfg.type = po.scaling_type;
+        if (po.scaling_type != ROPE_SCALING_DEFAULT) {
+            rc_cfg.factor = po.scaling_factor;
             rc_cfg.max_position_embeddings = m->cfg.context_length;
             rc_cfg.original_max_position_embeddings = m->cfg.context_length;
         }
@@ -288,11 +237,6 @@ int cmd_ppl(int argc, char **argv) {
            style == ROPE_STYLE_INTERLEAVED ? "interleaved" : "half", scaling ? scaling : "file",
            kv_name);
     rc = 0;
-    goto done;
-bad_scaling:
-    fprintf(stderr, "rope ppl: --rope-scaling wants linear:F, dynamic:F, yarn:F (F >= 1) or none, "
-                    "got '%s'\n", scaling);
-    rc = 2;
 done:
     free(logits);
     free(ids);

@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
-# Bounded libFuzzer runs of the readers (`make test-fuzz`): config.json
-# (fuzz_config, which also drives the core's frequency/table code with every
-# config it accepts), .npy (fuzz_npy) and GGUF (fuzz_gguf).
+# Bounded libFuzzer runs (`make test-fuzz`) of every harness in fuzz/:
+# config.json (fuzz_config, which also drives the core's frequency/table code
+# with every config it accepts), .npy (fuzz_npy), GGUF (fuzz_gguf), the
+# tokenizer (fuzz_tokenizer), the runner's options and the CLI helpers
+# (fuzz_options), and the C API's size/stride/position checks (fuzz_api).
 #
-# Builds with clang -fsanitize=fuzzer,address,undefined in build-fuzz/ and runs
-# each harness for FUZZ_SECONDS (default 60) from its committed seed corpus
+# Builds with clang through CMake (-DROPE_FUZZ=ON: libraries with coverage and
+# ASan+UBSan, harnesses with -fsanitize=fuzzer) in build-fuzz/ and runs each
+# harness for FUZZ_SECONDS (default 30) from its committed seed corpus
 # fuzz/corpus/<name>/ (new inputs go to build-fuzz/corpus/<name>/, the
 # committed seeds are not modified). Prints each run's execution count; exits
 # non-zero if any harness finds a crash, sanitizer report, leak or timeout
-# (the input is saved as build-fuzz/artifacts/<name>-crash-*).
+# (the input is saved as build-fuzz/artifacts/<name>-crash-*). ctest replays
+# the committed corpora with any compiler (fuzz/replay.c), so a finding added
+# there stays a regression test.
 #
 # The runs use a fixed seed (FUZZ_SEED, default 1) so that CI explores the
 # same inputs each time; FUZZ_SEED=0 lets libFuzzer pick one (exploration).
-# Inputs that once crashed are kept in the seed corpus as regressions.
 #
-#   FUZZ_SECONDS=600 FUZZ_SEED=0 bash scripts/fuzz.sh   # longer, new seed
-#   FUZZ_TARGETS="fuzz_npy" bash scripts/fuzz.sh     # one harness
+#   make test-fuzz-long                                  # an hour per harness, new seed
+#   FUZZ_SECONDS=600 FUZZ_SEED=0 bash scripts/fuzz.sh    # longer, new seed
+#   FUZZ_TARGETS="fuzz_npy" bash scripts/fuzz.sh         # one harness
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECONDS_EACH=${FUZZ_SECONDS:-60}
+SECONDS_EACH=${FUZZ_SECONDS:-30}
 SEED=${FUZZ_SEED:-1}
-TARGETS=${FUZZ_TARGETS:-"fuzz_config fuzz_npy fuzz_gguf"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_config fuzz_npy fuzz_gguf fuzz_tokenizer fuzz_options fuzz_api"}
 OUT=build-fuzz
 CC=${FUZZ_CC:-clang}
 JOBS=${JOBS:-$(nproc)}
@@ -39,29 +44,26 @@ if ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){(void)d;(v
   exit 2
 fi
 
-# The core library, sanitized and with coverage (fuzzer-no-link) so the
-# harnesses also explore its code.
-SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-cmake -S . -B "$OUT/lib" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=Debug -DROPE_BUILD_TOOLS=OFF \
-      -DCMAKE_C_FLAGS="-O1 -g -fsanitize=fuzzer-no-link $SAN" >"$OUT/cmake.log" 2>&1 ||
-  { cat "$OUT/cmake.log" >&2; exit 2; }
-cmake --build "$OUT/lib" -j"$JOBS" --target rope >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log" >&2; exit 2; }
-LIBROPE="$OUT/lib/src/librope.a"
-
-CFLAGS="-std=c11 -O1 -g -Wall -Wextra -fsanitize=fuzzer $SAN -Iinclude -Itools/lib -Illama"
-build() { # name sources...
-  local name=$1; shift
-  "$CC" $CFLAGS "$@" "$LIBROPE" -lcjson -lm -lpthread -o "$OUT/$name"
-}
+# Everything through CMake with ROPE_FUZZ=ON: the libraries get libFuzzer's
+# coverage and ASan+UBSan, the harnesses fuzz/fuzz_<name>.c link -fsanitize=fuzzer.
+cmake -S . -B "$OUT" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=Debug -DROPE_FUZZ=ON \
+      -DCMAKE_C_FLAGS="-O1 -g" >"$OUT/cmake.log" 2>&1 || { cat "$OUT/cmake.log" >&2; exit 2; }
+# shellcheck disable=SC2086
+cmake --build "$OUT" -j"$JOBS" --target $TARGETS >"$OUT/build.log" 2>&1 ||
+  { tail -40 "$OUT/build.log" >&2; exit 2; }
 
 status=0
 for t in $TARGETS; do
   case $t in
-    fuzz_config) build fuzz_config fuzz/fuzz_config.c tools/lib/config_json.c; dict=fuzz/config.dict; maxlen=8192 ;;
-    fuzz_npy)    build fuzz_npy fuzz/fuzz_npy.c tools/lib/npy.c; dict=fuzz/npy.dict; maxlen=4096 ;;
-    fuzz_gguf)   build fuzz_gguf fuzz/fuzz_gguf.c llama/gguf.c; dict=; maxlen=8192 ;;
+    fuzz_config)    dict=fuzz/config.dict; maxlen=8192 ;;
+    fuzz_npy)       dict=fuzz/npy.dict; maxlen=4096 ;;
+    fuzz_gguf)      dict=; maxlen=8192 ;;
+    fuzz_tokenizer) dict=; maxlen=8192 ;;
+    fuzz_options)   dict=fuzz/options.dict; maxlen=1024 ;;
+    fuzz_api)       dict=; maxlen=1024 ;;
     *) echo "fuzz.sh: unknown target $t" >&2; exit 2 ;;
   esac
+  [ -x "$OUT/fuzz/$t" ] || { echo "fuzz.sh: $OUT/fuzz/$t was not built (module off?)" >&2; exit 2; }
   name=${t#fuzz_}
   mkdir -p "$OUT/corpus/$name" "$OUT/artifacts"
   log="$OUT/$t.log"
@@ -71,7 +73,7 @@ for t in $TARGETS; do
   echo "== $t: ${SECONDS_EACH}s from fuzz/corpus/$name ($(ls fuzz/corpus/$name | wc -l) seeds)"
   set +e
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    "$OUT/$t" "${args[@]}" "$OUT/corpus/$name" "fuzz/corpus/$name" >"$log" 2>&1
+    "$OUT/fuzz/$t" "${args[@]}" "$OUT/corpus/$name" "fuzz/corpus/$name" >"$log" 2>&1
   rc=$?
   set -e
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)

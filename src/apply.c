@@ -112,6 +112,8 @@ static rope_status view_extent(const rope_tensor *t, int64_t es, extent *e) {
     if (__builtin_add_overflow(hi, 1, &hi)) return ROPE_E_OVERFLOW;
     if (__builtin_mul_overflow(lo, es, &lo) || __builtin_mul_overflow(hi, es, &hi))
         return ROPE_E_OVERFLOW;
+    /* no view spans more than any address space can map (checks.h) */
+    if ((uint64_t)hi + (uint64_t)(-(lo + 1)) + 1 > ROPE_MAX_ARRAY_BYTES) return ROPE_E_OVERFLOW;
     /* the addresses data+lo .. data+hi must exist without wrapping */
     uintptr_t base = (uintptr_t)t->data;
     if (lo < 0 && (uintptr_t)(-(lo + 1)) >= base) return ROPE_E_OVERFLOW;
@@ -257,6 +259,7 @@ typedef struct plan {
     rope_row_fn fn;
 
     int mode;
+    int64_t top;    /* the largest position any token uses */
     int64_t offset;
     const int64_t *ids;
     int64_t ids_bs;
@@ -273,9 +276,11 @@ static rope_status check_positions(plan *pl, const rope_positions *pos, int64_t 
     int64_t B = pl->batch, S = pl->seq;
     pl->mode = POS_OFFSET;
     pl->offset = pos ? pos->offset : 0;
+    pl->top = 0;
     if (!pos || (!pos->ids && !pos->cu_seqlens)) {
         if (B == 0 || S == 0) return ROPE_OK;
         if (pl->offset < 0 || pl->offset > max_pos - (S - 1)) return ROPE_E_POSITION;
+        pl->top = pl->offset + S - 1;
         return ROPE_OK;
     }
     if (pos->ids && pos->cu_seqlens) return ROPE_E_PARAM;
@@ -292,8 +297,10 @@ static rope_status check_positions(plan *pl, const rope_positions *pos, int64_t 
         int64_t rows = pl->ids_bs == 0 ? 1 : B;
         for (int64_t b = 0; b < rows; b++) {
             const int64_t *id = pl->ids + b * pl->ids_bs;
-            for (int64_t s = 0; s < S; s++)
+            for (int64_t s = 0; s < S; s++) {
                 if (id[s] < 0 || id[s] > max_pos) return ROPE_E_POSITION;
+                if (id[s] > pl->top) pl->top = id[s];
+            }
         }
         return ROPE_OK;
     }
@@ -313,6 +320,7 @@ static rope_status check_positions(plan *pl, const rope_positions *pos, int64_t 
     if (cu[pos->n_seqs] != S) return ROPE_E_SHAPE;
     if (longest > 0 && (pl->offset < 0 || pl->offset > max_pos - (longest - 1)))
         return ROPE_E_POSITION;
+    if (longest > 0) pl->top = pl->offset + longest - 1;
     pl->mode = POS_CU;
     pl->cu = cu;
     pl->n_seqs = pos->n_seqs;
@@ -498,6 +506,12 @@ static rope_status apply_views(const rope_apply_params *p, const rope_positions 
 
     rope_status st = check_positions(&pl, pos, max_pos);
     if (st != ROPE_OK) return st;
+    /* table-free: every angle θᵢ·m up to the largest position must be finite
+     * (a finite but huge θ times a far m overflows to Inf: NaN cos/sin), the
+     * rule tables apply when they are built */
+    if (pl.inv_freq)
+        for (int64_t i = 0; i < pl.n_freqs; i++)
+            if (!isfinite(pl.inv_freq[i] * (double)pl.top)) return ROPE_E_PARAM;
 
     /* all checked: nothing below can fail */
     int64_t heads = 0;

@@ -368,6 +368,8 @@ static rope_status tensor_check(const rope_tensor *t) {
     }
     int64_t es = (int64_t)rope_dtype_size(t->dtype), blo, bhi;
     if (!mul_ok(lo, es, &blo) || !mul_ok(hi + 1, es, &bhi)) return ROPE_E_OVERFLOW;
+    /* no view spans more than any address space can map (checks.h) */
+    if ((uint64_t)bhi + (uint64_t)(-(blo + 1)) + 1 > ROPE_MAX_ARRAY_BYTES) return ROPE_E_OVERFLOW;
     uintptr_t base = (uintptr_t)t->data;
     if (blo < 0 && (uintptr_t)(-(blo + 1)) >= base) return ROPE_E_OVERFLOW;
     if ((uintptr_t)bhi > UINTPTR_MAX - base) return ROPE_E_OVERFLOW;

@@ -88,13 +88,27 @@ static rope_status table_elems(int64_t rows, int64_t n_freqs, size_t *elems) {
     return ROPE_OK;
 }
 
-static rope_status check_positions(const int64_t *positions, int64_t start, int64_t n) {
+/* Positions in [0, 2^53]; then every angle θᵢ·m of the largest m must be
+ * finite in the arithmetic of the precision (double, or RN32 of float32 θ times
+ * float32 m): a finite but huge θ times a far position would overflow to Inf,
+ * whose cos/sin are NaN, and such a table must not come back with ROPE_OK. */
+static rope_status check_positions(const rope_freqs *f, rope_precision prec, const int64_t *positions,
+                                   int64_t start, int64_t n) {
+    int64_t top = 0;
     if (positions) {
-        for (int64_t r = 0; r < n; r++)
+        for (int64_t r = 0; r < n; r++) {
             if (positions[r] < 0 || positions[r] > ROPE_MAX_POSITION) return ROPE_E_POSITION;
+            if (positions[r] > top) top = positions[r];
+        }
     } else {
         if (start < 0 || start > ROPE_MAX_POSITION) return ROPE_E_POSITION;
         if (n > 0 && n - 1 > ROPE_MAX_POSITION - start) return ROPE_E_OVERFLOW;
+        top = start + (n > 0 ? n - 1 : 0);
+    }
+    for (int64_t i = 0; i < f->n_freqs; i++) {
+        double a = f->inv_freq[i] * (double)top;
+        float a32 = f->inv_freq_f32[i] * (float)top;
+        if (prec == ROPE_PRECISION_ACCURATE ? !isfinite(a) : !isfinite(a32)) return ROPE_E_PARAM;
     }
     return ROPE_OK;
 }
@@ -113,7 +127,7 @@ rope_status rope_cos_sin(const rope_freqs *f, const int64_t *positions, int64_t 
         !rope_array_fits(sin_out, (int64_t)elems, sizeof(float)) ||
         (positions && !rope_array_fits(positions, n, sizeof *positions)))
         return ROPE_E_OVERFLOW;
-    st = check_positions(positions, start, n);
+    st = check_positions(f, precision, positions, start, n);
     if (st != ROPE_OK) return st;
     const int64_t nf = f->n_freqs;
     for (int64_t r = 0; r < n; r++) {
@@ -174,7 +188,7 @@ static rope_status table_build(const rope_freqs *f, const int64_t *positions, in
     st = table_elems(n, f->n_freqs, &elems);
     if (st != ROPE_OK) return st;
     if (positions && !rope_array_fits(positions, n, sizeof *positions)) return ROPE_E_OVERFLOW;
-    st = check_positions(positions, start, n);
+    st = check_positions(f, precision, positions, start, n);
     if (st != ROPE_OK) return st;
     rope_table *t;
     st = table_alloc(n, f->n_freqs, &t);
@@ -235,7 +249,7 @@ rope_status rope_table_create_mrope(const rope_freqs *f, const int64_t *pos_thw,
     if ((uint64_t)n > (uint64_t)INT64_MAX / (uint64_t)planes ||
         !rope_array_fits(pos_thw, n * planes, sizeof *pos_thw))
         return ROPE_E_OVERFLOW;
-    st = check_positions(pos_thw, 0, n * planes);
+    st = check_positions(f, precision, pos_thw, 0, n * planes);
     if (st != ROPE_OK) return st;
     rope_table *t;
     st = table_alloc(n, f->n_freqs, &t);

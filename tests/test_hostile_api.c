@@ -207,6 +207,49 @@ static void test_nonfinite_one_rule(void) {
     }
 }
 
+/* Finite frequencies whose angle at a far position overflows (Inf, then NaN
+ * cos/sin): refused by tables in both precisions and by table-free apply,
+ * while the same frequencies at near positions still work. Found by fuzz_api
+ * (fuzz/corpus/api/regress-compat-angle-overflow). */
+static void test_angle_overflow(void) {
+    rope_freqs f;
+    freqs_for(&f, 8);
+    f.inv_freq_f32[0] = 1e30f; /* float32: 1e30 · 2^30 > FLT_MAX */
+    int64_t far[2] = {1, (int64_t)1 << 30}, near[2] = {0, 1};
+    rope_table *t = NULL;
+    CHECK_STATUS(rope_table_create_at(&f, far, 2, ROPE_PRECISION_COMPAT_F32, &t), ROPE_E_PARAM);
+    CHECK_OK(rope_table_create_at(&f, far, 2, ROPE_PRECISION_ACCURATE, &t)); /* double: no overflow */
+    rope_table_free(t);
+    t = NULL;
+    CHECK_OK(rope_table_create_at(&f, near, 2, ROPE_PRECISION_COMPAT_F32, &t));
+    rope_table_free(t);
+    t = NULL;
+    freqs_for(&f, 8);
+    f.inv_freq[3] = 1e300; /* double: 1e300 · 2^53 > DBL_MAX */
+    int64_t far53[1] = {(int64_t)1 << 53};
+    CHECK_STATUS(rope_table_create_at(&f, far53, 1, ROPE_PRECISION_ACCURATE, &t), ROPE_E_PARAM);
+    CHECK(t == NULL);
+    rope_apply_params p;
+    rope_apply_params_init(&p);
+    p.style = ROPE_STYLE_INTERLEAVED;
+    p.freqs = &f;
+    p.rotary_dim = 8;
+    outbuf ox;
+    float *x = out_new(&ox, 8 * sizeof(float));
+    rope_tensor tx;
+    rope_tensor_contiguous(&tx, x, ROPE_F32, 1, 1, 1, 8);
+    rope_positions pos = {0};
+    pos.ids = far53;
+    CHECK_STATUS(rope_apply(&p, &pos, &tx, &tx), ROPE_E_PARAM);
+    pos.ids = NULL;
+    pos.offset = ((int64_t)1 << 53);
+    CHECK_STATUS(rope_apply(&p, &pos, &tx, &tx), ROPE_E_PARAM);
+    CHECK(out_untouched(&ox));
+    pos.offset = 0; /* angle 0: fine */
+    CHECK_OK(rope_apply(&p, &pos, &tx, &tx));
+    free(ox.raw);
+}
+
 /* ------------------------------------------------------------ apply positions */
 
 static void test_apply_position_arrays(void) {
@@ -241,6 +284,14 @@ static void test_apply_position_arrays(void) {
     CHECK(out_untouched(&oout));
     pos.ids_batch_stride = 3; /* the real layout works */
     CHECK_OK(rope_apply(&p, &pos, &ti, &to));
+
+    /* a view spanning more than any address space (2^56 bytes): a stride that
+     * int64 and the pointer still allow, over two batch rows */
+    rope_tensor big = ti;
+    big.stride[0] = (int64_t)1 << 55; /* x 4 bytes: 2^57 */
+    CHECK_STATUS(rope_apply(&p, NULL, &big, &big), ROPE_E_OVERFLOW);
+    CHECK_STATUS(rope_apply(&p, NULL, &ti, &big), ROPE_E_OVERFLOW);
+    CHECK(out_untouched(&oin));
 
     /* cu_seqlens: n_seqs + 1 entries cannot exist */
     rope_tensor t1i, t1o;
@@ -305,6 +356,10 @@ static void test_attention_position_arrays(void) {
         CHECK_STATUS(rope_attention(c, NULL, &pos, &q, &out), ROPE_E_OVERFLOW);
     }
     CHECK(out_untouched(&oo));
+    rope_tensor qbig = q;
+    qbig.stride[0] = -((int64_t)1 << 55); /* negative: the span is what counts */
+    CHECK_STATUS(rope_attention(c, NULL, NULL, &qbig, &out), ROPE_E_OVERFLOW);
+    CHECK(out_untouched(&oo));
     pos.ids_batch_stride = 2;
     CHECK_OK(rope_attention(c, NULL, &pos, &q, &out));
     CHECK(!out_untouched(&oo));
@@ -315,6 +370,7 @@ static void test_attention_position_arrays(void) {
 int main(void) {
     test_table_counts();
     test_nonfinite_one_rule();
+    test_angle_overflow();
     test_apply_position_arrays();
     test_attention_position_arrays();
     return check_report("test_hostile_api");
