@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "checks.h"
+#include "kernels/kernel.h" /* rope_ref_rotate, the kernels' sincos */
 #include "pool.h"
 #include "rope.h"
 
@@ -1014,48 +1015,86 @@ static size_t scratch_layout(int64_t rmax, int64_t D, int unrot, unsigned char *
     return 2 * sz_q + sz_s + 2 * sz_r + sz_p + 2 * sz_k;
 }
 
+/* IEEE binary16 -> float32 inline (the rotate-on-read gather converts whole tiles). */
+static inline float ak_h2f(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ffu;
+    uint32_t u;
+    if (e == 0x1f) u = sign | 0x7f800000u | (m << 13);          /* Inf, NaN */
+    else if (e != 0) u = sign | ((e + 112) << 23) | (m << 13);  /* normal */
+    else if (m == 0) u = sign;                                  /* zero */
+    else {                                                      /* subnormal: m·2^-24 */
+        float f = (float)m * 5.9604644775390625e-8f;
+        memcpy(&u, &f, 4);
+        u |= sign;
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
 /*
- * ROPE_KV_UNROTATED: the nk keys of the tile at entry t0 of (row b, kv head h),
- * dequantised, rotated at their positions by rope_apply (contiguous rows:
- * the SIMD kernels), then transposed into the block layout the Q·Kᵀ kernel
- * reads (float32; entries past nk zero).
+ * ROPE_KV_UNROTATED: the AK_TILE keys of the tile at entry t0 of (row b, kv
+ * head h), dequantised into float32 in the block layout the Q·Kᵀ kernel reads,
+ * and rotated there: each rotated pair of dims is two vectors of 16 keys, and
+ * c' = cos·af, s' = ±sin·af per key (from the table row of its position, or
+ * the kernels' sincos table-free) are laid out the same way, so the rotation
+ * is the reference one (rope_ref_rotate) run across keys: the same bits as
+ * rope_apply. Entries past nk are rotated at position 0 and never used.
  */
-static rope_status rotate_tile(const rope_kv_cache *c, const rope_apply_params *rope, int64_t b,
-                               int64_t h, int64_t t0, int nk, const int64_t *kpos, const scratch *sc) {
-    const int64_t D = c->D;
-    /* whole blocks of AK_KB keys: [D][AK_KB] in the cache -> rows of D */
-    const int64_t blk0 = reg(c, b, h) + t0 * D; /* t0 is a multiple of AK_TILE */
-    for (int j0 = 0; j0 < nk; j0 += AK_KB) {
-        const int64_t base = blk0 + (int64_t)j0 * D;
-        const int jn = nk - j0 < AK_KB ? nk - j0 : AK_KB;
-        for (int64_t d = 0; d < D; d++) {
-            float *dst = sc->kr + (int64_t)j0 * D + d;
-            const int64_t e = base + d * AK_KB;
-            if (c->dt == AK_DT_F32) {
-                const float *src = (const float *)(const void *)c->k + e;
-                for (int j = 0; j < jn; j++) dst[j * D] = src[j];
-            } else if (c->dt == AK_DT_Q8) {
-                const int8_t *src = (const int8_t *)(const void *)c->k + e;
-                const float *sv = c->ks + sreg(c, b, h) + ksidx(c->nqb, t0 + j0, d / AK_QB);
-                for (int j = 0; j < jn; j++) dst[j * D] = (float)src[j] * sv[j];
-            } else {
-                for (int j = 0; j < jn; j++) dst[j * D] = ak_load1(c->k, e + j, c->dt);
+static void rotate_tile(const rope_kv_cache *c, const rope_apply_params *rope, int64_t b,
+                        int64_t h, int64_t t0, int nk, const int64_t *kpos, const scratch *sc) {
+    const int64_t D = c->D, nf = rope->rotary_dim / 2, n = AK_TILE * D;
+    const int64_t e0 = reg(c, b, h) + t0 * D; /* the tile's blocks are contiguous */
+    float *kt = sc->kt;
+    if (c->dt == AK_DT_F32) {
+        memcpy(kt, c->k + e0 * 4, sizeof(float) * (size_t)n);
+    } else if (c->dt == AK_DT_F16) {
+        const uint16_t *src = (const uint16_t *)(const void *)c->k + e0;
+        for (int64_t i = 0; i < n; i++) kt[i] = ak_h2f(src[i]);
+    } else if (c->dt == AK_DT_BF16) {
+        const uint16_t *src = (const uint16_t *)(const void *)c->k + e0;
+        for (int64_t i = 0; i < n; i++) kt[i] = ak_bf16(src[i]);
+    } else {
+        const int8_t *src = (const int8_t *)(const void *)c->k + e0;
+        const float *ks = c->ks + sreg(c, b, h) + t0 * c->nqb;
+        for (int64_t blk = 0; blk < AK_TILE / AK_KB; blk++)
+            for (int64_t d = 0; d < D; d++) {
+                const float *sv = ks + (blk * c->nqb + d / AK_QB) * AK_KB;
+                const int64_t o = (blk * D + d) * AK_KB;
+                for (int j = 0; j < AK_KB; j++) kt[o + j] = (float)src[o + j] * sv[j];
             }
+    }
+    /* c', s' per (frequency, key): cs[i][j], sn[i][j] */
+    float *cs = sc->kr, *sn = sc->kr + nf * AK_TILE;
+    const float af = rope->attention_factor;
+    const float *tc = rope->table ? rope_table_cos(rope->table) : NULL;
+    const float *ts = rope->table ? rope_table_sin(rope->table) : NULL;
+    float cbuf[ROPE_MAX_FREQS], sbuf[ROPE_MAX_FREQS];
+    for (int j = 0; j < AK_TILE; j++) {
+        const int64_t p = j < nk ? kpos[j] : 0;
+        const float *cr = cbuf, *sr = sbuf;
+        if (tc) {
+            cr = tc + p * nf;
+            sr = ts + p * nf;
+        } else {
+            rope_kernels_get()->sincos(rope->freqs->inv_freq, nf, (double)p, cbuf, sbuf);
+        }
+        for (int64_t i = 0; i < nf; i++) {
+            float cc = cr[i] * af;
+            float ss = sr[i] * af;
+            if (rope->inverse) ss = -ss;
+            cs[i * AK_TILE + j] = cc;
+            sn[i * AK_TILE + j] = ss;
         }
     }
-    rope_tensor t;
-    rope_tensor_contiguous(&t, sc->kr, ROPE_F32, 1, nk, 1, D);
-    rope_positions rp = {0};
-    rp.ids = kpos;
-    rope_status st = rope_apply(rope, &rp, &t, &t);
-    if (st != ROPE_OK) return st;
-    for (int j0 = 0; j0 < AK_TILE; j0 += AK_KB)
-        for (int64_t d = 0; d < D; d++) {
-            float *dst = sc->kt + (int64_t)j0 * D + d * AK_KB;
-            const float *src = sc->kr + (int64_t)j0 * D + d;
-            for (int j = 0; j < AK_KB; j++) dst[j] = j0 + j < nk ? src[j * D] : 0.0f;
+    const int half = rope->style == ROPE_STYLE_HALF;
+    for (int64_t blk = 0; blk < AK_TILE / AK_KB; blk++)
+        for (int64_t i = 0; i < nf; i++) {
+            float *x0 = kt + (blk * D + (half ? i : 2 * i)) * AK_KB;
+            float *x1 = kt + (blk * D + (half ? i + nf : 2 * i + 1)) * AK_KB;
+            const float *cc = cs + i * AK_TILE + blk * AK_KB, *ss = sn + i * AK_TILE + blk * AK_KB;
+            for (int j = 0; j < AK_KB; j++) rope_ref_rotate(x0[j], x1[j], cc[j], ss[j], &x0[j], &x1[j]);
         }
-    return ROPE_OK;
 }
 
 static void attn_store(const attn_ctx *x, int64_t b, int64_t kvh, int64_t s0, int64_t nq,
@@ -1126,8 +1165,7 @@ static void attn_item(const attn_ctx *x, const scratch *sc, int64_t item) {
             if (x->window && kmax <= qmin - x->window) continue; /* all out of window */
             const int full = !any_pad && kmax <= qmin && (!x->window || kmin > qmax - x->window);
             if (x->rope) {
-                /* cannot fail: rope and every position were checked up front */
-                (void)rotate_tile(c, x->rope, b, kvh, t0, nk, kpos + t0, sc);
+                rotate_tile(c, x->rope, b, kvh, t0, nk, kpos + t0, sc);
                 x->kn->qk(sc->q, R, D, sc->kt, AK_DT_F32, sc->s);
             } else if (q8) x->kn->qk8(sc->q, R, D, c->nqb, (const int8_t *)(const void *)(kb + t0 * D), ksb + t0 * c->nqb, sc->s);
             else x->kn->qk(sc->q, R, D, kb + t0 * D * c->es, c->dt, sc->s);
