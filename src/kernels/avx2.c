@@ -212,35 +212,34 @@ INLINE void two_sum4(__m256d a, __m256d b, __m256d *s, __m256d *e) {
     *s = x;
 }
 
-/* r = hi + lo − k·π/2 as rh + rl, and k */
-INLINE void reduce4(__m256d hi, __m256d lo, __m256d *rh, __m256d *rl, __m256d *kq) {
+/* r = hi + lo − k·π/2, and k */
+INLINE __m256d reduce4(__m256d hi, __m256d lo, __m256d *kq) {
     __m256d k = RINT4(_mm256_mul_pd(hi, V4(ROPE_SC_C1)));
-    __m256d f = _mm256_add_pd(_mm256_fmsub_pd(hi, V4(ROPE_SC_C1), k),
-                              _mm256_fmadd_pd(hi, V4(ROPE_SC_C2), _mm256_mul_pd(lo, V4(ROPE_SC_C1))));
-    k = _mm256_add_pd(k, RINT4(f));
-    __m256d a1 = _mm256_mul_pd(k, V4(ROPE_SC_P1)), e1 = _mm256_fmsub_pd(k, V4(ROPE_SC_P1), a1);
+    __m256d big = _mm256_cmp_pd(_mm256_andnot_pd(V4(-0.0), hi), V4(ROPE_SC_KFIX), _CMP_GT_OQ);
+    if (_mm256_movemask_pd(big)) { /* the second step of k, in the lanes that need it */
+        __m256d f = _mm256_add_pd(_mm256_fmsub_pd(hi, V4(ROPE_SC_C1), k),
+                                  _mm256_fmadd_pd(hi, V4(ROPE_SC_C2), _mm256_mul_pd(lo, V4(ROPE_SC_C1))));
+        k = _mm256_blendv_pd(k, _mm256_add_pd(k, RINT4(f)), big);
+    }
+    __m256d s1 = _mm256_fnmadd_pd(k, V4(ROPE_SC_P1), hi); /* exact */
     __m256d a2 = _mm256_mul_pd(k, V4(ROPE_SC_P2)), e2 = _mm256_fmsub_pd(k, V4(ROPE_SC_P2), a2);
-    __m256d a3 = _mm256_mul_pd(k, V4(ROPE_SC_P3));
-    __m256d s, t1, t2, t3;
-    two_sum4(_mm256_sub_pd(hi, a1), lo, &s, &t1);
-    two_sum4(s, neg4(e1), &s, &t2);
-    two_sum4(s, neg4(a2), &s, &t3);
-    __m256d tail = _mm256_sub_pd(_mm256_add_pd(_mm256_add_pd(t1, t2), t3), _mm256_add_pd(e2, a3));
-    two_sum4(s, tail, rh, rl);
+    __m256d s2, t2;
+    two_sum4(s1, neg4(a2), &s2, &t2);
     *kq = k;
+    return _mm256_add_pd(_mm256_add_pd(s2, lo),
+                         _mm256_sub_pd(t2, _mm256_add_pd(e2, _mm256_mul_pd(k, V4(ROPE_SC_P3)))));
 }
 
 INLINE void sincos4(__m256d hi, __m256d lo, __m256d *cs, __m256d *sn) {
-    __m256d rh, rl, k;
-    reduce4(hi, lo, &rh, &rl, &k);
-    __m256d z = _mm256_mul_pd(rh, rh);
+    __m256d k, r = reduce4(hi, lo, &k);
+    __m256d z = _mm256_mul_pd(r, r);
     __m256d ps = _mm256_fmadd_pd(V4(ROPE_SC_S7), z, V4(ROPE_SC_S6));
     ps = _mm256_fmadd_pd(ps, z, V4(ROPE_SC_S5));
     ps = _mm256_fmadd_pd(ps, z, V4(ROPE_SC_S4));
     ps = _mm256_fmadd_pd(ps, z, V4(ROPE_SC_S3));
     ps = _mm256_fmadd_pd(ps, z, V4(ROPE_SC_S2));
     ps = _mm256_fmadd_pd(ps, z, V4(ROPE_SC_S1));
-    __m256d s = _mm256_fmadd_pd(_mm256_mul_pd(ps, z), rh, rh);
+    __m256d s1 = _mm256_fmadd_pd(_mm256_mul_pd(ps, z), r, r);
     __m256d pc = _mm256_fmadd_pd(V4(ROPE_SC_C8), z, V4(ROPE_SC_C7));
     pc = _mm256_fmadd_pd(pc, z, V4(ROPE_SC_C6));
     pc = _mm256_fmadd_pd(pc, z, V4(ROPE_SC_C5));
@@ -248,8 +247,7 @@ INLINE void sincos4(__m256d hi, __m256d lo, __m256d *cs, __m256d *sn) {
     pc = _mm256_fmadd_pd(pc, z, V4(ROPE_SC_C3));
     pc = _mm256_fmadd_pd(pc, z, V4(ROPE_SC_C2P));
     pc = _mm256_fmadd_pd(pc, z, V4(ROPE_SC_C1P));
-    __m256d c = _mm256_fmadd_pd(pc, z, V4(1.0));
-    __m256d s1 = _mm256_fmadd_pd(c, rl, s), c1 = _mm256_fnmadd_pd(s, rl, c);
+    __m256d c1 = _mm256_fmadd_pd(pc, z, V4(1.0));
     /* quadrant q = k mod 4: sin = (s, c, −s, −c)[q], cos = (c, −s, −c, s)[q] */
     __m256d fl = _mm256_round_pd(_mm256_mul_pd(k, V4(0.25)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     __m256d q = _mm256_sub_pd(k, _mm256_mul_pd(V4(4.0), fl));
@@ -271,7 +269,7 @@ INLINE void sincos_block(const double *inv_freq, double pos, float *co, float *s
     _mm_storeu_ps(co, _mm256_cvtpd_ps(c));
     _mm_storeu_ps(so, _mm256_cvtpd_ps(s));
     __m256d ax = _mm256_andnot_pd(V4(-0.0), x);
-    int ok = _mm256_movemask_pd(_mm256_cmp_pd(ax, V4(ROPE_SC_LIMIT), _CMP_LE_OQ));
+    int ok = _mm256_movemask_pd(_mm256_cmp_pd(ax, V4(ROPE_SC_LIMIT), _CMP_LT_OQ));
     if (ok != 0xf)
         for (int l = 0; l < 4; l++)
             if (!((ok >> l) & 1)) rope_scalar_sincos(inv_freq + l, 1, pos, co + l, so + l);

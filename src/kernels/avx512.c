@@ -285,35 +285,34 @@ INLINE void two_sum8(__m512d a, __m512d b, __m512d *s, __m512d *e) {
     *s = x;
 }
 
-/* r = hi + lo − k·π/2 as rh + rl, and k */
-INLINE void reduce8(__m512d hi, __m512d lo, __m512d *rh, __m512d *rl, __m512d *kq) {
+/* r = hi + lo − k·π/2, and k */
+INLINE __m512d reduce8(__m512d hi, __m512d lo, __m512d *kq) {
     __m512d k = RINT8(_mm512_mul_pd(hi, V8(ROPE_SC_C1)));
-    __m512d f = _mm512_add_pd(_mm512_fmsub_pd(hi, V8(ROPE_SC_C1), k),
-                              _mm512_fmadd_pd(hi, V8(ROPE_SC_C2), _mm512_mul_pd(lo, V8(ROPE_SC_C1))));
-    k = _mm512_add_pd(k, RINT8(f));
-    __m512d a1 = _mm512_mul_pd(k, V8(ROPE_SC_P1)), e1 = _mm512_fmsub_pd(k, V8(ROPE_SC_P1), a1);
+    __mmask8 big = _mm512_cmp_pd_mask(_mm512_abs_pd(hi), V8(ROPE_SC_KFIX), _CMP_GT_OQ);
+    if (big) { /* the second step of k, in the lanes that need it */
+        __m512d f = _mm512_add_pd(_mm512_fmsub_pd(hi, V8(ROPE_SC_C1), k),
+                                  _mm512_fmadd_pd(hi, V8(ROPE_SC_C2), _mm512_mul_pd(lo, V8(ROPE_SC_C1))));
+        k = _mm512_mask_add_pd(k, big, k, RINT8(f));
+    }
+    __m512d s1 = _mm512_fnmadd_pd(k, V8(ROPE_SC_P1), hi); /* exact */
     __m512d a2 = _mm512_mul_pd(k, V8(ROPE_SC_P2)), e2 = _mm512_fmsub_pd(k, V8(ROPE_SC_P2), a2);
-    __m512d a3 = _mm512_mul_pd(k, V8(ROPE_SC_P3));
-    __m512d s, t1, t2, t3;
-    two_sum8(_mm512_sub_pd(hi, a1), lo, &s, &t1);
-    two_sum8(s, neg8(e1), &s, &t2);
-    two_sum8(s, neg8(a2), &s, &t3);
-    __m512d tail = _mm512_sub_pd(_mm512_add_pd(_mm512_add_pd(t1, t2), t3), _mm512_add_pd(e2, a3));
-    two_sum8(s, tail, rh, rl);
+    __m512d s2, t2;
+    two_sum8(s1, neg8(a2), &s2, &t2);
     *kq = k;
+    return _mm512_add_pd(_mm512_add_pd(s2, lo),
+                         _mm512_sub_pd(t2, _mm512_add_pd(e2, _mm512_mul_pd(k, V8(ROPE_SC_P3)))));
 }
 
 INLINE void sincos8(__m512d hi, __m512d lo, __m512d *cs, __m512d *sn) {
-    __m512d rh, rl, k;
-    reduce8(hi, lo, &rh, &rl, &k);
-    __m512d z = _mm512_mul_pd(rh, rh);
+    __m512d k, r = reduce8(hi, lo, &k);
+    __m512d z = _mm512_mul_pd(r, r);
     __m512d ps = _mm512_fmadd_pd(V8(ROPE_SC_S7), z, V8(ROPE_SC_S6));
     ps = _mm512_fmadd_pd(ps, z, V8(ROPE_SC_S5));
     ps = _mm512_fmadd_pd(ps, z, V8(ROPE_SC_S4));
     ps = _mm512_fmadd_pd(ps, z, V8(ROPE_SC_S3));
     ps = _mm512_fmadd_pd(ps, z, V8(ROPE_SC_S2));
     ps = _mm512_fmadd_pd(ps, z, V8(ROPE_SC_S1));
-    __m512d s = _mm512_fmadd_pd(_mm512_mul_pd(ps, z), rh, rh);
+    __m512d s1 = _mm512_fmadd_pd(_mm512_mul_pd(ps, z), r, r);
     __m512d pc = _mm512_fmadd_pd(V8(ROPE_SC_C8), z, V8(ROPE_SC_C7));
     pc = _mm512_fmadd_pd(pc, z, V8(ROPE_SC_C6));
     pc = _mm512_fmadd_pd(pc, z, V8(ROPE_SC_C5));
@@ -321,18 +320,18 @@ INLINE void sincos8(__m512d hi, __m512d lo, __m512d *cs, __m512d *sn) {
     pc = _mm512_fmadd_pd(pc, z, V8(ROPE_SC_C3));
     pc = _mm512_fmadd_pd(pc, z, V8(ROPE_SC_C2P));
     pc = _mm512_fmadd_pd(pc, z, V8(ROPE_SC_C1P));
-    __m512d c = _mm512_fmadd_pd(pc, z, V8(1.0));
-    __m512d s1 = _mm512_fmadd_pd(c, rl, s), c1 = _mm512_fnmadd_pd(s, rl, c);
-    /* quadrant q = k mod 4: sin = (s, c, −s, −c)[q], cos = (c, −s, −c, s)[q] */
-    __m512d fl = _mm512_roundscale_pd(_mm512_mul_pd(k, V8(0.25)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    __m512d q = _mm512_sub_pd(k, _mm512_mul_pd(V8(4.0), fl));
-    __mmask8 q1 = _mm512_cmp_pd_mask(q, V8(1.0), _CMP_EQ_OQ);
-    __mmask8 q2 = _mm512_cmp_pd_mask(q, V8(2.0), _CMP_EQ_OQ);
-    __mmask8 odd = q1 | _mm512_cmp_pd_mask(q, V8(3.0), _CMP_EQ_OQ);
-    __mmask8 neg_s = _mm512_cmp_pd_mask(q, V8(2.0), _CMP_GE_OQ), neg_c = q1 | q2;
+    __m512d c1 = _mm512_fmadd_pd(pc, z, V8(1.0));
+    /* quadrant q = k mod 4 (k is an integer below 2^53: exact as int64):
+     * sin = (s, c, −s, −c)[q], cos = (c, −s, −c, s)[q]; bit 1 of q (of q + 1 for
+     * cos) moved to the sign bit, then result ^= that & sign (ternary logic 0x78) */
+    __m512i q = _mm512_cvtpd_epi64(k);
+    __mmask8 odd = _mm512_test_epi64_mask(q, _mm512_set1_epi64(1));
+    const __m512i sign = _mm512_set1_epi64((long long)0x8000000000000000ull);
+    __m512i sh_s = _mm512_slli_epi64(q, 62);
+    __m512i sh_c = _mm512_slli_epi64(_mm512_add_epi64(q, _mm512_set1_epi64(1)), 62);
     __m512d so = _mm512_mask_blend_pd(odd, s1, c1), co = _mm512_mask_blend_pd(odd, c1, s1);
-    *sn = _mm512_mask_xor_pd(so, neg_s, so, V8(-0.0));
-    *cs = _mm512_mask_xor_pd(co, neg_c, co, V8(-0.0));
+    *sn = _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_castpd_si512(so), sh_s, sign, 0x78));
+    *cs = _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_castpd_si512(co), sh_c, sign, 0x78));
 }
 
 static void sincos_avx512(const double *inv_freq, int64_t n, double pos, float *cos_out,
@@ -349,7 +348,7 @@ static void sincos_avx512(const double *inv_freq, int64_t n, double pos, float *
         _mm256_mask_storeu_ps(cos_out + i, m, _mm512_cvtpd_ps(c));
         _mm256_mask_storeu_ps(sin_out + i, m, _mm512_cvtpd_ps(s));
         /* lanes beyond ROPE_SC_LIMIT (or NaN): the scalar kernel */
-        __mmask8 ok = _mm512_cmp_pd_mask(_mm512_abs_pd(x), limit, _CMP_LE_OQ);
+        __mmask8 ok = _mm512_cmp_pd_mask(_mm512_abs_pd(x), limit, _CMP_LT_OQ);
         if ((ok & m) != m)
             for (int l = 0; l < 8; l++)
                 if (((m >> l) & 1) && !((ok >> l) & 1))

@@ -154,38 +154,34 @@ INLINE void two_sum2(float64x2_t a, float64x2_t b, float64x2_t *s, float64x2_t *
     *s = x;
 }
 
-/* r = hi + lo − k·π/2 as rh + rl, and k (vfmaq_f64(c, a, b) = c + a·b fused) */
-INLINE void reduce2(float64x2_t hi, float64x2_t lo, float64x2_t *rh, float64x2_t *rl,
-                    float64x2_t *kq) {
+/* r = hi + lo − k·π/2, and k (vfmaq_f64(c, a, b) = c + a·b fused) */
+INLINE float64x2_t reduce2(float64x2_t hi, float64x2_t lo, float64x2_t *kq) {
     float64x2_t k = vrndnq_f64(vmulq_f64(hi, V2(ROPE_SC_C1)));
-    float64x2_t f = vaddq_f64(vfmaq_f64(vnegq_f64(k), hi, V2(ROPE_SC_C1)),
-                              vfmaq_f64(vmulq_f64(lo, V2(ROPE_SC_C1)), hi, V2(ROPE_SC_C2)));
-    k = vaddq_f64(k, vrndnq_f64(f));
-    float64x2_t a1 = vmulq_f64(k, V2(ROPE_SC_P1));
-    float64x2_t e1 = vfmaq_f64(vnegq_f64(a1), k, V2(ROPE_SC_P1));
+    uint64x2_t big = vcagtq_f64(hi, V2(ROPE_SC_KFIX));
+    if (vgetq_lane_u64(big, 0) | vgetq_lane_u64(big, 1)) { /* the second step of k, where needed */
+        float64x2_t f = vaddq_f64(vfmaq_f64(vnegq_f64(k), hi, V2(ROPE_SC_C1)),
+                                  vfmaq_f64(vmulq_f64(lo, V2(ROPE_SC_C1)), hi, V2(ROPE_SC_C2)));
+        k = vbslq_f64(big, vaddq_f64(k, vrndnq_f64(f)), k);
+    }
+    float64x2_t s1 = vfmsq_f64(hi, k, V2(ROPE_SC_P1)); /* exact */
     float64x2_t a2 = vmulq_f64(k, V2(ROPE_SC_P2));
     float64x2_t e2 = vfmaq_f64(vnegq_f64(a2), k, V2(ROPE_SC_P2));
-    float64x2_t a3 = vmulq_f64(k, V2(ROPE_SC_P3));
-    float64x2_t s, t1, t2, t3;
-    two_sum2(vsubq_f64(hi, a1), lo, &s, &t1);
-    two_sum2(s, vnegq_f64(e1), &s, &t2);
-    two_sum2(s, vnegq_f64(a2), &s, &t3);
-    float64x2_t tail = vsubq_f64(vaddq_f64(vaddq_f64(t1, t2), t3), vaddq_f64(e2, a3));
-    two_sum2(s, tail, rh, rl);
+    float64x2_t s2, t2;
+    two_sum2(s1, vnegq_f64(a2), &s2, &t2);
     *kq = k;
+    return vaddq_f64(vaddq_f64(s2, lo), vsubq_f64(t2, vaddq_f64(e2, vmulq_f64(k, V2(ROPE_SC_P3)))));
 }
 
 INLINE void sincos2(float64x2_t hi, float64x2_t lo, float64x2_t *cs, float64x2_t *sn) {
-    float64x2_t rh, rl, k;
-    reduce2(hi, lo, &rh, &rl, &k);
-    float64x2_t z = vmulq_f64(rh, rh);
+    float64x2_t k, r = reduce2(hi, lo, &k);
+    float64x2_t z = vmulq_f64(r, r);
     float64x2_t ps = vfmaq_f64(V2(ROPE_SC_S6), V2(ROPE_SC_S7), z);
     ps = vfmaq_f64(V2(ROPE_SC_S5), ps, z);
     ps = vfmaq_f64(V2(ROPE_SC_S4), ps, z);
     ps = vfmaq_f64(V2(ROPE_SC_S3), ps, z);
     ps = vfmaq_f64(V2(ROPE_SC_S2), ps, z);
     ps = vfmaq_f64(V2(ROPE_SC_S1), ps, z);
-    float64x2_t s = vfmaq_f64(rh, vmulq_f64(ps, z), rh);
+    float64x2_t s1 = vfmaq_f64(r, vmulq_f64(ps, z), r);
     float64x2_t pc = vfmaq_f64(V2(ROPE_SC_C7), V2(ROPE_SC_C8), z);
     pc = vfmaq_f64(V2(ROPE_SC_C6), pc, z);
     pc = vfmaq_f64(V2(ROPE_SC_C5), pc, z);
@@ -193,15 +189,12 @@ INLINE void sincos2(float64x2_t hi, float64x2_t lo, float64x2_t *cs, float64x2_t
     pc = vfmaq_f64(V2(ROPE_SC_C3), pc, z);
     pc = vfmaq_f64(V2(ROPE_SC_C2P), pc, z);
     pc = vfmaq_f64(V2(ROPE_SC_C1P), pc, z);
-    float64x2_t c = vfmaq_f64(V2(1.0), pc, z);
-    float64x2_t s1 = vfmaq_f64(s, c, rl), c1 = vfmsq_f64(c, s, rl);
+    float64x2_t c1 = vfmaq_f64(V2(1.0), pc, z);
     /* quadrant q = k mod 4: sin = (s, c, −s, −c)[q], cos = (c, −s, −c, s)[q] */
-    float64x2_t q = vsubq_f64(k, vmulq_f64(V2(4.0), vrndmq_f64(vmulq_f64(k, V2(0.25)))));
-    uint64x2_t q1 = vceqq_f64(q, V2(1.0)), q2 = vceqq_f64(q, V2(2.0));
-    uint64x2_t odd = vorrq_u64(q1, vceqq_f64(q, V2(3.0)));
-    uint64x2_t sign = vreinterpretq_u64_f64(V2(-0.0));
-    uint64x2_t neg_s = vandq_u64(vcgeq_f64(q, V2(2.0)), sign);
-    uint64x2_t neg_c = vandq_u64(vorrq_u64(q1, q2), sign);
+    uint64x2_t q = vreinterpretq_u64_s64(vcvtq_s64_f64(k)); /* k: integer, exact */
+    uint64x2_t odd = vtstq_u64(q, vdupq_n_u64(1));
+    uint64x2_t neg_s = vshlq_n_u64(vandq_u64(q, vdupq_n_u64(2)), 62);
+    uint64x2_t neg_c = vshlq_n_u64(vandq_u64(vaddq_u64(q, vdupq_n_u64(1)), vdupq_n_u64(2)), 62);
     float64x2_t so = vbslq_f64(odd, c1, s1), co = vbslq_f64(odd, s1, c1);
     *sn = vreinterpretq_f64_u64(veorq_u64(vreinterpretq_u64_f64(so), neg_s));
     *cs = vreinterpretq_f64_u64(veorq_u64(vreinterpretq_u64_f64(co), neg_c));
@@ -216,7 +209,7 @@ static void sincos_block(const double *inv_freq, double pos, float *co, float *s
     vst1_f32(co, vcvt_f32_f64(c));
     vst1_f32(so, vcvt_f32_f64(s));
     for (int l = 0; l < 2; l++) /* beyond ROPE_SC_LIMIT (or NaN): the scalar kernel */
-        if (!(fabs(pos * inv_freq[l]) <= ROPE_SC_LIMIT))
+        if (!(fabs(pos * inv_freq[l]) < ROPE_SC_LIMIT))
             rope_scalar_sincos(inv_freq + l, 1, pos, co + l, so + l);
 }
 

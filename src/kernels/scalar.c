@@ -60,7 +60,7 @@ void rope_scalar_sincos(const double *inv_freq, int64_t n, double pos, float *co
     for (int64_t i = 0; i < n; i++) {
         double hi = pos * inv_freq[i];
         double lo = fma(pos, inv_freq[i], -hi);
-        if (fabs(hi) <= ROPE_SC_LIMIT) {
+        if (fabs(hi) < ROPE_SC_LIMIT) {
             rope_sc_reduced(hi, lo, cos_out + i, sin_out + i);
             continue;
         }

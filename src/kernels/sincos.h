@@ -11,28 +11,28 @@
  *    first-order correction after the reduction (that was the old scheme; its
  *    second-order error lo²/2 passed one float ulp beyond ~2^42).
  * 2. The quadrant. k = the integer nearest (hi + lo)·2/π: k0 = rint(hi·C1)
- *    (C1 + C2 = 2/π to 2^-107 relative), then the fraction
+ *    (C1 + C2 = 2/π to 2^-107 relative); beyond |hi| = 2^30 the fraction
  *    f = (hi·C1 − k0) + (hi·C2 + lo·C1), good to ~2^-52, moves k0 by rint(f).
- *    |hi + lo − k·π/2| ≤ π/4 + 2^-50. k < 2^53 needs |hi| ≤ ROPE_SC_LIMIT.
+ *    |hi + lo − k·π/2| ≤ π/4 + 2^-22. k < 2^53 needs |hi| < ROPE_SC_LIMIT.
  * 3. The reduction, r = hi + lo − k·π/2 with π/2 = P1 + P2 + P3 (+ 2^-163):
- *    k·P1 = a1 + e1 and k·P2 = a2 + e2 exactly (two fma), d = hi − a1 exactly
- *    (|d| < 2 and both are multiples of min(ulp hi, ulp a1) ≥ 2^-53), then
- *    d + lo − e1 − a2 summed with error-free TwoSums (these can cancel to
- *    nearly nothing: the hard cases next to multiples of π/2), the small rest
- *    (TwoSum errors, e2, k·P3) added in plain double. r = rh + rl (rl below
- *    half an ulp of rh), absolute error below 2^-100 for |hi| ≤ 2^53.
- * 4. sin/cos on |r| ≤ π/4 + 2^-50: Taylor polynomials to degree 15 (sin) and
- *    16 (cos), truncation below 2^-54 relative; evaluated by Horner with fma
- *    at rh and corrected to first order for rl (rl² is below 2^-106).
+ *    s1 = hi − k·P1 is exact in one fma (it is a multiple of 2^-52 below 2 in
+ *    magnitude, or of 2^-53 below 1 when |hi| < 1); k·P2 = a2 + e2 exactly;
+ *    s1 − a2 = s2 + t2 exactly by TwoSum (s1 and a2 can cancel: the hard cases
+ *    next to multiples of π/2). r = (s2 + lo) + (t2 − (e2 + k·P3)): s2 + lo is
+ *    exact when it cancels (Sterbenz) and otherwise rounds relative to itself,
+ *    so r is within 2^-53·|r| + 2^-103 of the truth for |hi| < 2^53.
+ * 4. sin/cos on |r| ≤ π/4 + 2^-22: Taylor polynomials to degree 15 (sin) and
+ *    16 (cos), truncation below 2^-54 relative, evaluated by Horner with fma.
  *    Relative error before the final rounding ≈ 2^-51.
  * 5. Quadrant q = k mod 4: sin = (s, c, −s, −c)[q], cos = (c, −s, −c, s)[q],
- *    rounded once to float32.
+ *    rounded once to float32. (q and the sign flips are exact, so the SIMD
+ *    files may find them by any exact means, e.g. k converted to an integer.)
  *
  * So each entry is within 0.5 ulp + 2^-26 ulp of cos/sin of the exact angle
- * unless that value is below ~2^-70 (an angle within 2^-70 of a multiple of
- * π/2, where the 2^-100 absolute error of r dominates); docs/precision.md has
+ * unless that value is below ~2^-75 (an angle within 2^-75 of a multiple of
+ * π/2, where the 2^-103 absolute error of r dominates); docs/precision.md has
  * the measured figures (tests/oracle/test_sincos_mpfr.c, 300-bit MPFR).
- * Angles beyond ROPE_SC_LIMIT (only reachable when θ > 1) and NaN take a libm
+ * Angles from ROPE_SC_LIMIT on (θ > 1, or m·θ = 2^53) and NaN take a libm
  * route in rope_scalar_sincos (cos(hi+lo) by the addition formula): within a
  * few 1e-16 absolute, not covered by the claim above.
  */
@@ -52,8 +52,11 @@
 /* 2/π = C1 + C2 + ~-2.1e-33 */
 #define ROPE_SC_C1 0x1.45f306dc9c883p-1
 #define ROPE_SC_C2 (-0x1.6b01ec5417056p-55)
-/* |hi| up to here takes the reduction above (k < 2^53 - 1) */
+/* |hi| below this takes the reduction above (k < 2^53 − 1, |s1| < 2) */
 #define ROPE_SC_LIMIT 0x1p53
+/* |hi| above this needs the second step of k (below, rint(hi·C1) alone is
+ * within 0.5 + 2^-22 of (hi + lo)·2/π: |r| ≤ π/4 + 2^-22, as good) */
+#define ROPE_SC_KFIX 0x1p30
 
 /* Taylor coefficients, highest degree first (Horner order) */
 #define ROPE_SC_S7 (-1.0 / 1307674368000.0) /* −1/15! */
@@ -79,28 +82,26 @@ static inline void rope_sc_two_sum(double a, double b, double *s, double *e) {
     *s = x;
 }
 
-/* Steps 2-5 for one angle hi + lo with |hi| ≤ ROPE_SC_LIMIT (not NaN). */
+/* Steps 2-5 for one angle hi + lo with |hi| < ROPE_SC_LIMIT (not NaN). */
 static inline void rope_sc_reduced(double hi, double lo, float *cos_out, float *sin_out) {
     double k = nearbyint(hi * ROPE_SC_C1);
-    double f = fma(hi, ROPE_SC_C1, -k) + fma(hi, ROPE_SC_C2, lo * ROPE_SC_C1);
-    k = k + nearbyint(f);
-    double a1 = k * ROPE_SC_P1, e1 = fma(k, ROPE_SC_P1, -a1);
+    if (fabs(hi) > ROPE_SC_KFIX) {
+        double f = fma(hi, ROPE_SC_C1, -k) + fma(hi, ROPE_SC_C2, lo * ROPE_SC_C1);
+        k = k + nearbyint(f);
+    }
+    double s1 = fma(-k, ROPE_SC_P1, hi); /* exact */
     double a2 = k * ROPE_SC_P2, e2 = fma(k, ROPE_SC_P2, -a2);
-    double a3 = k * ROPE_SC_P3;
-    double s, t1, t2, t3, rh, rl;
-    rope_sc_two_sum(hi - a1, lo, &s, &t1);
-    rope_sc_two_sum(s, -e1, &s, &t2);
-    rope_sc_two_sum(s, -a2, &s, &t3);
-    double tail = ((t1 + t2) + t3) - (e2 + a3);
-    rope_sc_two_sum(s, tail, &rh, &rl);
-    double z = rh * rh;
+    double s2, t2;
+    rope_sc_two_sum(s1, -a2, &s2, &t2);
+    double r = (s2 + lo) + (t2 - (e2 + k * ROPE_SC_P3));
+    double z = r * r;
     double ps = fma(ROPE_SC_S7, z, ROPE_SC_S6);
     ps = fma(ps, z, ROPE_SC_S5);
     ps = fma(ps, z, ROPE_SC_S4);
     ps = fma(ps, z, ROPE_SC_S3);
     ps = fma(ps, z, ROPE_SC_S2);
     ps = fma(ps, z, ROPE_SC_S1);
-    double sn = fma(ps * z, rh, rh);
+    double sn = fma(ps * z, r, r);
     double pc = fma(ROPE_SC_C8, z, ROPE_SC_C7);
     pc = fma(pc, z, ROPE_SC_C6);
     pc = fma(pc, z, ROPE_SC_C5);
@@ -109,10 +110,9 @@ static inline void rope_sc_reduced(double hi, double lo, float *cos_out, float *
     pc = fma(pc, z, ROPE_SC_C2P);
     pc = fma(pc, z, ROPE_SC_C1P);
     double cs = fma(pc, z, 1.0);
-    double sn1 = fma(cs, rl, sn), cs1 = fma(-sn, rl, cs);
     double q = k - 4.0 * floor(k * 0.25); /* 0, 1, 2 or 3, exactly */
-    double so = q == 1.0 || q == 3.0 ? cs1 : sn1;
-    double co = q == 1.0 || q == 3.0 ? sn1 : cs1;
+    double so = q == 1.0 || q == 3.0 ? cs : sn;
+    double co = q == 1.0 || q == 3.0 ? sn : cs;
     if (q >= 2.0) so = -so;
     if (q == 1.0 || q == 2.0) co = -co;
     *cos_out = (float)co;
