@@ -32,41 +32,10 @@ MAX_FREQS = 512
 I64 = C.c_int64
 
 
-class Config(C.Structure):
-    _fields_ = [("type", C.c_int), ("rope_theta", C.c_double), ("head_dim", I64),
-                ("hidden_size", I64), ("num_attention_heads", I64),
-                ("partial_rotary_factor", C.c_double), ("factor", C.c_double),
-                ("max_position_embeddings", I64), ("original_max_position_embeddings", I64),
-                ("beta_fast", C.c_double), ("beta_slow", C.c_double),
-                ("attention_factor", C.c_double), ("mscale", C.c_double),
-                ("mscale_all_dim", C.c_double), ("truncate", C.c_int),
-                ("low_freq_factor", C.c_double), ("high_freq_factor", C.c_double),
-                ("short_factor", C.POINTER(C.c_double)), ("long_factor", C.POINTER(C.c_double)),
-                ("n_short_factor", I64), ("n_long_factor", I64),
-                ("mrope_section", I64 * 3), ("n_mrope_section", C.c_int)]
-
-
-class Freqs(C.Structure):
-    _fields_ = [("type", C.c_int), ("head_dim", I64), ("rotary_dim", I64), ("n_freqs", I64),
-                ("inv_freq", C.c_double * MAX_FREQS), ("inv_freq_f32", C.c_float * MAX_FREQS),
-                ("band", C.c_ubyte * MAX_FREQS), ("attention_factor", C.c_double),
-                ("softmax_scale_factor", C.c_double), ("mrope_section", I64 * 3),
-                ("n_mrope_section", C.c_int)]
-
-
-class Tensor(C.Structure):
-    _fields_ = [("data", C.c_void_p), ("dtype", C.c_int), ("shape", I64 * 4), ("stride", I64 * 4)]
-
-
-class Positions(C.Structure):
-    _fields_ = [("offset", I64), ("ids", C.POINTER(I64)), ("ids_batch_stride", I64),
-                ("cu_seqlens", C.POINTER(I64)), ("n_seqs", I64)]
-
-
-class ApplyParams(C.Structure):
-    _fields_ = [("style", C.c_int), ("table", C.c_void_p), ("freqs", C.POINTER(Freqs)),
-                ("rotary_dim", I64), ("attention_factor", C.c_float), ("inverse", C.c_int),
-                ("pool", C.c_void_p)]
+# The public structs as the binding mirrors them (python/librope/_core.py; their
+# sizes and offsets are checked against rope.h by test_abi.py).
+from librope._core import (RopeApplyParams as ApplyParams, RopeConfig as Config,  # noqa: E402
+                           RopeFreqs as Freqs, RopePositions as Positions, RopeTensor as Tensor)
 
 
 class CacheDesc(C.Structure):
