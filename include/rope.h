@@ -326,6 +326,15 @@ ROPE_API rope_status rope_table_create_at(const rope_freqs *f, const int64_t *po
  * (all planes equal) equal plain RoPE. */
 ROPE_API rope_status rope_table_create_mrope(const rope_freqs *f, const int64_t *pos_thw, int64_t n,
                                     rope_precision precision, rope_table **out);
+/* Axial (2-D vision) RoPE from per-token coordinates (src/table_axial.c): row r, column i
+ * is the rotation by coords[axis[i]*n + r] · θ_{freq[i]} of f (n_axes coordinate planes,
+ * each n entries, e.g. h then w); axis[i] = -1 leaves column i unrotated (cos 1, sin 0).
+ * n_cols columns (apply with rotary_dim 2·n_cols). Qwen2/2.5-VL vision: f of head_dim D/2,
+ * columns [θ_j·h | θ_j·w]; Pixtral: f of head_dim D, columns [θ_2j·h | θ_2j+1·w]. Entries
+ * equal the plain table's bit for bit. n_axes 1..8; a bad map: ROPE_E_PARAM. */
+ROPE_API rope_status rope_table_create_axial(const rope_freqs *f, const int64_t *coords, int n_axes,
+                                             int64_t n, const int *axis, const int *freq, int64_t n_cols,
+                                             rope_precision precision, rope_table **out);
 /* Rows given by the caller: cos_rows/sin_rows are rows × n_freqs float32, row-major,
  * copied (values used as given: any attention factor already in them stays). For
  * drop-ins of peers that pass their own cos/sin (HF apply_rotary_pos_emb, Meta freqs_cis).

@@ -339,6 +339,27 @@ class Table:
               "rope_table_create_mrope")
         return cls(None, None, _handle=h, attention_factor=f.attention_factor)
 
+    @classmethod
+    def axial(cls, f, coords, axis, freq, compat=False):
+        """Axial (2-D vision) rows: coords of shape (n_axes, n) (e.g. h, w per token); column i rotates by
+        coords[axis[i]] · θ[freq[i]] of f, axis[i] = -1 leaves it unrotated (rope_table_create_axial).
+        Qwen2/2.5-VL vision: f of head_dim D/2, axis [0]*D/4 + [1]*D/4, freq [0..D/4) twice;
+        Pixtral: f of head_dim D, freq [0, 2, 4, ...] then [1, 3, 5, ...]."""
+        _freqs_arg(f, "librope.Table.axial")
+        arr = _ids_array(coords, "librope.Table.axial: coords")
+        if arr.ndim != 2:
+            raise ValueError("librope.Table.axial: coords must have shape (n_axes, n)")
+        ax = np.ascontiguousarray(axis, dtype=np.int32).reshape(-1)
+        fq = np.ascontiguousarray(freq, dtype=np.int32).reshape(-1)
+        if ax.size != fq.size:
+            raise ValueError("librope.Table.axial: axis and freq must have one entry per column")
+        prec = PRECISION_COMPAT_F32 if compat else PRECISION_ACCURATE
+        h = C.c_void_p()
+        check(lib.rope_table_create_axial(C.byref(f._c), _ptr64(arr), arr.shape[0], arr.shape[1],
+                                          ax.ctypes.data_as(C.POINTER(C.c_int)), fq.ctypes.data_as(C.POINTER(C.c_int)),
+                                          ax.size, prec, C.byref(h)), "rope_table_create_axial")
+        return cls(None, None, _handle=h, attention_factor=f.attention_factor)
+
     def _array(self, getter):
         n = self.rows * self.n_freqs
         p = getter(self._h)

@@ -120,6 +120,8 @@ def _load():
         "rope_table_create": (C.c_int, [P(RopeFreqs), C.c_int64, C.c_int, P(C.c_void_p)]),
         "rope_table_create_at": (C.c_int, [P(RopeFreqs), P(C.c_int64), C.c_int64, C.c_int, P(C.c_void_p)]),
         "rope_table_create_mrope": (C.c_int, [P(RopeFreqs), P(C.c_int64), C.c_int64, C.c_int, P(C.c_void_p)]),
+        "rope_table_create_axial": (C.c_int, [P(RopeFreqs), P(C.c_int64), C.c_int, C.c_int64, P(C.c_int), P(C.c_int),
+                                              C.c_int64, C.c_int, P(C.c_void_p)]),
         "rope_table_from_cos_sin": (C.c_int, [C.c_void_p, C.c_void_p, C.c_int64, C.c_int64, P(C.c_void_p)]),
         "rope_table_free": (None, [C.c_void_p]),
         "rope_table_rows": (C.c_int64, [C.c_void_p]),

@@ -1,0 +1,151 @@
+/*
+ * 2-D (axial) vision RoPE against the real transformers vision towers
+ * (tests/golden/vision/NAME.txt from tests/golden/gen_vision.py): rope_table_create_axial
+ * with each family's column map reproduces HF's cos/sin (compat within 2 ulp plus the
+ * θ-ulp term) and rope_apply (half pairs over 2·columns) reproduces its vision apply
+ * function on random q/k within 1e-6 of the pair magnitude (plus that term).
+ *   Qwen2.5-VL: θ_j = base^(-2j/(D/2)), columns [θ_j·h | θ_j·w];
+ *   Pixtral:    θ_j = base^(-2j/D), columns [θ_2j·h | θ_2j+1·w].
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "rope.h"
+
+static double *nums(FILE *f, const char *key, int *n) {
+    static char line[1 << 20];
+    rewind(f);
+    size_t kl = strlen(key);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, kl) != 0 || line[kl] != ' ') continue;
+        double *v = malloc(sizeof(double) * 65536);
+        int k = 0;
+        char *p = line + kl, *e;
+        while (v && k < 65536) {
+            double x = strtod(p, &e);
+            if (e == p) break;
+            v[k++] = x;
+            p = e;
+        }
+        *n = k;
+        return v;
+    }
+    *n = 0;
+    return NULL;
+}
+
+static double ulp32(double v) {
+    float a = fabsf((float)v);
+    if (a < 1.17549435e-38f) return 1.4e-45;
+    return (double)(nextafterf(a, INFINITY) - a);
+}
+
+static void one(const char *name, int pixtral) {
+    char path[256];
+    snprintf(path, sizeof path, "golden/vision/%s.txt", name);
+    FILE *f = fopen(path, "r");
+    CHECK_MSG(f != NULL, "cannot read %s", path);
+    if (!f) return;
+    int nhd, nth, ninv, nc, ncos, nsin, nq, nqo, nk, nko, nt;
+    double *hd = nums(f, "head_dim", &nhd), *th = nums(f, "rope_theta", &nth), *inv = nums(f, "inv_freq", &ninv);
+    double *co = nums(f, "coords", &nc), *cs = nums(f, "cos", &ncos), *sn = nums(f, "sin", &nsin);
+    double *q = nums(f, "q", &nq), *qo = nums(f, "q_out", &nqo), *k = nums(f, "k", &nk), *ko = nums(f, "k_out", &nko);
+    double *ntok = nums(f, "n_tokens", &nt);
+    fclose(f);
+    CHECK(hd && th && inv && co && cs && sn && q && qo && k && ko && ntok);
+    if (!(hd && th && inv && co && cs && sn && q && qo && k && ko && ntok)) goto out;
+    int D = (int)hd[0], N = (int)ntok[0], cols = D / 2, quarter = D / 4;
+
+    rope_config c;
+    rope_config_init(&c);
+    c.rope_theta = th[0];
+    c.head_dim = pixtral ? D : D / 2;
+    rope_freqs fr;
+    CHECK_OK(rope_freqs_compute(&c, 0, &fr));
+    int axis[ROPE_MAX_FREQS], freq[ROPE_MAX_FREQS];
+    double hf_theta[ROPE_MAX_FREQS]; /* HF's θ of each column, for the bound */
+    for (int i = 0; i < cols; i++) {
+        axis[i] = i < quarter ? 0 : 1;
+        freq[i] = pixtral ? (i < quarter ? 2 * i : 2 * (i - quarter) + 1) : i % quarter;
+        hf_theta[i] = inv[pixtral ? i : i % quarter];
+    }
+    int64_t *coords = malloc(sizeof(int64_t) * 2 * (size_t)N);
+    for (int r = 0; r < N; r++) {
+        coords[r] = (int64_t)co[2 * r];         /* plane 0: h */
+        coords[N + r] = (int64_t)co[2 * r + 1]; /* plane 1: w */
+    }
+    rope_table *t = NULL;
+    CHECK_OK(rope_table_create_axial(&fr, coords, 2, N, axis, freq, cols, ROPE_PRECISION_COMPAT_F32, &t));
+    if (!t) {
+        free(coords);
+        goto out;
+    }
+    int bad = 0;
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < cols; i++) {
+            double p = (double)coords[axis[i] * N + r];
+            double dth = fabs((double)fr.inv_freq_f32[freq[i]] - hf_theta[i]);
+            double slack = p * dth + (dth > 0 ? ulp32(p * hf_theta[i]) : 0);
+            double wc = cs[r * cols + i], ws = sn[r * cols + i];
+            if (fabs(rope_table_cos(t)[r * cols + i] - wc) > 2 * ulp32(wc) + slack) bad++;
+            if (fabs(rope_table_sin(t)[r * cols + i] - ws) > 2 * ulp32(ws) + slack) bad++;
+        }
+    CHECK_MSG(bad == 0, "%s: %d table entries off HF", name, bad);
+
+    /* apply: (seq, 1 head, D) rows r use table row r */
+    for (int w = 0; w < 2; w++) {
+        const double *x = w ? k : q, *y = w ? ko : qo;
+        float *in = malloc(sizeof(float) * (size_t)(N * D)), *out = malloc(sizeof(float) * (size_t)(N * D));
+        for (int i = 0; i < N * D; i++) in[i] = (float)x[i];
+        rope_tensor ti, to;
+        rope_tensor_contiguous(&ti, in, ROPE_F32, 1, N, 1, D);
+        rope_tensor_contiguous(&to, out, ROPE_F32, 1, N, 1, D);
+        rope_apply_params p;
+        rope_apply_params_init(&p);
+        p.style = ROPE_STYLE_HALF;
+        p.table = t;
+        p.rotary_dim = D;
+        CHECK_OK(rope_apply(&p, NULL, &ti, &to));
+        int badq = 0;
+        for (int r = 0; r < N; r++)
+            for (int d = 0; d < D; d++) {
+                int i = d % cols, mate = d < cols ? d + cols : d - cols;
+                double pp = (double)coords[axis[i] * N + r];
+                double dth = fabs((double)fr.inv_freq_f32[freq[i]] - hf_theta[i]);
+                double dang = pp * dth + (dth > 0 ? ulp32(pp * hf_theta[i]) : 0);
+                double tol = (1e-6 + dang) * (fabs(x[r * D + d]) + fabs(x[r * D + mate])) + 1e-30;
+                if (!(fabs((double)out[r * D + d] - (double)(float)y[r * D + d]) <= tol)) badq++;
+            }
+        CHECK_MSG(badq == 0, "%s: %d %s entries off HF's vision apply", name, badq, w ? "k" : "q");
+        free(in);
+        free(out);
+    }
+    /* bad maps are refused, the output untouched */
+    rope_table *sentinel = (rope_table *)&bad, *t2 = sentinel;
+    axis[0] = 2;
+    CHECK_STATUS(rope_table_create_axial(&fr, coords, 2, N, axis, freq, cols, ROPE_PRECISION_ACCURATE, &t2),
+                 ROPE_E_PARAM);
+    axis[0] = 0;
+    freq[0] = (int)fr.n_freqs;
+    CHECK_STATUS(rope_table_create_axial(&fr, coords, 2, N, axis, freq, cols, ROPE_PRECISION_ACCURATE, &t2),
+                 ROPE_E_PARAM);
+    freq[0] = 0;
+    axis[0] = -1; /* unrotated column: cos 1, sin 0 */
+    CHECK_OK(rope_table_create_axial(&fr, coords, 2, N, axis, freq, cols, ROPE_PRECISION_ACCURATE, &t2));
+    CHECK(t2 != sentinel && rope_table_cos(t2)[cols * (N - 1)] == 1.0f && rope_table_sin(t2)[0] == 0.0f);
+    if (t2 != sentinel) rope_table_free(t2);
+    rope_table_free(t);
+    free(coords);
+out:
+    free(hd), free(th), free(inv), free(co), free(cs), free(sn), free(q), free(qo), free(k), free(ko), free(ntok);
+}
+
+int main(void) {
+    one("qwen25_vl_vision", 0);
+    one("pixtral_12b_vision", 1);
+    return check_report("test_golden_vision");
+}
