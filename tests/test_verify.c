@@ -314,6 +314,23 @@ static void test_scaling_faults(void) {
     e = make_table(&c, 0, pos, n, 0, ROPE_PRECISION_ACCURATE, yf.attention_factor, F_NONE);
     run_table("yarn as linear", &t, &e, VERIFY_FAULT, "scaling_type", &r);
     table_free(&e);
+    /* longrope (Phi-3): a call longer than original_max_position_embeddings takes the long
+     * factors for every position; the engine kept the short ones */
+    static double sf[32], lf[32];
+    for (int i = 0; i < 32; i++) sf[i] = 1.0 + 0.01 * i, lf[i] = 1.0 + 0.5 * i;
+    rope_config lr = cfg_default(10000, 64);
+    lr.type = ROPE_SCALING_LONGROPE;
+    lr.short_factor = sf, lr.long_factor = lf, lr.n_short_factor = lr.n_long_factor = 32;
+    lr.original_max_position_embeddings = 4096, lr.max_position_embeddings = 131072;
+    rope_freqs lrf;
+    CHECK_OK(rope_freqs_compute(&lr, 0, &lrf));
+    t = truth_of(lr, ROPE_STYLE_HALF);
+    e = make_table(&lr, 4096, pos, n, 0, ROPE_PRECISION_COMPAT_F32, lrf.attention_factor, F_NONE);
+    run_table("longrope short factors for a long call", &t, &e, VERIFY_FAULT, "longrope_factors", &r);
+    table_free(&e);
+    e = make_table(&lr, pos[n - 1] + 1, pos, n, 0, ROPE_PRECISION_COMPAT_F32, lrf.attention_factor, F_NONE);
+    run_table("longrope right", &t, &e, VERIFY_RIGHT, "f32_angle", &r);
+    table_free(&e);
     free(pos);
 }
 

@@ -61,9 +61,9 @@ static void usage(FILE *f) {
             "\n"
             "Faults tested: wrong convention, halves swapped (sin sign), cos/sin swapped, positions\n"
             "offset by k, wrong base, scaling missing / wrong factor / wrong type, dynamic NTK at the\n"
-            "wrong length, sliding/global RoPE swapped, partial rotary over the wrong dims or width,\n"
-            "bf16/f16 angle or table, attention factor missing or applied twice, RoPE missing on a\n"
-            "RoPE layer or applied on a NoPE layer.\n"
+            "wrong length, longrope's other factor list, sliding/global RoPE swapped, partial rotary\n"
+            "over the wrong dims or width (Gemma 4), bf16/f16 angle or table, attention factor\n"
+            "missing or applied twice, RoPE missing on a RoPE layer or applied on a NoPE layer.\n"
             "Exit status: 0 right, 1 wrong (fault or unexplained), 2 usage or input error.\n");
 }
 
@@ -123,8 +123,12 @@ static int write_plot(const char *path, const verify_report *r, const char *cfg_
         s[n++] = (plot_series){names[b], x, r->plot_err[b], r->n_plot, plot_palette[b], PLOT_SOLID, 1};
     s[n++] = (plot_series){"HF float32 vs accurate", x, r->plot_f32, r->n_plot, PLOT_GREY, PLOT_DASHED, 0};
     s[n++] = (plot_series){"tolerance", tx, ty, 2, PLOT_INK, PLOT_DASHED, 0};
-    char title[256];
-    snprintf(title, sizeof title, "rope verify %s: %s", cfg_path,
+    char title[256], name[160];
+    size_t k = 0; /* the path as printable ASCII (cairo wants valid UTF-8) */
+    for (const char *q = cfg_path; *q && k + 1 < sizeof name; q++)
+        name[k++] = (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x7f ? *q : '?';
+    name[k] = 0;
+    snprintf(title, sizeof title, "rope verify %s: %s", name,
              r->verdict == VERIFY_RIGHT ? "right" : r->verdict == VERIFY_FAULT ? "fault" : "unexplained");
     plot_chart c = {title, "position + 1", "max |cos/sin error| in the bin", 1, 1, s, n, PLOT_LEFT};
     return plot_line_chart_file(path, &c, 1100, 700, err, errlen);

@@ -498,6 +498,21 @@ static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
             record(x, r, h, "dynamic_length", v, sc, rms, t);
         }
     }
+    /* longrope: the other factor list (HF switches to the long list for the whole call when its
+     * length exceeds original_max_position_embeddings) */
+    if (cfg->type == ROPE_SCALING_LONGROPE && cfg->original_max_position_embeddings > 0) {
+        int64_t om = cfg->original_max_position_embeddings;
+        int long_now = x->seq_len > om;
+        cand c = {*cfg, long_now ? om : om + 1, 0, CAND_PLAIN};
+        if (!build(x, &c, x->hc, x->hs, x->hang) && (sc = score(x, x->hc, x->hs, x->hang, &rms)) <= 1) {
+            snprintf(t, sizeof t,
+                     "longrope's %s factors used where the call (length %lld, original_max_position_"
+                     "embeddings %lld) takes the %s ones (error %.2g rms, %s)",
+                     long_now ? "short" : "long", (long long)x->seq_len, (long long)om,
+                     long_now ? "long" : "short", rms, closer(h->rms_truth, rms, cb, sizeof cb));
+            record(x, r, h, "longrope_factors", (double)c.seq_len, sc, rms, t);
+        }
+    }
     /* scaling missing */
     if (cfg->type != ROPE_SCALING_DEFAULT) {
         cand c = {*cfg, x->seq_len, 0, CAND_PLAIN};
