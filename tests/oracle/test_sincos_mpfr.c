@@ -11,7 +11,8 @@
  * Cases:
  *  - sweep: positions 2^k - 32 .. 2^k + 31 for k = 20..53 (capped at 2^53),
  *    all 64 frequencies of head_dim 128 for bases 1e4, 5e5 and 1e6;
- *  - random: m log-uniform in [1, 2^53], θ log-uniform in [2^-40, 1];
+ *  - random: m log-uniform in [1, 2^53], θ log-uniform in [2^-40, 1]; and θ
+ *    log-uniform in [1, 2^20] with m·θ < 2^53;
  *  - hard cases (SLEEF's idea: arguments next to multiples of π/2, where the
  *    reduction cancels): from the continued fraction of (π/2)·2^-e, doubles
  *    x = M·2^e (M < 2^53) with x within ~2^-60 of a multiple of π/2, split as
@@ -138,6 +139,13 @@ static void random_cases(void) {
         double theta[16];
         for (int i = 0; i < 16; i++) theta[i] = exp2(-40.0 * rnd_unit());
         check_row(theta, 16, m, "random");
+    }
+    /* θ above 1 (a scaling factor below 1): the claim holds while |m·θ| < 2^53 */
+    for (int r = 0; r < 500; r++) {
+        double theta[16], mx = 1;
+        for (int i = 0; i < 16; i++) theta[i] = exp2(20.0 * rnd_unit()), mx = fmax(mx, theta[i]);
+        double m = floor(exp2(rnd_unit() * (53.0 - log2(mx))) - 1);
+        check_row(theta, 16, m < 0 ? 0 : m, "random θ > 1");
     }
 }
 
