@@ -511,9 +511,11 @@ static void test_pairs(void) {
     pairs p = make_pairs(&llama, pos, n, 4, 64, ROPE_STYLE_HALF, 0, 1, 0, 0, 0);
     run_pairs("pairs truth", &t, &p, VERIFY_RIGHT, NULL, &r);
     CHECK(r.max_abs < 1e-5);
+    CHECK_MSG(r.out_max_rel < 1e-6, "outputs vs rope_apply: %g", r.out_max_rel); /* the same rope_apply */
     pairs_free(&p);
     p = make_pairs(&llama, pos, n, 4, 64, ROPE_STYLE_INTERLEAVED, 0, 1, 0, 0, 0);
     run_pairs("pairs convention", &t, &p, VERIFY_FAULT, "convention", &r);
+    CHECK_MSG(r.out_max_rel > 0.1, "outputs vs rope_apply: %g", r.out_max_rel);
     pairs_free(&p);
     p = make_pairs(&llama, pos, n, 4, 64, ROPE_STYLE_HALF, 0, 1, 1, 0, 0);
     run_pairs("pairs halves swapped", &t, &p, VERIFY_FAULT, "halves_swapped", &r);

@@ -932,6 +932,7 @@ static int analyse(const verify_truth *t, const rope_config *cfg, int64_t rows, 
 
 static void report_init(const verify_truth *t, verify_report *r, const char *mode) {
     memset(r, 0, sizeof *r);
+    r->out_max_abs = r->out_max_rel = NAN;
     snprintf(r->mode, sizeof r->mode, "%s", mode);
     snprintf(r->layer_type, sizeof r->layer_type, "%s", t->layer_type);
     r->tol = t->tol > 0 ? t->tol : 1e-3;
@@ -1264,6 +1265,51 @@ static int run_nope(const verify_truth *t, const verify_pairs *p, verify_report 
     return 0;
 }
 
+/* The outputs themselves against rope_apply of the truth on the same inputs (float32, accurate
+ * angles, the attention factor): max |error| and that relative to each head vector's norm. */
+static void output_error(const verify_truth *t, const verify_pairs *p, verify_report *r) {
+    rope_freqs f;
+    r->out_max_abs = r->out_max_rel = NAN;
+    if (rope_freqs_compute(&t->cfg, r->seq_len > 0 ? r->seq_len : t->seq_len, &f) != ROPE_OK ||
+        p->head_dim != f.head_dim || p->tokens > ((int64_t)1 << 40) / (p->heads * p->head_dim))
+        return;
+    size_t n = (size_t)(p->tokens * p->heads * p->head_dim);
+    float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
+    int64_t *ids = malloc((size_t)p->tokens * sizeof(int64_t));
+    if (x && y && ids) {
+        for (size_t k = 0; k < n; k++) x[k] = (float)p->in[k];
+        for (int64_t i = 0; i < p->tokens; i++) ids[i] = p->positions ? p->positions[i] : i;
+        rope_tensor ti, to;
+        rope_tensor_contiguous(&ti, x, ROPE_F32, 1, p->tokens, p->heads, p->head_dim);
+        rope_tensor_contiguous(&to, y, ROPE_F32, 1, p->tokens, p->heads, p->head_dim);
+        rope_apply_params ap;
+        rope_apply_params_init(&ap);
+        ap.style = t->style;
+        ap.freqs = &f;
+        ap.rotary_dim = f.rotary_dim;
+        ap.attention_factor = (float)f.attention_factor;
+        rope_positions rp = {0};
+        rp.ids = ids;
+        if (rope_apply(&ap, &rp, &ti, &to) == ROPE_OK) {
+            double ma = 0, mr = 0;
+            for (int64_t v = 0; v < p->tokens * p->heads; v++) {
+                double e = 0, nn = 0;
+                for (int64_t d = 0; d < p->head_dim; d++) {
+                    size_t k = (size_t)(v * p->head_dim + d);
+                    double dd = fabs(p->out[k] - y[k]);
+                    if (!(dd <= e)) e = dd; /* NaN propagates */
+                    nn += p->in[k] * p->in[k];
+                }
+                if (!(e <= ma)) ma = e;
+                if (nn > 0 && !(e / sqrt(nn) <= mr)) mr = e / sqrt(nn);
+            }
+            r->out_max_abs = ma;
+            r->out_max_rel = mr;
+        }
+    }
+    free(x), free(y), free(ids);
+}
+
 int verify_run_pairs(const verify_truth *t, const verify_pairs *p, verify_report *r, char *err,
                      size_t errlen) {
     if (!t || !p || !r || !p->in || !p->out) {
@@ -1393,6 +1439,7 @@ int verify_run_pairs(const verify_truth *t, const verify_pairs *p, verify_report
     }
 done:
     r->rows_analysed = r->rows;
+    if (!rc) output_error(t, p, r);
     if (!rc) write_summary(r);
     free(order), free(upos), free(c), free(s), free(nz);
     return rc;
@@ -1576,6 +1623,10 @@ char *verify_report_json(const verify_report *r) {
     sb_num(&b, r->max_ulp);
     sb_printf(&b, ", \"f32_max_abs\": ");
     sb_num(&b, r->f32_max_abs);
+    sb_printf(&b, ", \"output_max_abs\": ");
+    sb_num(&b, r->out_max_abs);
+    sb_printf(&b, ", \"output_max_rel\": ");
+    sb_num(&b, r->out_max_rel);
     sb_printf(&b, ", \"tol\": ");
     sb_num(&b, r->tol);
     sb_printf(&b, ", \"exceeds_tol_from\": ");
@@ -1670,6 +1721,10 @@ char *verify_report_text(const verify_report *r) {
               r->max_abs, r->max_ulp, r->f32_max_abs, r->tol);
     if (r->exceeds_from >= 0) sb_printf(&b, "%lld\n\n", (long long)r->exceeds_from);
     else sb_printf(&b, "never\n\n");
+    if (isfinite(r->out_max_abs))
+        sb_printf(&b, "outputs vs rope_apply of the truth on the same inputs: max |error| %.3g, %.3g of "
+                  "the vector's norm\n\n",
+                  r->out_max_abs, r->out_max_rel);
     if (r->n_bands) {
         sb_printf(&b, "%-21s %-11s %11s %11s %11s %11s\n", "positions", "freqs", "max |err|", "rms",
                   "max ulp", "f32 explains");

@@ -101,6 +101,7 @@ typedef struct verify_report {
     double amplitude;           /* the data's: median |(cos, sin)| */
     double max_abs, max_ulp, f32_max_abs, tol;
     int64_t exceeds_from;       /* first position where |data - truth| > tol; -1 never */
+    double out_max_abs, out_max_rel; /* pairs: outputs vs rope_apply of the truth (NaN: n/a) */
     verify_band bands[VERIFY_MAX_PBANDS * VERIFY_FBANDS];
     int n_bands;
     int n_plot;                 /* plot: max |error| per frequency band in position bins */
