@@ -12,8 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=/usr/bin/python3
-VENV=.venv
-TVENV=.venv-torch
+VENV="$PWD/${LIBROPE_VENV:-.venv}"            # (other places: to try a fresh or offline setup)
+TVENV="$PWD/${LIBROPE_TORCH_VENV:-.venv-torch}"
 PIP_TIMEOUT="${LIBROPE_PIP_TIMEOUT:-900}"
 
 run_pytest() {  # run_pytest PYTHON [env...]: from outside the source tree, so that `import
@@ -81,7 +81,7 @@ if "$VENV/bin/python" -c "import scikit_build_core" 2>/dev/null; then
     "$VENV/bin/python" -m pip install --quiet --no-build-isolation --no-deps --force-reinstall ./python
     echo "test-python: [Debian torch] librope $("$VENV/bin/python" -c \
         'import librope; print(librope.__version__, "from", librope.library_path())')" >&2
-    run_pytest "../$VENV/bin/python" "${TSAN_ENV[@]}" || rc1=$?
+    run_pytest "$VENV/bin/python" "${TSAN_ENV[@]}" || rc1=$?
 else
     echo "test-python: WARNING: no scikit-build-core (offline?): testing the source tree against" \
          "a CMake build of the library instead of an installed package" >&2
@@ -89,7 +89,7 @@ else
     cmake -S . -B "$PYBUILD" -DCMAKE_BUILD_TYPE=Release -DROPE_BUILD_PYTHON=ON -DROPE_BUILD_TOOLS=OFF \
           -DROPE_BUILD_LLAMA=OFF -DROPE_BUILD_TESTS=OFF >/dev/null
     cmake --build "$PYBUILD" -j2 --target rope_python
-    run_pytest "../$VENV/bin/python" LIBROPE_LIBRARY="$PWD/$PYBUILD/python/_librope.so" \
+    run_pytest "$VENV/bin/python" LIBROPE_LIBRARY="$PWD/$PYBUILD/python/_librope.so" \
         PYTHONPATH="$PWD/python" "${TSAN_ENV[@]}" || rc1=$?
 fi
 
@@ -124,5 +124,5 @@ rm -rf .whl
 echo "test-python: [torch $("$TVENV/bin/python" -c 'import torch; print(torch.__version__)')]" \
      "installed $(cd .whl && ls librope-*.whl)" >&2
 rc2=0
-run_pytest "../$TVENV/bin/python" LIBROPE_EXPECT_TORCH_OP=1 || rc2=$?
+run_pytest "$TVENV/bin/python" LIBROPE_EXPECT_TORCH_OP=1 || rc2=$?
 [ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ]

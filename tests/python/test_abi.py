@@ -14,8 +14,19 @@ from librope import _core
 HERE = os.path.dirname(os.path.abspath(__file__))
 INCLUDE = os.environ.get("LIBROPE_INCLUDE", os.path.join(HERE, "..", "..", "include"))
 
-STRUCTS = {"rope_config": _core.RopeConfig, "rope_freqs": _core.RopeFreqs, "rope_tensor": _core.RopeTensor,
-           "rope_positions": _core.RopePositions, "rope_apply_params": _core.RopeApplyParams}
+STRUCTS = [("rope_config", _core.RopeConfig), ("rope_freqs", _core.RopeFreqs), ("rope_tensor", _core.RopeTensor),
+           ("rope_positions", _core.RopePositions), ("rope_apply_params", _core.RopeApplyParams)]
+
+# test_attention_torch.py mirrors rope.h on its own (it calls C without the binding): its
+# structs are checked here too (a mirror smaller than the C struct lets C write past it)
+os.environ.setdefault("LIBROPE_SO", librope.library_path())
+try:
+    import test_attention_torch as _ta
+    STRUCTS += [("rope_config", _ta.Config), ("rope_freqs", _ta.Freqs), ("rope_tensor", _ta.Tensor),
+                ("rope_positions", _ta.Positions), ("rope_apply_params", _ta.ApplyParams),
+                ("rope_kv_cache_desc", _ta.CacheDesc), ("rope_attention_params", _ta.AttnParams)]
+except (ImportError, pytest.skip.Exception):  # no torch
+    pass
 CONSTANTS = {"ROPE_F32": _core.F32, "ROPE_F16": _core.F16, "ROPE_BF16": _core.BF16,
              "ROPE_STYLE_INTERLEAVED": _core.STYLE_INTERLEAVED, "ROPE_STYLE_HALF": _core.STYLE_HALF,
              "ROPE_PRECISION_ACCURATE": _core.PRECISION_ACCURATE,
@@ -32,7 +43,7 @@ def _c_layout(tmp_path):
     if not cc or not os.path.isfile(os.path.join(INCLUDE, "rope.h")):
         pytest.skip(f"needs a C compiler and rope.h (LIBROPE_INCLUDE={INCLUDE})")
     lines = ["#include <stddef.h>", "#include <stdio.h>", "#include \"rope.h\"", "int main(void) {"]
-    for cname, cls in STRUCTS.items():
+    for cname, cls in STRUCTS:
         lines.append(f'printf("{cname} %zu\\n", sizeof({cname}));')
         for field, _ in cls._fields_:
             lines.append(f'printf("{cname}.{field} %zu\\n", offsetof({cname}, {field}));')
@@ -49,13 +60,15 @@ def _c_layout(tmp_path):
 def test_struct_sizes_offsets_and_constants_match_the_header(tmp_path):
     c = _c_layout(tmp_path)
     mismatches = []
-    for cname, cls in STRUCTS.items():
+    for cname, cls in STRUCTS:
         if C.sizeof(cls) != c[cname]:
-            mismatches.append(f"sizeof({cname}): ctypes {C.sizeof(cls)}, C {c[cname]}")
+            mismatches.append(f"sizeof({cname}) ({cls.__module__}.{cls.__name__}): ctypes {C.sizeof(cls)}, "
+                              f"C {c[cname]}")
         for field, _ in cls._fields_:
             off = getattr(cls, field).offset
             if off != c[f"{cname}.{field}"]:
-                mismatches.append(f"offsetof({cname}, {field}): ctypes {off}, C {c[cname + '.' + field]}")
+                mismatches.append(f"offsetof({cname}, {field}) ({cls.__module__}.{cls.__name__}): ctypes {off}, "
+                                  f"C {c[cname + '.' + field]}")
     for name, value in CONSTANTS.items():
         if value != c[name]:
             mismatches.append(f"{name}: binding {value}, header {c[name]}")
