@@ -349,8 +349,8 @@ class Table:
         arr = _ids_array(coords, "librope.Table.axial: coords")
         if arr.ndim != 2:
             raise ValueError("librope.Table.axial: coords must have shape (n_axes, n)")
-        ax = np.ascontiguousarray(axis, dtype=np.int32).reshape(-1)
-        fq = np.ascontiguousarray(freq, dtype=np.int32).reshape(-1)
+        ax = _ck.int32_array(axis, "librope.Table.axial: axis").reshape(-1)  # no truncation, no wrap
+        fq = _ck.int32_array(freq, "librope.Table.axial: freq").reshape(-1)
         if ax.size != fq.size:
             raise ValueError("librope.Table.axial: axis and freq must have one entry per column")
         prec = PRECISION_COMPAT_F32 if compat else PRECISION_ACCURATE

@@ -81,3 +81,11 @@ def int64_array(v, what):
     elif kind != "i":
         raise TypeError(f"{what} must be integers, got dtype {arr.dtype}")
     return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def int32_array(v, what):
+    """int64_array, then every value checked to fit a C int (never wrapped)."""
+    arr = int64_array(v, what)
+    if arr.size and (int(arr.min()) < -(1 << 31) or int(arr.max()) >= (1 << 31)):
+        raise OverflowError(f"{what}: a value is beyond the int32 range")
+    return arr.astype(np.int32)

@@ -70,6 +70,18 @@ def test_integer_positions_of_every_dtype_are_accepted():
         np.testing.assert_array_equal(librope.apply(X, pos, style="half", freqs=F), want)
 
 
+def test_axial_table_columns_are_checked_not_converted():
+    coords = np.zeros((2, 3), np.int64)
+    ok = librope.Table.axial(F, coords, [0] * 4 + [1] * 4, list(range(4)) * 2)
+    assert ok.rows == 3 and ok.n_freqs == 8
+    with pytest.raises(OverflowError, match="int32"):  # 2**32 + 3 would wrap to 3
+        librope.Table.axial(F, coords, [0] * 4 + [1] * 4, [0, 1, 2, 3, 0, 1, 2, 2 ** 32 + 3])
+    with pytest.raises(TypeError, match="integer"):
+        librope.Table.axial(F, coords, [0.0] * 4 + [1.5] * 4, list(range(4)) * 2)
+    with pytest.raises(TypeError, match="integer"):
+        librope.Table.axial(F, np.zeros((2, 3)), [0] * 4 + [1] * 4, list(range(4)) * 2)
+
+
 def test_model_query_scale_positions_are_checked_too():
     m = librope.model({"head_dim": 16, "rope_theta": 1e4, "num_hidden_layers": 2})
     np.testing.assert_array_equal(m.query_scale(0, [0, 1, 2]), np.ones(3))
@@ -209,6 +221,7 @@ SWEEP = textwrap.dedent(r"""
         "Table": ((F, 4), {}),
         "Table.from_cos_sin": ((np.ones((2, 8)), np.zeros((2, 8))), {}),
         "Table.mrope": ((FM, np.zeros((3, 2), np.int64)), {}),
+        "Table.axial": ((F, np.zeros((2, 3), np.int64), [0] * 4 + [1] * 4, list(range(4)) * 2), {}),
         "apply": ((X, None), {"style": "half", "freqs": F}),
         "apply_qk": ((X, X, None), {"style": "half", "freqs": F}),
         "rope": ((torch.zeros(1, 3, 2, 16), None), {"style": "half", "freqs": F}),
