@@ -224,7 +224,12 @@ static int load_mat(const gguf_file *f, const char *name, int64_t rows, int64_t 
     if (!t) return -1;
     memset(dst, 0, sizeof *dst);
     if (stays_quantised(t, cols, all_f32)) {
-        if (p) qm_matrix_init(&dst->q, t->type, rows, cols, t->data);
+        if (!p) return 0;
+        qm_matrix_init(&dst->q, t->type, rows, cols, t->data);
+        const int64_t bad = qm_matrix_bad_block(&dst->q);
+        if (bad >= 0)
+            return fail(err, errlen, "tensor %s: block %lld has an Inf/NaN scale (malformed)", name,
+                        (long long)bad);
         return 0;
     }
     *floats += (size_t)(rows * cols);

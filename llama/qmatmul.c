@@ -52,6 +52,20 @@ int qm_matrix_init(qm_matrix *m, uint32_t type, int64_t rows, int64_t cols, cons
     return 0;
 }
 
+int64_t qm_matrix_bad_block(const qm_matrix *m) {
+    if (m->type != QT_Q4_K && m->type != QT_Q5_K && m->type != QT_Q6_K) return -1;
+    const size_t bb = type_block_bytes(m->type);
+    const int64_t per_row = m->cols / 256;
+    for (int64_t r = 0; r < m->rows; r++)
+        for (int64_t k = 0; k < per_row; k++) {
+            const uint8_t *b = (const uint8_t *)m->data + (size_t)r * m->row_bytes + (size_t)k * bb;
+            const uint16_t h0 = qm_rd16(m->type == QT_Q6_K ? b + 208 : b);
+            const uint16_t h1 = m->type == QT_Q6_K ? 0 : qm_rd16(b + 2);
+            if ((h0 & 0x7C00) == 0x7C00 || (h1 & 0x7C00) == 0x7C00) return r * per_row + k;
+        }
+    return -1;
+}
+
 int qm_act_alloc(qm_act *a, int64_t cols) {
     memset(a, 0, sizeof *a);
     if (cols <= 0 || cols % QM_BLOCK) return -1;

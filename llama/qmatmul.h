@@ -66,6 +66,12 @@ size_t qm_row_bytes(uint32_t type, int64_t cols);
 /* A view over GGUF tensor data; 0, or -1 when the type/shape does not fit. */
 int qm_matrix_init(qm_matrix *m, uint32_t type, int64_t rows, int64_t cols, const void *data);
 
+/* The first K-quant super-block (Q4_K/Q5_K/Q6_K) whose f16 scales are Inf or
+ * NaN, as a block index over the whole matrix, or -1 when none (always -1 for
+ * the 32-block types). Such a block cannot come from a quantiser; the runner
+ * refuses the file, as gguf_dequantize does. Reads every block's scales once. */
+int64_t qm_matrix_bad_block(const qm_matrix *m);
+
 /* Allocate / free the buffers of an activation of `cols` (a multiple of 32).
  * Returns 0 or -1 (out of memory / bad cols). */
 int qm_act_alloc(qm_act *a, int64_t cols);

@@ -245,6 +245,30 @@ static void test_matvec_split(void) {
         free(rows);
     }
     qm_act_free(&a);
+    /* a K-quant block with an Inf/NaN scale is found (the runner refuses it) */
+    {
+        enum { KC = 512, KR = 3 };
+        static const uint32_t kt[3] = {12, 13, 14};
+        for (int t = 0; t < 3; t++) {
+            const size_t rb = qm_row_bytes(kt[t], KC), bb = rb / 2;
+            uint8_t *rows = malloc(rb * KR);
+            for (int r = 0; r < KR; r++)
+                for (int k = 0; k < 2; k++) fill_block(kt[t], rows + r * rb + k * bb, bb, 0);
+            qm_matrix km;
+            CHECK(qm_matrix_init(&km, kt[t], KR, KC, rows) == 0);
+            CHECK_EQ_INT(qm_matrix_bad_block(&km), -1);
+            put16(rows + rb + bb + (kt[t] == 14 ? 208 : 2), 0x7E00); /* NaN: row 1, block 1 */
+            CHECK_EQ_INT(qm_matrix_bad_block(&km), 3);
+            put16(rows + (kt[t] == 14 ? 208 : 0), 0xFC00); /* -Inf: row 0, block 0 */
+            CHECK_EQ_INT(qm_matrix_bad_block(&km), 0);
+            free(rows);
+        }
+        qm_matrix q4;
+        uint8_t blk[20] = {0};
+        put16(blk, 0x7C00);
+        CHECK(qm_matrix_init(&q4, 3, 1, 32, blk) == 0);
+        CHECK_EQ_INT(qm_matrix_bad_block(&q4), -1); /* 32-block types: not checked */
+    }
     /* bad shapes are refused */
     qm_matrix m;
     uint8_t dummy[64];
