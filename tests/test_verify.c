@@ -232,6 +232,12 @@ static void test_table_faults(void) {
     run_table("cos/sin halved", &t, &e, VERIFY_FAULT, "amplitude", &r);
     table_free(&e);
 
+    e = make_table(&llama, 0, pos, n, 0, ROPE_PRECISION_ACCURATE, 0, F_NONE);
+    run_table("all zeros", &t, &e, VERIFY_UNEXPLAINED, NULL, &r);
+    for (int64_t k = 0; k < n * 64; k++) e.c[k] = e.s[k] = 1;
+    run_table("all ones (constant amplitude, no angles)", &t, &e, VERIFY_UNEXPLAINED, NULL, &r);
+    table_free(&e);
+
     e = make_table(&llama, 0, pos, n, 0, ROPE_PRECISION_ACCURATE, 1, F_GARBAGE);
     run_table("garbage", &t, &e, VERIFY_UNEXPLAINED, NULL, &r);
     table_free(&e);

@@ -791,6 +791,7 @@ static void amplitude_and_storage(vctx *x, int *amp_consistent) {
         }
         if (worst > allowed) *amp_consistent = 0;
     }
+    if (!(x->g > 1e-6 * fabs(x->f.attention_factor)) || !isfinite(x->g)) *amp_consistent = 0; /* zeros */
     free(a);
 }
 
@@ -813,10 +814,12 @@ static void amplitude_diag(vctx *x, verify_report *r) {
                  "cos/sin scaled by %.6g; the model's attention factor is %.6g", g, af);
 }
 
+/* Angles nobody explains make the whole verdict unexplained, even when the amplitude alone is
+ * recognised (it is still listed: a fact about the data, not a diagnosis of the angles). */
 static void finish_summary(verify_report *r, int angle_right) {
     int faults = 0;
     for (int i = 0; i < r->n_diag; i++) faults += r->diag[i].fault;
-    if (!angle_right && !faults) r->verdict = VERIFY_UNEXPLAINED;
+    if (!angle_right) r->verdict = VERIFY_UNEXPLAINED;
     else if (faults) r->verdict = VERIFY_FAULT;
     else r->verdict = VERIFY_RIGHT;
 }
@@ -861,10 +864,14 @@ static int analyse(const verify_truth *t, const rope_config *cfg, int64_t rows, 
     double s_truth = score(&x, x.tc, x.ts, x.tang, &rms_truth);
     int angle_right = amp_ok && s_truth <= 1;
     if (!amp_ok) {
-        snprintf(r->summary, sizeof r->summary,
-                 "unexplained: |(cos, sin)| is not constant (median %.6g, the model's attention factor "
-                 "%.6g), so these are not the rotations of any RoPE tried",
-                 x.g, x.f.attention_factor);
+        if (!(x.g > 1e-6 * fabs(x.f.attention_factor)))
+            snprintf(r->summary, sizeof r->summary,
+                     "unexplained: cos and sin are (nearly all) zero, not the rotations of any RoPE");
+        else
+            snprintf(r->summary, sizeof r->summary,
+                     "unexplained: |(cos, sin)| is not constant (median %.6g, the model's attention "
+                     "factor %.6g), so these are not the rotations of any RoPE tried",
+                     x.g, x.f.attention_factor);
         finish_summary(r, 0);
         ctx_free(&x);
         return 0;
