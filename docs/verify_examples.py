@@ -127,6 +127,15 @@ def main():
     base_wrong = 1e4 * ((2 * 8192 / 4096) - 1) ** (dim / (dim - 2))
     show("dynamic NTK at the wrong length (8192 instead of the call's)", "llama2_7b_dynamic.json",
          save("dyn", *hf_f32(inv_freq(base_wrong, 128), POS)))
+    # longrope (Phi-3-mini-128k): a call past 4096 takes the long factors for every position; the
+    # engine kept the short ones. HF's cos/sin include the attention factor sqrt(1 + ln 32 / ln 4096).
+    phi = json.load(open(os.path.join(CONF, "phi3_mini_128k_instruct.json")))
+    short = np.array(phi["rope_scaling"]["short_factor"])
+    af_l = np.sqrt(1 + np.log(131072 / 4096) / np.log(4096))
+    th_s = inv_freq(1e4, 96) / short
+    show("longrope: the short factors for a call of 60001 tokens", "phi3_mini_128k_instruct.json",
+         save("lr", *[af_l * v for v in hf_f32(th_s, POS)]))
+    show("cos/sin scaled by a wrong constant", "llama2_7b.json", save("amp", 0.5 * np.cos(ang), 0.5 * np.sin(ang)))
     out = subprocess.run([ROPE, "inspect", os.path.join(CONF, "qwen25_7b_instruct_yarn.json"), "--json"],
                          capture_output=True, text=True)
     th_y = np.array(json.loads(out.stdout)["inv_freq"])
