@@ -574,8 +574,13 @@ ROPE_API void rope_attention_params_init(rope_attention_params *p);
  * strides; out may be q exactly (in place), any other overlap is
  * ROPE_E_OVERLAP. softmax_scale < 0 or not finite, sliding_window < 0:
  * ROPE_E_PARAM. Float32 scores and sums (online softmax over tiles of 64 keys,
- * memory independent of the context); results are bit-identical whatever the
- * pool's thread count. On error out is untouched.
+ * memory independent of the context). Decode (one query block per kv head)
+ * over 2048 or more entries splits each row's keys into chunks of 1024 whose
+ * softmax states are merged in order (flash-decoding), so threads share one
+ * sequence; results are bit-identical whatever the pool's thread count.
+ * ROPE_Q8 caches are read with the dequantisation inside the tiles;
+ * ROPE_KV_UNROTATED caches rotate keys as read (p->rope). On error out is
+ * untouched.
  */
 ROPE_API rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *p,
                            const rope_positions *qpos, const rope_tensor *q,
