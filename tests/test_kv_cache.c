@@ -642,8 +642,8 @@ static void st1(void *p, int64_t i, rope_dtype dt, float x) {
 
 /*
  * rope_kv_cache_append_qk_norm vs norm + rope_apply + rope_kv_cache_append,
- * for every cache dtype, f32 and f16 tensors, two head layouts (BSHD and one
- * packed QKV buffer, heads of q, k, v interleaved per token), Qwen-style and
+ * for every cache dtype, f32 and f16 tensors, three head layouts (BSHD, BHSD and
+ * one packed QKV buffer, heads of q, k, v interleaved per token), Qwen-style and
  * Gemma-style (1 + w) weights, and q without a norm. f32 tensors: same bits
  * (q_out and the cache); f16 tensors: within one f16 rounding (plus one step
  * of the cache's own rounding where it rounds again).
@@ -665,7 +665,7 @@ static void test_fused_qk_norm(void) {
     ids[n + 3] = -1; /* a padding token in row 1 */
     for (int ci = 0; ci < 4; ci++)
         for (int ti = 0; ti < 2; ti++)
-            for (int layout = 0; layout < 2; layout++)
+            for (int layout = 0; layout < 3; layout++)
                 for (int variant = 0; variant < 3; variant++) {
                     const rope_dtype cd = cdts[ci], td = tdts[ti];
                     const size_t es = rope_dtype_size(td);
@@ -678,6 +678,14 @@ static void test_fused_qk_norm(void) {
                         rope_tensor_contiguous(&tq, buf, td, B, n, Hq, D);
                         rope_tensor_contiguous(&tk, buf + (size_t)(B * n * Hq * D) * es, td, B, n, H, D);
                         rope_tensor_contiguous(&tv, buf + (size_t)(B * n * (Hq + H) * D) * es, td, B, n, H, D);
+                    } else if (layout == 2) { /* BHSD: heads outer, tokens inner */
+                        rope_tensor_contiguous(&tq, buf, td, B, n, Hq, D);
+                        rope_tensor_contiguous(&tk, buf + (size_t)(B * n * Hq * D) * es, td, B, n, H, D);
+                        rope_tensor_contiguous(&tv, buf + (size_t)(B * n * (Hq + H) * D) * es, td, B, n, H, D);
+                        for (rope_tensor *t = &tq; t; t = t == &tq ? &tk : t == &tk ? &tv : NULL) {
+                            t->stride[1] = D;
+                            t->stride[2] = n * D;
+                        }
                     } else { /* packed: token stride (Hq + 2H)·D */
                         rope_tensor_contiguous(&tq, buf, td, B, n, Hq, D);
                         tk = tq;
