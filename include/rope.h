@@ -373,7 +373,9 @@ ROPE_API rope_status rope_pool_run(rope_pool *p, int64_t n_items, int64_t min_it
 /* ------------------------------------------------------------------- apply */
 
 /* A strided 4-D view: shape (batch, seq, heads, head_dim), strides in elements.
- * BSHD, BHSD, SBHD and packed QKV are all just strides. */
+ * BSHD, BHSD, SBHD and packed QKV are all just strides; so is the rotated slice of a
+ * [nope | rope] head (DeepSeek MLA): data + nope, head_dim = the rope part, the head
+ * stride of the whole head, rotated in place without a copy. */
 typedef struct rope_tensor {
     void *data;
     rope_dtype dtype;

@@ -13,6 +13,8 @@
  *     interleaved pairs): an image-like grid's rows and the apply on grid tokens, same bounds;
  *   - legacy forms: GPT-J (n_embd/n_head, rotary_dim 64 of 256, its [sin | cos] table and
  *     rotate_every_two), Hunyuan's "dynamic" + alpha (a static NTK-alpha base);
+ *   - DeepSeek-V3 MLA: the [nope | rope] head's rope slice rotated in place through a
+ *     strided view, against apply_rotary_pos_emb_interleave (its [even | odd] output);
  *   - Llama 4's NoPE-layer query scale within 1 float32 ulp of the real forward, and
  *     Ministral 3's llama_4_scaling_beta scale from its own get_llama_4_attn_scale.
  */
@@ -209,6 +211,64 @@ static void check_grid(const char *name, const char *set, gfile *g, int at, cons
     free(gp);
 }
 
+/*
+ * DeepSeek-V3 MLA: heads [nope | rope]; only the rope slice rotates, here in place
+ * through a strided view of the whole head (no copy). transformers'
+ * apply_rotary_pos_emb_interleave reads interleaved pairs and writes them
+ * de-interleaved [even | odd]; librope writes each pair back in place, so pair i
+ * of ours (offset + 2i, + 2i + 1) is compared with HF's (offset + i, + n + i).
+ * q and k get the same permutation: attention scores are unchanged.
+ */
+static void check_apply_mla(const char *name, gfile *g, int at, const rope_freqs *f, const double *hf_inv,
+                            const int64_t *pos, int64_t off) {
+    rec *rows = find(g, at, "apply_rows", 1);
+    const char *ins[2] = {"q", "k"}, *outs[2] = {"q_out", "k_out"}, *shapes[2] = {"q_shape", "k_shape"};
+    CHECK(rows != NULL);
+    if (!rows) return;
+    int64_t ap[8], n = f->n_freqs;
+    for (int r = 0; r < rows->nv && r < 8; r++) ap[r] = pos[(int)rows->v[r]];
+    rope_table *t = NULL;
+    CHECK_OK(rope_table_create_at(f, ap, rows->nv, ROPE_PRECISION_COMPAT_F32, &t));
+    for (int w = 0; t && w < 2; w++) {
+        rec *sh = find(g, at, shapes[w], 1), *x = find(g, at, ins[w], 1), *y = find(g, at, outs[w], 1);
+        CHECK(sh && x && y);
+        if (!sh || !x || !y) continue;
+        int64_t S = (int64_t)sh->v[2], D = (int64_t)sh->v[3];
+        float *buf = malloc(sizeof(float) * (size_t)(S * D));
+        for (int64_t i = 0; i < S * D; i++) buf[i] = (float)x->v[i];
+        /* the rope slice of every head, in place: data + off, shape (1, S, 1, 2n), head stride D */
+        rope_tensor v = {buf + off, ROPE_F32, {1, S, 1, 2 * n}, {S * D, D, D, 1}};
+        rope_apply_params p;
+        rope_apply_params_init(&p);
+        p.style = ROPE_STYLE_INTERLEAVED;
+        p.table = t;
+        p.rotary_dim = 2 * n;
+        p.attention_factor = (float)f->attention_factor;
+        int64_t ids[8];
+        for (int64_t s = 0; s < S; s++) ids[s] = s;
+        rope_positions rp = {0};
+        rp.ids = ids;
+        CHECK_OK(rope_apply(&p, &rp, &v, &v));
+        int bad = 0;
+        for (int64_t s = 0; s < S; s++) {
+            const double *xs = x->v + s * D, *ys = y->v + s * D;
+            const float *o = buf + s * D;
+            for (int64_t d = 0; d < off; d++) bad += o[d] != (float)xs[d]; /* nope dims: untouched */
+            for (int64_t i = 0; i < n; i++) {
+                double dth = fabs((double)f->inv_freq_f32[i] - hf_inv[i]);
+                double dang = (double)ap[s] * dth + (dth > 0 ? ulp32((double)ap[s] * hf_inv[i]) : 0);
+                double tol = (1e-6 + f->attention_factor * dang) *
+                             (fabs(xs[off + 2 * i]) + fabs(xs[off + 2 * i + 1])) + 1e-30;
+                bad += !(fabs((double)o[off + 2 * i] - (double)(float)ys[off + i]) <= tol);
+                bad += !(fabs((double)o[off + 2 * i + 1] - (double)(float)ys[off + n + i]) <= tol);
+            }
+        }
+        CHECK_MSG(bad == 0, "%s: %d %s entries off (MLA rope slice in place)", name, bad, outs[w]);
+        free(buf);
+    }
+    rope_table_free(t);
+}
+
 static void check_set(const char *name, gfile *g, int at, const hf_config *h, rope_style style) {
     const char *set = g->r[at].text;
     int s;
@@ -272,7 +332,9 @@ static void check_set(const char *name, gfile *g, int at, const hf_config *h, ro
     rope_table_free(tc);
     rope_table_free(ta);
     check_grid(name, set, g, at, &f, inv->v);
-    check_apply(name, set, g, at, &f, inv->v, pos, style);
+    rec *off = find(g, at, "rope_offset", 1);
+    if (off) check_apply_mla(name, g, at, &f, inv->v, pos, (int64_t)off->v[0]);
+    else check_apply(name, set, g, at, &f, inv->v, pos, style);
 }
 
 static void check_query_scale(const char *name, gfile *g, const hf_config *h) {
@@ -326,7 +388,8 @@ static void one(const char *name) {
 int main(void) {
     static const char *const names[] = {"gemma2_2b", "gemma3_1b", "gemma3_4b", "gemma4_e2b", "smollm3_3b",
                                         "llama4_scout", "cohere2_command_r7b", "exaone4_32b", "qwen3_vl_8b",
-                                        "glm41v_9b", "hunyuan_7b_instruct", "ministral3_8b", "gptj_6b"};
+                                        "glm41v_9b", "hunyuan_7b_instruct", "ministral3_8b", "gptj_6b",
+                                        "deepseek_v3"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) one(names[i]);
     return check_report("test_golden_layers");
 }

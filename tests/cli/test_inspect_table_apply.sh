@@ -89,6 +89,8 @@ expect = {
                                       primary_set="sliding_attention"),
     "qwen3_vl_8b_instruct.json": dict(rope_type="default", rope_theta=5e6, mrope_section=[24, 20, 20],
                                       mrope_interleaved=True, style="half"),
+    "deepseek_v3.json":          dict(rope_type="yarn", head_dim=64, rotary_dim=64, attn_head_dim=192,
+                                      attention_factor=1.0, style="interleaved"),
     "gptj_6b.json":              dict(rope_type="default", rope_theta=1e4, head_dim=256, rotary_dim=64,
                                       style="interleaved"),
     "hunyuan_7b_instruct.json":  dict(rope_type="default", config_rope_type="dynamic", rotary_dim=128,

@@ -51,6 +51,9 @@ CASES = {
     "ministral3_8b": ("ministral3_8b.json", "ministral3", "Ministral3RotaryEmbedding", "Ministral3Attention", "qk",
                       "half"),
     "gptj_6b": ("gptj_6b.json", "gptj", None, "GPTJAttention", "gptj", "interleaved"),
+    # MLA: heads [nope 128 | rope 64]; rope_interleave: interleaved input, [even | odd] output
+    "deepseek_v3": ("deepseek_v3.json", "deepseek_v3", "DeepseekV3RotaryEmbedding", "DeepseekV3Attention", "mla",
+                    "interleaved"),
 }
 MROPE_GRID = [[p for p in POS], [p // 2 + 3 for p in POS], [p % 97 for p in POS]]
 
@@ -154,7 +157,7 @@ def set_block(name, mod, rot_cls, apply_kind, style, config, layer_type):
         cos_h, sin_h = out[0].real, out[0].imag
     else:
         cos, sin = out
-        if style == "interleaved" and not name.startswith("llama4"):   # repeat_interleave layout
+        if style == "interleaved" and apply_kind not in ("mla", "complex"):   # repeat_interleave layout
             assert torch.equal(cos[0, :, 0::2], cos[0, :, 1::2])
             cos_h, sin_h = cos[0, :, 0::2], sin[0, :, 0::2]
         else:
@@ -180,7 +183,17 @@ def set_block(name, mod, rot_cls, apply_kind, style, config, layer_type):
     g = torch.Generator().manual_seed(1234)
     q = torch.randn(1, 1, len(sel), hd, generator=g, dtype=torch.float32)   # (b, h, s, d)
     k = torch.randn(1, 1, len(sel), hd, generator=g, dtype=torch.float32)
-    if apply_kind == "complex":          # Llama 4: (b, s, h, d) and freqs_cis (b, s, d/2)
+    if apply_kind == "mla":              # DeepSeek-V3: the whole head [nope | rope]; split and cat as its attention
+        nope = config.qk_nope_head_dim
+        hd = nope + config.qk_rope_head_dim
+        g = torch.Generator().manual_seed(1234)
+        q = torch.randn(1, 1, len(sel), hd, generator=g, dtype=torch.float32)
+        k = torch.randn(1, 1, len(sel), hd, generator=g, dtype=torch.float32)
+        qr, kr = mod.apply_rotary_pos_emb_interleave(q[..., nope:], k[..., nope:], out[0][:, sel, :],
+                                                     out[1][:, sel, :])
+        qo, ko = torch.cat((q[..., :nope], qr), dim=-1), torch.cat((k[..., :nope], kr), dim=-1)
+        lines.append("rope_offset %d" % nope)
+    elif apply_kind == "complex":        # Llama 4: (b, s, h, d) and freqs_cis (b, s, d/2)
         qo, ko = mod.apply_rotary_emb(q.transpose(1, 2), k.transpose(1, 2), out[:, sel, :])
         qo, ko = qo.transpose(1, 2), ko.transpose(1, 2)
     elif apply_kind == "x":              # Gemma 4: one tensor at a time

@@ -66,6 +66,23 @@ def test_layer_map_and_apply_match_transformers(name):
             dth = np.abs(f.inv_freq_f32.astype(np.float64) - hf_inv)
             slack = pm[:, None] * dth[None, :] + np.where(dth > 0, 1e-7 * pm[:, None] * hf_inv[None, :], 0)
             assert (np.abs(full.cos.astype(np.float64) - want_c) <= 2.4e-7 + slack).all(), (name, "grid cos")
+        if "rope_offset" in rec:   # DeepSeek-V3 MLA: rotate the [nope | rope] slice in place, compare pairs
+            off, n = int(rec["rope_offset"]), f.n_freqs
+            for w in ("q", "k"):
+                x = nums(rec[w], np.float32).reshape(1, s, 1, d)       # one head: (b, s, h, d)
+                want = nums(rec[w + "_out"], np.float32).reshape(s, d)
+                buf = x.copy()
+                view = buf[..., off:]                                  # strided, no copy
+                librope.apply(view, np.arange(s), style="interleaved", table=table, out=view)
+                got = buf.reshape(s, d)
+                assert (got[:, :off] == x.reshape(s, d)[:, :off]).all()
+                hf_pairs = np.stack([want[:, off:off + n], want[:, off + n:]], axis=-1).reshape(s, 2 * n)
+                xr = x.reshape(s, d)[:, off:].astype(np.float64)
+                mag = np.repeat(np.abs(xr[:, 0::2]) + np.abs(xr[:, 1::2]), 2, axis=1)
+                dth = np.repeat(np.abs(f.inv_freq_f32.astype(np.float64) - hf_inv), 2)
+                dang = ap[:, None] * dth[None, :] + np.where(dth > 0, 1.2e-7 * ap[:, None] * np.repeat(hf_inv, 2), 0)
+                assert (np.abs(got[:, off:].astype(np.float64) - hf_pairs) <= (1e-6 + dang) * mag).all(), w
+            continue
         for w in ("q", "k"):
             x = nums(rec[w], np.float32).reshape(-1, s, d)            # (heads, seq, d)
             want = nums(rec[w + "_out"], np.float32).reshape(-1, s, d)
