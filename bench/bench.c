@@ -680,6 +680,183 @@ static void print_json(const result *res, int n_res, const table_result *tab, in
     printf("\n}\n");
 }
 
+/* What the command line asked for. */
+typedef struct bench_opts {
+    int quick, json, peers, table_on, rounds;
+    int threads[8], n_threads;
+    int shape_on[N_SHAPES], dt_on[3], style_on[2];
+    const char *isa, *python, *script, *lib_arg;
+    double target_ns;
+} bench_opts;
+
+/* --threads 1,2,4 */
+static int parse_threads(const char *arg, bench_opts *o) {
+    o->n_threads = 0;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", arg);
+    for (char *t = strtok(buf, ","); t && o->n_threads < 8; t = strtok(NULL, ",")) {
+        char *end;
+        long v = strtol(t, &end, 10);
+        if (*end || v < 1 || v > 256) {
+            fprintf(stderr, "rope bench: bad thread count '%s'\n", t);
+            return 0;
+        }
+        o->threads[o->n_threads++] = (int)v;
+    }
+    return o->n_threads > 0;
+}
+
+/* 0: run; 1: --help printed (exit 0); 2: usage error reported. */
+static int parse_args(int argc, char **argv, bench_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->table_on = 1;
+    o->threads[0] = 1, o->threads[1] = 2, o->n_threads = 2;
+    for (int i = 0; i < N_SHAPES; i++) o->shape_on[i] = 1;
+    for (int i = 0; i < 3; i++) o->dt_on[i] = 1;
+    o->style_on[0] = o->style_on[1] = 1;
+    o->python = "/usr/bin/python3";
+    const char *shape_names[N_SHAPES];
+    for (int i = 0; i < N_SHAPES; i++) shape_names[i] = SHAPES[i].name;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_val = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 1;
+        } else if (!strcmp(a, "--quick")) o->quick = 1;
+        else if (!strcmp(a, "--json")) o->json = 1;
+        else if (!strcmp(a, "--peers")) o->peers = 1;
+        else if (!strcmp(a, "--no-table")) o->table_on = 0;
+        else if (!strcmp(a, "--threads") && has_val) {
+            if (!parse_threads(argv[++i], o)) return 2;
+        } else if (!strcmp(a, "--shapes") && has_val) {
+            if (!parse_names(argv[++i], shape_names, N_SHAPES, o->shape_on)) return 2;
+        } else if (!strcmp(a, "--dtypes") && has_val) {
+            if (!parse_names(argv[++i], DT_NAMES, 3, o->dt_on)) return 2;
+        } else if (!strcmp(a, "--styles") && has_val) {
+            if (!parse_names(argv[++i], STYLE_NAMES, 2, o->style_on)) return 2;
+        } else if (!strcmp(a, "--rounds") && has_val) {
+            o->rounds = atoi(argv[++i]);
+            if (o->rounds < 1 || o->rounds > 64) {
+                fprintf(stderr, "rope bench: --rounds must be 1..64\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--isa") && has_val) o->isa = argv[++i];
+        else if (!strcmp(a, "--python") && has_val) o->python = argv[++i];
+        else if (!strcmp(a, "--peers-script") && has_val) o->script = argv[++i];
+        else if (!strcmp(a, "--lib") && has_val) o->lib_arg = argv[++i];
+        else {
+            fprintf(stderr, "rope bench: unknown or incomplete option '%s'\n\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!o->rounds) o->rounds = o->quick ? 5 : 11;
+    o->target_ns = o->quick ? 2e5 : 1e6;
+    return 0;
+}
+
+/* One shape x dtype: every thread count and style, rope against copy (and the
+ * 16-bit conversion floor), interleaved. Appends to res; 0 on failure (reported). */
+static int bench_shape(const bench_opts *o, int si, int di, const rope_table *table,
+                       rope_pool *const *pools, result *res, int *n_res) {
+    const shape *sh = &SHAPES[si];
+    setup s;
+    if (!setup_init(&s, sh, DTYPES[di])) {
+        fprintf(stderr, "rope bench: out of memory for %s\n", sh->name);
+        return 0;
+    }
+    if (!o->json) fprintf(stderr, "  %s %s ...\n", sh->name, DT_NAMES[di]);
+    int ok = 1;
+    for (int ti = 0; ti < o->n_threads && ok; ti++)
+        for (int yi = 0; yi < 2 && ok; yi++) {
+            if (!o->style_on[yi]) continue;
+            rope_ctx rc = {&s, {0}, ROPE_OK};
+            rope_apply_params_init(&rc.p);
+            rc.p.style = STYLES[yi];
+            rc.p.table = table;
+            rc.p.rotary_dim = sh->D;
+            rc.p.pool = pools[ti];
+            int64_t tokens = sh->batch * sh->seq;
+            int64_t per_token = 2 * (int64_t)(s.q_bytes + s.k_bytes) / tokens;
+            /* the copy is split by apply.c's rule */
+            int64_t min_tok = (rope_split_min_bytes() + per_token - 1) / per_token;
+            copy_ctx cc = {&s, pools[ti], tokens, min_tok};
+            run_rope(&rc);
+            if (rc.status != ROPE_OK) {
+                fprintf(stderr, "rope bench: rope_apply_qk on %s: %s\n", sh->name,
+                        rope_strerror(rc.status));
+                ok = 0;
+                break;
+            }
+            bench_fn fns[3] = {run_rope, run_copy, run_floor};
+            void *ctxs[3] = {&rc, &cc, &cc};
+            double med[3] = {0, 0, 0};
+            measure(fns, ctxs, DTYPES[di] == ROPE_F32 ? 2 : 3, o->rounds, o->target_ns, med);
+            result *r = &res[(*n_res)++];
+            r->shape = si;
+            r->dt = di;
+            r->style = yi;
+            r->threads = o->threads[ti];
+            r->bytes = 2.0 * (double)(s.q_bytes + s.k_bytes);
+            r->rope_ns = med[0];
+            r->copy_ns = med[1];
+            r->floor_ns = med[2];
+        }
+    setup_free(&s);
+    return ok;
+}
+
+/* The TABLE_ROWS x TABLE_FREQS accurate table: create and the kernels' sincos,
+ * then the scalar kernels for comparison. 0 on failure (reported). */
+static int bench_table(const bench_opts *o, table_result *tab) {
+    if (!o->json) fprintf(stderr, "  table %d x %d ...\n", TABLE_ROWS, TABLE_FREQS);
+    rope_config tc;
+    rope_config_init(&tc);
+    tc.rope_theta = 10000.0;
+    tc.head_dim = 2 * TABLE_FREQS;
+    rope_freqs tf;
+    size_t elems = (size_t)TABLE_ROWS * TABLE_FREQS;
+    table_ctx c = {&tf, malloc(elems * sizeof(float)), malloc(elems * sizeof(float)), ROPE_OK};
+    int ok = 1;
+    if (rope_freqs_compute(&tc, 0, &tf) != ROPE_OK || !c.cos || !c.sin) ok = 0;
+    else {
+        bench_fn fns[2] = {run_table_create, run_kernel_sincos};
+        void *ctxs[2] = {&c, &c};
+        double med[2];
+        int tr = o->rounds < 7 ? o->rounds : 7;
+        measure(fns, ctxs, 2, tr, o->target_ns, med);
+        tab->create_ns = med[0];
+        tab->sincos_ns = med[1];
+        /* the scalar kernels for comparison (fewer rounds: they are slow) */
+        const char *prev = rope_isa_name();
+        if (rope_isa_force("scalar") == ROPE_OK) {
+            bench_fn f1[1] = {run_kernel_sincos};
+            void *c1[1] = {&c};
+            measure(f1, c1, 1, 3, 0, &tab->scalar_ns);
+            rope_isa_force(prev);
+        }
+        if (c.status != ROPE_OK) {
+            fprintf(stderr, "rope bench: rope_table_create: %s\n", rope_strerror(c.status));
+            ok = 0;
+        }
+    }
+    free(c.cos);
+    free(c.sin);
+    return ok;
+}
+
+/* Spin for a moment first, so the first shape is not timed while the core is
+ * still leaving a low-power state. */
+static void warm_up(int quick) {
+    static unsigned char a[1 << 16], b[1 << 16];
+    double t0 = now_ns();
+    while (now_ns() - t0 < (quick ? 1e8 : 3e8)) {
+        memcpy(b, a, sizeof a);
+        __asm__ volatile("" : : "r"(b) : "memory");
+    }
+}
+
 int cmd_bench(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "attention")) {
         if (bench_attention_run) return bench_attention_run(argc - 1, argv + 1);
@@ -691,64 +868,11 @@ int cmd_bench(int argc, char **argv) {
         fprintf(stderr, "rope bench model: the LLaMA runner is not built into this binary\n");
         return 2;
     }
-    int quick = 0, json = 0, peers = 0, table_on = 1, rounds = 0;
-    int threads[8] = {1, 2}, n_threads = 2;
-    int shape_on[N_SHAPES], dt_on[3] = {1, 1, 1}, style_on[2] = {1, 1};
-    for (int i = 0; i < N_SHAPES; i++) shape_on[i] = 1;
-    const char *isa = NULL, *python = "/usr/bin/python3", *script = NULL, *lib_arg = NULL;
-    const char *shape_names[N_SHAPES];
-    for (int i = 0; i < N_SHAPES; i++) shape_names[i] = SHAPES[i].name;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_val = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--quick")) quick = 1;
-        else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--peers")) peers = 1;
-        else if (!strcmp(a, "--no-table")) table_on = 0;
-        else if (!strcmp(a, "--threads") && has_val) {
-            n_threads = 0;
-            char buf[128];
-            snprintf(buf, sizeof buf, "%s", argv[++i]);
-            for (char *t = strtok(buf, ","); t && n_threads < 8; t = strtok(NULL, ",")) {
-                char *end;
-                long v = strtol(t, &end, 10);
-                if (*end || v < 1 || v > 256) {
-                    fprintf(stderr, "rope bench: bad thread count '%s'\n", t);
-                    return 2;
-                }
-                threads[n_threads++] = (int)v;
-            }
-            if (!n_threads) return 2;
-        } else if (!strcmp(a, "--shapes") && has_val) {
-            if (!parse_names(argv[++i], shape_names, N_SHAPES, shape_on)) return 2;
-        } else if (!strcmp(a, "--dtypes") && has_val) {
-            if (!parse_names(argv[++i], DT_NAMES, 3, dt_on)) return 2;
-        } else if (!strcmp(a, "--styles") && has_val) {
-            if (!parse_names(argv[++i], STYLE_NAMES, 2, style_on)) return 2;
-        } else if (!strcmp(a, "--rounds") && has_val) {
-            rounds = atoi(argv[++i]);
-            if (rounds < 1 || rounds > 64) {
-                fprintf(stderr, "rope bench: --rounds must be 1..64\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--isa") && has_val) isa = argv[++i];
-        else if (!strcmp(a, "--python") && has_val) python = argv[++i];
-        else if (!strcmp(a, "--peers-script") && has_val) script = argv[++i];
-        else if (!strcmp(a, "--lib") && has_val) lib_arg = argv[++i];
-        else {
-            fprintf(stderr, "rope bench: unknown or incomplete option '%s'\n\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!rounds) rounds = quick ? 5 : 11;
-    const double target_ns = quick ? 2e5 : 1e6;
-    if (isa && rope_isa_force(isa) != ROPE_OK) {
-        fprintf(stderr, "rope bench: kernel set '%s' is not available here\n", isa);
+    bench_opts o;
+    int prc = parse_args(argc, argv, &o);
+    if (prc) return prc == 1 ? 0 : 2;
+    if (o.isa && rope_isa_force(o.isa) != ROPE_OK) {
+        fprintf(stderr, "rope bench: kernel set '%s' is not available here\n", o.isa);
         return 2;
     }
 
@@ -766,134 +890,42 @@ int cmd_bench(int argc, char **argv) {
         return 1;
     }
     rope_pool *pools[8] = {0};
-    for (int t = 0; t < n_threads; t++)
-        if (threads[t] > 1 && (st = rope_pool_create(threads[t], &pools[t])) != ROPE_OK) {
-            fprintf(stderr, "rope bench: pool of %d threads: %s\n", threads[t], rope_strerror(st));
+    for (int t = 0; t < o.n_threads; t++)
+        if (o.threads[t] > 1 && (st = rope_pool_create(o.threads[t], &pools[t])) != ROPE_OK) {
+            fprintf(stderr, "rope bench: pool of %d threads: %s\n", o.threads[t], rope_strerror(st));
             return 1;
         }
-
-    /* spin for a moment first, so the first shape is not timed while the core
-     * is still leaving a low-power state */
-    {
-        static unsigned char a[1 << 16], b[1 << 16];
-        double t0 = now_ns();
-        while (now_ns() - t0 < (quick ? 1e8 : 3e8)) {
-            memcpy(b, a, sizeof a);
-            __asm__ volatile("" : : "r"(b) : "memory");
-        }
-    }
+    warm_up(o.quick);
     result *res = calloc((size_t)N_SHAPES * 3 * 2 * 8, sizeof *res);
-    int n_res = 0, failed = 0;
-    if (!res) return 1;
-    for (int si = 0; si < N_SHAPES && !failed; si++) {
-        if (!shape_on[si]) continue;
-        const shape *sh = &SHAPES[si];
-        for (int di = 0; di < 3 && !failed; di++) {
-            if (!dt_on[di]) continue;
-            setup s;
-            if (!setup_init(&s, sh, DTYPES[di])) {
-                fprintf(stderr, "rope bench: out of memory for %s\n", sh->name);
-                failed = 1;
-                break;
-            }
-            if (!json) fprintf(stderr, "  %s %s ...\n", sh->name, DT_NAMES[di]);
-            for (int ti = 0; ti < n_threads; ti++)
-                for (int yi = 0; yi < 2; yi++) {
-                    if (!style_on[yi]) continue;
-                    rope_ctx rc = {&s, {0}, ROPE_OK};
-                    rope_apply_params_init(&rc.p);
-                    rc.p.style = STYLES[yi];
-                    rc.p.table = table;
-                    rc.p.rotary_dim = sh->D;
-                    rc.p.pool = pools[ti];
-                    int64_t tokens = sh->batch * sh->seq;
-                    int64_t per_token = 2 * (int64_t)(s.q_bytes + s.k_bytes) / tokens;
-                    /* the copy is split by apply.c's rule */
-                    int64_t min_tok = (rope_split_min_bytes() + per_token - 1) / per_token;
-                    copy_ctx cc = {&s, pools[ti], tokens, min_tok};
-                    run_rope(&rc);
-                    if (rc.status != ROPE_OK) {
-                        fprintf(stderr, "rope bench: rope_apply_qk on %s: %s\n", sh->name,
-                                rope_strerror(rc.status));
-                        failed = 1;
-                        break;
-                    }
-                    bench_fn fns[3] = {run_rope, run_copy, run_floor};
-                    void *ctxs[3] = {&rc, &cc, &cc};
-                    double med[3] = {0, 0, 0};
-                    measure(fns, ctxs, DTYPES[di] == ROPE_F32 ? 2 : 3, rounds, target_ns, med);
-                    result *r = &res[n_res++];
-                    r->shape = si;
-                    r->dt = di;
-                    r->style = yi;
-                    r->threads = threads[ti];
-                    r->bytes = 2.0 * (double)(s.q_bytes + s.k_bytes);
-                    r->rope_ns = med[0];
-                    r->copy_ns = med[1];
-                    r->floor_ns = med[2];
-                }
-            setup_free(&s);
-        }
-    }
+    int n_res = 0, failed = !res;
+    for (int si = 0; si < N_SHAPES && !failed; si++)
+        for (int di = 0; di < 3 && !failed && o.shape_on[si]; di++)
+            if (o.dt_on[di]) failed = !bench_shape(&o, si, di, table, pools, res, &n_res);
 
     table_result tab = {0};
-    if (table_on && !failed) {
-        if (!json) fprintf(stderr, "  table %d x %d ...\n", TABLE_ROWS, TABLE_FREQS);
-        rope_config tc;
-        rope_config_init(&tc);
-        tc.rope_theta = 10000.0;
-        tc.head_dim = 2 * TABLE_FREQS;
-        rope_freqs tf;
-        size_t elems = (size_t)TABLE_ROWS * TABLE_FREQS;
-        table_ctx c = {&tf, malloc(elems * sizeof(float)), malloc(elems * sizeof(float)), ROPE_OK};
-        if (rope_freqs_compute(&tc, 0, &tf) != ROPE_OK || !c.cos || !c.sin) failed = 1;
-        else {
-            bench_fn fns[2] = {run_table_create, run_kernel_sincos};
-            void *ctxs[2] = {&c, &c};
-            double med[2];
-            int tr = rounds < 7 ? rounds : 7;
-            measure(fns, ctxs, 2, tr, target_ns, med);
-            tab.create_ns = med[0];
-            tab.sincos_ns = med[1];
-            /* the scalar kernels for comparison (fewer rounds: they are slow) */
-            const char *prev = rope_isa_name();
-            if (rope_isa_force("scalar") == ROPE_OK) {
-                bench_fn f1[1] = {run_kernel_sincos};
-                void *c1[1] = {&c};
-                measure(f1, c1, 1, 3, 0, &tab.scalar_ns);
-                rope_isa_force(prev);
-            }
-            if (c.status != ROPE_OK) {
-                fprintf(stderr, "rope bench: rope_table_create: %s\n", rope_strerror(c.status));
-                failed = 1;
-            }
-        }
-        free(c.cos);
-        free(c.sin);
-    }
+    if (o.table_on && !failed) failed = !bench_table(&o, &tab);
 
     cJSON *peer_doc = NULL;
-    if (peers && !failed) {
+    if (o.peers && !failed) {
         char path[4096], lib[4096];
-        int have_lib = find_lib(lib, sizeof lib, lib_arg);
+        int have_lib = find_lib(lib, sizeof lib, o.lib_arg);
         if (!have_lib)
             fprintf(stderr, "rope bench: librope.so not found: peers compared across processes\n");
-        if (!find_peers_script(path, sizeof path, script))
+        if (!find_peers_script(path, sizeof path, o.script))
             fprintf(stderr, "rope bench: bench/peers.py not found (use --peers-script)\n");
         else
-            peer_doc = run_peers(python, path, have_lib ? lib : NULL, quick, threads, n_threads,
-                                 shape_on, dt_on, res, n_res, &tab);
+            peer_doc = run_peers(o.python, path, have_lib ? lib : NULL, o.quick, o.threads,
+                                 o.n_threads, o.shape_on, o.dt_on, res, n_res, &tab);
     }
-
     if (!failed) {
         int have_peers = 0;
         for (int i = 0; i < n_res; i++) have_peers |= res[i].peer_ns > 0;
-        if (json) print_json(res, n_res, &tab, table_on, peer_doc, rounds, quick);
-        else print_table(res, n_res, &tab, have_peers, table_on);
+        if (o.json) print_json(res, n_res, &tab, o.table_on, peer_doc, o.rounds, o.quick);
+        else print_table(res, n_res, &tab, have_peers, o.table_on);
     }
     cJSON_Delete(peer_doc);
     free(res);
-    for (int t = 0; t < n_threads; t++) rope_pool_free(pools[t]);
+    for (int t = 0; t < o.n_threads; t++) rope_pool_free(pools[t]);
     rope_table_free(table);
     return failed ? 1 : 0;
 }
