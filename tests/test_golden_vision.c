@@ -5,7 +5,9 @@
  * θ-ulp term) and rope_apply (half pairs over 2·columns) reproduces its vision apply
  * function on random q/k within 1e-6 of the pair magnitude (plus that term).
  *   Qwen2.5-VL: θ_j = base^(-2j/(D/2)), columns [θ_j·h | θ_j·w];
- *   Pixtral:    θ_j = base^(-2j/D), columns [θ_2j·h | θ_2j+1·w].
+ *   Pixtral:    θ_j = base^(-2j/D), columns [θ_2j·h | θ_2j+1·w];
+ *   Gemma 4:    θ_j = base^(-2j/(D/2)), θ 100; the head split in an h half and a w half,
+ *               each rotate_half'd by its axis: two applies on strided half-head views.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -63,15 +65,15 @@ static void one(const char *name, int pixtral) {
     rope_config c;
     rope_config_init(&c);
     c.rope_theta = th[0];
-    c.head_dim = pixtral ? D : D / 2;
+    c.head_dim = pixtral == 1 ? D : D / 2;
     rope_freqs fr;
     CHECK_OK(rope_freqs_compute(&c, 0, &fr));
     int axis[ROPE_MAX_FREQS], freq[ROPE_MAX_FREQS];
     double hf_theta[ROPE_MAX_FREQS]; /* HF's θ of each column, for the bound */
     for (int i = 0; i < cols; i++) {
         axis[i] = i < quarter ? 0 : 1;
-        freq[i] = pixtral ? (i < quarter ? 2 * i : 2 * (i - quarter) + 1) : i % quarter;
-        hf_theta[i] = inv[pixtral ? i : i % quarter];
+        freq[i] = pixtral == 1 ? (i < quarter ? 2 * i : 2 * (i - quarter) + 1) : i % quarter;
+        hf_theta[i] = inv[pixtral == 1 ? i : i % quarter];
     }
     int64_t *coords = malloc(sizeof(int64_t) * 2 * (size_t)N);
     for (int r = 0; r < N; r++) {
@@ -96,6 +98,15 @@ static void one(const char *name, int pixtral) {
         }
     CHECK_MSG(bad == 0, "%s: %d table entries off HF", name, bad);
 
+    /* Gemma 4: the head is an h half and a w half, each rotate_half'd by its own axis:
+     * two applies on strided half-head views (no copy), each with a one-axis table. */
+    rope_table *tbh = NULL, *tbw = NULL;
+    if (pixtral == 2) {
+        int ax_h[ROPE_MAX_FREQS], ax_w[ROPE_MAX_FREQS], fq[ROPE_MAX_FREQS];
+        for (int i = 0; i < quarter; i++) ax_h[i] = 0, ax_w[i] = 1, fq[i] = i;
+        CHECK_OK(rope_table_create_axial(&fr, coords, 2, N, ax_h, fq, quarter, ROPE_PRECISION_COMPAT_F32, &tbh));
+        CHECK_OK(rope_table_create_axial(&fr, coords, 2, N, ax_w, fq, quarter, ROPE_PRECISION_COMPAT_F32, &tbw));
+    }
     /* apply: (seq, 1 head, D) rows r use table row r */
     for (int w = 0; w < 2; w++) {
         const double *x = w ? k : q, *y = w ? ko : qo;
@@ -109,11 +120,24 @@ static void one(const char *name, int pixtral) {
         p.style = ROPE_STYLE_HALF;
         p.table = t;
         p.rotary_dim = D;
-        CHECK_OK(rope_apply(&p, NULL, &ti, &to));
+        if (pixtral == 2 && tbh && tbw) {
+            for (int half = 0; half < 2; half++) {
+                rope_tensor vi = {in + half * cols, ROPE_F32, {1, N, 1, cols}, {(int64_t)N * D, D, D, 1}};
+                rope_tensor vo = {out + half * cols, ROPE_F32, {1, N, 1, cols}, {(int64_t)N * D, D, D, 1}};
+                p.table = half ? tbw : tbh;
+                p.rotary_dim = cols;
+                CHECK_OK(rope_apply(&p, NULL, &vi, &vo));
+            }
+        } else {
+            CHECK_OK(rope_apply(&p, NULL, &ti, &to));
+        }
         int badq = 0;
         for (int r = 0; r < N; r++)
             for (int d = 0; d < D; d++) {
-                int i = d % cols, mate = d < cols ? d + cols : d - cols;
+                /* the column d's frequency uses, and its pair partner */
+                int i = pixtral == 2 ? (d / cols) * quarter + (d % cols) % quarter : d % cols;
+                int mate = pixtral == 2 ? (d / cols) * cols + ((d % cols) + quarter) % cols
+                                        : d < cols ? d + cols : d - cols;
                 double pp = (double)coords[axis[i] * N + r];
                 double dth = fabs((double)fr.inv_freq_f32[freq[i]] - hf_theta[i]);
                 double dang = pp * dth + (dth > 0 ? ulp32(pp * hf_theta[i]) : 0);
@@ -138,6 +162,8 @@ static void one(const char *name, int pixtral) {
     CHECK_OK(rope_table_create_axial(&fr, coords, 2, N, axis, freq, cols, ROPE_PRECISION_ACCURATE, &t2));
     CHECK(t2 != sentinel && rope_table_cos(t2)[cols * (N - 1)] == 1.0f && rope_table_sin(t2)[0] == 0.0f);
     if (t2 != sentinel) rope_table_free(t2);
+    rope_table_free(tbh);
+    rope_table_free(tbw);
     rope_table_free(t);
     free(coords);
 out:
@@ -147,5 +173,6 @@ out:
 int main(void) {
     one("qwen25_vl_vision", 0);
     one("pixtral_12b_vision", 1);
+    one("gemma4_vision", 2);
     return check_report("test_golden_vision");
 }

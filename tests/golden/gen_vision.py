@@ -1,6 +1,7 @@
 """Golden 2-D (axial) vision RoPE from the real transformers vision towers (see README.md).
 
-Qwen2.5-VL's Qwen2_5_VLVisionRotaryEmbedding and Pixtral's PixtralVisionRotaryEmbedding, each
+Qwen2.5-VL's Qwen2_5_VLVisionRotaryEmbedding, Pixtral's PixtralVisionRotaryEmbedding and Gemma 4's
+Gemma4VisionRotaryEmbedding (+ apply_multidimensional_rope: the head split in an h half and a w half), each
 built from its own config class, run on per-token (h, w) coordinates of an image grid plus a
 few far coordinates; then each family's vision apply function rotates random q/k. Writes
 tests/golden/vision/<name>.txt. Run: python tests/golden/gen_vision.py
@@ -25,14 +26,25 @@ def f32s(t):
 def write(name, model, rot, apply, layout, head_dim, theta, extra):
     pid = torch.tensor(COORDS, dtype=torch.int64)                       # (N, 2): h, w
     x = torch.zeros(1, dtype=torch.float32)
-    cos, sin = rot(x, pid)
+    if layout == "halves":   # Gemma 4: cos rows are [h, h, w, w] (each a quarter): keep [h | w]
+        c4, s4 = rot(x, pid[None])
+        q4 = c4.shape[-1] // 4
+        cos = torch.cat([c4[0, :, :q4], c4[0, :, 2 * q4:3 * q4]], dim=-1).repeat(1, 2)
+        sin = torch.cat([s4[0, :, :q4], s4[0, :, 2 * q4:3 * q4]], dim=-1).repeat(1, 2)
+    else:
+        cos, sin = rot(x, pid)
     n = cos.shape[-1] // 2
     assert torch.equal(cos[..., :n], cos[..., n:])
     g = torch.Generator().manual_seed(1234)
     N = len(COORDS)
     q = torch.randn(N, 1, head_dim, generator=g, dtype=torch.float32)   # (seq, heads, d)
     k = torch.randn(N, 1, head_dim, generator=g, dtype=torch.float32)
-    if layout == "shd":     # Qwen2.5-VL apply_rotary_pos_emb_vision: (seq, heads, d), cos (seq, d)
+    if layout == "halves":  # Gemma 4 apply_multidimensional_rope: x (b, seq, heads, d), per-axis halves
+        pid3 = pid[None]
+        c4, s4 = rot(x, pid3)
+        qo = apply(q[None], c4, s4, pid3)[0]
+        ko = apply(k[None], c4, s4, pid3)[0]
+    elif layout == "shd":   # Qwen2.5-VL apply_rotary_pos_emb_vision: (seq, heads, d), cos (seq, d)
         qo, ko = apply(q, k, cos, sin)
     else:                   # Pixtral apply_rotary_pos_emb: (b, h, s, d) with cos (s, d), unsqueeze_dim 0
         qo, ko = apply(q.transpose(0, 1)[None], k.transpose(0, 1)[None], cos, sin, unsqueeze_dim=0)
@@ -64,6 +76,13 @@ def main():
     write("pixtral_12b_vision", "mistral-community/pixtral-12b vision_config",
           modeling_pixtral.PixtralVisionRotaryEmbedding(pc), modeling_pixtral.apply_rotary_pos_emb,
           "bhsd", 64, pc.rope_parameters["rope_theta"], ["layout columns [theta_2j*h | theta_2j+1*w], f head_dim D"])
+    # Gemma 4 vision encoder (Gemma4VisionConfig defaults: head_dim 64, axial, theta 100)
+    from transformers.models.gemma4 import configuration_gemma4, modeling_gemma4
+    gc = configuration_gemma4.Gemma4VisionConfig()
+    write("gemma4_vision", "Gemma4VisionConfig() defaults (google/gemma-4 vision encoder)",
+          modeling_gemma4.Gemma4VisionRotaryEmbedding(gc), modeling_gemma4.apply_multidimensional_rope,
+          "halves", gc.head_dim, gc.rope_parameters["rope_theta"],
+          ["layout head halves [h | w], each rotate_half with theta_j, f head_dim D/2; cos/sin columns [h | w]"])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """2-D (axial) vision RoPE in Python against the real transformers vision towers
 (tests/golden/vision/*.txt from tests/golden/gen_vision.py): Table.axial with each family's
-column map, then librope.apply (half pairs), reproduce Qwen2.5-VL's apply_rotary_pos_emb_vision
-and Pixtral's apply_rotary_pos_emb."""
+column map, then librope.apply (half pairs), reproduce Qwen2.5-VL's apply_rotary_pos_emb_vision,
+Pixtral's apply_rotary_pos_emb and Gemma 4's apply_multidimensional_rope (two half-head views)."""
 import os
 
 import numpy as np
@@ -21,7 +21,8 @@ def load(name):
     return rec
 
 
-@pytest.mark.parametrize("name,pixtral", [("qwen25_vl_vision", False), ("pixtral_12b_vision", True)])
+@pytest.mark.parametrize("name,pixtral", [("qwen25_vl_vision", False), ("pixtral_12b_vision", True),
+                                          ("gemma4_vision", False)])
 def test_axial_table_and_apply_match_transformers(name, pixtral):
     rec = load(name)
     D = int(rec["head_dim"])
@@ -42,8 +43,17 @@ def test_axial_table_and_apply_match_transformers(name, pixtral):
     for w in ("q", "k"):
         x = np.array(rec[w].split(), dtype=np.float32).reshape(1, N, 1, D)
         want = np.array(rec[w + "_out"].split(), dtype=np.float32).reshape(1, N, 1, D)
-        got = librope.apply(x, np.arange(N), style="half", table=t)
-        mate = np.concatenate([np.arange(D // 2, D), np.arange(D // 2)])
-        d_ang = np.concatenate([slack, slack], axis=1)[None, :, None, :]
+        if name == "gemma4_vision":   # h half and w half, each rotate_half'd: two applies on strided views
+            got = x.copy()
+            for half in range(2):
+                th = librope.Table.axial(f, coords, [half] * q4, list(range(q4)), compat=True)
+                v = got[..., half * (D // 2):(half + 1) * (D // 2)]
+                librope.apply(v, np.arange(N), style="half", table=th, out=v)
+            mate = np.concatenate([(np.arange(D // 2) + q4) % (D // 2), D // 2 + (np.arange(D // 2) + q4) % (D // 2)])
+            d_ang = np.concatenate([slack[:, :q4], slack[:, :q4], slack[:, q4:], slack[:, q4:]], axis=1)[None, :, None]
+        else:
+            got = librope.apply(x, np.arange(N), style="half", table=t)
+            mate = np.concatenate([np.arange(D // 2, D), np.arange(D // 2)])
+            d_ang = np.concatenate([slack, slack], axis=1)[None, :, None, :]
         tol = (1e-6 + d_ang) * (np.abs(x) + np.abs(x[..., mate]))
         assert (np.abs(got.astype(np.float64) - want) <= tol).all(), w
