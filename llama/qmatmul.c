@@ -149,10 +149,15 @@ typedef struct kset {
 static int always(void) { return 1; }
 
 #if defined(__x86_64__) && defined(QM_HAVE_X86)
+#include <cpuid.h>
+/* F16C from cpuid: clang 14 (the fuzzing build) rejects __builtin_cpu_supports("f16c") */
+static int have_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
 static int have_avx2(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && have_f16c();
 }
 static int have_vnni(void) {
     __builtin_cpu_init();
