@@ -36,6 +36,8 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+
+#include "cli_util.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -736,7 +738,8 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         } else if (!strcmp(a, "--styles") && has_val) {
             if (!parse_names(argv[++i], STYLE_NAMES, 2, o->style_on)) return 2;
         } else if (!strcmp(a, "--rounds") && has_val) {
-            o->rounds = atoi(argv[++i]);
+            int64_t v = 0; /* strict: atoi wrapped "4294967297" to 1 */
+            o->rounds = cli_parse_i64(argv[++i], &v) || v < 1 || v > 64 ? 0 : (int)v;
             if (o->rounds < 1 || o->rounds > 64) {
                 fprintf(stderr, "rope bench: --rounds must be 1..64\n");
                 return 2;

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_util.h"
 #include "rope.h"
 
 #if defined(__x86_64__)
@@ -350,7 +351,8 @@ int bench_attention_run(int argc, char **argv) {
         else if (!strcmp(argv[i], "--no-torch")) torch = 0;
         else if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
-            rounds = atoi(argv[++i]);
+            int64_t v = 0; /* strict: atoi wrapped "4294967297" to 1 */
+            rounds = cli_parse_i64(argv[++i], &v) || v < 1 || v > 1000 ? 0 : (int)v;
             if (rounds < 1 || rounds > 1000) {
                 usage();
                 return 2;

@@ -261,8 +261,9 @@ int bench_model_run(int argc, char **argv) {
             if (*end || n_gen < 1 || n_gen > 4096) goto bad;
         } else if (!strcmp(a, "--rounds") && has) {
             char *end;
-            rounds = (int)strtol(argv[++i], &end, 10);
-            if (*end || rounds < 1 || rounds > 16) goto bad;
+            long v = strtol(argv[++i], &end, 10); /* range-checked before the int cast */
+            if (*end || end == argv[i] || v < 1 || v > 16) goto bad;
+            rounds = (int)v;
         } else if (!strcmp(a, "--threads") && has) {
             snprintf(threads_arg, sizeof threads_arg, "%s", argv[++i]);
             char buf[128];
