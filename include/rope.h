@@ -12,6 +12,12 @@
  *   - Every function returns rope_status; rope_strerror() explains it.
  *     On error, nothing the caller owns has been written.
  *   - Sizes, positions and strides are int64_t; strides count elements.
+ *   - A count or stride no array can have (its bytes beyond 2^56, more than any
+ *     64-bit address space maps, or an int64 overflow) is ROPE_E_OVERFLOW,
+ *     returned before any element of a caller's array is read.
+ *   - Frequencies, and every angle m·θᵢ up to the largest position a call
+ *     uses, must be finite (tables, table-free apply and cached keys alike):
+ *     otherwise ROPE_E_PARAM, never NaN behind ROPE_OK (docs/hostile-input.md).
  *   - Nothing aborts, prints, or keeps global mutable state (the CPU kernel
  *     choice is made once, thread-safely).
  *
