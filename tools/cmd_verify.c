@@ -321,24 +321,24 @@ static int pick_layer(const opts *o, const hf_config *hc, verify_truth *t, char 
 
 #define VERIFY_OPTS 16
 
-int cmd_verify(int argc, char **argv) {
-    opts o;
-    memset(&o, 0, sizeof o);
-    o.layout = "bshd";
+/* argv -> o. 0: go on; 1: --help printed (exit 0); 2: usage error (printed). */
+static int parse_args(int argc, char **argv, opts *o) {
+    memset(o, 0, sizeof *o);
+    o->layout = "bshd";
     static const char *const names[VERIFY_OPTS] = {"--cos", "--sin", "--freqs-cis", "--q-in", "--q-out",
                                                    "--k-in", "--k-out", "--positions", "--layout",
                                                    "--seq-len", "--tol", "--style", "--plot",
                                                    "--layer", "--layer-type", NULL};
-    const char **slots[VERIFY_OPTS] = {&o.cos, &o.sin, &o.cis, &o.qi, &o.qo, &o.ki, &o.ko, &o.pos,
-                                       &o.layout, &o.seq, &o.tol, &o.style, &o.plot, &o.layer,
-                                       &o.layer_type, NULL};
+    const char **slots[VERIFY_OPTS] = {&o->cos, &o->sin, &o->cis, &o->qi, &o->qo, &o->ki, &o->ko, &o->pos,
+                                       &o->layout, &o->seq, &o->tol, &o->style, &o->plot, &o->layer,
+                                       &o->layer_type, NULL};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
-            return 0;
+            return 1;
         }
         if (!strcmp(argv[i], "--json")) {
-            o.json = 1;
+            o->json = 1;
             continue;
         }
         int matched = 0;
@@ -356,50 +356,65 @@ int cmd_verify(int argc, char **argv) {
             }
         }
         if (matched) continue;
-        if (argv[i][0] == '-' || o.cfg) {
+        if (argv[i][0] == '-' || o->cfg) {
             fprintf(stderr, "rope verify: unexpected argument '%s'\n", argv[i]);
             usage(stderr);
             return 2;
         }
-        o.cfg = argv[i];
+        o->cfg = argv[i];
     }
-    if (!o.cfg) {
+    if (!o->cfg) {
         fprintf(stderr, "rope verify: CONFIG.json is required\n");
         usage(stderr);
         return 2;
     }
-    int tables = (o.cos || o.sin) + (o.cis != NULL), pairs = o.qi || o.qo || o.ki || o.ko;
-    if (tables + pairs != 1 || (o.cos && !o.sin) || (o.sin && !o.cos) || (o.cis && (o.cos || o.sin)) ||
-        (pairs && (!o.qi || !o.qo)) || (!o.ki != !o.ko)) {
+    return 0;
+}
+
+/* The options' values, checked; t gets --seq-len and --tol. 0, or 2 (message printed). */
+static int check_opts(const opts *o, verify_truth *t, int *pairs_out) {
+    int tables = (o->cos || o->sin) + (o->cis != NULL), pairs = o->qi || o->qo || o->ki || o->ko;
+    *pairs_out = pairs;
+    if (tables + pairs != 1 || (o->cos && !o->sin) || (o->sin && !o->cos) ||
+        (o->cis && (o->cos || o->sin)) || (pairs && (!o->qi || !o->qo)) || (!o->ki != !o->ko)) {
         fprintf(stderr, "rope verify: give exactly one kind of evidence: --cos and --sin, --freqs-cis, or "
                         "--q-in and --q-out (with --k-in and --k-out optionally)\n");
         return 2;
     }
-    if (strcmp(o.layout, "bshd") && strcmp(o.layout, "bhsd")) {
-        fprintf(stderr, "rope verify: --layout must be bshd or bhsd (got '%s')\n", o.layout);
+    if (strcmp(o->layout, "bshd") && strcmp(o->layout, "bhsd")) {
+        fprintf(stderr, "rope verify: --layout must be bshd or bhsd (got '%s')\n", o->layout);
         return 2;
     }
-    verify_truth t;
-    memset(&t, 0, sizeof t);
-    if (o.seq && (cli_parse_i64(o.seq, &t.seq_len) || t.seq_len < 1)) {
-        fprintf(stderr, "rope verify: --seq-len must be a positive integer (got '%s')\n", o.seq);
+    if (o->seq && (cli_parse_i64(o->seq, &t->seq_len) || t->seq_len < 1)) {
+        fprintf(stderr, "rope verify: --seq-len must be a positive integer (got '%s')\n", o->seq);
         return 2;
     }
-    if (o.tol && (cli_parse_f64(o.tol, &t.tol) || !(t.tol > 0) || !isfinite(t.tol))) {
-        fprintf(stderr, "rope verify: --tol must be a positive number (got '%s')\n", o.tol);
+    if (o->tol && (cli_parse_f64(o->tol, &t->tol) || !(t->tol > 0) || !isfinite(t->tol))) {
+        fprintf(stderr, "rope verify: --tol must be a positive number (got '%s')\n", o->tol);
         return 2;
     }
 #ifdef ROPE_HAVE_CAIRO
-    if (o.plot && !plot_format_of(o.plot)) {
-        fprintf(stderr, "rope verify: --plot must end in .png, .svg or .pdf (got '%s')\n", o.plot);
+    if (o->plot && !plot_format_of(o->plot)) {
+        fprintf(stderr, "rope verify: --plot must end in .png, .svg or .pdf (got '%s')\n", o->plot);
         return 2;
     }
 #else
-    if (o.plot) {
+    if (o->plot) {
         fprintf(stderr, "rope verify: --plot: this rope was built without cairo (Debian: libcairo2-dev)\n");
         return 2;
     }
 #endif
+    return 0;
+}
+
+int cmd_verify(int argc, char **argv) {
+    opts o;
+    int pa = parse_args(argc, argv, &o);
+    if (pa) return pa == 1 ? 0 : 2;
+    verify_truth t;
+    memset(&t, 0, sizeof t);
+    int pairs;
+    if (check_opts(&o, &t, &pairs)) return 2;
     hf_config hc;
     char err[512];
     if (hf_config_load(o.cfg, &hc, err, sizeof err) != 0) {

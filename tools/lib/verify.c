@@ -472,12 +472,10 @@ static void hyp_alt(vctx *x, verify_report *r, hyp_state *h) {
     }
 }
 
-static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
+static void hyp_dynamic_length(vctx *x, verify_report *r, hyp_state *h) {
     const rope_config *cfg = &x->cfg;
-    const char *tn = rope_scaling_name(cfg->type);
     char t[400], cb[64];
     double rms, sc;
-    if (!x->have_theta) return;
     /* dynamic NTK at another length (HF: max(position_ids)+1 of the call) */
     if (cfg->type == ROPE_SCALING_DYNAMIC && cfg->max_position_embeddings > 0) {
         cand c = {*cfg, x->seq_len, 0, CAND_PLAIN};
@@ -498,6 +496,12 @@ static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
             record(x, r, h, "dynamic_length", v, sc, rms, t);
         }
     }
+}
+
+static void hyp_longrope(vctx *x, verify_report *r, hyp_state *h) {
+    const rope_config *cfg = &x->cfg;
+    char t[400], cb[64];
+    double rms, sc;
     /* longrope: the other factor list (HF switches to the long list for the whole call when its
      * length exceeds original_max_position_embeddings) */
     if (cfg->type == ROPE_SCALING_LONGROPE && cfg->original_max_position_embeddings > 0) {
@@ -513,6 +517,13 @@ static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
             record(x, r, h, "longrope_factors", (double)c.seq_len, sc, rms, t);
         }
     }
+}
+
+static void hyp_scaling_missing(vctx *x, verify_report *r, hyp_state *h) {
+    const rope_config *cfg = &x->cfg;
+    const char *tn = rope_scaling_name(cfg->type);
+    char t[400], cb[64];
+    double rms, sc;
     /* scaling missing */
     if (cfg->type != ROPE_SCALING_DEFAULT) {
         cand c = {*cfg, x->seq_len, 0, CAND_PLAIN};
@@ -524,6 +535,13 @@ static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
             record(x, r, h, "scaling_missing", NAN, sc, rms, t);
         }
     }
+}
+
+static void hyp_scaling_factor(vctx *x, verify_report *r, hyp_state *h) {
+    const rope_config *cfg = &x->cfg;
+    const char *tn = rope_scaling_name(cfg->type);
+    char t[400], cb[64];
+    double rms, sc;
     /* the same type with another factor */
     if (cfg->type != ROPE_SCALING_DEFAULT && cfg->type != ROPE_SCALING_LONGROPE) {
         cand c = {*cfg, x->seq_len, 0, CAND_PLAIN};
@@ -536,6 +554,12 @@ static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
             record(x, r, h, "scaling_factor", v, sc, rms, t);
         }
     }
+}
+
+static void hyp_base(vctx *x, verify_report *r, hyp_state *h) {
+    const rope_config *cfg = &x->cfg;
+    char t[400], cb[64];
+    double rms, sc;
     /* another base */
     {
         cand c = {*cfg, x->seq_len, 0, CAND_PLAIN};
@@ -548,6 +572,13 @@ static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
             record(x, r, h, "base", v, sc, rms, t);
         }
     }
+}
+
+static void hyp_scaling_type(vctx *x, verify_report *r, hyp_state *h) {
+    const rope_config *cfg = &x->cfg;
+    const char *tn = rope_scaling_name(cfg->type);
+    char t[400], cb[64];
+    double rms, sc;
     /* another scaling type (factor fitted) */
     static const rope_scaling_type types[] = {ROPE_SCALING_LINEAR, ROPE_SCALING_DYNAMIC,
                                               ROPE_SCALING_YARN, ROPE_SCALING_LLAMA3};
@@ -571,6 +602,17 @@ static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
             record(x, r, h, "scaling_type", v, sc, rms, t);
         }
     }
+}
+
+/* The scaling hypotheses, most specific first (dedup keeps the first that fits). */
+static void hyp_scaling(vctx *x, verify_report *r, hyp_state *h) {
+    if (!x->have_theta) return;
+    hyp_dynamic_length(x, r, h);
+    hyp_longrope(x, r, h);
+    hyp_scaling_missing(x, r, h);
+    hyp_scaling_factor(x, r, h);
+    hyp_base(x, r, h);
+    hyp_scaling_type(x, r, h);
 }
 
 static void hyp_precision(vctx *x, verify_report *r, hyp_state *h) {
@@ -824,6 +866,41 @@ static void finish_summary(verify_report *r, int angle_right) {
     else r->verdict = VERIFY_RIGHT;
 }
 
+/* The truth fits: say how (16-bit storage is a fault; float32 angles a note). */
+static void explain_right(vctx *x, verify_report *r, double s_truth, double rms_truth) {
+    if (x->storage != ST_F32) {
+        add_diag(r, x->storage == ST_BF16 ? "table_bf16" : "table_f16", 1, NAN, s_truth, rms_truth,
+                 rms_truth,
+                 "the table is stored in %s: right angles, rounded values (max error %.3g)%s",
+                 st_name(x->storage), r->max_abs,
+                 r->exceeds_from >= 0 ? "; it exceeds the tolerance" : "");
+        r->diag[r->n_diag - 1].exceeds_from = r->exceeds_from;
+    } else if (score_coef(x, x->tc, x->ts, x->tang, 0, NULL) > 1) {
+        double s_c = score_coef(x, x->cc, x->cs, x->tang, 0, NULL);
+        add_diag(r, "f32_angle", 0, NAN, s_truth, rms_truth, rms_truth,
+                 "float32 angle arithmetic%s: error up to %.3g, explained by float32 (the HF "
+                 "float32 path differs from the truth by up to %.3g here)",
+                 s_c <= 1 ? " (matches HF's float32 path to a few ulp)" : "", r->max_abs,
+                 r->f32_max_abs);
+        r->diag[r->n_diag - 1].exceeds_from = r->exceeds_from;
+    }
+}
+
+/* float32 theta by recurrence (ggml, llama.cpp): float32 arithmetic, not a fault, though less
+ * accurate than HF's float32 path. 1 when it fits (the note added). */
+static int ggml_recurrence(vctx *x, verify_report *r, double rms_truth) {
+    cand c = {x->cfg, x->seq_len, 0, CAND_THETA_RECURRENCE};
+    double rms;
+    if (build(x, &c, x->hc, x->hs, x->hang) || score(x, x->hc, x->hs, x->hang, &rms) > 1) return 0;
+    add_diag(r, "f32_theta_recurrence", 0, NAN, 0, rms, rms_truth,
+             "float32 theta by recurrence (ggml / llama.cpp: theta *= base^(-2/R) pair after "
+             "pair): explained by float32 arithmetic; error up to %.3g, %.2g times HF's "
+             "float32 path here",
+             r->max_abs, r->f32_max_abs > 0 ? r->max_abs / r->f32_max_abs : INFINITY);
+    r->diag[r->n_diag - 1].exceeds_from = r->exceeds_from;
+    return 1;
+}
+
 /* The analysis of a decoded table against cfg. angle_right out: the truth fits. */
 static int analyse(const verify_truth *t, const rope_config *cfg, int64_t rows, int64_t nf,
                    const double *ec, const double *es, const int64_t *positions, const double *noise,
@@ -877,44 +954,17 @@ static int analyse(const verify_truth *t, const rope_config *cfg, int64_t rows, 
         return 0;
     }
     if (angle_right) {
-        if (x.storage != ST_F32) {
-            add_diag(r, x.storage == ST_BF16 ? "table_bf16" : "table_f16", 1, NAN, s_truth, rms_truth,
-                     rms_truth,
-                     "the table is stored in %s: right angles, rounded values (max error %.3g)%s",
-                     st_name(x.storage), r->max_abs,
-                     r->exceeds_from >= 0 ? "; it exceeds the tolerance" : "");
-            r->diag[r->n_diag - 1].exceeds_from = r->exceeds_from;
-        } else if (score_coef(&x, x.tc, x.ts, x.tang, 0, NULL) > 1) {
-            double s_c = score_coef(&x, x.cc, x.cs, x.tang, 0, NULL);
-            add_diag(r, "f32_angle", 0, NAN, s_truth, rms_truth, rms_truth,
-                     "float32 angle arithmetic%s: error up to %.3g, explained by float32 (the HF "
-                     "float32 path differs from the truth by up to %.3g here)",
-                     s_c <= 1 ? " (matches HF's float32 path to a few ulp)" : "", r->max_abs,
-                     r->f32_max_abs);
-            r->diag[r->n_diag - 1].exceeds_from = r->exceeds_from;
-        }
+        explain_right(&x, r, s_truth, rms_truth);
         amplitude_diag(&x, r);
         finish_summary(r, 1);
         ctx_free(&x);
         return 0;
     }
-    /* float32 theta by recurrence (ggml, llama.cpp): float32 arithmetic, not a fault, though
-     * less accurate than HF's float32 path */
-    {
-        cand c = {x.cfg, x.seq_len, 0, CAND_THETA_RECURRENCE};
-        double rms;
-        if (!build(&x, &c, x.hc, x.hs, x.hang) && score(&x, x.hc, x.hs, x.hang, &rms) <= 1) {
-            add_diag(r, "f32_theta_recurrence", 0, NAN, 0, rms, rms_truth,
-                     "float32 theta by recurrence (ggml / llama.cpp: theta *= base^(-2/R) pair after "
-                     "pair): explained by float32 arithmetic; error up to %.3g, %.2g times HF's "
-                     "float32 path here",
-                     r->max_abs, r->f32_max_abs > 0 ? r->max_abs / r->f32_max_abs : INFINITY);
-            r->diag[r->n_diag - 1].exceeds_from = r->exceeds_from;
-            amplitude_diag(&x, r);
-            finish_summary(r, 1);
-            ctx_free(&x);
-            return 0;
-        }
+    if (ggml_recurrence(&x, r, rms_truth)) {
+        amplitude_diag(&x, r);
+        finish_summary(r, 1);
+        ctx_free(&x);
+        return 0;
     }
     /* the truth does not fit: test the faults */
     hyp_state h;
@@ -1317,6 +1367,74 @@ static void output_error(const verify_truth *t, const verify_pairs *p, verify_re
     free(x), free(y), free(ids);
 }
 
+/* The pairings tried: the model's, the other convention, every dim, the last R dims, and
+ * (models with unrotated zero frequencies, Gemma 4) the live frequencies alone. */
+static int pairing_candidates(const verify_truth *t, const rope_freqs *f, int64_t D, layout_cand *cands) {
+    const int64_t R = f->rotary_dim;
+    rope_style other = t->style == ROPE_STYLE_HALF ? ROPE_STYLE_INTERLEAVED : ROPE_STYLE_HALF;
+    int nc = 0;
+    cands[nc++] = (layout_cand){0, R, t->style};
+    cands[nc++] = (layout_cand){0, R, other};
+    if (R < D) {
+        cands[nc++] = (layout_cand){0, D, t->style};
+        cands[nc++] = (layout_cand){0, D, other};
+        cands[nc++] = (layout_cand){D - R, R, t->style};
+    }
+    int64_t live = 0;
+    for (int64_t i = 0; i < f->n_freqs; i++) live += f->inv_freq[i] > 0;
+    if (live < f->n_freqs && live > 0) cands[nc++] = (layout_cand){0, 2 * live, t->style};
+    return nc;
+}
+
+/* The outputs are a rotation in pairing cands[best]: analyse the cos/sin recovered (c, s) and
+ * name a pairing that is not the model's. */
+static int judge_pairing(const verify_truth *t, const layout_cand *cands, int best, double relbest,
+                         int64_t urows, const double *c, const double *s, const int64_t *upos,
+                         const double *nz, verify_report *r, char *err, size_t errlen) {
+    const layout_cand *L = &cands[best];
+    const int64_t R = cands[0].width;
+    rope_style other = cands[1].style;
+    int rc = 0;
+    if (L->width == R) {
+        rc = analyse(t, &t->cfg, urows, R / 2, c, s, upos, nz, r, err, errlen);
+        if (rc) return rc;
+        if (best == 1) {
+            add_diag(r, "convention", 1, NAN, 0, 0, 0,
+                     "wrong convention: the engine pairs %s, the model %s (the outputs fit the "
+                     "engine's pairing to %.2g)",
+                     other == ROPE_STYLE_HALF ? "half (i, i+R/2) as rotate_half" : "interleaved (2i, 2i+1)",
+                     t->style == ROPE_STYLE_HALF ? "half (i, i+R/2)" : "interleaved (2i, 2i+1)", relbest);
+            if (r->verdict == VERIFY_RIGHT) r->verdict = VERIFY_FAULT;
+        } else if (best != 0) {
+            char want[96];
+            layout_name(&cands[0], want, sizeof want);
+            add_diag(r, "rotary_dims", 1, (double)L->start, 0, 0, 0,
+                     "partial rotary over the wrong dims: the engine rotates %s, the model %s",
+                     r->layout, want);
+            if (r->verdict == VERIFY_RIGHT) r->verdict = VERIFY_FAULT;
+        }
+    } else {
+        /* rotated over another width: the Gemma 4 fault (live frequencies paired within their
+         * own width) or partial rotary ignored. Which frequencies did it use? */
+        rope_config wc = width_variant(&t->cfg, L->width);
+        verify_report tmp = *r;
+        rc = analyse(t, &wc, urows, L->width / 2, c, s, upos, nz, &tmp, err, errlen);
+        if (rc) return rc;
+        char want[96];
+        layout_name(&cands[0], want, sizeof want);
+        *r = tmp;
+        r->n_diag = 0;
+        add_diag(r, "rotary_width", 1, (double)L->width, 0, 0, 0,
+                 "paired within the wrong width: the engine rotates %s, the model %s%s",
+                 r->layout, want,
+                 tmp.verdict == VERIFY_RIGHT ? "; its angles are those of this RoPE built that wide"
+                                             : "; its angles are not this RoPE's either");
+        r->verdict = VERIFY_FAULT;
+        r->summary[0] = 0;
+    }
+    return rc;
+}
+
 int verify_run_pairs(const verify_truth *t, const verify_pairs *p, verify_report *r, char *err,
                      size_t errlen) {
     if (!t || !p || !r || !p->in || !p->out) {
@@ -1350,21 +1468,8 @@ int verify_run_pairs(const verify_truth *t, const verify_pairs *p, verify_report
             errf(err, errlen, "position %lld out of range [0, 2^53]", (long long)p->positions[i]);
             return -1;
         }
-    /* the pairings tried: the model's, the other convention, every dim, the last R dims, and
-     * (models with unrotated zero frequencies, Gemma 4) the live frequencies alone */
-    rope_style other = t->style == ROPE_STYLE_HALF ? ROPE_STYLE_INTERLEAVED : ROPE_STYLE_HALF;
     layout_cand cands[8];
-    int nc = 0;
-    cands[nc++] = (layout_cand){0, R, t->style};
-    cands[nc++] = (layout_cand){0, R, other};
-    if (R < D) {
-        cands[nc++] = (layout_cand){0, D, t->style};
-        cands[nc++] = (layout_cand){0, D, other};
-        cands[nc++] = (layout_cand){D - R, R, t->style};
-    }
-    int64_t live = 0;
-    for (int64_t i = 0; i < f.n_freqs; i++) live += f.inv_freq[i] > 0;
-    if (live < f.n_freqs && live > 0) cands[nc++] = (layout_cand){0, 2 * live, t->style};
+    int nc = pairing_candidates(t, &f, D, cands);
 
     int64_t *order = malloc(p->tokens * sizeof(int64_t));
     int64_t *upos = malloc(p->tokens * sizeof(int64_t));
@@ -1406,44 +1511,7 @@ int verify_run_pairs(const verify_truth *t, const verify_pairs *p, verify_report
     if (rel[0] <= thresh) best = 0; /* the model's pairing fits: prefer it */
     layout_name(&cands[best], r->layout, sizeof r->layout);
     extract(p, order, &cands[best], &urows, upos, c, s, nz, &rel[best]);
-    const layout_cand *L = &cands[best];
-    if (L->width == R) {
-        rc = analyse(t, &t->cfg, urows, R / 2, c, s, upos, nz, r, err, errlen);
-        if (rc) goto done;
-        if (best == 1) {
-            add_diag(r, "convention", 1, NAN, 0, 0, 0,
-                     "wrong convention: the engine pairs %s, the model %s (the outputs fit the "
-                     "engine's pairing to %.2g)",
-                     other == ROPE_STYLE_HALF ? "half (i, i+R/2) as rotate_half" : "interleaved (2i, 2i+1)",
-                     t->style == ROPE_STYLE_HALF ? "half (i, i+R/2)" : "interleaved (2i, 2i+1)", rel[best]);
-            if (r->verdict == VERIFY_RIGHT) r->verdict = VERIFY_FAULT;
-        } else if (best != 0) {
-            char want[96];
-            layout_name(&cands[0], want, sizeof want);
-            add_diag(r, "rotary_dims", 1, (double)L->start, 0, 0, 0,
-                     "partial rotary over the wrong dims: the engine rotates %s, the model %s",
-                     r->layout, want);
-            if (r->verdict == VERIFY_RIGHT) r->verdict = VERIFY_FAULT;
-        }
-    } else {
-        /* rotated over another width: the Gemma 4 fault (live frequencies paired within their
-         * own width) or partial rotary ignored. Which frequencies did it use? */
-        rope_config wc = width_variant(&t->cfg, L->width);
-        verify_report tmp = *r;
-        rc = analyse(t, &wc, urows, L->width / 2, c, s, upos, nz, &tmp, err, errlen);
-        if (rc) goto done;
-        char want[96];
-        layout_name(&cands[0], want, sizeof want);
-        *r = tmp;
-        r->n_diag = 0;
-        add_diag(r, "rotary_width", 1, (double)L->width, 0, 0, 0,
-                 "paired within the wrong width: the engine rotates %s, the model %s%s",
-                 r->layout, want,
-                 tmp.verdict == VERIFY_RIGHT ? "; its angles are those of this RoPE built that wide"
-                                             : "; its angles are not this RoPE's either");
-        r->verdict = VERIFY_FAULT;
-        r->summary[0] = 0;
-    }
+    rc = judge_pairing(t, cands, best, rel[best], urows, c, s, upos, nz, r, err, errlen);
 done:
     r->rows_analysed = r->rows;
     if (!rc) output_error(t, p, r);
@@ -1604,6 +1672,71 @@ static const char *verdict_name(verify_verdict v) {
     return v == VERIFY_RIGHT ? "right" : v == VERIFY_FAULT ? "fault" : "unexplained";
 }
 
+static void json_diagnoses(sbuf *sb, const verify_report *r) {
+    sb_printf(sb, ",\n \"diagnoses\": [");
+    for (int i = 0; i < r->n_diag; i++) {
+        const verify_diag *d = &r->diag[i];
+        sb_printf(sb, "%s\n  {\"id\": \"%s\", \"fault\": %s, \"summary\": ", i ? "," : "", d->id,
+                  d->fault ? "true" : "false");
+        sb_str(sb, d->summary);
+        sb_printf(sb, ", \"param\": ");
+        sb_num(sb, d->param);
+        sb_printf(sb, ", \"score\": ");
+        sb_num(sb, d->score);
+        sb_printf(sb, ", \"rms_fit\": ");
+        sb_num(sb, d->rms_fit);
+        sb_printf(sb, ", \"rms_truth\": ");
+        sb_num(sb, d->rms_truth);
+        sb_printf(sb, ", \"exceeds_tol_from\": ");
+        if (d->exceeds_from >= 0) sb_printf(sb, "%lld", (long long)d->exceeds_from);
+        else sb_printf(sb, "null");
+        sb_printf(sb, ", \"also\": ");
+        sb_str(sb, d->also);
+        sb_printf(sb, "}");
+    }
+}
+
+static void json_bands(sbuf *sb, const verify_report *r) {
+    sb_printf(sb, "],\n \"bands\": [");
+    for (int i = 0; i < r->n_bands; i++) {
+        const verify_band *x = &r->bands[i];
+        sb_printf(sb, "%s\n  {\"positions\": [%lld, %lld], \"freqs\": [%lld, %lld], \"n\": %lld, \"max_abs\": ",
+                  i ? "," : "", (long long)x->pos_lo, (long long)x->pos_hi, (long long)x->f_lo,
+                  (long long)x->f_hi, (long long)x->n);
+        sb_num(sb, x->max_abs);
+        sb_printf(sb, ", \"rms_abs\": ");
+        sb_num(sb, x->rms_abs);
+        sb_printf(sb, ", \"max_ulp\": ");
+        sb_num(sb, x->max_ulp);
+        sb_printf(sb, ", \"f32_abs\": ");
+        sb_num(sb, x->f32_abs);
+        sb_printf(sb, "}");
+    }
+}
+
+static void json_plot(sbuf *sb, const verify_report *r) {
+    sb_printf(sb, "],\n \"plot\": {\"position\": [");
+    for (int k = 0; k < r->n_plot; k++) {
+        sb_printf(sb, k ? ", " : "");
+        sb_num(sb, r->plot_pos[k]);
+    }
+    sb_printf(sb, "], \"f32\": [");
+    for (int k = 0; k < r->n_plot; k++) {
+        sb_printf(sb, k ? ", " : "");
+        sb_num(sb, r->plot_f32[k]);
+    }
+    sb_printf(sb, "], \"max_abs_by_freq_band\": [");
+    for (int fb = 0; fb < VERIFY_FBANDS; fb++) {
+        sb_printf(sb, "%s[", fb ? ", " : "");
+        for (int k = 0; k < r->n_plot; k++) {
+            sb_printf(sb, k ? ", " : "");
+            sb_num(sb, r->plot_err[fb][k]);
+        }
+        sb_printf(sb, "]");
+    }
+    sb_printf(sb, "]}}\n");
+}
+
 char *verify_report_json(const verify_report *r) {
     sbuf b = {0};
     sb_printf(&b, "{\"verdict\": \"%s\", \"summary\": ", verdict_name(r->verdict));
@@ -1639,62 +1772,9 @@ char *verify_report_json(const verify_report *r) {
     sb_printf(&b, ", \"exceeds_tol_from\": ");
     if (r->exceeds_from >= 0) sb_printf(&b, "%lld", (long long)r->exceeds_from);
     else sb_printf(&b, "null");
-    sb_printf(&b, ",\n \"diagnoses\": [");
-    for (int i = 0; i < r->n_diag; i++) {
-        const verify_diag *d = &r->diag[i];
-        sb_printf(&b, "%s\n  {\"id\": \"%s\", \"fault\": %s, \"summary\": ", i ? "," : "", d->id,
-                  d->fault ? "true" : "false");
-        sb_str(&b, d->summary);
-        sb_printf(&b, ", \"param\": ");
-        sb_num(&b, d->param);
-        sb_printf(&b, ", \"score\": ");
-        sb_num(&b, d->score);
-        sb_printf(&b, ", \"rms_fit\": ");
-        sb_num(&b, d->rms_fit);
-        sb_printf(&b, ", \"rms_truth\": ");
-        sb_num(&b, d->rms_truth);
-        sb_printf(&b, ", \"exceeds_tol_from\": ");
-        if (d->exceeds_from >= 0) sb_printf(&b, "%lld", (long long)d->exceeds_from);
-        else sb_printf(&b, "null");
-        sb_printf(&b, ", \"also\": ");
-        sb_str(&b, d->also);
-        sb_printf(&b, "}");
-    }
-    sb_printf(&b, "],\n \"bands\": [");
-    for (int i = 0; i < r->n_bands; i++) {
-        const verify_band *x = &r->bands[i];
-        sb_printf(&b, "%s\n  {\"positions\": [%lld, %lld], \"freqs\": [%lld, %lld], \"n\": %lld, \"max_abs\": ",
-                  i ? "," : "", (long long)x->pos_lo, (long long)x->pos_hi, (long long)x->f_lo,
-                  (long long)x->f_hi, (long long)x->n);
-        sb_num(&b, x->max_abs);
-        sb_printf(&b, ", \"rms_abs\": ");
-        sb_num(&b, x->rms_abs);
-        sb_printf(&b, ", \"max_ulp\": ");
-        sb_num(&b, x->max_ulp);
-        sb_printf(&b, ", \"f32_abs\": ");
-        sb_num(&b, x->f32_abs);
-        sb_printf(&b, "}");
-    }
-    sb_printf(&b, "],\n \"plot\": {\"position\": [");
-    for (int k = 0; k < r->n_plot; k++) {
-        sb_printf(&b, k ? ", " : "");
-        sb_num(&b, r->plot_pos[k]);
-    }
-    sb_printf(&b, "], \"f32\": [");
-    for (int k = 0; k < r->n_plot; k++) {
-        sb_printf(&b, k ? ", " : "");
-        sb_num(&b, r->plot_f32[k]);
-    }
-    sb_printf(&b, "], \"max_abs_by_freq_band\": [");
-    for (int fb = 0; fb < VERIFY_FBANDS; fb++) {
-        sb_printf(&b, "%s[", fb ? ", " : "");
-        for (int k = 0; k < r->n_plot; k++) {
-            sb_printf(&b, k ? ", " : "");
-            sb_num(&b, r->plot_err[fb][k]);
-        }
-        sb_printf(&b, "]");
-    }
-    sb_printf(&b, "]}}\n");
+    json_diagnoses(&b, r);
+    json_bands(&b, r);
+    json_plot(&b, r);
     if (b.oom) {
         free(b.p);
         return NULL;
