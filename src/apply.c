@@ -423,6 +423,75 @@ static void run_tokens(void *ctx, int64_t begin, int64_t end) {
 
 /* ------------------------------------------------------------ entry points */
 
+/* Rotary dims, the source of the angles (a table or table-free θ), the scale. */
+static rope_status plan_angles(const rope_apply_params *p, plan *pl, int64_t *max_pos) {
+    pl->R = p->rotary_dim;
+    if (pl->R <= 0 || pl->R % 2) return ROPE_E_DIM;
+    if (pl->R > pl->D) return ROPE_E_ROTARY_DIM;
+    if (p->table && p->freqs) return ROPE_E_PARAM;
+    if (p->table) {
+        pl->n_freqs = rope_table_n_freqs(p->table);
+        if (pl->R != 2 * pl->n_freqs) return ROPE_E_ROTARY_DIM;
+        *max_pos = rope_table_rows(p->table) - 1;
+        pl->tcos = rope_table_cos(p->table);
+        pl->tsin = rope_table_sin(p->table);
+        if (*max_pos >= 0 && (!pl->tcos || !pl->tsin)) return ROPE_E_NULL;
+    } else {
+        pl->n_freqs = p->freqs->n_freqs;
+        if (pl->R != 2 * pl->n_freqs) return ROPE_E_ROTARY_DIM;
+        for (int64_t i = 0; i < pl->n_freqs; i++)
+            if (!isfinite(p->freqs->inv_freq[i])) return ROPE_E_PARAM;
+        pl->inv_freq = p->freqs->inv_freq;
+        *max_pos = ROPE_MAX_FREE_POSITION;
+    }
+    if (!isfinite(p->attention_factor) || !(p->attention_factor > 0)) return ROPE_E_PARAM;
+    pl->scale = p->attention_factor;
+    pl->inverse = p->inverse != 0;
+    return ROPE_OK;
+}
+
+/* q's output must not touch k's input or output, nor k's output q's input. */
+static rope_status check_qk_overlap(const plan *pl, const rope_tensor *const *ins,
+                                    const rope_tensor *const *outs) {
+    const rope_tensor *pairs[3][2] = {{outs[0], ins[1]}, {outs[0], outs[1]}, {outs[1], ins[0]}};
+    const extent *ext[3][2] = {{&pl->v[0].eout, in_extent(&pl->v[1])},
+                               {&pl->v[0].eout, &pl->v[1].eout},
+                               {&pl->v[1].eout, in_extent(&pl->v[0])}};
+    /* both in place: the three pairs are one */
+    int n_pairs = pl->v[0].in_place && pl->v[1].in_place ? 1 : 3;
+    for (int i = 0; i < n_pairs; i++) {
+        const rope_tensor *a = pairs[i][0], *b = pairs[i][1];
+        if (ranges_disjoint(a, ext[i][0], b, ext[i][1])) continue;
+        if (!tokens_disjoint(a, b, pl->es)) return ROPE_E_OVERLAP;
+    }
+    return ROPE_OK;
+}
+
+/* Everything checked: pick the kernel, decide streaming stores (the output does
+ * not fit in the last-level cache) and split the tokens over the pool. */
+static void run_plan(plan *pl, rope_pool *pool, int64_t tokens) {
+    int64_t heads = 0;
+    for (int i = 0; i < pl->n_views; i++) heads += pl->v[i].heads;
+    if (tokens == 0 || heads == 0) return;
+    pl->k = rope_kernels_get();
+    pl->fn = pl->k->row[pl->style][pl->dt];
+
+    /* bytes read + written; no overflow: the outputs' extents were checked */
+    int64_t bytes_per_token = heads * pl->D * pl->es * 2;
+    int64_t llc;
+    rope_cache_sizes(NULL, &llc);
+    int big = tokens > 1 && mul_sat(tokens, bytes_per_token / 2) > llc;
+    for (int i = 0; i < pl->n_views; i++) pl->v[i].stream = big && !pl->v[i].in_place;
+    if (!pool || tokens == 1) {
+        run_tokens(pl, 0, tokens);
+        return;
+    }
+    int64_t min_tokens = (rope_split_min_bytes() + bytes_per_token - 1) / bytes_per_token;
+    if (tokens < 2 * min_tokens) run_tokens(pl, 0, tokens);
+    else rope_parallel_for(pool, tokens, min_tokens, run_tokens, pl);
+}
+
+/* Validate everything (nothing is written on error), then rotate n views. */
 static rope_status apply_views(const rope_apply_params *p, const rope_positions *pos,
                                const rope_tensor *const *ins, const rope_tensor *const *outs,
                                int n) {
@@ -456,56 +525,18 @@ static rope_status apply_views(const rope_apply_params *p, const rope_positions 
     pl.es = (int64_t)rope_dtype_size(ins[0]->dtype);
     pl.dt = dtype_index(ins[0]->dtype);
     pl.style = p->style == ROPE_STYLE_INTERLEAVED ? ROPE_KSTYLE_INTERLEAVED : ROPE_KSTYLE_HALF;
-
-    /* rotary dims and the source of the angles */
-    pl.R = p->rotary_dim;
-    if (pl.R <= 0 || pl.R % 2) return ROPE_E_DIM;
-    if (pl.R > pl.D) return ROPE_E_ROTARY_DIM;
-    if (p->table && p->freqs) return ROPE_E_PARAM;
     int64_t max_pos;
-    if (p->table) {
-        pl.n_freqs = rope_table_n_freqs(p->table);
-        if (pl.R != 2 * pl.n_freqs) return ROPE_E_ROTARY_DIM;
-        max_pos = rope_table_rows(p->table) - 1;
-        pl.tcos = rope_table_cos(p->table);
-        pl.tsin = rope_table_sin(p->table);
-        if (max_pos >= 0 && (!pl.tcos || !pl.tsin)) return ROPE_E_NULL;
-    } else {
-        pl.n_freqs = p->freqs->n_freqs;
-        if (pl.R != 2 * pl.n_freqs) return ROPE_E_ROTARY_DIM;
-        for (int64_t i = 0; i < pl.n_freqs; i++)
-            if (!isfinite(p->freqs->inv_freq[i])) return ROPE_E_PARAM;
-        pl.inv_freq = p->freqs->inv_freq;
-        max_pos = ROPE_MAX_FREE_POSITION;
-    }
-    if (!isfinite(p->attention_factor) || !(p->attention_factor > 0)) return ROPE_E_PARAM;
-    pl.scale = p->attention_factor;
-    pl.inverse = p->inverse != 0;
+    rope_status st = plan_angles(p, &pl, &max_pos);
+    if (st != ROPE_OK) return st;
 
     /* memory: products, self-aliasing of outputs, in/out overlap, q/k overlap */
-    for (int i = 0; i < n; i++) {
-        rope_status st = check_layout(ins[i], outs[i], &pl.v[i]);
-        if (st != ROPE_OK) return st;
-    }
+    for (int i = 0; i < n; i++)
+        if ((st = check_layout(ins[i], outs[i], &pl.v[i])) != ROPE_OK) return st;
     int64_t tokens;
     if (__builtin_mul_overflow(pl.batch, pl.seq, &tokens)) return ROPE_E_OVERFLOW;
-    if (n == 2) {
-        /* q's output must not touch k's input or output, nor k's output q's input */
-        const rope_tensor *pairs[3][2] = {{outs[0], ins[1]}, {outs[0], outs[1]}, {outs[1], ins[0]}};
-        const extent *ext[3][2] = {{&pl.v[0].eout, in_extent(&pl.v[1])},
-                                   {&pl.v[0].eout, &pl.v[1].eout},
-                                   {&pl.v[1].eout, in_extent(&pl.v[0])}};
-        /* both in place: the three pairs are one */
-        int n_pairs = pl.v[0].in_place && pl.v[1].in_place ? 1 : 3;
-        for (int i = 0; i < n_pairs; i++) {
-            const rope_tensor *a = pairs[i][0], *b = pairs[i][1];
-            if (ranges_disjoint(a, ext[i][0], b, ext[i][1])) continue;
-            if (!tokens_disjoint(a, b, pl.es)) return ROPE_E_OVERLAP;
-        }
-    }
+    if (n == 2 && (st = check_qk_overlap(&pl, ins, outs)) != ROPE_OK) return st;
 
-    rope_status st = check_positions(&pl, pos, max_pos);
-    if (st != ROPE_OK) return st;
+    if ((st = check_positions(&pl, pos, max_pos)) != ROPE_OK) return st;
     /* table-free: every angle θᵢ·m up to the largest position must be finite
      * (a finite but huge θ times a far m overflows to Inf: NaN cos/sin), the
      * rule tables apply when they are built */
@@ -513,26 +544,7 @@ static rope_status apply_views(const rope_apply_params *p, const rope_positions 
         for (int64_t i = 0; i < pl.n_freqs; i++)
             if (!isfinite(pl.inv_freq[i] * (double)pl.top)) return ROPE_E_PARAM;
 
-    /* all checked: nothing below can fail */
-    int64_t heads = 0;
-    for (int i = 0; i < n; i++) heads += pl.v[i].heads;
-    if (tokens == 0 || heads == 0) return ROPE_OK;
-    pl.k = rope_kernels_get();
-    pl.fn = pl.k->row[pl.style][pl.dt];
-
-    /* bytes read + written; no overflow: the outputs' extents were checked */
-    int64_t bytes_per_token = heads * pl.D * pl.es * 2;
-    int64_t llc;
-    rope_cache_sizes(NULL, &llc);
-    int big = tokens > 1 && mul_sat(tokens, bytes_per_token / 2) > llc;
-    for (int i = 0; i < n; i++) pl.v[i].stream = big && !pl.v[i].in_place;
-    if (!p->pool || tokens == 1) {
-        run_tokens(&pl, 0, tokens);
-        return ROPE_OK;
-    }
-    int64_t min_tokens = (rope_split_min_bytes() + bytes_per_token - 1) / bytes_per_token;
-    if (tokens < 2 * min_tokens) run_tokens(&pl, 0, tokens);
-    else rope_parallel_for(p->pool, tokens, min_tokens, run_tokens, &pl);
+    run_plan(&pl, p->pool, tokens);
     return ROPE_OK;
 }
 
