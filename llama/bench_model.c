@@ -238,69 +238,74 @@ static void print_rows(const bm_row *rows, int n, int json, const char *model, i
     else if (version[0]) printf("llama.cpp via llama-cpp-python %s, in its own process\n", version);
 }
 
-int bench_model_run(int argc, char **argv) {
-    const char *model = NULL, *text_path = NULL, *python = "/usr/bin/python3";
-    char threads_arg[128] = "1,2";
-    int threads[8] = {1, 2}, n_threads = 2, rounds = 3, json = 0, f32 = 0, peer = 1;
-    int64_t n_gen = 64;
+/* What the command line asked for. */
+typedef struct bm_opts {
+    const char *model, *text_path, *python;
+    char threads_arg[128];
+    int threads[8], n_threads, rounds, json, f32, peer;
+    int64_t n_gen;
+} bm_opts;
+
+/* --threads 1,2 (kept as text too: the peer script takes the same list). */
+static int parse_thread_list(const char *arg, bm_opts *o) {
+    snprintf(o->threads_arg, sizeof o->threads_arg, "%s", arg);
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", o->threads_arg);
+    o->n_threads = 0;
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+        char *end;
+        long v = strtol(t, &end, 10);
+        if (*end || v < 1 || v > 256 || o->n_threads == 8) return 0;
+        o->threads[o->n_threads++] = (int)v;
+    }
+    return o->n_threads > 0;
+}
+
+/* 0: run; 1: --help printed (exit 0); 2: usage error reported. */
+static int parse_args(int argc, char **argv, bm_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->python = "/usr/bin/python3";
+    snprintf(o->threads_arg, sizeof o->threads_arg, "1,2");
+    o->threads[0] = 1, o->threads[1] = 2, o->n_threads = 2;
+    o->rounds = 3, o->peer = 1, o->n_gen = 64;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int has = i + 1 < argc;
+        int has = i + 1 < argc, ok = 1;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--f32")) f32 = 1;
-        else if (!strcmp(a, "--no-peer")) peer = 0;
-        else if (!strcmp(a, "--model") && has) model = argv[++i];
-        else if (!strcmp(a, "--text") && has) text_path = argv[++i];
-        else if (!strcmp(a, "--python") && has) python = argv[++i];
+            return 1;
+        } else if (!strcmp(a, "--json")) o->json = 1;
+        else if (!strcmp(a, "--f32")) o->f32 = 1;
+        else if (!strcmp(a, "--no-peer")) o->peer = 0;
+        else if (!strcmp(a, "--model") && has) o->model = argv[++i];
+        else if (!strcmp(a, "--text") && has) o->text_path = argv[++i];
+        else if (!strcmp(a, "--python") && has) o->python = argv[++i];
         else if (!strcmp(a, "-n") && has) {
             char *end;
-            n_gen = strtoll(argv[++i], &end, 10);
-            if (*end || n_gen < 1 || n_gen > 4096) goto bad;
+            o->n_gen = strtoll(argv[++i], &end, 10);
+            ok = !*end && o->n_gen >= 1 && o->n_gen <= 4096;
         } else if (!strcmp(a, "--rounds") && has) {
             char *end;
             long v = strtol(argv[++i], &end, 10); /* range-checked before the int cast */
-            if (*end || end == argv[i] || v < 1 || v > 16) goto bad;
-            rounds = (int)v;
+            ok = !*end && end != argv[i] && v >= 1 && v <= 16;
+            if (ok) o->rounds = (int)v;
         } else if (!strcmp(a, "--threads") && has) {
-            snprintf(threads_arg, sizeof threads_arg, "%s", argv[++i]);
-            char buf[128];
-            snprintf(buf, sizeof buf, "%s", threads_arg);
-            n_threads = 0;
-            for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-                char *end;
-                long v = strtol(t, &end, 10);
-                if (*end || v < 1 || v > 256 || n_threads == 8) goto bad;
-                threads[n_threads++] = (int)v;
-            }
-            if (!n_threads) goto bad;
+            ok = parse_thread_list(argv[++i], o);
         } else {
             fprintf(stderr, "rope bench model: unknown or incomplete option '%s'\n\n", a);
             usage(stderr);
             return 2;
         }
-        continue;
-    bad:
-        fprintf(stderr, "rope bench model: bad value for %s\n", a);
-        return 2;
-    }
-    char mpath[4096], tpath[4096], spath[4096];
-    if (!model) {
-        if (llama_default_model_path(mpath, sizeof mpath) != 0) {
-            fprintf(stderr, "rope bench model: default model %s not found (make deps)\n", mpath);
+        if (!ok) {
+            fprintf(stderr, "rope bench model: bad value for %s\n", a);
             return 2;
         }
-        model = mpath;
     }
-    if (!text_path) {
-        if (!find_file(DEFAULT_TEXT, tpath, sizeof tpath)) {
-            fprintf(stderr, "rope bench model: %s not found (use --text)\n", DEFAULT_TEXT);
-            return 2;
-        }
-        text_path = tpath;
-    }
+    return 0;
+}
+
+/* The benchmark text as token ids, with the model's own tokenizer. 0 or 2 (reported). */
+static int tokenize_text(const char *model, const char *text_path, int32_t **ids, size_t *n_ids) {
     char *text = read_text(text_path);
     if (!text) {
         fprintf(stderr, "rope bench model: cannot read --text %s\n", text_path);
@@ -309,51 +314,73 @@ int bench_model_run(int argc, char **argv) {
     char err[512];
     gguf_file *gf = NULL;
     tokenizer *tok = NULL;
-    int32_t *ids = NULL;
-    size_t n_ids = 0;
+    int rc = 0;
     if (gguf_open(model, &gf, err, sizeof err) != GGUF_OK ||
         tokenizer_from_gguf(gf, &tok, err, sizeof err) != GGUF_OK ||
-        tokenizer_encode(tok, text, strlen(text), 0, &ids, &n_ids, err, sizeof err) != GGUF_OK) {
+        tokenizer_encode(tok, text, strlen(text), 0, ids, n_ids, err, sizeof err) != GGUF_OK) {
         fprintf(stderr, "rope bench model: %s\n", err);
-        free(text);
-        tokenizer_free(tok);
-        gguf_close(gf);
-        return 2;
+        rc = 2;
     }
     free(text);
     tokenizer_free(tok);
     gguf_close(gf);
+    return rc;
+}
+
+int bench_model_run(int argc, char **argv) {
+    bm_opts o;
+    int prc = parse_args(argc, argv, &o);
+    if (prc) return prc == 1 ? 0 : 2;
+    char mpath[4096], tpath[4096], spath[4096], err[512];
+    if (!o.model) {
+        if (llama_default_model_path(mpath, sizeof mpath) != 0) {
+            fprintf(stderr, "rope bench model: default model %s not found (make deps)\n", mpath);
+            return 2;
+        }
+        o.model = mpath;
+    }
+    if (!o.text_path) {
+        if (!find_file(DEFAULT_TEXT, tpath, sizeof tpath)) {
+            fprintf(stderr, "rope bench model: %s not found (use --text)\n", DEFAULT_TEXT);
+            return 2;
+        }
+        o.text_path = tpath;
+    }
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    if (tokenize_text(o.model, o.text_path, &ids, &n_ids) != 0) return 2;
 
     bm_row rows[32];
     int n_rows = 0, rc = 0;
-    for (int path = 0; path < (f32 ? 2 : 1) && rc == 0; path++) {
+    for (int path = 0; path < (o.f32 ? 2 : 1) && rc == 0; path++) {
         llama_model *m = NULL;
-        if ((path ? llama_model_load_f32 : llama_model_load)(model, &m, err, sizeof err)) {
+        if ((path ? llama_model_load_f32 : llama_model_load)(o.model, &m, err, sizeof err)) {
             fprintf(stderr, "rope bench model: %s\n", err);
             rc = 2;
             break;
         }
-        for (int t = 0; t < n_threads && rc == 0; t++) {
-            if (!json)
+        for (int t = 0; t < o.n_threads && rc == 0; t++) {
+            if (!o.json)
                 fprintf(stderr, "  %s weights, %d thread(s) ...\n", path ? "f32" : "quantised",
-                        threads[t]);
+                        o.threads[t]);
             rows[n_rows].path = path ? "f32" : "quantised";
-            rc = time_runner(m, ids, (int64_t)n_ids, n_gen, threads[t], rounds, &rows[n_rows]);
+            rc = time_runner(m, ids, (int64_t)n_ids, o.n_gen, o.threads[t], o.rounds, &rows[n_rows]);
             if (rc == 0) n_rows++;
         }
         llama_model_free(m);
     }
     char note[512] = "", version[64] = "";
-    if (rc == 0 && peer) {
+    if (rc == 0 && o.peer) {
         if (!find_file(PEER_SCRIPT, spath, sizeof spath))
             snprintf(note, sizeof note, "%s not found", PEER_SCRIPT);
         else
-            n_rows += run_peer(python, spath, model, text_path, threads_arg, n_gen, rounds < 2 ? rounds : 2,
-                               rows + n_rows, 32 - n_rows, note, sizeof note, version, sizeof version);
-    } else if (!peer) {
+            n_rows += run_peer(o.python, spath, o.model, o.text_path, o.threads_arg, o.n_gen,
+                               o.rounds < 2 ? o.rounds : 2, rows + n_rows, 32 - n_rows, note,
+                               sizeof note, version, sizeof version);
+    } else if (!o.peer) {
         snprintf(note, sizeof note, "--no-peer");
     }
-    if (rc == 0) print_rows(rows, n_rows, json, model, (int64_t)n_ids, n_gen, note, version);
+    if (rc == 0) print_rows(rows, n_rows, o.json, o.model, (int64_t)n_ids, o.n_gen, note, version);
     free(ids);
     return rc ? 1 : 0;
 }
