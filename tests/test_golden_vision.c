@@ -170,9 +170,81 @@ out:
     free(hd), free(th), free(inv), free(co), free(cs), free(sn), free(q), free(qo), free(k), free(ko), free(ntok);
 }
 
+/* Llama 4 vision: patches at (x + 1, y + 1) of the grid, the CLS token at (0, 0) (cos 1,
+ * sin 0: unrotated); columns [θ_j·x | θ_j·y] of f with head_dim D/2; interleaved pairs
+ * (its complex multiply). */
+static void llama4(void) {
+    FILE *f = fopen("golden/vision/llama4_vision.txt", "r");
+    CHECK_MSG(f != NULL, "cannot read llama4_vision.txt");
+    if (!f) return;
+    int a, b, c_, d, e, g_, h, i_;
+    double *hd = nums(f, "head_dim", &a), *th = nums(f, "rope_theta", &b), *side = nums(f, "grid_side", &c_);
+    double *tk = nums(f, "tokens", &d), *cs = nums(f, "cos", &e), *sn = nums(f, "sin", &g_);
+    double *q = nums(f, "q", &h), *qo = nums(f, "q_out", &i_);
+    int nk, nko;
+    double *k = nums(f, "k", &nk), *ko = nums(f, "k_out", &nko);
+    fclose(f);
+    CHECK(hd && th && side && tk && cs && sn && q && qo && k && ko);
+    if (hd && th && side && tk && cs && sn && q && qo && k && ko) {
+        int D = (int)hd[0], S = d, cols = D / 2, half = cols / 2, sd = (int)side[0];
+        rope_config c;
+        rope_config_init(&c);
+        c.rope_theta = th[0];
+        c.head_dim = cols;
+        rope_freqs fr;
+        CHECK_OK(rope_freqs_compute(&c, 0, &fr));
+        int64_t coords[2 * 16];
+        int axis[ROPE_MAX_FREQS], freq[ROPE_MAX_FREQS];
+        for (int r = 0; r < S; r++) {
+            int t = (int)tk[r];
+            int cls = t == sd * sd;
+            coords[r] = cls ? 0 : t % sd + 1;
+            coords[S + r] = cls ? 0 : t / sd + 1;
+        }
+        for (int i = 0; i < cols; i++) axis[i] = i < half ? 0 : 1, freq[i] = i % half;
+        rope_table *t = NULL;
+        CHECK_OK(rope_table_create_axial(&fr, coords, 2, S, axis, freq, cols, ROPE_PRECISION_COMPAT_F32, &t));
+        int bad = 0;
+        for (int r = 0; t && r < S; r++)
+            for (int i = 0; i < cols; i++) {
+                double wc = cs[r * cols + i], ws = sn[r * cols + i];
+                /* HF: cos/sin of the float32 angle (torch), ours: correctly rounded: 2 ulp */
+                if (fabs(rope_table_cos(t)[r * cols + i] - wc) > 2 * ulp32(wc)) bad++;
+                if (fabs(rope_table_sin(t)[r * cols + i] - ws) > 2 * ulp32(ws)) bad++;
+            }
+        CHECK_MSG(bad == 0, "llama4_vision: %d table entries off HF", bad);
+        for (int w = 0; t && w < 2; w++) {
+            const double *x = w ? k : q, *y = w ? ko : qo;
+            float in[16 * 256], out[16 * 256];
+            for (int i = 0; i < S * D; i++) in[i] = (float)x[i];
+            rope_tensor ti, to;
+            rope_tensor_contiguous(&ti, in, ROPE_F32, 1, S, 1, D);
+            rope_tensor_contiguous(&to, out, ROPE_F32, 1, S, 1, D);
+            rope_apply_params p;
+            rope_apply_params_init(&p);
+            p.style = ROPE_STYLE_INTERLEAVED;
+            p.table = t;
+            p.rotary_dim = D;
+            CHECK_OK(rope_apply(&p, NULL, &ti, &to));
+            int badq = 0;
+            for (int i = 0; i < S * D; i++) {
+                int dd = i % D, mate = dd ^ 1;
+                double tol = 1e-6 * (fabs(x[i]) + fabs(x[i - dd + mate])) + 1e-30;
+                if (!(fabs((double)out[i] - (double)(float)y[i]) <= tol)) badq++;
+            }
+            CHECK_MSG(badq == 0, "llama4_vision: %d %s entries off vision_apply_rotary_emb", badq, w ? "k" : "q");
+            /* the CLS token (last row) leaves q and k unchanged */
+            CHECK(memcmp(out + (S - 1) * D, in + (S - 1) * D, sizeof(float) * (size_t)D) == 0);
+        }
+        rope_table_free(t);
+    }
+    free(hd), free(th), free(side), free(tk), free(cs), free(sn), free(q), free(qo), free(k), free(ko);
+}
+
 int main(void) {
     one("qwen25_vl_vision", 0);
     one("pixtral_12b_vision", 1);
     one("gemma4_vision", 2);
+    llama4();
     return check_report("test_golden_vision");
 }

@@ -57,3 +57,24 @@ def test_axial_table_and_apply_match_transformers(name, pixtral):
             d_ang = np.concatenate([slack, slack], axis=1)[None, :, None, :]
         tol = (1e-6 + d_ang) * (np.abs(x) + np.abs(x[..., mate]))
         assert (np.abs(got.astype(np.float64) - want) <= tol).all(), w
+
+
+def test_llama4_vision_cls_unrotated_and_interleaved():
+    """Llama 4 vision: patches at (x + 1, y + 1), the CLS token at (0, 0) = unrotated, columns
+    [θ_j·x | θ_j·y], interleaved pairs (vision_apply_rotary_emb's complex multiply)."""
+    rec = load("llama4_vision")
+    D, side = int(rec["head_dim"]), int(rec["grid_side"])
+    toks = np.array(rec["tokens"].split(), dtype=np.int64)
+    S, cols = toks.size, D // 2
+    f = librope.freqs(head_dim=cols, rope_theta=float(rec["rope_theta"]))
+    cls = toks == side * side
+    coords = np.stack([np.where(cls, 0, toks % side + 1), np.where(cls, 0, toks // side + 1)])
+    t = librope.Table.axial(f, coords, [0] * (cols // 2) + [1] * (cols // 2), list(range(cols // 2)) * 2, compat=True)
+    np.testing.assert_allclose(t.cos, np.array(rec["cos"].split(), dtype=np.float64).reshape(S, cols), atol=2.4e-7)
+    for w in ("q", "k"):
+        x = np.array(rec[w].split(), dtype=np.float32).reshape(1, S, 1, D)
+        want = np.array(rec[w + "_out"].split(), dtype=np.float32).reshape(1, S, 1, D)
+        got = librope.apply(x, np.arange(S), style="interleaved", table=t)
+        mate = np.arange(D) ^ 1
+        assert (np.abs(got.astype(np.float64) - want) <= 1e-6 * (np.abs(x) + np.abs(x[..., mate]))).all(), w
+        assert (got[0, -1] == x[0, -1]).all()  # the CLS token is not rotated
