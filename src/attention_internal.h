@@ -58,7 +58,10 @@ AK_FN AK_NOINLINE void AK_NAME(qk)(const float *q, int64_t rows, int64_t D, cons
     case DT:                                                                                  \
         for (; r + AK_QK_RG <= rows; r += AK_QK_RG)                                           \
             AK_NAME(qk_rows)(q + r * D, D, k, DT, s + r * AK_TILE, AK_QK_RG);                 \
-        for (; r < rows; r++) AK_NAME(qk_rows)(q + r * D, D, k, DT, s + r * AK_TILE, 1);      \
+        /* the rest in one group (GQA with 3 q heads per kv head: one pass, not 3) */        \
+        if (rows - r == 3 && AK_QK_RG > 3) AK_NAME(qk_rows)(q + r * D, D, k, DT, s + r * AK_TILE, 3); \
+        else if (rows - r == 2 && AK_QK_RG > 2) AK_NAME(qk_rows)(q + r * D, D, k, DT, s + r * AK_TILE, 2); \
+        else for (; r < rows; r++) AK_NAME(qk_rows)(q + r * D, D, k, DT, s + r * AK_TILE, 1); \
         break;
         AK_QK_CASE(AK_DT_F32)
         AK_QK_CASE(AK_DT_F16)
@@ -108,7 +111,9 @@ AK_FN AK_NOINLINE void AK_NAME(pv)(const float *p, int64_t rows, int64_t D, cons
     case DT:                                                                                  \
         for (; r + AK_PV_RG <= rows; r += AK_PV_RG)                                           \
             AK_NAME(pv_rows)(p + r * AK_TILE, D, v, DT, nk, o + r * D, AK_PV_RG);             \
-        for (; r < rows; r++) AK_NAME(pv_rows)(p + r * AK_TILE, D, v, DT, nk, o + r * D, 1);  \
+        if (rows - r == 3 && AK_PV_RG > 3) AK_NAME(pv_rows)(p + r * AK_TILE, D, v, DT, nk, o + r * D, 3); \
+        else if (rows - r == 2 && AK_PV_RG > 2) AK_NAME(pv_rows)(p + r * AK_TILE, D, v, DT, nk, o + r * D, 2); \
+        else for (; r < rows; r++) AK_NAME(pv_rows)(p + r * AK_TILE, D, v, DT, nk, o + r * D, 1); \
         break;
         AK_PV_CASE(AK_DT_F32)
         AK_PV_CASE(AK_DT_F16)
@@ -219,9 +224,16 @@ AK_FN AK_NOINLINE void AK_NAME(qk8)(const float *q, int64_t rows, int64_t D, int
     for (; r + AK_Q8_RG <= rows; r += AK_Q8_RG)
         for (int b0 = 0; b0 < AK_TILE / AK_KB; b0 += AK_Q8_NB)
             AK_NAME(qk8_micro)(q + r * D, D, nqb, k, ks, s + r * AK_TILE, AK_Q8_RG, b0);
-    for (; r < rows; r++)
+    if (rows - r == 3 && AK_Q8_RG > 3)
         for (int b0 = 0; b0 < AK_TILE / AK_KB; b0 += AK_Q8_NB)
-            AK_NAME(qk8_micro)(q + r * D, D, nqb, k, ks, s + r * AK_TILE, 1, b0);
+            AK_NAME(qk8_micro)(q + r * D, D, nqb, k, ks, s + r * AK_TILE, 3, b0);
+    else if (rows - r == 2 && AK_Q8_RG > 2)
+        for (int b0 = 0; b0 < AK_TILE / AK_KB; b0 += AK_Q8_NB)
+            AK_NAME(qk8_micro)(q + r * D, D, nqb, k, ks, s + r * AK_TILE, 2, b0);
+    else
+        for (; r < rows; r++)
+            for (int b0 = 0; b0 < AK_TILE / AK_KB; b0 += AK_Q8_NB)
+                AK_NAME(qk8_micro)(q + r * D, D, nqb, k, ks, s + r * AK_TILE, 1, b0);
 }
 
 AK_FN AK_INLINE void AK_NAME(pv8_micro)(const float *p, int64_t D, int64_t nqb, const int8_t *v,
@@ -265,5 +277,7 @@ AK_FN AK_NOINLINE void AK_NAME(pv8)(const float *p, int64_t rows, int64_t D, int
     int64_t r = 0;
     for (; r + AK_PV_RG <= rows; r += AK_PV_RG)
         AK_NAME(pv8_rows)(p + r * AK_TILE, D, nqb, v, vs, nk, o + r * D, AK_PV_RG);
-    for (; r < rows; r++) AK_NAME(pv8_rows)(p + r * AK_TILE, D, nqb, v, vs, nk, o + r * D, 1);
+    if (rows - r == 3 && AK_PV_RG > 3) AK_NAME(pv8_rows)(p + r * AK_TILE, D, nqb, v, vs, nk, o + r * D, 3);
+    else if (rows - r == 2 && AK_PV_RG > 2) AK_NAME(pv8_rows)(p + r * AK_TILE, D, nqb, v, vs, nk, o + r * D, 2);
+    else for (; r < rows; r++) AK_NAME(pv8_rows)(p + r * AK_TILE, D, nqb, v, vs, nk, o + r * D, 1);
 }
