@@ -243,6 +243,7 @@ static void llama4(void) {
 
 int main(void) {
     one("qwen25_vl_vision", 0);
+    one("qwen3_vl_vision", 0);
     one("pixtral_12b_vision", 1);
     one("gemma4_vision", 2);
     llama4();

@@ -76,6 +76,13 @@ def main():
     write("pixtral_12b_vision", "mistral-community/pixtral-12b vision_config",
           modeling_pixtral.PixtralVisionRotaryEmbedding(pc), modeling_pixtral.apply_rotary_pos_emb,
           "bhsd", 64, pc.rope_parameters["rope_theta"], ["layout columns [theta_2j*h | theta_2j+1*w], f head_dim D"])
+    # Qwen3-VL vision tower (Qwen3VLVisionConfig defaults: 1152 wide, 16 heads of 72, theta 1e4)
+    from transformers.models.qwen3_vl import configuration_qwen3_vl, modeling_qwen3_vl
+    q3 = configuration_qwen3_vl.Qwen3VLVisionConfig()
+    write("qwen3_vl_vision", "Qwen3VLVisionConfig() defaults (Qwen/Qwen3-VL vision tower)",
+          modeling_qwen3_vl.Qwen3VLVisionRotaryEmbedding(q3), modeling_qwen3_vl.apply_rotary_pos_emb_vision,
+          "shd", q3.hidden_size // q3.num_heads, q3.rope_parameters["rope_theta"],
+          ["layout columns [theta_j*h | theta_j*w], f head_dim D/2"])
     # Gemma 4 vision encoder (Gemma4VisionConfig defaults: head_dim 64, axial, theta 100)
     from transformers.models.gemma4 import configuration_gemma4, modeling_gemma4
     gc = configuration_gemma4.Gemma4VisionConfig()

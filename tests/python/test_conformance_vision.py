@@ -21,7 +21,8 @@ def load(name):
     return rec
 
 
-@pytest.mark.parametrize("name,pixtral", [("qwen25_vl_vision", False), ("pixtral_12b_vision", True),
+@pytest.mark.parametrize("name,pixtral", [("qwen25_vl_vision", False), ("qwen3_vl_vision", False),
+                                          ("pixtral_12b_vision", True),
                                           ("gemma4_vision", False)])
 def test_axial_table_and_apply_match_transformers(name, pixtral):
     rec = load(name)
