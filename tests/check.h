@@ -6,8 +6,20 @@
 #define ROPE_CHECK_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+/* The tests' one pseudo-random generator: xorshift64 (Marsaglia, 2003). Each
+ * test file keeps its own state with a fixed seed, so every run draws the same
+ * inputs; a non-zero seed never reaches zero. */
+static inline uint64_t check_rand64(uint64_t *state) {
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
 
 static int check_failures_;
 static int check_count_;

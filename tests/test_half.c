@@ -85,9 +85,7 @@ static int bf16_matches_ref(float f) {
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint32_t rnd32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
+    check_rand64(&rng);
     return (uint32_t)(rng >> 16);
 }
 

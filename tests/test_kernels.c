@@ -33,12 +33,7 @@
 #define SINCOS_ULP 0.501
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void) { /* splitmix64 */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t rnd(void) { return check_rand64(&rng_state); }
 static double rnd_unit(void) { return (double)(rnd() >> 11) * 0x1p-53; }
 
 static const rope_kernels *table_of(const char *name) {

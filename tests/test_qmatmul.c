@@ -23,9 +23,7 @@
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
+    check_rand64(&rng_state);
     return rng_state;
 }
 static double urand(void) { return (double)(rnd() >> 11) * 0x1p-53; }

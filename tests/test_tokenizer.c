@@ -224,7 +224,7 @@ static void check_behaviour(const tokenizer *t) {
         size_t len = 0;
         int mode = iter % 2;
         while (len < 150) {
-            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            check_rand64(&x);
             if (mode) {
                 buf[len++] = (char)(x & 0xFF);
             } else {

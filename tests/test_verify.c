@@ -16,9 +16,7 @@
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static double urand(void) { /* [-1, 1) */
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
+    check_rand64(&rng);
     return (double)(rng >> 11) / 4503599627370496.0 - 1.0;
 }
 
