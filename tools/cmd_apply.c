@@ -22,7 +22,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: rope apply --config CONFIG.json --style half|interleaved --positions LIST_OR_NPY\n"
             "                  [--layout bshd|bhsd] [--inverse] [--compat] [--seq-len N]\n"
-            "                  [--no-attention-factor] IN.npy OUT.npy\n"
+            "                  [--no-attention-factor] [--layer-type NAME | --layer L] IN.npy OUT.npy\n"
             "\n"
             "Rotate the array in IN.npy (float32 or float16, C order) and write OUT.npy with the\n"
             "same dtype and shape.\n"
@@ -41,6 +41,9 @@ static void usage(FILE *f) {
             "  --seq-len N     sequence length for the frequencies (dynamic NTK, longrope);\n"
             "                  default max(positions)+1, as Hugging Face's forward\n"
             "  --no-attention-factor  rotate only, cos/sin not multiplied by the attention factor\n"
+            "  --layer-type NAME  the RoPE of that layer type (rope inspect lists them); default\n"
+            "                  the full-attention layers'\n"
+            "  --layer L       the RoPE of layer L (a layer without RoPE is an error)\n"
             "\n"
             "The first rotary_dim dims of each head are rotated, the rest copied bit for bit.\n"
             "Exit status: 0 ok, 2 usage or input error.\n");
@@ -48,12 +51,12 @@ static void usage(FILE *f) {
 
 /* What the command line asked for. */
 typedef struct apply_opts {
-    const char *cfg_path, *pos_arg, *seq_arg, *in_path, *out_path;
+    const char *cfg_path, *pos_arg, *seq_arg, *in_path, *out_path, *type_arg, *layer_arg;
     rope_style style;
     int bhsd, inverse, compat, no_af;
 } apply_opts;
 
-#define APPLY_OPTS 6
+#define APPLY_OPTS 8
 
 /* 0: run; 1: --help printed (exit 0); 2: usage error reported. */
 static int parse_args(int argc, char **argv, apply_opts *o) {
@@ -62,9 +65,9 @@ static int parse_args(int argc, char **argv, apply_opts *o) {
     int nfiles = 0;
     memset(o, 0, sizeof *o);
     static const char *const names[APPLY_OPTS] = {"--config", "--style", "--positions", "--layout",
-                                                  "--seq-len", NULL};
+                                                  "--seq-len", "--layer-type", "--layer", NULL};
     const char **slots[APPLY_OPTS] = {&o->cfg_path, &style_arg, &o->pos_arg, &layout_arg,
-                                      &o->seq_arg, NULL};
+                                      &o->seq_arg, &o->type_arg, &o->layer_arg, NULL};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -234,8 +237,16 @@ int cmd_apply(int argc, char **argv) {
     memset(&in, 0, sizeof in);
     memset(&h, 0, sizeof h);
 
-    if (hf_config_load(o.cfg_path, &h, err, sizeof err) != 0) {
+    int64_t layer = -1;
+    if (o.layer_arg && (cli_parse_i64(o.layer_arg, &layer) != 0 || layer < 0 || o.type_arg)) {
+        fprintf(stderr, "rope apply: --layer must be an integer >= 0, without --layer-type (got '%s')\n",
+                o.layer_arg);
+        return 2;
+    }
+    if (hf_config_load(o.cfg_path, &h, err, sizeof err) != 0 ||
+        hf_config_select(&h, o.type_arg, layer, err, sizeof err) != 0) {
         fprintf(stderr, "rope apply: %s\n", err);
+        hf_config_free(&h);
         return 2;
     }
     if (npy_read(o.in_path, &in, err, sizeof err) != 0) {

@@ -15,7 +15,8 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: rope table CONFIG.json --positions LIST_OR_NPY [--seq-len N] [--compat] [--json]\n"
+            "usage: rope table CONFIG.json --positions LIST_OR_NPY [--seq-len N] [--compat]\n"
+            "                  [--layer-type NAME | --layer L] [--json]\n"
             "\n"
             "cos and sin (float32, WITHOUT the attention factor) of position x θᵢ for each\n"
             "position: one row per position, rotary_dim/2 columns (frequency i).\n"
@@ -24,6 +25,9 @@ static void usage(FILE *f) {
             "  --seq-len N    sequence length the frequencies are evaluated at (dynamic NTK,\n"
             "                 longrope switch); default max(positions)+1, as a Hugging Face\n"
             "                 forward call over these positions\n"
+            "  --layer-type NAME  the RoPE of that layer type (sliding_attention, full_attention,\n"
+            "                 ...: rope inspect lists them); default the full-attention layers'\n"
+            "  --layer L      the RoPE of layer L (a layer without RoPE is an error)\n"
             "  --compat       Hugging Face / Meta float32 arithmetic (θ and position x θ rounded\n"
             "                 to float32) instead of the accurate double-precision angle\n"
             "  --json         {\"positions\": [...], \"cos\": [[...]], \"sin\": [[...]], ...};\n"
@@ -40,7 +44,7 @@ static void json_row(FILE *o, const float *v, int64_t n) {
 
 /* What the command line asked for. */
 typedef struct table_opts {
-    const char *path, *pos_arg, *seq_arg;
+    const char *path, *pos_arg, *seq_arg, *type_arg, *layer_arg;
     int json, compat;
 } table_opts;
 
@@ -69,6 +73,18 @@ static int parse_args(int argc, char **argv, table_opts *o) {
                 return 2;
             }
             o->seq_arg = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--layer-type", &v)) != 0) {
+            if (m < 0) {
+                fprintf(stderr, "rope table: --layer-type needs a value\n");
+                return 2;
+            }
+            o->type_arg = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--layer", &v)) != 0) {
+            if (m < 0) {
+                fprintf(stderr, "rope table: --layer needs a value\n");
+                return 2;
+            }
+            o->layer_arg = v;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "rope table: unknown option '%s' (rope table --help)\n", argv[i]);
             return 2;
@@ -152,9 +168,18 @@ int cmd_table(int argc, char **argv) {
         return 2;
     }
 
+    int64_t layer = -1;
+    if (o.layer_arg && (cli_parse_i64(o.layer_arg, &layer) != 0 || layer < 0 || o.type_arg)) {
+        fprintf(stderr, "rope table: --layer must be an integer >= 0, without --layer-type (got '%s')\n",
+                o.layer_arg);
+        free(pos);
+        return 2;
+    }
     hf_config h;
-    if (hf_config_load(o.path, &h, err, sizeof err) != 0) {
+    if (hf_config_load(o.path, &h, err, sizeof err) != 0 ||
+        hf_config_select(&h, o.type_arg, layer, err, sizeof err) != 0) {
         fprintf(stderr, "rope table: %s\n", err);
+        hf_config_free(&h);
         free(pos);
         return 2;
     }

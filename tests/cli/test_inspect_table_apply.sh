@@ -405,6 +405,32 @@ for what, text in bad_cfgs.items():
 expect_fail("missing config", "inspect", os.path.join(tmp, "none.json"))
 expect_fail("binary config", "inspect", write("bin.json", bytes(range(256))))
 
+# --------------------------------------- table / apply: one layer type or layer
+g3 = os.path.join(CFG, "gemma3_1b.json")
+slid = json.loads(run_ok("table", g3, "--positions", "0,7,100", "--layer-type", "sliding_attention", "--json"))
+full = json.loads(run_ok("table", g3, "--positions", "0,7,100", "--json"))
+lay5 = json.loads(run_ok("table", g3, "--positions", "0,7,100", "--layer", "5", "--json"))
+lay0 = json.loads(run_ok("table", g3, "--positions", "0,7,100", "--layer", "0", "--json"))
+th = theta64(1e4, 256)
+check(np.allclose(np.array(slid["cos"])[1], np.cos(7 * th), atol=6e-8), "table --layer-type: sliding theta 1e4")
+check(lay0["cos"] == slid["cos"] and lay5["cos"] == full["cos"] and slid["cos"] != full["cos"],
+      "table --layer L: the layer's set (0 sliding, 5 full)")
+expect_fail("table --layer of a NoPE layer", "table", os.path.join(CFG, "smollm3_3b.json"), "--positions", "1",
+            "--layer", "3")
+expect_fail("table --layer-type unknown", "table", g3, "--positions", "1", "--layer-type", "chunked_attention")
+expect_fail("table --layer outside", "table", g3, "--positions", "1", "--layer", "26")
+expect_fail("table --layer and --layer-type", "table", g3, "--positions", "1", "--layer", "1", "--layer-type",
+            "sliding_attention")
+xg = np.random.default_rng(3).standard_normal((1, 2, 1, 256)).astype(np.float32)
+ing, outs_, outf_ = os.path.join(tmp, "g_in.npy"), os.path.join(tmp, "g_s.npy"), os.path.join(tmp, "g_f.npy")
+np.save(ing, xg)
+run_ok("apply", "--config", g3, "--style", "half", "--positions", "0,9", "--layer-type", "sliding_attention", ing, outs_)
+run_ok("apply", "--config", g3, "--style", "half", "--positions", "0,9", ing, outf_)
+ys = np.load(outs_)
+want = xg[0, 1, 0, :128] * np.cos(9 * th).astype(np.float32) - xg[0, 1, 0, 128:] * np.sin(9 * th).astype(np.float32)
+check(np.allclose(ys[0, 1, 0, :128], want, atol=1e-5), "apply --layer-type: sliding layers rotate by theta 1e4")
+check(not np.allclose(np.load(outf_), ys), "apply: the default (full layers) differs from the sliding layers")
+
 shutil.rmtree(tmp, ignore_errors=True)
 print("test_inspect_table_apply: %d checks, %d failed" % (checks, fails))
 sys.exit(1 if fails else 0)

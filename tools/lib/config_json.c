@@ -1164,3 +1164,38 @@ int hf_config_load(const char *path, hf_config *out, char *err, size_t errlen) {
     if (rc != 0) return fail(&c, "%s: %s", path, msg);
     return 0;
 }
+
+int hf_config_select(hf_config *h, const char *layer_type, int64_t layer, char *err, size_t errlen) {
+    ctx c = {err, errlen, 0};
+    if (err && errlen) err[0] = '\0';
+    if (!h) return fail(&c, "no config");
+    int s = -1;
+    if (layer_type) {
+        if (rope_model_find_set(&h->model, layer_type, &s) != ROPE_OK) {
+            char names[ROPE_MAX_SETS * (ROPE_SET_NAME_MAX + 2)] = "";
+            for (int k = 0; k < h->model.n_sets; k++) {
+                strcat(names, k ? ", " : "");
+                strcat(names, h->model.set_name[k]);
+            }
+            return fail(&c, "no layer type '%.60s' with RoPE in this config (it has: %s)", layer_type, names);
+        }
+    } else if (layer >= 0) {
+        if (rope_model_layer_set(&h->model, layer, &s) != ROPE_OK)
+            return fail(&c, "layer %lld is outside the model's %lld layers", (long long)layer,
+                        (long long)h->model.n_layers);
+        if (s == ROPE_LAYER_NOPE) return fail(&c, "layer %lld has no RoPE (a NoPE layer)", (long long)layer);
+    } else {
+        return 0;
+    }
+    const hf_rope_set_info *si = &h->set_info[s];
+    h->primary_set = s;
+    h->rope = h->model.set[s];
+    copy_str(h->rope_type_name, sizeof h->rope_type_name, si->rope_type_name);
+    h->head_dim = si->head_dim;
+    h->rotary_dim = si->rotary_dim;
+    h->attn_head_dim = si->attn_head_dim;
+    h->original_max_position_embeddings = si->original_max_position_embeddings;
+    h->short_factor = (double *)h->rope.short_factor;
+    h->long_factor = (double *)h->rope.long_factor;
+    return 0;
+}

@@ -97,4 +97,9 @@ int hf_config_load(const char *path, hf_config *out, char *err, size_t errlen);
 
 void hf_config_free(hf_config *c);
 
+/* Make `rope` (and head_dim, rotary_dim, rope_type_name, ...) describe one frequency set:
+ * the set of layer type `layer_type` (non-NULL), or of layer `layer` (>= 0). 0 on success;
+ * otherwise -1 and a reason in err naming the known types, or saying the layer has no RoPE. */
+int hf_config_select(hf_config *h, const char *layer_type, int64_t layer, char *err, size_t errlen);
+
 #endif
