@@ -106,7 +106,7 @@ static int parse_scaling(const char *s, ppl_opts *o) {
 int ppl_parse_args(int argc, char **argv, ppl_opts *o, FILE *err) {
     memset(o, 0, sizeof *o);
     o->threads = cli_default_threads();
-    o->style = ROPE_STYLE_INTERLEAVED;
+    o->style = ROPE_STYLE_NONE; /* the architecture's own: interleaved for llama, half for gemma3 */
     o->kv_dtype = ROPE_F32;
     o->kv_name = "f32";
     const char *val = NULL;

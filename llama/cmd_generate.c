@@ -152,6 +152,11 @@ int cmd_generate(int argc, char **argv) {
         rc = 2;
         goto done;
     }
+    /* Gemma 3 270M is a base model: plain continuation after BOS (the chat
+     * template below is SmolLM2-Instruct's ChatML). */
+    int add_bos = 0;
+    if (gguf_get_bool(gf, "tokenizer.ggml.add_bos_token", &add_bos) != GGUF_OK) add_bos = 0;
+    if (m->cfg.arch == LLAMA_ARCH_GEMMA3) raw = 1;
     gguf_close(gf);
     gf = NULL;
     double t_load = now_s() - t0;
@@ -171,6 +176,14 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "rope generate: the prompt is empty\n");
         rc = 2;
         goto done;
+    }
+    if (add_bos && tokenizer_bos(tok) >= 0) { /* the model was trained with BOS first */
+        int32_t *b = realloc(ids, (n_prompt + 1) * sizeof *b);
+        if (!b) goto done;
+        ids = b;
+        memmove(ids + 1, ids, n_prompt * sizeof *ids);
+        ids[0] = tokenizer_bos(tok);
+        n_prompt++;
     }
     if (n_ctx_opt > m->cfg.context_length) {
         fprintf(stderr, "rope generate: --ctx %lld exceeds the trained context (%lld)\n",
@@ -206,8 +219,7 @@ int cmd_generate(int argc, char **argv) {
     so.freqs_seq_len = m->cfg.context_length; /* frequencies as trained, whatever the cache size */
     so.kv_dtype = kv_dtype;
     so.kv_shiftable = n_ctx_opt > 0;
-    so.style = ROPE_STYLE_INTERLEAVED;
-    so.n_threads = (int)threads;
+    so.n_threads = (int)threads; /* style: the architecture's own (ROPE_STYLE_NONE) */
     if (llama_session_create(m, &so, &s, err, sizeof err) != 0 ||
         sampler_init(&smp, m->cfg.vocab_size, (float)temp, (float)top_p, (float)rep, 64,
                      (uint64_t)seed) != 0) {
@@ -268,12 +280,14 @@ int cmd_generate(int argc, char **argv) {
     /* Decode speed counts the forward passes: one per generated token but the last. */
     int64_t n_fwd = n_done > 0 ? n_done - 1 : 0;
     fprintf(stderr,
-            "\n[%s: %lld layers, dim %lld, %lld/%lld heads, RoPE interleaved, base %g, kernels %s, "
+            "\n[%s: %lld layers, dim %lld, %lld/%lld heads, RoPE %s, base %g%s, kernels %s, "
             "%lld thread%s]\n"
             "[load %.2f s | prompt: %zu tokens, %.1f tokens/s | generation: %lld tokens, %.1f tokens/s]\n"
             "[KV cache: %lld tokens, %s, %lld context shift%s (%lld tokens kept)]\n",
             model_path, (long long)m->cfg.n_layers, (long long)m->cfg.dim,
-            (long long)m->cfg.n_heads, (long long)m->cfg.n_kv_heads, m->cfg.rope.rope_theta,
+            (long long)m->cfg.n_heads, (long long)m->cfg.n_kv_heads,
+            m->cfg.arch == LLAMA_ARCH_GEMMA3 ? "rotate_half" : "interleaved", m->cfg.rope.rope_theta,
+            m->cfg.arch == LLAMA_ARCH_GEMMA3 ? " (sliding layers 1e4, window 512)" : "",
             rope_isa_name(), (long long)threads, threads == 1 ? "" : "s", t_load, n_prompt,
             (double)n_prompt / t_prompt, (long long)n_done,
             n_fwd > 0 && t_gen > 0 ? (double)n_fwd / t_gen : 0.0, (long long)llama_session_n_ctx(s),

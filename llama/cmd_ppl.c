@@ -40,7 +40,8 @@ static void usage(FILE *f) {
             "  --stride S          window step (default: ctx / 2)\n"
             "  --rope-scaling T:F  override RoPE scaling: linear:F, dynamic:F, yarn:F (original\n"
             "                      context = the file's), or none\n"
-            "  --style S           interleaved (right for GGUF files) or half (wrong: a demo)\n"
+            "  --style S           interleaved or half (default: the model's own, interleaved\n"
+            "                      for LLaMA GGUF files, half for Gemma 3; the other is a demo)\n"
             "  -t THREADS          threads (default: the CPUs, at most 16)\n"
             "  --cache T           KV cache storage: f32 (default), f16, bf16, q8 (int8 blocks of\n"
             "                      32 values with a float32 scale)\n",
@@ -72,6 +73,10 @@ static char *read_file(const char *path, size_t *len) {
     fclose(f);
     *len = n;
     return buf;
+}
+
+static const char *style_name(rope_style st) {
+    return st == ROPE_STYLE_NONE ? "model's" : st == ROPE_STYLE_INTERLEAVED ? "interleaved" : "half";
 }
 
 static double now_s(void) {
@@ -187,7 +192,7 @@ int cmd_ppl(int argc, char **argv) {
     fprintf(stderr, "rope ppl: %s: %lld tokens, window %lld, stride %lld, RoPE %s %s (factor %g), "
                     "trained context %lld\n",
             text_path, (long long)N, (long long)ctx, (long long)stride,
-            style == ROPE_STYLE_INTERLEAVED ? "interleaved" : "half", rope_scaling_name(rc_cfg.type),
+            style_name(style), rope_scaling_name(rc_cfg.type),
             rc_cfg.type == ROPE_SCALING_DEFAULT ? 1.0 : rc_cfg.factor,
             (long long)m->cfg.context_length);
     double nll = 0.0, t0 = now_s();
@@ -234,7 +239,7 @@ int cmd_ppl(int argc, char **argv) {
     printf("perplexity %.4f over %lld tokens (window %lld, stride %lld, style %s, scaling %s, "
            "cache %s)\n",
            exp(nll / (double)n_scored), (long long)n_scored, (long long)ctx, (long long)stride,
-           style == ROPE_STYLE_INTERLEAVED ? "interleaved" : "half", scaling ? scaling : "file",
+           style_name(style), scaling ? scaling : "file",
            kv_name);
     rc = 0;
 done:

@@ -48,23 +48,96 @@ static int fail(char *err, size_t errlen, const char *fmt, ...) {
 
 /* ------------------------------------------------------------ loading */
 
-static int get_int(const gguf_file *f, const char *key, int64_t *out, int required, char *err,
-                   size_t errlen) {
+/* Metadata keys are "<architecture>.<suffix>" (llama.block_count, gemma3.block_count). */
+static int get_int(const gguf_file *f, const char *arch, const char *suffix, int64_t *out,
+                   int required, char *err, size_t errlen) {
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
     int st = gguf_get_i64(f, key, out);
     if (st == GGUF_OK) return 0;
     if (st == GGUF_E_NOT_FOUND && !required) return 1;
     return fail(err, errlen, "metadata %s: %s", key, gguf_strerror(st));
 }
 
-static int get_float(const gguf_file *f, const char *key, float *out, int required, char *err,
-                     size_t errlen) {
+static int get_float(const gguf_file *f, const char *arch, const char *suffix, float *out,
+                     int required, char *err, size_t errlen) {
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
     int st = gguf_get_f32(f, key, out);
     if (st == GGUF_OK) return 0;
     if (st == GGUF_E_NOT_FOUND && !required) return 1;
     return fail(err, errlen, "metadata %s: %s", key, gguf_strerror(st));
 }
 
-/* Hyperparameters and RoPE from the metadata (llama.cpp's key names). */
+/* ----------------------------------------------------- per-layer RoPE */
+
+/* A LLaMA: one frequency set for every layer. */
+static int layers_one_rope(llama_config *c, char *err, size_t errlen) {
+    rope_model_init(&c->rope_layers);
+    rope_status st = rope_model_add_set(&c->rope_layers, "full_attention", &c->rope, NULL);
+    if (st == ROPE_OK) st = rope_model_validate(&c->rope_layers);
+    if (st != ROPE_OK) return fail(err, errlen, "rope model: %s", rope_strerror(st));
+    return 0;
+}
+
+/*
+ * Gemma 3's layers as transformers builds them (Gemma3TextConfig): layer_types
+ * from sliding_window_pattern 6, i.e. layer l is "full_attention" when
+ * (l + 1) % 6 == 0, else "sliding_attention"; full layers use rope_theta (the
+ * GGUF's gemma3.rope.freq_base, 1e6) with the model's scaling, sliding layers
+ * rope_local_base_freq (default 1e4) and never any scaling. The GGUF stores
+ * neither the pattern nor the local base, so they are Gemma 3's defaults, the
+ * same ones librope's config reader applies to a gemma3_text config.json
+ * (tools/lib/config_json.c). Described as a rope_model (rope.h): the session
+ * asks it for each layer's frequencies.
+ */
+static int gemma3_rope_layers(llama_config *c, char *err, size_t errlen) {
+    rope_model *rm = &c->rope_layers;
+    rope_model_init(rm);
+    rope_config local = c->rope;
+    local.type = ROPE_SCALING_DEFAULT;
+    local.rope_theta = 10000.0;
+    int full = 0, sliding = 0;
+    rope_status st = rope_model_add_set(rm, "full_attention", &c->rope, &full);
+    if (st == ROPE_OK) st = rope_model_add_set(rm, "sliding_attention", &local, &sliding);
+    if (st == ROPE_OK && c->n_layers > ROPE_MAX_LAYERS) st = ROPE_E_CAPACITY;
+    if (st == ROPE_OK) {
+        rm->n_layers = c->n_layers;
+        for (int64_t l = 0; l < c->n_layers; l++)
+            rm->layer_set[l] = (int16_t)((l + 1) % 6 == 0 ? full : sliding);
+        st = rope_model_validate(rm);
+    }
+    if (st != ROPE_OK) return fail(err, errlen, "gemma3 rope model: %s", rope_strerror(st));
+    return 0;
+}
+
+/* Gemma 3 (llama.cpp's gemma3 architecture): the sliding window, the
+ * embedding scale sqrt(dim) (HF: hidden_size**0.5 cast to float32), RoPE
+ * rotate_half pairs (HF layout, not permuted by the converter) and the
+ * per-layer RoPE. The attention scale is query_pre_attn_scalar^-0.5, which
+ * the GGUF does not store: llama.cpp takes 1/sqrt(head_dim) (true for the
+ * 270M, 1B, 4B and 12B configs: query_pre_attn_scalar = head_dim = 256). */
+static int read_gemma3(const gguf_file *f, llama_config *c, char *err, size_t errlen) {
+    if (get_int(f, "gemma3", "attention.sliding_window", &c->sliding_window, 1, err, errlen) < 0)
+        return -1;
+    if (c->sliding_window < 1 || c->sliding_window > (1 << 24))
+        return fail(err, errlen, "metadata gemma3.attention.sliding_window = %lld is outside "
+                    "[1, 2^24]", (long long)c->sliding_window);
+    if (c->rotary_dim != c->head_dim)
+        return fail(err, errlen, "gemma3 with partial rotary (%lld of %lld) is not supported",
+                    (long long)c->rotary_dim, (long long)c->head_dim);
+    c->embed_scale = (float)sqrt((double)c->dim);
+    return gemma3_rope_layers(c, err, errlen);
+}
+
+int llama_layer_sliding(const llama_config *c, int64_t layer) {
+    int set = 0;
+    if (c->arch != LLAMA_ARCH_GEMMA3 ||
+        rope_model_layer_set(&c->rope_layers, layer, &set) != ROPE_OK || set < 0)
+        return 0;
+    return strcmp(c->rope_layers.set_name[set], "sliding_attention") == 0;
+}
+
 static const gguf_tensor *find_shaped(const gguf_file *f, const char *name, int64_t rows, int64_t cols,
                                       char *err, size_t errlen);
 
@@ -95,43 +168,46 @@ static int read_rope_freqs(const gguf_file *f, llama_config *c, char *err, size_
     return 0;
 }
 
+/* Hyperparameters and RoPE from the metadata (llama.cpp's key names). */
 static int read_config(const gguf_file *f, llama_config *c, char *err, size_t errlen) {
     char arch[64];
     if (gguf_get_cstr(f, "general.architecture", arch, sizeof arch) != GGUF_OK)
         return fail(err, errlen, "metadata general.architecture missing");
-    if (strcmp(arch, "llama") != 0)
-        return fail(err, errlen, "architecture '%s' is not supported (only 'llama')", arch);
     memset(c, 0, sizeof *c);
-    if (get_int(f, "llama.block_count", &c->n_layers, 1, err, errlen) < 0 ||
-        get_int(f, "llama.embedding_length", &c->dim, 1, err, errlen) < 0 ||
-        get_int(f, "llama.feed_forward_length", &c->hidden_dim, 1, err, errlen) < 0 ||
-        get_int(f, "llama.attention.head_count", &c->n_heads, 1, err, errlen) < 0 ||
-        get_int(f, "llama.context_length", &c->context_length, 1, err, errlen) < 0 ||
-        get_float(f, "llama.attention.layer_norm_rms_epsilon", &c->norm_eps, 1, err, errlen) < 0)
+    if (!strcmp(arch, "llama")) c->arch = LLAMA_ARCH_LLAMA;
+    else if (!strcmp(arch, "gemma3")) c->arch = LLAMA_ARCH_GEMMA3;
+    else return fail(err, errlen, "architecture '%s' is not supported ('llama', 'gemma3')", arch);
+    const char *A = c->arch == LLAMA_ARCH_GEMMA3 ? "gemma3" : "llama";
+    if (get_int(f, A, "block_count", &c->n_layers, 1, err, errlen) < 0 ||
+        get_int(f, A, "embedding_length", &c->dim, 1, err, errlen) < 0 ||
+        get_int(f, A, "feed_forward_length", &c->hidden_dim, 1, err, errlen) < 0 ||
+        get_int(f, A, "attention.head_count", &c->n_heads, 1, err, errlen) < 0 ||
+        get_int(f, A, "context_length", &c->context_length, 1, err, errlen) < 0 ||
+        get_float(f, A, "attention.layer_norm_rms_epsilon", &c->norm_eps, 1, err, errlen) < 0)
         return -1;
-    int r = get_int(f, "llama.attention.head_count_kv", &c->n_kv_heads, 0, err, errlen);
+    int r = get_int(f, A, "attention.head_count_kv", &c->n_kv_heads, 0, err, errlen);
     if (r < 0) return -1;
     if (r == 1) c->n_kv_heads = c->n_heads;
     /* every count bounded before any size is computed from it; the key named */
     const struct { const char *key; int64_t v, hi; } lim[] = {
-        {"llama.block_count", c->n_layers, 1024},
-        {"llama.embedding_length", c->dim, 1 << 20},
-        {"llama.feed_forward_length", c->hidden_dim, 1 << 22},
-        {"llama.attention.head_count", c->n_heads, 4096},
-        {"llama.attention.head_count_kv", c->n_kv_heads, 4096},
-        {"llama.context_length", c->context_length, 1 << 24}};
+        {"block_count", c->n_layers, 1024},
+        {"embedding_length", c->dim, 1 << 20},
+        {"feed_forward_length", c->hidden_dim, 1 << 22},
+        {"attention.head_count", c->n_heads, 4096},
+        {"attention.head_count_kv", c->n_kv_heads, 4096},
+        {"context_length", c->context_length, 1 << 24}};
     for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++)
         if (lim[i].v < 1 || lim[i].v > lim[i].hi)
-            return fail(err, errlen, "metadata %s = %lld is outside [1, %lld]", lim[i].key,
+            return fail(err, errlen, "metadata %s.%s = %lld is outside [1, %lld]", A, lim[i].key,
                         (long long)lim[i].v, (long long)lim[i].hi);
     /* the normalisation epsilon reaches every RMSNorm: finite and > 0, or NaN/Inf logits */
     if (!(c->norm_eps > 0) || !isfinite(c->norm_eps))
-        return fail(err, errlen, "metadata llama.attention.layer_norm_rms_epsilon = %g: must be a "
-                    "finite number > 0", (double)c->norm_eps);
+        return fail(err, errlen, "metadata %s.attention.layer_norm_rms_epsilon = %g: must be a "
+                    "finite number > 0", A, (double)c->norm_eps);
     if (c->n_heads % c->n_kv_heads != 0)
         return fail(err, errlen, "head_count %lld is not a multiple of head_count_kv %lld (GQA groups)",
                     (long long)c->n_heads, (long long)c->n_kv_heads);
-    r = get_int(f, "llama.attention.key_length", &c->head_dim, 0, err, errlen);
+    r = get_int(f, A, "attention.key_length", &c->head_dim, 0, err, errlen);
     if (r < 0) return -1;
     if (r == 1) {
         if (c->dim % c->n_heads) return fail(err, errlen, "embedding_length %% head_count != 0");
@@ -139,7 +215,7 @@ static int read_config(const gguf_file *f, llama_config *c, char *err, size_t er
     }
     if (c->head_dim < 2 || c->head_dim > ROPE_MAX_HEAD_DIM)
         return fail(err, errlen, "head dimension %lld out of range", (long long)c->head_dim);
-    r = get_int(f, "llama.rope.dimension_count", &c->rotary_dim, 0, err, errlen);
+    r = get_int(f, A, "rope.dimension_count", &c->rotary_dim, 0, err, errlen);
     if (r < 0) return -1;
     if (r == 1) c->rotary_dim = c->head_dim;
     if (c->rotary_dim < 2 || c->rotary_dim > c->head_dim || c->rotary_dim % 2)
@@ -149,7 +225,7 @@ static int read_config(const gguf_file *f, llama_config *c, char *err, size_t er
     rope_config *rc = &c->rope;
     rope_config_init(rc);
     float base = 10000.0f;
-    if (get_float(f, "llama.rope.freq_base", &base, 0, err, errlen) < 0) return -1;
+    if (get_float(f, A, "rope.freq_base", &base, 0, err, errlen) < 0) return -1;
     rc->rope_theta = base;
     rc->head_dim = c->head_dim;
     rc->partial_rotary_factor = (double)c->rotary_dim / (double)c->head_dim;
@@ -157,15 +233,16 @@ static int read_config(const gguf_file *f, llama_config *c, char *err, size_t er
 
     /* Scaling: llama.rope.scaling.type ("none", "linear", "yarn"), .factor,
      * .original_context_length; older files: llama.rope.scale_linear. */
-    char stype[32] = "none";
-    int st = gguf_get_cstr(f, "llama.rope.scaling.type", stype, sizeof stype);
+    char stype[32] = "none", tkey[64];
+    snprintf(tkey, sizeof tkey, "%s.rope.scaling.type", A);
+    int st = gguf_get_cstr(f, tkey, stype, sizeof stype);
     if (st != GGUF_OK && st != GGUF_E_NOT_FOUND)
-        return fail(err, errlen, "metadata llama.rope.scaling.type: %s", gguf_strerror(st));
+        return fail(err, errlen, "metadata %s: %s", tkey, gguf_strerror(st));
     float factor = 0.0f, lin = 0.0f;
-    if (get_float(f, "llama.rope.scaling.factor", &factor, 0, err, errlen) < 0) return -1;
-    if (get_float(f, "llama.rope.scale_linear", &lin, 0, err, errlen) < 0) return -1;
+    if (get_float(f, A, "rope.scaling.factor", &factor, 0, err, errlen) < 0) return -1;
+    if (get_float(f, A, "rope.scale_linear", &lin, 0, err, errlen) < 0) return -1;
     int64_t orig = 0;
-    if (get_int(f, "llama.rope.scaling.original_context_length", &orig, 0, err, errlen) < 0)
+    if (get_int(f, A, "rope.scaling.original_context_length", &orig, 0, err, errlen) < 0)
         return -1;
     if (st == GGUF_E_NOT_FOUND && lin > 0 && lin != 1.0f) {
         snprintf(stype, sizeof stype, "linear");
@@ -188,9 +265,12 @@ static int read_config(const gguf_file *f, llama_config *c, char *err, size_t er
     rope_freqs fr;
     rope_status rs = rope_freqs_compute(rc, c->context_length, &fr);
     if (rs != ROPE_OK)
-        return fail(err, errlen, "metadata llama.rope.* (freq_base %g, scaling %s): %s", (double)base,
-                    stype, rope_strerror(rs));
-    return 0;
+        return fail(err, errlen, "metadata %s.rope.* (freq_base %g, scaling %s): %s", A,
+                    (double)base, stype, rope_strerror(rs));
+    c->embed_scale = 1.0f;
+    c->attn_scale = 1.0 / sqrt((double)c->head_dim);
+    if (c->arch == LLAMA_ARCH_GEMMA3) return read_gemma3(f, c, err, errlen);
+    return layers_one_rope(c, err, errlen);
 }
 
 /* Tensor `name` after checking its shape is [rows][cols]. */
@@ -272,6 +352,16 @@ static int load_weights(const gguf_file *f, llama_model *m, int all_f32, float *
                          err, errlen))
                 return -1;
             if (W[i].vec && p) *W[i].vec = (float *)norm.f;
+        }
+        if (c->arch != LLAMA_ARCH_GEMMA3) continue;
+        /* Gemma 3: QK-norm and the post-attention / post-MLP norms (float32) */
+        const struct { const char *t; int64_t cols; float **vec; } G[] = {
+            {"attn_q_norm", c->head_dim, &L->q_norm}, {"attn_k_norm", c->head_dim, &L->k_norm},
+            {"post_attention_norm", D, &L->post_attn_norm}, {"post_ffw_norm", D, &L->post_ffw_norm}};
+        for (size_t i = 0; i < sizeof G / sizeof G[0]; i++) {
+            snprintf(name, sizeof name, "blk.%lld.%s.weight", (long long)l, G[i].t);
+            if (load_mat(f, name, 1, G[i].cols, 1, &norm, p, floats, err, errlen)) return -1;
+            if (p) *G[i].vec = (float *)norm.f;
         }
     }
     if (load_mat(f, "output_norm.weight", 1, D, 1, &norm, p, floats, err, errlen)) return -1;
@@ -392,8 +482,11 @@ struct llama_session {
     int64_t n_ctx, max_batch, pos;
     int n_threads;
     rope_style style;
-    rope_freqs freqs;
-    rope_table *table;
+    /* one frequency set and table per layer type (cfg.rope_layers); the
+     * override of llama_session_opts.rope replaces set `primary` */
+    int n_sets, primary;
+    rope_freqs freqs[ROPE_MAX_SETS];
+    rope_table *table[ROPE_MAX_SETS];
     rope_pool *pool;
     rope_kv_cache **cache;   /* one per layer */
     /* scratch, max_batch rows each */
@@ -443,24 +536,37 @@ int llama_session_create(const llama_model *m, const llama_session_opts *o, llam
     s->n_ctx = o->n_ctx > 0 ? o->n_ctx : c->context_length;
     s->max_batch = o->max_batch > 0 ? o->max_batch : 256;
     if (s->max_batch > s->n_ctx) s->max_batch = s->n_ctx;
-    s->style = o->style != ROPE_STYLE_NONE ? o->style : ROPE_STYLE_INTERLEAVED;
+    /* GGUF llama: Q/K rows permuted by the converter (interleaved pairs);
+     * gemma3: HF's layout kept (rotate_half, ggml's NEOX rope) */
+    s->style = o->style != ROPE_STYLE_NONE ? o->style
+               : c->arch == LLAMA_ARCH_GEMMA3 ? ROPE_STYLE_HALF : ROPE_STYLE_INTERLEAVED;
     s->n_threads = o->n_threads > 0 ? o->n_threads : 1;
     if (s->n_ctx > (1 << 24) || s->max_batch > (1 << 16) || s->n_threads > 256) {
         free(s);
         return fail(err, errlen, "context, batch or thread count too large");
     }
 
-    /* RoPE: frequencies from the config (the file's unless overridden), a
-     * cos/sin table for every position of the context. */
-    rope_config rc = o->rope ? *o->rope : c->rope;
-    rope_status st = rope_freqs_compute(&rc, o->freqs_seq_len > 0 ? o->freqs_seq_len : s->n_ctx,
-                                        &s->freqs);
-    if (st != ROPE_OK || s->freqs.rotary_dim != c->rotary_dim) {
-        free(s);
-        return fail(err, errlen, "rope frequencies: %s",
-                    st != ROPE_OK ? rope_strerror(st) : "rotary dim differs from the model's");
+    /* RoPE: per layer type, frequencies from the model's rope_model (the
+     * full-attention set overridden by o->rope), a cos/sin table for every
+     * position of the context. */
+    rope_model rm = c->rope_layers;
+    rope_status st = rope_model_find_set(&rm, "full_attention", &s->primary);
+    if (st == ROPE_OK && o->rope) rm.set[s->primary] = *o->rope;
+    s->n_sets = rm.n_sets;
+    for (int k = 0; st == ROPE_OK && k < rm.n_sets; k++) {
+        st = rope_model_set_freqs(&rm, k, o->freqs_seq_len > 0 ? o->freqs_seq_len : s->n_ctx,
+                                  &s->freqs[k]);
+        if (st == ROPE_OK && s->freqs[k].rotary_dim != c->rotary_dim) {
+            free(s);
+            return fail(err, errlen, "rope frequencies: rotary dim differs from the model's");
+        }
     }
-    st = rope_table_create(&s->freqs, s->n_ctx, ROPE_PRECISION_ACCURATE, &s->table);
+    if (st != ROPE_OK) {
+        free(s);
+        return fail(err, errlen, "rope frequencies: %s", rope_strerror(st));
+    }
+    for (int k = 0; st == ROPE_OK && k < s->n_sets; k++)
+        st = rope_table_create(&s->freqs[k], s->n_ctx, ROPE_PRECISION_ACCURATE, &s->table[k]);
     if (st == ROPE_OK) st = rope_pool_create(s->n_threads, &s->pool);
     s->cache = calloc((size_t)c->n_layers, sizeof *s->cache);
     if (st == ROPE_OK && !s->cache) st = ROPE_E_NOMEM;
@@ -509,7 +615,7 @@ void llama_session_free(llama_session *s) {
     if (s->cache)
         for (int64_t l = 0; l < s->m->cfg.n_layers; l++) rope_kv_cache_free(s->cache[l]);
     free(s->cache);
-    rope_table_free(s->table);
+    for (int k = 0; k < s->n_sets; k++) rope_table_free(s->table[k]);
     rope_pool_free(s->pool);
     free(s->x);
     free(s->xb);
@@ -538,13 +644,21 @@ int llama_session_reset_at(llama_session *s, int64_t pos) {
 }
 
 /* The RoPE parameters of every append (and of the shifts, which must match). */
-static rope_apply_params session_rope(const llama_session *s) {
+static int layer_set(const llama_session *s, int64_t layer) {
+    int set = 0;
+    if (rope_model_layer_set(&s->m->cfg.rope_layers, layer, &set) != ROPE_OK || set < 0) set = 0;
+    return set; /* validated at load: every layer has a set */
+}
+
+/* Layer l's RoPE parameters for every append (and the shifts, which must match). */
+static rope_apply_params session_rope(const llama_session *s, int64_t layer) {
+    const int set = layer_set(s, layer);
     rope_apply_params rp;
     rope_apply_params_init(&rp);
     rp.style = s->style;
-    rp.table = s->table;
+    rp.table = s->table[set];
     rp.rotary_dim = s->m->cfg.rotary_dim;
-    rp.attention_factor = (float)s->freqs.attention_factor; /* yarn: multiplies cos and sin */
+    rp.attention_factor = (float)s->freqs[set].attention_factor; /* yarn: multiplies cos and sin */
     rp.pool = s->pool;
     return rp;
 }
@@ -556,8 +670,8 @@ int llama_session_shift(llama_session *s, int64_t n_keep, int64_t n_discard, cha
     if (n_keep < 0 || n_discard < 1 || n_keep > s->pos || n_discard > s->pos - n_keep)
         return fail(err, errlen, "shift: keep %lld, discard %lld of %lld tokens", (long long)n_keep,
                     (long long)n_discard, (long long)s->pos);
-    const rope_apply_params rp = session_rope(s);
     for (int64_t l = 0; l < s->m->cfg.n_layers; l++) {
+        const rope_apply_params rp = session_rope(s, l);
         rope_status st = rope_kv_cache_remove(s->cache[l], 0, n_keep, n_keep + n_discard);
         if (st == ROPE_OK)
             st = rope_kv_cache_shift(s->cache[l], &rp, 0, n_keep + n_discard, s->pos, -n_discard);
@@ -572,7 +686,7 @@ int64_t llama_session_pos(const llama_session *s) { return s->pos; }
 int64_t llama_session_n_ctx(const llama_session *s) { return s->n_ctx; }
 int64_t llama_session_max_batch(const llama_session *s) { return s->max_batch; }
 const llama_model *llama_session_model(const llama_session *s) { return s->m; }
-const rope_freqs *llama_session_freqs(const llama_session *s) { return &s->freqs; }
+const rope_freqs *llama_session_freqs(const llama_session *s) { return &s->freqs[s->primary]; }
 
 /* ------------------------------------------------------------ forward */
 
@@ -672,6 +786,86 @@ static const float *q8_round(llama_session *s, const float *x, int64_t n, int64_
     return s->qx;
 }
 
+/* GELU, tanh approximation (HF gelu_pytorch_tanh, Gemma's hidden_activation). */
+static float gelu_tanh(float x) {
+    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+}
+
+/* Attention block of layer l for n tokens at positions pos..: s->x += ... .
+ * LLaMA: q, k rotated (k by the cache as it is written). Gemma 3: q and k
+ * RMS-normalised per head then rotated, and appended, by librope's fused
+ * rope_kv_cache_append_qk_norm; the output is RMS-normalised before the add. */
+static rope_status attn_block(llama_session *s, int64_t l, int64_t n, const rope_positions *pos) {
+    const llama_config *c = &s->m->cfg;
+    const llama_layer *L = &s->m->layers[l];
+    const int64_t D = c->dim, hd = c->head_dim, qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
+    const int set = layer_set(s, l);
+    const rope_apply_params rp = session_rope(s, l);
+    rope_attention_params ap;
+    rope_attention_params_init(&ap);
+    ap.softmax_scale = s->freqs[set].softmax_scale_factor * c->attn_scale;
+    ap.sliding_window = llama_layer_sliding(c, l) ? c->sliding_window : 0;
+    ap.pool = s->pool;
+    rope_tensor tq, tk, tv, tatt;
+    rope_tensor_contiguous(&tq, s->q, ROPE_F32, 1, n, c->n_heads, hd);
+    rope_tensor_contiguous(&tatt, s->att, ROPE_F32, 1, n, c->n_heads, hd);
+    rope_tensor_contiguous(&tk, s->k, ROPE_F32, 1, n, c->n_kv_heads, hd);
+    rope_tensor_contiguous(&tv, s->v, ROPE_F32, 1, n, c->n_kv_heads, hd);
+
+    rmsnorm(s->xb, s->x, L->attn_norm, n, D, c->norm_eps);
+    const float *a = q8_round(s, s->xb, n, D);
+    matmul(s, s->q, a, &L->wq, n, D, qd, 0);
+    matmul(s, s->k, a, &L->wk, n, D, kvd, 0);
+    matmul(s, s->v, a, &L->wv, n, D, kvd, 0);
+    rope_status st;
+    if (L->q_norm) {
+        rope_qk_norm qn = {.q_weight = L->q_norm, .k_weight = L->k_norm, .eps = c->norm_eps,
+                           .weight_plus_one = 0 /* the GGUF weights hold the 1 already */};
+        st = rope_kv_cache_append_qk_norm(s->cache[l], &rp, &qn, pos, &tq, &tq, &tk, &tv);
+    } else {
+        st = rope_apply(&rp, pos, &tq, &tq);
+        if (s->emulate_q8)
+            for (int64_t i = 0; i < n * qd; i++) s->q[i] = rope_f16_to_f32(rope_f32_to_f16(s->q[i]));
+        if (st == ROPE_OK) st = rope_kv_cache_append(s->cache[l], &rp, pos, &tk, &tv);
+    }
+    /* softmax(q·Kᵀ·scale + causal (and window) mask)·V over the cached entries;
+     * q head h reads kv head h / (n_heads/n_kv_heads). */
+    if (st == ROPE_OK) st = rope_attention(s->cache[l], &ap, pos, &tq, &tatt);
+    if (st != ROPE_OK) return st;
+    if (L->post_attn_norm) {
+        matmul(s, s->xb, s->att, &L->wo, n, qd, D, 0);
+        rmsnorm(s->xb, s->xb, L->post_attn_norm, n, D, c->norm_eps);
+        for (int64_t i = 0; i < n * D; i++) s->x[i] += s->xb[i];
+    } else {
+        matmul(s, s->x, q8_round(s, s->att, n, qd), &L->wo, n, qd, D, 1); /* h += Wo·o */
+    }
+    return ROPE_OK;
+}
+
+/* MLP block: LLaMA SwiGLU, Gemma 3 GeGLU (gelu_tanh gate) with a post-norm. */
+static void ffn_block(llama_session *s, int64_t l, int64_t n) {
+    const llama_config *c = &s->m->cfg;
+    const llama_layer *L = &s->m->layers[l];
+    const int64_t D = c->dim, F = c->hidden_dim;
+    rmsnorm(s->xb, s->x, L->ffn_norm, n, D, c->norm_eps);
+    const float *a = q8_round(s, s->xb, n, D);
+    matmul(s, s->hb, a, &L->w_gate, n, D, F, 0);
+    matmul(s, s->hb2, a, &L->w_up, n, D, F, 0);
+    if (c->arch == LLAMA_ARCH_GEMMA3) {
+        for (int64_t i = 0; i < n * F; i++) s->hb[i] = gelu_tanh(s->hb[i]) * s->hb2[i];
+        matmul(s, s->xb, s->hb, &L->w_down, n, F, D, 0);
+        rmsnorm(s->xb, s->xb, L->post_ffw_norm, n, D, c->norm_eps);
+        for (int64_t i = 0; i < n * D; i++) s->x[i] += s->xb[i];
+        return;
+    }
+    for (int64_t i = 0; i < n * F; i++) {
+        const float g = s->hb[i];
+        s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i]; /* SiLU(g) ⊙ u */
+    }
+    matmul(s, s->x, q8_round(s, s->hb, n, F), &L->w_down, n, F, D, 1); /* h += W_down·(...) */
+}
+
 int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *logits,
                   int64_t n_logits, char *err, size_t errlen) {
     if (!s || !tokens) return fail(err, errlen, "NULL argument");
@@ -689,61 +883,24 @@ int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *log
         if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
             return fail(err, errlen, "token id %d out of range", (int)tokens[t]);
 
-    const int64_t D = c->dim, hd = c->head_dim, qd = c->n_heads * hd, kvd = c->n_kv_heads * hd,
-                  F = c->hidden_dim;
+    const int64_t D = c->dim;
     int64_t len0 = 0; /* cache entries before this call (== pos unless reset_at) */
     rope_kv_cache_length(s->cache[0], 0, &len0);
-
-    /* RoPE parameters: positions pos .. pos+n-1 index the table's rows. */
-    const rope_apply_params rp = session_rope(s);
     rope_positions pos = {.offset = s->pos};
-    rope_attention_params ap;
-    rope_attention_params_init(&ap);
-    ap.softmax_scale = s->freqs.softmax_scale_factor / sqrt((double)hd);
-    ap.pool = s->pool;
-    rope_tensor tq, tk, tv, tatt;
-    rope_tensor_contiguous(&tq, s->q, ROPE_F32, 1, n, c->n_heads, hd);
-    rope_tensor_contiguous(&tatt, s->att, ROPE_F32, 1, n, c->n_heads, hd);
-    rope_tensor_contiguous(&tk, s->k, ROPE_F32, 1, n, c->n_kv_heads, hd);
-    rope_tensor_contiguous(&tv, s->v, ROPE_F32, 1, n, c->n_kv_heads, hd);
 
-    /* h = E[token] */
-    for (int64_t t = 0; t < n; t++)
+    /* h = E[token] (· sqrt(dim) for Gemma) */
+    for (int64_t t = 0; t < n; t++) {
         embed_row(&m->token_embd, tokens[t], D, s->x + t * D);
-
+        if (c->embed_scale != 1.0f)
+            for (int64_t i = 0; i < D; i++) s->x[t * D + i] *= c->embed_scale;
+    }
     for (int64_t l = 0; l < c->n_layers; l++) {
-        const llama_layer *L = &m->layers[l];
-
-        /* attention block */
-        rmsnorm(s->xb, s->x, L->attn_norm, n, D, c->norm_eps);
-        const float *a = q8_round(s, s->xb, n, D);
-        matmul(s, s->q, a, &L->wq, n, D, qd, 0);
-        matmul(s, s->k, a, &L->wk, n, D, kvd, 0);
-        matmul(s, s->v, a, &L->wv, n, D, kvd, 0);
-        /* q rotated here; k rotated by the cache as it is written. */
-        rope_status st = rope_apply(&rp, &pos, &tq, &tq);
-        if (s->emulate_q8)
-            for (int64_t i = 0; i < n * qd; i++) s->q[i] = rope_f16_to_f32(rope_f32_to_f16(s->q[i]));
-        if (st == ROPE_OK) st = rope_kv_cache_append(s->cache[l], &rp, &pos, &tk, &tv);
-        /* softmax(q·Kᵀ·scale + causal mask)·V over every cached entry at a
-         * position <= the query's; q head h reads kv head h / (n_heads/n_kv_heads). */
-        if (st == ROPE_OK) st = rope_attention(s->cache[l], &ap, &pos, &tq, &tatt);
+        rope_status st = attn_block(s, l, n, &pos);
         if (st != ROPE_OK) {
             for (int64_t j = 0; j < c->n_layers; j++) rope_kv_cache_truncate(s->cache[j], 0, len0);
             return fail(err, errlen, "layer %lld attention: %s", (long long)l, rope_strerror(st));
         }
-        matmul(s, s->x, q8_round(s, s->att, n, qd), &L->wo, n, qd, D, 1); /* h += Wo·o */
-
-        /* SwiGLU MLP block */
-        rmsnorm(s->xb, s->x, L->ffn_norm, n, D, c->norm_eps);
-        a = q8_round(s, s->xb, n, D);
-        matmul(s, s->hb, a, &L->w_gate, n, D, F, 0);
-        matmul(s, s->hb2, a, &L->w_up, n, D, F, 0);
-        for (int64_t i = 0; i < n * F; i++) {
-            const float g = s->hb[i];
-            s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i]; /* SiLU(g) ⊙ u */
-        }
-        matmul(s, s->x, q8_round(s, s->hb, n, F), &L->w_down, n, F, D, 1); /* h += W_down·(...) */
+        ffn_block(s, l, n);
     }
     s->pos += n;
 

@@ -31,8 +31,13 @@ extern "C" {
  * the directory holding the executable (./build/rope from the repo root). */
 #define LLAMA_DEFAULT_MODEL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
+/* Architectures (general.architecture). gemma3: Gemma 3 text models (sliding
+ * and global layers with their own RoPE, QK-norm, GeGLU, sandwich norms). */
+typedef enum llama_arch { LLAMA_ARCH_LLAMA = 0, LLAMA_ARCH_GEMMA3 = 1 } llama_arch;
+
 typedef struct llama_config {
-    int64_t n_layers;        /* llama.block_count */
+    llama_arch arch;
+    int64_t n_layers;        /* llama.block_count (gemma3.*: the same keys) */
     int64_t dim;             /* llama.embedding_length */
     int64_t hidden_dim;      /* llama.feed_forward_length (SwiGLU inner size) */
     int64_t n_heads;         /* llama.attention.head_count */
@@ -50,7 +55,16 @@ typedef struct llama_config {
     rope_config rope;
     double rope_freq_factors[ROPE_MAX_FREQS];
     int64_t n_rope_freq_factors;
+    /* Per layer: one frequency set per layer type ("full_attention" = rope
+     * above; Gemma 3 adds "sliding_attention") and the layer -> set map. */
+    rope_model rope_layers;
+    int64_t sliding_window;  /* gemma3.attention.sliding_window (sliding layers); 0 = none */
+    float embed_scale;       /* the embedding is multiplied by it: 1, Gemma sqrt(dim) */
+    double attn_scale;       /* softmax scale before RoPE's factor: 1/sqrt(head_dim) */
 } llama_config;
+
+/* 1 when layer l attends through the sliding window (Gemma 3 local layers). */
+int llama_layer_sliding(const llama_config *c, int64_t layer);
 
 /* A weight matrix, row-major [out][in] as GGUF stores it (ne[0] = in is the
  * fastest dimension): y = W·x. Either the file's quantised blocks used in
@@ -71,6 +85,12 @@ typedef struct llama_layer {
     llama_mat w_gate;  /* [hidden_dim][dim] */
     llama_mat w_up;    /* [hidden_dim][dim] */
     llama_mat w_down;  /* [dim][hidden_dim] */
+    /* Gemma 3 only (NULL otherwise). GGUF norm weights already hold Gemma's
+     * (1 + w): llama.cpp's converter adds the 1, so x·w here is HF's x·(1+w). */
+    float *q_norm;         /* [head_dim] RMSNorm of each q head before RoPE */
+    float *k_norm;         /* [head_dim] */
+    float *post_attn_norm; /* [dim] on the attention output, before the residual add */
+    float *post_ffw_norm;  /* [dim] on the MLP output */
 } llama_layer;
 
 typedef struct llama_model {

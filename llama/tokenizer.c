@@ -22,6 +22,7 @@
 #define _GNU_SOURCE /* memmem (linear: two-way), getrandom */
 #include "tokenizer.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <sys/random.h>
 #include <time.h>
@@ -374,6 +375,9 @@ struct tokenizer {
     int32_t n_specials;
     uint8_t *eog;
     int digits_split;       /* smollm family: \p{N} pieces first */
+    int spm;                /* tokenizer.ggml.model "llama": SentencePiece BPE by score */
+    int spm_space_prefix;   /* tokenizer.ggml.add_space_prefix (llama.cpp default: 1) */
+    float *score;           /* spm: tokenizer.ggml.scores */
     uint32_t byte_cp[256];  /* byte -> printable code point (GPT-2 bytes_to_unicode) */
     int16_t cp_byte[324];   /* inverse, -1 where none */
 };
@@ -399,6 +403,7 @@ void tokenizer_free(tokenizer *t) {
     free(t->merge_map.slot);
     free(t->specials);
     free(t->eog);
+    free(t->score);
     free(t);
 }
 
@@ -492,12 +497,14 @@ int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t e
         set_err(err, errlen, "tokenizer.ggml.model: %s", gguf_strerror(st));
         return st;
     }
-    if (!str_is(model, "gpt2")) {
-        set_err(err, errlen, "tokenizer model '%.*s' is not supported (only GPT-2 style byte-level BPE, \"gpt2\")",
+    const int spm = str_is(model, "llama");
+    if (!str_is(model, "gpt2") && !spm) {
+        set_err(err, errlen, "tokenizer model '%.*s' is not supported (GPT-2 style byte-level BPE "
+                "\"gpt2\" and SentencePiece \"llama\")",
                 (int)(model.len > 40 ? 40 : model.len), model.data);
         return GGUF_E_UNSUPPORTED;
     }
-    st = gguf_get_str(f, "tokenizer.ggml.pre", &pre);
+    st = spm ? GGUF_OK : gguf_get_str(f, "tokenizer.ggml.pre", &pre);
     if (st) {
         set_err(err, errlen, "tokenizer.ggml.pre: %s (the pre-tokeniser must be named)", gguf_strerror(st));
         return st;
@@ -506,10 +513,10 @@ int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t e
     static const char *digit_family[] = {"smollm", "starcoder", "refact", "command-r", "codeshell",
                                          "exaone", "minerva"};
     static const char *gpt2_family[] = {"gpt2", "mpt", "olmo", "jais"};
-    int digits = -1;
-    for (size_t i = 0; i < sizeof digit_family / sizeof *digit_family; i++)
+    int digits = spm ? 0 : -1;
+    for (size_t i = 0; !spm && i < sizeof digit_family / sizeof *digit_family; i++)
         if (str_is(pre, digit_family[i])) digits = 1;
-    for (size_t i = 0; i < sizeof gpt2_family / sizeof *gpt2_family; i++)
+    for (size_t i = 0; !spm && i < sizeof gpt2_family / sizeof *gpt2_family; i++)
         if (str_is(pre, gpt2_family[i])) digits = 0;
     if (digits < 0) {
         set_err(err, errlen, "pre-tokeniser '%.*s' is not supported (supported: smollm and the GPT-2 regex family)",
@@ -517,20 +524,28 @@ int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t e
         return GGUF_E_UNSUPPORTED;
     }
 
-    const gguf_value *toks, *merges, *types = NULL;
+    /* SentencePiece files carry scores instead of merges (the merge of two
+     * pieces is the vocabulary entry they spell, ranked by its score). */
+    const gguf_value *toks, *merges = NULL, *types = NULL, *scores = NULL;
     if ((st = gguf_get_array(f, "tokenizer.ggml.tokens", &toks))) {
         set_err(err, errlen, "tokenizer.ggml.tokens: %s", gguf_strerror(st));
         return st;
     }
-    if ((st = gguf_get_array(f, "tokenizer.ggml.merges", &merges))) {
-        set_err(err, errlen, "tokenizer.ggml.merges: %s", gguf_strerror(st));
+    if ((st = gguf_get_array(f, spm ? "tokenizer.ggml.scores" : "tokenizer.ggml.merges",
+                             spm ? &scores : &merges))) {
+        set_err(err, errlen, "tokenizer.ggml.%s: %s", spm ? "scores" : "merges", gguf_strerror(st));
         return st;
     }
-    if (toks->v.arr.type != GGUF_TYPE_STRING || merges->v.arr.type != GGUF_TYPE_STRING) {
+    if (toks->v.arr.type != GGUF_TYPE_STRING || (merges && merges->v.arr.type != GGUF_TYPE_STRING)) {
         set_err(err, errlen, "tokenizer.ggml.tokens and .merges must be arrays of strings");
         return GGUF_E_TYPE;
     }
-    uint64_t nv = gguf_array_len(toks), nm = gguf_array_len(merges);
+    uint64_t nv = gguf_array_len(toks), nm = merges ? gguf_array_len(merges) : 0;
+    if (scores && gguf_array_len(scores) != nv) {
+        set_err(err, errlen, "tokenizer.ggml.scores has %llu entries for %llu tokens",
+                (unsigned long long)gguf_array_len(scores), (unsigned long long)nv);
+        return GGUF_E_FORMAT;
+    }
     if (nv == 0 || nv > (1u << 30) || nm > (1u << 30)) {
         set_err(err, errlen, "vocabulary of %llu tokens / %llu merges is out of range",
                 (unsigned long long)nv, (unsigned long long)nm);
@@ -551,7 +566,24 @@ int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t e
     if (!t) goto nomem;
     t->n_vocab = (int32_t)nv;
     t->digits_split = digits;
+    t->spm = spm;
     init_byte_map(t);
+    if (spm) {
+        int pfx = 1;
+        if (gguf_get_bool(f, "tokenizer.ggml.add_space_prefix", &pfx) != GGUF_OK) pfx = 1;
+        t->spm_space_prefix = pfx;
+        t->score = malloc(sizeof(float) * (size_t)nv);
+        if (!t->score) goto nomem;
+        for (uint64_t i = 0; i < nv; i++) {
+            double v = 0;
+            if (gguf_array_get_f64(scores, i, &v) != GGUF_OK || !isfinite(v)) {
+                set_err(err, errlen, "tokenizer.ggml.scores must hold finite numbers");
+                tokenizer_free(t);
+                return GGUF_E_TYPE;
+            }
+            t->score[i] = (float)v;
+        }
+    }
 
     /* Token texts and types. */
     size_t total = 0;
@@ -663,7 +695,16 @@ int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t e
         const unsigned char *s = (const unsigned char *)t->text[i].s;
         size_t n = t->text[i].n, k = 0;
         t->piece[i].s = w;
-        if (t->type[i] == TOKEN_TYPE_NORMAL) {
+        if (t->type[i] == TOKEN_TYPE_NORMAL && t->spm) {
+            while (k < n) { /* SentencePiece: U+2581 stands for a space */
+                if (k + 3 <= n && s[k] == 0xE2 && s[k + 1] == 0x96 && s[k + 2] == 0x81) {
+                    *w++ = ' ';
+                    k += 3;
+                } else {
+                    *w++ = (char)s[k++];
+                }
+            }
+        } else if (t->type[i] == TOKEN_TYPE_NORMAL) {
             while (k < n) {
                 size_t k0 = k;
                 uint32_t cp = utf8_next(s, n, &k);
@@ -968,6 +1009,144 @@ static void encode_text(const tokenizer *t, scratch *s, const char *text, size_t
     free(cps);
 }
 
+/* ------------------------------------------------- SentencePiece (spm) */
+
+/*
+ * SentencePiece BPE as llama.cpp's llm_tokenizer_spm runs it on a GGUF
+ * vocabulary: spaces become U+2581, every UTF-8 character starts as a
+ * symbol, and repeatedly the adjacent pair whose concatenation is in the
+ * vocabulary with the highest score (ties: the leftmost) is merged. A final
+ * symbol that is not a token falls back to its bytes (<0xXX> tokens, else
+ * the unknown token). A max-heap of candidate pairs; a stale pair (one side
+ * merged since) is skipped when popped. O(n log n) in the text length.
+ */
+typedef struct spm_sym {
+    size_t off;       /* in the escaped text */
+    size_t n;         /* bytes; 0 once merged into its left neighbour */
+    int64_t prev, next;
+} spm_sym;
+
+typedef struct spm_pair {
+    float score;
+    int64_t left, right;
+    size_t size;
+} spm_pair;
+
+typedef struct spm_heap {
+    spm_pair *v;
+    size_t n, cap;
+    int oom;
+} spm_heap;
+
+static int pair_before(const spm_pair *a, const spm_pair *b) {
+    return a->score > b->score || (a->score == b->score && a->left < b->left);
+}
+
+static void heap_push(spm_heap *h, spm_pair p) {
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 64;
+        spm_pair *v = realloc(h->v, cap * sizeof *v);
+        if (!v) {
+            h->oom = 1;
+            return;
+        }
+        h->v = v;
+        h->cap = cap;
+    }
+    size_t i = h->n++;
+    while (i > 0 && pair_before(&p, &h->v[(i - 1) / 2])) {
+        h->v[i] = h->v[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h->v[i] = p;
+}
+
+static spm_pair heap_pop(spm_heap *h) {
+    spm_pair top = h->v[0], last = h->v[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n) break;
+        if (c + 1 < h->n && pair_before(&h->v[c + 1], &h->v[c])) c++;
+        if (!pair_before(&h->v[c], &last)) break;
+        h->v[i] = h->v[c];
+        i = c;
+    }
+    if (h->n) h->v[i] = last;
+    return top;
+}
+
+static void spm_try_pair(const tokenizer *t, const char *buf, const spm_sym *sym, int64_t l,
+                         int64_t r, spm_heap *h) {
+    if (l < 0 || r < 0) return;
+    const size_t size = sym[l].n + sym[r].n;
+    int32_t id = map_find(&t->vocab, t->text, buf + sym[l].off, size);
+    if (id >= 0) heap_push(h, (spm_pair){t->score[id], l, r, size});
+}
+
+static void spm_emit(const tokenizer *t, const char *buf, const spm_sym *y, ivec *out) {
+    int32_t id = map_find(&t->vocab, t->text, buf + y->off, y->n);
+    if (id >= 0) {
+        ivec_push(out, id);
+        return;
+    }
+    for (size_t k = 0; k < y->n; k++) {
+        char hex[8];
+        snprintf(hex, sizeof hex, "<0x%02X>", (unsigned char)buf[y->off + k]);
+        int32_t b = map_find(&t->vocab, t->text, hex, 6);
+        if (b < 0) b = map_find(&t->vocab, t->text, "<unk>", 5);
+        if (b >= 0) ivec_push(out, b);
+    }
+}
+
+static void spm_encode(const tokenizer *t, const char *text, size_t len, int space_prefix,
+                       ivec *out) {
+    size_t spaces = space_prefix;
+    for (size_t i = 0; i < len; i++) spaces += text[i] == ' ';
+    char *buf = malloc(len + 2 * spaces + 3);
+    spm_sym *sym = malloc((len + spaces + 1) * sizeof *sym);
+    spm_heap h = {0};
+    if (!buf || !sym) goto oom;
+    size_t w = 0;
+    if (space_prefix) memcpy(buf + w, "\xE2\x96\x81", 3), w += 3;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == ' ') memcpy(buf + w, "\xE2\x96\x81", 3), w += 3;
+        else buf[w++] = text[i];
+    }
+    int64_t n = 0;
+    for (size_t i = 0; i < w;) {
+        size_t k = i;
+        (void)utf8_next((const unsigned char *)buf, w, &k); /* one character (or one bad byte) */
+        sym[n] = (spm_sym){i, k - i, n - 1, -1};
+        if (n > 0) sym[n - 1].next = n;
+        n++;
+        i = k;
+    }
+    for (int64_t i = 1; i < n; i++) spm_try_pair(t, buf, sym, i - 1, i, &h);
+    while (h.n && !h.oom) {
+        spm_pair p = heap_pop(&h);
+        spm_sym *l = &sym[p.left], *r = &sym[p.right];
+        if (l->n == 0 || r->n == 0 || l->n + r->n != p.size) continue; /* stale */
+        l->n += r->n;
+        r->n = 0;
+        l->next = r->next;
+        if (r->next >= 0) sym[r->next].prev = p.left;
+        spm_try_pair(t, buf, sym, l->prev, p.left, &h);
+        spm_try_pair(t, buf, sym, p.left, l->next, &h);
+    }
+    if (h.oom) goto oom;
+    for (int64_t i = n ? 0 : -1; i >= 0; i = sym[i].next) spm_emit(t, buf, &sym[i], out);
+    free(buf);
+    free(sym);
+    free(h.v);
+    return;
+oom:
+    out->oom = 1;
+    free(buf);
+    free(sym);
+    free(h.v);
+}
+
 typedef struct frag {
     int32_t id;     /* -1: raw text */
     size_t off, len;
@@ -1047,6 +1226,7 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int parse
     }
     for (size_t f = 0; f < nfr; f++) {
         if (fr[f].id >= 0) ivec_push(&out, fr[f].id);
+        else if (t->spm) spm_encode(t, text + fr[f].off, fr[f].len, t->spm_space_prefix && f == 0, &out);
         else encode_text(t, &s, text + fr[f].off, fr[f].len, &out);
         if (out.oom || s.oom) goto nomem;
     }
