@@ -40,8 +40,10 @@
 #define GEMMA "../models/gemma-3-270m-q4_k_m.gguf"
 #define GOLD "golden/gemma3/"
 /* |ours - HF| <= LOGIT_TOL·(1 + |HF|): float32 both, different summation
- * orders (OpenBLAS vs PyTorch) over 18 layers; measured values printed. */
-#define LOGIT_TOL 2e-3
+ * orders (OpenBLAS vs PyTorch) over 18 layers. Measured: 2.1e-6 (16-token
+ * prompt, HF's top-5 at every position), 1.04e-4 (640-token prompt: top-20
+ * and every 64th logit of the last position); printed on every run. */
+#define LOGIT_TOL 5e-4
 
 static int read_ids(const char *line, const char *tag, int32_t *ids, int cap) {
     size_t tl = strlen(tag);
