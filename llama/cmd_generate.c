@@ -277,6 +277,12 @@ int cmd_generate(int argc, char **argv) {
     double t_gen = now_s() - t2;
     fputc('\n', stdout);
     fflush(stdout);
+    char layers_note[96] = ""; /* Gemma 3: the sliding layers' own RoPE and window */
+    int sl = 0;
+    if (m->cfg.arch == LLAMA_ARCH_GEMMA3 &&
+        rope_model_find_set(&m->cfg.rope_layers, "sliding_attention", &sl) == ROPE_OK)
+        snprintf(layers_note, sizeof layers_note, " (sliding layers %g, window %lld)",
+                 m->cfg.rope_layers.set[sl].rope_theta, (long long)m->cfg.sliding_window);
     /* Decode speed counts the forward passes: one per generated token but the last. */
     int64_t n_fwd = n_done > 0 ? n_done - 1 : 0;
     fprintf(stderr,
@@ -287,7 +293,7 @@ int cmd_generate(int argc, char **argv) {
             model_path, (long long)m->cfg.n_layers, (long long)m->cfg.dim,
             (long long)m->cfg.n_heads, (long long)m->cfg.n_kv_heads,
             m->cfg.arch == LLAMA_ARCH_GEMMA3 ? "rotate_half" : "interleaved", m->cfg.rope.rope_theta,
-            m->cfg.arch == LLAMA_ARCH_GEMMA3 ? " (sliding layers 1e4, window 512)" : "",
+            layers_note,
             rope_isa_name(), (long long)threads, threads == 1 ? "" : "s", t_load, n_prompt,
             (double)n_prompt / t_prompt, (long long)n_done,
             n_fwd > 0 && t_gen > 0 ? (double)n_fwd / t_gen : 0.0, (long long)llama_session_n_ctx(s),
