@@ -44,7 +44,8 @@ static void check_ppl(int argc, char **argv) {
     if (ppl_parse_args(argc, argv, &o, NULL) != CLI_OPTS_RUN) return;
     if (!o.text_path || (o.ctx != 0 && (o.ctx < 2 || o.ctx > (1 << 20))) || o.stride < 0 ||
         o.threads < 1 || o.threads > 256 ||
-        (o.style != ROPE_STYLE_INTERLEAVED && o.style != ROPE_STYLE_HALF))
+        (o.style != ROPE_STYLE_NONE /* default: the model's own */ &&
+         o.style != ROPE_STYLE_INTERLEAVED && o.style != ROPE_STYLE_HALF))
         __builtin_trap();
     if (o.scaling_set && o.scaling_type != ROPE_SCALING_DEFAULT &&
         !(o.scaling_factor >= 1.0 && o.scaling_factor <= 1e6))

@@ -44,7 +44,7 @@ typedef struct ppl_opts {
     int64_t ctx;            /* 0 = the model's; else [2, 2^20] */
     int64_t stride;         /* 0 = ctx / 2; else >= 1 */
     int64_t threads;        /* 1..256 */
-    rope_style style;
+    rope_style style;        /* ROPE_STYLE_NONE unless --style: the architecture's own */
     const char *scaling;    /* the --rope-scaling text, NULL when not given */
     int scaling_set;        /* 1: override the file's RoPE with the two below */
     rope_scaling_type scaling_type; /* DEFAULT (none), LINEAR, DYNAMIC or YARN */
