@@ -201,6 +201,13 @@ static void errors(void) {
                  "\"rope_parameters\":{\"full_attention\":{\"rope_type\":\"default\"}}}",
                  "no entry for layer type 'sliding_attention'");
     expect_error("{\"head_dim\":64,\"num_hidden_layers\":2000}", "num_hidden_layers");
+    {   /* a no_rope_layers list longer than the layers librope maps, and no num_hidden_layers */
+        static char big[16 + 4 * ROPE_MAX_LAYERS + 200];
+        int k = snprintf(big, sizeof big, "{\"model_type\":\"smollm3\",\"head_dim\":64,\"no_rope_layers\":[1");
+        for (int i = 0; i < ROPE_MAX_LAYERS + 5; i++) k += snprintf(big + k, sizeof big - (size_t)k, ",1");
+        snprintf(big + k, sizeof big - (size_t)k, "]}");
+        expect_error(big, "no_rope_layers has more than");
+    }
     expect_error("{\"model_type\":\"cohere2\",\"head_dim\":64,\"num_hidden_layers\":4}",
                  "no layer of this model uses RoPE"); /* cohere2 without sliding_window */
     expect_error("{\"model_type\":\"gemma3_text\",\"head_dim\":64,\"num_hidden_layers\":4,"

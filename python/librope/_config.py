@@ -226,6 +226,8 @@ def _nope_list(src, w, mt, n):
                 on.append(int(e))
             else:
                 _fail(f"{w}no_rope_layers[{k}] must be 0 or 1 (1 = the layer uses RoPE)")
+        if len(on) > MAX_LAYERS:
+            _fail(f"{w}no_rope_layers has more than {MAX_LAYERS} layers")
         if n == 0:
             n = len(on)
         if len(on) != n:

@@ -314,6 +314,8 @@ static int plan_nope_list(ctx *c, const cJSON *src, const char *w, const char *m
                              (long long)k);
             if (k < ROPE_MAX_LAYERS) p->rope_on[k] = (unsigned char)b;
         }
+        if (k > ROPE_MAX_LAYERS)
+            return fail(c, "%sno_rope_layers has more than %d layers", w, ROPE_MAX_LAYERS);
         if (p->n == 0) p->n = k;
         if (k != p->n)
             return fail(c, "%sno_rope_layers has %lld entries for %lld layers", w, (long long)k,
