@@ -15,9 +15,12 @@ void rope_model_init(rope_model *m) {
     m->query_scaling_floor = 1;
 }
 
+/* Non-empty and shorter than ROPE_SET_NAME_MAX (read byte by byte: never past its NUL). */
 static int name_ok(const char *name) {
     if (!name || !name[0]) return 0;
-    return memchr(name, '\0', ROPE_SET_NAME_MAX) != NULL;
+    for (int k = 0; k < ROPE_SET_NAME_MAX; k++)
+        if (name[k] == '\0') return 1;
+    return 0;
 }
 
 rope_status rope_model_find_set(const rope_model *m, const char *name, int *index) {
