@@ -278,17 +278,29 @@ static int text_model(FILE *o, const hf_config *h, int64_t seq_len) {
     return 0;
 }
 
-int cmd_inspect(int argc, char **argv) {
-    const char *path = NULL, *seq_arg = NULL;
-    int json = 0;
+/* Everything rope inspect prints: the frequencies as scaled and as the same
+ * base would give unscaled, per frequency. */
+typedef struct inspected {
+    const char *path;
+    int64_t seq_len, n;
+    rope_freqs f, f0;
+    double orig[ROPE_MAX_FREQS], wl[ROPE_MAX_FREQS], wl0[ROPE_MAX_FREQS], f32v[ROPE_MAX_FREQS];
+    int counts[3];
+    double softmax_scale;
+} inspected;
+
+/* 0: run; 1: --help printed (exit 0); 2: usage error reported. */
+static int parse_args(int argc, char **argv, const char **path, int64_t *seq_len, int *json) {
+    const char *seq_arg = NULL;
+    *path = NULL, *seq_len = 0, *json = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int m;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
-            return 0;
+            return 1;
         } else if (!strcmp(argv[i], "--json")) {
-            json = 1;
+            *json = 1;
         } else if ((m = cli_opt(argc, argv, &i, "--seq-len", &v)) != 0) {
             if (m < 0) {
                 fprintf(stderr, "rope inspect: --seq-len needs a value\n");
@@ -298,188 +310,196 @@ int cmd_inspect(int argc, char **argv) {
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "rope inspect: unknown option '%s' (rope inspect --help)\n", argv[i]);
             return 2;
-        } else if (!path) {
-            path = argv[i];
+        } else if (!*path) {
+            *path = argv[i];
         } else {
             fprintf(stderr, "rope inspect: one CONFIG.json only ('%s' is extra)\n", argv[i]);
             return 2;
         }
     }
-    if (!path) {
+    if (!*path) {
         usage(stderr);
         return 2;
     }
-    int64_t seq_len = 0;
-    if (seq_arg && (cli_parse_i64(seq_arg, &seq_len) != 0 || seq_len < 0)) {
+    if (seq_arg && (cli_parse_i64(seq_arg, seq_len) != 0 || *seq_len < 0)) {
         fprintf(stderr, "rope inspect: --seq-len must be an integer >= 0 (got '%s')\n", seq_arg);
         return 2;
     }
+    return 0;
+}
 
+/* The frequencies at seq_len and the unscaled ones of the same base and dims. */
+static int compute(const hf_config *h, inspected *d) {
+    rope_status st = rope_freqs_compute(&h->rope, d->seq_len, &d->f);
+    if (st != ROPE_OK) {
+        fprintf(stderr, "rope inspect: %s: %s\n", d->path, rope_strerror(st));
+        return -1;
+    }
+    rope_config base = h->rope;
+    base.freq_divisor = NULL;
+    base.n_freq_divisor = 0;
+    if (base.type == ROPE_SCALING_PROPORTIONAL) base.factor = 0; /* its zeros stay; factor 1 */
+    else base.type = ROPE_SCALING_DEFAULT;
+    st = rope_freqs_compute(&base, 0, &d->f0);
+    if (st != ROPE_OK) {
+        fprintf(stderr, "rope inspect: %s: unscaled frequencies: %s\n", d->path, rope_strerror(st));
+        return -1;
+    }
+    d->n = d->f.n_freqs;
+    d->counts[0] = d->counts[1] = d->counts[2] = 0;
+    for (int64_t i = 0; i < d->n; i++) {
+        d->orig[i] = d->f0.inv_freq[i];
+        d->wl[i] = TWO_PI / d->f.inv_freq[i];
+        d->wl0[i] = TWO_PI / d->f0.inv_freq[i];
+        d->f32v[i] = d->f.inv_freq_f32[i];
+        if (d->f.band[i] < 3) d->counts[d->f.band[i]]++;
+    }
+    d->softmax_scale = d->f.softmax_scale_factor / sqrt((double)h->attn_head_dim);
+    return 0;
+}
+
+/* The JSON contract of docs/cli.md. */
+static int print_json(const hf_config *h, const inspected *d) {
+    FILE *o = stdout;
+    fputs("{\"config\": ", o);
+    cli_json_str(o, d->path);
+    fputs(", \"model_type\": ", o);
+    cli_json_str(o, h->model_type);
+    fputs(", \"rope_type\": ", o);
+    cli_json_str(o, rope_scaling_name(d->f.type));
+    fputs(", \"config_rope_type\": ", o);
+    cli_json_str(o, h->rope_type_name);
+    fputs(", \"rope_theta\": ", o);
+    cli_json_num(o, h->rope.rope_theta);
+    fprintf(o, ", \"head_dim\": %lld, \"rotary_dim\": %lld, \"n_freqs\": %lld",
+            (long long)d->f.head_dim, (long long)d->f.rotary_dim, (long long)d->n);
+    fputs(", \"partial_rotary_factor\": ", o);
+    cli_json_num(o, h->rope.partial_rotary_factor);
+    fprintf(o, ", \"attn_head_dim\": %lld, \"num_attention_heads\": %lld, "
+               "\"num_key_value_heads\": %lld, \"max_position_embeddings\": %lld, "
+               "\"original_max_position_embeddings\": %lld, \"seq_len\": %lld",
+            (long long)h->attn_head_dim, (long long)h->num_attention_heads,
+            (long long)h->num_key_value_heads, (long long)h->max_position_embeddings,
+            (long long)h->original_max_position_embeddings, (long long)d->seq_len);
+    fputs(", \"scaling\": ", o);
+    scaling_params(&h->rope, o, 1);
+    fputs(", \"attention_factor\": ", o);
+    cli_json_num(o, d->f.attention_factor);
+    fputs(", \"attention_factor_multiplies\": \"cos_sin\"", o);
+    fputs(", \"softmax_scale_factor\": ", o);
+    cli_json_num(o, d->f.softmax_scale_factor);
+    fputs(", \"softmax_scale\": ", o);
+    cli_json_num(o, d->softmax_scale);
+    fputs(", \"mrope_section\": ", o);
+    if (d->f.n_mrope_section) {
+        fputc('[', o);
+        for (int k = 0; k < d->f.n_mrope_section; k++)
+            fprintf(o, "%s%lld", k ? ", " : "", (long long)d->f.mrope_section[k]);
+        fputc(']', o);
+    } else {
+        fputs("null", o);
+    }
+    fprintf(o, ", \"mrope_interleaved\": %s", d->f.mrope_interleaved ? "true" : "false");
+    fputs(", \"style\": ", o);
+    cli_json_str(o, style_name(h->style));
+    fputs(", \"style_note\": ", o);
+    cli_json_str(o, h->style_note);
+    fputs(", \"inv_freq\": ", o);
+    json_list(o, d->f.inv_freq, d->n);
+    fputs(", \"inv_freq_f32\": ", o);
+    json_list(o, d->f32v, d->n);
+    fputs(", \"original_inv_freq\": ", o);
+    json_list(o, d->orig, d->n);
+    fputs(", \"wavelength\": ", o);
+    json_list(o, d->wl, d->n);
+    fputs(", \"original_wavelength\": ", o);
+    json_list(o, d->wl0, d->n);
+    fputs(", \"band\": [", o);
+    for (int64_t i = 0; i < d->n; i++) fprintf(o, "%s\"%s\"", i ? ", " : "", band_name(d->f.band[i]));
+    fprintf(o, "], \"band_counts\": {\"unscaled\": %d, \"blend\": %d, \"scaled\": %d}",
+            d->counts[0], d->counts[1], d->counts[2]);
+    if (json_model(o, h, d->seq_len) != 0) {
+        fprintf(stderr, "rope inspect: %s: a layer type's frequencies failed\n", d->path);
+        return -1;
+    }
+    fputs("}\n", o);
+    return 0;
+}
+
+/* The text report: summary lines, one row per frequency, then the layer types. */
+static int print_text(const hf_config *h, const inspected *d) {
+    FILE *o = stdout;
+    fprintf(o, "config               %s%s%s%s\n", d->path, h->model_type[0] ? " (model_type " : "",
+            h->model_type, h->model_type[0] ? ")" : "");
+    fprintf(o, "rope type            %s", rope_scaling_name(d->f.type));
+    if (strcmp(h->rope_type_name, rope_scaling_name(d->f.type)) != 0)
+        fprintf(o, " (config says \"%s\")", h->rope_type_name);
+    fputc('\n', o);
+    fprintf(o, "base (rope_theta)    %.17g\n", h->rope.rope_theta);
+    fprintf(o, "head_dim             %lld, rotary_dim %lld (partial_rotary_factor %.17g), %lld frequencies\n",
+            (long long)d->f.head_dim, (long long)d->f.rotary_dim, h->rope.partial_rotary_factor,
+            (long long)d->n);
+    if (h->num_attention_heads)
+        fprintf(o, "heads                %lld query, %lld key/value\n",
+                (long long)h->num_attention_heads, (long long)h->num_key_value_heads);
+    if (h->max_position_embeddings)
+        fprintf(o, "positions            max_position_embeddings %lld", (long long)h->max_position_embeddings);
+    if (h->original_max_position_embeddings)
+        fprintf(o, ", original %lld", (long long)h->original_max_position_embeddings);
+    if (h->max_position_embeddings) fputc('\n', o);
+    fputs("scaling parameters   ", o);
+    scaling_params(&h->rope, o, 0);
+    fputc('\n', o);
+    if (d->f.n_mrope_section)
+        fprintf(o, "M-RoPE sections      t %lld, h %lld, w %lld frequencies%s\n",
+                (long long)d->f.mrope_section[0], (long long)d->f.mrope_section[1],
+                (long long)d->f.mrope_section[2],
+                d->f.mrope_interleaved ? " (interleaved: frequency j -> plane j % 3 within the sections)"
+                                     : " (contiguous ranges)");
+    fprintf(o, "evaluated at         seq_len %lld%s\n", (long long)d->seq_len,
+            d->seq_len == 0 ? " (at initialisation)" : "");
+    fprintf(o, "attention factor     %.17g (multiplies cos and sin, so the rotated q and k; q.k scales by its square)\n",
+            d->f.attention_factor);
+    fprintf(o, "softmax scale        %.17g = %.17g / sqrt(%lld)%s\n", d->softmax_scale,
+            d->f.softmax_scale_factor, (long long)h->attn_head_dim,
+            d->f.softmax_scale_factor != 1.0 ? " (DeepSeek mscale_all_dim: factor multiplies 1/sqrt(d))" : "");
+    fprintf(o, "apply style          %s: %s\n", style_name(h->style), h->style_note);
+    fprintf(o, "bands                %d unscaled, %d blend, %d scaled\n\n", d->counts[0], d->counts[1],
+            d->counts[2]);
+    fprintf(o, "%4s  %-24s  %-24s  %-8s  %-24s  %s\n", "i", "theta_i", "wavelength (tokens)", "band",
+            "original theta_i", "original wavelength");
+    for (int64_t i = 0; i < d->n; i++)
+        fprintf(o, "%4lld  %-24.17g  %-24.17g  %-8s  %-24.17g  %.17g\n", (long long)i, d->f.inv_freq[i],
+                d->wl[i], band_name(d->f.band[i]), d->orig[i], d->wl0[i]);
+    if (text_model(o, h, d->seq_len) != 0) {
+        fprintf(stderr, "rope inspect: %s: a layer type's frequencies failed\n", d->path);
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_inspect(int argc, char **argv) {
+    const char *path;
+    int64_t seq_len;
+    int json;
+    int prc = parse_args(argc, argv, &path, &seq_len, &json);
+    if (prc) return prc == 1 ? 0 : 2;
     hf_config h;
     char err[512];
     if (hf_config_load(path, &h, err, sizeof err) != 0) {
         fprintf(stderr, "rope inspect: %s\n", err);
         return 2;
     }
-    rope_freqs *f = malloc(sizeof *f);
-    rope_freqs *f0 = malloc(sizeof *f0);
-    double *orig = malloc(sizeof(double) * ROPE_MAX_FREQS);
-    double *wl = malloc(sizeof(double) * ROPE_MAX_FREQS);
-    double *wl0 = malloc(sizeof(double) * ROPE_MAX_FREQS);
-    double *f32v = malloc(sizeof(double) * ROPE_MAX_FREQS);
     int rc = 2;
-    if (!f || !f0 || !orig || !wl || !wl0 || !f32v) {
+    inspected *d = malloc(sizeof *d);
+    if (!d) {
         fprintf(stderr, "rope inspect: out of memory\n");
-        goto done;
-    }
-    rope_status st = rope_freqs_compute(&h.rope, seq_len, f);
-    if (st != ROPE_OK) {
-        fprintf(stderr, "rope inspect: %s: %s\n", path, rope_strerror(st));
-        goto done;
-    }
-    /* The unscaled frequencies of the same base and dims, for comparison. */
-    rope_config base = h.rope;
-    base.freq_divisor = NULL;
-    base.n_freq_divisor = 0;
-    if (base.type == ROPE_SCALING_PROPORTIONAL) base.factor = 0; /* its zeros stay; factor 1 */
-    else base.type = ROPE_SCALING_DEFAULT;
-    st = rope_freqs_compute(&base, 0, f0);
-    if (st != ROPE_OK) {
-        fprintf(stderr, "rope inspect: %s: unscaled frequencies: %s\n", path, rope_strerror(st));
-        goto done;
-    }
-    int64_t n = f->n_freqs;
-    int counts[3] = {0, 0, 0};
-    for (int64_t i = 0; i < n; i++) {
-        orig[i] = f0->inv_freq[i];
-        wl[i] = TWO_PI / f->inv_freq[i];
-        wl0[i] = TWO_PI / f0->inv_freq[i];
-        f32v[i] = f->inv_freq_f32[i];
-        if (f->band[i] < 3) counts[f->band[i]]++;
-    }
-    double softmax_scale = f->softmax_scale_factor / sqrt((double)h.attn_head_dim);
-
-    if (json) {
-        FILE *o = stdout;
-        fputs("{\"config\": ", o);
-        cli_json_str(o, path);
-        fputs(", \"model_type\": ", o);
-        cli_json_str(o, h.model_type);
-        fputs(", \"rope_type\": ", o);
-        cli_json_str(o, rope_scaling_name(f->type));
-        fputs(", \"config_rope_type\": ", o);
-        cli_json_str(o, h.rope_type_name);
-        fputs(", \"rope_theta\": ", o);
-        cli_json_num(o, h.rope.rope_theta);
-        fprintf(o, ", \"head_dim\": %lld, \"rotary_dim\": %lld, \"n_freqs\": %lld",
-                (long long)f->head_dim, (long long)f->rotary_dim, (long long)n);
-        fputs(", \"partial_rotary_factor\": ", o);
-        cli_json_num(o, h.rope.partial_rotary_factor);
-        fprintf(o, ", \"attn_head_dim\": %lld, \"num_attention_heads\": %lld, "
-                   "\"num_key_value_heads\": %lld, \"max_position_embeddings\": %lld, "
-                   "\"original_max_position_embeddings\": %lld, \"seq_len\": %lld",
-                (long long)h.attn_head_dim, (long long)h.num_attention_heads,
-                (long long)h.num_key_value_heads, (long long)h.max_position_embeddings,
-                (long long)h.original_max_position_embeddings, (long long)seq_len);
-        fputs(", \"scaling\": ", o);
-        scaling_params(&h.rope, o, 1);
-        fputs(", \"attention_factor\": ", o);
-        cli_json_num(o, f->attention_factor);
-        fputs(", \"attention_factor_multiplies\": \"cos_sin\"", o);
-        fputs(", \"softmax_scale_factor\": ", o);
-        cli_json_num(o, f->softmax_scale_factor);
-        fputs(", \"softmax_scale\": ", o);
-        cli_json_num(o, softmax_scale);
-        fputs(", \"mrope_section\": ", o);
-        if (f->n_mrope_section) {
-            fputc('[', o);
-            for (int k = 0; k < f->n_mrope_section; k++)
-                fprintf(o, "%s%lld", k ? ", " : "", (long long)f->mrope_section[k]);
-            fputc(']', o);
-        } else {
-            fputs("null", o);
-        }
-        fprintf(o, ", \"mrope_interleaved\": %s", f->mrope_interleaved ? "true" : "false");
-        fputs(", \"style\": ", o);
-        cli_json_str(o, style_name(h.style));
-        fputs(", \"style_note\": ", o);
-        cli_json_str(o, h.style_note);
-        fputs(", \"inv_freq\": ", o);
-        json_list(o, f->inv_freq, n);
-        fputs(", \"inv_freq_f32\": ", o);
-        json_list(o, f32v, n);
-        fputs(", \"original_inv_freq\": ", o);
-        json_list(o, orig, n);
-        fputs(", \"wavelength\": ", o);
-        json_list(o, wl, n);
-        fputs(", \"original_wavelength\": ", o);
-        json_list(o, wl0, n);
-        fputs(", \"band\": [", o);
-        for (int64_t i = 0; i < n; i++) fprintf(o, "%s\"%s\"", i ? ", " : "", band_name(f->band[i]));
-        fprintf(o, "], \"band_counts\": {\"unscaled\": %d, \"blend\": %d, \"scaled\": %d}",
-                counts[0], counts[1], counts[2]);
-        if (json_model(o, &h, seq_len) != 0) {
-            fprintf(stderr, "rope inspect: %s: a layer type's frequencies failed\n", path);
-            goto done;
-        }
-        fputs("}\n", o);
     } else {
-        FILE *o = stdout;
-        fprintf(o, "config               %s%s%s%s\n", path, h.model_type[0] ? " (model_type " : "",
-                h.model_type, h.model_type[0] ? ")" : "");
-        fprintf(o, "rope type            %s", rope_scaling_name(f->type));
-        if (strcmp(h.rope_type_name, rope_scaling_name(f->type)) != 0)
-            fprintf(o, " (config says \"%s\")", h.rope_type_name);
-        fputc('\n', o);
-        fprintf(o, "base (rope_theta)    %.17g\n", h.rope.rope_theta);
-        fprintf(o, "head_dim             %lld, rotary_dim %lld (partial_rotary_factor %.17g), %lld frequencies\n",
-                (long long)f->head_dim, (long long)f->rotary_dim, h.rope.partial_rotary_factor,
-                (long long)n);
-        if (h.num_attention_heads)
-            fprintf(o, "heads                %lld query, %lld key/value\n",
-                    (long long)h.num_attention_heads, (long long)h.num_key_value_heads);
-        if (h.max_position_embeddings)
-            fprintf(o, "positions            max_position_embeddings %lld", (long long)h.max_position_embeddings);
-        if (h.original_max_position_embeddings)
-            fprintf(o, ", original %lld", (long long)h.original_max_position_embeddings);
-        if (h.max_position_embeddings) fputc('\n', o);
-        fputs("scaling parameters   ", o);
-        scaling_params(&h.rope, o, 0);
-        fputc('\n', o);
-        if (f->n_mrope_section)
-            fprintf(o, "M-RoPE sections      t %lld, h %lld, w %lld frequencies%s\n",
-                    (long long)f->mrope_section[0], (long long)f->mrope_section[1],
-                    (long long)f->mrope_section[2],
-                    f->mrope_interleaved ? " (interleaved: frequency j -> plane j % 3 within the sections)"
-                                         : " (contiguous ranges)");
-        fprintf(o, "evaluated at         seq_len %lld%s\n", (long long)seq_len,
-                seq_len == 0 ? " (at initialisation)" : "");
-        fprintf(o, "attention factor     %.17g (multiplies cos and sin, so the rotated q and k; q.k scales by its square)\n",
-                f->attention_factor);
-        fprintf(o, "softmax scale        %.17g = %.17g / sqrt(%lld)%s\n", softmax_scale,
-                f->softmax_scale_factor, (long long)h.attn_head_dim,
-                f->softmax_scale_factor != 1.0 ? " (DeepSeek mscale_all_dim: factor multiplies 1/sqrt(d))" : "");
-        fprintf(o, "apply style          %s: %s\n", style_name(h.style), h.style_note);
-        fprintf(o, "bands                %d unscaled, %d blend, %d scaled\n\n", counts[0], counts[1],
-                counts[2]);
-        fprintf(o, "%4s  %-24s  %-24s  %-8s  %-24s  %s\n", "i", "theta_i", "wavelength (tokens)", "band",
-                "original theta_i", "original wavelength");
-        for (int64_t i = 0; i < n; i++)
-            fprintf(o, "%4lld  %-24.17g  %-24.17g  %-8s  %-24.17g  %.17g\n", (long long)i, f->inv_freq[i],
-                    wl[i], band_name(f->band[i]), orig[i], wl0[i]);
-        if (text_model(o, &h, seq_len) != 0) {
-            fprintf(stderr, "rope inspect: %s: a layer type's frequencies failed\n", path);
-            goto done;
-        }
+        d->path = path;
+        d->seq_len = seq_len;
+        if (compute(&h, d) == 0 && (json ? print_json(&h, d) : print_text(&h, d)) == 0) rc = 0;
     }
-    rc = 0;
-done:
-    free(f);
-    free(f0);
-    free(orig);
-    free(wl);
-    free(wl0);
-    free(f32v);
+    free(d);
     hf_config_free(&h);
     return rc;
 }
