@@ -128,6 +128,77 @@ static rope_status rotate(const rope_freqs *f, rope_style st, int64_t offset, in
 
 /* ------------------------------------------------------ 1. properties */
 
+/* |R(m)x| = |x| per head vector, with m up to 10^5: the worst relative change. */
+static double norm_change(const rope_freqs *f, rope_style st, rope_dtype dt, const tens *x, tens *y,
+                          int *ok) {
+    *ok &= rotate(f, st, 100000, 0, x, y) == ROPE_OK;
+    double worst = 0;
+    for (int v = 0; v < S * H; v++) {
+        double a = 0, b = 0;
+        for (int i = 0; i < D; i++) {
+            double xi = load(dt, x->buf, (size_t)v * D + i), yi = load(dt, y->buf, (size_t)v * D + i);
+            a += xi * xi;
+            b += yi * yi;
+        }
+        double e = fabs(sqrt(b) - sqrt(a)) / sqrt(a);
+        if (e > worst) worst = e;
+    }
+    return worst;
+}
+
+/* <R(m)q, R(n)k> = <R(m+t)q, R(n+t)k>, q = head 0, k = head 1: the worst change
+ * of a score relative to |q||k|. */
+static double relpos_change(const rope_freqs *f, rope_style st, rope_dtype dt, const tens *x, tens *y,
+                            tens *z, int *ok) {
+    *ok &= rotate(f, st, 37, 0, x, y) == ROPE_OK;
+    *ok &= rotate(f, st, 37 + 5000, 0, x, z) == ROPE_OK;
+    double worst = 0;
+    for (int m = 0; m < S; m++)
+        for (int n = 0; n < S; n++) {
+            double s1 = 0, s2 = 0, nq = 0, nk = 0;
+            for (int i = 0; i < D; i++) {
+                size_t qi = ((size_t)m * H + 0) * D + i, ki = ((size_t)n * H + 1) * D + i;
+                s1 += load(dt, y->buf, qi) * load(dt, y->buf, ki);
+                s2 += load(dt, z->buf, qi) * load(dt, z->buf, ki);
+                nq += load(dt, x->buf, qi) * load(dt, x->buf, qi);
+                nk += load(dt, x->buf, ki) * load(dt, x->buf, ki);
+            }
+            double e = fabs(s1 - s2) / sqrt(nq * nk);
+            if (e > worst) worst = e;
+        }
+    return worst;
+}
+
+static double max_abs_diff(rope_dtype dt, const tens *a, const tens *b) {
+    double worst = 0;
+    for (size_t i = 0; i < N; i++) {
+        double e = fabs(load(dt, a->buf, i) - load(dt, b->buf, i));
+        if (e > worst) worst = e;
+    }
+    return worst;
+}
+
+/* Composition with a per-head offset is apply at offset a, then at offset b: the
+ * rotation for token s is R(a+s) then R(b+s), i.e. R(a+b+2s), which the
+ * reference applies to x token by token through ids. */
+static double composition_change(const rope_freqs *f, rope_style st, rope_dtype dt, const tens *x,
+                                 tens *q2, tens *k2, tens *w, int *ok) {
+    *ok &= rotate(f, st, 1000, 0, x, q2) == ROPE_OK;
+    *ok &= rotate(f, st, 3000, 0, q2, k2) == ROPE_OK;
+    rope_apply_params p;
+    rope_apply_params_init(&p);
+    p.style = st;
+    p.freqs = f;
+    p.rotary_dim = f->rotary_dim;
+    int64_t ids[S];
+    for (int s = 0; s < S; s++) ids[s] = 4000 + 2 * s;
+    rope_positions pos = {0};
+    pos.ids = ids;
+    tens_init(w, dt);
+    *ok &= rope_apply(&p, &pos, &x->t, &w->t) == ROPE_OK;
+    return max_abs_diff(dt, k2, w);
+}
+
 static void check_properties(check_log *L, const rope_freqs *f) {
     static const rope_style styles[2] = {ROPE_STYLE_HALF, ROPE_STYLE_INTERLEAVED};
     static const rope_dtype dtypes[3] = {ROPE_F32, ROPE_F16, ROPE_BF16};
@@ -137,84 +208,27 @@ static void check_properties(check_log *L, const rope_freqs *f) {
             rope_style st = styles[si];
             rope_dtype dt = dtypes[di];
             const double eps = dtype_eps(dt);
-            int ok = 1;
             tens_random(&x, dt);
-            /* norm: |R(m)x| = |x| per head vector, with m up to 10^5 */
-            ok &= rotate(f, st, 100000, 0, &x, &y) == ROPE_OK;
-            double worst = 0;
-            for (int v = 0; v < S * H; v++) {
-                double a = 0, b = 0;
-                for (int i = 0; i < D; i++) {
-                    double xi = load(dt, x.buf, (size_t)v * D + i), yi = load(dt, y.buf, (size_t)v * D + i);
-                    a += xi * xi;
-                    b += yi * yi;
-                }
-                double e = fabs(sqrt(b) - sqrt(a)) / sqrt(a);
-                if (e > worst) worst = e;
-            }
-            double bound = 4 * eps;
+            int ok = 1;
+            double worst = norm_change(f, st, dt, &x, &y, &ok), bound = 4 * eps;
             add(L, ok && worst <= bound, worst, bound, "rel", "norm kept         %-11s %s", style_name(st),
                 dtype_name(dt));
-
-            /* relative position: <R(m)q, R(n)k> = <R(m+t)q, R(n+t)k>; q = head 0, k = head 1 */
-            ok = rotate(f, st, 37, 0, &x, &y) == ROPE_OK;
-            ok &= rotate(f, st, 37 + 5000, 0, &x, &z) == ROPE_OK;
-            worst = 0;
-            for (int m = 0; m < S; m++)
-                for (int n = 0; n < S; n++) {
-                    double s1 = 0, s2 = 0, nq = 0, nk = 0;
-                    for (int i = 0; i < D; i++) {
-                        size_t qi = ((size_t)m * H + 0) * D + i, ki = ((size_t)n * H + 1) * D + i;
-                        s1 += load(dt, y.buf, qi) * load(dt, y.buf, ki);
-                        s2 += load(dt, z.buf, qi) * load(dt, z.buf, ki);
-                        nq += load(dt, x.buf, qi) * load(dt, x.buf, qi);
-                        nk += load(dt, x.buf, ki) * load(dt, x.buf, ki);
-                    }
-                    double e = fabs(s1 - s2) / sqrt(nq * nk);
-                    if (e > worst) worst = e;
-                }
+            ok = 1;
+            worst = relpos_change(f, st, dt, &x, &y, &z, &ok);
             bound = 8 * eps;
             add(L, ok && worst <= bound, worst, bound, "rel", "relative position %-11s %s", style_name(st),
                 dtype_name(dt));
 
-            /* inverse: R(m)^-1 R(m) x = x; composition: R(b) R(a) x = R(a+b) x */
+            /* inverse: R(m)^-1 R(m) x = x. |x| < 1; each rotation: float32 products and
+             * sum (~2u) plus the stored type's rounding (u); two or three rotations in
+             * a chain: 8u */
             ok = rotate(f, st, 777, 0, &x, &y) == ROPE_OK;
             ok &= rotate(f, st, 777, 1, &y, &z) == ROPE_OK;
-            worst = 0;
-            for (size_t i = 0; i < N; i++) {
-                double e = fabs(load(dt, z.buf, i) - load(dt, x.buf, i));
-                if (e > worst) worst = e;
-            }
-            /* |x| < 1; each rotation: float32 products and sum (~2u) plus the stored type's
-             * rounding (u); two or three rotations in a chain: 8u */
-            bound = 8 * eps;
+            worst = max_abs_diff(dt, &z, &x);
             add(L, ok && worst <= bound, worst, bound, "abs", "inverse           %-11s %s", style_name(st),
                 dtype_name(dt));
-
-            /* composition with a per-head offset is apply at offset a, then at offset b: the
-             * rotation for token s is R(a+s) then R(b+s), i.e. R(a+b+2s) */
-            ok = rotate(f, st, 1000, 0, &x, &q2) == ROPE_OK;
-            ok &= rotate(f, st, 3000, 0, &q2, &k2) == ROPE_OK;
-            /* reference: R(4000 + 2s) applied to x, token by token through ids */
-            {
-                rope_apply_params p;
-                rope_apply_params_init(&p);
-                p.style = st;
-                p.freqs = f;
-                p.rotary_dim = f->rotary_dim;
-                int64_t ids[S];
-                for (int s = 0; s < S; s++) ids[s] = 4000 + 2 * s;
-                rope_positions pos = {0};
-                pos.ids = ids;
-                tens_init(&w, dt);
-                ok &= rope_apply(&p, &pos, &x.t, &w.t) == ROPE_OK;
-            }
-            worst = 0;
-            for (size_t i = 0; i < N; i++) {
-                double e = fabs(load(dt, k2.buf, i) - load(dt, w.buf, i));
-                if (e > worst) worst = e;
-            }
-            bound = 8 * eps;
+            ok = 1;
+            worst = composition_change(f, st, dt, &x, &q2, &k2, &w, &ok);
             add(L, ok && worst <= bound, worst, bound, "abs", "R(a)R(b) = R(a+b) %-11s %s", style_name(st),
                 dtype_name(dt));
         }
@@ -222,89 +236,103 @@ static void check_properties(check_log *L, const rope_freqs *f) {
 
 /* ------------------------------------------------------- 2. accuracy */
 
+enum { ACC_NP = 64 };
+
+/* The tables (accurate and compat) at 64 positions around 2^e against float64. */
+static void table_errors(check_log *L, const rope_freqs *f, int e) {
+    static float c[ACC_NP * D / 2], s[ACC_NP * D / 2];
+    const int64_t nf = f->n_freqs;
+    int64_t pos[ACC_NP];
+    for (int r = 0; r < ACC_NP; r++) pos[r] = ((int64_t)1 << e) - ACC_NP / 2 + r;
+    for (int mode = 0; mode < 2; mode++) {
+        rope_precision prec = mode ? ROPE_PRECISION_COMPAT_F32 : ROPE_PRECISION_ACCURATE;
+        rope_status st = rope_cos_sin(f, pos, 0, ACC_NP, prec, c, s);
+        double worst_abs = 0, worst_ulp = 0, worst_ratio = 0;
+        for (int r = 0; r < ACC_NP; r++)
+            for (int64_t i = 0; i < nf; i++) {
+                double ang = (double)pos[r] * f->inv_freq[i];
+                double tc = cos(ang), ts = sin(ang);
+                double ec = fabs(c[r * nf + i] - tc), es = fabs(s[r * nf + i] - ts);
+                double ea = ec > es ? ec : es;
+                double u = fmax(ec / ulp32(tc), es / ulp32(ts));
+                if (ea > worst_abs) worst_abs = ea;
+                if (u > worst_ulp) worst_ulp = u;
+                /* compat: float32 θ (rel 2^-24) and a float32 angle (½ ulp) make an
+                 * angle error up to |m·θ|·2^-23 + ½ulp(m·θ), plus 2 ulp of cos/sin */
+                double budget = fabs(ang) * 0x1p-23 + 0.5 * ulp32(ang) + 2 * ulp32(1.0);
+                if (ea / budget > worst_ratio) worst_ratio = ea / budget;
+            }
+        if (!mode)
+            add(L, st == ROPE_OK && worst_ulp <= 1.0, worst_ulp, 1.0, "ulp",
+                "table accurate  pos 2^%d (max |err| %.1e)", e, worst_abs);
+        else
+            add(L, st == ROPE_OK && worst_ratio <= 1.0, worst_abs, worst_ratio > 0 ? worst_abs / worst_ratio : 0,
+                "abs", "table compat    pos 2^%d (HF float32 error)", e);
+    }
+}
+
+/* Worst error of y = R(offset + t) x (half style) against a float64 rotation,
+ * relative to the pair's magnitude. */
+static double rotation_error(const rope_freqs *f, const tens *x, const tens *y, int64_t offset) {
+    const int64_t nf = f->n_freqs;
+    const float *xf = (const float *)x->buf, *yf = (const float *)y->buf;
+    double worst = 0;
+    for (int t = 0; t < S; t++)
+        for (int h = 0; h < H; h++) {
+            const float *xv = xf + ((size_t)t * H + h) * D;
+            const float *yv = yf + ((size_t)t * H + h) * D;
+            for (int64_t i = 0; i < nf; i++) {
+                double ang = (double)(offset + t) * f->inv_freq[i];
+                double a = xv[i], b = xv[i + nf];
+                double r0 = a * cos(ang) - b * sin(ang), r1 = b * cos(ang) + a * sin(ang);
+                double err = fmax(fabs(yv[i] - r0), fabs(yv[i + nf] - r1)) / sqrt(a * a + b * b);
+                if (err > worst) worst = err;
+            }
+        }
+    return worst;
+}
+
+/* Table-free apply near 2^e against float64, and an accurate table giving the
+ * same bits (table.c and table-free apply share one sincos). */
+static void apply_errors(check_log *L, const rope_freqs *f, int e) {
+    static tens x, y, z;
+    tens_random(&x, ROPE_F32);
+    rope_apply_params p;
+    rope_apply_params_init(&p);
+    p.style = ROPE_STYLE_HALF;
+    p.freqs = f;
+    p.rotary_dim = f->rotary_dim;
+    rope_positions pp = {0};
+    pp.offset = ((int64_t)1 << e) - S / 2;
+    tens_init(&y, ROPE_F32);
+    rope_status st = rope_apply(&p, &pp, &x.t, &y.t);
+    double worst = rotation_error(f, &x, &y, pp.offset), bound = 4 * 0x1p-24;
+    add(L, st == ROPE_OK && worst <= bound, worst, bound, "rel", "apply accurate  pos 2^%d vs float64", e);
+    int64_t tpos[S];
+    for (int t = 0; t < S; t++) tpos[t] = pp.offset + t;
+    rope_table *tab = NULL;
+    rope_status st2 = rope_table_create_at(f, tpos, S, ROPE_PRECISION_ACCURATE, &tab);
+    size_t diff = 0;
+    if (st2 == ROPE_OK) {
+        rope_apply_params pt = p;
+        pt.freqs = NULL;
+        pt.table = tab;
+        rope_positions rows = {0}; /* row r of the table is position offset + r */
+        tens_init(&z, ROPE_F32);
+        st2 = rope_apply(&pt, &rows, &x.t, &z.t);
+        for (size_t i = 0; i < N; i++)
+            diff += memcmp(&((float *)z.buf)[i], &((const float *)y.buf)[i], sizeof(float)) != 0;
+    }
+    rope_table_free(tab);
+    add(L, st == ROPE_OK && st2 == ROPE_OK && diff == 0, (double)diff, 0, "values",
+        "table = table-free pos 2^%d, bit for bit", e);
+}
+
 static void check_accuracy(check_log *L, const rope_freqs *f) {
     static const int exps[3] = {10, 16, 20};
-    enum { NP = 64 };
-    static float c[NP * D / 2], s[NP * D / 2];
-    const int64_t nf = f->n_freqs;
     for (int e = 0; e < 3; e++) {
-        int64_t pos[NP];
-        for (int r = 0; r < NP; r++) pos[r] = ((int64_t)1 << exps[e]) - NP / 2 + r;
-        for (int mode = 0; mode < 2; mode++) {
-            rope_precision prec = mode ? ROPE_PRECISION_COMPAT_F32 : ROPE_PRECISION_ACCURATE;
-            rope_status st = rope_cos_sin(f, pos, 0, NP, prec, c, s);
-            double worst_abs = 0, worst_ulp = 0, worst_ratio = 0;
-            for (int r = 0; r < NP; r++)
-                for (int64_t i = 0; i < nf; i++) {
-                    double ang = (double)pos[r] * f->inv_freq[i];
-                    double tc = cos(ang), ts = sin(ang);
-                    double ec = fabs(c[r * nf + i] - tc), es = fabs(s[r * nf + i] - ts);
-                    double ea = ec > es ? ec : es;
-                    double u = fmax(ec / ulp32(tc), es / ulp32(ts));
-                    if (ea > worst_abs) worst_abs = ea;
-                    if (u > worst_ulp) worst_ulp = u;
-                    /* compat: float32 θ (rel 2^-24) and a float32 angle (½ ulp) make an
-                     * angle error up to |m·θ|·2^-23 + ½ulp(m·θ), plus 2 ulp of cos/sin */
-                    double budget = fabs(ang) * 0x1p-23 + 0.5 * ulp32(ang) + 2 * ulp32(1.0);
-                    if (ea / budget > worst_ratio) worst_ratio = ea / budget;
-                }
-            if (!mode)
-                add(L, st == ROPE_OK && worst_ulp <= 1.0, worst_ulp, 1.0, "ulp",
-                    "table accurate  pos 2^%d (max |err| %.1e)", exps[e], worst_abs);
-            else
-                add(L, st == ROPE_OK && worst_ratio <= 1.0, worst_abs, worst_ratio > 0 ? worst_abs / worst_ratio : 0,
-                    "abs", "table compat    pos 2^%d (HF float32 error)", exps[e]);
-        }
-        /* the rotated vectors (table-free apply, f32) against a float64 rotation */
-        {
-            static tens x, y;
-            tens_random(&x, ROPE_F32);
-            rope_apply_params p;
-            rope_apply_params_init(&p);
-            p.style = ROPE_STYLE_HALF;
-            p.freqs = f;
-            p.rotary_dim = f->rotary_dim;
-            rope_positions pp = {0};
-            pp.offset = ((int64_t)1 << exps[e]) - S / 2;
-            tens_init(&y, ROPE_F32);
-            rope_status st = rope_apply(&p, &pp, &x.t, &y.t);
-            double worst = 0;
-            const float *xf = (const float *)x.buf, *yf = (const float *)y.buf;
-            for (int t = 0; t < S; t++)
-                for (int h = 0; h < H; h++) {
-                    const float *xv = xf + ((size_t)t * H + h) * D;
-                    const float *yv = yf + ((size_t)t * H + h) * D;
-                    for (int64_t i = 0; i < nf; i++) {
-                        double ang = (double)(pp.offset + t) * f->inv_freq[i];
-                        double a = xv[i], b = xv[i + nf];
-                        double r0 = a * cos(ang) - b * sin(ang), r1 = b * cos(ang) + a * sin(ang);
-                        double err = fmax(fabs(yv[i] - r0), fabs(yv[i + nf] - r1)) / sqrt(a * a + b * b);
-                        if (err > worst) worst = err;
-                    }
-                }
-            double bound = 4 * 0x1p-24;
-            add(L, st == ROPE_OK && worst <= bound, worst, bound, "rel", "apply accurate  pos 2^%d vs float64",
-                exps[e]);
-            /* an accurate table and table-free apply are the same numbers (table.c: one sincos) */
-            static tens z;
-            int64_t tpos[S];
-            for (int t = 0; t < S; t++) tpos[t] = pp.offset + t;
-            rope_table *tab = NULL;
-            rope_status st2 = rope_table_create_at(f, tpos, S, ROPE_PRECISION_ACCURATE, &tab);
-            size_t diff = 0;
-            if (st2 == ROPE_OK) {
-                rope_apply_params pt = p;
-                pt.freqs = NULL;
-                pt.table = tab;
-                rope_positions rows = {0}; /* row r of the table is position offset + r */
-                tens_init(&z, ROPE_F32);
-                st2 = rope_apply(&pt, &rows, &x.t, &z.t);
-                for (size_t i = 0; i < N; i++) diff += memcmp(&((float *)z.buf)[i], &yf[i], sizeof(float)) != 0;
-            }
-            rope_table_free(tab);
-            add(L, st == ROPE_OK && st2 == ROPE_OK && diff == 0, (double)diff, 0, "values",
-                "table = table-free pos 2^%d, bit for bit", exps[e]);
-        }
+        table_errors(L, f, exps[e]);
+        apply_errors(L, f, exps[e]);
     }
 }
 
