@@ -286,6 +286,43 @@ int npy_parse(const void *buf, size_t len, npy_array *out, char *err, size_t err
     return 0;
 }
 
+/* Read the file's prefix in growing steps until the header parses: *pre holds
+ * `*have` bytes (header and maybe some data), the data starting at *off. */
+static int read_header(FILE *f, const char *path, unsigned char **pre, size_t *have, npy_header *hd,
+                       size_t *off, char *err, size_t errlen) {
+    size_t want = 128;
+    char msg[300];
+    *pre = NULL;
+    *have = 0;
+    for (;;) {
+        unsigned char *np_ = realloc(*pre, want);
+        if (!np_) return npy_fail(err, errlen, "out of memory");
+        *pre = np_;
+        *have += fread(*pre + *have, 1, want - *have, f);
+        size_t need = 0;
+        int r = parse_prefix(*pre, *have, hd, off, &need, msg, sizeof msg);
+        if (r < 0) return npy_fail(err, errlen, "%s: %s", path, msg);
+        if (r == 0) return 0;
+        if (*have < want) /* end of file before the header was complete */
+            return npy_fail(err, errlen, "%s: truncated .npy file (%zu bytes, header needs %zu)", path,
+                            *have, need);
+        want = need > want ? need : want * 2;
+    }
+}
+
+/* The file must hold the data the header claims: checked against its size before
+ * allocating, then the read position is put back after the prefix. */
+static int check_size(FILE *f, const char *path, const npy_header *hd, size_t off, size_t have,
+                      char *err, size_t errlen) {
+    if (fseek(f, 0, SEEK_END) != 0) return 0; /* not seekable: the read below decides */
+    long size = ftell(f);
+    if (size >= 0 && (uint64_t)size - off < hd->data_bytes)
+        return npy_fail(err, errlen, "%s: truncated .npy file: shape needs %zu bytes of data, file has %llu",
+                        path, hd->data_bytes, (unsigned long long)((uint64_t)size - off));
+    if (fseek(f, (long)have, SEEK_SET) != 0) return npy_fail(err, errlen, "%s: seek error", path);
+    return 0;
+}
+
 int npy_read(const char *path, npy_array *out, char *err, size_t errlen) {
     if (err && errlen) err[0] = '\0';
     if (!out) return npy_fail(err, errlen, "no output");
@@ -294,56 +331,18 @@ int npy_read(const char *path, npy_array *out, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) return npy_fail(err, errlen, "%s: %s", path, strerror(errno));
 
-    /* Read the prefix in steps until the header parses, then the data straight
-     * into its buffer. */
     unsigned char *pre = NULL;
-    size_t have = 0, want = 128;
+    size_t have = 0, off = 0;
     npy_header hd;
     memset(&hd, 0, sizeof hd);
-    size_t off = 0;
     char msg[300];
-    for (;;) {
-        unsigned char *np_ = realloc(pre, want);
-        if (!np_) {
-            free(pre);
-            fclose(f);
-            return npy_fail(err, errlen, "out of memory");
-        }
-        pre = np_;
-        size_t got = fread(pre + have, 1, want - have, f);
-        have += got;
-        size_t need = 0;
-        int r = parse_prefix(pre, have, &hd, &off, &need, msg, sizeof msg);
-        if (r < 0) {
-            free(pre);
-            fclose(f);
-            return npy_fail(err, errlen, "%s: %s", path, msg);
-        }
-        if (r == 0) break;
-        if (have < want) { /* end of file before the header was complete */
-            free(pre);
-            fclose(f);
-            return npy_fail(err, errlen, "%s: truncated .npy file (%zu bytes, header needs %zu)", path,
-                            have, need);
-        }
-        want = need > want ? need : want * 2;
-    }
-    /* Compare with the file size before allocating what the header claims. */
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long size = ftell(f);
-        if (size >= 0 && (uint64_t)size - off < hd.data_bytes) {
-            free(pre);
-            fclose(f);
-            return npy_fail(err, errlen, "%s: truncated .npy file: shape needs %zu bytes of data, file has %llu",
-                            path, hd.data_bytes, (unsigned long long)((uint64_t)size - off));
-        }
-        if (fseek(f, (long)have, SEEK_SET) != 0) {
-            free(pre);
-            fclose(f);
-            return npy_fail(err, errlen, "%s: seek error", path);
-        }
-    }
     npy_array a;
+    if (read_header(f, path, &pre, &have, &hd, &off, err, errlen) != 0 ||
+        check_size(f, path, &hd, off, have, err, errlen) != 0) {
+        free(pre);
+        fclose(f);
+        return -1;
+    }
     if (fill_array(&hd, &a, msg, sizeof msg) != 0) {
         free(pre);
         fclose(f);
