@@ -294,7 +294,10 @@ ROPE_API rope_status rope_model_layer_freqs(const rope_model *m, int64_t layer, 
                                    rope_freqs *out, int *rotated);
 /* Every set computes, every layer maps to a set or NoPE, query scaling is sane. */
 ROPE_API rope_status rope_model_validate(const rope_model *m);
-/* Query scale factor of layer L at position pos (1 where the model has none). */
+/* Query scale factor of layer L at position pos (1 where the model has none;
+ * 0 <= pos <= 2^53, else ROPE_E_POSITION). Query scaling parameters out of their
+ * domain, or a beta so large the scale is not finite at position 2^53:
+ * ROPE_E_PARAM (here and in rope_model_validate). */
 ROPE_API rope_status rope_model_query_scale(const rope_model *m, int64_t layer, int64_t pos, double *scale);
 
 /* ------------------------------------------------------------------ tables */
@@ -371,7 +374,8 @@ ROPE_API int rope_pool_size(const rope_pool *p);
  * [0, n_items), the calling thread taking part; at most
  * n_items / min_items_per_thread threads, inline when p is NULL, has one
  * thread or is busy. fn must compute each item independently of the split.
- * ROPE_E_NULL when fn is NULL. */
+ * ROPE_E_NULL when fn is NULL; n_items or min_items_per_thread < 0: ROPE_E_PARAM
+ * (fn not called). */
 typedef void (*rope_range_fn)(void *ctx, int64_t begin, int64_t end);
 ROPE_API rope_status rope_pool_run(rope_pool *p, int64_t n_items, int64_t min_items_per_thread,
                                    rope_range_fn fn, void *ctx);

@@ -681,6 +681,21 @@ static rope_status rope_check(const rope_kv_cache *c, const rope_apply_params *r
     return rope_apply(rope, NULL, &none, &none);
 }
 
+/* rope_apply's own checks at position pmax (< 0: nothing to rotate): its
+ * table-free angle check covers every position up to the one it is given,
+ * so one zero vector at the largest position a call rotates to proves them
+ * all before anything is written (issue 14: no NaN behind ROPE_OK). */
+static rope_status rope_check_upto(const rope_kv_cache *c, const rope_apply_params *rope,
+                                   int64_t pmax) {
+    if (pmax < 0) return ROPE_OK;
+    float x[ROPE_MAX_HEAD_DIM] = {0};
+    rope_tensor t;
+    rope_tensor_contiguous(&t, x, ROPE_F32, 1, 1, 1, c->D);
+    rope_positions rp = {0};
+    rp.ids = &pmax;
+    return rope_apply(rope, &rp, &t, &t);
+}
+
 /*
  * Rotate n head-vector groups (n × H × D, contiguous, c->wdtype) in place at
  * positions ids[0..n) with rope_apply: a contiguous tensor, so the SIMD
@@ -1347,9 +1362,16 @@ rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *
         int64_t max_pos;
         st = rope_check(c, p->rope, &max_pos);
         if (st != ROPE_OK) return st;
+        int64_t pmax = -1;
         for (int64_t b = 0; b < c->batch; b++)
-            for (int64_t e = 0; e < c->len[b]; e++)
-                if (c->pos[b * c->cap_alloc + e] > max_pos) return ROPE_E_POSITION;
+            for (int64_t e = 0; e < c->len[b]; e++) {
+                const int64_t pe = c->pos[b * c->cap_alloc + e];
+                if (pe > max_pos) return ROPE_E_POSITION;
+                if (pe > pmax) pmax = pe;
+            }
+        /* the angles of the farthest key finite: rotate_tile cannot refuse */
+        st = rope_check_upto(c, p->rope, pmax);
+        if (st != ROPE_OK) return st;
         x.rope_nopool = *p->rope;
         x.rope_nopool.pool = NULL; /* already inside the attention's own threads */
         x.rope = &x.rope_nopool;
@@ -1463,6 +1485,14 @@ rope_status rope_kv_cache_append_qk_norm(rope_kv_cache *c, const rope_apply_para
     }
     qpos_plan pl;
     st = positions_check(pos, c->batch, n, &pl);
+    if (st != ROPE_OK) return st;
+    /* q is written row by row after the append: every q rotation proven first
+     * (an UNROTATED append rotates no key, so it proves no angle) */
+    int64_t pmax = -1;
+    for (int64_t b = 0; b < c->batch; b++)
+        for (int64_t s = 0; s < n; s++)
+            if (pos_at(&pl, b, s) > pmax) pmax = pos_at(&pl, b, s);
+    st = rope_check_upto(c, rope, pmax);
     if (st != ROPE_OK) return st;
     int64_t chunk = ((int64_t)1 << 20) / (Hq * D * 4);
     if (chunk < 1) chunk = 1;

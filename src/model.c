@@ -91,6 +91,17 @@ rope_status rope_model_layer_freqs(const rope_model *m, int64_t layer, int64_t s
     return ROPE_OK;
 }
 
+/* Query scaling parameters in their domain, and the scale finite at every
+ * position query_scale accepts (up to 2^53): ln grows with the position, so
+ * the largest one decides; a finite beta of 1e307 still gives Inf there. */
+static int query_scaling_ok(const rope_model *m) {
+    if (m->query_scaling_floor < 1 || m->query_scaling_pos_offset < 0 ||
+        m->query_scaling_pos_offset > 1 || !isfinite(m->query_scaling_beta))
+        return 0;
+    int64_t q = (((int64_t)1 << 53) + m->query_scaling_pos_offset) / m->query_scaling_floor;
+    return isfinite(1.0 + m->query_scaling_beta * log1p((double)q));
+}
+
 rope_status rope_model_validate(const rope_model *m) {
     if (!m) return ROPE_E_NULL;
     if (m->n_sets < 1 || m->n_sets > ROPE_MAX_SETS) return ROPE_E_PARAM;
@@ -111,9 +122,7 @@ rope_status rope_model_validate(const rope_model *m) {
     case ROPE_QUERY_SCALING_NONE: break;
     case ROPE_QUERY_SCALING_NOPE_LAYERS:
     case ROPE_QUERY_SCALING_ALL_LAYERS:
-        if (!isfinite(m->query_scaling_beta) || m->query_scaling_floor < 1 ||
-            m->query_scaling_pos_offset < 0 || m->query_scaling_pos_offset > 1)
-            return ROPE_E_PARAM;
+        if (!query_scaling_ok(m)) return ROPE_E_PARAM;
         break;
     default: return ROPE_E_PARAM;
     }
@@ -134,10 +143,7 @@ rope_status rope_model_query_scale(const rope_model *m, int64_t layer, int64_t p
     if ((unsigned)m->query_scaling > ROPE_QUERY_SCALING_ALL_LAYERS) return ROPE_E_PARAM;
     int on = m->query_scaling == ROPE_QUERY_SCALING_ALL_LAYERS ||
              (m->query_scaling == ROPE_QUERY_SCALING_NOPE_LAYERS && s == ROPE_LAYER_NOPE);
-    if (m->query_scaling != ROPE_QUERY_SCALING_NONE &&
-        (m->query_scaling_floor < 1 || m->query_scaling_pos_offset < 0 ||
-         m->query_scaling_pos_offset > 1 || !isfinite(m->query_scaling_beta)))
-        return ROPE_E_PARAM;
+    if (m->query_scaling != ROPE_QUERY_SCALING_NONE && !query_scaling_ok(m)) return ROPE_E_PARAM;
     if (!on) {
         *scale = 1.0;
         return ROPE_OK;

@@ -344,5 +344,8 @@ int64_t rope_split_min_bytes(void) {
 
 rope_status rope_pool_run(rope_pool *p, int64_t n_items, int64_t min_items_per_thread,
                           rope_range_fn fn, void *ctx) {
+    if (!fn) return ROPE_E_NULL;
+    /* a negative count is a caller's bug, not "nothing to do" (rope.h) */
+    if (n_items < 0 || min_items_per_thread < 0) return ROPE_E_PARAM;
     return rope_parallel_for(p, n_items, min_items_per_thread, fn, ctx);
 }

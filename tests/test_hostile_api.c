@@ -13,7 +13,13 @@
  *     rope_attention ids) -> ROPE_E_OVERFLOW before the first read;
  *   - a signed overflow (M-RoPE sections whose sum wraps to n_freqs);
  *   - non-finite frequencies: one rule (ROPE_E_PARAM) for the table, table-free
- *     and attention (cached keys) paths, in both precisions.
+ *     and attention (cached keys) paths, in both precisions;
+ *   - the entry points added later: per-layer model (corrupted counts and
+ *     indices, names at a page end, a query scale that overflows to Inf),
+ *     rope_pool_run counts, axial tables, cache shift/remove/read/truncate
+ *     (int64 extremes; the cache compared entry by entry after each refusal),
+ *     angles that overflow only where UNROTATED / ROPE_Q8 caches rotate keys
+ *     on read or the fused QK-norm append rotates q, and the small helpers.
  */
 #define _DEFAULT_SOURCE
 #include <math.h>
@@ -367,11 +373,486 @@ static void test_attention_position_arrays(void) {
     rope_kv_cache_free(c);
 }
 
+/* ------------------------------------------------------------ per-layer model */
+
+static void test_model_entry_points(void) {
+    rope_model m;
+    rope_model_init(NULL); /* no crash */
+    rope_model_init(&m);
+    rope_config cfg;
+    rope_config_init(&cfg);
+    cfg.head_dim = 8;
+    int idx = -7, set = -7, rot = -7;
+    double scale = -7.0;
+    rope_freqs f;
+    memset(&f, 0xA5, sizeof f);
+    rope_freqs f0 = f;
+    CHECK_STATUS(rope_model_add_set(NULL, "a", &cfg, &idx), ROPE_E_NULL);
+    CHECK_STATUS(rope_model_add_set(&m, NULL, &cfg, &idx), ROPE_E_NULL);
+    CHECK_STATUS(rope_model_add_set(&m, "a", NULL, &idx), ROPE_E_NULL);
+    CHECK_STATUS(rope_model_find_set(&m, NULL, &idx), ROPE_E_NULL);
+    CHECK_STATUS(rope_model_layer_set(&m, 0, NULL), ROPE_E_NULL);
+    CHECK_STATUS(rope_model_set_freqs(NULL, 0, 0, &f), ROPE_E_NULL);
+    CHECK_STATUS(rope_model_layer_freqs(&m, 0, 0, NULL, &rot), ROPE_E_NULL);
+    CHECK_STATUS(rope_model_validate(NULL), ROPE_E_NULL);
+    CHECK_STATUS(rope_model_query_scale(&m, 0, 0, NULL), ROPE_E_NULL);
+
+    /* set names at the end of a page: a 47-byte name ends at its NUL, a name of
+     * ROPE_SET_NAME_MAX bytes without one is refused after reading just those */
+    char *name = tail_array(4, 1);
+    memcpy(name, "ful", 4);
+    CHECK_OK(rope_model_add_set(&m, name, &cfg, &idx));
+    CHECK_EQ_INT(idx, 0);
+    char *longname = tail_array(ROPE_SET_NAME_MAX, 1);
+    memset(longname, 'x', ROPE_SET_NAME_MAX);
+    idx = -7;
+    CHECK_STATUS(rope_model_add_set(&m, longname, &cfg, &idx), ROPE_E_PARAM);
+    CHECK_STATUS(rope_model_find_set(&m, longname, &idx), ROPE_E_PARAM);
+    CHECK_EQ_INT(idx, -7);
+    CHECK_EQ_INT(m.n_sets, 1);
+
+    /* a corrupted struct: counts and indices outside the fixed arrays */
+    m.n_layers = 2;
+    m.layer_set[0] = 0;
+    m.layer_set[1] = ROPE_LAYER_NOPE;
+    CHECK_OK(rope_model_validate(&m));
+    const int64_t bad_layers[] = {-1, ROPE_MAX_LAYERS + 1, INT64_MAX};
+    for (int i = 0; i < 3; i++) {
+        rope_model mb = m;
+        mb.n_layers = bad_layers[i];
+        CHECK_STATUS(rope_model_layer_set(&mb, ROPE_MAX_LAYERS, &set), ROPE_E_PARAM);
+        CHECK_STATUS(rope_model_validate(&mb), ROPE_E_PARAM);
+    }
+    const int bad_sets[] = {-1, ROPE_MAX_SETS + 1};
+    for (int i = 0; i < 2; i++) {
+        rope_model mb = m;
+        mb.n_sets = bad_sets[i];
+        CHECK_STATUS(rope_model_set_freqs(&mb, 0, 0, &f), ROPE_E_PARAM);
+        CHECK_STATUS(rope_model_find_set(&mb, "ful", &idx), ROPE_E_PARAM);
+        CHECK_STATUS(rope_model_add_set(&mb, "b", &cfg, &idx), ROPE_E_PARAM);
+    }
+    CHECK_STATUS(rope_model_layer_set(&m, -1, &set), ROPE_E_PARAM);
+    CHECK_STATUS(rope_model_layer_set(&m, 2, &set), ROPE_E_PARAM);
+    CHECK_STATUS(rope_model_set_freqs(&m, -1, 0, &f), ROPE_E_PARAM);
+    CHECK_STATUS(rope_model_set_freqs(&m, 1, 0, &f), ROPE_E_PARAM);
+    CHECK_STATUS(rope_model_set_freqs(&m, 0, -1, &f), ROPE_E_PARAM);
+    m.layer_set[1] = 5; /* a set that does not exist */
+    CHECK_STATUS(rope_model_layer_set(&m, 1, &set), ROPE_E_PARAM);
+    CHECK_STATUS(rope_model_layer_freqs(&m, 1, 0, &f, &rot), ROPE_E_PARAM);
+    CHECK_STATUS(rope_model_validate(&m), ROPE_E_PARAM);
+    m.layer_set[1] = ROPE_LAYER_NOPE;
+    /* a set whose config cannot compute: out and rotated untouched */
+    m.set[0].rope_theta = NAN;
+    CHECK_STATUS(rope_model_layer_freqs(&m, 0, 0, &f, &rot), ROPE_E_PARAM);
+    CHECK_STATUS(rope_model_validate(&m), ROPE_E_PARAM);
+    m.set[0].rope_theta = 10000.0;
+    CHECK_EQ_INT(set, -7);
+    CHECK_EQ_INT(rot, -7);
+    CHECK(memcmp(&f, &f0, sizeof f) == 0);
+
+    /* query scaling: non-finite, out of domain, or finite but so large that the
+     * scale overflows to Inf at a far position: ROPE_E_PARAM, scale untouched */
+    m.query_scaling = ROPE_QUERY_SCALING_ALL_LAYERS;
+    m.query_scaling_floor = 8192;
+    m.query_scaling_pos_offset = 0;
+    const double bad_beta[] = {NAN, INFINITY, -INFINITY, 1e307, -1e307};
+    for (int i = 0; i < 5; i++) {
+        m.query_scaling_beta = bad_beta[i];
+        CHECK_STATUS(rope_model_query_scale(&m, 0, (int64_t)1 << 53, &scale), ROPE_E_PARAM);
+        CHECK_STATUS(rope_model_query_scale(&m, 0, 0, &scale), ROPE_E_PARAM);
+        CHECK_STATUS(rope_model_validate(&m), ROPE_E_PARAM);
+    }
+    m.query_scaling_beta = 0.1;
+    m.query_scaling_floor = 0; /* a division by zero */
+    CHECK_STATUS(rope_model_query_scale(&m, 0, 5, &scale), ROPE_E_PARAM);
+    m.query_scaling_floor = 8192;
+    m.query_scaling_pos_offset = 2;
+    CHECK_STATUS(rope_model_query_scale(&m, 0, 5, &scale), ROPE_E_PARAM);
+    m.query_scaling_pos_offset = 1;
+    m.query_scaling = (rope_query_scaling_type)7;
+    CHECK_STATUS(rope_model_query_scale(&m, 0, 5, &scale), ROPE_E_PARAM);
+    m.query_scaling = ROPE_QUERY_SCALING_ALL_LAYERS;
+    CHECK_STATUS(rope_model_query_scale(&m, 0, -1, &scale), ROPE_E_POSITION);
+    CHECK_STATUS(rope_model_query_scale(&m, 0, ((int64_t)1 << 53) + 1, &scale), ROPE_E_POSITION);
+    CHECK(scale == -7.0);
+    CHECK_OK(rope_model_validate(&m));
+    CHECK_OK(rope_model_query_scale(&m, 1, (int64_t)1 << 53, &scale));
+    CHECK(isfinite(scale) && scale > 1.0);
+}
+
+/* ------------------------------------------------------------ pool */
+
+static void count_items(void *ctx, int64_t begin, int64_t end) {
+    __atomic_fetch_add((int64_t *)ctx, end - begin, __ATOMIC_RELAXED);
+}
+
+static void test_pool_run(void) {
+    rope_pool *p = NULL;
+    CHECK_OK(rope_pool_create(2, &p));
+    int64_t n = 0;
+    CHECK_STATUS(rope_pool_run(p, 10, 1, NULL, &n), ROPE_E_NULL);
+    CHECK_STATUS(rope_pool_run(NULL, 10, 1, NULL, &n), ROPE_E_NULL);
+    /* negative counts are refused, fn never called */
+    CHECK_STATUS(rope_pool_run(p, -1, 1, count_items, &n), ROPE_E_PARAM);
+    CHECK_STATUS(rope_pool_run(p, INT64_MIN, 1, count_items, &n), ROPE_E_PARAM);
+    CHECK_STATUS(rope_pool_run(p, 10, -1, count_items, &n), ROPE_E_PARAM);
+    CHECK_STATUS(rope_pool_run(NULL, -5, 1, count_items, &n), ROPE_E_PARAM);
+    CHECK_EQ_INT(n, 0);
+    /* the largest count splits without overflow and covers every item once */
+    CHECK_OK(rope_pool_run(p, INT64_MAX, INT64_MAX / 2, count_items, &n));
+    CHECK(n == INT64_MAX);
+    n = 0;
+    CHECK_OK(rope_pool_run(p, INT64_MAX, 0, count_items, &n));
+    CHECK(n == INT64_MAX);
+    rope_pool_free(p);
+}
+
+/* ------------------------------------------------------------ axial tables */
+
+static void test_axial(void) {
+    rope_freqs f;
+    freqs_for(&f, 8); /* 4 frequencies */
+    int64_t *coords = tail_array(4, sizeof *coords); /* 2 axes x 2 tokens */
+    for (int i = 0; i < 4; i++) coords[i] = i;
+    int *axis = tail_array(2, sizeof(int)), *freq = tail_array(2, sizeof(int));
+    axis[0] = 0, axis[1] = 1, freq[0] = 0, freq[1] = 3;
+    rope_table *t = (rope_table *)(uintptr_t)0x1;
+    rope_table *const sentinel = t;
+    const rope_precision A = ROPE_PRECISION_ACCURATE;
+    CHECK_STATUS(rope_table_create_axial(NULL, coords, 2, 2, axis, freq, 2, A, &t), ROPE_E_NULL);
+    CHECK_STATUS(rope_table_create_axial(&f, NULL, 2, 2, axis, freq, 2, A, &t), ROPE_E_NULL);
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, 2, NULL, freq, 2, A, &t), ROPE_E_NULL);
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, 2, axis, NULL, 2, A, &t), ROPE_E_NULL);
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, 2, axis, freq, 2, A, NULL), ROPE_E_NULL);
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 0, 2, axis, freq, 2, A, &t), ROPE_E_PARAM);
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 9, 2, axis, freq, 2, A, &t), ROPE_E_PARAM);
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, 0, axis, freq, 2, A, &t), ROPE_E_PARAM);
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, -1, axis, freq, 2, A, &t), ROPE_E_PARAM);
+    /* column counts beyond the 2-entry maps: refused before they are walked */
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, 2, axis, freq, ROPE_MAX_FREQS + 1, A, &t),
+                 ROPE_E_DIM);
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, 2, axis, freq, INT64_MAX, A, &t), ROPE_E_DIM);
+    /* token counts beyond the 4-entry coordinates (and any address space) */
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, INT64_MAX, axis, freq, 2, A, &t),
+                 ROPE_E_OVERFLOW);
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, (int64_t)1 << 54, axis, freq, 2, A, &t),
+                 ROPE_E_OVERFLOW);
+    /* maps outside the axes or the frequencies */
+    axis[1] = 2;
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, 2, axis, freq, 2, A, &t), ROPE_E_PARAM);
+    axis[1] = -2;
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, 2, axis, freq, 2, A, &t), ROPE_E_PARAM);
+    axis[1] = 1;
+    freq[1] = 4;
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, 2, axis, freq, 2, A, &t), ROPE_E_PARAM);
+    freq[1] = -1;
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, 2, axis, freq, 2, A, &t), ROPE_E_PARAM);
+    freq[1] = 3;
+    /* a negative coordinate, a non-finite frequency, an angle that overflows */
+    coords[3] = -1;
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, 2, axis, freq, 2, A, &t), ROPE_E_POSITION);
+    coords[3] = 3;
+    rope_freqs fb = f;
+    fb.inv_freq[3] = NAN;
+    CHECK_STATUS(rope_table_create_axial(&fb, coords, 2, 2, axis, freq, 2, A, &t), ROPE_E_PARAM);
+    fb = f;
+    fb.inv_freq[3] = 1e300;
+    coords[3] = (int64_t)1 << 53;
+    CHECK_STATUS(rope_table_create_axial(&fb, coords, 2, 2, axis, freq, 2, A, &t), ROPE_E_PARAM);
+    CHECK(t == sentinel);
+    coords[3] = 3;
+    rope_table *ok = NULL;
+    CHECK_OK(rope_table_create_axial(&f, coords, 2, 2, axis, freq, 2, A, &ok));
+    CHECK_EQ_INT(rope_table_rows(ok), 2);
+    CHECK_EQ_INT(rope_table_n_freqs(ok), 2);
+    rope_table_free(ok);
+    CHECK_EQ_INT(rope_table_rows(NULL), 0);
+    CHECK(rope_table_cos(NULL) == NULL && rope_table_sin(NULL) == NULL);
+}
+
+/* ------------------------------------------------------------ KV cache edits */
+
+/* Every entry of every row (positions, keys and values as stored), to prove a
+ * refused call left the cache as it was. */
+typedef struct kv_snap {
+    int64_t len[2], pos[2][8];
+    float k[2][8 * 32], v[2][8 * 32];
+} kv_snap;
+
+static void kv_snapshot(const rope_kv_cache *c, int64_t batch, int64_t D, kv_snap *s) {
+    memset(s, 0, sizeof *s);
+    for (int64_t b = 0; b < batch; b++) {
+        CHECK_OK(rope_kv_cache_length(c, b, &s->len[b]));
+        rope_tensor k, v;
+        rope_tensor_contiguous(&k, s->k[b], ROPE_F32, 1, s->len[b], 1, D);
+        rope_tensor_contiguous(&v, s->v[b], ROPE_F32, 1, s->len[b], 1, D);
+        CHECK_OK(rope_kv_cache_read(c, b, 0, s->len[b], &k, &v, s->pos[b]));
+    }
+}
+
+static int kv_same(const rope_kv_cache *c, int64_t batch, int64_t D, const kv_snap *s0) {
+    kv_snap s;
+    kv_snapshot(c, batch, D, &s);
+    return memcmp(&s, s0, sizeof s) == 0;
+}
+
+static void rope_free_params(rope_apply_params *p, const rope_freqs *f) {
+    rope_apply_params_init(p);
+    p->style = ROPE_STYLE_HALF;
+    p->freqs = f;
+    p->rotary_dim = 2 * f->n_freqs;
+}
+
+static void test_kv_edits(void) {
+    const int64_t D = 8;
+    rope_freqs f;
+    freqs_for(&f, D);
+    rope_apply_params rp;
+    rope_free_params(&rp, &f);
+    CHECK_STATUS(rope_kv_cache_shift(NULL, &rp, 0, 0, 1, 1), ROPE_E_NULL);
+    CHECK_STATUS(rope_kv_cache_remove(NULL, 0, 0, 1), ROPE_E_NULL);
+    CHECK_STATUS(rope_kv_cache_read(NULL, 0, 0, 0, NULL, NULL, NULL), ROPE_E_NULL);
+    CHECK_STATUS(rope_kv_cache_truncate(NULL, 0, 0), ROPE_E_NULL);
+    CHECK_STATUS(rope_kv_cache_clear(NULL), ROPE_E_NULL);
+
+    const rope_dtype dts[] = {ROPE_F32, ROPE_Q8};
+    for (int di = 0; di < 2; di++) {
+        const int64_t Dc = dts[di] == ROPE_Q8 ? 32 : D; /* q8: a whole block */
+        rope_freqs fc;
+        freqs_for(&fc, Dc);
+        rope_apply_params rc;
+        rope_free_params(&rc, &fc);
+        rope_kv_cache_desc d = {2, 1, Dc, 8, dts[di], ROPE_KV_SHIFTABLE};
+        rope_kv_cache *c = NULL;
+        CHECK_OK(rope_kv_cache_create(&d, &c));
+        float kv[2 * 4 * 32];
+        for (int i = 0; i < 2 * 4 * 32; i++) kv[i] = (float)((i * 7) % 13) / 13.0f - 0.5f;
+        rope_tensor k, v;
+        rope_tensor_contiguous(&k, kv, ROPE_F32, 2, 4, 1, Dc);
+        rope_tensor_contiguous(&v, kv, ROPE_F32, 2, 4, 1, Dc);
+        CHECK_OK(rope_kv_cache_append(c, &rc, NULL, &k, &v));
+        kv_snap s0;
+        kv_snapshot(c, 2, Dc, &s0);
+        CHECK_EQ_INT(s0.len[1], 4);
+
+        /* shift: bad rows, p0 > p1, new positions that overflow int64, go negative or
+         * past 2^53, a missing rope: refused, nothing moved */
+        CHECK_STATUS(rope_kv_cache_shift(c, &rc, 2, 0, 4, 1), ROPE_E_PARAM);
+        CHECK_STATUS(rope_kv_cache_shift(c, &rc, -2, 0, 4, 1), ROPE_E_PARAM);
+        CHECK_STATUS(rope_kv_cache_shift(c, &rc, -1, 3, 1, 1), ROPE_E_PARAM);
+        CHECK_STATUS(rope_kv_cache_shift(c, &rc, -1, 0, INT64_MAX, INT64_MAX), ROPE_E_POSITION);
+        CHECK_STATUS(rope_kv_cache_shift(c, &rc, 0, INT64_MIN, INT64_MAX, INT64_MIN), ROPE_E_POSITION);
+        CHECK_STATUS(rope_kv_cache_shift(c, &rc, -1, 2, 4, -3), ROPE_E_POSITION);
+        CHECK_STATUS(rope_kv_cache_shift(c, &rc, 1, 0, 4, (int64_t)1 << 53), ROPE_E_POSITION);
+        CHECK_STATUS(rope_kv_cache_shift(c, NULL, -1, 0, 4, 1), ROPE_E_NULL);
+        /* a finite frequency whose angle at the new position is Inf */
+        rope_freqs fcb = fc;
+        fcb.inv_freq[0] = 1e300;
+        rope_apply_params rcb;
+        rope_free_params(&rcb, &fcb);
+        CHECK_STATUS(rope_kv_cache_shift(c, &rcb, -1, 0, 4, (int64_t)1 << 40), ROPE_E_PARAM);
+        CHECK(kv_same(c, 2, Dc, &s0));
+
+        /* remove: bad rows and ranges */
+        CHECK_STATUS(rope_kv_cache_remove(c, 2, 0, 4), ROPE_E_PARAM);
+        CHECK_STATUS(rope_kv_cache_remove(c, INT64_MIN, 0, 4), ROPE_E_PARAM);
+        CHECK_STATUS(rope_kv_cache_remove(c, -1, 4, 0), ROPE_E_PARAM);
+        CHECK_STATUS(rope_kv_cache_truncate(c, 2, 0), ROPE_E_PARAM);
+        CHECK_STATUS(rope_kv_cache_truncate(c, 0, -1), ROPE_E_PARAM);
+        CHECK(kv_same(c, 2, Dc, &s0));
+
+        /* read: ranges past the row (int64 extremes), impossible or mismatched
+         * outputs: refused with the outputs and positions untouched */
+        outbuf ok_, ov, op;
+        float *ko = out_new(&ok_, 4 * 32 * sizeof(float)), *vo = out_new(&ov, 4 * 32 * sizeof(float));
+        int64_t *po = out_new(&op, 4 * sizeof(int64_t));
+        rope_tensor kt, vt;
+        rope_tensor_contiguous(&kt, ko, ROPE_F32, 1, 4, 1, Dc);
+        rope_tensor_contiguous(&vt, vo, ROPE_F32, 1, 4, 1, Dc);
+        const int64_t ranges[][2] = {{-1, 1}, {0, -1}, {1, 4}, {5, 0}, {INT64_MAX, 1},
+                                     {1, INT64_MAX}, {INT64_MAX, INT64_MAX}, {INT64_MIN, 4}};
+        for (int i = 0; i < 8; i++) {
+            rope_tensor k1 = kt, v1 = vt;
+            k1.shape[1] = v1.shape[1] = ranges[i][1];
+            CHECK_STATUS(rope_kv_cache_read(c, 0, ranges[i][0], ranges[i][1], &k1, &v1, po), ROPE_E_PARAM);
+        }
+        CHECK_STATUS(rope_kv_cache_read(c, 2, 0, 4, &kt, &vt, po), ROPE_E_PARAM);
+        CHECK_STATUS(rope_kv_cache_read(c, -1, 0, 4, &kt, &vt, po), ROPE_E_PARAM);
+        rope_tensor kbig = kt;
+        kbig.stride[1] = (int64_t)1 << 55; /* x 4 bytes x 3 entries: beyond 2^56 */
+        CHECK_STATUS(rope_kv_cache_read(c, 0, 0, 4, &kbig, &vt, po), ROPE_E_OVERFLOW);
+        CHECK_STATUS(rope_kv_cache_read(c, 0, 0, 4, &kt, &kbig, po), ROPE_E_OVERFLOW);
+        kbig = kt;
+        kbig.shape[3] = Dc + 1;
+        CHECK_STATUS(rope_kv_cache_read(c, 0, 0, 4, &kbig, &vt, po), ROPE_E_SHAPE);
+        kbig = kt;
+        kbig.dtype = ROPE_Q8; /* storage only, not a tensor dtype */
+        CHECK_STATUS(rope_kv_cache_read(c, 0, 0, 4, &kbig, &vt, po), ROPE_E_DTYPE);
+        kbig = kt;
+        kbig.data = NULL;
+        CHECK_STATUS(rope_kv_cache_read(c, 0, 0, 4, &kbig, &vt, po), ROPE_E_NULL);
+        CHECK(out_untouched(&ok_) && out_untouched(&ov) && out_untouched(&op));
+        CHECK_OK(rope_kv_cache_read(c, 0, 0, 4, &kt, &vt, po));
+        CHECK(po[3] == 3);
+        free(ok_.raw);
+        free(ov.raw);
+        free(op.raw);
+        rope_kv_cache_free(c);
+    }
+
+    /* a ROTATED cache cannot shift; unknown modes are not caches */
+    rope_kv_cache_desc dr = {1, 1, D, 4, ROPE_F32, ROPE_KV_ROTATED};
+    rope_kv_cache *cr = NULL;
+    CHECK_OK(rope_kv_cache_create(&dr, &cr));
+    CHECK_STATUS(rope_kv_cache_shift(cr, &rp, 0, 0, 4, 1), ROPE_E_UNSUPPORTED);
+    rope_kv_cache_free(cr);
+}
+
+/* UNROTATED caches rotate keys when attention reads them, and the fused
+ * QK-norm append rotates q after storing k: a finite frequency whose angle at
+ * a cached or query position is Inf must be refused before anything is
+ * written (it once gave NaN behind ROPE_OK, and a half-written q_out). */
+static void test_unrotated_angles(void) {
+    const rope_dtype dts[] = {ROPE_F32, ROPE_Q8};
+    for (int di = 0; di < 2; di++) {
+        const int64_t D = 32;
+        rope_freqs f, fbig;
+        freqs_for(&f, D);
+        fbig = f;
+        fbig.inv_freq[0] = 1e300;
+        rope_apply_params rp, rbig;
+        rope_free_params(&rp, &f);
+        rope_free_params(&rbig, &fbig);
+        rope_kv_cache_desc d = {2, 1, D, 8, dts[di], ROPE_KV_UNROTATED};
+        rope_kv_cache *c = NULL;
+        CHECK_OK(rope_kv_cache_create(&d, &c));
+        float kv[2 * 1 * 32];
+        for (int i = 0; i < 64; i++) kv[i] = (float)(i % 5) / 5.0f;
+        rope_tensor k, v;
+        rope_tensor_contiguous(&k, kv, ROPE_F32, 2, 1, 1, D);
+        rope_tensor_contiguous(&v, kv, ROPE_F32, 2, 1, 1, D);
+        int64_t ids[2] = {1, (int64_t)1 << 40}; /* row 0 at 1 (fine), row 1 far */
+        rope_positions pos = {0};
+        pos.ids = ids;
+        pos.ids_batch_stride = 1;
+
+        /* fused append: q row 0 would be written before row 1 fails */
+        float qin[64];
+        for (int i = 0; i < 64; i++) qin[i] = 0.25f;
+        outbuf oq;
+        float *qo = out_new(&oq, sizeof qin);
+        rope_tensor tqi, tqo;
+        rope_tensor_contiguous(&tqi, qin, ROPE_F32, 2, 1, 1, D);
+        rope_tensor_contiguous(&tqo, qo, ROPE_F32, 2, 1, 1, D);
+        rope_qk_norm nm = {NULL, NULL, 1e-6f, 0};
+        CHECK_STATUS(rope_kv_cache_append_qk_norm(c, &rbig, &nm, &pos, &tqi, &tqo, &k, &v),
+                     ROPE_E_PARAM);
+        const float bad_eps[] = {NAN, INFINITY, -INFINITY, -1.0f};
+        for (int i = 0; i < 4; i++) {
+            nm.eps = bad_eps[i];
+            CHECK_STATUS(rope_kv_cache_append_qk_norm(c, &rp, &nm, &pos, &tqi, &tqo, &k, &v),
+                         ROPE_E_PARAM);
+        }
+        nm.eps = 1e-6f;
+        CHECK_STATUS(rope_kv_cache_append_qk_norm(NULL, &rp, &nm, &pos, &tqi, &tqo, &k, &v), ROPE_E_NULL);
+        CHECK_STATUS(rope_kv_cache_append_qk_norm(c, NULL, &nm, &pos, &tqi, &tqo, &k, &v), ROPE_E_NULL);
+        CHECK_STATUS(rope_kv_cache_append_qk_norm(c, &rp, NULL, &pos, &tqi, &tqo, &k, &v), ROPE_E_NULL);
+        /* ids no array can hold (row 1 at ids + stride), next to a 2-entry array */
+        int64_t *tids = tail_array(2, sizeof *tids);
+        tids[0] = 1, tids[1] = 2;
+        rope_positions pbig = {0};
+        pbig.ids = tids;
+        pbig.ids_batch_stride = INT64_MAX / 2 + 1;
+        CHECK_STATUS(rope_kv_cache_append_qk_norm(c, &rp, &nm, &pbig, &tqi, &tqo, &k, &v),
+                     ROPE_E_OVERFLOW);
+        CHECK(out_untouched(&oq));
+        int64_t len = -1;
+        CHECK_OK(rope_kv_cache_length(c, 0, &len));
+        CHECK_EQ_INT(len, 0);
+
+        /* attention reading keys at 2^40 with the big frequency */
+        CHECK_OK(rope_kv_cache_append(c, &rp, &pos, &k, &v));
+        rope_attention_params ap;
+        rope_attention_params_init(&ap);
+        ap.rope = &rbig;
+        outbuf oo;
+        float *o = out_new(&oo, sizeof qin);
+        rope_tensor to;
+        rope_tensor_contiguous(&to, o, ROPE_F32, 2, 1, 1, D);
+        int64_t qids[2] = {2, ((int64_t)1 << 40) + 1};
+        rope_positions qp = {0};
+        qp.ids = qids;
+        qp.ids_batch_stride = 1;
+        CHECK_STATUS(rope_attention(c, &ap, &qp, &tqi, &to), ROPE_E_PARAM);
+        ap.rope = NULL;
+        CHECK_STATUS(rope_attention(c, &ap, &qp, &tqi, &to), ROPE_E_NULL);
+        CHECK(out_untouched(&oo));
+        ap.rope = &rp; /* the same cache with sane frequencies: finite results */
+        CHECK_OK(rope_attention(c, &ap, &qp, &tqi, &to));
+        int finite = 1;
+        for (int i = 0; i < 64; i++) finite &= isfinite(o[i]) != 0;
+        CHECK(finite);
+        /* and the fused append at sane frequencies writes q */
+        CHECK_OK(rope_kv_cache_append_qk_norm(c, &rp, &nm, &pos, &tqi, &tqo, &k, &v));
+        CHECK(!out_untouched(&oq));
+        free(oo.raw);
+        free(oq.raw);
+        rope_kv_cache_free(c);
+    }
+}
+
+/* ------------------------------------------------------------ the small ones */
+
+/* Names, enums and sizes out of range: an answer, never a read outside a table. */
+static void test_small_entry_points(void) {
+    rope_scaling_type st = (rope_scaling_type)99;
+    CHECK_STATUS(rope_scaling_from_name(NULL, &st), ROPE_E_NULL);
+    CHECK_STATUS(rope_scaling_from_name("yarn", NULL), ROPE_E_NULL);
+    char *nm = tail_array(3, 1);
+    memcpy(nm, "su", 3); /* ends at the page end: compared up to its NUL only */
+    CHECK_OK(rope_scaling_from_name(nm, &st));
+    CHECK_EQ_INT(st, ROPE_SCALING_LONGROPE);
+    st = (rope_scaling_type)99;
+    CHECK_STATUS(rope_scaling_from_name("", &st), ROPE_E_SCALING);
+    CHECK_STATUS(rope_scaling_from_name("yarn ", &st), ROPE_E_SCALING);
+    CHECK_STATUS(rope_scaling_from_name("axial", &st), ROPE_E_UNSUPPORTED);
+    CHECK_EQ_INT(st, 99);
+    CHECK(strcmp(rope_scaling_name((rope_scaling_type)-1), "unknown") == 0);
+    CHECK(strcmp(rope_scaling_name(ROPE_SCALING_COUNT), "unknown") == 0);
+    CHECK(rope_strerror((rope_status)-1) != NULL && rope_strerror(ROPE_STATUS_COUNT) != NULL);
+    CHECK(rope_dtype_size(ROPE_Q8) == 0 && rope_dtype_size((rope_dtype)0) == 0 &&
+          rope_dtype_size((rope_dtype)-3) == 0);
+    rope_pool *p = (rope_pool *)(uintptr_t)0x1;
+    CHECK_STATUS(rope_pool_create(-1, &p), ROPE_E_PARAM);
+    CHECK_STATUS(rope_pool_create(257, &p), ROPE_E_PARAM);
+    CHECK_STATUS(rope_pool_create(INT32_MIN, &p), ROPE_E_PARAM);
+    CHECK_STATUS(rope_pool_create(2, NULL), ROPE_E_NULL);
+    CHECK(p == (rope_pool *)(uintptr_t)0x1);
+    CHECK_EQ_INT(rope_pool_size(NULL), 1);
+    rope_pool_free(NULL);
+    rope_attention_params_init(NULL);
+    rope_kv_cache_free(NULL);
+    int n = -1;
+    CHECK(rope_isa_available(NULL) != NULL);
+    CHECK(rope_isa_available(&n) != NULL && n >= 1);
+    CHECK(rope_isa_name() != NULL);
+    CHECK(rope_version() == ROPE_VERSION_NUMBER && rope_version_string() != NULL);
+    /* conversions of every special value are defined (NaN stays NaN) */
+    CHECK(isnan(rope_f16_to_f32(rope_f32_to_f16(NAN))) && isnan(rope_bf16_to_f32(rope_f32_to_bf16(NAN))));
+    CHECK(isinf(rope_f16_to_f32(rope_f32_to_f16(1e30f))) && isinf(rope_bf16_to_f32(rope_f32_to_bf16(INFINITY))));
+}
+
 int main(void) {
     test_table_counts();
     test_nonfinite_one_rule();
     test_angle_overflow();
     test_apply_position_arrays();
     test_attention_position_arrays();
+    test_model_entry_points();
+    test_pool_run();
+    test_axial();
+    test_kv_edits();
+    test_unrotated_angles();
+    test_small_entry_points();
     return check_report("test_hostile_api");
 }
