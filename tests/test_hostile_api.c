@@ -531,7 +531,8 @@ static void test_axial(void) {
     /* column counts beyond the 2-entry maps: refused before they are walked */
     CHECK_STATUS(rope_table_create_axial(&f, coords, 2, 2, axis, freq, ROPE_MAX_FREQS + 1, A, &t),
                  ROPE_E_DIM);
-    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, 2, axis, freq, INT64_MAX, A, &t), ROPE_E_DIM);
+    CHECK_STATUS(rope_table_create_axial(&f, coords, 2, 2, axis, freq, INT64_MAX, A, &t),
+                 ROPE_E_DIM);
     /* token counts beyond the 4-entry coordinates (and any address space) */
     CHECK_STATUS(rope_table_create_axial(&f, coords, 2, INT64_MAX, axis, freq, 2, A, &t),
                  ROPE_E_OVERFLOW);
@@ -641,7 +642,8 @@ static void test_kv_edits(void) {
         CHECK_STATUS(rope_kv_cache_shift(c, &rc, -2, 0, 4, 1), ROPE_E_PARAM);
         CHECK_STATUS(rope_kv_cache_shift(c, &rc, -1, 3, 1, 1), ROPE_E_PARAM);
         CHECK_STATUS(rope_kv_cache_shift(c, &rc, -1, 0, INT64_MAX, INT64_MAX), ROPE_E_POSITION);
-        CHECK_STATUS(rope_kv_cache_shift(c, &rc, 0, INT64_MIN, INT64_MAX, INT64_MIN), ROPE_E_POSITION);
+        CHECK_STATUS(rope_kv_cache_shift(c, &rc, 0, INT64_MIN, INT64_MAX, INT64_MIN),
+                     ROPE_E_POSITION);
         CHECK_STATUS(rope_kv_cache_shift(c, &rc, -1, 2, 4, -3), ROPE_E_POSITION);
         CHECK_STATUS(rope_kv_cache_shift(c, &rc, 1, 0, 4, (int64_t)1 << 53), ROPE_E_POSITION);
         CHECK_STATUS(rope_kv_cache_shift(c, NULL, -1, 0, 4, 1), ROPE_E_NULL);
@@ -664,7 +666,8 @@ static void test_kv_edits(void) {
         /* read: ranges past the row (int64 extremes), impossible or mismatched
          * outputs: refused with the outputs and positions untouched */
         outbuf ok_, ov, op;
-        float *ko = out_new(&ok_, 4 * 32 * sizeof(float)), *vo = out_new(&ov, 4 * 32 * sizeof(float));
+        float *ko = out_new(&ok_, 4 * 32 * sizeof(float));
+        float *vo = out_new(&ov, 4 * 32 * sizeof(float));
         int64_t *po = out_new(&op, 4 * sizeof(int64_t));
         rope_tensor kt, vt;
         rope_tensor_contiguous(&kt, ko, ROPE_F32, 1, 4, 1, Dc);
@@ -674,7 +677,8 @@ static void test_kv_edits(void) {
         for (int i = 0; i < 8; i++) {
             rope_tensor k1 = kt, v1 = vt;
             k1.shape[1] = v1.shape[1] = ranges[i][1];
-            CHECK_STATUS(rope_kv_cache_read(c, 0, ranges[i][0], ranges[i][1], &k1, &v1, po), ROPE_E_PARAM);
+            CHECK_STATUS(rope_kv_cache_read(c, 0, ranges[i][0], ranges[i][1], &k1, &v1, po),
+                         ROPE_E_PARAM);
         }
         CHECK_STATUS(rope_kv_cache_read(c, 2, 0, 4, &kt, &vt, po), ROPE_E_PARAM);
         CHECK_STATUS(rope_kv_cache_read(c, -1, 0, 4, &kt, &vt, po), ROPE_E_PARAM);
@@ -754,9 +758,12 @@ static void test_unrotated_angles(void) {
                          ROPE_E_PARAM);
         }
         nm.eps = 1e-6f;
-        CHECK_STATUS(rope_kv_cache_append_qk_norm(NULL, &rp, &nm, &pos, &tqi, &tqo, &k, &v), ROPE_E_NULL);
-        CHECK_STATUS(rope_kv_cache_append_qk_norm(c, NULL, &nm, &pos, &tqi, &tqo, &k, &v), ROPE_E_NULL);
-        CHECK_STATUS(rope_kv_cache_append_qk_norm(c, &rp, NULL, &pos, &tqi, &tqo, &k, &v), ROPE_E_NULL);
+        CHECK_STATUS(rope_kv_cache_append_qk_norm(NULL, &rp, &nm, &pos, &tqi, &tqo, &k, &v),
+                     ROPE_E_NULL);
+        CHECK_STATUS(rope_kv_cache_append_qk_norm(c, NULL, &nm, &pos, &tqi, &tqo, &k, &v),
+                     ROPE_E_NULL);
+        CHECK_STATUS(rope_kv_cache_append_qk_norm(c, &rp, NULL, &pos, &tqi, &tqo, &k, &v),
+                     ROPE_E_NULL);
         /* ids no array can hold (row 1 at ids + stride), next to a 2-entry array */
         int64_t *tids = tail_array(2, sizeof *tids);
         tids[0] = 1, tids[1] = 2;
@@ -838,8 +845,10 @@ static void test_small_entry_points(void) {
     CHECK(rope_isa_name() != NULL);
     CHECK(rope_version() == ROPE_VERSION_NUMBER && rope_version_string() != NULL);
     /* conversions of every special value are defined (NaN stays NaN) */
-    CHECK(isnan(rope_f16_to_f32(rope_f32_to_f16(NAN))) && isnan(rope_bf16_to_f32(rope_f32_to_bf16(NAN))));
-    CHECK(isinf(rope_f16_to_f32(rope_f32_to_f16(1e30f))) && isinf(rope_bf16_to_f32(rope_f32_to_bf16(INFINITY))));
+    CHECK(isnan(rope_f16_to_f32(rope_f32_to_f16(NAN))));
+    CHECK(isnan(rope_bf16_to_f32(rope_f32_to_bf16(NAN))));
+    CHECK(isinf(rope_f16_to_f32(rope_f32_to_f16(1e30f))));
+    CHECK(isinf(rope_bf16_to_f32(rope_f32_to_bf16(INFINITY))));
 }
 
 int main(void) {
