@@ -549,8 +549,8 @@ ROPE_API rope_status rope_kv_cache_read(const rope_kv_cache *c, int64_t row, int
  * that dtype (the fused pass does not round the normalised vector to it).
  * q_in (batch, n_new, n_q_heads, head_dim) shares k's tokens and positions; a
  * padding token's q (id < 0) is normalised, not rotated. rope is required.
- * eps < 0 or not finite: ROPE_E_PARAM. On error the cache and q_out are
- * unchanged.
+ * eps <= 0 or not finite: ROPE_E_PARAM (eps 0 gives NaN for a zero vector).
+ * On error the cache and q_out are unchanged.
  */
 typedef struct rope_qk_norm {
     const float *q_weight;      /* head_dim floats, or NULL */

@@ -1467,7 +1467,9 @@ rope_status rope_kv_cache_append_qk_norm(rope_kv_cache *c, const rope_apply_para
                                          const rope_tensor *q_in, const rope_tensor *q_out,
                                          const rope_tensor *k, const rope_tensor *v) {
     if (!c || !rope || !norm || !q_in || !q_out || !k || !v) return ROPE_E_NULL;
-    if (!(norm->eps >= 0.0f) || !isfinite(norm->eps)) return ROPE_E_PARAM;
+    /* eps 0 makes an all-zero head vector (a zero-padded token) 0·Inf = NaN:
+     * finite and > 0, the rule the runner applies to a GGUF's RMS epsilon */
+    if (!(norm->eps > 0.0f) || !isfinite(norm->eps)) return ROPE_E_PARAM;
     if (ak_dt(q_in->dtype) < 0 || q_out->dtype != q_in->dtype) return ROPE_E_DTYPE;
     rope_status st = tensor_check(q_in);
     if (st == ROPE_OK) st = tensor_check(q_out);

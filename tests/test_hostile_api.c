@@ -751,8 +751,9 @@ static void test_unrotated_angles(void) {
         rope_qk_norm nm = {NULL, NULL, 1e-6f, 0};
         CHECK_STATUS(rope_kv_cache_append_qk_norm(c, &rbig, &nm, &pos, &tqi, &tqo, &k, &v),
                      ROPE_E_PARAM);
-        const float bad_eps[] = {NAN, INFINITY, -INFINITY, -1.0f};
-        for (int i = 0; i < 4; i++) {
+        /* eps 0: an all-zero head vector would be 0·Inf = NaN behind ROPE_OK */
+        const float bad_eps[] = {NAN, INFINITY, -INFINITY, -1.0f, 0.0f, -0.0f};
+        for (int i = 0; i < 6; i++) {
             nm.eps = bad_eps[i];
             CHECK_STATUS(rope_kv_cache_append_qk_norm(c, &rp, &nm, &pos, &tqi, &tqo, &k, &v),
                          ROPE_E_PARAM);
