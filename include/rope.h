@@ -518,7 +518,8 @@ ROPE_API rope_status rope_kv_cache_length(const rope_kv_cache *c, int64_t row, i
  * every row) whose position lies in [p0, p1) move to position + delta, and their
  * keys are re-rotated from the kept originals with `rope` (the same parameters
  * as the appends; required). Needs a ROPE_KV_SHIFTABLE cache (or
- * ROPE_KV_UNROTATED: only positions move; rope may be NULL there), else
+ * ROPE_KV_UNROTATED: only positions move; rope may be NULL there, and if given
+ * its angles at the new positions must be finite: ROPE_E_PARAM), else
  * ROPE_E_UNSUPPORTED. p0 > p1 or a bad row: ROPE_E_PARAM; a new position < 0 or
  * outside rope's table (2^53 table-free): ROPE_E_POSITION; on any error the
  * cache is unchanged. Entry order is kept (the mask uses positions only).

@@ -868,16 +868,20 @@ rope_status rope_kv_cache_shift(rope_kv_cache *c, const rope_apply_params *rope,
     st = rope_check(c, rope, &max_pos);
     if (st != ROPE_OK) return st;
     /* every new position checked before anything moves */
-    int64_t total = 0;
+    int64_t total = 0, np_max = -1;
     for (int64_t b = b0; b < b1; b++)
         for (int64_t e = 0; e < c->len[b]; e++) {
             const int64_t p = c->pos[b * c->cap_alloc + e];
             if (p < p0 || p >= p1) continue;
             int64_t np;
             if (__builtin_add_overflow(p, delta, &np) || np < 0 || np > max_pos) return ROPE_E_POSITION;
+            if (np > np_max) np_max = np;
             total++;
         }
     if (total == 0 || delta == 0) return ROPE_OK;
+    /* UNROTATED: the angles at the new positions are proven now, as an append's
+     * are, not first refused by a later attention call */
+    if (rope && (st = rope_check_upto(c, rope, np_max)) != ROPE_OK) return st;
     if (c->mode == ROPE_KV_UNROTATED) { /* keys are rotated when read: positions only */
         for (int64_t b = b0; b < b1; b++)
             for (int64_t e = 0; e < c->len[b]; e++) {

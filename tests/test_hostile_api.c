@@ -792,6 +792,12 @@ static void test_unrotated_angles(void) {
         qp.ids = qids;
         qp.ids_batch_stride = 1;
         CHECK_STATUS(rope_attention(c, &ap, &qp, &tqi, &to), ROPE_E_PARAM);
+        /* a shift of an UNROTATED cache moves positions only, but proves the
+         * angles there as an append does: refused, nothing moved */
+        int64_t p0s[2] = {-1, -1};
+        CHECK_STATUS(rope_kv_cache_shift(c, &rbig, 0, 0, 2, (int64_t)1 << 41), ROPE_E_PARAM);
+        CHECK_OK(rope_kv_cache_read(c, 0, 0, 1, NULL, NULL, p0s));
+        CHECK_EQ_INT(p0s[0], 1);
         ap.rope = NULL;
         CHECK_STATUS(rope_attention(c, &ap, &qp, &tqi, &to), ROPE_E_NULL);
         CHECK(out_untouched(&oo));
