@@ -1,8 +1,8 @@
 /*
  * Frequencies θᵢ for every RoPE scaling type that real models use, with the
  * semantics of Hugging Face transformers v5 `modeling_rope_utils.py` (the
- * `ROPE_INIT_FUNCTIONS`), see /docs/precision.md and
- * shared/reference/hf-rope-semantics.md for the facts this follows.
+ * `ROPE_INIT_FUNCTIONS`); docs/hf-rope.md has the facts this follows and
+ * docs/precision.md the error figures.
  *
  * Two results per frequency:
  *   inv_freq[i]     the formula evaluated in float64 (the accurate θᵢ);

@@ -1,6 +1,6 @@
 /*
  * rope_freqs_compute against known values of real configs (figures from
- * shared/reference/hf-rope-semantics.md, measured on Hugging Face transformers)
+ * docs/hf-rope.md, measured on Hugging Face transformers)
  * and every bad input we can think of (each must fail with the right status and
  * leave *out untouched).
  */

@@ -1,7 +1,7 @@
 """Hugging Face config.json -> librope rope_config fields.
 
 The same rules, in the same order, as the C reader tools/lib/config_json.c (which follows
-transformers, /work/shared/reference/hf-rope-semantics.md §0 and pitfall 11):
+transformers, docs/hf-rope.md "From config.json to parameters"):
   - the text model of multimodal configs sits in `text_config`;
   - the scaling dict is `rope_scaling` (v4) or `rope_parameters` (v5), Gemma 3's per-layer
     dicts give the `full_attention` one; `rope_type`, legacy alias `type`, default "default";

@@ -21,7 +21,7 @@ def _llama_rotary(cfg_dict):
 # Configs whose meaning is the same in every transformers version since 4.45 (the yarn one leaves
 # original_max_position_embeddings to default to max_position_embeddings: transformers <= 4.50 read
 # the correction range from max_position_embeddings, >= 4.56 from original_*; see
-# /work/shared/reference/hf-rope-semantics.md "history").
+# docs/hf-rope.md, YaRN).
 CASES = [
     (None, 8192),
     ({"rope_type": "linear", "factor": 4.0}, 8192),

@@ -1,6 +1,6 @@
 /*
  * Hugging Face config.json -> rope_config, mapped 1:1 the way transformers
- * reads it (shared/reference/hf-rope-semantics.md section 0 and pitfall 11):
+ * reads it (docs/hf-rope.md, "From config.json to parameters"):
  *
  *   - the scaling dict is `rope_scaling` (v4) or `rope_parameters` (v5);
  *     `rope_type` wins over its legacy alias `type`; absent/null = "default";
