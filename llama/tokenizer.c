@@ -19,7 +19,7 @@
  * \p{L} and \p{N} come from the range tables below (Unicode general
  * categories L* and N*); \s is the Unicode White_Space set.
  */
-#define _GNU_SOURCE /* memmem (linear: two-way), getrandom */
+#define _GNU_SOURCE /* getrandom */
 #include "tokenizer.h"
 
 #include <math.h>
@@ -373,6 +373,8 @@ struct tokenizer {
     int32_t bos, eos;
     int32_t *specials;      /* ids matched in the text, longest first */
     int32_t n_specials;
+    struct special_ac *ac;  /* matcher over the specials' texts (NULL when none) */
+    int ac_has[2];          /* any special matched with parse_special 0 / 1 */
     uint8_t *eog;
     int digits_split;       /* smollm family: \p{N} pieces first */
     int spm;                /* tokenizer.ggml.model "llama": SentencePiece BPE by score */
@@ -390,6 +392,135 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* ------------------------------------------------- special-token matcher */
+
+/* Aho-Corasick automaton over the special tokens' texts (built once; nodes =
+ * 1 + total length of the texts at most). Children are found through a keyed
+ * hash of (parent, byte) (same SipHash key scheme as strmap, so a file cannot
+ * aim collisions at it), the root's through a table. Each node that ends a
+ * special's text holds the special's rank in t->specials (the first, i.e.
+ * lowest id, of those with that text), for each parse_special mode: mode 0
+ * knows only USER_DEFINED tokens. out[m][v] is the nearest node on v's
+ * failure chain (v included) ending a special of mode m, so the specials
+ * ending at a text position are listed in time proportional to their number. */
+typedef struct special_ac {
+    int32_t n;              /* nodes; 0 is the root */
+    int32_t *parent, *fail, *first, *sib, *rank[2], *out[2];
+    uint32_t *depth;
+    uint8_t *byte;
+    int32_t root_next[256];
+    strmap h;               /* only mask, slot and key used; slot holds child nodes */
+} special_ac;
+
+static void ac_free(special_ac *a) {
+    if (!a) return;
+    free(a->parent), free(a->fail), free(a->first), free(a->sib), free(a->depth), free(a->byte);
+    for (int m = 0; m < 2; m++) free(a->rank[m]), free(a->out[m]);
+    free(a->h.slot);
+    free(a);
+}
+
+static uint32_t ac_slot(const special_ac *a, int32_t u, uint8_t c) {
+    uint64_t key = (uint64_t)(uint32_t)u << 8 | c;
+    return (uint32_t)hash_bytes(&a->h, (const char *)&key, sizeof key) & a->h.mask;
+}
+
+static int32_t ac_child(const special_ac *a, int32_t u, uint8_t c) {
+    if (u == 0) return a->root_next[c];
+    for (uint32_t i = ac_slot(a, u, c);; i = (i + 1) & a->h.mask) {
+        int32_t v = a->h.slot[i];
+        if (v < 0 || (a->parent[v] == u && a->byte[v] == c)) return v;
+    }
+}
+
+static int32_t ac_add_child(special_ac *a, int32_t u, uint8_t c) {
+    int32_t v = a->n++;
+    a->parent[v] = u, a->byte[v] = c, a->depth[v] = a->depth[u] + 1;
+    a->first[v] = -1, a->sib[v] = a->first[u], a->first[u] = v;
+    a->rank[0][v] = a->rank[1][v] = -1;
+    if (u == 0) {
+        a->root_next[c] = v;
+        return v;
+    }
+    uint32_t i = ac_slot(a, u, c);
+    while (a->h.slot[i] >= 0) i = (i + 1) & a->h.mask;
+    a->h.slot[i] = v;
+    return v;
+}
+
+/* Failure and output links in breadth-first order: O(nodes) amortised (the
+ * classic argument: along each text's path the failure depth rises by at most
+ * one per byte). The queue reuses the fail array's order: nodes are visited
+ * level by level from a list. */
+static int ac_links(special_ac *a) {
+    int32_t *queue = malloc(sizeof(int32_t) * (size_t)a->n);
+    if (!queue) return -1;
+    size_t qh = 0, qt = 0;
+    queue[qt++] = 0;
+    a->fail[0] = 0;
+    for (int m = 0; m < 2; m++) a->out[m][0] = -1;
+    while (qh < qt) {
+        int32_t u = queue[qh++];
+        for (int32_t v = a->first[u]; v >= 0; v = a->sib[v]) {
+            int32_t f = 0;
+            if (u != 0) {
+                int32_t g = a->fail[u], w;
+                while ((w = ac_child(a, g, a->byte[v])) < 0 && g != 0) g = a->fail[g];
+                f = w >= 0 ? w : 0;
+            }
+            a->fail[v] = f;
+            for (int m = 0; m < 2; m++) a->out[m][v] = a->rank[m][v] >= 0 ? v : a->out[m][f];
+            queue[qt++] = v;
+        }
+    }
+    free(queue);
+    return 0;
+}
+
+/* specials[] is in priority order (rank), so the first rank to reach a node
+ * is the lowest id with that text. */
+static special_ac *ac_build(const tokenizer *t) {
+    size_t total = 1;
+    for (int32_t k = 0; k < t->n_specials; k++) total += t->text[t->specials[k]].n;
+    if (total > (size_t)INT32_MAX / 2) return NULL;
+    special_ac *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    size_t n = total;
+    a->parent = malloc(sizeof(int32_t) * n), a->fail = malloc(sizeof(int32_t) * n);
+    a->first = malloc(sizeof(int32_t) * n), a->sib = malloc(sizeof(int32_t) * n);
+    a->depth = malloc(sizeof(uint32_t) * n), a->byte = malloc(n);
+    for (int m = 0; m < 2; m++)
+        a->rank[m] = malloc(sizeof(int32_t) * n), a->out[m] = malloc(sizeof(int32_t) * n);
+    uint32_t cap = 16;
+    while (cap < (uint32_t)n * 2u) cap <<= 1;
+    a->h.mask = cap - 1;
+    a->h.slot = malloc(sizeof(int32_t) * cap);
+    if (!a->parent || !a->fail || !a->first || !a->sib || !a->depth || !a->byte || !a->rank[0] ||
+        !a->rank[1] || !a->out[0] || !a->out[1] || !a->h.slot)
+        goto fail;
+    memset(a->h.slot, 0xFF, sizeof(int32_t) * cap);
+    map_key(&a->h);
+    memset(a->root_next, 0xFF, sizeof a->root_next);
+    a->n = 1;
+    a->parent[0] = -1, a->depth[0] = 0, a->byte[0] = 0, a->first[0] = -1, a->sib[0] = -1;
+    a->rank[0][0] = a->rank[1][0] = -1;
+    for (int32_t k = 0; k < t->n_specials; k++) {
+        int32_t id = t->specials[k], u = 0;
+        const uint8_t *s = (const uint8_t *)t->text[id].s;
+        for (size_t i = 0; i < t->text[id].n; i++) {
+            int32_t v = ac_child(a, u, s[i]);
+            u = v >= 0 ? v : ac_add_child(a, u, s[i]);
+        }
+        if (a->rank[1][u] < 0) a->rank[1][u] = k;
+        if (a->rank[0][u] < 0 && t->type[id] == TOKEN_TYPE_USER_DEFINED) a->rank[0][u] = k;
+    }
+    if (ac_links(a)) goto fail;
+    return a;
+fail:
+    ac_free(a);
+    return NULL;
+}
+
 void tokenizer_free(tokenizer *t) {
     if (!t) return;
     free(t->text_arena);
@@ -402,6 +533,7 @@ void tokenizer_free(tokenizer *t) {
     free(t->merges);
     free(t->merge_map.slot);
     free(t->specials);
+    ac_free(t->ac);
     free(t->eog);
     free(t->score);
     free(t);
@@ -681,6 +813,11 @@ int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t e
         for (int32_t i = 0; i < t->n_specials; i++) t->specials[i] = sk[i].id;
         free(sk);
     }
+    for (int32_t i = 0; i < t->n_specials; i++) {
+        t->ac_has[1] = 1;
+        if (t->type[t->specials[i]] == TOKEN_TYPE_USER_DEFINED) t->ac_has[0] = 1;
+    }
+    if (t->n_specials && !(t->ac = ac_build(t))) goto nomem;
 
     /* Decoded bytes of every token: NORMAL tokens map their characters
      * back through bytes_to_unicode; others keep their text (shown for
@@ -1152,11 +1289,104 @@ typedef struct frag {
     size_t off, len;
 } frag;
 
-/* glibc's memmem is the two-way algorithm: linear in hn + nn, where the plain
- * scan it replaces took hn·nn on text that nearly matches everywhere. */
-static const char *find_bytes(const char *h, size_t hn, const char *nd, size_t nn) {
-    if (nn == 0 || nn > hn) return NULL;
-    return memmem(h, hn, nd, nn);
+typedef struct sp_occ {
+    size_t start;
+    int32_t rank;
+} sp_occ;
+
+static int occ_rank_cmp(const void *pa, const void *pb) {
+    const sp_occ *a = pa, *b = pb;
+    if (a->rank != b->rank) return a->rank < b->rank ? -1 : 1;
+    return (a->start > b->start) - (a->start < b->start);
+}
+
+static int occ_start_cmp(const void *pa, const void *pb) {
+    const sp_occ *a = pa, *b = pb;
+    return (a->start > b->start) - (a->start < b->start);
+}
+
+/* Every occurrence in the text of a special of mode m (one scan of the
+ * automaton), in order of end position. */
+static int find_specials(const special_ac *a, const char *text, size_t len, int m, sp_occ **occ,
+                         size_t *nocc) {
+    size_t n = 0, cap = 0;
+    sp_occ *o = NULL;
+    int32_t u = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = (uint8_t)text[i];
+        int32_t v;
+        while ((v = ac_child(a, u, c)) < 0 && u != 0) u = a->fail[u];
+        u = v >= 0 ? v : 0;
+        for (int32_t d = a->out[m][u]; d >= 0; d = a->out[m][a->fail[d]]) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                sp_occ *g = realloc(o, cap * sizeof *g);
+                if (!g) {
+                    free(o);
+                    return -1;
+                }
+                o = g;
+            }
+            o[n++] = (sp_occ){i + 1 - a->depth[d], a->rank[m][d]};
+        }
+    }
+    *occ = o;
+    *nocc = n;
+    return 0;
+}
+
+/* The text cut at special tokens, as llama.cpp defines it: for each special
+ * in priority order (longest first, lowest id on ties), every raw fragment is
+ * cut at the leftmost non-overlapping occurrences of it. That is the same as
+ * taking all occurrences in order (rank, start) and keeping each one that
+ * overlaps none kept before (an occurrence is inside a raw fragment exactly
+ * when it overlaps no earlier cut; one of the same special that overlaps an
+ * earlier kept one started before the search resumed). A kept interval is
+ * at least as long as the current [a, b), so if it overlaps it, it covers a
+ * or b - 1 (one inside (a, b - 1) would be shorter): two lookups in a map of
+ * covered bytes. Time: one automaton scan, a sort of the occurrences and
+ * the output; no pass per special. */
+static int split_specials(const tokenizer *t, const char *text, size_t len, int parse_special,
+                          frag **out, size_t *nout) {
+    int m = parse_special ? 1 : 0;
+    sp_occ *o = NULL;
+    size_t no = 0, nk = 0, nf = 0, pos = 0;
+    unsigned char *cov = NULL;
+    frag *fr = NULL;
+    if (len && t->ac && t->ac_has[m]) {
+        if (find_specials(t->ac, text, len, m, &o, &no)) return -1;
+    }
+    if (no) {
+        qsort(o, no, sizeof *o, occ_rank_cmp);
+        cov = calloc(len, 1);
+        if (!cov) goto nomem;
+        for (size_t i = 0; i < no; i++) {
+            size_t a = o[i].start, b = a + t->text[t->specials[o[i].rank]].n;
+            if (cov[a] || cov[b - 1]) continue;
+            memset(cov + a, 1, b - a);
+            o[nk++] = o[i];
+        }
+        qsort(o, nk, sizeof *o, occ_start_cmp);
+    }
+    fr = malloc((2 * nk + 1) * sizeof *fr);
+    if (!fr) goto nomem;
+    for (size_t i = 0; i < nk; i++) {
+        int32_t id = t->specials[o[i].rank];
+        if (o[i].start > pos) fr[nf++] = (frag){-1, pos, o[i].start - pos};
+        fr[nf++] = (frag){id, o[i].start, t->text[id].n};
+        pos = o[i].start + t->text[id].n;
+    }
+    if (len > pos) fr[nf++] = (frag){-1, pos, len - pos};
+    free(o);
+    free(cov);
+    *out = fr;
+    *nout = nf;
+    return 0;
+nomem:
+    free(o);
+    free(cov);
+    free(fr);
+    return -1;
 }
 
 int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int parse_special,
@@ -1169,61 +1399,10 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int parse
     *n_ids = 0;
     ivec out = {0};
     scratch s = {0};
-    frag *fr = NULL, *nf = NULL;
-    size_t nfr = 0, cap = 0;
+    frag *fr = NULL;
+    size_t nfr = 0;
     int st = GGUF_OK;
-    if (len) {
-        cap = 16;
-        fr = malloc(cap * sizeof *fr);
-        if (!fr) goto nomem;
-        fr[nfr++] = (frag){-1, 0, len};
-    }
-    for (int32_t k = 0; k < t->n_specials && nfr; k++) {
-        int32_t id = t->specials[k];
-        if (!parse_special && t->type[id] != TOKEN_TYPE_USER_DEFINED) continue;
-        const char *sp = t->text[id].s;
-        size_t sn = t->text[id].n;
-        /* split every raw fragment at each occurrence of this token */
-        size_t ncap = cap, nn = 0;
-        nf = malloc(ncap * sizeof *nf);
-        if (!nf) goto nomem;
-        for (size_t f = 0; f < nfr; f++) {
-            size_t need = nn + 3;
-            if (need > ncap) {
-                while (ncap < need) ncap *= 2;
-                frag *g = realloc(nf, ncap * sizeof *g);
-                if (!g) goto nomem;
-                nf = g;
-            }
-            if (fr[f].id >= 0) {
-                nf[nn++] = fr[f];
-                continue;
-            }
-            size_t off = fr[f].off, end = fr[f].off + fr[f].len;
-            for (;;) {
-                const char *m = find_bytes(text + off, end - off, sp, sn);
-                if (nn + 3 > ncap) {
-                    ncap *= 2;
-                    frag *g = realloc(nf, ncap * sizeof *g);
-                    if (!g) goto nomem;
-                    nf = g;
-                }
-                if (!m) {
-                    if (end > off) nf[nn++] = (frag){-1, off, end - off};
-                    break;
-                }
-                size_t at = (size_t)(m - text);
-                if (at > off) nf[nn++] = (frag){-1, off, at - off};
-                nf[nn++] = (frag){id, at, sn};
-                off = at + sn;
-            }
-        }
-        free(fr);
-        fr = nf;
-        nf = NULL;
-        nfr = nn;
-        cap = ncap;
-    }
+    if (split_specials(t, text, len, parse_special, &fr, &nfr)) goto nomem;
     for (size_t f = 0; f < nfr; f++) {
         if (fr[f].id >= 0) ivec_push(&out, fr[f].id);
         else if (t->spm) spm_encode(t, text + fr[f].off, fr[f].len, t->spm_space_prefix && f == 0, &out);
@@ -1240,7 +1419,6 @@ nomem:
 done:
     free(out.v);
     free(fr);
-    free(nf);
     free(s.enc);
     free(s.off);
     free(s.len);

@@ -256,8 +256,226 @@ static void check_bad_files(void) {
     gguf_close(f);
 }
 
+
+/* ---- special-token split on synthetic vocabularies (no model needed) ---- */
+
+typedef struct gbuf {
+    unsigned char *p;
+    size_t n, cap;
+} gbuf;
+
+static void gput(gbuf *b, const void *src, size_t n) {
+    if (b->n + n > b->cap) {
+        b->cap = (b->cap + n) * 2;
+        b->p = realloc(b->p, b->cap);
+        if (!b->p) exit(1);
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+static void gput_u32(gbuf *b, uint32_t v) {
+    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    gput(b, x, 4);
+}
+static void gput_u64(gbuf *b, uint64_t v) {
+    gput_u32(b, (uint32_t)v);
+    gput_u32(b, (uint32_t)(v >> 32));
+}
+static void gput_str(gbuf *b, const char *s) {
+    gput_u64(b, strlen(s));
+    gput(b, s, strlen(s));
+}
+
+typedef struct spec {
+    char text[8];
+    int type;
+} spec;
+
+/* Vocabulary: "a", "b", "c" (ids 0-2, normal), then the specials (ids 3...);
+ * no merges, so raw text becomes one id per byte. */
+static tokenizer *split_tokenizer(const spec *sp, int ns) {
+    gbuf b = {0};
+    gput(&b, "GGUF", 4);
+    gput_u32(&b, 3);
+    gput_u64(&b, 0);
+    gput_u64(&b, 5);
+    gput_str(&b, "tokenizer.ggml.model");
+    gput_u32(&b, GGUF_TYPE_STRING);
+    gput_str(&b, "gpt2");
+    gput_str(&b, "tokenizer.ggml.pre");
+    gput_u32(&b, GGUF_TYPE_STRING);
+    gput_str(&b, "gpt2");
+    gput_str(&b, "tokenizer.ggml.tokens");
+    gput_u32(&b, GGUF_TYPE_ARRAY);
+    gput_u32(&b, GGUF_TYPE_STRING);
+    gput_u64(&b, 3 + (uint64_t)ns);
+    gput_str(&b, "a");
+    gput_str(&b, "b");
+    gput_str(&b, "c");
+    for (int i = 0; i < ns; i++) gput_str(&b, sp[i].text);
+    gput_str(&b, "tokenizer.ggml.token_type");
+    gput_u32(&b, GGUF_TYPE_ARRAY);
+    gput_u32(&b, GGUF_TYPE_INT32);
+    gput_u64(&b, 3 + (uint64_t)ns);
+    for (int i = 0; i < 3; i++) gput_u32(&b, TOKEN_TYPE_NORMAL);
+    for (int i = 0; i < ns; i++) gput_u32(&b, (uint32_t)sp[i].type);
+    gput_str(&b, "tokenizer.ggml.merges");
+    gput_u32(&b, GGUF_TYPE_ARRAY);
+    gput_u32(&b, GGUF_TYPE_STRING);
+    gput_u64(&b, 0);
+    gguf_file *f = NULL;
+    tokenizer *t = NULL;
+    char err[256] = "";
+    int st = gguf_open_memory(b.p, b.n, &f, err, sizeof err);
+    if (st == GGUF_OK) st = tokenizer_from_gguf(f, &t, err, sizeof err);
+    CHECK_MSG(st == GGUF_OK, "synthetic tokenizer: %s", err);
+    gguf_close(f);
+    free(b.p);
+    return t;
+}
+
+/* The split as first written (and as llama.cpp states it): for each special
+ * in priority order (longest first, lowest id on ties; USER_DEFINED always,
+ * CONTROL / UNKNOWN only with parse_special), cut every raw fragment at the
+ * leftmost non-overlapping occurrences of its text. Raw bytes become the
+ * vocabulary id of that one-byte text. Returns the number of ids. */
+static size_t ref_encode(const tokenizer *t, const spec *sp, int ns, const char *text, size_t len,
+                         int ps, int32_t *out) {
+    int order[16];
+    for (int i = 0; i < ns; i++) order[i] = i;
+    for (int i = 0; i < ns; i++) /* insertion sort: longer first, then lower id */
+        for (int j = i; j > 0; j--) {
+            size_t lj = strlen(sp[order[j]].text), lp = strlen(sp[order[j - 1]].text);
+            if (lj > lp) {
+                int x = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = x;
+            }
+        }
+    int32_t owner[64]; /* per byte: special id covering it, -1 raw */
+    for (size_t i = 0; i < len; i++) owner[i] = -1;
+    int32_t start_id[64];
+    for (size_t i = 0; i < len; i++) start_id[i] = -1;
+    for (int k = 0; k < ns; k++) {
+        const spec *s = &sp[order[k]];
+        size_t sn = strlen(s->text);
+        if (!ps && s->type != TOKEN_TYPE_USER_DEFINED) continue;
+        size_t i = 0;
+        while (i + sn <= len) {
+            int free_run = 1;
+            for (size_t j = 0; j < sn; j++) free_run &= owner[i + j] < 0 && text[i + j] == s->text[j];
+            if (!free_run) {
+                i++;
+                continue;
+            }
+            for (size_t j = 0; j < sn; j++) owner[i + j] = 3 + order[k];
+            start_id[i] = 3 + order[k];
+            i += sn;
+        }
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        if (start_id[i] >= 0) {
+            out[n++] = start_id[i];
+            i += strlen(sp[start_id[i] - 3].text);
+        } else {
+            char one[2] = {text[i], 0};
+            out[n++] = tokenizer_find(t, one);
+            i++;
+        }
+    }
+    return n;
+}
+
+static void check_split_case(const spec *sp, int ns, const char *text, int ps, const int32_t *want,
+                             size_t nwant) {
+    tokenizer *t = split_tokenizer(sp, ns);
+    if (!t) return;
+    int32_t *ids = NULL, ref[64];
+    size_t n = 0;
+    char err[256];
+    CHECK(tokenizer_encode(t, text, strlen(text), ps, &ids, &n, err, sizeof err) == GGUF_OK);
+    size_t nr = ref_encode(t, sp, ns, text, strlen(text), ps, ref);
+    CHECK_MSG(n == nwant && nr == nwant && memcmp(ids, want, n * sizeof *ids) == 0 &&
+                  memcmp(ref, want, n * sizeof *ids) == 0,
+              "split of \"%s\" (parse_special %d): %zu ids, reference %zu, expected %zu", text, ps,
+              n, nr, nwant);
+    free(ids);
+    tokenizer_free(t);
+}
+
+static void check_special_split(void) {
+    enum { A = 0, B = 1, C = 2, S0 = 3, S1 = 4, S2 = 5 };
+    const int CT = TOKEN_TYPE_CONTROL, UD = TOKEN_TYPE_USER_DEFINED;
+    /* a longer special later in the text beats a shorter one that starts earlier */
+    spec s1[] = {{"ab", CT}, {"bcc", CT}};
+    check_split_case(s1, 2, "abcc", 1, (const int32_t[]){A, S1}, 2);
+    /* equal lengths: the lower id first, wherever it is */
+    spec s2[] = {{"bc", CT}, {"ab", CT}};
+    check_split_case(s2, 2, "abc", 1, (const int32_t[]){A, S0}, 2);
+    spec s3[] = {{"ab", CT}, {"bc", CT}};
+    check_split_case(s3, 2, "abc", 1, (const int32_t[]){S0, C}, 2);
+    /* self-overlap: leftmost, non-overlapping */
+    spec s4[] = {{"aa", CT}};
+    check_split_case(s4, 1, "aaaaa", 1, (const int32_t[]){S0, S0, A}, 3);
+    /* the longest match ending at a position is blocked, a shorter one is not */
+    spec s5[] = {{"aabb", CT}, {"bbcc", CT}, {"cc", CT}};
+    check_split_case(s5, 3, "aabbcc", 1, (const int32_t[]){S0, S2}, 2);
+    /* equal lengths: "bca" (lower id) beats the earlier "abc", and "a" takes the rest */
+    spec s6[] = {{"bca", CT}, {"abc", CT}, {"a", CT}};
+    check_split_case(s6, 3, "abcab", 1, (const int32_t[]){S2, S0, B}, 3);
+    /* without parse_special only USER_DEFINED tokens are cut */
+    spec s7[] = {{"ab", CT}, {"b", UD}};
+    check_split_case(s7, 2, "abab", 1, (const int32_t[]){S0, S0}, 2);
+    check_split_case(s7, 2, "abab", 0, (const int32_t[]){A, S1, A, S1}, 4);
+    /* the same text twice: the lower id wins (of those eligible) */
+    spec s8[] = {{"ca", CT}, {"ca", UD}, {"ca", UD}};
+    check_split_case(s8, 3, "cac", 1, (const int32_t[]){S0, C}, 2);
+    check_split_case(s8, 3, "cac", 0, (const int32_t[]){S1, C}, 2);
+
+    /* brute force against the reference on random texts and special sets */
+    uint32_t r = 12345;
+    int fails = 0;
+    for (int iter = 0; iter < 3000 && fails < 5; iter++) {
+        spec sp[6];
+        int ns = 1 + (int)((r = r * 1103515245u + 12345u) >> 16) % 6;
+        for (int i = 0; i < ns; i++) {
+            size_t l = 1 + ((r = r * 1103515245u + 12345u) >> 16) % 4;
+            for (size_t j = 0; j < l; j++)
+                sp[i].text[j] = (char)('a' + ((r = r * 1103515245u + 12345u) >> 16) % 3);
+            sp[i].text[l] = 0;
+            static const int types[3] = {TOKEN_TYPE_CONTROL, TOKEN_TYPE_USER_DEFINED,
+                                         TOKEN_TYPE_UNKNOWN};
+            sp[i].type = types[((r = r * 1103515245u + 12345u) >> 16) % 3];
+        }
+        tokenizer *t = split_tokenizer(sp, ns);
+        if (!t) return;
+        for (int k = 0; k < 8; k++) {
+            char text[40];
+            size_t len = ((r = r * 1103515245u + 12345u) >> 16) % 40;
+            for (size_t j = 0; j < len; j++)
+                text[j] = (char)('a' + ((r = r * 1103515245u + 12345u) >> 16) % 3);
+            for (int ps = 0; ps < 2; ps++) {
+                int32_t *ids = NULL, ref[64];
+                size_t n = 0;
+                char err[256];
+                int st = tokenizer_encode(t, text, len, ps, &ids, &n, err, sizeof err);
+                size_t nr = ref_encode(t, sp, ns, text, len, ps, ref);
+                int ok = st == GGUF_OK && n == nr && (n == 0 || memcmp(ids, ref, n * sizeof *ids) == 0);
+                CHECK_MSG(ok, "random split %d/%d (parse_special %d, %d specials, text %.*s)", iter,
+                          k, ps, ns, (int)len, text);
+                fails += !ok;
+                free(ids);
+            }
+        }
+        tokenizer_free(t);
+    }
+}
+
 int main(void) {
     check_bad_files();
+    check_special_split();
     FILE *fp = fopen(MODEL, "rb");
     if (!fp) {
         printf("test_tokenizer: SKIP model checks: %s not found (run `make deps`)\n", MODEL);
