@@ -62,6 +62,7 @@ static double now_s(void) {
 typedef struct buf {
     unsigned char *p;
     size_t n, cap;
+    struct tokenizer *tok; /* the tokenizer built for this input, if any */
 } buf;
 
 static void put(buf *b, const void *src, size_t n) {
@@ -219,12 +220,60 @@ static buf make_positions(size_t bytes) {
     return b;
 }
 
+/* A tokenizer with n control tokens "<|%06x|>" (after "a", id 0): the
+ * special-token split once made one pass over the text per special. */
+static tokenizer *make_many_specials(uint32_t n) {
+    buf b = {0};
+    char tok[16];
+    put(&b, "GGUF", 4);
+    put_u32(&b, 3);
+    put_u64(&b, 0);
+    put_u64(&b, 5);
+    put_gstr(&b, "tokenizer.ggml.model");
+    put_u32(&b, GGUF_TYPE_STRING);
+    put_gstr(&b, "gpt2");
+    put_gstr(&b, "tokenizer.ggml.pre");
+    put_u32(&b, GGUF_TYPE_STRING);
+    put_gstr(&b, "gpt2");
+    put_gstr(&b, "tokenizer.ggml.tokens");
+    put_u32(&b, GGUF_TYPE_ARRAY);
+    put_u32(&b, GGUF_TYPE_STRING);
+    put_u64(&b, 1 + (uint64_t)n);
+    put_gstr(&b, "a");
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(tok, sizeof tok, "<|%06x|>", (unsigned)i);
+        put_gstr(&b, tok);
+    }
+    put_gstr(&b, "tokenizer.ggml.token_type");
+    put_u32(&b, GGUF_TYPE_ARRAY);
+    put_u32(&b, GGUF_TYPE_INT32);
+    put_u64(&b, 1 + (uint64_t)n);
+    put_u32(&b, 1);                                  /* normal */
+    for (uint32_t i = 0; i < n; i++) put_u32(&b, 3); /* control */
+    put_gstr(&b, "tokenizer.ggml.merges");
+    put_u32(&b, GGUF_TYPE_ARRAY);
+    put_u32(&b, GGUF_TYPE_STRING);
+    put_u64(&b, 0);
+    gguf_file *f = NULL;
+    tokenizer *t = NULL;
+    char err[256];
+    if (gguf_open_memory(b.p, b.n, &f, err, sizeof err) != GGUF_OK ||
+        tokenizer_from_gguf(f, &t, err, sizeof err) != GGUF_OK) {
+        fprintf(stderr, "synthetic tokenizer (%u specials): %s\n", (unsigned)n, err);
+        exit(1);
+    }
+    gguf_close(f);
+    free(b.p);
+    return t;
+}
+
 /* ------------------------------------------------------------ the readers */
 
-enum { R_TOK_RUN, R_TOK_SPECIAL, R_GGUF_KV, R_GGUF_TENSORS, R_CONFIG_ARRAY, R_CONFIG_KEYS, R_NPY,
+enum { R_TOK_RUN, R_TOK_SPECIAL, R_TOK_MANY, R_GGUF_KV, R_GGUF_TENSORS, R_CONFIG_ARRAY, R_CONFIG_KEYS, R_NPY,
        R_POSITIONS, R_COUNT };
 static const char *const names[R_COUNT] = {
-    "tokenizer: one word of 'a'", "tokenizer: special-token near misses", "GGUF: metadata keys",
+    "tokenizer: one word of 'a'", "tokenizer: special-token near misses",
+    "tokenizer: bytes/64 specials, near misses", "GGUF: metadata keys",
     "GGUF: tensors", "config.json: one big array", "config.json: many keys", ".npy: float32 data",
     "positions: comma list"};
 
@@ -241,6 +290,19 @@ static buf make_input(int r, size_t bytes) {
     case R_TOK_SPECIAL:
         while (b.n + 9 <= bytes) put_s(&b, "<|im_end|"); /* the token less its last byte */
         return b;
+    case R_TOK_MANY: {
+        /* specials grow with the text (2^14, 2^16, 2^18 at 1, 4, 16 MiB), so a
+         * pass per special would grow 256x; near misses of each in turn, and
+         * every 16th one whole (the run checks they are all found) */
+        uint32_t ns = (uint32_t)(bytes / 64);
+        char s[16];
+        b.tok = make_many_specials(ns);
+        for (uint32_t i = 0; b.n + 10 <= bytes; i++) {
+            snprintf(s, sizeof s, "<|%06x|%s", (unsigned)(i % ns), i % 16 == 15 ? ">" : "");
+            put_s(&b, s);
+        }
+        return b;
+    }
     case R_GGUF_KV: return make_gguf(bytes, 0);
     case R_GGUF_TENSORS: return make_gguf(bytes, 1);
     case R_CONFIG_ARRAY: return make_config(bytes, 0);
@@ -264,6 +326,23 @@ static int run_reader(int r, const buf *b) {
         int ok = st == GGUF_OK && (r == R_TOK_SPECIAL || (n >= b->n / 1024 && ids[0] == 10));
         free(ids);
         return ok ? 0 : -1;
+    }
+    case R_TOK_MANY: {
+        int32_t *ids = NULL;
+        size_t n = 0, found = 0, whole = 0;
+        int st = tokenizer_encode(b->tok, (const char *)b->p, b->n, 1, &ids, &n, err, sizeof err);
+        for (size_t i = 0; i < n; i++) found += ids[i] > 0;
+        /* the whole ones: every 16th segment, segments of 9 bytes and 10 for a whole one */
+        for (size_t off = 0, i = 0; off < b->n; i++) {
+            size_t len = i % 16 == 15 ? 10 : 9;
+            if (off + len > b->n) break;
+            whole += len == 10;
+            off += len;
+        }
+        free(ids);
+        if (st != GGUF_OK || found != whole)
+            fprintf(stderr, "  %zu specials found, %zu in the text\n", found, whole);
+        return st == GGUF_OK && found == whole && whole > 0 ? 0 : -1;
     }
     case R_GGUF_KV:
     case R_GGUF_TENSORS: {
@@ -322,7 +401,10 @@ int main(void) {
                 CHECK_MSG(rc == 0, "%s: reader refused its %zu-byte input", names[r], b[k].n);
                 if (dt < t[k]) t[k] = dt;
             }
-        for (int k = 0; k < 3; k++) free(b[k].p);
+        for (int k = 0; k < 3; k++) {
+            free(b[k].p);
+            tokenizer_free(b[k].tok);
+        }
         /* below 1 ms a time is mostly cache state and timer noise, not the reader */
         double ratio = t[2] / (t[0] > 1e-3 ? t[0] : 1e-3);
         printf("  %-40s %9.2f %9.2f %9.2f ms   x%.1f\n", names[r], 1e3 * t[0], 1e3 * t[1], 1e3 * t[2],
