@@ -19,7 +19,7 @@
  * \p{L} and \p{N} come from the range tables below (Unicode general
  * categories L* and N*); \s is the Unicode White_Space set.
  */
-#define _GNU_SOURCE /* getrandom */
+#define _GNU_SOURCE /* memmem (linear: two-way), getrandom */
 #include "tokenizer.h"
 
 #include <math.h>
@@ -1289,6 +1289,56 @@ typedef struct frag {
     size_t off, len;
 } frag;
 
+/* The split by its definition, one pass per special (memmem: two-way,
+ * linear per pass). Used only when the text holds more occurrences of
+ * specials than the automaton's path keeps in memory (see split_specials):
+ * same result, O(specials x text) time, memory O(fragments). */
+static int split_per_special(const tokenizer *t, const char *text, size_t len, int parse_special,
+                             frag **out, size_t *nout) {
+    size_t nfr = 0, cap = 16;
+    frag *fr = malloc(cap * sizeof *fr), *nf = NULL;
+    if (!fr) return -1;
+    if (len) fr[nfr++] = (frag){-1, 0, len};
+    for (int32_t k = 0; k < t->n_specials && nfr; k++) {
+        int32_t id = t->specials[k];
+        if (!parse_special && t->type[id] != TOKEN_TYPE_USER_DEFINED) continue;
+        const char *sp = t->text[id].s;
+        size_t sn = t->text[id].n, nn = 0, ncap = cap;
+        nf = malloc(ncap * sizeof *nf);
+        if (!nf) goto nomem;
+        for (size_t f = 0; f < nfr; f++) {
+            size_t off = fr[f].off, end = fr[f].off + fr[f].len;
+            for (int last = 0; !last;) {
+                const char *m = NULL;
+                if (fr[f].id < 0 && sn <= end - off) m = memmem(text + off, end - off, sp, sn);
+                if (nn + 2 > ncap) {
+                    frag *g = realloc(nf, (ncap *= 2) * sizeof *g);
+                    if (!g) goto nomem;
+                    nf = g;
+                }
+                if (fr[f].id >= 0) {
+                    nf[nn++] = fr[f];
+                    break;
+                }
+                size_t at = m ? (size_t)(m - text) : end;
+                if (at > off) nf[nn++] = (frag){-1, off, at - off};
+                if (m) nf[nn++] = (frag){id, at, sn};
+                last = !m;
+                off = at + sn;
+            }
+        }
+        free(fr);
+        fr = nf, nf = NULL, nfr = nn, cap = ncap;
+    }
+    *out = fr;
+    *nout = nfr;
+    return 0;
+nomem:
+    free(fr);
+    free(nf);
+    return -1;
+}
+
 typedef struct sp_occ {
     size_t start;
     int32_t rank;
@@ -1306,9 +1356,10 @@ static int occ_start_cmp(const void *pa, const void *pb) {
 }
 
 /* Every occurrence in the text of a special of mode m (one scan of the
- * automaton), in order of end position. */
-static int find_specials(const special_ac *a, const char *text, size_t len, int m, sp_occ **occ,
-                         size_t *nocc) {
+ * automaton), in order of end position. Returns 1 (nothing kept) past
+ * max_occ occurrences, -1 when out of memory. */
+static int find_specials(const special_ac *a, const char *text, size_t len, int m, size_t max_occ,
+                         sp_occ **occ, size_t *nocc) {
     size_t n = 0, cap = 0;
     sp_occ *o = NULL;
     int32_t u = 0;
@@ -1318,6 +1369,10 @@ static int find_specials(const special_ac *a, const char *text, size_t len, int 
         while ((v = ac_child(a, u, c)) < 0 && u != 0) u = a->fail[u];
         u = v >= 0 ? v : 0;
         for (int32_t d = a->out[m][u]; d >= 0; d = a->out[m][a->fail[d]]) {
+            if (n == max_occ) {
+                free(o);
+                return 1;
+            }
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
                 sp_occ *g = realloc(o, cap * sizeof *g);
@@ -1345,7 +1400,10 @@ static int find_specials(const special_ac *a, const char *text, size_t len, int 
  * at least as long as the current [a, b), so if it overlaps it, it covers a
  * or b - 1 (one inside (a, b - 1) would be shorter): two lookups in a map of
  * covered bytes. Time: one automaton scan, a sort of the occurrences and
- * the output; no pass per special. */
+ * the output; no pass per special. The occurrences are at most the text
+ * length times the number of distinct special lengths (nested specials such
+ * as "a", "aa", "aaa" all end at each 'a'); past 4 per text byte (16 bytes
+ * each) the per-special passes take over, so memory stays linear. */
 static int split_specials(const tokenizer *t, const char *text, size_t len, int parse_special,
                           frag **out, size_t *nout) {
     int m = parse_special ? 1 : 0;
@@ -1354,7 +1412,9 @@ static int split_specials(const tokenizer *t, const char *text, size_t len, int 
     unsigned char *cov = NULL;
     frag *fr = NULL;
     if (len && t->ac && t->ac_has[m]) {
-        if (find_specials(t->ac, text, len, m, &o, &no)) return -1;
+        int rc = find_specials(t->ac, text, len, m, 4 * len + 4096, &o, &no);
+        if (rc > 0) return split_per_special(t, text, len, parse_special, out, nout);
+        if (rc < 0) return -1;
     }
     if (no) {
         qsort(o, no, sizeof *o, occ_rank_cmp);

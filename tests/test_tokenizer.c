@@ -434,6 +434,33 @@ static void check_special_split(void) {
     check_split_case(s8, 3, "cac", 1, (const int32_t[]){S0, C}, 2);
     check_split_case(s8, 3, "cac", 0, (const int32_t[]){S1, C}, 2);
 
+    /* nested specials a .. aaaaaaa: 3001 a's hold ~7 occurrences per byte, past
+     * what the automaton keeps (4 per byte + 4096), so the per-special passes
+     * run; 303 a's stay on the automaton. Both: 7-a tokens, then the rest. */
+    spec nest[7];
+    for (int i = 0; i < 7; i++) {
+        memset(nest[i].text, 'a', (size_t)i + 1);
+        nest[i].text[i + 1] = 0;
+        nest[i].type = CT;
+    }
+    tokenizer *tn = split_tokenizer(nest, 7);
+    for (size_t len = 303; tn && len <= 3001; len += 2698) {
+        char *text = malloc(len);
+        int32_t *ids = NULL;
+        size_t n = 0;
+        char err[256];
+        if (!text) exit(1);
+        memset(text, 'a', len);
+        CHECK(tokenizer_encode(tn, text, len, 1, &ids, &n, err, sizeof err) == GGUF_OK);
+        size_t r7 = len % 7; /* 2 and 5 */
+        int ok = n == len / 7 + 1 && ids[n - 1] == 3 + (int32_t)r7 - 1;
+        for (size_t i = 0; ok && i + 1 < n; i++) ok = ids[i] == 3 + 6;
+        CHECK_MSG(ok, "nested specials on %zu a's: %zu ids", len, n);
+        free(ids);
+        free(text);
+    }
+    tokenizer_free(tn);
+
     /* brute force against the reference on random texts and special sets */
     uint32_t r = 12345;
     int fails = 0;
