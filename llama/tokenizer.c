@@ -5,7 +5,9 @@
  *
  *   1. special tokens: with parse_special, every CONTROL / USER_DEFINED /
  *      UNKNOWN token written literally in the text becomes its id, longest
- *      tokens first; without it, only USER_DEFINED ones (none in SmolLM2);
+ *      tokens first; without it, only USER_DEFINED ones (none in SmolLM2).
+ *      Found in one scan by an Aho-Corasick automaton over all specials
+ *      (split_specials: same cuts as llama.cpp's pass per special);
  *   2. text -> code points; an invalid UTF-8 byte becomes U+FFFD;
  *   3. pre-tokeniser "smollm" = two regexes applied in turn:
  *        \p{N}          every number code point is a piece of its own
@@ -450,8 +452,8 @@ static int32_t ac_add_child(special_ac *a, int32_t u, uint8_t c) {
 
 /* Failure and output links in breadth-first order: O(nodes) amortised (the
  * classic argument: along each text's path the failure depth rises by at most
- * one per byte). The queue reuses the fail array's order: nodes are visited
- * level by level from a list. */
+ * one per byte); a child's failure target is shallower, so it is final
+ * before the child is reached. */
 static int ac_links(special_ac *a) {
     int32_t *queue = malloc(sizeof(int32_t) * (size_t)a->n);
     if (!queue) return -1;
