@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "gguf.h"
+#include "cli_opts.h"
 #include "model.h"
 #include "sampler.h"
 #include "tokenizer.h"
@@ -332,12 +333,9 @@ int bench_model_run(int argc, char **argv) {
     int prc = parse_args(argc, argv, &o);
     if (prc) return prc == 1 ? 0 : 2;
     char mpath[4096], tpath[4096], spath[4096], err[512];
-    if (!o.model) {
-        if (llama_default_model_path(mpath, sizeof mpath) != 0) {
-            fprintf(stderr, "rope bench model: default model %s not found (make deps)\n", mpath);
-            return 2;
-        }
-        o.model = mpath;
+    if (!(o.model = cli_model_path(o.model, mpath, sizeof mpath, err, sizeof err))) {
+        fprintf(stderr, "rope bench model: %s\n", err);
+        return 2;
     }
     if (!o.text_path) {
         if (!find_file(DEFAULT_TEXT, tpath, sizeof tpath)) {

@@ -159,3 +159,13 @@ int ppl_parse_args(int argc, char **argv, ppl_opts *o, FILE *err) {
     }
     return CLI_OPTS_RUN;
 }
+
+const char *cli_model_path(const char *given, char *buf, size_t cap, char *err, size_t errlen) {
+    if (given) return given;
+    if (llama_default_model_path(buf, cap) == 0) return buf;
+    snprintf(err, errlen,
+             "default model %s not found (looked in the current directory and beside the "
+             "executable's parent); run `make deps` (or scripts/get-model.sh) or pass --model FILE.gguf",
+             LLAMA_DEFAULT_MODEL);
+    return NULL;
+}

@@ -8,6 +8,7 @@
 #ifndef ROPE_LLAMA_CLI_OPTS_H
 #define ROPE_LLAMA_CLI_OPTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -54,5 +55,10 @@ typedef struct ppl_opts {
 } ppl_opts;
 
 int ppl_parse_args(int argc, char **argv, ppl_opts *o, FILE *err);
+
+/* The model a command runs: `given` if set, else the default model (found in the
+ * current directory or beside the executable's parent, filled into buf). NULL
+ * when there is none, with the reason in err (the commands exit 2). */
+const char *cli_model_path(const char *given, char *buf, size_t cap, char *err, size_t errlen);
 
 #endif

@@ -117,21 +117,13 @@ int cmd_generate(int argc, char **argv) {
     int64_t n_ctx_opt = go.n_ctx;     /* --ctx: 0 = none */
     rope_dtype kv_dtype = go.kv_dtype;
 
-    char pathbuf[4096];
-    if (!model_path) {
-        if (llama_default_model_path(pathbuf, sizeof pathbuf) != 0) {
-            fprintf(stderr,
-                    "rope generate: default model %s not found (looked in the current directory\n"
-                    "and beside the executable's parent). Run `make deps` (or scripts/get-model.sh)\n"
-                    "to download it, or pass --model FILE.gguf.\n",
-                    LLAMA_DEFAULT_MODEL);
-            return 2;
-        }
-        model_path = pathbuf;
+    char pathbuf[4096], err[512];
+    if (!(model_path = cli_model_path(model_path, pathbuf, sizeof pathbuf, err, sizeof err))) {
+        fprintf(stderr, "rope generate: %s\n", err);
+        return 2;
     }
 
     int rc = 1;
-    char err[512];
     llama_model *m = NULL;
     llama_session *s = NULL;
     tokenizer *tok = NULL;

@@ -21,6 +21,7 @@
 #include "gguf.h"
 #include "lab.h"
 #include "lab_plot.h"
+#include "cli_opts.h"
 #include "model.h"
 #include "tokenizer.h"
 
@@ -435,14 +436,7 @@ static int write_plot(const lab_run *R) {
  * scalings that apply. */
 static int setup(lab_run *R, char *pathbuf, size_t cap, char *err, size_t errlen) {
     lab_opts *o = &R->o;
-    if (!o->model_path) {
-        if (llama_default_model_path(pathbuf, cap) != 0) {
-            snprintf(err, errlen, "default model %s not found; run `make deps` or pass --model",
-                     LLAMA_DEFAULT_MODEL);
-            return 2;
-        }
-        o->model_path = pathbuf;
-    }
+    if (!(o->model_path = cli_model_path(o->model_path, pathbuf, cap, err, errlen))) return 2;
     if (llama_model_load(o->model_path, &R->m, err, errlen) != 0) return 2;
     gguf_file *gf = NULL;
     int st = gguf_open(o->model_path, &gf, err, errlen);

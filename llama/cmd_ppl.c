@@ -101,18 +101,13 @@ int cmd_ppl(int argc, char **argv) {
     rope_style style = po.style;
     rope_dtype kv_dtype = po.kv_dtype;
     const char *kv_name = po.kv_name;
-    char pathbuf[4096];
-    if (!model_path) {
-        if (llama_default_model_path(pathbuf, sizeof pathbuf) != 0) {
-            fprintf(stderr, "rope ppl: default model %s not found; run `make deps` or pass --model\n",
-                    LLAMA_DEFAULT_MODEL);
-            return 2;
-        }
-        model_path = pathbuf;
+    char pathbuf[4096], err[512];
+    if (!(model_path = cli_model_path(model_path, pathbuf, sizeof pathbuf, err, sizeof err))) {
+        fprintf(stderr, "rope ppl: %s\n", err);
+        return 2;
     }
 
     int rc = 1;
-    char err[512];
     llama_model *m = NULL;
     llama_session *s = NULL;
     tokenizer *tok = NULL;

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "kernel_sets.h"
 #include "kernels/kernel.h"
 #include "rope.h"
 
@@ -36,17 +37,6 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void) { return check_rand64(&rng_state); }
 static double rnd_unit(void) { return (double)(rnd() >> 11) * 0x1p-53; }
 
-static const rope_kernels *table_of(const char *name) {
-    if (!strcmp(name, "scalar")) return &rope_kernels_scalar;
-#if defined(__x86_64__) || defined(_M_X64)
-    if (!strcmp(name, "avx2")) return &rope_kernels_avx2;
-    if (!strcmp(name, "avx512")) return &rope_kernels_avx512;
-#endif
-#if defined(__aarch64__)
-    if (!strcmp(name, "neon")) return &rope_kernels_neon;
-#endif
-    return NULL;
-}
 
 /* ------------------------------------------------------------- row data */
 

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "kernel_sets.h"
 #include "kernels/kernel.h"
 #include "rope.h"
 
@@ -34,25 +35,9 @@
 #define ULP_BOUND (0.5 + 0x1p-20)
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-static uint64_t rnd(void) { /* splitmix64 */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t rnd(void) { return check_rand64(&rng_state); }
 static double rnd_unit(void) { return (double)(rnd() >> 11) * 0x1p-53; }
 
-static const rope_kernels *table_of(const char *name) {
-    if (!strcmp(name, "scalar")) return &rope_kernels_scalar;
-#if defined(__x86_64__) || defined(_M_X64)
-    if (!strcmp(name, "avx2")) return &rope_kernels_avx2;
-    if (!strcmp(name, "avx512")) return &rope_kernels_avx512;
-#endif
-#if defined(__aarch64__)
-    if (!strcmp(name, "neon")) return &rope_kernels_neon;
-#endif
-    return NULL;
-}
 
 static const rope_kernels *sets[8];
 static int n_sets;
