@@ -11,7 +11,7 @@ static const struct {
     const char *summary;
 } commands[] = {
 #ifdef ROPE_HAVE_LLAMA
-    {"generate", cmd_generate, "generate text with a LLaMA-architecture GGUF model"},
+    {"generate", cmd_generate, "generate text with a GGUF model (LLaMA or Gemma 3 architecture)"},
     {"ppl", cmd_ppl, "perplexity of a text file under a GGUF model"},
     {"lab", cmd_lab, "perplexity / passkey retrieval vs context length for each RoPE scaling"},
 #endif
@@ -19,7 +19,7 @@ static const struct {
     {"table", cmd_table, "print cos/sin rows for given positions"},
     {"apply", cmd_apply, "rotate a .npy array of q or k"},
     {"check", cmd_check, "self-verification on this machine (properties, accuracy, ISAs)"},
-    {"plot", cmd_plot, "wavelengths, decay bound and relative-position heatmap as PNG/SVG"},
+    {"plot", cmd_plot, "wavelengths, decay bound and relative-position heatmap as PNG/SVG/PDF"},
     {"verify", cmd_verify, "is another engine's RoPE right for a model? what exactly is wrong?"},
     {"bench", cmd_bench, "benchmark against the memory-copy limit and the peers"},
 };
