@@ -15,6 +15,8 @@
  *     rotate_every_two), Hunyuan's "dynamic" + alpha (a static NTK-alpha base);
  *   - DeepSeek-V3 MLA: the [nope | rope] head's rope slice rotated in place through a
  *     strided view, against apply_rotary_pos_emb_interleave (its [even | odd] output);
+ *   - partial rotary (Phi-2, StableLM, MiniMax-M2), Cohere, the hybrid Qwen3-Next / Qwen3.5
+ *     (linear-attention layers without RoPE), Qwen3-Omni's thinker and Mistral Large 4 (MLA, NoPE);
  *   - Llama 4's NoPE-layer query scale within 1 float32 ulp of the real forward, and
  *     Ministral 3's llama_4_scaling_beta scale from its own get_llama_4_attn_scale.
  */
@@ -389,7 +391,9 @@ int main(void) {
     static const char *const names[] = {"gemma2_2b", "gemma3_1b", "gemma3_4b", "gemma4_e2b", "smollm3_3b",
                                         "llama4_scout", "cohere2_command_r7b", "exaone4_32b", "qwen3_vl_8b",
                                         "glm41v_9b", "hunyuan_7b_instruct", "ministral3_8b", "gptj_6b",
-                                        "deepseek_v3"};
+                                        "deepseek_v3", "phi2", "stablelm_3b_4e1t", "minimax_m2",
+                                        "cohere_command_r", "qwen3_next_80b_a3b", "qwen35_27b",
+                                        "qwen3_omni_30b_a3b", "mistral_large4"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) one(names[i]);
     return check_report("test_golden_layers");
 }

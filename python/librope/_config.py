@@ -59,7 +59,9 @@ def _int(obj, key, where=""):
 
 
 
-_NOPE_FAMILIES = ("smollm3", "llama4_text", "llama4", "mistral_large4")
+_NOPE_FAMILIES = ("smollm3", "llama4_text", "llama4", "mistral_large4", "mistral_large4_text")
+_MISTRAL_LARGE4 = ("mistral_large4", "mistral_large4_text")
+_HYBRID_LINEAR = ("qwen3_next", "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text")
 _GEMMA3 = ("gemma3_text", "gemma3")
 _GEMMA4 = ("gemma4_text", "gemma4")
 _KNOWN_TYPE_NAMES = ("full_attention", "sliding_attention", "chunked_attention")
@@ -171,9 +173,16 @@ def _text_model(config):
     mt = config.get("model_type")
     src, w = config, ""
     tc = config.get("text_config")
+    th = config.get("thinker_config")
+    tw = "text_config."
+    if tc is None and isinstance(th, dict) and th.get("text_config") is not None:  # Qwen3-Omni
+        tc, tw = th["text_config"], "thinker_config.text_config."
+        if not isinstance(tc, dict):
+            _fail("thinker_config.text_config must be an object")
+        mt = mt or th.get("model_type")
     if isinstance(tc, dict) and not any(config.get(k) is not None
                                         for k in ("num_attention_heads", "head_dim", "hidden_size")):
-        src, w = tc, "text_config."
+        src, w = tc, tw
         mt = mt or tc.get("model_type")
     if mt is not None and not isinstance(mt, str):
         _fail("model_type must be a string")
@@ -263,10 +272,20 @@ def _default_types(src, w, mt, n, rope_on):
             pat = pat if iv is None else iv
             if pat < 1:
                 _fail(f"{w}sliding_window_pattern must be >= 1")
-    types, type_of = ["full_attention"], []
+    fai = 0
+    if mt in _HYBRID_LINEAR:   # every full_attention_interval-th layer full, the others linear (no RoPE)
+        fai = _int(src, "full_attention_interval", w)
+        fai = 4 if fai is None else fai
+        if fai < 1:
+            _fail(f"{w}full_attention_interval must be >= 1")
+    base = "indexed_attention" if mt in _MISTRAL_LARGE4 else "full_attention"
+    types, type_of = [base], []
     for i in range(n):
-        tn = "full_attention"
-        if spat is not None:
+        tn = base
+        if fai:
+            if (i + 1) % fai:
+                tn = "linear_attention"
+        elif spat is not None:
             if sw and spat[i % len(spat)] == "L" and i != n - 1:
                 tn = "sliding_attention"
         elif pat and (i + 1) % pat != 0 and not (mt == "exaone4" and not sw):

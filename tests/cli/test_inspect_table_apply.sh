@@ -100,6 +100,19 @@ expect = {
                                                      "pos_offset": 0}),
     "glm41v_9b_thinking.json":   dict(rope_type="default", rotary_dim=64, head_dim=128, mrope_section=[8, 12, 12],
                                       mrope_interleaved=False, style="interleaved"),
+    # issue 9b: partial rotary, hybrid and MLA families checked against transformers (tests/golden/layers)
+    "phi2.json":                 dict(rope_type="default", head_dim=80, rotary_dim=32, rope_theta=1e4),
+    "stablelm_3b_4e1t.json":     dict(rope_type="default", head_dim=80, rotary_dim=20, rope_theta=1e4),
+    "minimax_m2.json":           dict(rope_type="default", head_dim=128, rotary_dim=64, rope_theta=5e6),
+    "cohere_command_r.json":     dict(rope_type="default", head_dim=128, rotary_dim=128, rope_theta=8e6,
+                                      style="interleaved"),
+    "qwen3_next_80b_a3b.json":   dict(rope_type="default", head_dim=256, rotary_dim=64, rope_theta=1e7),
+    "qwen35_27b.json":           dict(rope_type="default", head_dim=256, rotary_dim=64, rope_theta=1e7,
+                                      mrope_section=[11, 11, 10], mrope_interleaved=True),
+    "qwen3_omni_30b_a3b.json":   dict(rope_type="default", head_dim=128, rotary_dim=128, rope_theta=1e6,
+                                      mrope_section=[24, 20, 20], mrope_interleaved=True),
+    "mistral_large4.json":       dict(rope_type="yarn", head_dim=64, rotary_dim=64, attention_factor=1.0,
+                                      style="interleaved", primary_set="indexed_attention"),
 }
 for name in sorted(os.listdir(CFG)):
     check(name in expect, "bundled config %s has expectations here" % name)
@@ -142,6 +155,9 @@ layer_expect = {  # set name -> (rope_type, rope_theta, rotary_dim, live frequen
     "llama4_scout.json": ({"chunked_attention": ("llama3", 5e5, 128, 64)}, "ccc-" * 12),
     "cohere2_command_r7b.json": ({"sliding_attention": ("default", 5e4, 128, 64)}, "sss-" * 8),
     "exaone4_32b.json": ({"sliding_attention": ("llama3", 1e6, 128, 64)}, "sss-" * 16),
+    "qwen3_next_80b_a3b.json": ({"full_attention": ("default", 1e7, 64, 32)}, "---f" * 12),
+    "qwen35_27b.json": ({"full_attention": ("default", 1e7, 64, 32)}, "---f" * 16),
+    "mistral_large4.json": ({"indexed_attention": ("yarn", 1e4, 64, 32)}, "iii-" * 18),
 }
 for name in sorted(os.listdir(CFG)):
     d = inspect(name)

@@ -54,6 +54,24 @@ CASES = {
     # MLA: heads [nope 128 | rope 64]; rope_interleave: interleaved input, [even | odd] output
     "deepseek_v3": ("deepseek_v3.json", "deepseek_v3", "DeepseekV3RotaryEmbedding", "DeepseekV3Attention", "mla",
                     "interleaved"),
+    # partial rotary: the first rotary_dim dims of a head, the apply (or the attention) splits at cos.shape[-1]
+    "phi2": ("phi2.json", "phi", "PhiRotaryEmbedding", "PhiAttention", "split", "half"),
+    "stablelm_3b_4e1t": ("stablelm_3b_4e1t.json", "stablelm", "StableLmRotaryEmbedding", "StableLmAttention",
+                         "split", "half"),
+    "minimax_m2": ("minimax_m2.json", "minimax_m2", "MiniMaxM2RotaryEmbedding", "MiniMaxM2Attention", "qk",
+                   "half"),
+    "cohere_command_r": ("cohere_command_r.json", "cohere", "CohereRotaryEmbedding", "CohereAttention", "qk",
+                         "interleaved"),
+    # hybrid models: linear_attention layers (Gated DeltaNet) have no RoPE; partial 0.25 on the full layers
+    "qwen3_next_80b_a3b": ("qwen3_next_80b_a3b.json", "qwen3_next", "Qwen3NextRotaryEmbedding", "Qwen3NextAttention",
+                           "qk", "half"),
+    "qwen35_27b": ("qwen35_27b.json", "qwen3_5", "Qwen3_5TextRotaryEmbedding", "Qwen3_5Attention", "mrope", "half"),
+    "qwen3_omni_30b_a3b": ("qwen3_omni_30b_a3b.json", "qwen3_omni_moe", "Qwen3OmniMoeThinkerTextRotaryEmbedding",
+                           "Qwen3OmniMoeThinkerTextAttention", "mrope", "half"),
+    # Mistral Large 4: MLA [nope 64 | rope 64], yarn, NoPE every 4th layer, LeRoPE (a learned per-frequency
+    # `alpha`, weights not config: zero as the module initialises it, so exp(alpha) = 1)
+    "mistral_large4": ("mistral_large4.json", "mistral_large4", "MistralLarge4TextRotaryEmbedding",
+                       "MistralLarge4TextAttention", "mla", "interleaved"),
 }
 MROPE_GRID = [[p for p in POS], [p // 2 + 3 for p in POS], [p % 97 for p in POS]]
 
@@ -65,6 +83,8 @@ def f32s(t):
 def load_config(path):
     d = json.load(open(path))
     d.pop("_source", None)
+    if "thinker_config" in d:               # Qwen3-Omni: the thinker's text model
+        d = d["thinker_config"]
     if "text_config" in d:
         d = d["text_config"]
     mt = d.pop("model_type")
@@ -81,12 +101,29 @@ def uses_rope(name, att):
     return 1
 
 
+def has_attention(mod, config, i):
+    """Hybrid models (Qwen3-Next, Qwen3.5): the decoder layer builds an attention module
+    (self_attn) only on full-attention layers; linear-attention layers have none, so no RoPE."""
+    lt = getattr(config, "layer_types", None)
+    if not lt or "linear_attention" not in lt:
+        return True
+    dec = [getattr(mod, n) for n in dir(mod) if n.endswith("DecoderLayer") and "Vision" not in n]
+    if len(dec) != 1:   # one text decoder layer class: ask it
+        raise RuntimeError("cannot find the decoder layer of %s" % mod.__name__)
+    with torch.device("meta"):
+        layer = dec[0](config, i)
+    return hasattr(layer, "self_attn")
+
+
 def layer_map(name, mod, att_cls, config):
     rope, types = [], []
     for i in range(config.num_hidden_layers):
-        with torch.device("meta"):
-            att = getattr(mod, att_cls)(config, i)
-        rope.append(uses_rope(name, att))
+        if not has_attention(mod, config, i):
+            rope.append(0)
+        else:
+            with torch.device("meta"):
+                att = getattr(mod, att_cls)(config, i)
+            rope.append(uses_rope(name, att))
         lt = getattr(config, "layer_types", None)
         types.append(lt[i] if lt else "full_attention")
     return rope, types
@@ -199,6 +236,10 @@ def set_block(name, mod, rot_cls, apply_kind, style, config, layer_type):
     elif apply_kind == "x":              # Gemma 4: one tensor at a time
         qo = mod.apply_rotary_pos_emb(q, out[0][:, sel, :], out[1][:, sel, :])
         ko = mod.apply_rotary_pos_emb(k, out[0][:, sel, :], out[1][:, sel, :])
+    elif apply_kind == "split":          # Phi / StableLM: the attention splits [rot | pass] and concatenates
+        rd = out[0].shape[-1]
+        qr, kr = mod.apply_rotary_pos_emb(q[..., :rd], k[..., :rd], out[0][:, sel, :], out[1][:, sel, :])
+        qo, ko = torch.cat((qr, q[..., rd:]), dim=-1), torch.cat((kr, k[..., rd:]), dim=-1)
     else:
         qo, ko = mod.apply_rotary_pos_emb(q, k, out[0][:, sel, :], out[1][:, sel, :])
     lines += ["apply_rows %s" % " ".join(map(str, sel)), "q_shape 1 1 %d %d" % (len(sel), hd),

@@ -238,6 +238,12 @@ static void pick_style(hf_config *o, const cJSON *src, ctx *c) {
         }
         return;
     }
+    if (IS_MT(mt, "mistral_large4", "mistral_large4_text")) {
+        o->style = ROPE_STYLE_INTERLEAVED;
+        o->style_note = "Mistral Large 4 rotates its MLA rope slice as DeepSeek-V3 does "
+                        "(apply_rotary_pos_emb_interleave): interleaved pairs in, [even | odd] out";
+        return;
+    }
     if (IS_MT(mt, "llama4_text", "llama4")) {
         o->style = ROPE_STYLE_INTERLEAVED;
         o->style_note = "Llama 4 applies RoPE as Meta's complex multiply (apply_rotary_emb): interleaved "
@@ -292,7 +298,7 @@ static int plan_type(ctx *c, layer_plan *p, const char *name) {
 /* no_rope_layers (1 = RoPE, SmolLM3's polarity) or every interval-th layer NoPE. */
 static int plan_nope_list(ctx *c, const cJSON *src, const char *w, const char *mt, layer_plan *p) {
     const cJSON *nl = get(src, "no_rope_layers");
-    int nope_family = IS_MT(mt, "smollm3", "llama4_text", "llama4", "mistral_large4");
+    int nope_family = IS_MT(mt, "smollm3", "llama4_text", "llama4", "mistral_large4", "mistral_large4_text");
     if (!nope_family) {
         if (nl) return fail(c, "%sno_rope_layers is not understood for model_type '%s'", w, mt ? mt : "");
         if (get(src, "no_rope_layer_interval"))
@@ -348,12 +354,24 @@ static int plan_default_types(ctx *c, const cJSON *src, const char *w, const cha
         if (spat && (!spat[0] || strspn(spat, "LG") != strlen(spat)))
             return fail(c, "%ssliding_window_pattern must be an integer or a string of L and G", w);
     }
-    int full = plan_type(c, p, "full_attention");
+    /* Qwen3-Next / Qwen3.5: every full_attention_interval-th layer (default 4) is full
+     * attention, the others linear attention (Gated DeltaNet, no RoPE). */
+    int64_t fai = 0;
+    if (IS_MT(mt, "qwen3_next", "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text")) {
+        fai = 4;
+        if (get_int(c, src, w, "full_attention_interval", &fai) < 0) return -1;
+        if (fai < 1) return fail(c, "%sfull_attention_interval must be >= 1", w);
+    }
+    /* Mistral Large 4: every layer is "indexed_attention" (DSA) when layer_types is absent. */
+    const char *base = IS_MT(mt, "mistral_large4", "mistral_large4_text") ? "indexed_attention" : "full_attention";
+    int full = plan_type(c, p, base);
     if (full < 0) return -1;
     int other = -1;
     for (int64_t i = 0; i < p->n; i++) {
-        const char *tn = "full_attention";
-        if (spat) {
+        const char *tn = base;
+        if (fai) {
+            if ((i + 1) % fai != 0) tn = "linear_attention";
+        } else if (spat) {
             if (sw && spat[i % (int64_t)strlen(spat)] == 'L' && i != p->n - 1) tn = "sliding_attention";
         } else if (pat && (i + 1) % pat != 0 && !(IS_MT(mt, "exaone4") && !sw)) {
             tn = "sliding_attention";
@@ -365,7 +383,7 @@ static int plan_default_types(ctx *c, const cJSON *src, const char *w, const cha
             if (get_bool(c, src, w, "use_sliding_window", &usw) < 0) return -1;
             if (usw) tn = "sliding_attention";
         }
-        int t = streq(tn, "full_attention") ? full : (other = plan_type(c, p, tn));
+        int t = streq(tn, base) ? full : (other = plan_type(c, p, tn));
         if (t < 0) return -1;
         p->type_of[i] = (int16_t)t;
     }
@@ -1011,10 +1029,17 @@ static int parse_root(const cJSON *root, hf_config *o, ctx *c) {
     const cJSON *src = root;
     const char *w = "";
     const cJSON *tc = get(root, "text_config");
+    /* Qwen3-Omni keeps its language model in thinker_config.text_config. */
+    const cJSON *th = get(root, "thinker_config");
+    if (!tc && th && cJSON_IsObject(th) && get(th, "text_config")) {
+        if (!mt && get_str(c, th, "thinker_config.", "model_type", &mt) < 0) return -1;
+        tc = get(th, "text_config");
+        if (!cJSON_IsObject(tc)) return fail(c, "thinker_config.text_config must be an object");
+    }
     if (tc && cJSON_IsObject(tc) && !get(root, "num_attention_heads") && !get(root, "head_dim") &&
         !get(root, "hidden_size")) {
         src = tc;
-        w = "text_config.";
+        w = tc == get(root, "text_config") ? "text_config." : "thinker_config.text_config.";
         if (!mt && get_str(c, tc, w, "model_type", &mt) < 0) return -1;
     }
     if (mt) copy_str(o->model_type, sizeof o->model_type, mt);
