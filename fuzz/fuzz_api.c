@@ -122,7 +122,7 @@ static int ids_make(arr *a, i128 count, rd *r, int monotone) {
 static void fuzz_apply(rd *r, const rope_freqs *f, const rope_table *table) {
     rope_apply_params p;
     rope_apply_params_init(&p);
-    p.style = (rope_style)(byte(r) % 3);
+    p.style = (rope_style)(byte(r) % 4); /* NONE, interleaved, half, deinterleave */
     if (byte(r) % 2) p.table = table;
     else p.freqs = f;
     p.rotary_dim = byte(r) % 4 ? 2 * f->n_freqs : pick(r);

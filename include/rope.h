@@ -103,7 +103,15 @@ ROPE_API size_t rope_dtype_size(rope_dtype t);
 typedef enum rope_style {
     ROPE_STYLE_NONE = 0,        /* invalid: forces the caller to choose */
     ROPE_STYLE_INTERLEAVED = 1, /* pairs (2i, 2i+1): Meta llama, GPT-J, GGUF files */
-    ROPE_STYLE_HALF = 2         /* pairs (i, i+R/2): GPT-NeoX, Hugging Face rotate_half */
+    ROPE_STYLE_HALF = 2,        /* pairs (i, i+R/2): GPT-NeoX, Hugging Face rotate_half */
+    /* DeepSeek-V3 `rope_interleave` (transformers' apply_rotary_pos_emb_interleave): pair i
+     * is read from (2i, 2i+1) and written to (i, i+R/2), i.e. the output is de-interleaved
+     * [even | odd], in place or not, with no copy by the caller. inverse = 1 is its exact
+     * transpose (the backward): pair i read from (i, i+R/2), rotated by −θ, written to
+     * (2i, 2i+1). rope_apply / rope_apply_qk and KV appends take it; the attention of a
+     * ROPE_KV_UNROTATED cache (which rotates keys where they lie) refuses it:
+     * ROPE_E_UNSUPPORTED. */
+    ROPE_STYLE_DEINTERLEAVE = 3
 } rope_style;
 
 /* f16/bf16 <-> f32 conversions (round to nearest even, NaN/Inf preserved). */

@@ -331,6 +331,18 @@ static rope_status check_positions(plan *pl, const rope_positions *pos, int64_t 
 
 /* Heads whose head_dim is not contiguous: the reference rotation of
  * kernels/kernel.h (bit-identical to scalar.c), with an element stride. */
+/* DEINTERLEAVE with an element stride: the rotary inputs gathered into a contiguous copy
+ * first (in place, an output lands where a later input is), then the reference. */
+static void strided_deint(const plan *pl, const unsigned char *x, unsigned char *y,
+                          int64_t xs, int64_t ys, const float *cs, const float *sn) {
+    float tmp[ROPE_MAX_HEAD_DIM];
+    unsigned char *g = (unsigned char *)tmp;
+    for (int64_t i = 0; i < pl->R; i++) memcpy(g + i * pl->es, x + i * xs * pl->es, (size_t)pl->es);
+    rope_row_args a = {.rotary_dim = pl->R, .cos = cs, .sin = sn, .scale = pl->scale,
+                       .inverse = pl->inverse};
+    rope_ref_deinterleave(&a, g, y, ys, 0, pl->dt);
+}
+
 static void strided_row(const plan *pl, const unsigned char *in, unsigned char *out,
                         const int64_t *in_st, const int64_t *out_st, int64_t heads,
                         const float *cs, const float *sn) {
@@ -338,7 +350,8 @@ static void strided_row(const plan *pl, const unsigned char *in, unsigned char *
     for (int64_t h = 0; h < heads; h++) {
         const unsigned char *x = in + h * in_st[2] * es;
         unsigned char *y = out + h * out_st[2] * es;
-        for (int64_t i = 0; i < half; i++) {
+        if (pl->style == ROPE_KSTYLE_DEINTERLEAVE) strided_deint(pl, x, y, in_st[3], out_st[3], cs, sn);
+        for (int64_t i = 0; i < half && pl->style != ROPE_KSTYLE_DEINTERLEAVE; i++) {
             float c = cs[i] * pl->scale;
             float s = sn[i] * pl->scale;
             if (pl->inverse) s = -s;
@@ -504,7 +517,9 @@ static rope_status apply_views(const rope_apply_params *p, const rope_positions 
         /* n_seqs without cu_seqlens: a forgotten pointer, not offset mode */
         return ROPE_E_NULL;
     }
-    if (p->style != ROPE_STYLE_INTERLEAVED && p->style != ROPE_STYLE_HALF) return ROPE_E_STYLE;
+    if (p->style != ROPE_STYLE_INTERLEAVED && p->style != ROPE_STYLE_HALF &&
+        p->style != ROPE_STYLE_DEINTERLEAVE)
+        return ROPE_E_STYLE;
 
     pl.n_views = n;
     pl.tcos = pl.tsin = NULL;
@@ -524,7 +539,9 @@ static rope_status apply_views(const rope_apply_params *p, const rope_positions 
     pl.D = ins[0]->shape[3];
     pl.es = (int64_t)rope_dtype_size(ins[0]->dtype);
     pl.dt = dtype_index(ins[0]->dtype);
-    pl.style = p->style == ROPE_STYLE_INTERLEAVED ? ROPE_KSTYLE_INTERLEAVED : ROPE_KSTYLE_HALF;
+    pl.style = p->style == ROPE_STYLE_INTERLEAVED ? ROPE_KSTYLE_INTERLEAVED
+               : p->style == ROPE_STYLE_HALF      ? ROPE_KSTYLE_HALF
+                                                  : ROPE_KSTYLE_DEINTERLEAVE;
     int64_t max_pos;
     rope_status st = plan_angles(p, &pl, &max_pos);
     if (st != ROPE_OK) return st;

@@ -1363,6 +1363,9 @@ rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *
     x.window = p->sliding_window;
     if (c->mode == ROPE_KV_UNROTATED) {
         if (!p->rope) return ROPE_E_NULL;
+        /* keys are rotated where they lie in the tile (rotate_tile): a layout that moves
+         * dimensions would need a permuted tile */
+        if (p->rope->style == ROPE_STYLE_DEINTERLEAVE) return ROPE_E_UNSUPPORTED;
         int64_t max_pos;
         st = rope_check(c, p->rope, &max_pos);
         if (st != ROPE_OK) return st;

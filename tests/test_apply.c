@@ -215,10 +215,15 @@ static int check_against_reference(const tbuf *in, const tbuf *out, const rope_f
             double m = (double)ref_position(pos, b, s);
             for (int64_t h = 0; h < sh[2]; h++) {
                 for (int64_t i = 0; i < R / 2; i++) {
-                    int64_t d0 = style == ROPE_STYLE_INTERLEAVED ? 2 * i : i;
-                    int64_t d1 = style == ROPE_STYLE_INTERLEAVED ? 2 * i + 1 : i + R / 2;
-                    double x0 = get_el(in->mem, tidx(in, b, s, h, d0), dt);
-                    double x1 = get_el(in->mem, tidx(in, b, s, h, d1), dt);
+                    /* DEINTERLEAVE reads one pairing and writes the other (inverse: swapped) */
+                    int in_inter = style == ROPE_STYLE_INTERLEAVED ||
+                                   (style == ROPE_STYLE_DEINTERLEAVE && !inverse);
+                    int out_inter = style == ROPE_STYLE_INTERLEAVED ||
+                                    (style == ROPE_STYLE_DEINTERLEAVE && inverse);
+                    int64_t e0 = in_inter ? 2 * i : i, e1 = in_inter ? 2 * i + 1 : i + R / 2;
+                    int64_t d0 = out_inter ? 2 * i : i, d1 = out_inter ? 2 * i + 1 : i + R / 2;
+                    double x0 = get_el(in->mem, tidx(in, b, s, h, e0), dt);
+                    double x1 = get_el(in->mem, tidx(in, b, s, h, e1), dt);
                     double ang = m * f->inv_freq[i];
                     double c = cos(ang), sn = inverse ? -sin(ang) : sin(ang);
                     double y0 = af * (x0 * c - x1 * sn), y1 = af * (x1 * c + x0 * sn);
@@ -248,7 +253,9 @@ static int check_against_reference(const tbuf *in, const tbuf *out, const rope_f
 
 static const int64_t dims[][2] = {{8, 8}, {10, 8}, {16, 6}, {64, 64}, {80, 20}, {128, 96}};
 static const rope_dtype dtypes[] = {ROPE_F32, ROPE_F16, ROPE_BF16};
-static const rope_style styles[] = {ROPE_STYLE_INTERLEAVED, ROPE_STYLE_HALF};
+/* test_layouts runs all three; the other tests the first two */
+static const rope_style styles[] = {ROPE_STYLE_INTERLEAVED, ROPE_STYLE_HALF, ROPE_STYLE_DEINTERLEAVE};
+static const char *style_name[] = {"interleaved", "half", "deinterleave"};
 static const char *dtype_name(rope_dtype t) { return t == ROPE_F32 ? "f32" : t == ROPE_F16 ? "f16" : "bf16"; }
 
 /* One apply through every layout: reference, tail, canaries, in place ==
@@ -262,7 +269,7 @@ static void test_layouts(const char *isa) {
         rope_table *table = NULL;
         CHECK_OK(rope_table_create(&f, 4200, ROPE_PRECISION_ACCURATE, &table));
         for (size_t ti = 0; ti < 3; ti++)
-            for (size_t si = 0; si < 2; si++)
+            for (size_t si = 0; si < 3; si++)
                 for (int layout = 0; layout < L_COUNT; layout++) {
                     int64_t B = 2, S = 3 + (int64_t)(layout % 3), H = 1 + (int64_t)(di % 3);
                     rope_dtype dt = dtypes[ti];
@@ -303,7 +310,7 @@ static void test_layouts(const char *isa) {
                         fprintf(stderr,
                                 "[%s] D%lld R%lld %s %s %s: ref bad %d, canary %d, in-place %d, table==free %d\n",
                                 isa, (long long)D, (long long)R, dtype_name(dt),
-                                styles[si] == ROPE_STYLE_HALF ? "half" : "interleaved",
+                                style_name[si],
                                 layout_name[layout], bad, canary, same_ip, same_src);
                         bad_total++;
                     }
@@ -316,7 +323,7 @@ static void test_layouts(const char *isa) {
         rope_table_free(table);
     }
     CHECK_EQ_INT(bad_total, 0);
-    CHECK(runs == 6 * 3 * 2 * L_COUNT);
+    CHECK(runs == 6 * 3 * 3 * L_COUNT);
 }
 
 /* ------------------------------------------------------------ algebra */
@@ -336,6 +343,80 @@ static rope_status rot(rope_style style, const rope_freqs *f, int64_t R, const r
     rope_tensor_contiguous(&ti, in, dt, 1, S, H, D);
     rope_tensor_contiguous(&to, out, dt, 1, S, H, D);
     return rope_apply(&p, pos, &ti, &to);
+}
+
+/* ------------------------------------------------------------ de-interleave */
+
+/* ROPE_STYLE_DEINTERLEAVE, bit for bit: forward = the interleaved rotation with pair i
+ * moved to (i, i+R/2); inverse = the half rotation (−θ) with pair i moved to (2i, 2i+1);
+ * in place == out of place; the rope slice of [nope | rope] heads rotated through a
+ * strided view (data + nope, head stride of the whole head) leaves the nope dims and
+ * the other heads alone; inverse(forward(x)) == x within f32 rounding. */
+static void test_deinterleave(const char *isa) {
+    enum { S = 3, H = 5, NOPE = 24, MAXD = 160 };
+    static const int64_t Rs[][2] = {{64, 64}, {128, 128}, {96, 100}, {40, 40}, {6, 10}, {34, 34}};
+    int bad_perm = 0, bad_ip = 0, bad_mla = 0, bad_trip = 0, runs = 0;
+    for (size_t ri = 0; ri < sizeof Rs / sizeof Rs[0]; ri++)
+        for (size_t ti = 0; ti < 3; ti++)
+            for (int inv = 0; inv < 2; inv++) {
+                const int64_t R = Rs[ri][0], D = Rs[ri][1], n = S * H * D, es = (int64_t)esize(dtypes[ti]);
+                rope_dtype dt = dtypes[ti];
+                rope_freqs f;
+                make_freqs(&f, D, R, 1e4);
+                unsigned char x[S * H * MAXD * 4], y[S * H * MAXD * 4], w[S * H * MAXD * 4];
+                for (int64_t i = 0; i < n; i++) set_el(x, i, dt, urand());
+                rope_positions pos = {.offset = 1000 + (int64_t)ri};
+                float af = ri % 2 ? 1.25f : 1.0f;
+                CHECK_OK(rot(ROPE_STYLE_DEINTERLEAVE, &f, R, &pos, inv, af, dt, x, y, S, H, D));
+                CHECK_OK(rot(inv ? ROPE_STYLE_HALF : ROPE_STYLE_INTERLEAVED, &f, R, &pos, inv, af, dt,
+                             x, w, S, H, D));
+                for (int64_t v = 0; v < S * H; v++)
+                    for (int64_t i = 0; i < R / 2; i++) {
+                        int64_t a0 = inv ? i : 2 * i, a1 = inv ? i + R / 2 : 2 * i + 1; /* w */
+                        int64_t b0 = inv ? 2 * i : i, b1 = inv ? 2 * i + 1 : i + R / 2; /* y */
+                        bad_perm += memcmp(y + (v * D + b0) * es, w + (v * D + a0) * es, (size_t)es) != 0;
+                        bad_perm += memcmp(y + (v * D + b1) * es, w + (v * D + a1) * es, (size_t)es) != 0;
+                    }
+                for (int64_t v = 0; v < S * H; v++) /* the tail, bit for bit */
+                    bad_perm += memcmp(y + (v * D + R) * es, x + (v * D + R) * es, (size_t)((D - R) * es)) != 0;
+                memcpy(w, x, (size_t)(n * es)); /* in place */
+                CHECK_OK(rot(ROPE_STYLE_DEINTERLEAVE, &f, R, &pos, inv, af, dt, w, w, S, H, D));
+                bad_ip += memcmp(w, y, (size_t)(n * es)) != 0;
+                if (dt == ROPE_F32 && af == 1.0f) { /* round trip */
+                    CHECK_OK(rot(ROPE_STYLE_DEINTERLEAVE, &f, R, &pos, !inv, af, dt, y, w, S, H, D));
+                    for (int64_t i = 0; i < n; i++)
+                        bad_trip += !(fabs(get_el(w, i, dt) - get_el(x, i, dt)) <= 4e-7);
+                }
+                /* MLA: heads [nope | rope], the rope slice in place through a view */
+                const int64_t W = NOPE + R;
+                unsigned char m[S * H * (NOPE + 128) * 4], m0[S * H * (NOPE + 128) * 4];
+                for (int64_t i = 0; i < S * H * W; i++) set_el(m, i, dt, urand());
+                memcpy(m0, m, (size_t)(S * H * W * es));
+                rope_tensor slice = {m + NOPE * es, dt, {1, S, H, R}, {S * H * W, H * W, W, 1}};
+                rope_apply_params p;
+                rope_apply_params_init(&p);
+                p.style = ROPE_STYLE_DEINTERLEAVE;
+                p.freqs = &f;
+                p.rotary_dim = R;
+                p.inverse = inv;
+                p.attention_factor = af;
+                f.head_dim = R;
+                CHECK_OK(rope_apply(&p, &pos, &slice, &slice));
+                unsigned char c[(NOPE + 128) * 4], o[(NOPE + 128) * 4]; /* one head, copied out */
+                for (int64_t v = 0; v < S * H; v++) {
+                    bad_mla += memcmp(m + v * W * es, m0 + v * W * es, (size_t)(NOPE * es)) != 0;
+                    memcpy(c, m0 + (v * W + NOPE) * es, (size_t)(R * es));
+                    CHECK_OK(rot(ROPE_STYLE_DEINTERLEAVE, &f, R, &(rope_positions){.offset = pos.offset + v / H},
+                                 inv, af, dt, c, o, 1, 1, R));
+                    bad_mla += memcmp(m + (v * W + NOPE) * es, o, (size_t)(R * es)) != 0;
+                }
+                runs++;
+            }
+    CHECK_MSG(bad_perm == 0, "[%s] deinterleave: %d elements differ from the permuted interleaved/half result", isa, bad_perm);
+    CHECK_MSG(bad_ip == 0, "[%s] deinterleave: %d in-place results differ from out of place", isa, bad_ip);
+    CHECK_MSG(bad_trip == 0, "[%s] deinterleave: %d elements off after inverse(forward(x))", isa, bad_trip);
+    CHECK_MSG(bad_mla == 0, "[%s] deinterleave: %d MLA slice heads wrong", isa, bad_mla);
+    CHECK(runs == 6 * 3 * 2);
 }
 
 static void test_algebra(const char *isa) {
@@ -1238,6 +1319,7 @@ int main(void) {
         printf("kernel set %s\n", rope_isa_name());
         test_layouts(names[i]);
         test_algebra(names[i]);
+        test_deinterleave(names[i]);
         test_positions(names[i]);
         test_large_positions(names[i]);
         test_huge_strides(names[i]);

@@ -14,7 +14,8 @@
  *   - legacy forms: GPT-J (n_embd/n_head, rotary_dim 64 of 256, its [sin | cos] table and
  *     rotate_every_two), Hunyuan's "dynamic" + alpha (a static NTK-alpha base);
  *   - DeepSeek-V3 MLA: the [nope | rope] head's rope slice rotated in place through a
- *     strided view, against apply_rotary_pos_emb_interleave (its [even | odd] output);
+ *     strided view with ROPE_STYLE_DEINTERLEAVE, element for element against
+ *     apply_rotary_pos_emb_interleave (its [even | odd] output), and back (inverse);
  *   - partial rotary (Phi-2, StableLM, MiniMax-M2), Cohere, the hybrid Qwen3-Next / Qwen3.5
  *     (linear-attention layers without RoPE), Qwen3-Omni's thinker and Mistral Large 4 (MLA, NoPE);
  *   - Llama 4's NoPE-layer query scale within 1 float32 ulp of the real forward, and
@@ -217,9 +218,9 @@ static void check_grid(const char *name, const char *set, gfile *g, int at, cons
  * DeepSeek-V3 MLA: heads [nope | rope]; only the rope slice rotates, here in place
  * through a strided view of the whole head (no copy). transformers'
  * apply_rotary_pos_emb_interleave reads interleaved pairs and writes them
- * de-interleaved [even | odd]; librope writes each pair back in place, so pair i
- * of ours (offset + 2i, + 2i + 1) is compared with HF's (offset + i, + n + i).
- * q and k get the same permutation: attention scores are unchanged.
+ * de-interleaved [even | odd]; ROPE_STYLE_DEINTERLEAVE writes the same layout, so
+ * every element is compared with HF's at the same index. The inverse then gives the
+ * interleaved input back (within float32 rounding).
  */
 static void check_apply_mla(const char *name, gfile *g, int at, const rope_freqs *f, const double *hf_inv,
                             const int64_t *pos, int64_t off) {
@@ -242,7 +243,7 @@ static void check_apply_mla(const char *name, gfile *g, int at, const rope_freqs
         rope_tensor v = {buf + off, ROPE_F32, {1, S, 1, 2 * n}, {S * D, D, D, 1}};
         rope_apply_params p;
         rope_apply_params_init(&p);
-        p.style = ROPE_STYLE_INTERLEAVED;
+        p.style = ROPE_STYLE_DEINTERLEAVE;
         p.table = t;
         p.rotary_dim = 2 * n;
         p.attention_factor = (float)f->attention_factor;
@@ -251,7 +252,7 @@ static void check_apply_mla(const char *name, gfile *g, int at, const rope_freqs
         rope_positions rp = {0};
         rp.ids = ids;
         CHECK_OK(rope_apply(&p, &rp, &v, &v));
-        int bad = 0;
+        int bad = 0, exact = 0;
         for (int64_t s = 0; s < S; s++) {
             const double *xs = x->v + s * D, *ys = y->v + s * D;
             const float *o = buf + s * D;
@@ -261,11 +262,28 @@ static void check_apply_mla(const char *name, gfile *g, int at, const rope_freqs
                 double dang = (double)ap[s] * dth + (dth > 0 ? ulp32((double)ap[s] * hf_inv[i]) : 0);
                 double tol = (1e-6 + f->attention_factor * dang) *
                              (fabs(xs[off + 2 * i]) + fabs(xs[off + 2 * i + 1])) + 1e-30;
-                bad += !(fabs((double)o[off + 2 * i] - (double)(float)ys[off + i]) <= tol);
-                bad += !(fabs((double)o[off + 2 * i + 1] - (double)(float)ys[off + n + i]) <= tol);
+                bad += !(fabs((double)o[off + i] - (double)(float)ys[off + i]) <= tol);
+                bad += !(fabs((double)o[off + n + i] - (double)(float)ys[off + n + i]) <= tol);
+                exact += (o[off + i] == (float)ys[off + i]) + (o[off + n + i] == (float)ys[off + n + i]);
             }
         }
         CHECK_MSG(bad == 0, "%s: %d %s entries off (MLA rope slice in place)", name, bad, outs[w]);
+        printf("  %s %s: deinterleave in place, %d of %lld rope entries bit-identical to HF\n", name,
+               outs[w], exact, (long long)(S * 2 * n));
+        /* the inverse reads [even | odd] and writes the interleaved pairs back (it is
+         * af·R(−θ), the transpose: 1/af undoes yarn's attention factor) */
+        p.inverse = 1;
+        p.attention_factor = (float)(1.0 / f->attention_factor);
+        CHECK_OK(rope_apply(&p, &rp, &v, &v));
+        p.inverse = 0;
+        p.attention_factor = (float)f->attention_factor;
+        int back = 0;
+        for (int64_t s = 0; s < S; s++)
+            for (int64_t d = 0; d < D; d++) {
+                double xv = (float)x->v[s * D + d];
+                back += !(fabs((double)buf[s * D + d] - xv) <= 2e-6 * (fabs(xv) + 1.0) * (d < off ? 0 : 1));
+            }
+        CHECK_MSG(back == 0, "%s: %d %s entries not restored by the inverse", name, back, ins[w]);
         free(buf);
     }
     rope_table_free(t);

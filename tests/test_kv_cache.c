@@ -924,6 +924,11 @@ static void test_unrotated(const char *const *isas, int n_isa) {
                     CHECK_OK(rope_kv_cache_append(cu, NULL, &p0, &tk, &tv)); /* no rope: no check */
                     CHECK_STATUS(attend(cu, &ra, NULL, q, B, 1, Hq, D, 5000, o1), ROPE_E_POSITION);
                     CHECK(!memcmp(o1, o2, sizeof o1));
+                    /* DeepSeek-V3's de-interleaving layout moves dims: not rotated inside a tile */
+                    rope_apply_params rd = ra;
+                    rd.style = ROPE_STYLE_DEINTERLEAVE;
+                    CHECK_STATUS(attend(cu, &rd, NULL, q, B, 1, Hq, D, 4000, o1), ROPE_E_UNSUPPORTED);
+                    CHECK(!memcmp(o1, o2, sizeof o1));
                 }
                 rope_kv_cache_free(cu);
                 rope_kv_cache_free(cr);

@@ -1,5 +1,5 @@
 /*
- * rope apply --config CONFIG.json --style half|interleaved --positions LIST_OR_NPY
+ * rope apply --config CONFIG.json --style half|interleaved|deinterleave --positions LIST_OR_NPY
  *            [--layout bshd|bhsd] [--inverse] [--compat] [--seq-len N]
  *            [--no-attention-factor] IN.npy OUT.npy
  *
@@ -20,7 +20,8 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: rope apply --config CONFIG.json --style half|interleaved --positions LIST_OR_NPY\n"
+            "usage: rope apply --config CONFIG.json --style half|interleaved|deinterleave\n"
+            "                  --positions LIST_OR_NPY\n"
             "                  [--layout bshd|bhsd] [--inverse] [--compat] [--seq-len N]\n"
             "                  [--no-attention-factor] [--layer-type NAME | --layer L] IN.npy OUT.npy\n"
             "\n"
@@ -29,7 +30,10 @@ static void usage(FILE *f) {
             "\n"
             "  --config C      Hugging Face config.json (rope inspect C shows what it means)\n"
             "  --style S       half: pairs (i, i+R/2) (Hugging Face rotate_half, GPT-NeoX);\n"
-            "                  interleaved: pairs (2i, 2i+1) (Meta, GPT-J, GGUF). Required.\n"
+            "                  interleaved: pairs (2i, 2i+1) (Meta, GPT-J, GGUF);\n"
+            "                  deinterleave: pairs read as (2i, 2i+1), written to (i, i+R/2)\n"
+            "                  (DeepSeek-V3 rope_interleave; --inverse reads (i, i+R/2) and\n"
+            "                  writes (2i, 2i+1)). Required.\n"
             "  --positions P   comma list of seq positions, or a .npy of int64/int32 with shape\n"
             "                  (seq,) (shared by the batch) or (batch, seq)\n"
             "  --layout L      bshd (default): IN is (batch, seq, heads, head_dim);\n"
@@ -119,8 +123,10 @@ static int parse_args(int argc, char **argv, apply_opts *o) {
     o->out_path = files[1];
     if (!strcmp(style_arg, "half")) o->style = ROPE_STYLE_HALF;
     else if (!strcmp(style_arg, "interleaved")) o->style = ROPE_STYLE_INTERLEAVED;
+    else if (!strcmp(style_arg, "deinterleave")) o->style = ROPE_STYLE_DEINTERLEAVE;
     else {
-        fprintf(stderr, "rope apply: --style must be half or interleaved (got '%s')\n", style_arg);
+        fprintf(stderr, "rope apply: --style must be half, interleaved or deinterleave (got '%s')\n",
+                style_arg);
         return 2;
     }
     if (!strcmp(layout_arg, "bshd")) o->bhsd = 0;

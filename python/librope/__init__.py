@@ -30,6 +30,7 @@ from . import _config
 from ._core import (BAND_NAMES, BF16, F16, F32, MAX_FREQS, MAX_MROPE_PLANES, PRECISION_ACCURATE, PRECISION_COMPAT_F32,
                     SCALING_NAMES, STYLE_HALF, STYLE_INTERLEAVED, RopeApplyParams, RopeConfig, RopeError,
                     RopeFreqs, RopePositions, RopeTensor, check, lib, library_path)
+from ._core import STYLE_DEINTERLEAVE
 
 __version__ = lib.rope_version_string().decode()  # the C library's (include/rope.h ROPE_VERSION_*)
 __all__ = [
@@ -534,7 +535,10 @@ def _style(style):
             return STYLE_HALF
         if style in ("interleaved", "gptj", STYLE_INTERLEAVED):
             return STYLE_INTERLEAVED
-    raise ValueError("librope: style must be 'half' (HF rotate_half / NeoX) or 'interleaved' (Meta / GPT-J)")
+        if style in ("deinterleave", STYLE_DEINTERLEAVE):
+            return STYLE_DEINTERLEAVE
+    raise ValueError("librope: style must be 'half' (HF rotate_half / NeoX), 'interleaved' (Meta / GPT-J) or "
+                     "'deinterleave' (DeepSeek-V3 rope_interleave: interleaved pairs in, [even | odd] out)")
 
 
 def _positions_arg(positions):
@@ -961,6 +965,8 @@ def verify(config, cos=None, sin=None, *, freqs_cis=None, q=None, q_out=None, k=
     st = _verify.model_style(config)
     if style is not None:
         st = _style(style)
+        if st == STYLE_DEINTERLEAVE:
+            raise ValueError("librope.verify: style must be 'half' or 'interleaved' (a pairing, not a layout)")
     seq_len = None if seq_len is None else _ck.int64(seq_len, "librope.verify: seq_len", lo=0)
     tol = None if tol is None else _ck.real(tol, "librope.verify: tol")
     f = RopeFreqs()

@@ -8,6 +8,7 @@ MAX_FREQS = MAX_HEAD_DIM // 2
 
 F32, F16, BF16 = 1, 2, 3
 STYLE_INTERLEAVED, STYLE_HALF = 1, 2
+STYLE_DEINTERLEAVE = 3  # DeepSeek-V3 rope_interleave: (2i, 2i+1) in, (i, i+R/2) out
 PRECISION_ACCURATE, PRECISION_COMPAT_F32 = 0, 1
 SCALING_NAMES = ["default", "linear", "dynamic", "yarn", "llama3", "longrope", "proportional"]
 MAX_MROPE_PLANES = 4

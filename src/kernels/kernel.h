@@ -40,7 +40,14 @@ typedef void (*rope_row_fn)(const rope_row_args *a);
 typedef void (*rope_sincos_fn)(const double *inv_freq, int64_t n, double pos, float *cos_out,
                                float *sin_out);
 
-enum { ROPE_KSTYLE_INTERLEAVED = 0, ROPE_KSTYLE_HALF = 1, ROPE_KSTYLE_COUNT = 2 };
+/* DEINTERLEAVE: ROPE_STYLE_DEINTERLEAVE (pairs (2i, 2i+1) in, (i, i+R/2) out; the inverse
+ * the other way round). */
+enum {
+    ROPE_KSTYLE_INTERLEAVED = 0,
+    ROPE_KSTYLE_HALF = 1,
+    ROPE_KSTYLE_DEINTERLEAVE = 2,
+    ROPE_KSTYLE_COUNT = 3
+};
 enum { ROPE_KDTYPE_F32 = 0, ROPE_KDTYPE_F16 = 1, ROPE_KDTYPE_BF16 = 2, ROPE_KDTYPE_COUNT = 3 };
 
 typedef struct rope_kernels {
@@ -70,6 +77,9 @@ void rope_scalar_row_interleaved_bf16(const rope_row_args *a);
 void rope_scalar_row_half_f32(const rope_row_args *a);
 void rope_scalar_row_half_f16(const rope_row_args *a);
 void rope_scalar_row_half_bf16(const rope_row_args *a);
+void rope_scalar_row_deinterleave_f32(const rope_row_args *a);
+void rope_scalar_row_deinterleave_f16(const rope_row_args *a);
+void rope_scalar_row_deinterleave_bf16(const rope_row_args *a);
 void rope_scalar_sincos(const double *inv_freq, int64_t n, double pos, float *cos_out,
                         float *sin_out);
 
@@ -124,6 +134,38 @@ static inline void rope_ref_pairs(const rope_row_args *a, const unsigned char *x
         rope_ref_store(y + i0 * es, y0, dt);
         rope_ref_store(y + i1 * es, y1, dt);
     }
+}
+
+/* ROPE_KSTYLE_DEINTERLEAVE, the reference way: pairs [from, R/2) of one head whose R
+ * rotary inputs x are contiguous, into y with element stride ys. Forward: pair i =
+ * (x[2i], x[2i+1]) -> (y[i], y[i+R/2]); inverse: (x[i], x[i+R/2]) -> (y[2i], y[2i+1]),
+ * rotated by −θ. The output index differs from the input's, so x must not overlap y:
+ * in place, callers first copy the head's rotary part (rope_ref_deint_src). */
+static inline void rope_ref_deinterleave(const rope_row_args *a, const unsigned char *x,
+                                         unsigned char *y, int64_t ys, int64_t from, int dt) {
+    const int64_t es = dt == ROPE_KDTYPE_F32 ? 4 : 2, half = a->rotary_dim / 2;
+    for (int64_t i = from; i < half; i++) {
+        float c = a->cos[i] * a->scale;
+        float s = a->sin[i] * a->scale;
+        if (a->inverse) s = -s;
+        int64_t i0 = a->inverse ? i : 2 * i, i1 = a->inverse ? i + half : 2 * i + 1;
+        int64_t o0 = a->inverse ? 2 * i : i, o1 = a->inverse ? 2 * i + 1 : i + half;
+        float y0, y1;
+        rope_ref_rotate(rope_ref_load(x + i0 * es, dt), rope_ref_load(x + i1 * es, dt), c, s, &y0,
+                        &y1);
+        rope_ref_store(y + o0 * ys * es, y0, dt);
+        rope_ref_store(y + o1 * ys * es, y1, dt);
+    }
+}
+
+/* The input a DEINTERLEAVE head is read from: x itself out of place, else a copy of its
+ * rotary part in tmp (ROPE_MAX_HEAD_DIM float32s: a whole row on the stack). */
+static inline const unsigned char *rope_ref_deint_src(const rope_row_args *a,
+                                                      const unsigned char *x, const unsigned char *y,
+                                                      unsigned char *tmp, int dt) {
+    if (x != y) return x;
+    memcpy(tmp, x, (size_t)a->rotary_dim * (dt == ROPE_KDTYPE_F32 ? 4 : 2));
+    return tmp;
 }
 
 /* The table in use (dispatch.c): chosen once, thread-safely. */

@@ -231,6 +231,10 @@ const rope_kernels rope_kernels_neon = {
     {
         [ROPE_KSTYLE_INTERLEAVED] = {inter_f32, inter_f16, inter_bf16},
         [ROPE_KSTYLE_HALF] = {half_f32, half_f16, half_bf16},
+        /* DeepSeek-V3's de-interleaving layout: the scalar reference (no NEON body yet) */
+        [ROPE_KSTYLE_DEINTERLEAVE] = {rope_scalar_row_deinterleave_f32,
+                                      rope_scalar_row_deinterleave_f16,
+                                      rope_scalar_row_deinterleave_bf16},
     },
     sincos_neon,
 };

@@ -10,7 +10,8 @@
  * Face does (cos·af, sin·af in float32), so with a float32 table the result is
  * bit-identical to HF's float32 `q*cos + rotate_half(q)*sin`.
  *
- * Pairs: interleaved (2i, 2i+1), half (i, i+R/2). Dims [R, D) are copied bit
+ * Pairs: interleaved (2i, 2i+1), half (i, i+R/2), de-interleave (read as interleaved,
+ * written as half; the inverse the other way round). Dims [R, D) are copied bit
  * for bit when out != in. Both elements of a pair are loaded before either is
  * stored, so in == out (in place) is safe. Arithmetic is float32 whatever the
  * storage; f16/bf16 are converted with round to nearest even.
@@ -37,6 +38,20 @@ static inline void row(const rope_row_args *a, int style, int dt) {
     }
 }
 
+/* DEINTERLEAVE: in place, the head's rotary part is copied first (kernel.h). */
+static inline void row_deint(const rope_row_args *a, int dt) {
+    const int64_t es = dt == ROPE_KDTYPE_F32 ? 4 : 2;
+    float tmp[ROPE_MAX_HEAD_DIM];
+    for (int64_t h = 0; h < a->n_heads; h++) {
+        const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * es;
+        unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * es;
+        rope_ref_deinterleave(a, rope_ref_deint_src(a, x, y, (unsigned char *)tmp, dt), y, 1, 0, dt);
+        if (y != x && a->head_dim > a->rotary_dim)
+            memcpy(y + a->rotary_dim * es, x + a->rotary_dim * es,
+                   (size_t)((a->head_dim - a->rotary_dim) * es));
+    }
+}
+
 void rope_scalar_row_interleaved_f32(const rope_row_args *a) {
     row(a, ROPE_KSTYLE_INTERLEAVED, ROPE_KDTYPE_F32);
 }
@@ -49,6 +64,10 @@ void rope_scalar_row_interleaved_bf16(const rope_row_args *a) {
 void rope_scalar_row_half_f32(const rope_row_args *a) { row(a, ROPE_KSTYLE_HALF, ROPE_KDTYPE_F32); }
 void rope_scalar_row_half_f16(const rope_row_args *a) { row(a, ROPE_KSTYLE_HALF, ROPE_KDTYPE_F16); }
 void rope_scalar_row_half_bf16(const rope_row_args *a) { row(a, ROPE_KSTYLE_HALF, ROPE_KDTYPE_BF16); }
+
+void rope_scalar_row_deinterleave_f32(const rope_row_args *a) { row_deint(a, ROPE_KDTYPE_F32); }
+void rope_scalar_row_deinterleave_f16(const rope_row_args *a) { row_deint(a, ROPE_KDTYPE_F16); }
+void rope_scalar_row_deinterleave_bf16(const rope_row_args *a) { row_deint(a, ROPE_KDTYPE_BF16); }
 
 /* Accurate mode: cos/sin of the exact angle pos·θᵢ, the definition in
  * kernels/sincos.h that every kernel set reproduces bit for bit. Angles beyond
@@ -78,6 +97,9 @@ const rope_kernels rope_kernels_scalar = {
                                      rope_scalar_row_interleaved_bf16},
         [ROPE_KSTYLE_HALF] = {rope_scalar_row_half_f32, rope_scalar_row_half_f16,
                               rope_scalar_row_half_bf16},
+        [ROPE_KSTYLE_DEINTERLEAVE] = {rope_scalar_row_deinterleave_f32,
+                                      rope_scalar_row_deinterleave_f16,
+                                      rope_scalar_row_deinterleave_bf16},
     },
     rope_scalar_sincos,
 };

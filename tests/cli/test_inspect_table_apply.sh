@@ -304,6 +304,13 @@ y = apply("llama2_7b.json", x, plist, "--style", "half")
 check(np.abs(y - rot_half(x, P, th, 128)).max() < 5e-6, "apply half vs numpy float64 rotate_half")
 y2 = apply("llama2_7b.json", x, plist, "--style", "interleaved")
 check(np.abs(y2 - rot_inter(x, P, th, 128)).max() < 5e-6, "apply interleaved vs numpy float64")
+# deinterleave (DeepSeek-V3 rope_interleave): interleaved pairs in, [even | odd] out, bit for bit
+# the interleaved result reordered; --inverse reads [even | odd] and gives x back
+yd = apply("llama2_7b.json", x, plist, "--style", "deinterleave")
+check(np.array_equal(yd, np.concatenate([y2[..., 0::2], y2[..., 1::2]], axis=-1)),
+      "apply deinterleave == interleaved result as [even | odd]")
+yi = apply("llama2_7b.json", yd, plist, "--style", "deinterleave", "--inverse")
+check(np.abs(yi - x).max() < 5e-6, "apply deinterleave --inverse undoes it")
 # bhsd: same numbers, array stored (b, h, s, d)
 xb = np.ascontiguousarray(x.transpose(0, 2, 1, 3))
 yb = apply("llama2_7b.json", xb, plist, "--style", "half", "--layout", "bhsd")

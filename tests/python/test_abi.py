@@ -29,6 +29,7 @@ except (ImportError, pytest.skip.Exception):  # no torch
     pass
 CONSTANTS = {"ROPE_F32": _core.F32, "ROPE_F16": _core.F16, "ROPE_BF16": _core.BF16,
              "ROPE_STYLE_INTERLEAVED": _core.STYLE_INTERLEAVED, "ROPE_STYLE_HALF": _core.STYLE_HALF,
+             "ROPE_STYLE_DEINTERLEAVE": _core.STYLE_DEINTERLEAVE,
              "ROPE_PRECISION_ACCURATE": _core.PRECISION_ACCURATE,
              "ROPE_PRECISION_COMPAT_F32": _core.PRECISION_COMPAT_F32,
              "ROPE_MAX_HEAD_DIM": _core.MAX_HEAD_DIM, "ROPE_MAX_FREQS": _core.MAX_FREQS,
