@@ -9,7 +9,8 @@ tensors are passed by data pointer and strides, never copied. Mirrors include/ro
     y = librope.apply(q, positions, style="half", freqs=f)   # q: (batch, seq, heads, head_dim)
     g = librope.apply(grad, positions, style="half", freqs=f, inverse=True)   # backward
 
-Drop-ins: `apply_rotary_pos_emb` (Hugging Face), `apply_rotary_emb` (Meta llama);
+Drop-ins: `apply_rotary_pos_emb` (Hugging Face), `apply_rotary_emb` (Meta llama); per family, with
+the family's own signature: librope.gptj, librope.gemma4, librope.deepseek_v3 (style "deinterleave");
 autograd: `apply`/`rope` of a tensor (backward = the library's inverse rotation), through the
 torch.library operator librope::apply (torch >= 2.4, torch.compile without graph breaks) or
 `RoPEFunction` (older torch).
