@@ -155,10 +155,15 @@ static void plumbing(void) {
                 "\"factor\": 2, \"rope_theta\": 500000}}", &h) == 0);
     CHECK(h.rope.rope_theta == 500000 && h.rope.type == ROPE_SCALING_LINEAR && h.rope.factor == 2);
     hf_config_free(&h);
-    /* rope_type wins over its alias type */
+    /* rope_type and its alias type: equal (or aliases of each other) is fine, a contradiction
+     * is refused naming `type` (transformers would silently take rope_type) */
     CHECK(parse("{\"head_dim\": 64, \"rope_scaling\": {\"type\": \"yarn\", \"rope_type\": \"linear\", "
-                "\"factor\": 2}}", &h) == 0);
-    CHECK_EQ_INT(h.rope.type, ROPE_SCALING_LINEAR);
+                "\"factor\": 2}}", &h) != 0);
+    CHECK(strstr(err, "rope_scaling.type 'yarn' contradicts") != NULL);
+    hf_config_free(&h);
+    CHECK(parse("{\"head_dim\": 64, \"rope_scaling\": {\"type\": \"mrope\", \"rope_type\": \"default\", "
+                "\"mrope_section\": [8, 12, 12]}}", &h) == 0);
+    CHECK_EQ_INT(h.rope.type, ROPE_SCALING_DEFAULT);
     hf_config_free(&h);
     /* rope_scaling {} (falsy in HF) falls back to rope_parameters */
     CHECK(parse("{\"head_dim\": 64, \"rope_scaling\": {}, \"rope_parameters\": {\"rope_type\": \"linear\", "

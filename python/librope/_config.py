@@ -20,6 +20,8 @@ transformers, docs/hf-rope.md "From config.json to parameters"):
 """
 import math
 
+from . import _family_defaults
+
 # Fields of rope_config that a keyword argument may set directly.
 FIELDS = (
     "type", "rope_theta", "head_dim", "hidden_size", "num_attention_heads", "partial_rotary_factor",
@@ -113,13 +115,30 @@ def _check_dict_keys(d, dn, mt):
                   "than ignoring it")
 
 
+_LAYOUT_KEYS = {  # key -> the families librope reads it for (the C reader's check_layout_keys)
+    "sliding_window_pattern": ("gemma3_text", "gemma3", "cohere2", "exaone4"),
+    "global_head_dim": ("gemma4_text", "gemma4"),
+    "attention_chunk_size": ("llama4_text", "llama4"),
+    "full_attention_interval": ("qwen3_next", "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text"),
+    "kv_channels": ("chatglm",),
+}
+
+
+def _check_layout_keys(src, w, mt):
+    for k, fams in _LAYOUT_KEYS.items():
+        if src.get(k) is not None and mt not in fams:
+            _fail(f"{w}{k} is not understood for model_type '{mt or ''}' (librope reads it only for the families "
+                  "listed in docs/families.md); refusing rather than ignoring it")
+
+
 def _check_top_keys(src, w, mt):
     if mt in _NO_ROPE:
         _fail(f"model_type '{mt}' has no rotary position embedding")
     if _bool(src, "alibi", w):
         _fail(f"{w}alibi is true: this model uses ALiBi, not RoPE")
+    _check_layout_keys(src, w, mt)
     for k in src:
-        if "rope" not in k and "rotary" not in k:
+        if "rope" not in k and "rotary" not in k and "theta" not in k:
             continue
         ok = k in _TOP_KEYS
         if k == "rope_local_base_freq":
@@ -342,9 +361,17 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
     """One frequency set: the rope_config fields of dict d (the C reader's parse_set)."""
     d = d or {}
     _check_dict_keys(d, dn, mt)
-    tn = d.get("rope_type")
+    tn, legacy = d.get("rope_type"), d.get("type")
+    if tn is not None and legacy is not None and tn != legacy:   # aliases agree; a contradiction is refused
+
+        def kind(name):
+            k = _ALIASES.get(name, name)
+            return "longrope" if mt == "phi3" and k == "yarn" else k
+        if not (isinstance(tn, str) and isinstance(legacy, str)) or kind(tn) != kind(legacy):
+            _fail(f"{dn}type '{legacy}' contradicts {dn}rope_type '{tn}' (transformers would take rope_type and "
+                  "ignore type)")
     if tn is None:
-        tn = d.get("type")
+        tn = legacy
     if tn is None:
         tn = "default"
     if not isinstance(tn, str):
@@ -388,6 +415,8 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
         _fail(f"partial_rotary_factor must be in (0, 1] (got {prf})")
     if prf is None:
         prf = _PARTIAL_DEFAULT.get(mt)
+    if prf is None and mt in _family_defaults.DEFAULTS:   # the audit's family table
+        prf = _family_defaults.DEFAULTS[mt][2]
     if rtype == "default" and mt in _FULL_DEFAULT:
         prf = None
     if prf is not None:
@@ -576,6 +605,15 @@ def model_from_hf(config):
     mt, src, w = _text_model(config)
     d, dn = _rope_dict(src, w)
     _check_top_keys(src, w, mt)
+    fam = _family_defaults.DEFAULTS.get(mt)
+    if mt in _family_defaults.VISION:
+        _fail(f"model_type '{mt}' is a vision tower (transformers' default rope_type is axial): the config reader "
+              "reads text models; build its table with rope_table_create_axial")
+    if mt in _family_defaults.PER_LAYER_TYPE and d is None:
+        _fail(f"model_type '{mt}' defaults to a RoPE per layer type that librope does not know: give "
+              f"{w}rope_parameters keyed by layer type (and layer_types)")
+    if d is None and fam is not None and fam[0] is not None:
+        d, dn = dict(fam[0]), "rope_parameters (model_type default)."
     if d is None and mt in _GEMMA4:  # Gemma4TextConfig's defaults
         d = {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
              "full_attention": {"rope_type": "proportional", "partial_rotary_factor": 0.25, "rope_theta": 1000000.0}}
@@ -601,6 +639,8 @@ def model_from_hf(config):
                 used = False
             sd, sdn = d[tn], f"{dn}{tn}."
         kw = {"label": tn if len(types) > 1 else None}
+        if fam is not None:
+            kw["theta_default"] = fam[1]
         if mt in _GEMMA3 and tn == "sliding_attention":
             kw["gemma3_sliding"] = True
             if not keyed:

@@ -216,6 +216,39 @@ static int is_mt(const char *mt, const char *const *list, size_t n) {
     is_mt(mt, (const char *const[]){__VA_ARGS__}, \
           sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
+/* ------------------------------------------------------ family defaults */
+
+/*
+ * What transformers assumes when config.json gives no RoPE parameters, per
+ * model_type, from the audit of its configuration classes
+ * (tests/golden/audit_config_keys.py writes family_defaults.inc; the test
+ * test_config_audit checks the reader against it):
+ *   FAMILY_DEFAULTS: a default dict (used when the config has no rope dict; yarn,
+ *     llama3, ...) and/or a fallback θ and partial rotary factor (used when neither
+ *     the dict nor the top level gives one; the class's default_theta);
+ *   FAMILY_VISION: a vision tower (default rope_type axial): refused, the reader
+ *     reads text models (tables for towers: rope_table_create_axial);
+ *   FAMILY_PER_LAYER_TYPE: defaults keyed by layer type that librope does not
+ *     implement: refused unless the config keys rope_parameters by layer type.
+ */
+typedef enum { FAMILY_DEFAULTS, FAMILY_VISION, FAMILY_PER_LAYER_TYPE } family_kind;
+typedef struct family_row {
+    const char *model_type;
+    const char *dict;  /* JSON, or NULL */
+    double theta;      /* fallback base */
+    double prf;        /* fallback partial_rotary_factor, -1 = none */
+    family_kind kind;
+} family_row;
+static const family_row FAMILY_ROWS[] = {
+#include "family_defaults.inc"
+};
+
+static const family_row *family_default(const char *mt) {
+    for (size_t i = 0; mt && i < sizeof FAMILY_ROWS / sizeof FAMILY_ROWS[0]; i++)
+        if (strcmp(FAMILY_ROWS[i].model_type, mt) == 0) return &FAMILY_ROWS[i];
+    return NULL;
+}
+
 /* Which pairs a checkpoint of this model type rotates (pitfall 9). */
 static void pick_style(hf_config *o, const cJSON *src, ctx *c) {
     const char *mt = o->model_type;
@@ -470,7 +503,30 @@ static int check_rope_dict_keys(ctx *c, const cJSON *d, const char *dn, const ch
     return 0;
 }
 
-/* Top-level keys: anything naming rope/rotary that librope does not read for this
+/* Keys that decide which layers rotate or how wide a head is, in the families that
+ * read them (transformers' audit, tests/data/config_keys.json); elsewhere refused by
+ * name: the reader would not know what they change there. */
+static int check_layout_keys(ctx *c, const cJSON *src, const char *w, const char *mt) {
+    struct {
+        const char *key;
+        int ok;
+    } keys[] = {
+        {"sliding_window_pattern", IS_MT(mt, "gemma3_text", "gemma3", "cohere2", "exaone4")},
+        {"global_head_dim", IS_MT(mt, "gemma4_text", "gemma4")},
+        {"attention_chunk_size", IS_MT(mt, "llama4_text", "llama4")},
+        {"full_attention_interval", IS_MT(mt, "qwen3_next", "qwen3_5", "qwen3_5_text", "qwen3_5_moe",
+                                          "qwen3_5_moe_text")},
+        {"kv_channels", IS_MT(mt, "chatglm")},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (get(src, keys[i].key) && !keys[i].ok)
+            return fail(c, "%s%s is not understood for model_type '%s' (librope reads it only for the families "
+                        "listed in docs/families.md); refusing rather than ignoring it", w, keys[i].key,
+                        mt ? mt : "");
+    return 0;
+}
+
+/* Top-level keys: anything naming rope/rotary/theta that librope does not read for this
  * family is refused by name, and so are models whose positions are not RoPE. */
 static int check_top_level_keys(ctx *c, const cJSON *src, const char *w, const char *mt) {
     static const char *const known[] = {
@@ -488,7 +544,7 @@ static int check_top_level_keys(ctx *c, const cJSON *src, const char *w, const c
     if (!src->child) return 0;
     for (const cJSON *it = src->child; it; it = it->next) {
         const char *k = it->string ? it->string : "";
-        if (!strstr(k, "rope") && !strstr(k, "rotary")) continue;
+        if (!strstr(k, "rope") && !strstr(k, "rotary") && !strstr(k, "theta")) continue;
         int ok = 0;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) ok |= streq(k, known[i]);
         if (streq(k, "rope_local_base_freq")) ok = IS_MT(mt, "gemma3_text", "gemma3");
@@ -503,7 +559,7 @@ static int check_top_level_keys(ctx *c, const cJSON *src, const char *w, const c
             return fail(c, "%s%s is not a RoPE key librope understands for model_type '%s'; refusing "
                         "rather than ignoring it", w, k, mt ? mt : "");
     }
-    return 0;
+    return check_layout_keys(c, src, w, mt);
 }
 
 /* ------------------------------------------------------------- one set */
@@ -514,15 +570,28 @@ typedef struct set_src {
     const char *dn;       /* its name for messages */
     int gemma3_sliding;   /* base: rope_local_base_freq, default 1e4 */
     double theta_default; /* when nothing gives one */
+    double prf_default;   /* partial_rotary_factor when nothing gives one (<= 0: none) */
     int64_t head_dim;     /* > 0: this layer type's head size (Gemma 4 global_head_dim) */
     const char *label;    /* layer type named in messages, NULL for a one-type model */
 } set_src;
 
 static int parse_set_type(ctx *c, const set_src *s, const char *mt, rope_config *r,
                           hf_rope_set_info *si) {
-    const char *tn = NULL;
+    const char *tn = NULL, *legacy = NULL;
     if (get_str(c, s->d, s->dn, "rope_type", &tn) < 0) return -1;
-    if (!tn && get_str(c, s->d, s->dn, "type", &tn) < 0) return -1;
+    if (get_str(c, s->d, s->dn, "type", &legacy) < 0) return -1;
+    if (tn && legacy && !streq(tn, legacy)) { /* aliases (mrope = default, su = longrope) agree */
+        rope_scaling_type a, b;
+        int ka = rope_scaling_from_name(tn, &a) == ROPE_OK, kb = rope_scaling_from_name(legacy, &b) == ROPE_OK;
+        if (ka && kb && streq(mt, "phi3")) { /* Phi3Config renames yarn to longrope */
+            if (a == ROPE_SCALING_YARN) a = ROPE_SCALING_LONGROPE;
+            if (b == ROPE_SCALING_YARN) b = ROPE_SCALING_LONGROPE;
+        }
+        if (!ka || !kb || a != b)
+            return fail(c, "%stype '%s' contradicts %srope_type '%s' (transformers would take rope_type and "
+                        "ignore type)", s->dn, legacy, s->dn, tn);
+    }
+    if (!tn) tn = legacy;
     if (!tn) tn = "default";
     copy_str(si->rope_type_name, sizeof si->rope_type_name, tn);
     rope_status st = rope_scaling_from_name(tn, &r->type);
@@ -582,6 +651,8 @@ static int parse_set_base(ctx *c, const cJSON *src, const char *w, const set_src
     } else if (IS_MT(mt, "glm", "glm4", "glm4_moe", "glm4v_moe", "glm4v_moe_text", "phi", "persimmon",
                      "nemotron", "recurrent_gemma", "chatglm")) {
         r->partial_rotary_factor = 0.5;
+    } else if (s->prf_default > 0) {
+        r->partial_rotary_factor = s->prf_default; /* the audit's family table */
     }
     /* HF's own compute_default_rope_parameters of these models ignores
      * partial_rotary_factor (the ROPE_INIT_FUNCTIONS of the scaled types honour it). */
@@ -937,7 +1008,8 @@ static int build_sets(ctx *c, const cJSON *src, const char *w, const char *mt, c
         int used = p->n == 0;
         for (int64_t i = 0; i < p->n; i++)
             if (p->type_of[i] == t && p->rope_on[i]) used = 1;
-        set_src s = {d, dn, 0, 10000.0, 0, p->n_types > 1 ? tn : NULL};
+        const family_row *fr = family_default(mt);
+        set_src s = {d, dn, 0, fr ? fr->theta : 10000.0, fr ? fr->prf : -1, 0, p->n_types > 1 ? tn : NULL};
         if (keyed) {
             const cJSON *e = NULL;
             for (const cJSON *it = d->child; it; it = it->next)
@@ -1059,8 +1131,21 @@ static int parse_root(const cJSON *root, hf_config *o, ctx *c) {
 
     if (check_top_level_keys(c, src, w, mt) < 0) return -1;
 
-    /* Gemma 4 without rope_parameters: its config class's defaults. */
+    /* The family's own defaults (family_defaults.inc), Gemma 4's below. */
     cJSON *dflt = NULL;
+    const family_row *fr = family_default(mt);
+    if (fr && fr->kind == FAMILY_VISION)
+        return fail(c, "model_type '%s' is a vision tower (transformers' default rope_type is axial): the config "
+                    "reader reads text models; build its table with rope_table_create_axial", mt);
+    if (fr && fr->kind == FAMILY_PER_LAYER_TYPE && !d)
+        return fail(c, "model_type '%s' defaults to a RoPE per layer type that librope does not know: give "
+                    "%srope_parameters keyed by layer type (and layer_types)", mt, w);
+    if (fr && fr->dict && !d) {
+        dflt = cJSON_Parse(fr->dict);
+        if (!dflt) return fail(c, "out of memory");
+        d = dflt;
+        dn = "rope_parameters (model_type default).";
+    }
     if (!d && IS_MT(mt, "gemma4_text", "gemma4")) {
         dflt = cJSON_Parse("{\"sliding_attention\": {\"rope_type\": \"default\", \"rope_theta\": 10000.0},"
                            "\"full_attention\": {\"rope_type\": \"proportional\", "

@@ -1,0 +1,220 @@
+"""Which config.json keys reach RoPE, in every transformers model family (see docs/families.md,
+"Audit of the keys that reach RoPE").
+
+Run with a venv that has transformers (CI does not need it):
+    python tests/golden/audit_config_keys.py
+rewrites tests/data/config_keys.json and, from its defaults, the readers' family tables
+tools/lib/family_defaults.inc and python/librope/_family_defaults.py.
+
+For each family (a folder of transformers/models), this reads its configuration_*.py and
+modeling_*.py (the generated files, not modular_*.py) and lists the config keys that can change
+its RoPE, by this heuristic:
+  - top-level keys: a name matching ROPE_NAME (rope, rotary, theta, mrope, nope) that the family
+    reads from a config: `config.NAME` (also `self.config.NAME`, `text_config.NAME`, and
+    `self.NAME` inside configuration_*.py; never a call `NAME(`),
+    `getattr(..., "NAME"`, `kwargs.pop/get/setdefault("NAME"`, or a field `NAME: type = ...`
+    of its configuration class; plus the LAYOUT keys (which layers rotate, and how wide a head
+    is) that the family reads in the same ways;
+  - RoPE dict keys: string literals read from a RoPE parameter dict (`rope_parameters["NAME"]`,
+    `rope_parameters.get("NAME"`, the same on `rope_scaling`, `rope_params`, `rope_kwargs`);
+  - `_shared`: the RoPE-dict keys modeling_rope_utils.py reads (every rope_type's parameters);
+  - per model_type, the configuration class's own defaults when config.json has no RoPE keys:
+    the class is instantiated without arguments and its `rope_parameters` (or the one of its
+    `text_config`) recorded, and once more with `rope_theta=12345.0` to tell a fallback base
+    (`default_theta`, which a top-level rope_theta overrides) from a fixed default dict.
+Names that are a container (`rope_parameters`, `rope_scaling`) are listed too: they are keys.
+The heuristic over-reports (vision/audio towers' keys, keys the family only passes through);
+each listed key is then fed to librope's readers by tests/test_config_audit.c and
+tests/python/test_config_audit.py, which accept only "changes the result", "refused by name"
+or "validated", never "accepted and ignored".
+"""
+import importlib
+import json
+import os
+import re
+import sys
+
+import torch
+import transformers
+from transformers import CONFIG_MAPPING
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "..", "data", "config_keys.json")
+C_OUT = os.path.join(HERE, "..", "..", "tools", "lib", "family_defaults.inc")
+PY_OUT = os.path.join(HERE, "..", "..", "python", "librope", "_family_defaults.py")
+# per-layer-type defaults the readers implement themselves (Gemma 3's rope_local_base_freq, Gemma 4)
+OWN_PER_LAYER = {"gemma3", "gemma3_text", "gemma4", "gemma4_text"}
+ROPE_NAME = re.compile(r"rope|rotary|theta|mrope|nope", re.I)
+LAYOUT = ("layer_types", "sliding_window_pattern", "full_attention_interval", "no_rope_layers",
+          "no_rope_layer_interval", "attention_chunk_size", "global_head_dim", "per_layer_config", "head_dim",
+          "qk_rope_head_dim", "qk_nope_head_dim", "rotary_dim", "kv_channels")
+# class attributes and methods of the config machinery, not keys of config.json
+NOT_KEYS = {"default_theta", "ignore_keys_at_rope_validation", "default_partial_rotary_factor"}
+READS = [
+    re.compile(r"\b(?:self\.config|config|text_config)\.([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()"),
+    re.compile(r"getattr\(\s*[A-Za-z_.]*config[A-Za-z_.]*\s*,\s*[\"']([A-Za-z_0-9]+)[\"']"),
+    re.compile(r"hasattr\(\s*[A-Za-z_.]*config[A-Za-z_.]*\s*,\s*[\"']([A-Za-z_0-9]+)[\"']"),
+    re.compile(r"kwargs\.(?:pop|get|setdefault)\(\s*[\"']([A-Za-z_0-9]+)[\"']"),
+    re.compile(r"^\s{4}([A-Za-z_][A-Za-z0-9_]*)\s*:\s*[^=\n]+=", re.M),    # a dataclass field
+]
+DICT_READ = re.compile(r"\b(?:rope_parameters|rope_scaling|rope_params|rope_kwargs|rope_config)"
+                       r"(?:\[[^\]]*\])?(?:\[\s*|\.get\(\s*|\.setdefault\(\s*|\.pop\(\s*)[\"']([A-Za-z_0-9]+)[\"']")
+LAYER_TYPE_NAMES = {"full_attention", "sliding_attention", "chunked_attention", "linear_attention",
+                    "global", "local", "sliding", "full"}
+
+
+def sources(folder, prefix):
+    return [os.path.join(folder, f) for f in sorted(os.listdir(folder))
+            if f.startswith(prefix) and f.endswith(".py")]
+
+
+def scan(folder):
+    top, dct = set(), set()
+    for path in sources(folder, "configuration_") + sources(folder, "modeling_"):
+        text = open(path, encoding="utf-8").read()
+        reads = READS
+        if os.path.basename(path).startswith("configuration_"):   # the config class's own attributes
+            reads = READS + [re.compile(r"\bself\.([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()")]
+        for rx in reads:
+            for name in rx.findall(text):
+                if name in NOT_KEYS or name.startswith("_"):
+                    continue
+                if ROPE_NAME.search(name) or name in LAYOUT:
+                    top.add(name)
+        for name in DICT_READ.findall(text):
+            if name not in LAYER_TYPE_NAMES:
+                dct.add(name)
+    return sorted(top), sorted(dct)
+
+
+def _rope_params(cfg):
+    rp = getattr(cfg, "rope_parameters", None)
+    if rp is None and getattr(cfg, "text_config", None) is not None:
+        rp = getattr(cfg.text_config, "rope_parameters", None)
+    return rp if isinstance(rp, dict) else None
+
+
+def _scalars(d):
+    return {k: d[k] for k in sorted(d) if isinstance(d[k], (int, float, str, bool)) or
+            (isinstance(d[k], list) and all(isinstance(x, (int, float)) for x in d[k]))}
+
+
+def rope_defaults(mt):
+    """The RoPE parameters a config of this model_type gets when config.json has none, and whether
+    a top-level rope_theta reaches them (False: the class fixes a whole dict, its θ included)."""
+    cls = CONFIG_MAPPING[mt]
+    try:
+        rp = _rope_params(cls())
+    except Exception as e:   # some classes need arguments: recorded, not guessed
+        return {"error": type(e).__name__}
+    if not rp:
+        return {}
+    if all(isinstance(v, dict) or v is None for v in rp.values()):   # keyed by layer type
+        return {"per_layer_type": {k: _scalars(v) for k, v in sorted(rp.items()) if v is not None}}
+    out = _scalars(rp)
+    try:
+        probe = _rope_params(cls(rope_theta=12345.0)) or {}
+        out["theta_follows_top_level"] = probe.get("rope_theta") == 12345.0
+    except Exception:
+        pass
+    return out
+
+
+def family_tables(fams):
+    """model_type -> what the readers assume when config.json gives no RoPE parameters:
+    (default dict or None, fallback θ, fallback partial factor or -1), plus the model types
+    refused outright: vision towers (default rope_type axial) and per-layer-type defaults
+    the readers do not implement."""
+    rows, vision, per_layer = {}, set(), set()
+    for f in fams.values():
+        for mt, d in f["defaults"].items():
+            if not d or "error" in d:
+                continue
+            if "per_layer_type" in d:
+                if mt not in OWN_PER_LAYER:
+                    per_layer.add(mt)
+                continue
+            if d.get("rope_type") == "axial":
+                vision.add(mt)
+                continue
+            rest = {k: v for k, v in d.items() if k not in ("theta_follows_top_level", "type", "rope_theta",
+                                                          "partial_rotary_factor")}
+            theta, prf = float(d.get("rope_theta", 10000.0)), float(d.get("partial_rotary_factor", -1.0))
+            if d.get("rope_type", "default") != "default":
+                dict_ = dict(rest)
+                if not d.get("theta_follows_top_level"):   # the class fixes θ inside its dict
+                    dict_["rope_theta"] = theta
+                rows[mt] = (json.dumps(dict_, sort_keys=True), theta, prf)
+            elif theta != 10000.0 or prf not in (-1.0, 1.0):
+                rows[mt] = (None, theta, prf)
+    return rows, sorted(vision), sorted(per_layer)
+
+
+def write_tables(rows, vision, per_layer):
+    head = ("generated by tests/golden/audit_config_keys.py from transformers %s -- do not edit"
+            % transformers.__version__)
+    with open(C_OUT, "w") as fh:
+        fh.write("/* %s.\n * model_type, default RoPE dict (JSON) or NULL, fallback rope_theta, fallback\n"
+                 " * partial_rotary_factor (-1: none); kind. See config_json.c family_default(). */\n" % head)
+        for mt in sorted(rows):
+            dj, th, pr = rows[mt]
+            fh.write('{"%s", %s, %r, %r, FAMILY_DEFAULTS},\n' % (mt, "NULL" if dj is None else json.dumps(dj), th, pr))
+        for mt in vision:
+            fh.write('{"%s", NULL, 0.0, -1.0, FAMILY_VISION},\n' % mt)
+        for mt in per_layer:
+            fh.write('{"%s", NULL, 0.0, -1.0, FAMILY_PER_LAYER_TYPE},\n' % mt)
+    with open(PY_OUT, "w") as fh:
+        fh.write('"""%s.\nSee _config.py and tools/lib/config_json.c family_default()."""\n\n' % head)
+        fh.write("# model_type -> (default RoPE dict or None, fallback rope_theta, fallback partial factor or None)\n")
+        fh.write("DEFAULTS = {\n")
+        for mt in sorted(rows):
+            dj, th, pr = rows[mt]
+            fh.write("    %r: (%r, %r, %r),\n" % (mt, None if dj is None else json.loads(dj), th,
+                                                  None if pr == -1.0 else pr))
+        fh.write("}\n# vision towers (default rope_type axial): the config reader refuses them\n")
+        fh.write("VISION = frozenset(%r)\n" % (vision,))
+        fh.write("# RoPE defaults keyed by layer type that the readers do not implement: refused without\n"
+                 "# rope_parameters keyed by layer type\n")
+        fh.write("PER_LAYER_TYPE = frozenset(%r)\n" % (per_layer,))
+
+
+def main():
+    root = os.path.dirname(transformers.models.__file__)
+    by_module = {}
+    for mt in CONFIG_MAPPING.keys():
+        try:
+            mod = CONFIG_MAPPING[mt].__module__
+        except Exception:
+            continue
+        by_module.setdefault(mod.split(".")[2], []).append(mt)
+    fams = {}
+    for fam in sorted(os.listdir(root)):
+        folder = os.path.join(root, fam)
+        if not os.path.isdir(folder) or not sources(folder, "configuration_"):
+            continue
+        top, dct = scan(folder)
+        if not top and not dct:
+            continue
+        mts = sorted(by_module.get(fam, []))
+        fams[fam] = {"model_types": mts, "top_level_keys": top, "rope_dict_keys": dct,
+                     "defaults": {mt: rope_defaults(mt) for mt in mts}}
+    # the RoPE-dict keys every family shares: what modeling_rope_utils.py reads for each rope_type
+    shared = open(os.path.join(os.path.dirname(transformers.__file__), "modeling_rope_utils.py"), encoding="utf-8").read()
+    fams["_shared"] = {"model_types": [], "top_level_keys": [],
+                       "rope_dict_keys": sorted(set(DICT_READ.findall(shared)) - LAYER_TYPE_NAMES), "defaults": {}}
+    data = {"_generated_by": "tests/golden/audit_config_keys.py -- do not edit",
+            "transformers": transformers.__version__, "torch": torch.__version__,
+            "heuristic": "see the module docstring of tests/golden/audit_config_keys.py",
+            "families": fams}
+    with open(OUT, "w") as fh:
+        json.dump(data, fh, indent=1, sort_keys=True)
+        fh.write("\n")
+    write_tables(*family_tables(fams))
+    n_top = sum(len(f["top_level_keys"]) for f in fams.values())
+    n_dict = sum(len(f["rope_dict_keys"]) for f in fams.values())
+    print("%d families with RoPE keys: %d top-level and %d RoPE-dict (family, key) pairs -> %s"
+          % (len(fams), n_top, n_dict, os.path.relpath(OUT)), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
