@@ -1009,7 +1009,8 @@ static int build_sets(ctx *c, const cJSON *src, const char *w, const char *mt, c
         for (int64_t i = 0; i < p->n; i++)
             if (p->type_of[i] == t && p->rope_on[i]) used = 1;
         const family_row *fr = family_default(mt);
-        set_src s = {d, dn, 0, fr ? fr->theta : 10000.0, fr ? fr->prf : -1, 0, p->n_types > 1 ? tn : NULL};
+        set_src s = {d, dn, 0, fr && fr->theta > 0 ? fr->theta : 10000.0, fr ? fr->prf : -1, 0,
+                     p->n_types > 1 ? tn : NULL};
         if (keyed) {
             const cJSON *e = NULL;
             for (const cJSON *it = d->child; it; it = it->next)
