@@ -299,8 +299,80 @@ static void misreads(void) {
     hf_config_free(&h);
 }
 
+/*
+ * HunYuanVL XD-RoPE (transformers 5.24.0 HunYuanVLTextConfig / HunYuanVLRotaryEmbedding): the flat
+ * Tencent layout (attention_head_dim, rope_scaling type "xdrope" + alpha + xdrope_section) and the
+ * nested one (text_config, rope_parameters, mrope_section); 4 planes (position, width, height,
+ * image index) or 3. Frequency j belongs to the plane whose section holds it, the same plane for
+ * both halves of its pair: an image token's rows equal the plain table's rows at each plane's
+ * position, column by column, bit for bit; a text token's equal plain RoPE.
+ */
+static void hunyuan_xdrope(void) {
+    hf_config h;
+    const char *flat = "{\"model_type\":\"hunyuan_vl\",\"hidden_size\":1024,\"num_attention_heads\":16,"
+                       "\"attention_head_dim\":128,\"rope_theta\":10000,\"max_position_embeddings\":32768,"
+                       "\"rope_scaling\":{\"alpha\":1000.0,\"beta_fast\":32,\"beta_slow\":1,\"factor\":1.0,"
+                       "\"mscale\":1.0,\"mscale_all_dim\":1.0,\"type\":\"xdrope\",\"xdrope_section\":[16,16,24,8]}}";
+    if (parse(flat, &h) != 0) {
+        CHECK_MSG(0, "hunyuan_vl flat: %s", err);
+        return;
+    }
+    CHECK(h.rope.type == ROPE_SCALING_DEFAULT); /* "xdrope" = "dynamic" + alpha = NTK-alpha */
+    CHECK_NEAR(h.rope.rope_theta, 1e4 * pow(1000.0, 128.0 / 126.0), 1e-6);
+    CHECK_EQ_INT(h.head_dim, 128); /* attention_head_dim, not hidden_size / heads = 64 */
+    CHECK(h.rope.n_mrope_section == 4 && h.rope.mrope_interleaved == 0);
+    CHECK(h.rope.mrope_section[0] == 16 && h.rope.mrope_section[2] == 24 && h.rope.mrope_section[3] == 8);
+    rope_freqs f;
+    CHECK_OK(rope_freqs_compute(&h.rope, 0, &f));
+    hf_config_free(&h);
+    /* two tokens: text (all planes 700) and image (position 5, width 7, height 11, image 2) */
+    const int64_t pos[8] = {700, 5, 700, 7, 700, 11, 700, 2}, plane_pos[4] = {5, 7, 11, 2};
+    rope_table *xd = NULL, *plain = NULL;
+    CHECK_OK(rope_table_create_mrope(&f, pos, 2, ROPE_PRECISION_ACCURATE, &xd));
+    CHECK_OK(rope_table_create(&f, 701, ROPE_PRECISION_ACCURATE, &plain));
+    if (xd && plain) {
+        const int64_t n = f.n_freqs, bounds[4] = {16, 32, 56, 64};
+        int bad = 0;
+        for (int64_t j = 0; j < n; j++) {
+            int p = 0;
+            while (j >= bounds[p]) p++;
+            const int64_t r = plane_pos[p] * n + j;
+            bad += rope_table_cos(xd)[j] != rope_table_cos(plain)[700 * n + j];
+            bad += rope_table_cos(xd)[n + j] != rope_table_cos(plain)[r];
+            bad += rope_table_sin(xd)[n + j] != rope_table_sin(plain)[r];
+        }
+        CHECK_MSG(bad == 0, "XD-RoPE rows: %d entries differ from the plane's plain row", bad);
+    }
+    rope_table_free(xd);
+    rope_table_free(plain);
+    /* nested: text_config with rope_parameters, 3 planes (width, height, image index) */
+    if (parse("{\"model_type\":\"hunyuan_vl\",\"text_config\":{\"model_type\":\"hunyuan_vl_text\","
+              "\"hidden_size\":1024,\"num_attention_heads\":8,\"head_dim\":128,\"rope_parameters\":{"
+              "\"rope_type\":\"xdrope\",\"rope_theta\":10000,\"factor\":1,\"alpha\":1000,"
+              "\"mrope_section\":[16,24,24],\"xdrope_section\":[16,24,24]}}}", &h) == 0)
+        CHECK(h.rope.n_mrope_section == 3 && h.rope.mrope_section[1] == 24 && h.rope.type == ROPE_SCALING_DEFAULT);
+    else
+        CHECK_MSG(0, "hunyuan_vl nested: %s", err);
+    hf_config_free(&h);
+    /* refused by name, never ignored */
+    expect_error("{\"model_type\":\"hunyuan_vl\",\"head_dim\":128,\"rope_scaling\":{\"type\":\"xdrope\","
+                 "\"factor\":1,\"alpha\":1000,\"mrope_section\":[16,16,16,16],\"xdrope_section\":[16,16,24,8]}}",
+                 "mrope_section and xdrope_section differ");
+    expect_error("{\"model_type\":\"hunyuan_vl\",\"head_dim\":128,\"rope_scaling\":{\"type\":\"xdrope\","
+                 "\"factor\":1,\"alpha\":1000,\"xdrope_section\":[16,16,16,8,8]}}", "3 or 4 entries");
+    expect_error("{\"model_type\":\"hunyuan_vl\",\"head_dim\":128,\"rope_scaling\":{\"type\":\"xdrope\","
+                 "\"factor\":1,\"alpha\":1000,\"xdrope_section\":[16,16,16,8]}}", "sums to 56");
+    expect_error("{\"model_type\":\"hunyuan_vl\",\"head_dim\":128,\"attention_head_dim\":64,"
+                 "\"rope_theta\":10000}", "attention_head_dim 64 and head_dim 128 differ");
+    expect_error("{\"model_type\":\"hunyuan_v1_dense\",\"head_dim\":128,\"rope_scaling\":{\"type\":\"dynamic\","
+                 "\"factor\":1,\"alpha\":1000,\"xdrope_section\":[16,16,16,16]}}", "xdrope_section");
+    expect_error("{\"model_type\":\"hunyuan_v1_dense\",\"head_dim\":128,\"rope_scaling\":{\"type\":\"xdrope\","
+                 "\"factor\":1,\"alpha\":1000}}", "xdrope");
+}
+
 int main(void) {
     misreads();
+    hunyuan_xdrope();
     bundled_maps();
     forms();
     errors();

@@ -450,12 +450,16 @@ static int print_text(const hf_config *h, const inspected *d) {
     fputs("scaling parameters   ", o);
     scaling_params(&h->rope, o, 0);
     fputc('\n', o);
-    if (d->f.n_mrope_section)
+    if (d->f.n_mrope_section == 3)
         fprintf(o, "M-RoPE sections      t %lld, h %lld, w %lld frequencies%s\n",
                 (long long)d->f.mrope_section[0], (long long)d->f.mrope_section[1],
                 (long long)d->f.mrope_section[2],
                 d->f.mrope_interleaved ? " (interleaved: frequency j -> plane j % 3 within the sections)"
                                      : " (contiguous ranges)");
+    else if (d->f.n_mrope_section == 4) /* HunYuanVL XD-RoPE */
+        fprintf(o, "M-RoPE sections      %lld, %lld, %lld, %lld frequencies (4 planes, contiguous ranges)\n",
+                (long long)d->f.mrope_section[0], (long long)d->f.mrope_section[1],
+                (long long)d->f.mrope_section[2], (long long)d->f.mrope_section[3]);
     fprintf(o, "evaluated at         seq_len %lld%s\n", (long long)d->seq_len,
             d->seq_len == 0 ? " (at initialisation)" : "");
     fprintf(o, "attention factor     %.17g (multiplies cos and sin, so the rotated q and k; q.k scales by its square)\n",

@@ -95,7 +95,8 @@ _DICT_KEYS = ("rope_type", "type", "rope_theta", "factor", "original_max_positio
 _TOP_KEYS = ("rope_theta", "rope_scaling", "rope_parameters", "rotary_emb_base", "rotary_pct", "partial_rotary_factor",
              "qk_rope_head_dim", "no_rope_layers", "no_rope_layer_interval", "qk_nope_head_dim", "use_rope_scaling")
 _NO_ROPE = ("gpt2", "gpt_bigcode", "bloom", "mpt", "opt", "bert", "roberta", "t5", "gpt_neo", "jais")
-_HUNYUAN = ("hunyuan_v1_dense", "hunyuan_v1_moe", "hunyuan_vl")
+_HUNYUAN = ("hunyuan_v1_dense", "hunyuan_v1_moe", "hunyuan_vl", "hunyuan_vl_text")
+_HUNYUAN_VL = ("hunyuan_vl", "hunyuan_vl_text")  # XD-RoPE: xdrope_section, rope_type "xdrope", attention_head_dim
 _PARTIAL_DEFAULT = dict([(m, 0.25) for m in ("gpt_neox", "qwen3_next", "qwen3_5", "qwen3_5_text", "qwen3_5_moe",
                                              "qwen3_5_moe_text", "stablelm")] +
                         [(m, 0.5) for m in ("glm", "glm4", "glm4_moe", "glm4v_moe", "glm4v_moe_text", "phi",
@@ -110,6 +111,8 @@ def _check_dict_keys(d, dn, mt):
             ok = mt in _HUNYUAN
         if k == "interleaved":
             ok = mt in ("qwen3_omni_moe", "qwen3_omni_moe_thinker")
+        if k == "xdrope_section":
+            ok = mt in _HUNYUAN_VL
         if not ok:
             _fail(f"{dn}{k} is not a RoPE parameter librope understands (model_type '{mt or ''}'); refusing rather "
                   "than ignoring it")
@@ -377,6 +380,8 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
     if not isinstance(tn, str):
         _fail(f"{dn}rope_type must be a string")
     rtype = _ALIASES.get(tn, tn)
+    if rtype == "xdrope" and mt in _HUNYUAN_VL:  # HunYuanVLTextConfig renames it (alpha: NTK-alpha)
+        rtype = "dynamic"
     if rtype == "axial":
         _fail(f"{dn}rope_type '{tn}' is a real Hugging Face type that librope does not implement")
     # any other name: the C library judges it (librope.freqs), as before
@@ -429,6 +434,11 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
         hidden = hidden or _int(src, "n_embd", w)
         heads = heads or _int(src, "n_head", w)
         maxp = maxp or _int(src, "n_positions", w)
+    if mt in _HUNYUAN_VL:  # HunYuanVLTextConfig's attribute_map
+        ahd = _int(src, "attention_head_dim", w)
+        if ahd is not None and hd is not None and ahd != hd:
+            _fail(f"{w}attention_head_dim {ahd} and head_dim {hd} differ (HunYuanVL reads them as one field)")
+        hd = hd if hd is not None else ahd
     if mt == "chatglm":
         hd = hd or _int(src, "kv_channels", w)
         maxp = maxp or _int(src, "seq_length", w)
@@ -505,6 +515,11 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
 
     inter = mt in _MROPE_INTERLEAVED
     ms = d.get("mrope_section")
+    hy = mt in _HUNYUAN_VL  # XD-RoPE: xdrope_section = mrope_section; 3 or 4 contiguous planes
+    xs = d.get("xdrope_section") if hy else None
+    if xs is not None and ms is not None and xs != ms:
+        _fail(f"{dn}mrope_section and xdrope_section differ (HunYuanVL takes them as one field)")
+    ms = ms if ms is not None else xs
     flag = _bool(d, "mrope_interleaved", dn)
     if flag and not inter:
         _fail(f"{dn}mrope_interleaved is not understood for model_type '{mt or ''}' (librope interleaves M-RoPE "
@@ -518,7 +533,9 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
         out["mrope_interleaved"] = inter
     if ms is not None:
         out["mrope_interleaved"] = inter
-        if not isinstance(ms, (list, tuple)) or len(ms) != 3:
+        if hy and (not isinstance(ms, (list, tuple)) or len(ms) not in (3, 4)):
+            _fail(f"{dn}mrope_section/xdrope_section must have 3 or 4 entries (XD-RoPE planes)")
+        if not hy and (not isinstance(ms, (list, tuple)) or len(ms) != 3):
             _fail(f"{dn}mrope_section must be a list of 3 integers (t, h, w)")
         secs = []
         for x in ms:

@@ -213,3 +213,53 @@ def test_legacy_names():
                        "rope_theta": 1e4, "rope_scaling": {"type": "dynamic", "factor": 1, "alpha": 1000}})
     assert h.type == "default" and h.inv_freq[1] == pytest.approx((1e4 * 1000 ** (128 / 126)) ** (-2 / 128), rel=1e-14)
     assert librope.freqs({"model_type": "qwen3_next", "head_dim": 256}).rotary_dim == 64
+
+
+_HY_FLAT = {"model_type": "hunyuan_vl", "hidden_size": 1024, "num_attention_heads": 16, "attention_head_dim": 128,
+            "rope_theta": 10000, "max_position_embeddings": 32768,
+            "rope_scaling": {"alpha": 1000.0, "beta_fast": 32, "beta_slow": 1, "factor": 1.0, "mscale": 1.0,
+                             "mscale_all_dim": 1.0, "type": "xdrope", "xdrope_section": [16, 16, 24, 8]}}
+
+
+def test_hunyuan_vl_xdrope(tmp_path):
+    """HunYuanVL XD-RoPE (transformers 5.24.0 HunYuanVLTextConfig): the flat Tencent layout and the nested
+    one; 4 or 3 contiguous planes, each frequency's pair on one plane; the C reader reads the same."""
+    f = librope.freqs(_HY_FLAT)
+    assert f.head_dim == 128 and f.type == "default"         # attention_head_dim; "xdrope" + alpha = NTK-alpha
+    assert f.inv_freq[1] == pytest.approx((1e4 * 1000 ** (128 / 126)) ** (-2 / 128), rel=1e-14)
+    assert f.mrope_section == [16, 16, 24, 8] and not f.mrope_interleaved
+    pos = np.array([[700, 5], [700, 7], [700, 11], [700, 2]])  # a text token, an image token
+    t, plain = librope.Table.mrope(f, pos), librope.Table(f, 701)
+    planes = np.repeat([0, 1, 2, 3], [16, 16, 24, 8])
+    assert np.array_equal(t.cos[0], plain.cos[700])
+    assert np.array_equal(t.cos[1], plain.cos[pos[planes, 1], np.arange(64)])
+    assert np.array_equal(t.sin[1], plain.sin[pos[planes, 1], np.arange(64)])
+    nested = {"model_type": "hunyuan_vl", "text_config": {
+        "model_type": "hunyuan_vl_text", "hidden_size": 1024, "num_attention_heads": 8, "head_dim": 128,
+        "rope_parameters": {"rope_type": "xdrope", "rope_theta": 10000, "factor": 1, "alpha": 1000,
+                            "mrope_section": [16, 24, 24]}}}
+    assert librope.freqs(nested).mrope_section == [16, 24, 24]
+    import os
+    import shutil
+    import subprocess
+    rope = os.environ.get("ROPE_CLI") or shutil.which("rope")
+    if rope:
+        p = tmp_path / "hy.json"
+        p.write_text(json.dumps(_HY_FLAT))
+        rep = json.loads(subprocess.run([rope, "inspect", str(p), "--json"], check=True, capture_output=True,
+                                        text=True).stdout)
+        assert rep["mrope_section"] == [16, 16, 24, 8]
+        np.testing.assert_allclose(f.inv_freq, rep["inv_freq"], rtol=1e-15)
+
+
+@pytest.mark.parametrize("cfg, err", [
+    ({**_HY_FLAT, "rope_scaling": {**_HY_FLAT["rope_scaling"], "mrope_section": [16, 16, 16, 16]}},
+     "mrope_section and xdrope_section differ"),
+    ({**_HY_FLAT, "rope_scaling": {**_HY_FLAT["rope_scaling"], "xdrope_section": [16, 16, 16, 8, 8]}}, "3 or 4"),
+    ({**_HY_FLAT, "rope_scaling": {**_HY_FLAT["rope_scaling"], "xdrope_section": [16, 16, 16, 8]}}, "sums to 56"),
+    ({**_HY_FLAT, "head_dim": 64}, "attention_head_dim 128 and head_dim 64 differ"),
+    ({**_HY_FLAT, "model_type": "hunyuan_v1_dense"}, "xdrope_section"),
+])
+def test_hunyuan_xdrope_refused_by_name(cfg, err):
+    with pytest.raises(ValueError, match=err):
+        librope.freqs(cfg)

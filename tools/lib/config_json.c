@@ -494,7 +494,10 @@ static int check_rope_dict_keys(ctx *c, const cJSON *d, const char *dn, const ch
         const char *k = it->string ? it->string : "";
         int ok = 0;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) ok |= streq(k, known[i]);
-        if (streq(k, "alpha")) ok = IS_MT(mt, "hunyuan_v1_dense", "hunyuan_v1_moe", "hunyuan_vl");
+        if (streq(k, "alpha"))
+            ok = IS_MT(mt, "hunyuan_v1_dense", "hunyuan_v1_moe", "hunyuan_vl", "hunyuan_vl_text");
+        /* HunYuanVL's legacy name of mrope_section (XD-RoPE), read in parse_set_scaling */
+        if (streq(k, "xdrope_section")) ok = IS_MT(mt, "hunyuan_vl", "hunyuan_vl_text");
         if (streq(k, "interleaved")) ok = IS_MT(mt, "qwen3_omni_moe", "qwen3_omni_moe_thinker");
         if (!ok)
             return fail(c, "%s%s is not a RoPE parameter librope understands (model_type '%s'); refusing "
@@ -593,6 +596,8 @@ static int parse_set_type(ctx *c, const set_src *s, const char *mt, rope_config 
     }
     if (!tn) tn = legacy;
     if (!tn) tn = "default";
+    /* HunYuanVLTextConfig renames XD-RoPE's "xdrope" to "dynamic" (with alpha: NTK-alpha) */
+    if (streq(tn, "xdrope") && IS_MT(mt, "hunyuan_vl", "hunyuan_vl_text")) tn = "dynamic";
     copy_str(si->rope_type_name, sizeof si->rope_type_name, tn);
     rope_status st = rope_scaling_from_name(tn, &r->type);
     if (st == ROPE_E_UNSUPPORTED)
@@ -680,6 +685,15 @@ static int parse_set_dims(ctx *c, const cJSON *src, const char *w, const set_src
         if (!hidden && get_int(c, src, w, "n_embd", &hidden) < 0) return -1;
         if (!heads && get_int(c, src, w, "n_head", &heads) < 0) return -1;
         if (!maxp && get_int(c, src, w, "n_positions", &maxp) < 0) return -1;
+    }
+    if (IS_MT(mt, "hunyuan_vl", "hunyuan_vl_text")) { /* HunYuanVLTextConfig's attribute_map */
+        int64_t ahd = 0;
+        int got = get_int(c, src, w, "attention_head_dim", &ahd);
+        if (got < 0) return -1;
+        if (got && has_hd && ahd != hd)
+            return fail(c, "%sattention_head_dim %lld and head_dim %lld differ (HunYuanVL reads them as "
+                        "one field)", w, (long long)ahd, (long long)hd);
+        if (got && !has_hd) has_hd = 1, hd = ahd;
     }
     if (streq(mt, "chatglm")) {
         if (!has_hd && (has_hd = get_int(c, src, w, "kv_channels", &hd)) < 0) return -1;
@@ -804,6 +818,14 @@ static int parse_set_lists(ctx *c, const set_src *s, const char *mt, rope_config
                       "qwen3_omni_moe_thinker", "qwen3_omni_moe_text", "qwen3_5", "qwen3_5_text",
                       "qwen3_5_moe", "qwen3_5_moe_text");
     const cJSON *ms = get(d, "mrope_section");
+    /* HunYuanVL XD-RoPE: xdrope_section is mrope_section's legacy name (both: they must agree);
+     * 3 planes (width, height, image index) or 4 (position, width, height, image index),
+     * contiguous sections whose two halves of a pair take the same plane (see docs/families.md) */
+    const int hy = IS_MT(mt, "hunyuan_vl", "hunyuan_vl_text");
+    const cJSON *xs = hy ? get(d, "xdrope_section") : NULL;
+    if (xs && ms && !cJSON_Compare(xs, ms, 1))
+        return fail(c, "%smrope_section and xdrope_section differ (HunYuanVL takes them as one field)", dn);
+    if (!ms) ms = xs;
     int flag = -1;
     if (get_bool(c, d, dn, "mrope_interleaved", &flag) < 0) return -1;
     if (flag == 1 && !inter)
@@ -828,7 +850,10 @@ static int parse_set_lists(ctx *c, const set_src *s, const char *mt, rope_config
         r->mrope_interleaved = inter;
         if (!cJSON_IsArray(ms)) return fail(c, "%smrope_section must be a list of 3 integers", dn);
         int n = cJSON_GetArraySize(ms);
-        if (n != 3) return fail(c, "%smrope_section must have 3 entries (t, h, w), got %d", dn, n);
+        if (hy && n != 3 && n != 4)
+            return fail(c, "%smrope_section/xdrope_section must have 3 or 4 entries (XD-RoPE planes), got %d",
+                        dn, n);
+        if (!hy && n != 3) return fail(c, "%smrope_section must have 3 entries (t, h, w), got %d", dn, n);
         int k = 0;
         int64_t sum = 0;
         for (const cJSON *e = ms->child; e; e = e->next, k++) {
@@ -838,7 +863,7 @@ static int parse_set_lists(ctx *c, const set_src *s, const char *mt, rope_config
             r->mrope_section[k] = (int64_t)e->valuedouble;
             sum += r->mrope_section[k];
         }
-        r->n_mrope_section = 3;
+        r->n_mrope_section = n;
         if (sum != si->rotary_dim / 2)
             return fail(c, "%smrope_section sums to %lld, but rotary_dim/2 is %lld", dn, (long long)sum,
                         (long long)(si->rotary_dim / 2));
