@@ -63,17 +63,19 @@ INLINE __m512 ld(const void *base, int64_t i, int dt, int full, __mmask16 m) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-/* Round to nearest even on the 16 dropped bits, NaN quieted: rope_f32_to_bf16. */
-static __m256i to_bf16_int(__m512 v) {
+/* Round to nearest even on the 16 dropped bits, NaN quieted: rope_f32_to_bf16,
+ * the result in the low 16 bits of each 32-bit lane. */
+static __m512i bf16_round32(__m512 v) {
     const __m512i u = _mm512_castps_si512(v);
     const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
     __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
     r = _mm512_srli_epi32(r, 16);
     const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
     const __m512i qnan = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
-    r = _mm512_mask_mov_epi32(r, nan, qnan);
-    return _mm512_cvtepi32_epi16(r);
+    return _mm512_mask_mov_epi32(r, nan, qnan);
 }
+
+static __m256i to_bf16_int(__m512 v) { return _mm512_cvtepi32_epi16(bf16_round32(v)); }
 
 /* vcvtneps2bf16 rounds like rope_f32_to_bf16 (same bias trick, NaN quieted the
  * same way) except that it flushes f32 subnormals to zero; those lanes are
@@ -125,22 +127,23 @@ INLINE void cs16(const rope_row_args *a, int64_t i, __mmask16 m, __m512 *c, __m5
 /* Chunk j holds pairs 8j..8j+7: C = (c0,c0,c1,c1,...), S = (−s0,s0,−s1,s1,...)
  * so y = x·C + swap(x)·S gives (x0c − x1s, x1c + x0s) with the reference's
  * roundings (a − b == a + (−b) exactly). For the inverse, s' = −s. */
-INLINE void inter_prep(const rope_row_args *a, int64_t nch, __m512 *C, __m512 *S) {
-    const int64_t npairs = a->rotary_dim / 2;
+INLINE void inter_prep_at(const rope_row_args *a, int64_t j, __m512 *C, __m512 *S) {
+    const int64_t npairs = a->rotary_dim / 2, left = npairs - 8 * j;
     const __m512i dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
     /* forward negates the even lanes (−s' multiplies x1 in y0), inverse the odd
      * lanes (s' = −s·scale there) */
     const __m512i neg = a->inverse ? _mm512_set1_epi64((long long)0x8000000000000000ull)
                                    : _mm512_set1_epi64(0x80000000ll);
-    for (int64_t j = 0; j < nch; j++) {
-        int64_t left = npairs - 8 * j;
-        __mmask16 m = left >= 8 ? 0xff : (__mmask16)((1u << left) - 1);
-        __m512 c, s;
-        cs16(a, 8 * j, m, &c, &s);
-        C[j] = _mm512_permutexvar_ps(dup, c);
-        S[j] = _mm512_castsi512_ps(
-            _mm512_xor_si512(_mm512_castps_si512(_mm512_permutexvar_ps(dup, s)), neg));
-    }
+    __mmask16 m = left >= 8 ? 0xff : (__mmask16)((1u << left) - 1);
+    __m512 c, s;
+    cs16(a, 8 * j, m, &c, &s);
+    *C = _mm512_permutexvar_ps(dup, c);
+    *S = _mm512_castsi512_ps(
+        _mm512_xor_si512(_mm512_castps_si512(_mm512_permutexvar_ps(dup, s)), neg));
+}
+
+INLINE void inter_prep(const rope_row_args *a, int64_t nch, __m512 *C, __m512 *S) {
+    for (int64_t j = 0; j < nch; j++) inter_prep_at(a, j, &C[j], &S[j]);
 }
 
 INLINE __m512 inter_rot(__m512 x, __m512 C, __m512 S) {
@@ -192,15 +195,17 @@ INLINE void inter_row(const rope_row_args *a, int dt) {
 /* ------------------------------------------------------------------ half */
 
 /* Pairs (i, i + R/2): lanes hold consecutive i, so cos/sin load as they are. */
+INLINE void half_prep_at(const rope_row_args *a, int64_t j, __m512 *C, __m512 *S) {
+    const int64_t left = a->rotary_dim / 2 - CH * j;
+    __mmask16 m = left >= CH ? 0xffff : (__mmask16)((1u << left) - 1);
+    cs16(a, CH * j, m, C, S);
+    if (a->inverse)
+        *S = _mm512_castsi512_ps(
+            _mm512_xor_si512(_mm512_castps_si512(*S), _mm512_set1_epi32((int)0x80000000)));
+}
+
 INLINE void half_prep(const rope_row_args *a, int64_t nch, __m512 *C, __m512 *S) {
-    const int64_t hd = a->rotary_dim / 2;
-    for (int64_t j = 0; j < nch; j++) {
-        int64_t left = hd - CH * j;
-        __mmask16 m = left >= CH ? 0xffff : (__mmask16)((1u << left) - 1);
-        cs16(a, CH * j, m, &C[j], &S[j]);
-        if (a->inverse) S[j] = _mm512_castsi512_ps(_mm512_xor_si512(
-                            _mm512_castps_si512(S[j]), _mm512_set1_epi32((int)0x80000000)));
-    }
+    for (int64_t j = 0; j < nch; j++) half_prep_at(a, j, &C[j], &S[j]);
 }
 
 INLINE void half_chunk(const unsigned char *x, unsigned char *y, int64_t i, int64_t hd, int dt,
@@ -314,12 +319,178 @@ INLINE void deint_row(const rope_row_args *a, int dt) {
     deint_heads(a, dt, C, S);
 }
 
+/* --------------------------------------------------- bf16, 32 at a time
+ * A 64-byte vector of 32 bf16 is 16 32-bit lanes of (odd << 16 | even): the
+ * even elements widen to float32 by a shift and the odd ones by a mask, with
+ * no shuffle, and two results narrow back with one vcvtne2ps2bf16 and one
+ * vpermw (16-wide chunks cost a widening shuffle, a shift and a narrowing per
+ * 16 elements, plus a swap per chunk for the interleaved convention). The
+ * arithmetic per lane is the reference's; only which cos/sin meets which lane
+ * changes. Interleaved: even lane l and odd lane l are the two elements of one
+ * pair, so cos/sin load as they are. Half: the even (odd) lanes of the first
+ * half pair with the even (odd) lanes of the second, so cos/sin are split into
+ * even and odd frequencies once per call. Results holding a subnormal (which
+ * vcvtne2ps2bf16 flushes to zero) narrow by the integer rounding instead.
+ * What is left after the last whole 32 goes through the 16-wide code. */
+
+INLINE void bf_split(const void *base, int64_t i, __m512 *e, __m512 *o) {
+    const __m512i u = _mm512_loadu_si512((const uint16_t *)base + i);
+    *e = _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
+    *o = _mm512_castsi512_ps(_mm512_and_si512(u, _mm512_set1_epi32((int)0xffff0000u)));
+}
+
+static __m512i bf_join_int(__m512 e, __m512 o) {
+    return _mm512_or_si512(bf16_round32(e), _mm512_slli_epi32(bf16_round32(o), 16));
+}
+
+/* even elements from e, odd ones from o, each rounded as rope_f32_to_bf16 */
+INLINE __m512i bf_join(__m512 e, __m512 o) {
+    const __mmask16 sub = _mm512_fpclass_ps_mask(e, 0x20) | _mm512_fpclass_ps_mask(o, 0x20);
+    if (__builtin_expect(sub != 0, 0)) return bf_join_int(e, o);
+    /* vcvtne2ps2bf16 gives e in words 0..15 and o in 16..31: interleave them */
+    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                         24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
+                                         16, 0);
+    return _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(o, e));
+}
+
+INLINE void bf_store(void *base, int64_t i, __m512i v, int nt) {
+    __m512i *p = (__m512i *)((uint16_t *)base + i);
+    if (nt)
+        _mm512_stream_si512(p, v);
+    else
+        _mm512_storeu_si512(p, v);
+}
+
+/* Interleaved: block b holds pairs 16b..16b+15; C = c', S = ±s' as they are. */
+INLINE void bf_inter_prep(const rope_row_args *a, int64_t nblk, __m512 *C, __m512 *S) {
+    const __m512i neg = _mm512_set1_epi32(a->inverse ? (int)0x80000000u : 0);
+    for (int64_t b = 0; b < nblk; b++) {
+        cs16(a, 16 * b, 0xffff, &C[b], &S[b]);
+        S[b] = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(S[b]), neg));
+    }
+}
+
+INLINE void bf_inter_heads(const rope_row_args *a, int64_t nblk, const __m512 *C, const __m512 *S,
+                           const __m512 *Ct, const __m512 *St) {
+    const int64_t R = a->rotary_dim, done = 32 * nblk, tfull = (R - done) / CH,
+                  trem = (R - done) % CH;
+    const __mmask16 tm = (__mmask16)((1u << trem) - 1);
+    for (int64_t h = 0; h < a->n_heads; h++) {
+        const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * 2;
+        unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * 2;
+        const int nt = a->stream && ((uintptr_t)y & 63) == 0;
+        for (int64_t b0 = 0; b0 < nblk; b0 += 4) { /* loads first, as inter_heads */
+            const int64_t nb = nblk - b0 < 4 ? nblk - b0 : 4;
+            __m512 e[4], o[4];
+            for (int64_t b = 0; b < nb; b++) bf_split(x, 32 * (b0 + b), &e[b], &o[b]);
+            if (a->stream)
+                for (int64_t b = 0; b < nb; b++)
+                    _mm_prefetch((const char *)x + 64 * (b0 + b) + PF_DIST, _MM_HINT_T0);
+            for (int64_t b = 0; b < nb; b++) {
+                const __m512 c = C[b0 + b], s = S[b0 + b];
+                __m512 ye = _mm512_sub_ps(_mm512_mul_ps(e[b], c), _mm512_mul_ps(o[b], s));
+                __m512 yo = _mm512_add_ps(_mm512_mul_ps(o[b], c), _mm512_mul_ps(e[b], s));
+                bf_store(y, 32 * (b0 + b), bf_join(ye, yo), nt);
+            }
+        }
+        if (tfull)
+            st(y, done, inter_rot(ld(x, done, ROPE_KDTYPE_BF16, 1, 0), Ct[0], St[0]),
+               ROPE_KDTYPE_BF16, 1, 0);
+        if (trem)
+            st(y, done + CH * tfull,
+               inter_rot(ld(x, done + CH * tfull, ROPE_KDTYPE_BF16, 0, tm), Ct[tfull], St[tfull]),
+               ROPE_KDTYPE_BF16, 0, tm);
+        copy_tail(a, x, y, ROPE_KDTYPE_BF16);
+    }
+    if (a->stream) _mm_sfence();
+}
+
+static void inter_bf16(const rope_row_args *a) {
+    const int64_t R = a->rotary_dim, nblk = R / 32, j0 = 2 * nblk;
+    __m512 C[MAX_CH / 2 + 1], S[MAX_CH / 2 + 1], Ct[2], St[2];
+    bf_inter_prep(a, nblk, C, S);
+    for (int64_t t = 0; j0 + t < (R + CH - 1) / CH; t++) inter_prep_at(a, j0 + t, &Ct[t], &St[t]);
+    if (R == 128)
+        bf_inter_heads(a, 4, C, S, Ct, St);
+    else if (R == 64)
+        bf_inter_heads(a, 2, C, S, Ct, St);
+    else
+        bf_inter_heads(a, nblk, C, S, Ct, St);
+}
+
+/* Half: block b holds frequencies 32b..32b+31, even ones in Ce/Se, odd in Co/So. */
+INLINE void bf_half_prep(const rope_row_args *a, int64_t nblk, __m512 *Ce, __m512 *Co,
+                         __m512 *Se, __m512 *So) {
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int64_t b = 0; b < nblk; b++) {
+        __m512 c0, s0, c1, s1;
+        half_prep_at(a, 2 * b, &c0, &s0);
+        half_prep_at(a, 2 * b + 1, &c1, &s1);
+        Ce[b] = _mm512_permutex2var_ps(c0, ev, c1);
+        Co[b] = _mm512_permutex2var_ps(c0, od, c1);
+        Se[b] = _mm512_permutex2var_ps(s0, ev, s1);
+        So[b] = _mm512_permutex2var_ps(s0, od, s1);
+    }
+}
+
+/* One block of both halves: x0 at i, x1 at i + hd. */
+INLINE void bf_half_block(const unsigned char *x, unsigned char *y, int64_t i, int64_t hd,
+                          __m512 ce, __m512 co, __m512 se, __m512 so, int nt) {
+    __m512 e0, o0, e1, o1;
+    bf_split(x, i, &e0, &o0);
+    bf_split(x, i + hd, &e1, &o1);
+    __m512 y0e = _mm512_sub_ps(_mm512_mul_ps(e0, ce), _mm512_mul_ps(e1, se));
+    __m512 y0o = _mm512_sub_ps(_mm512_mul_ps(o0, co), _mm512_mul_ps(o1, so));
+    __m512 y1e = _mm512_add_ps(_mm512_mul_ps(e1, ce), _mm512_mul_ps(e0, se));
+    __m512 y1o = _mm512_add_ps(_mm512_mul_ps(o1, co), _mm512_mul_ps(o0, so));
+    bf_store(y, i, bf_join(y0e, y0o), nt);
+    bf_store(y, i + hd, bf_join(y1e, y1o), nt);
+}
+
+INLINE void bf_half_heads(const rope_row_args *a, int64_t hd, int64_t nblk, const __m512 *Ce,
+                          const __m512 *Co, const __m512 *Se, const __m512 *So, const __m512 *Ct,
+                          const __m512 *St) {
+    const int64_t done = 32 * nblk, tfull = (hd - done) / CH, trem = (hd - done) % CH;
+    const __mmask16 tm = (__mmask16)((1u << trem) - 1);
+    for (int64_t h = 0; h < a->n_heads; h++) {
+        const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * 2;
+        unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * 2;
+        const int nt = a->stream && hd % 32 == 0 && ((uintptr_t)y & 63) == 0;
+        if (a->stream)
+            for (int64_t b = 0; b < nblk; b++) {
+                _mm_prefetch((const char *)x + 64 * b + PF_DIST, _MM_HINT_T0);
+                _mm_prefetch((const char *)x + 2 * hd + 64 * b + PF_DIST, _MM_HINT_T0);
+            }
+        for (int64_t b = 0; b < nblk; b++)
+            bf_half_block(x, y, 32 * b, hd, Ce[b], Co[b], Se[b], So[b], nt);
+        if (tfull) half_chunk(x, y, done, hd, ROPE_KDTYPE_BF16, 1, 0, Ct[0], St[0]);
+        if (trem)
+            half_chunk(x, y, done + CH * tfull, hd, ROPE_KDTYPE_BF16, 0, tm, Ct[tfull], St[tfull]);
+        copy_tail(a, x, y, ROPE_KDTYPE_BF16);
+    }
+    if (a->stream) _mm_sfence();
+}
+
+static void half_bf16(const rope_row_args *a) {
+    const int64_t hd = a->rotary_dim / 2, nblk = hd / 32, j0 = 2 * nblk;
+    __m512 Ce[MAX_CH / 2 + 1], Co[MAX_CH / 2 + 1], Se[MAX_CH / 2 + 1], So[MAX_CH / 2 + 1], Ct[2],
+        St[2];
+    bf_half_prep(a, nblk, Ce, Co, Se, So);
+    for (int64_t t = 0; j0 + t < (hd + CH - 1) / CH; t++) half_prep_at(a, j0 + t, &Ct[t], &St[t]);
+    if (hd == 64)
+        bf_half_heads(a, 64, 2, Ce, Co, Se, So, Ct, St);
+    else if (hd == 32)
+        bf_half_heads(a, 32, 1, Ce, Co, Se, So, Ct, St);
+    else
+        bf_half_heads(a, hd, nblk, Ce, Co, Se, So, Ct, St);
+}
+
 static void inter_f32(const rope_row_args *a) { inter_row(a, ROPE_KDTYPE_F32); }
 static void inter_f16(const rope_row_args *a) { inter_row(a, ROPE_KDTYPE_F16); }
-static void inter_bf16(const rope_row_args *a) { inter_row(a, ROPE_KDTYPE_BF16); }
 static void half_f32(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_F32); }
 static void half_f16(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_F16); }
-static void half_bf16(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_BF16); }
 static void deint_f32(const rope_row_args *a) { deint_row(a, ROPE_KDTYPE_F32); }
 static void deint_f16(const rope_row_args *a) { deint_row(a, ROPE_KDTYPE_F16); }
 static void deint_bf16(const rope_row_args *a) { deint_row(a, ROPE_KDTYPE_BF16); }
