@@ -739,8 +739,10 @@ static void qm_dequant_part(void *ctx, int64_t b, int64_t e) {
     qm_dequant_rows(j->w, j->r0 + b, j->r0 + e, j->wf + b * j->w->cols);
 }
 
+/* reuse: x is the x of the previous call (one token): its 8-bit copy in
+ * s->act is still valid (Wk, Wv after Wq; W_up after W_gate). */
 static void matmul(llama_session *s, float *y, const float *x, const llama_mat *W, int64_t n,
-                   int64_t in, int64_t out, int accumulate) {
+                   int64_t in, int64_t out, int accumulate, int reuse) {
     if (W->f) {
         matmul_f32(y, x, W->f, n, in, out, accumulate);
         return;
@@ -748,7 +750,7 @@ static void matmul(llama_session *s, float *y, const float *x, const llama_mat *
     qm_job j = {.w = &W->q, .a = &s->act, .wf = s->wf, .accumulate = accumulate};
     if (n < QM_GEMM_MIN_TOKENS) {
         for (int64_t t = 0; t < n; t++) {
-            qm_quantize(x + t * in, in, &s->act);
+            if (!(reuse && n == 1 && s->act.cols == in)) qm_quantize(x + t * in, in, &s->act);
             j.y = y + t * out;
             rope_pool_run(s->pool, out, 64, qm_rows, &j);
         }
@@ -815,9 +817,9 @@ static rope_status attn_block(llama_session *s, int64_t l, int64_t n, const rope
 
     rmsnorm(s->xb, s->x, L->attn_norm, n, D, c->norm_eps);
     const float *a = q8_round(s, s->xb, n, D);
-    matmul(s, s->q, a, &L->wq, n, D, qd, 0);
-    matmul(s, s->k, a, &L->wk, n, D, kvd, 0);
-    matmul(s, s->v, a, &L->wv, n, D, kvd, 0);
+    matmul(s, s->q, a, &L->wq, n, D, qd, 0, 0);
+    matmul(s, s->k, a, &L->wk, n, D, kvd, 0, L->wq.q.data != NULL);
+    matmul(s, s->v, a, &L->wv, n, D, kvd, 0, L->wk.q.data != NULL);
     rope_status st;
     if (L->q_norm) {
         rope_qk_norm qn = {.q_weight = L->q_norm, .k_weight = L->k_norm, .eps = c->norm_eps,
@@ -834,11 +836,11 @@ static rope_status attn_block(llama_session *s, int64_t l, int64_t n, const rope
     if (st == ROPE_OK) st = rope_attention(s->cache[l], &ap, pos, &tq, &tatt);
     if (st != ROPE_OK) return st;
     if (L->post_attn_norm) {
-        matmul(s, s->xb, s->att, &L->wo, n, qd, D, 0);
+        matmul(s, s->xb, s->att, &L->wo, n, qd, D, 0, 0);
         rmsnorm(s->xb, s->xb, L->post_attn_norm, n, D, c->norm_eps);
         for (int64_t i = 0; i < n * D; i++) s->x[i] += s->xb[i];
     } else {
-        matmul(s, s->x, q8_round(s, s->att, n, qd), &L->wo, n, qd, D, 1); /* h += Wo·o */
+        matmul(s, s->x, q8_round(s, s->att, n, qd), &L->wo, n, qd, D, 1, 0); /* h += Wo·o */
     }
     return ROPE_OK;
 }
@@ -850,11 +852,11 @@ static void ffn_block(llama_session *s, int64_t l, int64_t n) {
     const int64_t D = c->dim, F = c->hidden_dim;
     rmsnorm(s->xb, s->x, L->ffn_norm, n, D, c->norm_eps);
     const float *a = q8_round(s, s->xb, n, D);
-    matmul(s, s->hb, a, &L->w_gate, n, D, F, 0);
-    matmul(s, s->hb2, a, &L->w_up, n, D, F, 0);
+    matmul(s, s->hb, a, &L->w_gate, n, D, F, 0, 0);
+    matmul(s, s->hb2, a, &L->w_up, n, D, F, 0, L->w_gate.q.data != NULL);
     if (c->arch == LLAMA_ARCH_GEMMA3) {
         for (int64_t i = 0; i < n * F; i++) s->hb[i] = gelu_tanh(s->hb[i]) * s->hb2[i];
-        matmul(s, s->xb, s->hb, &L->w_down, n, F, D, 0);
+        matmul(s, s->xb, s->hb, &L->w_down, n, F, D, 0, 0);
         rmsnorm(s->xb, s->xb, L->post_ffw_norm, n, D, c->norm_eps);
         for (int64_t i = 0; i < n * D; i++) s->x[i] += s->xb[i];
         return;
@@ -863,7 +865,7 @@ static void ffn_block(llama_session *s, int64_t l, int64_t n) {
         const float g = s->hb[i];
         s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i]; /* SiLU(g) ⊙ u */
     }
-    matmul(s, s->x, q8_round(s, s->hb, n, F), &L->w_down, n, F, D, 1); /* h += W_down·(...) */
+    matmul(s, s->x, q8_round(s, s->hb, n, F), &L->w_down, n, F, D, 1, 0); /* h += W_down·(...) */
 }
 
 int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *logits,
@@ -907,7 +909,8 @@ int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *log
     if (n_logits > 0) {
         const int64_t first = n - n_logits;
         rmsnorm(s->xb, s->x + first * D, m->output_norm, n_logits, D, c->norm_eps);
-        matmul(s, logits, q8_round(s, s->xb, n_logits, D), &m->output, n_logits, D, c->vocab_size, 0);
+        matmul(s, logits, q8_round(s, s->xb, n_logits, D), &m->output, n_logits, D, c->vocab_size, 0,
+               0);
     }
     return 0;
 }

@@ -69,14 +69,17 @@ int64_t qm_matrix_bad_block(const qm_matrix *m) {
 int qm_act_alloc(qm_act *a, int64_t cols) {
     memset(a, 0, sizeof *a);
     if (cols <= 0 || cols % QM_BLOCK) return -1;
-    const int64_t nb = cols / QM_BLOCK;
+    const int64_t nb = cols / QM_BLOCK, cap = (nb + 7) / 8 * 8;
     a->cols = cols;
     a->n_blocks = nb;
-    a->q = malloc((size_t)cols);
-    a->d = malloc((size_t)nb * sizeof *a->d);
-    a->s = malloc((size_t)nb * sizeof *a->s);
-    a->qs16 = malloc((size_t)nb * 2 * sizeof *a->qs16);
-    if (!a->q || !a->d || !a->s || !a->qs16) {
+    a->cap_blocks = cap;
+    a->q = calloc((size_t)cap, 32);
+    a->d = calloc((size_t)cap, sizeof *a->d);
+    a->s = calloc((size_t)cap, sizeof *a->s);
+    a->qs16 = calloc((size_t)cap * 2, sizeof *a->qs16);
+    a->qsum = calloc((size_t)cap, sizeof *a->qsum);
+    a->qp = calloc((size_t)cap, 32);
+    if (!a->q || !a->d || !a->s || !a->qs16 || !a->qsum || !a->qp) {
         qm_act_free(a);
         return -1;
     }
@@ -89,10 +92,31 @@ void qm_act_free(qm_act *a) {
     free(a->d);
     free(a->s);
     free(a->qs16);
+    free(a->qsum);
+    free(a->qp);
     memset(a, 0, sizeof *a);
 }
 
-void qm_quantize(const float *x, int64_t cols, qm_act *a) {
+/* Block b's 32 codes into the regrouped copy (see qm_act.qp). */
+void qm_put_qp(qm_act *a, int64_t b, const int8_t *q) {
+    int8_t *g = a->qp + 128 * (b / 4) + 16 * (b % 4);
+    memcpy(g, q, 16);
+    memcpy(g + 64, q + 16, 16);
+}
+
+/* Zero blocks [nb, cap): the padding the AVX-512 kernels read. */
+void qm_act_pad(qm_act *a, int64_t nb) {
+    static const int8_t zero[32];
+    for (int64_t b = nb; b < a->cap_blocks && b < (nb + 7) / 8 * 8; b++) {
+        memset(a->q + 32 * b, 0, 32);
+        a->d[b] = a->s[b] = 0.0f;
+        a->qs16[2 * b] = a->qs16[2 * b + 1] = 0;
+        a->qsum[b] = 0;
+        qm_put_qp(a, b, zero);
+    }
+}
+
+static void quantize_ref(const float *x, int64_t cols, qm_act *a) {
     const int64_t nb = cols / QM_BLOCK;
     /* round half to even of |v| <= 127 without a libm call: adding and
      * subtracting 1.5·2^23 leaves the integer nearest v (ties to even) */
@@ -123,8 +147,11 @@ void qm_quantize(const float *x, int64_t cols, qm_act *a) {
         a->d[b] = d;
         a->qs16[2 * b] = (int16_t)sum[0];
         a->qs16[2 * b + 1] = (int16_t)sum[1];
+        a->qsum[b] = sum[0] + sum[1];
         a->s[b] = d * (float)(sum[0] + sum[1]);
+        qm_put_qp(a, b, q);
     }
+    qm_act_pad(a, nb);
 }
 
 float qm_dot_ref(uint32_t type, const void *row, const qm_act *a) {
@@ -143,7 +170,9 @@ typedef struct kset {
     const char *name;
     qm_dot_fn fn;
     int (*available)(void);
-    qm_dequant_fn dequant; /* NULL: the reference */
+    qm_dequant_fn dequant;   /* NULL: the reference */
+    qm_quantize_fn quantize; /* NULL: the reference */
+    qm_matvec_fn matvec;     /* NULL: fn row by row */
 } kset;
 
 static int always(void) { return 1; }
@@ -176,14 +205,15 @@ static int have_dotprod(void) { return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 
 /* Best first. */
 static const kset KSETS[] = {
 #if defined(__x86_64__) && defined(QM_HAVE_X86)
-    {"avx512vnni", qm_dot_avx512vnni, have_vnni, qm_dequant_avx512vnni},
-    {"avx2", qm_dot_avx2, have_avx2, qm_dequant_avx2},
+    {"avx512vnni", qm_dot_avx512vnni, have_vnni, qm_dequant_avx512vnni, qm_quantize_avx512,
+     qm_matvec_avx512},
+    {"avx2", qm_dot_avx2, have_avx2, qm_dequant_avx2, NULL, NULL},
 #endif
 #if defined(__aarch64__) && defined(QM_HAVE_NEON)
-    {"neon-dotprod", qm_dot_neon_dotprod, have_dotprod, NULL},
-    {"neon", qm_dot_neon, always, NULL},
+    {"neon-dotprod", qm_dot_neon_dotprod, have_dotprod, NULL, NULL, NULL},
+    {"neon", qm_dot_neon, always, NULL, NULL, NULL},
 #endif
-    {"scalar", dot_scalar, always, NULL},
+    {"scalar", dot_scalar, always, NULL, NULL, NULL},
 };
 enum { N_KSETS = sizeof KSETS / sizeof KSETS[0] };
 
@@ -213,8 +243,18 @@ int qm_force_isa(const char *name) {
 
 float qm_dot(uint32_t type, const void *row, const qm_act *a) { return pick()->fn(type, row, a); }
 
+void qm_quantize(const float *x, int64_t cols, qm_act *a) {
+    const qm_quantize_fn f = pick()->quantize;
+    if (f) f(x, cols, a);
+    else quantize_ref(x, cols, a);
+}
+
+void qm_quantize_ref(const float *x, int64_t cols, qm_act *a) { quantize_ref(x, cols, a); }
+
 void qm_matvec(const qm_matrix *m, const qm_act *a, float *y, int64_t r0, int64_t r1,
                int accumulate) {
+    const qm_matvec_fn mv = pick()->matvec;
+    if (mv && mv(m, a, y, r0, r1, accumulate)) return;
     const qm_dot_fn fn = pick()->fn;
     const uint8_t *base = m->data;
     for (int64_t r = r0; r < r1; r++) {

@@ -53,6 +53,13 @@ typedef struct qm_act {
     float *d;               /* [n_blocks] block scales */
     float *s;               /* [n_blocks] d · Σq */
     int16_t *qs16;          /* [2 · n_blocks] Σq over each half block (16 values) */
+    /* For the AVX-512 kernels, padded with zeros to a multiple of 8 blocks
+     * (also q, d and s): qsum[b] = Σq of block b, and qp the codes regrouped
+     * per 4 blocks as the 4-bit weights unpack: the first halves (values
+     * 0..15) of the 4 blocks, then their second halves (16..31). */
+    int32_t *qsum;          /* [8 · ⌈n_blocks/8⌉] */
+    int8_t *qp;             /* [256 · ⌈n_blocks/8⌉] */
+    int64_t cap_blocks;     /* blocks allocated (a multiple of 8) */
 } qm_act;
 
 /* 1 if the type is one of the eight above. */
@@ -76,8 +83,10 @@ int64_t qm_matrix_bad_block(const qm_matrix *m);
  * Returns 0 or -1 (out of memory / bad cols). */
 int qm_act_alloc(qm_act *a, int64_t cols);
 void qm_act_free(qm_act *a);
-/* Quantise x[cols] into a (allocated for at least cols). */
+/* Quantise x[cols] into a (allocated for at least cols). qm_quantize_ref is
+ * the scalar reference; the dispatched one gives the same bits. */
 void qm_quantize(const float *x, int64_t cols, qm_act *a);
+void qm_quantize_ref(const float *x, int64_t cols, qm_act *a);
 
 /* One row · activation: the scalar reference and the dispatched kernel
  * (bit-identical). row points at the row's first block. */

@@ -18,7 +18,8 @@
 #include "qmatmul_impl.h"
 
 #ifdef QM_VNNI
-#define QM_DOT_NAME qm_dot_avx512vnni
+#define QM_DOT_NAME qm_dot_vnni256 /* qmatmul_vnni.c routes the 32-block types to 512-bit code */
+float qm_dot_vnni256(uint32_t type, const void *row, const qm_act *a);
 #else
 #define QM_DOT_NAME qm_dot_avx2
 #endif

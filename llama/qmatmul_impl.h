@@ -205,5 +205,17 @@ float qm_dot_neon_dotprod(uint32_t type, const void *row, const qm_act *a);
 typedef int (*qm_dequant_fn)(uint32_t type, const void *row, int64_t n_blocks, float *out);
 int qm_dequant_avx2(uint32_t type, const void *row, int64_t n_blocks, float *out);
 int qm_dequant_avx512vnni(uint32_t type, const void *row, int64_t n_blocks, float *out);
+/* SIMD activation quantisation (same bits as the reference), and a whole
+ * matrix-vector product for the types a set handles itself (1 if done, 0 to
+ * fall back to its qm_dot_fn row by row). */
+typedef void (*qm_quantize_fn)(const float *x, int64_t cols, qm_act *a);
+typedef int (*qm_matvec_fn)(const qm_matrix *m, const qm_act *a, float *y, int64_t r0, int64_t r1,
+                            int accumulate);
+/* qm_act helpers of qmatmul.c: block b's codes into qp; zero the padding. */
+void qm_put_qp(qm_act *a, int64_t b, const int8_t *q);
+void qm_act_pad(qm_act *a, int64_t nb);
+void qm_quantize_avx512(const float *x, int64_t cols, qm_act *a);
+int qm_matvec_avx512(const qm_matrix *m, const qm_act *a, float *y, int64_t r0, int64_t r1,
+                     int accumulate);
 
 #endif

@@ -75,16 +75,20 @@ static void fill_act(float *x, int64_t n, int extreme) {
     }
 }
 
-/* Kernels against the reference, and the reference against float64. */
-static void test_dots(const char *isa) {
-    enum { COLS = 1024, ROWS = 24 };
+/* Kernels against the reference, and the reference against float64, for rows
+ * of COLS values: a multiple of 8 blocks or not (the kernels take 8 blocks at
+ * a time, then the rest with masked loads), and a whole matrix-vector product
+ * (rows two at a time, then one) against the reference row by row. */
+static void test_dots_cols(const char *isa, int64_t COLS) {
+    enum { ROWS = 23 };
     qm_act a;
-    CHECK(qm_act_alloc(&a, COLS) == 0);
-    float x[COLS];
+    CHECK(qm_act_alloc(&a, 1024) == 0); /* larger than COLS: the padding is redone */
+    float x[1024], y[ROWS];
     for (int t = 0; t < N_TYPES; t++) {
         const uint32_t type = TYPES[t];
         const size_t rb = qm_row_bytes(type, COLS);
         const int64_t blk = qm_type_block(type);
+        if (COLS % blk) continue;
         const size_t bb = rb / (size_t)(COLS / blk);
         uint8_t *rows = malloc(rb * ROWS);
         float *w = malloc(sizeof(float) * COLS);
@@ -94,17 +98,20 @@ static void test_dots(const char *isa) {
             for (int r = 0; r < ROWS; r++)
                 for (int64_t k = 0; k < COLS / blk; k++)
                     fill_block(type, rows + r * rb + (size_t)k * bb, bb, extreme && r % 2);
-            fill_act(x, COLS, extreme);
+            fill_act(x, 1024, extreme);
+            qm_quantize(x, 1024, &a); /* then a shorter row: padding past COLS */
             qm_quantize(x, COLS, &a);
             qm_matrix m;
             CHECK(qm_matrix_init(&m, type, ROWS, COLS, rows) == 0);
+            qm_matvec(&m, &a, y, 0, ROWS, 0);
             for (int r = 0; r < ROWS; r++) {
                 const uint8_t *row = rows + r * rb;
                 const float ref = qm_dot_ref(type, row, &a), got = qm_dot(type, row, &a);
-                if (!same_float(ref, got)) {
+                if (!same_float(ref, got) || !same_float(ref, y[r])) {
                     if (mismatches++ < 3)
-                        fprintf(stderr, "%s %s rep %d row %d: kernel %.9g, reference %.9g\n", isa,
-                                NAMES[t], rep, r, got, ref);
+                        fprintf(stderr, "%s %s cols %lld rep %d row %d: kernel %.9g, matvec %.9g, "
+                                "reference %.9g\n", isa, NAMES[t], (long long)COLS, rep, r, got,
+                                y[r], ref);
                 }
                 if (extreme) continue;
                 /* float64: Σ_k d_k Σ_i w_i q_i with the dequantised weights */
@@ -122,13 +129,49 @@ static void test_dots(const char *isa) {
                 }
             }
         }
-        CHECK_MSG(mismatches == 0, "%s %s: %d dot products differ from the reference", isa,
-                  NAMES[t], mismatches);
+        CHECK_MSG(mismatches == 0, "%s %s cols %lld: %d dot products differ from the reference",
+                  isa, NAMES[t], (long long)COLS, mismatches);
         CHECK_MSG(far == 0, "%s: %d reference dots far from float64", NAMES[t], far);
         free(rows);
         free(w);
     }
     qm_act_free(&a);
+}
+
+static void test_dots(const char *isa) {
+    static const int64_t cols[] = {1024, 768, 576, 608, 640, 96, 32};
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) test_dots_cols(isa, cols[i]);
+}
+
+/* The kernel set's quantiser: the reference's bits, padding included. */
+static void test_quantize_same(const char *isa) {
+    enum { N = 1024 };
+    static const int64_t cols[] = {1024, 576, 96, 32};
+    float x[N];
+    qm_act a, b;
+    CHECK(qm_act_alloc(&a, N) == 0 && qm_act_alloc(&b, N) == 0);
+    int bad = 0;
+    for (int rep = 0; rep < 4; rep++) {
+        fill_act(x, N, rep >= 2);
+        if (rep == 3) x[100] = NAN, x[300] = -INFINITY, x[600] = INFINITY;
+        for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
+            qm_quantize(x, N, &a);
+            qm_quantize_ref(x, N, &b);
+            qm_quantize(x, cols[c], &a);
+            qm_quantize_ref(x, cols[c], &b);
+            const size_t cap = (size_t)a.cap_blocks;
+            bad += a.n_blocks != b.n_blocks;
+            bad += memcmp(a.q, b.q, 32 * cap) != 0;
+            bad += memcmp(a.qp, b.qp, 32 * cap) != 0;
+            bad += memcmp(a.qsum, b.qsum, 4 * cap) != 0;
+            bad += memcmp(a.qs16, b.qs16, 4 * cap) != 0;
+            for (size_t k = 0; k < cap; k++)
+                bad += !same_float(a.d[k], b.d[k]) || !same_float(a.s[k], b.s[k]);
+        }
+    }
+    CHECK_MSG(bad == 0, "%s: quantisation differs from the reference (%d)", isa, bad);
+    qm_act_free(&a);
+    qm_act_free(&b);
 }
 
 /* Codes in [-127, 127]; |x - q·d| <= d/2 (+ rounding of the division). */
@@ -282,6 +325,7 @@ int main(void) {
         if (qm_force_isa(sets[i]) != 0) continue;
         printf("kernel set %s\n", sets[i]);
         test_dots(sets[i]);
+        test_quantize_same(sets[i]);
         test_matvec_split();
         ran++;
     }
