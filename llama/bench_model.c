@@ -6,8 +6,9 @@
  * the session's max_batch, logits of the last token only) and greedy decode
  * of N tokens, `rounds` times, median. The quantised path (default) and,
  * with --f32, the float32-weights path. llama.cpp runs through
- * llama/bench_llamacpp.py (llama-cpp-python) in its own process after ours;
- * when it cannot be imported the peer is skipped with a note. Peak resident
+ * llama/bench_llamacpp.py (llama-cpp-python) in its own process, once per
+ * round after ours (rounds interleaved); when it cannot be imported the peer
+ * is skipped with a note. Peak resident
  * memory (VmHWM) is reported per path (a process-wide high-water mark).
  *
  * A harness, not a test: it asserts nothing about speed.
@@ -196,7 +197,8 @@ static void usage(FILE *f) {
             "  --text FILE    prompt text, raw (default %s)\n"
             "  -n N           tokens to generate (default 64)\n"
             "  --threads LIST thread counts (default 1,2)\n"
-            "  --rounds R     rounds per configuration (default 3, at most 16)\n"
+            "  --rounds R     rounds (default 3, at most 16); each runs every configuration\n"
+            "                 once, then llama.cpp once (interleaved); medians\n"
             "  --f32          also time the float32-weights path (--f32-weights)\n"
             "  --python PATH  interpreter with llama-cpp-python (default /usr/bin/python3);\n"
             "                 without it the peer is skipped with a note\n"
@@ -328,6 +330,75 @@ static int tokenize_text(const char *model, const char *text_path, int32_t **ids
     return rc;
 }
 
+/* Per-round figures of one configuration (path × thread count). */
+typedef struct bm_acc {
+    double pp[16], tg[16];
+    int n;
+    long rss_kb;
+} bm_acc;
+
+static void acc_add(bm_acc *a, double pp, double tg) {
+    if (a->n < 16) a->pp[a->n] = pp, a->tg[a->n] = tg, a->n++;
+}
+
+/* Rounds outermost: in each, every configuration of ours once, then the peer
+ * once (its own process, every thread count), so that the load of a shared
+ * machine falls on all of them alike; then the median of each. 0, or 2 after
+ * an error it reported. */
+static int run_rounds(const bm_opts *o, const int32_t *ids, int64_t n_ids, const char *script,
+                      bm_row *rows, int *n_rows, char *note, size_t note_len, char *version,
+                      size_t vlen) {
+    static const char *const names[3] = {"quantised", "f32", "llama.cpp"};
+    bm_acc acc[3][8];
+    memset(acc, 0, sizeof acc);
+    llama_model *models[2] = {NULL, NULL};
+    char err[512];
+    int rc = 0, peer_ok = script != NULL;
+    for (int r = 0; r < o->rounds && rc == 0; r++) {
+        for (int path = 0; path < (o->f32 ? 2 : 1) && rc == 0; path++) {
+            if (!models[path] &&
+                (path ? llama_model_load_f32 : llama_model_load)(o->model, &models[path], err,
+                                                                 sizeof err)) {
+                fprintf(stderr, "rope bench model: %s\n", err);
+                rc = 2;
+                break;
+            }
+            for (int t = 0; t < o->n_threads && rc == 0; t++) {
+                if (!o->json)
+                    fprintf(stderr, "  round %d: %s weights, %d thread(s) ...\n", r + 1,
+                            names[path], o->threads[t]);
+                bm_row one;
+                if (time_runner(models[path], ids, n_ids, o->n_gen, o->threads[t], 1, &one)) {
+                    rc = 2;
+                    break;
+                }
+                acc_add(&acc[path][t], one.prompt_tok_s, one.gen_tok_s);
+                if (r == 0) acc[path][t].rss_kb = one.rss_kb; /* VmHWM: before f32 loads */
+            }
+        }
+        if (rc || !peer_ok) continue;
+        bm_row peer[8];
+        const int np = run_peer(o->python, script, o->model, o->text_path, o->threads_arg,
+                                o->n_gen, 1, peer, 8, note, note_len, version, vlen);
+        if (np == 0) peer_ok = 0; /* the note says why; no second try */
+        for (int i = 0; i < np; i++)
+            for (int t = 0; t < o->n_threads; t++)
+                if (peer[i].threads == o->threads[t])
+                    acc_add(&acc[2][t], peer[i].prompt_tok_s, peer[i].gen_tok_s);
+    }
+    for (int path = 0; path < 3; path++)
+        for (int t = 0; t < o->n_threads; t++) {
+            bm_acc *a = &acc[path][t];
+            if (!a->n) continue;
+            rows[*n_rows] = (bm_row){names[path], o->threads[t], median(a->pp, a->n),
+                                     median(a->tg, a->n), path == 2 ? -1 : a->rss_kb};
+            (*n_rows)++;
+        }
+    llama_model_free(models[0]);
+    llama_model_free(models[1]);
+    return rc;
+}
+
 int bench_model_run(int argc, char **argv) {
     bm_opts o;
     int prc = parse_args(argc, argv, &o);
@@ -348,36 +419,14 @@ int bench_model_run(int argc, char **argv) {
     size_t n_ids = 0;
     if (tokenize_text(o.model, o.text_path, &ids, &n_ids) != 0) return 2;
 
-    bm_row rows[32];
-    int n_rows = 0, rc = 0;
-    for (int path = 0; path < (o.f32 ? 2 : 1) && rc == 0; path++) {
-        llama_model *m = NULL;
-        if ((path ? llama_model_load_f32 : llama_model_load)(o.model, &m, err, sizeof err)) {
-            fprintf(stderr, "rope bench model: %s\n", err);
-            rc = 2;
-            break;
-        }
-        for (int t = 0; t < o.n_threads && rc == 0; t++) {
-            if (!o.json)
-                fprintf(stderr, "  %s weights, %d thread(s) ...\n", path ? "f32" : "quantised",
-                        o.threads[t]);
-            rows[n_rows].path = path ? "f32" : "quantised";
-            rc = time_runner(m, ids, (int64_t)n_ids, o.n_gen, o.threads[t], o.rounds, &rows[n_rows]);
-            if (rc == 0) n_rows++;
-        }
-        llama_model_free(m);
-    }
     char note[512] = "", version[64] = "";
-    if (rc == 0 && o.peer) {
-        if (!find_file(PEER_SCRIPT, spath, sizeof spath))
-            snprintf(note, sizeof note, "%s not found", PEER_SCRIPT);
-        else
-            n_rows += run_peer(o.python, spath, o.model, o.text_path, o.threads_arg, o.n_gen,
-                               o.rounds < 2 ? o.rounds : 2, rows + n_rows, 32 - n_rows, note,
-                               sizeof note, version, sizeof version);
-    } else if (!o.peer) {
-        snprintf(note, sizeof note, "--no-peer");
-    }
+    int have_peer = 0;
+    if (o.peer && find_file(PEER_SCRIPT, spath, sizeof spath)) have_peer = 1;
+    else snprintf(note, sizeof note, o.peer ? PEER_SCRIPT " not found" : "--no-peer");
+    bm_row rows[32];
+    int n_rows = 0;
+    const int rc = run_rounds(&o, ids, (int64_t)n_ids, have_peer ? spath : NULL, rows, &n_rows,
+                              note, sizeof note, version, sizeof version);
     if (rc == 0) print_rows(rows, n_rows, o.json, o.model, (int64_t)n_ids, o.n_gen, note, version);
     free(ids);
     return rc ? 1 : 0;

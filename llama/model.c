@@ -739,10 +739,8 @@ static void qm_dequant_part(void *ctx, int64_t b, int64_t e) {
     qm_dequant_rows(j->w, j->r0 + b, j->r0 + e, j->wf + b * j->w->cols);
 }
 
-/* reuse: x is the x of the previous call (one token): its 8-bit copy in
- * s->act is still valid (Wk, Wv after Wq; W_up after W_gate). */
 static void matmul(llama_session *s, float *y, const float *x, const llama_mat *W, int64_t n,
-                   int64_t in, int64_t out, int accumulate, int reuse) {
+                   int64_t in, int64_t out, int accumulate) {
     if (W->f) {
         matmul_f32(y, x, W->f, n, in, out, accumulate);
         return;
@@ -750,7 +748,7 @@ static void matmul(llama_session *s, float *y, const float *x, const llama_mat *
     qm_job j = {.w = &W->q, .a = &s->act, .wf = s->wf, .accumulate = accumulate};
     if (n < QM_GEMM_MIN_TOKENS) {
         for (int64_t t = 0; t < n; t++) {
-            if (!(reuse && n == 1 && s->act.cols == in)) qm_quantize(x + t * in, in, &s->act);
+            qm_quantize(x + t * in, in, &s->act);
             j.y = y + t * out;
             rope_pool_run(s->pool, out, 64, qm_rows, &j);
         }
@@ -765,6 +763,43 @@ static void matmul(llama_session *s, float *y, const float *x, const llama_mat *
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)rows, (int)in, 1.0f, x,
                     (int)in, s->wf, (int)in, accumulate ? 1.0f : 0.0f, y + r0, (int)out);
     }
+}
+
+/* Up to 3 matrices applied to the same input (Wq, Wk, Wv; W_gate, W_up):
+ * for one token with every matrix quantised, x is quantised once and all
+ * their rows are one job for the pool (one fork/join instead of three). */
+typedef struct qm_multi {
+    int count;
+    qm_job j[3];
+    int64_t end[3]; /* cumulative rows */
+} qm_multi;
+
+static void qm_multi_rows(void *ctx, int64_t b, int64_t e) {
+    const qm_multi *mj = ctx;
+    int64_t start = 0;
+    for (int i = 0; i < mj->count; i++) {
+        const int64_t lo = b > start ? b : start, hi = e < mj->end[i] ? e : mj->end[i];
+        if (lo < hi) qm_matvec(mj->j[i].w, mj->j[i].a, mj->j[i].y, lo - start, hi - start, 0);
+        start = mj->end[i];
+    }
+}
+
+static void matmul_same_x(llama_session *s, const float *x, int64_t n, int64_t in, int count,
+                          const llama_mat *const W[], float *const y[], const int64_t out[]) {
+    int all_q = n == 1;
+    for (int i = 0; i < count; i++) all_q &= W[i]->f == NULL;
+    if (!all_q) {
+        for (int i = 0; i < count; i++) matmul(s, y[i], x, W[i], n, in, out[i], 0);
+        return;
+    }
+    qm_quantize(x, in, &s->act);
+    qm_multi mj = {.count = count};
+    int64_t total = 0;
+    for (int i = 0; i < count; i++) {
+        mj.j[i] = (qm_job){.w = &W[i]->q, .a = &s->act, .y = y[i]};
+        mj.end[i] = total += out[i];
+    }
+    rope_pool_run(s->pool, total, 64, qm_multi_rows, &mj);
 }
 
 /* Row `tok` of the embedding matrix into x[dim]. */
@@ -817,9 +852,12 @@ static rope_status attn_block(llama_session *s, int64_t l, int64_t n, const rope
 
     rmsnorm(s->xb, s->x, L->attn_norm, n, D, c->norm_eps);
     const float *a = q8_round(s, s->xb, n, D);
-    matmul(s, s->q, a, &L->wq, n, D, qd, 0, 0);
-    matmul(s, s->k, a, &L->wk, n, D, kvd, 0, L->wq.q.data != NULL);
-    matmul(s, s->v, a, &L->wv, n, D, kvd, 0, L->wk.q.data != NULL);
+    {
+        const llama_mat *const W[3] = {&L->wq, &L->wk, &L->wv};
+        float *const y[3] = {s->q, s->k, s->v};
+        const int64_t out[3] = {qd, kvd, kvd};
+        matmul_same_x(s, a, n, D, 3, W, y, out);
+    }
     rope_status st;
     if (L->q_norm) {
         rope_qk_norm qn = {.q_weight = L->q_norm, .k_weight = L->k_norm, .eps = c->norm_eps,
@@ -836,11 +874,11 @@ static rope_status attn_block(llama_session *s, int64_t l, int64_t n, const rope
     if (st == ROPE_OK) st = rope_attention(s->cache[l], &ap, pos, &tq, &tatt);
     if (st != ROPE_OK) return st;
     if (L->post_attn_norm) {
-        matmul(s, s->xb, s->att, &L->wo, n, qd, D, 0, 0);
+        matmul(s, s->xb, s->att, &L->wo, n, qd, D, 0);
         rmsnorm(s->xb, s->xb, L->post_attn_norm, n, D, c->norm_eps);
         for (int64_t i = 0; i < n * D; i++) s->x[i] += s->xb[i];
     } else {
-        matmul(s, s->x, q8_round(s, s->att, n, qd), &L->wo, n, qd, D, 1, 0); /* h += Wo·o */
+        matmul(s, s->x, q8_round(s, s->att, n, qd), &L->wo, n, qd, D, 1); /* h += Wo·o */
     }
     return ROPE_OK;
 }
@@ -852,11 +890,15 @@ static void ffn_block(llama_session *s, int64_t l, int64_t n) {
     const int64_t D = c->dim, F = c->hidden_dim;
     rmsnorm(s->xb, s->x, L->ffn_norm, n, D, c->norm_eps);
     const float *a = q8_round(s, s->xb, n, D);
-    matmul(s, s->hb, a, &L->w_gate, n, D, F, 0, 0);
-    matmul(s, s->hb2, a, &L->w_up, n, D, F, 0, L->w_gate.q.data != NULL);
+    {
+        const llama_mat *const W[2] = {&L->w_gate, &L->w_up};
+        float *const y[2] = {s->hb, s->hb2};
+        const int64_t out[2] = {F, F};
+        matmul_same_x(s, a, n, D, 2, W, y, out);
+    }
     if (c->arch == LLAMA_ARCH_GEMMA3) {
         for (int64_t i = 0; i < n * F; i++) s->hb[i] = gelu_tanh(s->hb[i]) * s->hb2[i];
-        matmul(s, s->xb, s->hb, &L->w_down, n, F, D, 0, 0);
+        matmul(s, s->xb, s->hb, &L->w_down, n, F, D, 0);
         rmsnorm(s->xb, s->xb, L->post_ffw_norm, n, D, c->norm_eps);
         for (int64_t i = 0; i < n * D; i++) s->x[i] += s->xb[i];
         return;
@@ -865,7 +907,7 @@ static void ffn_block(llama_session *s, int64_t l, int64_t n) {
         const float g = s->hb[i];
         s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i]; /* SiLU(g) ⊙ u */
     }
-    matmul(s, s->x, q8_round(s, s->hb, n, F), &L->w_down, n, F, D, 1, 0); /* h += W_down·(...) */
+    matmul(s, s->x, q8_round(s, s->hb, n, F), &L->w_down, n, F, D, 1); /* h += W_down·(...) */
 }
 
 int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *logits,
@@ -909,8 +951,7 @@ int llama_forward(llama_session *s, const int32_t *tokens, int64_t n, float *log
     if (n_logits > 0) {
         const int64_t first = n - n_logits;
         rmsnorm(s->xb, s->x + first * D, m->output_norm, n_logits, D, c->norm_eps);
-        matmul(s, logits, q8_round(s, s->xb, n_logits, D), &m->output, n_logits, D, c->vocab_size, 0,
-               0);
+        matmul(s, logits, q8_round(s, s->xb, n_logits, D), &m->output, n_logits, D, c->vocab_size, 0);
     }
     return 0;
 }
