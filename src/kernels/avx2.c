@@ -190,6 +190,154 @@ INLINE void half_row(const rope_row_args *a, int dt) {
         half_heads(a, dt, hd, nfull, C, S);
 }
 
+/* --------------------------------------------------- bf16, 16 at a time
+ * As in avx512.c: a 32-byte vector of 16 bf16 is 8 32-bit lanes of (odd << 16 |
+ * even); the even elements widen to float32 by a shift and the odd ones by a
+ * mask (no widening shuffle), and the results narrow with the integer rounding
+ * of rope_f32_to_bf16 straight into the high (odd) or low (even) half of each
+ * lane (no pack, no lane-crossing extract). Interleaved: even lane l and odd
+ * lane l are one pair, cos/sin load as they are. Half: the even (odd) lanes of
+ * the two halves pair up, cos/sin split into even and odd frequencies once per
+ * call. What is left after the last whole 16 goes through the 8-wide code and
+ * the reference. */
+
+INLINE void bf_split(const void *base, int64_t i, __m256 *e, __m256 *o) {
+    const __m256i u = _mm256_loadu_si256((const __m256i *)((const uint16_t *)base + i));
+    *e = _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
+    *o = _mm256_castsi256_ps(_mm256_and_si256(u, _mm256_set1_epi32((int)0xffff0000u)));
+}
+
+/* rope_f32_to_bf16 of each lane in its high 16 bits (the low 16 are not cleared) */
+INLINE __m256i bf_round_hi(__m256 v) {
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
+    const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    if (__builtin_expect(_mm256_movemask_ps(nan) != 0, 0)) { /* NaN: quiet, truncate */
+        const __m256i qnan = _mm256_or_si256(u, _mm256_set1_epi32(0x400000));
+        r = _mm256_castps_si256(
+            _mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(qnan), nan));
+    }
+    return r;
+}
+
+/* even elements from e, odd ones from o */
+INLINE __m256i bf_join(__m256 e, __m256 o) {
+    return _mm256_or_si256(_mm256_and_si256(bf_round_hi(o), _mm256_set1_epi32((int)0xffff0000u)),
+                           _mm256_srli_epi32(bf_round_hi(e), 16));
+}
+
+INLINE void bf_store(void *base, int64_t i, __m256i v, int nt) {
+    __m256i *p = (__m256i *)((uint16_t *)base + i);
+    if (nt)
+        _mm256_stream_si256(p, v);
+    else
+        _mm256_storeu_si256(p, v);
+}
+
+/* Interleaved: block b holds pairs 8b..8b+7 (half_prep's C/S are exactly those). */
+INLINE void bf_inter_heads(const rope_row_args *a, int64_t nblk, const __m256 *C,
+                           const __m256 *S) {
+    for (int64_t h = 0; h < a->n_heads; h++) {
+        const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * 2;
+        unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * 2;
+        const int nt = a->stream && ((uintptr_t)y & 31) == 0;
+        for (int64_t b = 0; b < nblk; b++) {
+            __m256 e, o;
+            bf_split(x, 16 * b, &e, &o);
+            if (a->stream) prefetch_chunk(x, 16 * b, ROPE_KDTYPE_BF16);
+            __m256 ye = _mm256_sub_ps(_mm256_mul_ps(e, C[b]), _mm256_mul_ps(o, S[b]));
+            __m256 yo = _mm256_add_ps(_mm256_mul_ps(o, C[b]), _mm256_mul_ps(e, S[b]));
+            bf_store(y, 16 * b, bf_join(ye, yo), nt);
+        }
+        if (16 * nblk < a->rotary_dim) rest(a, x, y, 8 * nblk, 0, ROPE_KDTYPE_BF16);
+        copy_tail(a, x, y, ROPE_KDTYPE_BF16);
+    }
+    if (a->stream) _mm_sfence();
+}
+
+static void inter_bf16(const rope_row_args *a) {
+    const int64_t nblk = a->rotary_dim / 16;
+    __m256 C[MAX_CH / 2], S[MAX_CH / 2];
+    half_prep(a, nblk, C, S); /* pairs 8b..8b+7, as they are */
+    if (a->rotary_dim == 128)
+        bf_inter_heads(a, 8, C, S);
+    else if (a->rotary_dim == 64)
+        bf_inter_heads(a, 4, C, S);
+    else
+        bf_inter_heads(a, nblk, C, S);
+}
+
+/* Half: block b holds frequencies 16b..16b+15, even ones in Ce/Se, odd in Co/So;
+ * C8/S8 the 8-wide chunk after the blocks, when there is one. */
+/* imm 0x88: lanes 0, 2, .., 14 of the 16 in (a, b); 0xdd: lanes 1, 3, .., 15.
+ * shuffle_ps takes (0, 2 | 4, 6) of each 128-bit half, the permute orders them. */
+#define bf_evens(a, b, imm)                                                                  \
+    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, imm)), 0xd8))
+
+INLINE void bf_half_prep(const rope_row_args *a, int64_t nblk, __m256 *Ce, __m256 *Co,
+                         __m256 *Se, __m256 *So) {
+    __m256 C[MAX_CH], S[MAX_CH];
+    half_prep(a, 2 * nblk, C, S);
+    for (int64_t b = 0; b < nblk; b++) {
+        Ce[b] = bf_evens(C[2 * b], C[2 * b + 1], 0x88);
+        Co[b] = bf_evens(C[2 * b], C[2 * b + 1], 0xdd);
+        Se[b] = bf_evens(S[2 * b], S[2 * b + 1], 0x88);
+        So[b] = bf_evens(S[2 * b], S[2 * b + 1], 0xdd);
+    }
+}
+
+INLINE void bf_half_heads(const rope_row_args *a, int64_t hd, int64_t nblk, const __m256 *Ce,
+                          const __m256 *Co, const __m256 *Se, const __m256 *So, __m256 C8,
+                          __m256 S8) {
+    const int64_t done = 16 * nblk, n8 = hd - done >= 8;
+    for (int64_t h = 0; h < a->n_heads; h++) {
+        const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * 2;
+        unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * 2;
+        const int nt = a->stream && hd % 16 == 0 && ((uintptr_t)y & 31) == 0;
+        for (int64_t b = 0; b < nblk; b++) {
+            __m256 e0, o0, e1, o1;
+            bf_split(x, 16 * b, &e0, &o0);
+            bf_split(x, hd + 16 * b, &e1, &o1);
+            if (a->stream) {
+                prefetch_chunk(x, 16 * b, ROPE_KDTYPE_BF16);
+                prefetch_chunk(x, hd + 16 * b, ROPE_KDTYPE_BF16);
+            }
+            __m256 y0e = _mm256_sub_ps(_mm256_mul_ps(e0, Ce[b]), _mm256_mul_ps(e1, Se[b]));
+            __m256 y0o = _mm256_sub_ps(_mm256_mul_ps(o0, Co[b]), _mm256_mul_ps(o1, So[b]));
+            __m256 y1e = _mm256_add_ps(_mm256_mul_ps(e1, Ce[b]), _mm256_mul_ps(e0, Se[b]));
+            __m256 y1o = _mm256_add_ps(_mm256_mul_ps(o1, Co[b]), _mm256_mul_ps(o0, So[b]));
+            bf_store(y, 16 * b, bf_join(y0e, y0o), nt);
+            bf_store(y, hd + 16 * b, bf_join(y1e, y1o), nt);
+        }
+        if (n8) {
+            __m256 x0 = ld(x, done, ROPE_KDTYPE_BF16), x1 = ld(x, done + hd, ROPE_KDTYPE_BF16);
+            st(y, done, _mm256_sub_ps(_mm256_mul_ps(x0, C8), _mm256_mul_ps(x1, S8)),
+               ROPE_KDTYPE_BF16, 0);
+            st(y, done + hd, _mm256_add_ps(_mm256_mul_ps(x1, C8), _mm256_mul_ps(x0, S8)),
+               ROPE_KDTYPE_BF16, 0);
+        }
+        if (done + 8 * n8 < hd) rest(a, x, y, done + 8 * n8, 1, ROPE_KDTYPE_BF16);
+        copy_tail(a, x, y, ROPE_KDTYPE_BF16);
+    }
+    if (a->stream) _mm_sfence();
+}
+
+static void half_bf16(const rope_row_args *a) {
+    const int64_t hd = a->rotary_dim / 2, nblk = hd / 16;
+    __m256 Ce[MAX_CH / 2], Co[MAX_CH / 2], Se[MAX_CH / 2], So[MAX_CH / 2], C8[MAX_CH], S8[MAX_CH];
+    bf_half_prep(a, nblk, Ce, Co, Se, So);
+    half_prep(a, hd / CH, C8, S8); /* the 8-wide chunk after the blocks is C8[2·nblk] */
+    const __m256 c8 = hd / CH > 2 * nblk ? C8[2 * nblk] : _mm256_setzero_ps();
+    const __m256 s8 = hd / CH > 2 * nblk ? S8[2 * nblk] : _mm256_setzero_ps();
+    if (hd == 64)
+        bf_half_heads(a, 64, 4, Ce, Co, Se, So, c8, s8);
+    else if (hd == 32)
+        bf_half_heads(a, 32, 2, Ce, Co, Se, So, c8, s8);
+    else
+        bf_half_heads(a, hd, nblk, Ce, Co, Se, So, c8, s8);
+}
+
 /* ------------------------------------------------------------ de-interleave */
 
 /* Chunk j = pairs 8j..8j+7 with half's C/S (half_prep). Forward: two loads of interleaved
@@ -240,10 +388,8 @@ INLINE void deint_row(const rope_row_args *a, int dt) {
 
 static void inter_f32(const rope_row_args *a) { inter_row(a, ROPE_KDTYPE_F32); }
 static void inter_f16(const rope_row_args *a) { inter_row(a, ROPE_KDTYPE_F16); }
-static void inter_bf16(const rope_row_args *a) { inter_row(a, ROPE_KDTYPE_BF16); }
 static void half_f32(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_F32); }
 static void half_f16(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_F16); }
-static void half_bf16(const rope_row_args *a) { half_row(a, ROPE_KDTYPE_BF16); }
 static void deint_f32(const rope_row_args *a) { deint_row(a, ROPE_KDTYPE_F32); }
 static void deint_f16(const rope_row_args *a) { deint_row(a, ROPE_KDTYPE_F16); }
 static void deint_bf16(const rope_row_args *a) { deint_row(a, ROPE_KDTYPE_BF16); }
