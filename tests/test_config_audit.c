@@ -17,8 +17,15 @@
  * suffices). The family defaults recorded by the audit (θ, partial rotary factor,
  * rope_type when config.json has none) must be what the reader gives, or the
  * reader must refuse the model_type.
+ * On every bundled real config (tests/data/configs): each RoPE key misspelt three
+ * ways (a letter dropped, neighbours swapped, a letter doubled), at the top level
+ * or in the RoPE dict, is refused naming the misspelling; and each top-level key of
+ * any audited family, added to a family that lacks it, changes the result or is
+ * refused naming it.
  */
+#define _POSIX_C_SOURCE 200809L /* strdup */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,6 +256,161 @@ static void audit_defaults(const char *fam, const cJSON *f) {
     }
 }
 
+/* ---------------------------------------------- the bundled real configs */
+
+/* The object that holds the text model's keys (text_config, thinker_config.text_config). */
+static cJSON *text_part(cJSON *root) {
+    cJSON *th = cJSON_GetObjectItemCaseSensitive(root, "thinker_config");
+    if (cJSON_IsObject(th) && cJSON_GetObjectItemCaseSensitive(th, "text_config"))
+        return cJSON_GetObjectItemCaseSensitive(th, "text_config");
+    cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "text_config");
+    return cJSON_IsObject(tc) ? tc : root;
+}
+
+static int parse_obj(const cJSON *root, uint64_t *fpr) {
+    char *json = cJSON_PrintUnformatted(root);
+    int rc = json ? read_json(json, fpr) : -1;
+    free(json);
+    return rc;
+}
+
+static int guarded(const char *k) {
+    static const char *const g[] = {
+        "rope_theta", "rope_scaling", "rope_parameters", "partial_rotary_factor", "rotary_dim", "rotary_pct",
+        "rotary_emb_base", "layer_types", "sliding_window_pattern", "full_attention_interval", "no_rope_layers",
+        "no_rope_layer_interval", "attention_chunk_size", "global_head_dim", "per_layer_config", "head_dim",
+        "qk_rope_head_dim", "qk_nope_head_dim", "kv_channels", "max_position_embeddings",
+        "original_max_position_embeddings", "num_hidden_layers", "num_attention_heads", "hidden_size",
+        "rope_local_base_freq", "rope_interleave", "sliding_window", "attn_temperature_tuning", "floor_scale",
+        "attn_scale", "use_sliding_window"};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
+        if (strcmp(k, g[i]) == 0) return 1;
+    return 0;
+}
+
+/* Three misspellings of k: a letter dropped, two neighbours swapped, a letter doubled. */
+static void misspell(const char *k, int how, char *out, size_t cap) {
+    size_t n = strlen(k), at = n / 2;
+    snprintf(out, cap, "%s", k);
+    if (n < 4 || n + 2 > cap) return;
+    if (how == 0) memmove(out + at, out + at + 1, n - at);
+    if (how == 1) {
+        while (at + 1 < n && out[at] == out[at + 1]) at++;
+        char t = out[at];
+        out[at] = out[at + 1];
+        out[at + 1] = t;
+    }
+    if (how == 2) {
+        memmove(out + at + 1, out + at, n - at + 1);
+    }
+}
+
+/* Every RoPE key of a real config, misspelt three ways, is refused naming the misspelling
+ * (in a RoPE dict as at the top level). */
+static int misspellings_of(const char *file, cJSON *root) {
+    cJSON *part = text_part(root);
+    int n = 0;
+    for (int in_dict = 0; in_dict < 2; in_dict++) {
+        cJSON *obj = part;
+        if (in_dict) {
+            obj = cJSON_GetObjectItemCaseSensitive(part, "rope_parameters");
+            if (!cJSON_IsObject(obj) || !obj->child) obj = cJSON_GetObjectItemCaseSensitive(part, "rope_scaling");
+            if (!cJSON_IsObject(obj)) continue;
+        }
+        for (cJSON *it = obj->child; it; it = it->next) {
+            if (!in_dict && !guarded(it->string)) continue;
+            char *orig = strdup(it->string);
+            for (int how = 0; how < 3 && orig; how++) {
+                char bad[96];
+                misspell(orig, how, bad, sizeof bad);
+                if (strcmp(bad, orig) == 0 || guarded(bad)) continue;
+                free(it->string);
+                it->string = strdup(bad);
+                uint64_t fpr;
+                int rc = parse_obj(root, &fpr);
+                /* a misspelling that is a real name elsewhere (layer_type) may be accepted: it is
+                 * then another family's key, which the audit test covers */
+                int named = rc != 0 && names_key(err, bad);
+                CHECK_MSG(named || (rc == 0 && strcmp(bad, "layer_type") == 0),
+                          "%s: %s%s misspelt as %s: %s", file, in_dict ? "rope dict " : "", orig, bad,
+                          rc ? err : "accepted");
+                n++;
+            }
+            free(it->string);
+            it->string = orig;
+        }
+    }
+    return n;
+}
+
+/* Each top-level RoPE key of any family (the audit's union), added to a real config whose
+ * family does not have it, changes the result or is refused naming it. */
+static int added_keys(const char *file, cJSON *root, const cJSON *fams) {
+    cJSON *part = text_part(root);
+    uint64_t base = 0;
+    int n = 0, base_rc = parse_obj(root, &base);
+    CHECK_MSG(base_rc == 0, "%s: %s", file, err);
+    const cJSON *f, *k;
+    cJSON_ArrayForEach(f, fams) {
+        cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(f, "top_level_keys")) {
+            const char *key = k->valuestring;
+            if (cJSON_GetObjectItemCaseSensitive(part, key)) continue;
+            int good = 0;
+            for (size_t p = 0; p < N_PROBES && !good; p++) {
+                cJSON *v = cJSON_Parse(PROBES[p]);
+                cJSON_AddItemToObject(part, key, v);
+                uint64_t got = 0;
+                int rc = parse_obj(root, &got);
+                good = rc != 0 ? names_key(err, key) : got != base;
+                cJSON_DeleteItemFromObjectCaseSensitive(part, key);
+            }
+            CHECK_MSG(good, "%s: %s added and ignored", file, key);
+            n++;
+        }
+    }
+    return n;
+}
+
+static char *slurp(const char *path) {
+    FILE *fh = fopen(path, "rb");
+    if (!fh) return NULL;
+    fseek(fh, 0, SEEK_END);
+    long n = ftell(fh);
+    fseek(fh, 0, SEEK_SET);
+    char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    size_t got = text ? fread(text, 1, (size_t)n, fh) : 0;
+    fclose(fh);
+    if (text) text[got] = '\0';
+    return text;
+}
+
+static void bundled(const cJSON *fams) {
+    DIR *dir = opendir("data/configs");
+    CHECK(dir != NULL);
+    int files = 0, spelt = 0, added = 0;
+    for (struct dirent *e; dir && (e = readdir(dir));) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0) continue;
+        char path[512];
+        snprintf(path, sizeof path, "data/configs/%s", e->d_name);
+        char *text = slurp(path);
+        cJSON *root = text ? cJSON_Parse(text) : NULL;
+        free(text);
+        CHECK_MSG(root != NULL, "%s", path);
+        if (!root) continue;
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "_source");
+        files++;
+        spelt += misspellings_of(e->d_name, root);
+        added += added_keys(e->d_name, root, fams);
+        cJSON_Delete(root);
+    }
+    if (dir) closedir(dir);
+    CHECK_MSG(files >= 35 && spelt > 300 && added > 1000, "%d files, %d misspellings, %d added keys", files, spelt,
+              added);
+    printf("bundled configs: %d files, %d misspelt keys refused by name, %d keys of other families added\n", files,
+           spelt, added);
+}
+
 int main(void) {
     FILE *fh = fopen("data/config_keys.json", "rb");
     CHECK_MSG(fh != NULL, "cannot open data/config_keys.json");
@@ -272,6 +434,7 @@ int main(void) {
         else audit_family(f->string, f);
         audit_defaults(f->string, f);
     }
+    bundled(fams);
     CHECK_MSG(n_fam > 100, "only %d families in the audit", n_fam);
     printf("config audit: %d families; (model_type, key) pairs: %d understood or refused by name, %d ignored; "
            "%d model types refused outright\n", n_fam, stats_ok, stats_ignored, stats_refused);

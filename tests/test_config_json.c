@@ -150,8 +150,13 @@ static void bundled(void) {
 
 static void plumbing(void) {
     hf_config h;
-    /* v5 rope_parameters with rope_theta inside; inside wins over top level */
+    /* v5 rope_parameters with rope_theta inside; transformers takes the inside one and drops a
+     * different top-level one, so a contradiction is refused naming it; equal values are fine */
     CHECK(parse("{\"head_dim\": 64, \"rope_theta\": 1, \"rope_parameters\": {\"rope_type\": \"linear\", "
+                "\"factor\": 2, \"rope_theta\": 500000}}", &h) != 0);
+    CHECK(strstr(err, "rope_theta 1 contradicts rope_parameters.rope_theta 500000") != NULL);
+    hf_config_free(&h);
+    CHECK(parse("{\"head_dim\": 64, \"rope_theta\": 500000, \"rope_parameters\": {\"rope_type\": \"linear\", "
                 "\"factor\": 2, \"rope_theta\": 500000}}", &h) == 0);
     CHECK(h.rope.rope_theta == 500000 && h.rope.type == ROPE_SCALING_LINEAR && h.rope.factor == 2);
     hf_config_free(&h);

@@ -127,7 +127,54 @@ _LAYOUT_KEYS = {  # key -> the families librope reads it for (the C reader's che
 }
 
 
+# Misspellings of the top-level keys the readers read (the C reader's check_misspelt_keys): a key
+# within one edit (two for names of 8+ characters; a neighbour swap is one) of one of these, and
+# not a name transformers' configs use (_family_defaults.NEAR_OK, from the audit), is refused.
+GUARDED = ("rope_theta", "rope_scaling", "rope_parameters", "partial_rotary_factor", "rotary_dim", "rotary_pct",
+           "rotary_emb_base", "layer_types", "sliding_window_pattern", "full_attention_interval", "no_rope_layers",
+           "no_rope_layer_interval", "attention_chunk_size", "global_head_dim", "per_layer_config", "head_dim",
+           "qk_rope_head_dim", "qk_nope_head_dim", "kv_channels", "max_position_embeddings",
+           "original_max_position_embeddings", "num_hidden_layers", "num_attention_heads", "hidden_size",
+           "rope_local_base_freq", "rope_interleave", "sliding_window", "attn_temperature_tuning", "floor_scale",
+           "attn_scale", "use_sliding_window", "text_config", "thinker_config", "model_type")
+
+
+def _edits(a, b, cap):
+    """Optimal string alignment distance, or cap + 1 once it must exceed cap."""
+    if len(a) > 64 or len(b) > 64 or abs(len(a) - len(b)) > cap:
+        return cap + 1
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                v = min(v, prev2[j - 2] + 1)
+            cur[j] = v
+        if min(cur) > cap:
+            return cap + 1
+        prev2, prev = prev, cur
+    return prev[len(b)]
+
+
+def _check_misspelt_keys(obj, w):
+    for k in obj:
+        if not isinstance(k, str) or k in GUARDED or k in _family_defaults.NEAR_OK:
+            continue
+        for g in GUARDED:
+            cap = 1 if len(g) < 8 else 2
+            if _edits(k, g, cap) <= cap:
+                _fail(f"{w}{k[:64]} is not a config key librope knows: a misspelling of {g}? refusing rather than "
+                      "ignoring it")
+
+
+_SCOPED_EXTRA = {"qk_rope_head_dim": ("kimi_k2",), "qk_nope_head_dim": ("kimi_k2",)}  # DeepSeek-V3 by another name
+
+
 def _check_layout_keys(src, w, mt):
+    for k, mts in _family_defaults.SCOPED.items():
+        if mt and src.get(k) is not None and mt not in mts and mt not in _SCOPED_EXTRA.get(k, ()):
+            _fail(f"{w}{k} is not read by transformers for model_type '{mt or ''}'; refusing rather than ignoring it")
     for k, fams in _LAYOUT_KEYS.items():
         if src.get(k) is not None and mt not in fams:
             _fail(f"{w}{k} is not understood for model_type '{mt or ''}' (librope reads it only for the families "
@@ -360,7 +407,24 @@ def _plan_layers(src, w, mt):
     return n, types, type_of, rope_on
 
 
-def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head_dim_override=0, label=None):
+def _first_of(places):
+    """The first given of [(obj, where, key)] (transformers' precedence); a later one that differs is
+    refused naming it (transformers would drop it silently). The C reader's first_of."""
+    found = None
+    for obj, where, key in places:
+        v = _num(obj, key, where)
+        if v is None:
+            continue
+        if found is None:
+            found = (v, where, key)
+        elif v != found[0]:
+            _fail(f"{where}{key} {v!r} contradicts {found[1]}{found[2]} {found[0]!r}, which transformers would take "
+                  f"(ignoring {where}{key})")
+    return None if found is None else found[0]
+
+
+def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head_dim_override=0, label=None,
+               keyed=False):
     """One frequency set: the rope_config fields of dict d (the C reader's parse_set)."""
     d = d or {}
     _check_dict_keys(d, dn, mt)
@@ -389,15 +453,13 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
         rtype = "longrope"
     out = {"type": rtype}
 
-    theta = _num(d, "rope_theta", dn)
     if gemma3_sliding:
-        if theta is None:
-            theta = _num(src, "rope_local_base_freq", w)
-    else:
-        if theta is None:
-            theta = _num(src, "rotary_emb_base", w)
-        if theta is None:
-            theta = _num(src, "rope_theta", w)
+        theta = _first_of([(d, dn, "rope_theta"), (src, w, "rope_local_base_freq")])
+    else:   # a layer type's own entry may differ from the top level (Gemma 3's full vs sliding)
+        top = [(src, w, "rotary_emb_base"), (src, w, "rope_theta")]
+        theta = _num(d, "rope_theta", dn) if keyed else _first_of([(d, dn, "rope_theta")] + top)
+        if theta is None and keyed:
+            theta = _first_of(top)
     if theta is None and mt == "chatglm":  # THUDM remote code: base = 10000 * rope_ratio
         ratio = _num(src, "rope_ratio", w)
         ratio = 1.0 if ratio is None else ratio
@@ -411,11 +473,10 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
             _fail(f"rope_theta must be > 0 (got {theta})")
         out["rope_theta"] = theta
 
-    prf = _num(d, "partial_rotary_factor", dn)
-    if prf is None:
-        prf = _num(src, "rotary_pct", w)
-    if prf is None:
-        prf = _num(src, "partial_rotary_factor", w)
+    top = [(src, w, "rotary_pct"), (src, w, "partial_rotary_factor")]
+    prf = _num(d, "partial_rotary_factor", dn) if keyed else _first_of([(d, dn, "partial_rotary_factor")] + top)
+    if prf is None and keyed:
+        prf = _first_of(top)
     if prf is not None and not (0 < prf <= 1 or (prf == 0 and rtype == "proportional")):
         _fail(f"partial_rotary_factor must be in (0, 1] (got {prf})")
     if prf is None:
@@ -622,6 +683,9 @@ def model_from_hf(config):
     mt, src, w = _text_model(config)
     d, dn = _rope_dict(src, w)
     _check_top_keys(src, w, mt)
+    _check_misspelt_keys(config, "")
+    if src is not config:
+        _check_misspelt_keys(src, w)
     fam = _family_defaults.DEFAULTS.get(mt)
     if mt in _family_defaults.VISION:
         _fail(f"model_type '{mt}' is a vision tower (transformers' default rope_type is axial): the config reader "
@@ -639,6 +703,10 @@ def model_from_hf(config):
     keyed, types2 = _keyed(d, types, n)
     if keyed and types2 is not types:
         types = types2
+    for k, v in ((d or {}).items() if not keyed else ()):
+        if isinstance(v, dict) and k not in types:
+            _fail(f"{dn}{str(k)[:64]} is not a layer type of this model (its layer types: {', '.join(types[:2])}"
+                  f"{', ...' if len(types) > 2 else ''}); refusing rather than ignoring it")
     ghd = 0
     if mt in _GEMMA4:
         ghd = _int(src, "global_head_dim", w)
@@ -655,7 +723,7 @@ def model_from_hf(config):
             if d[tn] is None:
                 used = False
             sd, sdn = d[tn], f"{dn}{tn}."
-        kw = {"label": tn if len(types) > 1 else None}
+        kw = {"label": tn if len(types) > 1 else None, "keyed": keyed}
         if fam is not None:
             kw["theta_default"] = fam[1]
         if mt in _GEMMA3 and tn == "sliding_attention":
@@ -675,6 +743,12 @@ def model_from_hf(config):
         sets.append({"name": tn, "fields": _parse_set(src, w, sd, sdn, mt, **kw)})
     if not sets:
         _fail(f"{w}no layer of this model uses RoPE")
+    for key in (("rope_theta", "partial_rotary_factor") if keyed else ()):   # keyed: a fallback only
+        top = _num(src, key, w)
+        if top is not None and not any(st["fields"].get(key, 10000.0 if key == "rope_theta" else 1.0) == top
+                                       for st in sets):
+            _fail(f"{w}{key} {top!r} is not used by any layer type (each entry of {dn} gives its own); refusing "
+                  "rather than ignoring it")
     layers = [set_of_type[type_of[i]] if rope_on[i] else None for i in range(n)]
     names = [s["name"] for s in sets]
     primary = names.index("full_attention") if "full_attention" in names else 0

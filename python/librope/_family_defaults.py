@@ -110,3 +110,12 @@ VISION = frozenset(['cohere_compass_vision', 'dots3_note_vision_encoder', 'edget
 # RoPE defaults keyed by layer type that the readers do not implement: refused without
 # rope_parameters keyed by layer type
 PER_LAYER_TYPE = frozenset(['beam', 'deepseek_v4', 'diffusion_gemma', 'diffusion_gemma_text', 'dory', 'dots3_note', 'dots3_note_text', 'embedding_gemma2', 'embedding_gemma2_text', 'gemma3n', 'gemma3n_text', 'gemma4_unified', 'gemma4_unified_text', 'laguna', 'lfm3', 'lfm3_vl', 'mellum', 'mimo_v2_flash', 'modernbert', 'modernbert-decoder', 'neomme', 'olmo3', 'pe_audio', 'pe_audio_video', 'pe_video', 'step3p5', 'step3p7', 't5gemma2_decoder', 't5gemma2_encoder', 't5gemma2_text', 'ultrabert', 'zaya'])
+# names transformers' configs use near a key the readers read: not misspellings
+NEAR_OK = frozenset(['hidden_sizes', 'in_channels', 'layer_type', 'partial_rotary_factors', 'q_head_dim', 'qk_channels', 'sliding_windows', 'v_channels', 'v_head_dim'])
+# key -> the model types whose families read it (refused elsewhere)
+SCOPED = {
+    'qk_rope_head_dim': frozenset(['axk1', 'axk2', 'bailing_hybrid', 'deepseek_v2', 'deepseek_v3', 'deepseek_v32', 'deepseek_v4', 'dots3_note', 'dots3_note_audio_encoder', 'dots3_note_text', 'dots3_note_vision_encoder', 'glm4_moe_lite', 'glm5_next', 'glm5_next_text', 'glm5_next_vision', 'glm_moe_dsa', 'hy_v4', 'hy_v4_vl', 'hy_v4_vl_text', 'hy_v4_vl_vision', 'kimi_linear', 'longcat_flash', 'minicpm3', 'mistral4', 'mistral_large4', 'mistral_large4_text', 'sarvam_mla', 'youtu']),
+    'qk_nope_head_dim': frozenset(['axk1', 'axk2', 'bailing_hybrid', 'deepseek_v2', 'deepseek_v3', 'deepseek_v32', 'dots3_note', 'dots3_note_audio_encoder', 'dots3_note_text', 'dots3_note_vision_encoder', 'glm4_moe_lite', 'glm5_next', 'glm5_next_text', 'glm5_next_vision', 'glm_moe_dsa', 'hy_v4', 'hy_v4_vl', 'hy_v4_vl_text', 'hy_v4_vl_vision', 'kimi_linear', 'longcat_flash', 'minicpm3', 'mistral4', 'mistral_large4', 'mistral_large4_text', 'sarvam_mla', 'youtu']),
+    'rotary_emb_base': frozenset(['gpt_neox', 'gpt_neox_japanese']),
+    'rotary_pct': frozenset(['gpt_neox', 'gpt_neox_japanese']),
+}

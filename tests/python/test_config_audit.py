@@ -127,3 +127,69 @@ def test_the_audit_is_of_a_known_transformers():
     assert len(AUDIT["families"]) > 200
     with pytest.raises(ValueError, match="vision tower"):
         librope.model(dict(BASE, model_type="pixtral"))
+
+
+GUARDED = set(librope._config.GUARDED) - {"text_config", "thinker_config", "model_type"}
+CONFIGS = os.path.join(HERE, "..", "data", "configs")
+
+
+def text_part(cfg):
+    if isinstance(cfg.get("thinker_config"), dict) and "text_config" in cfg["thinker_config"]:
+        return cfg["thinker_config"]["text_config"]
+    return cfg["text_config"] if isinstance(cfg.get("text_config"), dict) else cfg
+
+
+def misspellings(k):
+    at = len(k) // 2
+    sw = at
+    while sw + 1 < len(k) and k[sw] == k[sw + 1]:
+        sw += 1
+    out = {k[:at] + k[at + 1:], k[:sw] + k[sw + 1] + k[sw] + k[sw + 2:], k[:at] + k[at] + k[at:]}
+    return sorted(m for m in out if m != k and m not in GUARDED)
+
+
+def renamed(d, old, new):
+    return {(new if k == old else k): v for k, v in d.items()}
+
+
+@pytest.mark.parametrize("name", sorted(f for f in os.listdir(CONFIGS) if f.endswith(".json")))
+def test_misspelt_and_added_keys_on_the_bundled_configs(name):
+    cfg = json.load(open(os.path.join(CONFIGS, name)))
+    cfg.pop("_source", None)
+    base, err = read(cfg)
+    assert err is None, err
+    part = text_part(cfg)
+    spelt = 0
+    for in_dict in (False, True):
+        holder = part
+        if in_dict:
+            holder = part.get("rope_parameters") or part.get("rope_scaling")
+            if not isinstance(holder, dict):
+                continue
+        for k in list(holder):
+            if not in_dict and k not in GUARDED:
+                continue
+            for bad in misspellings(k):
+                c2 = json.loads(json.dumps(cfg))
+                p2 = text_part(c2)
+                if in_dict:
+                    dk = "rope_parameters" if part.get("rope_parameters") else "rope_scaling"
+                    p2[dk] = renamed(p2[dk], k, bad)
+                else:
+                    p2.clear()
+                    p2.update(renamed(part, k, bad))
+                _, e = read(c2)
+                assert (e is not None and names_key(e, bad)) or bad == "layer_type", (name, k, bad, e)
+                spelt += 1
+    assert spelt >= 3
+    union = sorted({k for f in AUDIT["families"].values() for k in f["top_level_keys"]} - set(part) - NOT_REPORTED_HERE)
+    for key in union:
+        ok = False
+        for v in PROBES:
+            c2 = json.loads(json.dumps(cfg))
+            text_part(c2)[key] = v
+            got, e = read(c2)
+            if (e is not None and names_key(e, key)) or (e is None and got != base):
+                ok = True
+                break
+        assert ok, (name, key, "added and ignored")

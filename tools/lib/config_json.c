@@ -506,6 +506,64 @@ static int check_rope_dict_keys(ctx *c, const cJSON *d, const char *dn, const ch
     return 0;
 }
 
+/*
+ * Misspellings of the top-level keys the reader reads: a key one edit away (two for
+ * names of 8 bytes or more; a swap of neighbours is one edit) from one of GUARDED,
+ * and not itself a name transformers' configs use (near_names.inc, from the audit),
+ * is refused: `sliding_window_patern` would otherwise leave the default pattern in
+ * force without a word. Keys are bounded (64 bytes), so this is constant work per key.
+ */
+static const char *const GUARDED[] = {
+    "rope_theta", "rope_scaling", "rope_parameters", "partial_rotary_factor", "rotary_dim", "rotary_pct",
+    "rotary_emb_base", "layer_types", "sliding_window_pattern", "full_attention_interval", "no_rope_layers",
+    "no_rope_layer_interval", "attention_chunk_size", "global_head_dim", "per_layer_config", "head_dim",
+    "qk_rope_head_dim", "qk_nope_head_dim", "kv_channels", "max_position_embeddings",
+    "original_max_position_embeddings", "num_hidden_layers", "num_attention_heads", "hidden_size",
+    "rope_local_base_freq", "rope_interleave", "sliding_window", "attn_temperature_tuning", "floor_scale",
+    "attn_scale", "use_sliding_window", "text_config", "thinker_config", "model_type"};
+static const char *const NEAR_OK[] = {
+#include "near_names.inc"
+};
+
+/* Optimal string alignment distance, or > cap as soon as it must exceed cap. */
+static int edits(const char *a, const char *b, int cap) {
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 64 || m > 64 || (n > m ? n - m : m - n) > (size_t)cap) return cap + 1;
+    int d[65][65];
+    for (size_t i = 0; i <= n; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= m; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= n; i++) {
+        int row_min = cap + 1;
+        for (size_t j = 1; j <= m; j++) {
+            int v = d[i - 1][j] + 1, ins = d[i][j - 1] + 1, sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (ins < v) v = ins;
+            if (sub < v) v = sub;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+            if (v < row_min) row_min = v;
+        }
+        if (row_min > cap) return cap + 1;
+    }
+    return d[n][m];
+}
+
+static int check_misspelt_keys(ctx *c, const cJSON *o, const char *w) {
+    for (const cJSON *it = o ? o->child : NULL; it; it = it->next) {
+        const char *k = it->string ? it->string : "";
+        int known = 0;
+        for (size_t g = 0; g < sizeof GUARDED / sizeof GUARDED[0]; g++) known |= streq(k, GUARDED[g]);
+        for (size_t g = 0; g < sizeof NEAR_OK / sizeof NEAR_OK[0]; g++) known |= streq(k, NEAR_OK[g]);
+        for (size_t g = 0; !known && g < sizeof GUARDED / sizeof GUARDED[0]; g++) {
+            int cap = strlen(GUARDED[g]) < 8 ? 1 : 2;
+            if (edits(k, GUARDED[g], cap) <= cap)
+                return fail(c, "%s%.64s is not a config key librope knows: a misspelling of %s? refusing rather "
+                            "than ignoring it", w, k, GUARDED[g]);
+        }
+    }
+    return 0;
+}
+
 /* Keys that decide which layers rotate or how wide a head is, in the families that
  * read them (transformers' audit, tests/data/config_keys.json); elsewhere refused by
  * name: the reader would not know what they change there. */
@@ -521,6 +579,25 @@ static int check_layout_keys(ctx *c, const cJSON *src, const char *w, const char
                                           "qwen3_5_moe_text")},
         {"kv_channels", IS_MT(mt, "chatglm")},
     };
+    /* MLA head split and GPT-NeoX's names: only the families the audit found reading them
+     * (scoped_keys.inc; kimi_k2 is DeepSeek-V3 under another name, remote code) */
+    static const struct {
+        const char *key, *mt;
+    } scoped[] = {
+#include "scoped_keys.inc"
+        {"qk_rope_head_dim", "kimi_k2"}, {"qk_nope_head_dim", "kimi_k2"},
+    };
+    for (size_t i = 0; i < sizeof scoped / sizeof scoped[0]; i++) {
+        /* without a model_type the reader reads them generically, as it always has */
+        if (!mt || !mt[0] || !get(src, scoped[i].key) || (i > 0 && streq(scoped[i].key, scoped[i - 1].key)))
+            continue;
+        int ok = 0; /* first row of this key: look through all its rows */
+        for (size_t j = 0; j < sizeof scoped / sizeof scoped[0]; j++)
+            ok |= streq(scoped[j].key, scoped[i].key) && streq(scoped[j].mt, mt);
+        if (!ok)
+            return fail(c, "%s%s is not read by transformers for model_type '%s'; refusing rather than ignoring it",
+                        w, scoped[i].key, mt ? mt : "");
+    }
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (get(src, keys[i].key) && !keys[i].ok)
             return fail(c, "%s%s is not understood for model_type '%s' (librope reads it only for the families "
@@ -574,6 +651,7 @@ typedef struct set_src {
     int gemma3_sliding;   /* base: rope_local_base_freq, default 1e4 */
     double theta_default; /* when nothing gives one */
     double prf_default;   /* partial_rotary_factor when nothing gives one (<= 0: none) */
+    int keyed;            /* d is one layer type's entry of a dict keyed by layer type */
     int64_t head_dim;     /* > 0: this layer type's head size (Gemma 4 global_head_dim) */
     const char *label;    /* layer type named in messages, NULL for a one-type model */
 } set_src;
@@ -612,6 +690,35 @@ static int parse_set_type(ctx *c, const set_src *s, const char *mt, rope_config 
 }
 
 /* Base and partial rotary factor. */
+/*
+ * The first of several places a value may come from (transformers' precedence);
+ * another place that gives a different value is refused naming it: transformers
+ * would silently drop it (the top-level rope_theta beside rope_parameters.rope_theta,
+ * partial_rotary_factor beside GPT-NeoX's rotary_pct, ...). 1 found, 0 none, -1 error.
+ */
+typedef struct val_src {
+    const cJSON *o;
+    const char *where, *key;
+} val_src;
+
+static int first_of(ctx *c, const val_src *vs, int n, double *v) {
+    int found = -1;
+    for (int i = 0; i < n; i++) {
+        double x = 0;
+        int got = get_num(c, vs[i].o, vs[i].where, vs[i].key, &x);
+        if (got < 0) return -1;
+        if (!got) continue;
+        if (found < 0) {
+            found = i;
+            *v = x;
+        } else if (x != *v) {
+            return fail(c, "%s%s %.17g contradicts %s%s %.17g, which transformers would take (ignoring %s%s)",
+                        vs[i].where, vs[i].key, x, vs[found].where, vs[found].key, *v, vs[i].where, vs[i].key);
+        }
+    }
+    return found >= 0;
+}
+
 static int parse_set_base(ctx *c, const cJSON *src, const char *w, const set_src *s, const char *mt,
                           rope_config *r) {
     const cJSON *d = s->d;
@@ -619,13 +726,14 @@ static int parse_set_base(ctx *c, const cJSON *src, const char *w, const set_src
     /* Base: the dict's rope_theta wins (HF setdefault), then Gemma 3's sliding
      * rope_local_base_freq, NeoX's rotary_emb_base, the top-level rope_theta. */
     double v;
-    int got = get_num(c, d, dn, "rope_theta", &v);
-    if (got < 0) return -1;
+    int got;
     if (s->gemma3_sliding) {
-        if (!got) got = get_num(c, src, w, "rope_local_base_freq", &v);
-    } else {
-        if (!got) got = get_num(c, src, w, "rotary_emb_base", &v);
-        if (!got) got = get_num(c, src, w, "rope_theta", &v);
+        val_src th[] = {{d, dn, "rope_theta"}, {src, w, "rope_local_base_freq"}};
+        got = first_of(c, th, 2, &v);
+    } else { /* a layer type's own entry may differ from the top level (Gemma 3's full vs sliding) */
+        val_src th[] = {{d, dn, "rope_theta"}, {src, w, "rotary_emb_base"}, {src, w, "rope_theta"}};
+        got = s->keyed ? get_num(c, d, dn, "rope_theta", &v) : first_of(c, th, 3, &v);
+        if (s->keyed && !got) got = first_of(c, th + 1, 2, &v);
     }
     if (got < 0) return -1;
     if (!got && streq(mt, "chatglm")) { /* THUDM remote code: base = 10000 · rope_ratio */
@@ -640,11 +748,9 @@ static int parse_set_base(ctx *c, const cJSON *src, const char *w, const set_src
     r->rope_theta = v;
 
     /* Partial rotary: the dict's, NeoX rotary_pct, the top-level one; NeoX default 0.25. */
-    got = get_num(c, d, dn, "partial_rotary_factor", &v);
-    if (got < 0) return -1;
-    if (!got) got = get_num(c, src, w, "rotary_pct", &v);
-    if (got < 0) return -1;
-    if (!got) got = get_num(c, src, w, "partial_rotary_factor", &v);
+    val_src pr[] = {{d, dn, "partial_rotary_factor"}, {src, w, "rotary_pct"}, {src, w, "partial_rotary_factor"}};
+    got = s->keyed ? get_num(c, d, dn, "partial_rotary_factor", &v) : first_of(c, pr, 3, &v);
+    if (s->keyed && !got) got = first_of(c, pr + 1, 2, &v);
     if (got < 0) return -1;
     if (got) {
         if (!(v > 0 && v <= 1) && !(v == 0 && r->type == ROPE_SCALING_PROPORTIONAL))
@@ -1017,6 +1123,16 @@ static int build_sets(ctx *c, const cJSON *src, const char *w, const char *mt, c
     int keyed = keyed_by_layer_type(d, p);
     if (!keyed) keyed = keyed_by_known_names(c, d, p);
     if (keyed < 0) return -1;
+    /* An object entry in a dict that is not keyed by this model's layer types: a layer
+     * type this model does not have (or misspelt), named. */
+    for (const cJSON *it = d && !keyed ? d->child : NULL; it; it = it->next) {
+        int known = 0;
+        for (int t = 0; t < p->n_types; t++) known |= streq(it->string, p->names[t]);
+        if (cJSON_IsObject(it) && !known)
+            return fail(c, "%s%.64s is not a layer type of this model (its layer types: %s%s%s%s); refusing rather "
+                        "than ignoring it", dn, it->string ? it->string : "", p->names[0],
+                        p->n_types > 1 ? ", " : "", p->n_types > 1 ? p->names[1] : "", p->n_types > 2 ? ", ..." : "");
+    }
     int gemma3 = IS_MT(mt, "gemma3_text", "gemma3");
     int gemma4 = IS_MT(mt, "gemma4_text", "gemma4");
     int64_t ghd = 0, hd_of_type[ROPE_MAX_SETS] = {0};
@@ -1034,7 +1150,7 @@ static int build_sets(ctx *c, const cJSON *src, const char *w, const char *mt, c
         for (int64_t i = 0; i < p->n; i++)
             if (p->type_of[i] == t && p->rope_on[i]) used = 1;
         const family_row *fr = family_default(mt);
-        set_src s = {d, dn, 0, fr && fr->theta > 0 ? fr->theta : 10000.0, fr ? fr->prf : -1, 0,
+        set_src s = {d, dn, 0, fr && fr->theta > 0 ? fr->theta : 10000.0, fr ? fr->prf : -1, keyed, 0,
                      p->n_types > 1 ? tn : NULL};
         if (keyed) {
             const cJSON *e = NULL;
@@ -1072,6 +1188,20 @@ static int build_sets(ctx *c, const cJSON *src, const char *w, const char *mt, c
         set_of_type[t] = idx;
     }
     if (o->model.n_sets == 0) return fail(c, "%sno layer of this model uses RoPE", w);
+    /* A dict keyed by layer type takes the top-level rope_theta / partial_rotary_factor only
+     * where an entry lacks its own: one that no set ended up with was dropped. */
+    static const char *const tops[2] = {"rope_theta", "partial_rotary_factor"};
+    for (int k = 0; keyed && k < 2; k++) {
+        double top;
+        int got = get_num(c, src, w, tops[k], &top);
+        if (got < 0) return -1;
+        int used = !got;
+        for (int i = 0; !used && i < o->model.n_sets; i++)
+            used = (k ? o->model.set[i].partial_rotary_factor : o->model.set[i].rope_theta) == top;
+        if (!used)
+            return fail(c, "%s%s %.17g is not used by any layer type (each entry of %s gives its own); refusing "
+                        "rather than ignoring it", w, tops[k], top, dn);
+    }
     o->model.n_layers = p->n;
     for (int64_t i = 0; i < p->n; i++)
         o->model.layer_set[i] = (int16_t)(p->rope_on[i] ? set_of_type[p->type_of[i]] : ROPE_LAYER_NOPE);
@@ -1156,6 +1286,8 @@ static int parse_root(const cJSON *root, hf_config *o, ctx *c) {
     }
 
     if (check_top_level_keys(c, src, w, mt) < 0) return -1;
+    if (check_misspelt_keys(c, root, "") < 0) return -1;
+    if (src != root && check_misspelt_keys(c, src, w) < 0) return -1;
 
     /* The family's own defaults (family_defaults.inc), Gemma 4's below. */
     cJSON *dflt = NULL;

@@ -3,10 +3,12 @@
  * reads it (docs/hf-rope.md, "From config.json to parameters"):
  *
  *   - the scaling dict is `rope_scaling` (v4) or `rope_parameters` (v5);
- *     `rope_type` wins over its legacy alias `type`; absent/null = "default";
+ *     `rope_type` and its legacy alias `type` must agree (aliases do); absent/null
+ *     = "default", or the family's own default dict (family_defaults.inc);
  *     "su" -> longrope (Phi-3), "mrope" -> default with mrope_section (Qwen2-VL);
- *   - `rope_theta` inside the dict wins over the top-level one (HF setdefault),
- *     default 10000;
+ *   - `rope_theta` inside the dict wins over the top-level one (HF setdefault); a
+ *     different top-level one is refused (HF would drop it); default: the family's
+ *     (default_theta in transformers; family_defaults.inc), else 10000;
  *   - partial_rotary_factor: honoured, except by the "default" type of the models
  *     whose HF compute_default_rope_parameters ignores it (llama, mistral, qwen2,
  *     gemma, gemma2, gemma3_text, deepseek_v2, deepseek_v3);
@@ -16,10 +18,16 @@
  *     dict's, else the dict's, else max_position_embeddings (llama3/yarn/longrope);
  *   - head_dim: DeepSeek `qk_rope_head_dim` (only that part of a head is
  *     rotated), else an explicit `head_dim`, else hidden_size / num_attention_heads;
- *   - multimodal configs whose text model sits in `text_config` are read from there;
+ *   - multimodal configs whose text model sits in `text_config` (Qwen3-Omni:
+ *     `thinker_config.text_config`) are read from there;
+ *   - refused by name, never ignored: unknown keys of a RoPE dict, top-level keys
+ *     naming rope/rotary/theta or layout keys a family does not read, keys one or
+ *     two edits from a key the reader reads (misspellings), contradicting sources of
+ *     one value, vision-tower model types (tests/data/config_keys.json is the audit);
  *   - layers (rope_model): `layer_types` (or the family's own default pattern:
  *     Gemma 2 alternating, Gemma 3/4 `sliding_window_pattern` 6, Cohere2 and EXAONE 4
- *     4), one frequency set per layer type: `rope_parameters` keyed by layer type
+ *     4, Qwen3-Next / Qwen3.5 `full_attention_interval` 4 with linear-attention
+ *     layers that have no RoPE), one frequency set per layer type: `rope_parameters` keyed by layer type
  *     (a null entry = no RoPE), or Gemma 3's `rope_local_base_freq` (sliding, default
  *     1e4) next to `rope_theta`/`rope_scaling` (full, default 1e6), else one dict for
  *     all; Gemma 4 full layers use `global_head_dim` (default 512). NoPE layers:
