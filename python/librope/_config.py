@@ -433,6 +433,8 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
 
         def kind(name):
             k = _ALIASES.get(name, name)
+            if mt in _HUNYUAN_VL and k == "xdrope":   # HunYuanVL's xdrope is dynamic (below)
+                return "dynamic"
             return "longrope" if mt == "phi3" and k == "yarn" else k
         if not (isinstance(tn, str) and isinstance(legacy, str)) or kind(tn) != kind(legacy):
             _fail(f"{dn}type '{legacy}' contradicts {dn}rope_type '{tn}' (transformers would take rope_type and "

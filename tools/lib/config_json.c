@@ -663,7 +663,9 @@ static int parse_set_type(ctx *c, const set_src *s, const char *mt, rope_config 
     if (get_str(c, s->d, s->dn, "type", &legacy) < 0) return -1;
     if (tn && legacy && !streq(tn, legacy)) { /* aliases (mrope = default, su = longrope) agree */
         rope_scaling_type a, b;
-        int ka = rope_scaling_from_name(tn, &a) == ROPE_OK, kb = rope_scaling_from_name(legacy, &b) == ROPE_OK;
+        int hy = IS_MT(mt, "hunyuan_vl", "hunyuan_vl_text"); /* its "xdrope" is "dynamic" (below) */
+        int ka = rope_scaling_from_name(hy && streq(tn, "xdrope") ? "dynamic" : tn, &a) == ROPE_OK;
+        int kb = rope_scaling_from_name(hy && streq(legacy, "xdrope") ? "dynamic" : legacy, &b) == ROPE_OK;
         if (ka && kb && streq(mt, "phi3")) { /* Phi3Config renames yarn to longrope */
             if (a == ROPE_SCALING_YARN) a = ROPE_SCALING_LONGROPE;
             if (b == ROPE_SCALING_YARN) b = ROPE_SCALING_LONGROPE;
