@@ -343,47 +343,67 @@ static void half_bf16(const rope_row_args *a) {
 /* Chunk j = pairs 8j..8j+7 with half's C/S (half_prep). Forward: two loads of interleaved
  * pairs split into x0 = evens, x1 = odds (shuffle within 128-bit lanes, then 64-bit
  * permute), the half arithmetic, stores at 8j and 8j + R/2. Inverse: half loads, the
- * same arithmetic, y0/y1 re-interleaved (unpack, then 128-bit permute). No streaming
- * stores (the same bits either way). In place, the head's rotary part is read from a
- * copy (rope_ref_deint_src): outputs land where later inputs are. */
-INLINE void deint_heads(const rope_row_args *a, int dt, const __m256 *C, const __m256 *S) {
+ * same arithmetic, y0/y1 re-interleaved (unpack, then 128-bit permute). Every chunk of a
+ * head is loaded before any is stored, so in place is safe without a copy when the head
+ * has no pairs after its last full chunk; those pairs (the reference's) are otherwise read
+ * from a copy of the head (rope_ref_deint_src). No streaming stores (the same bits). */
+INLINE void deint_load(const unsigned char *x, int dt, int inv, int64_t hd, int64_t nfull, __m256 *x0,
+                       __m256 *x1) {
+    for (int64_t j = 0; j < nfull; j++) {
+        if (inv) {
+            x0[j] = ld(x, CH * j, dt);
+            x1[j] = ld(x, CH * j + hd, dt);
+        } else {
+            __m256 p = ld(x, 2 * CH * j, dt), q = ld(x, 2 * CH * j + CH, dt);
+            x0[j] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(p, q, 0x88)), 0xd8));
+            x1[j] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(p, q, 0xdd)), 0xd8));
+        }
+    }
+}
+
+INLINE void deint_store(unsigned char *y, int dt, int inv, int64_t hd, int64_t nfull, const __m256 *x0,
+                        const __m256 *x1, const __m256 *C, const __m256 *S) {
+    for (int64_t j = 0; j < nfull; j++) {
+        __m256 y0 = _mm256_sub_ps(_mm256_mul_ps(x0[j], C[j]), _mm256_mul_ps(x1[j], S[j]));
+        __m256 y1 = _mm256_add_ps(_mm256_mul_ps(x1[j], C[j]), _mm256_mul_ps(x0[j], S[j]));
+        if (inv) {
+            __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
+            st(y, 2 * CH * j, _mm256_permute2f128_ps(lo, hi, 0x20), dt, 0);
+            st(y, 2 * CH * j + CH, _mm256_permute2f128_ps(lo, hi, 0x31), dt, 0);
+        } else {
+            st(y, CH * j, y0, dt, 0);
+            st(y, CH * j + hd, y1, dt, 0);
+        }
+    }
+}
+
+INLINE void deint_heads(const rope_row_args *a, int dt, int64_t hd, int64_t nfull, const __m256 *C,
+                        const __m256 *S) {
     const size_t es = esize(dt);
-    const int64_t hd = a->rotary_dim / 2, nfull = hd / CH;
+    const int inv = a->inverse;
     float tmp[ROPE_MAX_HEAD_DIM];
+    __m256 x0[MAX_CH / 2], x1[MAX_CH / 2];
     for (int64_t h = 0; h < a->n_heads; h++) {
         const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * (int64_t)es;
         unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * (int64_t)es;
-        const unsigned char *src = rope_ref_deint_src(a, x, y, (unsigned char *)tmp, dt);
-        for (int64_t j = 0; j < nfull; j++) {
-            __m256 x0, x1;
-            if (a->inverse) {
-                x0 = ld(src, CH * j, dt);
-                x1 = ld(src, CH * j + hd, dt);
-            } else {
-                __m256 p = ld(src, 2 * CH * j, dt), q = ld(src, 2 * CH * j + CH, dt);
-                x0 = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(p, q, 0x88)), 0xd8));
-                x1 = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(p, q, 0xdd)), 0xd8));
-            }
-            __m256 y0 = _mm256_sub_ps(_mm256_mul_ps(x0, C[j]), _mm256_mul_ps(x1, S[j]));
-            __m256 y1 = _mm256_add_ps(_mm256_mul_ps(x1, C[j]), _mm256_mul_ps(x0, S[j]));
-            if (a->inverse) {
-                __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
-                st(y, 2 * CH * j, _mm256_permute2f128_ps(lo, hi, 0x20), dt, 0);
-                st(y, 2 * CH * j + CH, _mm256_permute2f128_ps(lo, hi, 0x31), dt, 0);
-            } else {
-                st(y, CH * j, y0, dt, 0);
-                st(y, CH * j + hd, y1, dt, 0);
-            }
-        }
+        const unsigned char *src = CH * nfull < hd ? rope_ref_deint_src(a, x, y, (unsigned char *)tmp, dt) : x;
+        deint_load(src, dt, inv, hd, nfull, x0, x1);
+        deint_store(y, dt, inv, hd, nfull, x0, x1, C, S);
         if (CH * nfull < hd) rope_ref_deinterleave(a, src, y, 1, CH * nfull, dt);
         copy_tail(a, x, y, dt);
     }
 }
 
 INLINE void deint_row(const rope_row_args *a, int dt) {
+    const int64_t hd = a->rotary_dim / 2, nfull = hd / CH;
     __m256 C[MAX_CH], S[MAX_CH];
-    half_prep(a, a->rotary_dim / 2 / CH, C, S);
-    deint_heads(a, dt, C, S);
+    half_prep(a, nfull, C, S);
+    if (hd == 32) /* DeepSeek-V3 / Mistral Large 4 MLA: 64 rotary dims */
+        deint_heads(a, dt, 32, 4, C, S);
+    else if (hd == 64)
+        deint_heads(a, dt, 64, 8, C, S);
+    else
+        deint_heads(a, dt, hd, nfull, C, S);
 }
 
 static void inter_f32(const rope_row_args *a) { inter_row(a, ROPE_KDTYPE_F32); }

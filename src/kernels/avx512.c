@@ -273,50 +273,70 @@ INLINE void half_row(const rope_row_args *a, int dt) {
 /* Chunk j = pairs 16j..16j+15 with half's C/S (half_prep). Forward: two loads of
  * interleaved pairs split into evens / odds by permutex2var, the half arithmetic, stores
  * at 16j and 16j + R/2; inverse: half loads, the same arithmetic, y0/y1 re-interleaved by
- * permutex2var. The pairs after the last full chunk go through the reference; no
- * streaming stores (the same bits either way). In place, the head's rotary part is read
- * from a copy (rope_ref_deint_src): outputs land where later inputs are. */
-INLINE void deint_heads(const rope_row_args *a, int dt, const __m512 *C, const __m512 *S) {
-    const size_t es = esize(dt);
-    const int64_t hd = a->rotary_dim / 2, nfull = hd / CH;
+ * permutex2var. Every chunk of a head is loaded before any is stored, so in place is safe
+ * without a copy when the head has no pairs after its last full chunk; those pairs (the
+ * reference's) are otherwise read from a copy of the head (rope_ref_deint_src), since a
+ * chunk's output lands where they are. No streaming stores (the same bits either way). */
+INLINE void deint_load(const unsigned char *x, int dt, int inv, int64_t hd, int64_t nfull, __m512 *x0,
+                       __m512 *x1) {
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int64_t j = 0; j < nfull; j++) {
+        if (inv) {
+            x0[j] = ld(x, CH * j, dt, 1, 0);
+            x1[j] = ld(x, CH * j + hd, dt, 1, 0);
+        } else {
+            __m512 p = ld(x, 2 * CH * j, dt, 1, 0), q = ld(x, 2 * CH * j + CH, dt, 1, 0);
+            x0[j] = _mm512_permutex2var_ps(p, ev, q);
+            x1[j] = _mm512_permutex2var_ps(p, od, q);
+        }
+    }
+}
+
+INLINE void deint_store(unsigned char *y, int dt, int inv, int64_t hd, int64_t nfull, const __m512 *x0,
+                        const __m512 *x1, const __m512 *C, const __m512 *S) {
     const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    for (int64_t j = 0; j < nfull; j++) {
+        __m512 y0 = _mm512_sub_ps(_mm512_mul_ps(x0[j], C[j]), _mm512_mul_ps(x1[j], S[j]));
+        __m512 y1 = _mm512_add_ps(_mm512_mul_ps(x1[j], C[j]), _mm512_mul_ps(x0[j], S[j]));
+        if (inv) {
+            st(y, 2 * CH * j, _mm512_permutex2var_ps(y0, lo, y1), dt, 1, 0);
+            st(y, 2 * CH * j + CH, _mm512_permutex2var_ps(y0, hi, y1), dt, 1, 0);
+        } else {
+            st(y, CH * j, y0, dt, 1, 0);
+            st(y, CH * j + hd, y1, dt, 1, 0);
+        }
+    }
+}
+
+INLINE void deint_heads(const rope_row_args *a, int dt, int64_t hd, int64_t nfull, const __m512 *C,
+                        const __m512 *S) {
+    const size_t es = esize(dt);
+    const int inv = a->inverse;
     float tmp[ROPE_MAX_HEAD_DIM];
+    __m512 x0[MAX_CH / 2], x1[MAX_CH / 2];
     for (int64_t h = 0; h < a->n_heads; h++) {
         const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * (int64_t)es;
         unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * (int64_t)es;
-        const unsigned char *src = rope_ref_deint_src(a, x, y, (unsigned char *)tmp, dt);
-        for (int64_t j = 0; j < nfull; j++) {
-            __m512 x0, x1;
-            if (a->inverse) {
-                x0 = ld(src, CH * j, dt, 1, 0);
-                x1 = ld(src, CH * j + hd, dt, 1, 0);
-            } else {
-                __m512 p = ld(src, 2 * CH * j, dt, 1, 0), q = ld(src, 2 * CH * j + CH, dt, 1, 0);
-                x0 = _mm512_permutex2var_ps(p, ev, q);
-                x1 = _mm512_permutex2var_ps(p, od, q);
-            }
-            __m512 y0 = _mm512_sub_ps(_mm512_mul_ps(x0, C[j]), _mm512_mul_ps(x1, S[j]));
-            __m512 y1 = _mm512_add_ps(_mm512_mul_ps(x1, C[j]), _mm512_mul_ps(x0, S[j]));
-            if (a->inverse) {
-                st(y, 2 * CH * j, _mm512_permutex2var_ps(y0, lo, y1), dt, 1, 0);
-                st(y, 2 * CH * j + CH, _mm512_permutex2var_ps(y0, hi, y1), dt, 1, 0);
-            } else {
-                st(y, CH * j, y0, dt, 1, 0);
-                st(y, CH * j + hd, y1, dt, 1, 0);
-            }
-        }
+        const unsigned char *src = CH * nfull < hd ? rope_ref_deint_src(a, x, y, (unsigned char *)tmp, dt) : x;
+        deint_load(src, dt, inv, hd, nfull, x0, x1);
+        deint_store(y, dt, inv, hd, nfull, x0, x1, C, S);
         if (CH * nfull < hd) rope_ref_deinterleave(a, src, y, 1, CH * nfull, dt);
         copy_tail(a, x, y, dt);
     }
 }
 
 INLINE void deint_row(const rope_row_args *a, int dt) {
+    const int64_t hd = a->rotary_dim / 2, nfull = hd / CH;
     __m512 C[MAX_CH], S[MAX_CH];
-    half_prep(a, a->rotary_dim / 2 / CH, C, S);
-    deint_heads(a, dt, C, S);
+    half_prep(a, nfull, C, S);
+    if (hd == 32) /* DeepSeek-V3 / Mistral Large 4 MLA: 64 rotary dims */
+        deint_heads(a, dt, 32, 2, C, S);
+    else if (hd == 64)
+        deint_heads(a, dt, 64, 4, C, S);
+    else
+        deint_heads(a, dt, hd, nfull, C, S);
 }
 
 /* --------------------------------------------------- bf16, 32 at a time

@@ -5,7 +5,8 @@
  * y0 = x0·c' − x1·s', y1 = x1·c' + x0·s', products rounded separately: no
  * FMA), so f32 results are bit-identical to the reference. Interleaved pairs
  * are split into even/odd lanes by ld2/st2, which makes both conventions the
- * same four-pair loop. f16 uses the hardware conversions (fcvtl/fcvtn, round
+ * same four-pair loop (the de-interleaving layout loads one pairing and stores the
+ * other). f16 uses the hardware conversions (fcvtl/fcvtn, round
  * to nearest even); bf16 -> f32 is a widening shift, f32 -> bf16 the integer
  * round-to-nearest-even of rope_f32_to_bf16. Pairs after the last full group
  * of four run through a scalar loop written exactly like the reference.
@@ -135,9 +136,45 @@ INLINE void row(const rope_row_args *a, int half_style, int dt) {
     }
 }
 
+/* De-interleave: loads of one pairing, stores of the other (forward: ld2 in, half out;
+ * inverse: half in, st2 out). In place the head's rotary part is read from a copy
+ * (rope_ref_deint_src): outputs land where later inputs are. */
+INLINE void deint_row(const rope_row_args *a, int dt) {
+    const int64_t hd = a->rotary_dim / 2, ng = hd / 4;
+    const size_t es = esize(dt);
+    const int ld_half = a->inverse, st_half = !a->inverse;
+    float32x4_t C[MAX_G], S[MAX_G];
+    float tmp[ROPE_MAX_HEAD_DIM];
+    const float32x4_t sc = vdupq_n_f32(a->scale);
+    for (int64_t g = 0; g < ng; g++) {
+        C[g] = vmulq_f32(vld1q_f32(a->cos + 4 * g), sc);
+        S[g] = vmulq_f32(vld1q_f32(a->sin + 4 * g), sc);
+        if (a->inverse) S[g] = vnegq_f32(S[g]);
+    }
+    for (int64_t h = 0; h < a->n_heads; h++) {
+        const unsigned char *x = (const unsigned char *)a->in + h * a->in_head_stride * (int64_t)es;
+        unsigned char *y = (unsigned char *)a->out + h * a->out_head_stride * (int64_t)es;
+        const unsigned char *src = rope_ref_deint_src(a, x, y, (unsigned char *)tmp, dt);
+        for (int64_t g = 0; g < ng; g++) {
+            float32x4_t x0, x1;
+            ld_pairs(src, 4 * g, hd, ld_half, dt, &x0, &x1);
+            float32x4_t y0 = vsubq_f32(vmulq_f32(x0, C[g]), vmulq_f32(x1, S[g]));
+            float32x4_t y1 = vaddq_f32(vmulq_f32(x1, C[g]), vmulq_f32(x0, S[g]));
+            st_pairs(y, 4 * g, hd, st_half, dt, y0, y1);
+        }
+        if (4 * ng < hd) rope_ref_deinterleave(a, src, y, 1, 4 * ng, dt);
+        if (y != x && a->head_dim > a->rotary_dim)
+            memcpy(y + a->rotary_dim * (int64_t)es, x + a->rotary_dim * (int64_t)es,
+                   (size_t)(a->head_dim - a->rotary_dim) * es);
+    }
+}
+
 static void inter_f32(const rope_row_args *a) { row(a, 0, ROPE_KDTYPE_F32); }
 static void inter_f16(const rope_row_args *a) { row(a, 0, ROPE_KDTYPE_F16); }
 static void inter_bf16(const rope_row_args *a) { row(a, 0, ROPE_KDTYPE_BF16); }
+static void deint_f32(const rope_row_args *a) { deint_row(a, ROPE_KDTYPE_F32); }
+static void deint_f16(const rope_row_args *a) { deint_row(a, ROPE_KDTYPE_F16); }
+static void deint_bf16(const rope_row_args *a) { deint_row(a, ROPE_KDTYPE_BF16); }
 static void half_f32(const rope_row_args *a) { row(a, 1, ROPE_KDTYPE_F32); }
 static void half_f16(const rope_row_args *a) { row(a, 1, ROPE_KDTYPE_F16); }
 static void half_bf16(const rope_row_args *a) { row(a, 1, ROPE_KDTYPE_BF16); }
@@ -231,10 +268,7 @@ const rope_kernels rope_kernels_neon = {
     {
         [ROPE_KSTYLE_INTERLEAVED] = {inter_f32, inter_f16, inter_bf16},
         [ROPE_KSTYLE_HALF] = {half_f32, half_f16, half_bf16},
-        /* DeepSeek-V3's de-interleaving layout: the scalar reference (no NEON body yet) */
-        [ROPE_KSTYLE_DEINTERLEAVE] = {rope_scalar_row_deinterleave_f32,
-                                      rope_scalar_row_deinterleave_f16,
-                                      rope_scalar_row_deinterleave_bf16},
+        [ROPE_KSTYLE_DEINTERLEAVE] = {deint_f32, deint_f16, deint_bf16},
     },
     sincos_neon,
 };
