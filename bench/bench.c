@@ -129,8 +129,9 @@ enum { N_SHAPES = sizeof SHAPES / sizeof SHAPES[0] };
 
 static const char *const DT_NAMES[] = {"f32", "f16", "bf16"};
 static const rope_dtype DTYPES[] = {ROPE_F32, ROPE_F16, ROPE_BF16};
-static const char *const STYLE_NAMES[] = {"interleaved", "half"};
-static const rope_style STYLES[] = {ROPE_STYLE_INTERLEAVED, ROPE_STYLE_HALF};
+/* deinterleave (DeepSeek-V3 rope_interleave) is opt-in: it has no peer row */
+static const char *const STYLE_NAMES[] = {"interleaved", "half", "deinterleave"};
+static const rope_style STYLES[] = {ROPE_STYLE_INTERLEAVED, ROPE_STYLE_HALF, ROPE_STYLE_DEINTERLEAVE};
 
 /* One shape in one dtype: buffers and views. */
 typedef struct setup {
@@ -488,6 +489,7 @@ static cJSON *run_peers(const char *python, const char *script, const char *lib,
         if (!cJSON_IsString(sh) || !cJSON_IsString(dt)) continue;
         for (int i = 0; i < n_res; i++) {
             result *r = &res[i];
+            if (r->style == 2) continue; /* no PyTorch counterpart timed by peers.py */
             if (strcmp(SHAPES[r->shape].name, sh->valuestring) ||
                 strcmp(DT_NAMES[r->dt], dt->valuestring) || r->threads != th)
                 continue;
@@ -529,7 +531,8 @@ static void usage(FILE *f) {
             "  --threads LIST     thread counts, default 1,2\n"
             "  --shapes LIST      decode,decode-b32,prefill-512,prefill-4096 (default all)\n"
             "  --dtypes LIST      f32,f16,bf16 (default all)\n"
-            "  --styles LIST      interleaved,half (default both)\n"
+            "  --styles LIST      interleaved,half,deinterleave (default interleaved,half;\n"
+            "                     deinterleave: DeepSeek-V3's layout, no peer)\n"
             "  --rounds N         rounds per measurement (default 11, quick 5)\n"
             "  --no-table         skip table building\n"
             "  --isa NAME         force a kernel set (scalar, avx2, avx512, neon)\n"
@@ -686,7 +689,7 @@ static void print_json(const result *res, int n_res, const table_result *tab, in
 typedef struct bench_opts {
     int quick, json, peers, table_on, rounds;
     int threads[8], n_threads;
-    int shape_on[N_SHAPES], dt_on[3], style_on[2];
+    int shape_on[N_SHAPES], dt_on[3], style_on[3];
     const char *isa, *python, *script, *lib_arg;
     double target_ns;
 } bench_opts;
@@ -716,6 +719,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
     for (int i = 0; i < N_SHAPES; i++) o->shape_on[i] = 1;
     for (int i = 0; i < 3; i++) o->dt_on[i] = 1;
     o->style_on[0] = o->style_on[1] = 1;
+    o->style_on[2] = 0;
     o->python = "/usr/bin/python3";
     const char *shape_names[N_SHAPES];
     for (int i = 0; i < N_SHAPES; i++) shape_names[i] = SHAPES[i].name;
@@ -736,7 +740,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         } else if (!strcmp(a, "--dtypes") && has_val) {
             if (!parse_names(argv[++i], DT_NAMES, 3, o->dt_on)) return 2;
         } else if (!strcmp(a, "--styles") && has_val) {
-            if (!parse_names(argv[++i], STYLE_NAMES, 2, o->style_on)) return 2;
+            if (!parse_names(argv[++i], STYLE_NAMES, 3, o->style_on)) return 2;
         } else if (!strcmp(a, "--rounds") && has_val) {
             int64_t v = 0; /* strict: atoi wrapped "4294967297" to 1 */
             o->rounds = cli_parse_i64(argv[++i], &v) || v < 1 || v > 64 ? 0 : (int)v;
@@ -772,7 +776,7 @@ static int bench_shape(const bench_opts *o, int si, int di, const rope_table *ta
     if (!o->json) fprintf(stderr, "  %s %s ...\n", sh->name, DT_NAMES[di]);
     int ok = 1;
     for (int ti = 0; ti < o->n_threads && ok; ti++)
-        for (int yi = 0; yi < 2 && ok; yi++) {
+        for (int yi = 0; yi < 3 && ok; yi++) {
             if (!o->style_on[yi]) continue;
             rope_ctx rc = {&s, {0}, ROPE_OK};
             rope_apply_params_init(&rc.p);
@@ -899,7 +903,7 @@ int cmd_bench(int argc, char **argv) {
             return 1;
         }
     warm_up(o.quick);
-    result *res = calloc((size_t)N_SHAPES * 3 * 2 * 8, sizeof *res);
+    result *res = calloc((size_t)N_SHAPES * 3 * 3 * 8, sizeof *res);
     int n_res = 0, failed = !res;
     for (int si = 0; si < N_SHAPES && !failed; si++)
         for (int di = 0; di < 3 && !failed && o.shape_on[si]; di++)
