@@ -5,7 +5,8 @@
  * y0 = x0·c' − x1·s', y1 = x1·c' + x0·s', every product rounded on its own, no
  * FMA), so f32 results are bit-identical to the reference; f16 uses the F16C
  * conversions (round to nearest even, as rope_f32_to_f16), bf16 the integer
- * round-to-nearest-even of rope_f32_to_bf16. Chunks are 8 floats; what is left
+ * round-to-nearest-even of rope_f32_to_bf16 (bf16 has its own 16-wide kernels,
+ * below, that skip the widening shuffles). Chunks are 8 floats; what is left
  * of the rotary part after the last full chunk runs through a scalar loop
  * written exactly like the reference.
  *

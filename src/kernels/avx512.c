@@ -4,12 +4,17 @@
  * Same arithmetic as scalar.c, lane by lane, so f32 results are bit-identical:
  * c' = cos·scale and s' = ±sin·scale rounded to float32 once, then
  *     y0 = x0·c' − x1·s',   y1 = x1·c' + x0·s'
- * with each product rounded separately (no FMA; memory, not arithmetic, bounds
- * this kernel). f16 goes through the hardware conversions (vcvtph2ps,
- * vcvtps2ph with round-to-nearest-even, which is what rope_f32_to_f16 does in
- * software). bf16 -> f32 is a shift; f32 -> bf16 is the same integer
- * round-to-nearest-even as rope_f32_to_bf16 (vcvtneps2bf16 would flush
- * subnormals to zero and differ from the reference).
+ * with each product rounded separately (no FMA). f16 goes through the hardware
+ * conversions (vcvtph2ps, vcvtps2ph with round-to-nearest-even, which is what
+ * rope_f32_to_f16 does in software). bf16 -> f32 is a shift (or a mask);
+ * f32 -> bf16 is vcvtne2ps2bf16/vcvtneps2bf16, which round like
+ * rope_f32_to_bf16 except that they flush subnormals: vectors holding one take
+ * the integer rounding instead (bf16 has its own 32-wide kernels, below).
+ *
+ * Where the time goes in cache (Zen 4, measured in isolation): the 16-bit
+ * conversions and the rotation's adds compete for the same FP pipes, so a f16
+ * rotation costs ~1.3x a convert-only pass; computing a − b as fma(a, 1, −b)
+ * (the same bits) moves the adds to the multiply pipes but measured slower.
  *
  * A call handles n_heads vectors that share one position: cos/sin are turned
  * into per-chunk multiplier vectors once, then every head streams through
