@@ -185,7 +185,11 @@ INLINE void inter_heads(const rope_row_args *a, int dt, int64_t nfull, int64_t r
     if (a->stream) _mm_sfence(); /* order the non-temporal stores before the caller's */
 }
 
-INLINE void inter_row(const rope_row_args *a, int dt) {
+/* The row functions work on a local copy of the arguments: stores through
+ * the output pointer could otherwise alias *a, and the compiler would reload
+ * every field once per head. */
+INLINE void inter_row(const rope_row_args *args, int dt) {
+    const rope_row_args A = *args, *a = &A;
     const int64_t R = a->rotary_dim, nfull = R / CH, rem = R % CH;
     __m512 C[MAX_CH], S[MAX_CH];
     inter_prep(a, nfull + (rem != 0), C, S);
@@ -261,11 +265,60 @@ INLINE void half_heads(const rope_row_args *a, int dt, int64_t hd, int64_t nfull
     if (a->stream) _mm_sfence();
 }
 
-INLINE void half_row(const rope_row_args *a, int dt) {
+/* Two heads per step for f16 at the common sizes (hd = 32 or 64, no streaming):
+ * all loads of both heads first, then their stores; the same arithmetic.
+ * Measured 2-3% faster for f16 in L2 (decode batch), 2% slower for f32. */
+INLINE void half_pair(const rope_row_args *a, int dt, int64_t hd, int64_t h, const __m512 *C,
+                      const __m512 *S) {
+    const size_t es = esize(dt);
+    const int64_t nfull = hd / CH;
+    const unsigned char *x[2];
+    unsigned char *y[2];
+    __m512 x0[2][4], x1[2][4];
+    for (int k = 0; k < 2; k++) {
+        x[k] = (const unsigned char *)a->in + (h + k) * a->in_head_stride * (int64_t)es;
+        y[k] = (unsigned char *)a->out + (h + k) * a->out_head_stride * (int64_t)es;
+        for (int64_t b = 0; b < nfull; b++) {
+            x0[k][b] = ld(x[k], CH * b, dt, 1, 0);
+            x1[k][b] = ld(x[k], CH * b + hd, dt, 1, 0);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        for (int64_t b = 0; b < nfull; b++)
+            st(y[k], CH * b,
+               _mm512_sub_ps(_mm512_mul_ps(x0[k][b], C[b]), _mm512_mul_ps(x1[k][b], S[b])), dt,
+               1, 0);
+        for (int64_t b = 0; b < nfull; b++)
+            st(y[k], CH * b + hd,
+               _mm512_add_ps(_mm512_mul_ps(x1[k][b], C[b]), _mm512_mul_ps(x0[k][b], S[b])), dt,
+               1, 0);
+        copy_tail(a, x[k], y[k], dt);
+    }
+}
+
+INLINE void half_heads2(const rope_row_args *a, int dt, int64_t hd, const __m512 *C,
+                        const __m512 *S) {
+    int64_t h = 0;
+    for (; h + 2 <= a->n_heads; h += 2) half_pair(a, dt, hd, h, C, S);
+    if (h < a->n_heads) {
+        rope_row_args one = *a;
+        one.in = (const unsigned char *)a->in + h * a->in_head_stride * (int64_t)esize(dt);
+        one.out = (unsigned char *)a->out + h * a->out_head_stride * (int64_t)esize(dt);
+        one.n_heads = 1;
+        half_heads(&one, dt, hd, hd / CH, 0, C, S);
+    }
+}
+
+INLINE void half_row(const rope_row_args *args, int dt) {
+    const rope_row_args A = *args, *a = &A;
     const int64_t hd = a->rotary_dim / 2, nfull = hd / CH, rem = hd % CH;
     __m512 C[MAX_CH], S[MAX_CH];
     half_prep(a, nfull + (rem != 0), C, S);
-    if (hd == 64)
+    if (hd == 64 && !a->stream && dt == ROPE_KDTYPE_F16)
+        half_heads2(a, dt, 64, C, S);
+    else if (hd == 32 && !a->stream && dt == ROPE_KDTYPE_F16)
+        half_heads2(a, dt, 32, C, S);
+    else if (hd == 64)
         half_heads(a, dt, 64, 4, 0, C, S);
     else if (hd == 32)
         half_heads(a, dt, 32, 2, 0, C, S);
@@ -431,7 +484,8 @@ INLINE void bf_inter_heads(const rope_row_args *a, int64_t nblk, const __m512 *C
     if (a->stream) _mm_sfence();
 }
 
-static void inter_bf16(const rope_row_args *a) {
+static void inter_bf16(const rope_row_args *args) {
+    const rope_row_args A = *args, *a = &A;
     const int64_t R = a->rotary_dim, nblk = R / 32, j0 = 2 * nblk;
     __m512 C[MAX_CH / 2 + 1], S[MAX_CH / 2 + 1], Ct[2], St[2];
     bf_inter_prep(a, nblk, C, S);
@@ -498,7 +552,8 @@ INLINE void bf_half_heads(const rope_row_args *a, int64_t hd, int64_t nblk, cons
     if (a->stream) _mm_sfence();
 }
 
-static void half_bf16(const rope_row_args *a) {
+static void half_bf16(const rope_row_args *args) {
+    const rope_row_args A = *args, *a = &A;
     const int64_t hd = a->rotary_dim / 2, nblk = hd / 32, j0 = 2 * nblk;
     __m512 Ce[MAX_CH / 2 + 1], Co[MAX_CH / 2 + 1], Se[MAX_CH / 2 + 1], So[MAX_CH / 2 + 1], Ct[2],
         St[2];
