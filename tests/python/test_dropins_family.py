@@ -1,4 +1,5 @@
-"""The per-family drop-ins (librope.gptj, librope.gemma4, librope.deepseek_v3) against each
+"""The per-family drop-ins (librope.gptj, librope.gemma4, librope.deepseek_v3, the last also on
+Mistral Large 4, whose attention calls the same function) against each
 family's own transformers apply function, through the golden vectors of tests/golden/layers/
 (written by tests/golden/gen_layers.py from transformers 5.24.0): called with the rows the
 family's rotary embedding produced, they must give HF's outputs bit for bit (the same float32
@@ -62,9 +63,10 @@ def test_gemma4_proportional_matches_transformers_bitwise():
     assert 0 < n_live < len(full["inv_freq"].split())       # the identity pairs were exercised
 
 
-def test_deepseek_v3_interleave_matches_transformers_bitwise():
-    _, sets = load("deepseek_v3")
-    rec = sets["full_attention"]
+@pytest.mark.parametrize("name", ["deepseek_v3", "mistral_large4"])  # both call apply_rotary_pos_emb_interleave
+def test_deepseek_v3_interleave_matches_transformers_bitwise(name):
+    _, sets = load(name)
+    rec = next(r for r in sets.values() if "rope_offset" in r)
     off = int(rec["rope_offset"])
     cos, sin = _rows(rec, "cos"), _rows(rec, "sin")
     hc, hs = np.concatenate([cos, cos], -1)[None], np.concatenate([sin, sin], -1)[None]
