@@ -21,7 +21,7 @@
  * \p{L} and \p{N} come from the range tables below (Unicode general
  * categories L* and N*); \s is the Unicode White_Space set.
  */
-#define _GNU_SOURCE /* memmem (linear: two-way), getrandom */
+#define _GNU_SOURCE /* getrandom */
 #include "tokenizer.h"
 
 #include <math.h>
@@ -404,10 +404,15 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...) {
  * lowest id, of those with that text), for each parse_special mode: mode 0
  * knows only USER_DEFINED tokens. out[m][v] is the nearest node on v's
  * failure chain (v included) ending a special of mode m, so the specials
- * ending at a text position are listed in time proportional to their number. */
+ * ending at a text position are listed in time proportional to their number.
+ * Those chains form a tree per mode (the parent of a special node v is
+ * out[m][fail[v]], shallower); jump[m][v] is a skew-binary jump pointer in it
+ * (lvl[m][v]: v's level), so the deepest special on a chain that is at most D
+ * bytes long is found in O(log chain) steps (ac_out_within), without walking
+ * every special that ends there. */
 typedef struct special_ac {
     int32_t n;              /* nodes; 0 is the root */
-    int32_t *parent, *fail, *first, *sib, *rank[2], *out[2];
+    int32_t *parent, *fail, *first, *sib, *rank[2], *out[2], *jump[2], *lvl[2];
     uint32_t *depth;
     uint8_t *byte;
     int32_t root_next[256];
@@ -417,7 +422,8 @@ typedef struct special_ac {
 static void ac_free(special_ac *a) {
     if (!a) return;
     free(a->parent), free(a->fail), free(a->first), free(a->sib), free(a->depth), free(a->byte);
-    for (int m = 0; m < 2; m++) free(a->rank[m]), free(a->out[m]);
+    for (int m = 0; m < 2; m++)
+        free(a->rank[m]), free(a->out[m]), free(a->jump[m]), free(a->lvl[m]);
     free(a->h.slot);
     free(a);
 }
@@ -450,6 +456,29 @@ static int32_t ac_add_child(special_ac *a, int32_t u, uint8_t c) {
     return v;
 }
 
+/* The jump pointer of special node v in the output tree of mode m (its parent
+ * p = out[m][fail[v]] is final: shallower, so linked before v). Myers' rule:
+ * jump over p's jump when the two jumps below are of equal length, else to p;
+ * -1 stands for the virtual root (level 0, its own jump). */
+static void ac_jump(special_ac *a, int m, int32_t v) {
+    int32_t p = a->out[m][a->fail[v]];
+    int32_t jp = p >= 0 ? a->jump[m][p] : -1, jjp = jp >= 0 ? a->jump[m][jp] : -1;
+    int32_t lp = p >= 0 ? a->lvl[m][p] : 0, ljp = jp >= 0 ? a->lvl[m][jp] : 0;
+    int32_t ljjp = jjp >= 0 ? a->lvl[m][jjp] : 0;
+    a->lvl[m][v] = lp + 1;
+    a->jump[m][v] = p >= 0 && lp - ljp == ljp - ljjp ? jjp : p;
+}
+
+/* The deepest special of mode m on the output chain from special node v (v
+ * included) whose text is at most D bytes long, or -1: O(log chain) steps. */
+static int32_t ac_out_within(const special_ac *a, int m, int32_t v, size_t D) {
+    while (v >= 0 && a->depth[v] > D) {
+        int32_t j = a->jump[m][v];
+        v = j >= 0 && a->depth[j] > D ? j : a->out[m][a->fail[v]];
+    }
+    return v;
+}
+
 /* Failure and output links in breadth-first order: O(nodes) amortised (the
  * classic argument: along each text's path the failure depth rises by at most
  * one per byte); a child's failure target is shallower, so it is final
@@ -471,7 +500,10 @@ static int ac_links(special_ac *a) {
                 f = w >= 0 ? w : 0;
             }
             a->fail[v] = f;
-            for (int m = 0; m < 2; m++) a->out[m][v] = a->rank[m][v] >= 0 ? v : a->out[m][f];
+            for (int m = 0; m < 2; m++) {
+                a->out[m][v] = a->rank[m][v] >= 0 ? v : a->out[m][f];
+                if (a->rank[m][v] >= 0) ac_jump(a, m, v);
+            }
             queue[qt++] = v;
         }
     }
@@ -491,14 +523,17 @@ static special_ac *ac_build(const tokenizer *t) {
     a->parent = malloc(sizeof(int32_t) * n), a->fail = malloc(sizeof(int32_t) * n);
     a->first = malloc(sizeof(int32_t) * n), a->sib = malloc(sizeof(int32_t) * n);
     a->depth = malloc(sizeof(uint32_t) * n), a->byte = malloc(n);
-    for (int m = 0; m < 2; m++)
+    for (int m = 0; m < 2; m++) {
         a->rank[m] = malloc(sizeof(int32_t) * n), a->out[m] = malloc(sizeof(int32_t) * n);
+        a->jump[m] = malloc(sizeof(int32_t) * n), a->lvl[m] = malloc(sizeof(int32_t) * n);
+    }
     uint32_t cap = 16;
     while (cap < (uint32_t)n * 2u) cap <<= 1;
     a->h.mask = cap - 1;
     a->h.slot = malloc(sizeof(int32_t) * cap);
     if (!a->parent || !a->fail || !a->first || !a->sib || !a->depth || !a->byte || !a->rank[0] ||
-        !a->rank[1] || !a->out[0] || !a->out[1] || !a->h.slot)
+        !a->rank[1] || !a->out[0] || !a->out[1] || !a->jump[0] || !a->jump[1] || !a->lvl[0] ||
+        !a->lvl[1] || !a->h.slot)
         goto fail;
     memset(a->h.slot, 0xFF, sizeof(int32_t) * cap);
     map_key(&a->h);
@@ -1291,164 +1326,255 @@ typedef struct frag {
     size_t off, len;
 } frag;
 
-/* The split by its definition, one pass per special (memmem: two-way,
- * linear per pass). Used only when the text holds more occurrences of
- * specials than the automaton's path keeps in memory (see split_specials):
- * same result, O(specials x text) time, memory O(fragments). */
-static int split_per_special(const tokenizer *t, const char *text, size_t len, int parse_special,
-                             frag **out, size_t *nout) {
-    size_t nfr = 0, cap = 16;
-    frag *fr = malloc(cap * sizeof *fr), *nf = NULL;
-    if (!fr) return -1;
-    if (len) fr[nfr++] = (frag){-1, 0, len};
-    for (int32_t k = 0; k < t->n_specials && nfr; k++) {
-        int32_t id = t->specials[k];
-        if (!parse_special && t->type[id] != TOKEN_TYPE_USER_DEFINED) continue;
-        const char *sp = t->text[id].s;
-        size_t sn = t->text[id].n, nn = 0, ncap = cap;
-        nf = malloc(ncap * sizeof *nf);
-        if (!nf) goto nomem;
-        for (size_t f = 0; f < nfr; f++) {
-            size_t off = fr[f].off, end = fr[f].off + fr[f].len;
-            for (int last = 0; !last;) {
-                const char *m = NULL;
-                if (fr[f].id < 0 && sn <= end - off) m = memmem(text + off, end - off, sp, sn);
-                if (nn + 2 > ncap) {
-                    frag *g = realloc(nf, (ncap *= 2) * sizeof *g);
-                    if (!g) goto nomem;
-                    nf = g;
-                }
-                if (fr[f].id >= 0) {
-                    nf[nn++] = fr[f];
-                    break;
-                }
-                size_t at = m ? (size_t)(m - text) : end;
-                if (at > off) nf[nn++] = (frag){-1, off, at - off};
-                if (m) nf[nn++] = (frag){id, at, sn};
-                last = !m;
-                off = at + sn;
-            }
-        }
-        free(fr);
-        fr = nf, nf = NULL, nfr = nn, cap = ncap;
+/* A candidate cut: the special of automaton node `node` (its rank `rank`)
+ * ending at text byte end - 1. Visited in order (rank, end). */
+typedef struct sp_cand {
+    size_t end;
+    int32_t node, rank;
+} sp_cand;
+
+static int cand_before(sp_cand x, sp_cand y) {
+    return x.rank != y.rank ? x.rank < y.rank : x.end < y.end;
+}
+
+static int cand_cmp(const void *pa, const void *pb) {
+    const sp_cand *x = pa, *y = pb;
+    return cand_before(*x, *y) ? -1 : cand_before(*y, *x);
+}
+
+/* Candidates listed in end order, sorted by (rank, end): a stable LSD radix
+ * sort on the rank (two 16-bit digits; linear), qsort when few. */
+static int cand_sort(sp_cand *v, size_t n) {
+    if (n < 65536) {
+        qsort(v, n, sizeof *v, cand_cmp);
+        return 0;
     }
-    *out = fr;
-    *nout = nfr;
+    sp_cand *tmp = malloc(n * sizeof *tmp), *src = v, *dst = tmp;
+    size_t *cnt = malloc(65537 * sizeof *cnt);
+    if (!tmp || !cnt) {
+        free(tmp);
+        free(cnt);
+        return -1;
+    }
+    for (int shift = 0; shift < 32; shift += 16) { /* two passes: the result is back in v */
+        memset(cnt, 0, 65537 * sizeof *cnt);
+        for (size_t i = 0; i < n; i++) cnt[((uint32_t)src[i].rank >> shift & 0xFFFF) + 1]++;
+        for (size_t d = 0; d < 65536; d++) cnt[d + 1] += cnt[d];
+        for (size_t i = 0; i < n; i++) dst[cnt[(uint32_t)src[i].rank >> shift & 0xFFFF]++] = src[i];
+        sp_cand *x = src;
+        src = dst, dst = x;
+    }
+    free(tmp);
+    free(cnt);
+    return 0;
+}
+
+/* A radix heap of candidates (keys never inserted below the last one taken,
+ * which holds here: a candidate moved on goes to a later rank). Bucket i > 0
+ * holds the keys whose highest bit differing from `last` is bit i - 1 of
+ * (rank, end) read as one number (end bits 1..64, rank bits 65..95), so every
+ * key in a lower bucket is smaller; taking the minimum of bucket i moves its
+ * other keys to lower buckets. Each key moves at most 95 times, in sequential
+ * arrays (a binary heap of millions of candidates spent its time in cache
+ * misses). min[i] caches each bucket's smallest key, so the minimum is seen
+ * without taking it. */
+enum { SP_BUCKETS = 96 };
+typedef struct sp_rheap {
+    sp_cand *b[SP_BUCKETS], min[SP_BUCKETS], last;
+    size_t n[SP_BUCKETS], cap[SP_BUCKETS], count;
+    uint64_t mask[2];
+} sp_rheap;
+
+static int bit_length(uint64_t x) {
+#if defined(__GNUC__)
+    return x ? 64 - __builtin_clzll(x) : 0;
+#else
+    int n = 0;
+    for (; x; x >>= 1) n++;
+    return n;
+#endif
+}
+
+static int rh_index(sp_cand x, sp_cand last) {
+    if (x.rank != last.rank) return 64 + bit_length((uint32_t)(x.rank ^ last.rank));
+    return bit_length((uint64_t)(x.end ^ last.end));
+}
+
+static int rh_add(sp_rheap *h, sp_cand x, int i) {
+    if (h->n[i] == h->cap[i]) {
+        size_t cap = h->cap[i] ? 2 * h->cap[i] : 16;
+        sp_cand *g = realloc(h->b[i], cap * sizeof *g);
+        if (!g) return -1;
+        h->b[i] = g, h->cap[i] = cap;
+    }
+    if (!h->n[i] || cand_before(x, h->min[i])) h->min[i] = x;
+    h->b[i][h->n[i]++] = x;
+    h->mask[i >> 6] |= (uint64_t)1 << (i & 63);
+    return 0;
+}
+
+static int rh_lowest(const sp_rheap *h) {
+    if (h->mask[0]) return bit_length(h->mask[0] & -h->mask[0]) - 1;
+    return 64 + bit_length(h->mask[1] & -h->mask[1]) - 1;
+}
+
+/* Remove the minimum (h->count > 0). */
+static int rh_pop(sp_rheap *h) {
+    int i = rh_lowest(h);
+    sp_cand *v = h->b[i];
+    size_t n = h->n[i];
+    h->count--;
+    h->n[i] = 0;
+    h->mask[i >> 6] &= ~((uint64_t)1 << (i & 63));
+    if (i == 0) return 0; /* keys are unique: bucket 0 held only the one equal to last */
+    h->last = h->min[i];
+    for (size_t k = 0; k < n; k++)
+        if ((v[k].rank != h->last.rank || v[k].end != h->last.end) &&
+            rh_add(h, v[k], rh_index(v[k], h->last)))
+            return -1;
+    if (h->cap[i] > 4096) { /* the large buckets hold their keys once; give the room back */
+        free(h->b[i]);
+        h->b[i] = NULL, h->cap[i] = 0;
+    }
+    return 0;
+}
+
+static void rh_free(sp_rheap *h) {
+    for (int i = 0; i < SP_BUCKETS; i++) free(h->b[i]);
+}
+
+typedef struct sp_kept {
+    size_t start;
+    int32_t id;
+} sp_kept;
+
+static int kept_start_cmp(const void *pa, const void *pb) {
+    const sp_kept *a = pa, *b = pb;
+    return (a->start > b->start) - (a->start < b->start);
+}
+
+/* The greedy of split_specials over the candidates c0 (sorted) and those
+ * moved on (h): kept cuts into *kept (unordered), cov[x] = (end of the cut
+ * covering byte x) - x, 0 if none. */
+static int sp_greedy(const tokenizer *t, int m, const sp_cand *c0, size_t n0, sp_rheap *h,
+                     uint32_t *cov, sp_kept **kept, size_t *nkept) {
+    const special_ac *a = t->ac;
+    size_t i0 = 0, nk = 0, cap = 0;
+    sp_kept *k = NULL;
+    while (i0 < n0 || h->count) {
+        sp_cand c;
+        if (h->count && (i0 == n0 || cand_before(h->min[rh_lowest(h)], c0[i0]))) {
+            c = h->min[rh_lowest(h)];
+            if (rh_pop(h)) goto nomem;
+        } else {
+            c = c0[i0++];
+        }
+        size_t e = c.end, s = e - a->depth[c.node];
+        if (cov[e - 1]) continue; /* every special ending here overlaps that cut */
+        if (cov[s]) {             /* only those starting after the cut over s can fit */
+            int32_t u = ac_out_within(a, m, c.node, e - (s + cov[s]));
+            if (u >= 0) {
+                sp_cand x = {e, u, a->rank[m][u]};
+                if (rh_add(h, x, rh_index(x, h->last))) goto nomem;
+                h->count++;
+            }
+            continue;
+        }
+        if (nk == cap) {
+            cap = cap ? 2 * cap : 64;
+            sp_kept *g = realloc(k, cap * sizeof *g);
+            if (!g) goto nomem;
+            k = g;
+        }
+        k[nk++] = (sp_kept){s, t->specials[c.rank]};
+        for (size_t x = s; x < e; x++) cov[x] = (uint32_t)(e - x);
+    }
+    *kept = k;
+    *nkept = nk;
     return 0;
 nomem:
-    free(fr);
-    free(nf);
+    free(k);
     return -1;
-}
-
-typedef struct sp_occ {
-    size_t start;
-    int32_t rank;
-} sp_occ;
-
-static int occ_rank_cmp(const void *pa, const void *pb) {
-    const sp_occ *a = pa, *b = pb;
-    if (a->rank != b->rank) return a->rank < b->rank ? -1 : 1;
-    return (a->start > b->start) - (a->start < b->start);
-}
-
-static int occ_start_cmp(const void *pa, const void *pb) {
-    const sp_occ *a = pa, *b = pb;
-    return (a->start > b->start) - (a->start < b->start);
-}
-
-/* Every occurrence in the text of a special of mode m (one scan of the
- * automaton), in order of end position. Returns 1 (nothing kept) past
- * max_occ occurrences, -1 when out of memory. */
-static int find_specials(const special_ac *a, const char *text, size_t len, int m, size_t max_occ,
-                         sp_occ **occ, size_t *nocc) {
-    size_t n = 0, cap = 0;
-    sp_occ *o = NULL;
-    int32_t u = 0;
-    for (size_t i = 0; i < len; i++) {
-        uint8_t c = (uint8_t)text[i];
-        int32_t v;
-        while ((v = ac_child(a, u, c)) < 0 && u != 0) u = a->fail[u];
-        u = v >= 0 ? v : 0;
-        for (int32_t d = a->out[m][u]; d >= 0; d = a->out[m][a->fail[d]]) {
-            if (n == max_occ) {
-                free(o);
-                return 1;
-            }
-            if (n == cap) {
-                cap = cap ? cap * 2 : 64;
-                sp_occ *g = realloc(o, cap * sizeof *g);
-                if (!g) {
-                    free(o);
-                    return -1;
-                }
-                o = g;
-            }
-            o[n++] = (sp_occ){i + 1 - a->depth[d], a->rank[m][d]};
-        }
-    }
-    *occ = o;
-    *nocc = n;
-    return 0;
 }
 
 /* The text cut at special tokens, as llama.cpp defines it: for each special
  * in priority order (longest first, lowest id on ties), every raw fragment is
  * cut at the leftmost non-overlapping occurrences of it. That is the same as
- * taking all occurrences in order (rank, start) and keeping each one that
+ * visiting all occurrences in order (rank, start) and keeping each one that
  * overlaps none kept before (an occurrence is inside a raw fragment exactly
  * when it overlaps no earlier cut; one of the same special that overlaps an
- * earlier kept one started before the search resumed). A kept interval is
- * at least as long as the current [a, b), so if it overlaps it, it covers a
- * or b - 1 (one inside (a, b - 1) would be shorter): two lookups in a map of
- * covered bytes. Time: one automaton scan, a sort of the occurrences and
- * the output; no pass per special. The occurrences are at most the text
- * length times the number of distinct special lengths (nested specials such
- * as "a", "aa", "aaa" all end at each 'a'); past 4 per text byte (16 bytes
- * each) the per-special passes take over, so memory stays linear. */
+ * earlier kept one started before the search resumed).
+ *
+ * Without listing every occurrence (nested specials such as "a", "aa", "aaa"
+ * all end at each 'a': text x distinct lengths of them): each text position
+ * holds ONE candidate, the longest special ending there not yet ruled out, in
+ * a heap by (rank, position). A kept cut is at least as long as the candidate
+ * visited (longer ranks come first), so an overlap shows at the candidate's
+ * last or first byte (one inside would be shorter). Its last byte covered:
+ * every special ending there overlaps too, the position is done. Its first
+ * byte covered by a cut ending at `after`: no kept cut lies between `after`
+ * and the end (it would be shorter than the candidate), so the next candidate
+ * is the longest special ending there within end - after bytes, found by the
+ * jump pointers. Each such step moves a position past a different cut of
+ * length L that ends fewer than L bytes before it, so there are at most
+ * text-length of them: O(text log text) time, memory linear in the text. */
 static int split_specials(const tokenizer *t, const char *text, size_t len, int parse_special,
                           frag **out, size_t *nout) {
-    int m = parse_special ? 1 : 0;
-    sp_occ *o = NULL;
-    size_t no = 0, nk = 0, nf = 0, pos = 0;
-    unsigned char *cov = NULL;
+    int m = parse_special ? 1 : 0, rc = -1;
+    sp_cand *c0 = NULL;
+    sp_rheap *h = NULL;
+    uint32_t *cov = NULL;
+    sp_kept *kept = NULL;
+    size_t n0 = 0, nk = 0, nf = 0, pos = 0;
     frag *fr = NULL;
     if (len && t->ac && t->ac_has[m]) {
-        int rc = find_specials(t->ac, text, len, m, 4 * len + 4096, &o, &no);
-        if (rc > 0) return split_per_special(t, text, len, parse_special, out, nout);
-        if (rc < 0) return -1;
-    }
-    if (no) {
-        qsort(o, no, sizeof *o, occ_rank_cmp);
-        cov = calloc(len, 1);
-        if (!cov) goto nomem;
-        for (size_t i = 0; i < no; i++) {
-            size_t a = o[i].start, b = a + t->text[t->specials[o[i].rank]].n;
-            if (cov[a] || cov[b - 1]) continue;
-            memset(cov + a, 1, b - a);
-            o[nk++] = o[i];
+        const special_ac *a = t->ac;
+        for (int pass = 0; pass < 2; pass++) { /* count, then fill */
+            int32_t u = 0;
+            for (size_t i = 0; i < len; i++) {
+                uint8_t c = (uint8_t)text[i];
+                int32_t v;
+                while ((v = ac_child(a, u, c)) < 0 && u != 0) u = a->fail[u];
+                u = v >= 0 ? v : 0;
+                int32_t d = a->out[m][u];
+                if (d < 0) continue;
+                if (pass) c0[n0] = (sp_cand){i + 1, d, a->rank[m][d]};
+                n0++;
+            }
+            if (pass || !n0) break;
+            c0 = malloc(n0 * sizeof *c0);
+            if (!c0) return -1;
+            n0 = 0;
         }
-        qsort(o, nk, sizeof *o, occ_start_cmp);
+        if (n0) {
+            cov = calloc(len, sizeof *cov);
+            h = calloc(1, sizeof *h);
+            if (!cov || !h || cand_sort(c0, n0) || sp_greedy(t, m, c0, n0, h, cov, &kept, &nk))
+                goto nomem;
+            qsort(kept, nk, sizeof *kept, kept_start_cmp);
+        }
     }
     fr = malloc((2 * nk + 1) * sizeof *fr);
     if (!fr) goto nomem;
     for (size_t i = 0; i < nk; i++) {
-        int32_t id = t->specials[o[i].rank];
-        if (o[i].start > pos) fr[nf++] = (frag){-1, pos, o[i].start - pos};
-        fr[nf++] = (frag){id, o[i].start, t->text[id].n};
-        pos = o[i].start + t->text[id].n;
+        int32_t id = kept[i].id;
+        if (kept[i].start > pos) fr[nf++] = (frag){-1, pos, kept[i].start - pos};
+        fr[nf++] = (frag){id, kept[i].start, t->text[id].n};
+        pos = kept[i].start + t->text[id].n;
     }
     if (len > pos) fr[nf++] = (frag){-1, pos, len - pos};
-    free(o);
-    free(cov);
     *out = fr;
     *nout = nf;
-    return 0;
+    fr = NULL;
+    rc = 0;
 nomem:
-    free(o);
+    if (h) rh_free(h);
+    free(h);
+    free(c0);
     free(cov);
+    free(kept);
     free(fr);
-    return -1;
+    return rc;
 }
 
 int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int parse_special,

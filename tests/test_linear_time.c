@@ -10,7 +10,8 @@
  *
  * Inputs:
  *   tokenizer  one word of 16 Mi 'a' (BPE merges; the scan-per-merge loop was
- *              quadratic), and text made of near-misses of a special token
+ *              quadratic), text made of near-misses of a special token, of
+ *              bytes/64 specials, and runs of 'a' under nested specials
  *   GGUF       a file of nothing but distinct metadata keys, and one of
  *              nothing but tensors (duplicate checks were quadratic)
  *   config     config.json with a huge array, and with many keys
@@ -63,6 +64,7 @@ typedef struct buf {
     unsigned char *p;
     size_t n, cap;
     struct tokenizer *tok; /* the tokenizer built for this input, if any */
+    uint32_t nested;       /* R_TOK_NESTED: the longest nested special's length */
 } buf;
 
 static void put(buf *b, const void *src, size_t n) {
@@ -220,11 +222,13 @@ static buf make_positions(size_t bytes) {
     return b;
 }
 
-/* A tokenizer with n control tokens "<|%06x|>" (after "a", id 0): the
+/* A tokenizer with n control tokens "<|%06x|>" (after "a", id 0), then
+ * `nested` more: "aa", "aaa", ... (2 to nested + 1 a's, ids n + 1 ...): the
  * special-token split once made one pass over the text per special. */
-static tokenizer *make_many_specials(uint32_t n) {
+static tokenizer *make_many_specials(uint32_t n, uint32_t nested) {
     buf b = {0};
     char tok[16];
+    uint32_t total = n + nested;
     put(&b, "GGUF", 4);
     put_u32(&b, 3);
     put_u64(&b, 0);
@@ -238,18 +242,26 @@ static tokenizer *make_many_specials(uint32_t n) {
     put_gstr(&b, "tokenizer.ggml.tokens");
     put_u32(&b, GGUF_TYPE_ARRAY);
     put_u32(&b, GGUF_TYPE_STRING);
-    put_u64(&b, 1 + (uint64_t)n);
+    put_u64(&b, 1 + (uint64_t)total);
     put_gstr(&b, "a");
     for (uint32_t i = 0; i < n; i++) {
         snprintf(tok, sizeof tok, "<|%06x|>", (unsigned)i);
         put_gstr(&b, tok);
     }
+    char *run = malloc((size_t)nested + 2);
+    if (!run) exit(1);
+    for (uint32_t i = 0; i < nested; i++) {
+        memset(run, 'a', (size_t)i + 2);
+        put_u64(&b, (uint64_t)i + 2);
+        put(&b, run, (size_t)i + 2);
+    }
+    free(run);
     put_gstr(&b, "tokenizer.ggml.token_type");
     put_u32(&b, GGUF_TYPE_ARRAY);
     put_u32(&b, GGUF_TYPE_INT32);
-    put_u64(&b, 1 + (uint64_t)n);
-    put_u32(&b, 1);                                  /* normal */
-    for (uint32_t i = 0; i < n; i++) put_u32(&b, 3); /* control */
+    put_u64(&b, 1 + (uint64_t)total);
+    put_u32(&b, 1);                                      /* normal */
+    for (uint32_t i = 0; i < total; i++) put_u32(&b, 3); /* control */
     put_gstr(&b, "tokenizer.ggml.merges");
     put_u32(&b, GGUF_TYPE_ARRAY);
     put_u32(&b, GGUF_TYPE_STRING);
@@ -269,11 +281,12 @@ static tokenizer *make_many_specials(uint32_t n) {
 
 /* ------------------------------------------------------------ the readers */
 
-enum { R_TOK_RUN, R_TOK_SPECIAL, R_TOK_MANY, R_GGUF_KV, R_GGUF_TENSORS, R_CONFIG_ARRAY, R_CONFIG_KEYS, R_NPY,
+enum { R_TOK_RUN, R_TOK_SPECIAL, R_TOK_MANY, R_TOK_NESTED, R_GGUF_KV, R_GGUF_TENSORS, R_CONFIG_ARRAY, R_CONFIG_KEYS, R_NPY,
        R_POSITIONS, R_COUNT };
 static const char *const names[R_COUNT] = {
     "tokenizer: one word of 'a'", "tokenizer: special-token near misses",
-    "tokenizer: bytes/64 specials, near misses", "GGUF: metadata keys",
+    "tokenizer: bytes/64 specials, near misses", "tokenizer: nested specials, runs of a",
+    "GGUF: metadata keys",
     "GGUF: tensors", "config.json: one big array", "config.json: many keys", ".npy: float32 data",
     "positions: comma list"};
 
@@ -296,11 +309,31 @@ static buf make_input(int r, size_t bytes) {
          * every 16th one whole (the run checks they are all found) */
         uint32_t ns = (uint32_t)(bytes / 64);
         char s[16];
-        b.tok = make_many_specials(ns);
+        b.tok = make_many_specials(ns, 0);
         for (uint32_t i = 0; b.n + 10 <= bytes; i++) {
             snprintf(s, sizeof s, "<|%06x|%s", (unsigned)(i % ns), i % 16 == 15 ? ">" : "");
             put_s(&b, s);
         }
+        return b;
+    }
+    case R_TOK_NESTED: {
+        /* bytes/64 specials "<|%06x|>" and 31 nested ones "aa" ... a x 32 (about
+         * 20 of them end at an average 'a'); runs of 49 a's (split: 32 a's,
+         * then 17), between uppercase near misses of the others. Past 4
+         * occurrences per byte the split once fell back to a pass per special:
+         * time text x specials, quadratic here (1.5 s at 1 MiB). */
+        uint32_t ns = (uint32_t)(bytes / 64), m = 32;
+        b.tok = make_many_specials(ns, m - 1);
+        char s[16], *run = malloc(3 * (size_t)m / 2 + 1);
+        if (!run) exit(1);
+        memset(run, 'a', 3 * (size_t)m / 2 + 1);
+        for (uint32_t i = 0; b.n + 3 * (size_t)m / 2 + 1 + 8 <= bytes; i++) {
+            snprintf(s, sizeof s, "<|%06X|", (unsigned)(i % ns));
+            put_s(&b, s);
+            put(&b, run, 3 * (size_t)m / 2 + 1);
+        }
+        free(run);
+        b.nested = m;
         return b;
     }
     case R_GGUF_KV: return make_gguf(bytes, 0);
@@ -343,6 +376,22 @@ static int run_reader(int r, const buf *b) {
         if (st != GGUF_OK || found != whole)
             fprintf(stderr, "  %zu specials found, %zu in the text\n", found, whole);
         return st == GGUF_OK && found == whole && whole > 0 ? 0 : -1;
+    }
+    case R_TOK_NESTED: {
+        /* each run: the m-a token, then the (m/2 + 1)-a token, nothing else
+         * special (raw bytes other than 'a' have no id > 0 here) */
+        int32_t *ids = NULL;
+        size_t n = 0, runs = 0, good = 0;
+        uint32_t m = b->nested;
+        int st = tokenizer_encode(b->tok, (const char *)b->p, b->n, 1, &ids, &n, err, sizeof err);
+        for (size_t i = 0; i < b->n; i++) runs += b->p[i] == '<';
+        for (size_t i = 0; i + 1 < n; i++)
+            good += ids[i] > 0 && ids[i + 1] > 0 && tokenizer_token_text(b->tok, ids[i]) &&
+                    strlen(tokenizer_token_text(b->tok, ids[i])) == m &&
+                    strlen(tokenizer_token_text(b->tok, ids[i + 1])) == m / 2 + 1;
+        free(ids);
+        if (st != GGUF_OK || good != runs) fprintf(stderr, "  %zu runs split right of %zu\n", good, runs);
+        return st == GGUF_OK && good == runs && runs > 0 ? 0 : -1;
     }
     case R_GGUF_KV:
     case R_GGUF_TENSORS: {
