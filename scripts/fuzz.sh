@@ -3,7 +3,9 @@
 # config.json (fuzz_config, which also drives the core's frequency/table code
 # with every config it accepts), .npy (fuzz_npy), GGUF (fuzz_gguf), the
 # tokenizer (fuzz_tokenizer), the runner's options and the CLI helpers
-# (fuzz_options), and the C API's size/stride/position checks (fuzz_api).
+# (fuzz_options), the C API's size/stride/position checks (fuzz_api) and the
+# entry points added after it (fuzz_api_ext: model, divisors, M-RoPE planes,
+# pool, axial tables, KV cache edits).
 #
 # Builds with clang through CMake (-DROPE_FUZZ=ON: libraries with coverage and
 # ASan+UBSan, harnesses with -fsanitize=fuzzer) in build-fuzz/ and runs each
@@ -26,7 +28,7 @@ cd "$(dirname "$0")/.."
 
 SECONDS_EACH=${FUZZ_SECONDS:-30}
 SEED=${FUZZ_SEED:-1}
-TARGETS=${FUZZ_TARGETS:-"fuzz_config fuzz_npy fuzz_gguf fuzz_tokenizer fuzz_options fuzz_api"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_config fuzz_npy fuzz_gguf fuzz_tokenizer fuzz_options fuzz_api fuzz_api_ext"}
 OUT=build-fuzz
 CC=${FUZZ_CC:-clang}
 JOBS=${JOBS:-$(nproc)}
@@ -61,6 +63,7 @@ for t in $TARGETS; do
     fuzz_tokenizer) dict=; maxlen=8192 ;;
     fuzz_options)   dict=fuzz/options.dict; maxlen=1024 ;;
     fuzz_api)       dict=; maxlen=1024 ;;
+    fuzz_api_ext)   dict=; maxlen=1024 ;;
     *) echo "fuzz.sh: unknown target $t" >&2; exit 2 ;;
   esac
   [ -x "$OUT/fuzz/$t" ] || { echo "fuzz.sh: $OUT/fuzz/$t was not built (module off?)" >&2; exit 2; }

@@ -16,7 +16,10 @@
  *     and attention (cached keys) paths, in both precisions;
  *   - the entry points added later: per-layer model (corrupted counts and
  *     indices, names at a page end, a query scale that overflows to Inf),
- *     rope_pool_run counts, axial tables, cache shift/remove/read/truncate
+ *     rope_pool_run counts, axial tables, M-RoPE with four planes (n·4
+ *     positions at a page end), freq_divisor arrays at a page end (counts
+ *     other than R/2 refused unread; also through a model), cache
+ *     shift/remove/read/truncate in all three modes and both f32 and q8
  *     (int64 extremes; the cache compared entry by entry after each refusal),
  *     angles that overflow only where UNROTATED / ROPE_Q8 caches rotate keys
  *     on read or the fused QK-norm append rotates q, and the small helpers.
@@ -254,6 +257,154 @@ static void test_angle_overflow(void) {
     pos.offset = 0; /* angle 0: fine */
     CHECK_OK(rope_apply(&p, &pos, &tx, &tx));
     free(ox.raw);
+}
+
+/* ------------------------------------------------------------ M-RoPE planes */
+
+/* Four position planes (Qwen3-Omni / Hunyuan XD-RoPE), contiguous and
+ * interleaved: the n·4 positions end at a page end, counts whose n·4 cannot
+ * exist are refused before the first read, bad plane counts and sections are
+ * refused, and text tokens (every plane equal) still equal the plain table. */
+static void test_mrope_planes(void) {
+    rope_freqs f;
+    freqs_for(&f, 16); /* 8 frequencies */
+    rope_freqs fm = f;
+    fm.n_mrope_section = 4;
+    for (int p = 0; p < 4; p++) fm.mrope_section[p] = 2;
+    enum { N = 3 };
+    int64_t *thw = tail_array(4 * N, sizeof *thw);
+    for (int i = 0; i < 4 * N; i++) thw[i] = i % N; /* token r at r in every plane */
+    rope_table *t = (rope_table *)(uintptr_t)0x1;
+    rope_table *const sentinel = t;
+    const rope_precision A = ROPE_PRECISION_ACCURATE;
+    for (int il = 0; il < 2; il++) {
+        fm.mrope_interleaved = il;
+        rope_table *ok = NULL, *plain = NULL;
+        CHECK_OK(rope_table_create_mrope(&fm, thw, N, A, &ok)); /* reads exactly 4·N */
+        CHECK_OK(rope_table_create(&f, N, A, &plain));
+        CHECK(ok && plain && memcmp(rope_table_cos(ok), rope_table_cos(plain), N * 8 * 4) == 0 &&
+              memcmp(rope_table_sin(ok), rope_table_sin(plain), N * 8 * 4) == 0);
+        rope_table_free(ok);
+        rope_table_free(plain);
+        /* n·4 wraps int64, or spans more than 2^56 bytes */
+        const int64_t huge[] = {INT64_MAX / 4 + 1, INT64_MAX, (int64_t)1 << 53, (int64_t)1 << 60};
+        for (int i = 0; i < 4; i++)
+            CHECK_STATUS(rope_table_create_mrope(&fm, thw, huge[i], A, &t), ROPE_E_OVERFLOW);
+        /* a negative position in the last plane; an angle there that overflows */
+        thw[4 * N - 1] = -5;
+        CHECK_STATUS(rope_table_create_mrope(&fm, thw, N, A, &t), ROPE_E_POSITION);
+        thw[4 * N - 1] = (int64_t)1 << 53;
+        rope_freqs fb = fm;
+        fb.inv_freq[7] = 1e300;
+        CHECK_STATUS(rope_table_create_mrope(&fb, thw, N, A, &t), ROPE_E_PARAM);
+        fb = fm;
+        fb.inv_freq_f32[7] = 1e30f;
+        CHECK_STATUS(rope_table_create_mrope(&fb, thw, N, ROPE_PRECISION_COMPAT_F32, &t),
+                     ROPE_E_PARAM);
+        thw[4 * N - 1] = (N - 1);
+    }
+    /* plane counts and sections outside their arrays and sums */
+    const int bad_planes[] = {0, -1, 5, ROPE_MAX_MROPE_PLANES + 1, 1 << 30};
+    for (int i = 0; i < 5; i++) {
+        rope_freqs fb = fm;
+        fb.n_mrope_section = bad_planes[i];
+        CHECK_STATUS(rope_table_create_mrope(&fb, thw, N, A, &t), ROPE_E_PARAM);
+    }
+    rope_freqs fb = fm;
+    fb.mrope_interleaved = 2;
+    CHECK_STATUS(rope_table_create_mrope(&fb, thw, N, A, &t), ROPE_E_PARAM);
+    fb = fm;
+    fb.mrope_section[0] = fb.mrope_section[1] = fb.mrope_section[2] = INT64_MAX;
+    fb.mrope_section[3] = 8 + 3; /* 3·(2^63-1) + 11 == 8 (mod 2^64) */
+    CHECK_STATUS(rope_table_create_mrope(&fb, thw, N, A, &t), ROPE_E_PARAM);
+    fb = fm;
+    fb.mrope_section[3] = 3; /* sum 9 of 8 frequencies */
+    CHECK_STATUS(rope_table_create_mrope(&fb, thw, N, A, &t), ROPE_E_PARAM);
+    CHECK(t == sentinel);
+    /* the same rules where the sections are born: rope_freqs_compute */
+    rope_config c;
+    rope_config_init(&c);
+    c.head_dim = 16;
+    c.n_mrope_section = 4;
+    for (int p = 0; p < 4; p++) c.mrope_section[p] = 2;
+    rope_freqs out;
+    memset(&out, 0x5A, sizeof out);
+    rope_freqs out0 = out;
+    c.n_mrope_section = 5;
+    CHECK_STATUS(rope_freqs_compute(&c, 0, &out), ROPE_E_PARAM);
+    c.n_mrope_section = 4;
+    c.mrope_section[3] = INT64_MIN;
+    CHECK_STATUS(rope_freqs_compute(&c, 0, &out), ROPE_E_PARAM);
+    c.mrope_section[0] = c.mrope_section[1] = c.mrope_section[2] = INT64_MAX;
+    c.mrope_section[3] = 8 + 3;
+    CHECK_STATUS(rope_freqs_compute(&c, 0, &out), ROPE_E_PARAM);
+    c.mrope_section[0] = c.mrope_section[1] = c.mrope_section[2] = c.mrope_section[3] = 2;
+    c.mrope_interleaved = -1;
+    CHECK_STATUS(rope_freqs_compute(&c, 0, &out), ROPE_E_PARAM);
+    CHECK(memcmp(&out, &out0, sizeof out) == 0);
+    c.mrope_interleaved = 1;
+    CHECK_OK(rope_freqs_compute(&c, 0, &out));
+    CHECK_EQ_INT(out.n_mrope_section, 4);
+}
+
+/* ------------------------------------------------------------ freq_divisor */
+
+/* rope_config.freq_divisor (GGUF rope_freqs.weight): a caller's array of
+ * n_freq_divisor doubles, at a page end. A count other than R/2 is refused
+ * before it is read; so is any divisor that is not finite and > 0, or one so
+ * small that θ/d overflows; *out stays as it was. Also through a rope_model. */
+static void test_freq_divisor(void) {
+    rope_config c;
+    rope_config_init(&c);
+    c.head_dim = 8; /* 4 frequencies */
+    double *div = tail_array(4, sizeof *div);
+    div[0] = 1.0, div[1] = 2.0, div[2] = 1e30, div[3] = 4.0; /* 1e30: identity pair */
+    c.freq_divisor = div;
+    c.n_freq_divisor = 4;
+    rope_freqs f;
+    CHECK_OK(rope_freqs_compute(&c, 0, &f));
+    CHECK(f.inv_freq[2] == 0.0 && f.inv_freq_f32[2] == 0.0f && f.inv_freq[1] > 0.0);
+    rope_freqs out;
+    memset(&out, 0x5A, sizeof out);
+    rope_freqs out0 = out;
+    const int64_t counts[] = {5, 3, 0, -1, INT64_MAX, INT64_MIN};
+    for (int i = 0; i < 6; i++) {
+        c.n_freq_divisor = counts[i];
+        CHECK_STATUS(rope_freqs_compute(&c, 0, &out), ROPE_E_PARAM);
+    }
+    c.n_freq_divisor = 4;
+    c.freq_divisor = NULL;
+    CHECK_STATUS(rope_freqs_compute(&c, 0, &out), ROPE_E_NULL);
+    c.freq_divisor = div;
+    const double bad[] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, -2.0, 5e-324, 1e-300};
+    for (int i = 0; i < 8; i++) {
+        double keep = div[3];
+        div[3] = bad[i];
+        CHECK_STATUS(rope_freqs_compute(&c, 0, &out), ROPE_E_PARAM);
+        for (int64_t seq = 1; seq < 1000000; seq *= 1000) { /* every seq_len, every type */
+            c.type = ROPE_SCALING_LINEAR;
+            c.factor = 2.0;
+            CHECK_STATUS(rope_freqs_compute(&c, seq, &out), ROPE_E_PARAM);
+            c.type = ROPE_SCALING_DEFAULT;
+        }
+        div[3] = keep;
+    }
+    CHECK(memcmp(&out, &out0, sizeof out) == 0);
+
+    /* a model whose set carries a bad divisor: refused by every model call */
+    rope_model m;
+    rope_model_init(&m);
+    div[1] = NAN;
+    CHECK_OK(rope_model_add_set(&m, "full_attention", &c, NULL));
+    int rot = -7;
+    CHECK_STATUS(rope_model_layer_freqs(&m, 0, 0, &out, &rot), ROPE_E_PARAM);
+    CHECK_STATUS(rope_model_set_freqs(&m, 0, 0, &out), ROPE_E_PARAM);
+    CHECK_STATUS(rope_model_validate(&m), ROPE_E_PARAM);
+    CHECK(rot == -7 && memcmp(&out, &out0, sizeof out) == 0);
+    div[1] = 2.0;
+    CHECK_OK(rope_model_validate(&m));
+    CHECK_OK(rope_model_layer_freqs(&m, 5, 0, &out, &rot));
+    CHECK(rot == 1 && out.inv_freq[2] == 0.0);
 }
 
 /* ------------------------------------------------------------ apply positions */
@@ -617,13 +768,19 @@ static void test_kv_edits(void) {
     CHECK_STATUS(rope_kv_cache_clear(NULL), ROPE_E_NULL);
 
     const rope_dtype dts[] = {ROPE_F32, ROPE_Q8};
-    for (int di = 0; di < 2; di++) {
+    for (int dm = 0; dm < 6; dm++) { /* both dtypes x the three modes */
+        const int di = dm % 2;
+        const rope_kv_mode mode = (rope_kv_mode)(dm / 2);
         const int64_t Dc = dts[di] == ROPE_Q8 ? 32 : D; /* q8: a whole block */
         rope_freqs fc;
         freqs_for(&fc, Dc);
         rope_apply_params rc;
         rope_free_params(&rc, &fc);
-        rope_kv_cache_desc d = {2, 1, Dc, 8, dts[di], ROPE_KV_SHIFTABLE};
+        rope_kv_cache_desc d = {2, 1, Dc, 8, dts[di], mode};
+        /* a ROTATED cache cannot shift at all: its refusal comes after the
+         * row and range checks */
+        const rope_status e_pos = mode == ROPE_KV_ROTATED ? ROPE_E_UNSUPPORTED : ROPE_E_POSITION;
+        const rope_status e_par = mode == ROPE_KV_ROTATED ? ROPE_E_UNSUPPORTED : ROPE_E_PARAM;
         rope_kv_cache *c = NULL;
         CHECK_OK(rope_kv_cache_create(&d, &c));
         float kv[2 * 4 * 32];
@@ -641,18 +798,28 @@ static void test_kv_edits(void) {
         CHECK_STATUS(rope_kv_cache_shift(c, &rc, 2, 0, 4, 1), ROPE_E_PARAM);
         CHECK_STATUS(rope_kv_cache_shift(c, &rc, -2, 0, 4, 1), ROPE_E_PARAM);
         CHECK_STATUS(rope_kv_cache_shift(c, &rc, -1, 3, 1, 1), ROPE_E_PARAM);
-        CHECK_STATUS(rope_kv_cache_shift(c, &rc, -1, 0, INT64_MAX, INT64_MAX), ROPE_E_POSITION);
-        CHECK_STATUS(rope_kv_cache_shift(c, &rc, 0, INT64_MIN, INT64_MAX, INT64_MIN),
-                     ROPE_E_POSITION);
-        CHECK_STATUS(rope_kv_cache_shift(c, &rc, -1, 2, 4, -3), ROPE_E_POSITION);
-        CHECK_STATUS(rope_kv_cache_shift(c, &rc, 1, 0, 4, (int64_t)1 << 53), ROPE_E_POSITION);
-        CHECK_STATUS(rope_kv_cache_shift(c, NULL, -1, 0, 4, 1), ROPE_E_NULL);
+        CHECK_STATUS(rope_kv_cache_shift(c, &rc, -1, 0, INT64_MAX, INT64_MAX), e_pos);
+        CHECK_STATUS(rope_kv_cache_shift(c, &rc, 0, INT64_MIN, INT64_MAX, INT64_MIN), e_pos);
+        CHECK_STATUS(rope_kv_cache_shift(c, &rc, -1, 2, 4, -3), e_pos);
+        CHECK_STATUS(rope_kv_cache_shift(c, &rc, 1, 0, 4, (int64_t)1 << 53), e_pos);
+        if (mode != ROPE_KV_UNROTATED) /* UNROTATED may shift without a rope */
+            CHECK_STATUS(rope_kv_cache_shift(c, NULL, -1, 0, 4, 1),
+                         mode == ROPE_KV_ROTATED ? ROPE_E_UNSUPPORTED : ROPE_E_NULL);
         /* a finite frequency whose angle at the new position is Inf */
         rope_freqs fcb = fc;
         fcb.inv_freq[0] = 1e300;
         rope_apply_params rcb;
         rope_free_params(&rcb, &fcb);
-        CHECK_STATUS(rope_kv_cache_shift(c, &rcb, -1, 0, 4, (int64_t)1 << 40), ROPE_E_PARAM);
+        CHECK_STATUS(rope_kv_cache_shift(c, &rcb, -1, 0, 4, (int64_t)1 << 40), e_par);
+        /* a rope that cannot rotate these keys (rotary_dim, style, no source) */
+        rope_apply_params rbad = rc;
+        rbad.rotary_dim = Dc + 2;
+        CHECK_STATUS(rope_kv_cache_shift(c, &rbad, -1, 0, 4, 1),
+                     mode == ROPE_KV_ROTATED ? ROPE_E_UNSUPPORTED : ROPE_E_ROTARY_DIM);
+        rbad = rc;
+        rbad.freqs = NULL;
+        CHECK_STATUS(rope_kv_cache_shift(c, &rbad, -1, 0, 4, 1),
+                     mode == ROPE_KV_ROTATED ? ROPE_E_UNSUPPORTED : ROPE_E_NULL);
         CHECK(kv_same(c, 2, Dc, &s0));
 
         /* remove: bad rows and ranges */
@@ -698,6 +865,18 @@ static void test_kv_edits(void) {
         CHECK(out_untouched(&ok_) && out_untouched(&ov) && out_untouched(&op));
         CHECK_OK(rope_kv_cache_read(c, 0, 0, 4, &kt, &vt, po));
         CHECK(po[3] == 3);
+        /* and the edits still work after every refusal: drop position 1 of row 1,
+         * then (where the mode can) move positions 2..3 of row 1 down by one */
+        CHECK_OK(rope_kv_cache_remove(c, 1, 1, 2));
+        int64_t l1 = -1;
+        CHECK_OK(rope_kv_cache_length(c, 1, &l1));
+        CHECK_EQ_INT(l1, 3);
+        if (mode != ROPE_KV_ROTATED) {
+            CHECK_OK(rope_kv_cache_shift(c, mode == ROPE_KV_UNROTATED ? NULL : &rc, 1, 2, 4, -1));
+            int64_t p3[3] = {-1, -1, -1};
+            CHECK_OK(rope_kv_cache_read(c, 1, 0, 3, NULL, NULL, p3));
+            CHECK(p3[0] == 0 && p3[1] == 1 && p3[2] == 2);
+        }
         free(ok_.raw);
         free(ov.raw);
         free(op.raw);
@@ -710,6 +889,13 @@ static void test_kv_edits(void) {
     CHECK_OK(rope_kv_cache_create(&dr, &cr));
     CHECK_STATUS(rope_kv_cache_shift(cr, &rp, 0, 0, 4, 1), ROPE_E_UNSUPPORTED);
     rope_kv_cache_free(cr);
+    const int bad_modes[] = {-1, 3, 1 << 30};
+    for (int i = 0; i < 3; i++) {
+        dr.mode = (rope_kv_mode)bad_modes[i];
+        cr = (rope_kv_cache *)(uintptr_t)0x1;
+        CHECK_STATUS(rope_kv_cache_create(&dr, &cr), ROPE_E_PARAM);
+        CHECK(cr == (rope_kv_cache *)(uintptr_t)0x1);
+    }
 }
 
 /* UNROTATED caches rotate keys when attention reads them, and the fused
@@ -862,6 +1048,8 @@ int main(void) {
     test_table_counts();
     test_nonfinite_one_rule();
     test_angle_overflow();
+    test_mrope_planes();
+    test_freq_divisor();
     test_apply_position_arrays();
     test_attention_position_arrays();
     test_model_entry_points();
