@@ -196,7 +196,7 @@ def _check_top_keys(src, w, mt):
         if k == "rotary_dim":
             ok = mt in ("gptj", "codegen", "minimax_m2")
         if k == "rope_interleave":
-            ok = mt in ("deepseek_v3", "kimi_k2")
+            ok = mt in ("deepseek_v3", "kimi_k2", "mistral4")
         if k in ("rope_ratio", "original_rope", "apply_rope_fusion"):
             ok = mt == "chatglm"
         if k == "rope_pct":
@@ -507,6 +507,13 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
         maxp = maxp or _int(src, "seq_length", w)
     if qk_rope and qk_rope > 0:
         head_dim = qk_rope
+        if mt == "mistral4":   # its partial factor is of the whole (nope + rope) head: the rope slice, whole
+            full = qk_rope + (_int(src, "qk_nope_head_dim", w) or 0)
+            if prf is not None and prf != 1.0 and int(full * prf) != qk_rope:
+                _fail(f"{dn}partial_rotary_factor {prf} of the {full}-wide head rotates {int(full * prf)} dims, but "
+                      f"qk_rope_head_dim is {qk_rope}")
+            prf = None
+            out.pop("partial_rotary_factor", None)
     elif head_dim_override > 0:
         head_dim = head_dim_override
     elif hd and hd > 0:

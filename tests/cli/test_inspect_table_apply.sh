@@ -113,6 +113,10 @@ expect = {
                                       mrope_section=[24, 20, 20], mrope_interleaved=True),
     "mistral_large4.json":       dict(rope_type="yarn", head_dim=64, rotary_dim=64, attention_factor=1.0,
                                       style="interleaved", primary_set="indexed_attention"),
+    "mistral4_small.json":       dict(rope_type="yarn", head_dim=64, rotary_dim=64, attn_head_dim=128,
+                                      attention_factor=1.0, style="interleaved",
+                                      query_scaling={"layers": "all_layers", "beta": 0.1, "floor_scale": 8192,
+                                                     "pos_offset": 0}),
 }
 for name in sorted(os.listdir(CFG)):
     check(name in expect, "bundled config %s has expectations here" % name)

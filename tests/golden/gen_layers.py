@@ -72,6 +72,9 @@ CASES = {
     # `alpha`, weights not config: zero as the module initialises it, so exp(alpha) = 1)
     "mistral_large4": ("mistral_large4.json", "mistral_large4", "MistralLarge4TextRotaryEmbedding",
                        "MistralLarge4TextAttention", "mla", "interleaved"),
+    # Mistral Small 4: MLA [nope 64 | rope 64], yarn, partial 0.5 of the 128-wide head, llama_4_scaling_beta
+    "mistral4_small": ("mistral4_small.json", "mistral4", "Mistral4RotaryEmbedding", "Mistral4Attention", "mla",
+                       "interleaved"),
 }
 MROPE_GRID = [[p for p in POS], [p // 2 + 3 for p in POS], [p % 97 for p in POS]]
 
@@ -307,7 +310,7 @@ def main():
             lines += set_block(name, mod, rot_cls, apply_kind, style, config, lt)
         if name.startswith("llama4"):
             lines += llama4_temperature(mod, config, rope)
-        if name.startswith("ministral3"):   # the module's own get_llama_4_attn_scale, as its attention calls it
+        if name.startswith(("ministral3", "mistral4")):   # the module's own get_llama_4_attn_scale
             qpos = [0, 16383, 16384, 65535, 131071, 262143]
             sc = mod.get_llama_4_attn_scale(torch.tensor([qpos]), config.rope_parameters.get("llama_4_scaling_beta"),
                                             config.rope_parameters.get("original_max_position_embeddings"))

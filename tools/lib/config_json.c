@@ -258,12 +258,12 @@ static void pick_style(hf_config *o, const cJSON *src, ctx *c) {
                         "as interleaved pairs (2i, 2i+1), like Meta's complex apply_rotary_emb";
         return;
     }
-    if (streq(mt, "deepseek_v3") || streq(mt, "kimi_k2")) {
+    if (streq(mt, "deepseek_v3") || streq(mt, "kimi_k2") || streq(mt, "mistral4")) {
         int inter = 1;
         get_bool(c, src, "", "rope_interleave", &inter);
         if (inter) {
             o->style = ROPE_STYLE_INTERLEAVED;
-            o->style_note = "DeepSeek-V3 (rope_interleave=true) reads q_pe/k_pe as interleaved pairs "
+            o->style_note = "DeepSeek-V3 / Mistral 4 (rope_interleave=true) read q_pe/k_pe as interleaved pairs "
                             "but writes them de-interleaved [even | odd]; scores are unchanged";
         } else {
             o->style = ROPE_STYLE_HALF;
@@ -629,7 +629,7 @@ static int check_top_level_keys(ctx *c, const cJSON *src, const char *w, const c
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) ok |= streq(k, known[i]);
         if (streq(k, "rope_local_base_freq")) ok = IS_MT(mt, "gemma3_text", "gemma3");
         if (streq(k, "rotary_dim")) ok = IS_MT(mt, "gptj", "codegen", "minimax_m2");
-        if (streq(k, "rope_interleave")) ok = IS_MT(mt, "deepseek_v3", "kimi_k2");
+        if (streq(k, "rope_interleave")) ok = IS_MT(mt, "deepseek_v3", "kimi_k2", "mistral4");
         if (streq(k, "rope_ratio") || streq(k, "original_rope") || streq(k, "apply_rope_fusion"))
             ok = IS_MT(mt, "chatglm");
         if (streq(k, "rope_pct"))
@@ -815,6 +815,17 @@ static int parse_set_dims(ctx *c, const cJSON *src, const char *w, const set_src
     if (has_qkr && qk_rope > 0) {
         si->head_dim = qk_rope;
         si->attn_head_dim = qk_rope + qk_nope;
+        /* Mistral 4's rotary module builds its frequencies over int(head_dim · partial) of
+         * the whole (nope + rope) head; it rotates the rope slice, so the two must agree, and
+         * then the slice is rotated whole. */
+        if (streq(mt, "mistral4")) {
+            int64_t eff = (int64_t)((double)(qk_rope + qk_nope) * r->partial_rotary_factor);
+            if (r->partial_rotary_factor != 1.0 && eff != qk_rope)
+                return fail(c, "%spartial_rotary_factor %.17g of the %lld-wide head rotates %lld dims, but "
+                            "qk_rope_head_dim is %lld", s->dn, r->partial_rotary_factor,
+                            (long long)(qk_rope + qk_nope), (long long)eff, (long long)qk_rope);
+            r->partial_rotary_factor = 1.0;
+        }
     } else {
         if (full <= 0)
             return fail(c, "%shead_dim is missing: the config needs head_dim, or hidden_size and "
