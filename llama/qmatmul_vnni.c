@@ -100,25 +100,34 @@ static inline __attribute__((always_inline)) __m256 q4_group(uint32_t type, cons
     const __mmask8 lanes = (__mmask8)((1u << r) - 1);
     const int n = r * 2 * W; /* bytes of the r blocks */
     const __m512i X = win(base, 0, n, r), Y = win(base, 64, n, r);
-    const __m512i P = win(base, 8 * W, n, r), Q = win(base, 16 * W - 64, n, r);
+    /* a tail of at most 4 blocks: the second half (P, Q, blocks 4-7) is zero */
+    const int half = r <= 4;
+    const __m512i P = half ? _mm512_setzero_si512() : win(base, 8 * W, n, r);
+    const __m512i Q = half ? _mm512_setzero_si512() : win(base, 16 * W - 64, n, r);
     const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const int8_t *qp = a->qp + 32 * k0;
     const __m512i c0 = _mm512_permutex2var_epi16(X, ix->qlo, Y);
-    const __m512i c1 = _mm512_permutex2var_epi16(P, ix->qhi, Q);
     __m512i lo0 = _mm512_and_si512(c0, m4), hi0 = _mm512_and_si512(_mm512_srli_epi16(c0, 4), m4);
-    __m512i lo1 = _mm512_and_si512(c1, m4), hi1 = _mm512_and_si512(_mm512_srli_epi16(c1, 4), m4);
     if (q5) {
         const __m512i h0 = _mm512_permutex2var_epi16(X, ix->hlo, Y);
-        const __m512i h1 = _mm512_permutex2var_epi16(P, ix->hhi, Q);
         lo0 = add_qh(lo0, h0, 0);
         hi0 = add_qh(hi0, h0, 1);
-        lo1 = add_qh(lo1, h1, 0);
-        hi1 = add_qh(hi1, h1, 1);
     }
-    const int8_t *qp = a->qp + 32 * k0;
     __m512i t0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo0, _mm512_loadu_si512(qp));
     t0 = _mm512_dpbusd_epi32(t0, hi0, _mm512_loadu_si512(qp + 64));
-    __m512i t1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo1, _mm512_loadu_si512(qp + 128));
-    t1 = _mm512_dpbusd_epi32(t1, hi1, _mm512_loadu_si512(qp + 192));
+    __m512i t1 = _mm512_setzero_si512();
+    if (!half) {
+        const __m512i c1 = _mm512_permutex2var_epi16(P, ix->qhi, Q);
+        __m512i lo1 = _mm512_and_si512(c1, m4);
+        __m512i hi1 = _mm512_and_si512(_mm512_srli_epi16(c1, 4), m4);
+        if (q5) {
+            const __m512i h1 = _mm512_permutex2var_epi16(P, ix->hhi, Q);
+            lo1 = add_qh(lo1, h1, 0);
+            hi1 = add_qh(hi1, h1, 1);
+        }
+        t1 = _mm512_dpbusd_epi32(t1, lo1, _mm512_loadu_si512(qp + 128));
+        t1 = _mm512_dpbusd_epi32(t1, hi1, _mm512_loadu_si512(qp + 192));
+    }
     __m256i isum = reduce_q4(t0, t1);
     if (type == QT_Q4_0 || type == QT_Q5_0) /* codes n − 8 / n − 16 */
         isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(
@@ -157,6 +166,10 @@ static inline __attribute__((always_inline)) __m256 q8_group(const uint8_t *base
     const int8_t *q = a->q + 32 * k0;
     __m512i t[4];
     for (int i = 0; i < 4; i++) {
+        if (r <= 4 && i >= 2) { /* a tail of at most 4 blocks */
+            t[i] = _mm512_setzero_si512();
+            continue;
+        }
         const uint8_t *b = base + 68 * i + 2;
         const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(blk8(b, 2 * i, r)),
                                              blk8(b + 34, 2 * i + 1, r), 1);

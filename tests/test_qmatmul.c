@@ -139,7 +139,7 @@ static void test_dots_cols(const char *isa, int64_t COLS) {
 }
 
 static void test_dots(const char *isa) {
-    static const int64_t cols[] = {1024, 768, 576, 608, 640, 96, 32};
+    static const int64_t cols[] = {1024, 768, 576, 608, 640, 736, 160, 96, 32};
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) test_dots_cols(isa, cols[i]);
 }
 
