@@ -226,6 +226,7 @@ static int make_session(lab_run *R, int sc, int64_t length, llama_session **s, f
         return -1;
     llama_session_opts so;
     llama_session_opts_init(&so);
+    so.prefill_f32 = 1; /* float32 activations: the float32 path's perplexity */
     so.n_ctx = length;
     so.rope = &rc;
     so.freqs_seq_len = length; /* dynamic NTK: the base follows the window */

@@ -167,6 +167,7 @@ int cmd_ppl(int argc, char **argv) {
 
     llama_session_opts so;
     llama_session_opts_init(&so);
+    so.prefill_f32 = 1; /* float32 activations: the float32 path's perplexity */
     so.n_ctx = ctx;
     so.style = style;
     so.rope = &rc_cfg;

@@ -477,6 +477,16 @@ int llama_default_model_path(char *buf, size_t cap) {
 
 /* ------------------------------------------------------------ session */
 
+/* Quantised weights, below this many tokens: per token, quantise the
+ * activation row and run the integer matrix-vector product; from it on:
+ * the integer matrix-matrix kernel (qm_gemm: the weights unpacked once per 16
+ * rows for all tokens), or where the kernel set has none, dequantise W once
+ * (in row chunks that fit the scratch) and use sgemm. Measured on the 2-vCPU
+ * dev VM (SmolLM2-135M Q4_1: unpacking 1536 x 576 costs ~5 tokens of matvec;
+ * qm_gemm is 2-2.4x faster than dequantisation + sgemm at every shape of the
+ * model, see docs/llama.md). */
+#define QM_GEMM_MIN_TOKENS 6
+
 struct llama_session {
     const llama_model *m;
     int64_t n_ctx, max_batch, pos;
@@ -501,6 +511,8 @@ struct llama_session {
     float *qx;   /* activations rounded through Q8 blocks (emulate_q8_activations) */
     int emulate_q8;
     qm_act act;  /* one activation row quantised to 8 bits (quantised weights) */
+    qm_act *acts; /* max_batch rows quantised, for qm_gemm (when the kernel set has one) */
+    int64_t n_acts;
     float *wf;   /* prefill: a quantised matrix dequantised, max_quant_elems floats */
     int shiftable; /* caches keep the keys' originals (llama_session_shift) */
 };
@@ -600,6 +612,13 @@ int llama_session_create(const llama_model *m, const llama_session_opts *o, llam
         w = c->n_heads * c->head_dim > w ? c->n_heads * c->head_dim : w;
         s->wf = malloc((size_t)m->max_quant_elems * sizeof(float));
         if (!s->wf || qm_act_alloc(&s->act, w) != 0) st = ROPE_E_NOMEM;
+        if (st == ROPE_OK && qm_gemm_available() && !o->prefill_f32 &&
+            s->max_batch >= QM_GEMM_MIN_TOKENS) {
+            s->acts = calloc((size_t)s->max_batch, sizeof *s->acts);
+            if (!s->acts) st = ROPE_E_NOMEM;
+            for (; st == ROPE_OK && s->n_acts < s->max_batch; s->n_acts++)
+                if (qm_act_alloc(&s->acts[s->n_acts], w) != 0) st = ROPE_E_NOMEM;
+        }
     }
     if (st != ROPE_OK) {
         llama_session_free(s);
@@ -628,6 +647,8 @@ void llama_session_free(llama_session *s) {
     free(s->qx);
     free(s->wf);
     qm_act_free(&s->act);
+    for (int64_t i = 0; i < s->n_acts; i++) qm_act_free(&s->acts[i]);
+    free(s->acts);
     free(s);
 }
 
@@ -715,15 +736,12 @@ static void matmul_f32(float *y, const float *x, const float *W, int64_t n, int6
                     (int)in, W, (int)in, beta, y, (int)out);
 }
 
-/* Quantised weights, below this many tokens: per token, quantise the
- * activation row and run the integer matrix-vector product; from it on:
- * dequantise W once (in row chunks that fit the scratch) and use sgemm.
- * Measured on the 2-vCPU dev VM (SmolLM2-135M Q4_1, see docs/llama.md). */
-#define QM_GEMM_MIN_TOKENS 6
 
 typedef struct qm_job {
     const qm_matrix *w;
     const qm_act *a;
+    const qm_act *acts; /* qm_gemm: n tokens */
+    int64_t n;
     float *y, *wf;
     int64_t r0;
     int accumulate;
@@ -739,10 +757,37 @@ static void qm_dequant_part(void *ctx, int64_t b, int64_t e) {
     qm_dequant_rows(j->w, j->r0 + b, j->r0 + e, j->wf + b * j->w->cols);
 }
 
+/* qm_gemm over 16-row tiles [b, e) of j->w (tokens in j->acts). */
+static void qm_gemm_tiles(void *ctx, int64_t b, int64_t e) {
+    const qm_job *j = ctx;
+    const int64_t r1 = 16 * e < j->w->rows ? 16 * e : j->w->rows;
+    qm_gemm(j->w, j->acts, j->n, j->y, j->w->rows, 16 * b, r1, j->accumulate);
+}
+
+/* n tokens (x[n][in]) into s->acts. */
+static void quantize_rows(llama_session *s, const float *x, int64_t n, int64_t in) {
+    for (int64_t t = 0; t < n; t++) qm_quantize(x + t * in, in, &s->acts[t]);
+}
+
+/* y[n][out] (+)= acts · Wᵀ by qm_gemm (the rows of x already in s->acts). */
+static void gemm_q(llama_session *s, float *y, const llama_mat *W, int64_t n, int accumulate) {
+    qm_job j = {.w = &W->q, .acts = s->acts, .n = n, .y = y, .accumulate = accumulate};
+    rope_pool_run(s->pool, (W->q.rows + 15) / 16, 1, qm_gemm_tiles, &j);
+}
+
+static int use_gemm(const llama_session *s, const llama_mat *W, int64_t n) {
+    return !W->f && n >= QM_GEMM_MIN_TOKENS && n <= s->n_acts;
+}
+
 static void matmul(llama_session *s, float *y, const float *x, const llama_mat *W, int64_t n,
                    int64_t in, int64_t out, int accumulate) {
     if (W->f) {
         matmul_f32(y, x, W->f, n, in, out, accumulate);
+        return;
+    }
+    if (use_gemm(s, W, n)) {
+        quantize_rows(s, x, n, in);
+        gemm_q(s, y, W, n, accumulate);
         return;
     }
     qm_job j = {.w = &W->q, .a = &s->act, .wf = s->wf, .accumulate = accumulate};
@@ -786,6 +831,13 @@ static void qm_multi_rows(void *ctx, int64_t b, int64_t e) {
 
 static void matmul_same_x(llama_session *s, const float *x, int64_t n, int64_t in, int count,
                           const llama_mat *const W[], float *const y[], const int64_t out[]) {
+    int gemm = 1;
+    for (int i = 0; i < count; i++) gemm &= use_gemm(s, W[i], n);
+    if (gemm) { /* a prompt: quantise the rows once for every matrix */
+        quantize_rows(s, x, n, in);
+        for (int i = 0; i < count; i++) gemm_q(s, y[i], W[i], n, 0);
+        return;
+    }
     int all_q = n == 1;
     for (int i = 0; i < count; i++) all_q &= W[i]->f == NULL;
     if (!all_q) {

@@ -135,6 +135,12 @@ typedef struct llama_session_opts {
      * round(x/d), x' = q·fp16(d)) before every matrix product, and q is
      * rounded to float16 (pair with kv_dtype = ROPE_F16). */
     int emulate_q8_activations;
+    /* Prompts (batches of 6 tokens or more) with quantised weights: 0 = the
+     * integer matrix-matrix kernel where the kernel set has one (qm_gemm:
+     * 8-bit activations, the same products as decoding token by token);
+     * 1 = dequantise the weights and multiply float32 activations (sgemm):
+     * the float32 path's logits, what rope ppl and rope lab report. */
+    int prefill_f32;
 } llama_session_opts;
 
 void llama_session_opts_init(llama_session_opts *o);

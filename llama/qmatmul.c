@@ -173,6 +173,7 @@ typedef struct kset {
     qm_dequant_fn dequant;   /* NULL: the reference */
     qm_quantize_fn quantize; /* NULL: the reference */
     qm_matvec_fn matvec;     /* NULL: fn row by row */
+    qm_gemm_fn gemm;         /* NULL: none (the caller multiplies token by token) */
 } kset;
 
 static int always(void) { return 1; }
@@ -206,14 +207,14 @@ static int have_dotprod(void) { return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 
 static const kset KSETS[] = {
 #if defined(__x86_64__) && defined(QM_HAVE_X86)
     {"avx512vnni", qm_dot_avx512vnni, have_vnni, qm_dequant_avx512vnni, qm_quantize_avx512,
-     qm_matvec_avx512},
-    {"avx2", qm_dot_avx2, have_avx2, qm_dequant_avx2, NULL, NULL},
+     qm_matvec_avx512, qm_gemm_avx512},
+    {"avx2", qm_dot_avx2, have_avx2, qm_dequant_avx2, NULL, NULL, NULL},
 #endif
 #if defined(__aarch64__) && defined(QM_HAVE_NEON)
-    {"neon-dotprod", qm_dot_neon_dotprod, have_dotprod, NULL, NULL, NULL},
-    {"neon", qm_dot_neon, always, NULL, NULL, NULL},
+    {"neon-dotprod", qm_dot_neon_dotprod, have_dotprod, NULL, NULL, NULL, NULL},
+    {"neon", qm_dot_neon, always, NULL, NULL, NULL, NULL},
 #endif
-    {"scalar", dot_scalar, always, NULL, NULL, NULL},
+    {"scalar", dot_scalar, always, NULL, NULL, NULL, NULL},
 };
 enum { N_KSETS = sizeof KSETS / sizeof KSETS[0] };
 
@@ -261,6 +262,14 @@ void qm_matvec(const qm_matrix *m, const qm_act *a, float *y, int64_t r0, int64_
         const float v = fn(m->type, base + (size_t)r * m->row_bytes, a);
         y[r] = accumulate ? y[r] + v : v;
     }
+}
+
+int qm_gemm_available(void) { return pick()->gemm != NULL; }
+
+int qm_gemm(const qm_matrix *m, const qm_act *acts, int64_t n, float *y, int64_t ldy, int64_t r0,
+            int64_t r1, int accumulate) {
+    const qm_gemm_fn g = pick()->gemm;
+    return g && r0 < r1 && n > 0 ? g(m, acts, n, y, ldy, r0, r1, accumulate) : 0;
 }
 
 static void dequant_rows(const qm_matrix *m, int64_t r0, int64_t r1, float *out,

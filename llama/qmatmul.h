@@ -97,6 +97,16 @@ float qm_dot(uint32_t type, const void *row, const qm_act *a);
 void qm_matvec(const qm_matrix *m, const qm_act *a, float *y, int64_t r0, int64_t r1,
                int accumulate);
 
+/* Rows [r0, r1) times n tokens (acts[t] quantised like a for qm_matvec):
+ * y[t·ldy + r] (+)= row r · acts[t], the bits of qm_dot for every (row,
+ * token): a prompt gets the same products as decoding it token by token.
+ * The weights are unpacked once per 16 rows and reused for every token.
+ * Returns 1 if done, 0 when this kernel set has none (qm_gemm_available 0)
+ * or memory ran out: then use qm_matvec per token or dequantise + sgemm. */
+int qm_gemm_available(void);
+int qm_gemm(const qm_matrix *m, const qm_act *acts, int64_t n, float *y, int64_t ldy, int64_t r0,
+            int64_t r1, int accumulate);
+
 /* Dequantise rows [r0, r1) to float32 (out: (r1 − r0) · cols), for prompt
  * processing through sgemm: value = scale · code (+ min), the same bits with
  * every kernel set (qm_dequant_rows_ref is the scalar one). */

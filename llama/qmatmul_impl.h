@@ -215,6 +215,12 @@ typedef int (*qm_matvec_fn)(const qm_matrix *m, const qm_act *a, float *y, int64
 void qm_put_qp(qm_act *a, int64_t b, const int8_t *q);
 void qm_act_pad(qm_act *a, int64_t nb);
 void qm_quantize_avx512(const float *x, int64_t cols, qm_act *a);
+/* Rows [r0, r1) times n quantised tokens: y[t·ldy + r] (+)= row r · acts[t],
+ * each with qm_dot's bits; 1 if done, 0 if not (out of memory). */
+typedef int (*qm_gemm_fn)(const qm_matrix *m, const qm_act *acts, int64_t n, float *y,
+                          int64_t ldy, int64_t r0, int64_t r1, int accumulate);
+int qm_gemm_avx512(const qm_matrix *m, const qm_act *acts, int64_t n, float *y, int64_t ldy,
+                   int64_t r0, int64_t r1, int accumulate);
 int qm_matvec_avx512(const qm_matrix *m, const qm_act *a, float *y, int64_t r0, int64_t r1,
                      int accumulate);
 

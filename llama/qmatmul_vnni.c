@@ -334,3 +334,157 @@ void qm_quantize_avx512(const float *x, int64_t cols, qm_act *a) {
     }
     qm_act_pad(a, nb);
 }
+
+/* ------------------------------------------------- matrix × several tokens
+ *
+ * For a prompt: 16 weight rows at a time are unpacked once into a tile
+ * (codes + 128 as unsigned bytes, laid out so that 32-bit lane l of vector j
+ * holds codes 4j .. 4j+3 of row l, and each row's block factors), then every
+ * token runs through the tile: 8 vpdpbusd per block give 16 rows' exact block
+ * sums at once (the activation's 4 bytes broadcast), with no horizontal
+ * reduction. The float part is the reference's, per row and token: lane
+ * L = k mod 8 accumulates blocks L, L+8, ... in order (so one accumulator per
+ * token while L is fixed), then the fixed tree over the 8 lanes. So the result
+ * has the bits of qm_dot for each token. */
+
+#define GT 16 /* rows per tile */
+
+typedef struct qm_tile {
+    int64_t nb;
+    uint8_t *codes;    /* [nb][8 vectors][16 rows][4 bytes] */
+    float *scale;      /* [nb][16] */
+    float *min;        /* [nb][16] (signed as in qm_factors; 0 without a min) */
+    int32_t *sc0, *sc1; /* [nb][16] Q6_K sub-scales, else 1 */
+} qm_tile;
+
+static void tile_unpack(const qm_matrix *m, int64_t r, int rows, qm_tile *t) {
+    const uint32_t type = m->type;
+    uint32_t *c32 = (uint32_t *)t->codes;
+    for (int l = 0; l < GT; l++) {
+        const uint8_t *row = (const uint8_t *)m->data + (size_t)(r + l) * m->row_bytes;
+        for (int64_t k = 0; k < t->nb; k++) {
+            const int64_t o = 16 * k + l;
+            if (l >= rows) { /* past the matrix: zero codes and factors, result dropped */
+                for (int j = 0; j < 8; j++) c32[128 * k + 16 * j + l] = 0;
+                t->scale[o] = t->min[o] = 0.0f;
+                t->sc0[o] = t->sc1[o] = 0;
+                continue;
+            }
+            _Alignas(32) int8_t w[32];
+            if (type == QT_Q4_0 || type == QT_Q4_1 || type == QT_Q5_0 || type == QT_Q5_1 ||
+                type == QT_Q8_0)
+                _mm256_store_si256((__m256i *)w, codes32(type, row, k));
+            else
+                qm_codes(type, row, k, w);
+            uint32_t u[8];
+            memcpy(u, w, 32);
+            for (int j = 0; j < 8; j++) c32[128 * k + 16 * j + l] = u[j] ^ 0x80808080u;
+            qm_factors f;
+            qm_block_factors(type, row, k, &f);
+            t->scale[o] = f.scale;
+            t->min[o] = f.has_min ? f.min : 0.0f;
+            t->sc0[o] = f.sc0;
+            t->sc1[o] = f.sc1;
+        }
+    }
+}
+
+/* 16 rows × NT tokens (acts[0 .. NT-1]) through the tile into out[i][16]. */
+static inline __attribute__((always_inline)) void tile_tokens(const qm_tile *t, const qm_act *acts,
+                                                             int NT, int has_min, int q6,
+                                                             float out[4][16]) {
+    const __m512i *W = (const __m512i *)t->codes;
+    __m512 lane[4][8];
+    for (int L = 0; L < 8; L++) {
+        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                         _mm512_setzero_ps()};
+        for (int64_t k = L; k < t->nb; k += 8) {
+            const __m512i *w = W + 8 * k;
+            const __m512 sc = _mm512_loadu_ps(t->scale + 16 * k);
+            for (int i = 0; i < NT; i++) {
+                const qm_act *a = acts + i;
+                const int32_t *q = (const int32_t *)(a->q + 32 * k);
+                __m512i p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], _mm512_set1_epi32(q[0]));
+                __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[4], _mm512_set1_epi32(q[4]));
+                p0 = _mm512_dpbusd_epi32(p0, w[1], _mm512_set1_epi32(q[1]));
+                p1 = _mm512_dpbusd_epi32(p1, w[5], _mm512_set1_epi32(q[5]));
+                p0 = _mm512_dpbusd_epi32(p0, w[2], _mm512_set1_epi32(q[2]));
+                p1 = _mm512_dpbusd_epi32(p1, w[6], _mm512_set1_epi32(q[6]));
+                p0 = _mm512_dpbusd_epi32(p0, w[3], _mm512_set1_epi32(q[3]));
+                p1 = _mm512_dpbusd_epi32(p1, w[7], _mm512_set1_epi32(q[7]));
+                __m512i isum;
+                if (q6) { /* (codes + 128)·q − 128·Σq per half, times its sub-scale */
+                    const __m512i lo = _mm512_sub_epi32(p0, _mm512_set1_epi32(128 * a->qs16[2 * k]));
+                    const __m512i hi = _mm512_sub_epi32(p1, _mm512_set1_epi32(128 * a->qs16[2 * k + 1]));
+                    isum = _mm512_add_epi32(
+                        _mm512_mullo_epi32(_mm512_loadu_si512(t->sc0 + 16 * k), lo),
+                        _mm512_mullo_epi32(_mm512_loadu_si512(t->sc1 + 16 * k), hi));
+                } else {
+                    isum = _mm512_sub_epi32(_mm512_add_epi32(p0, p1),
+                                            _mm512_set1_epi32(128 * a->qsum[k]));
+                }
+                const __m512 sd = _mm512_mul_ps(sc, _mm512_set1_ps(a->d[k]));
+                acc[i] = _mm512_fmadd_ps(sd, _mm512_cvtepi32_ps(isum), acc[i]);
+                if (has_min)
+                    acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(t->min + 16 * k),
+                                             _mm512_set1_ps(a->s[k]), acc[i]);
+            }
+        }
+        for (int i = 0; i < NT; i++) lane[i][L] = acc[i];
+    }
+    for (int i = 0; i < NT; i++) {
+        const __m512 *v = lane[i];
+        const __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(v[0], v[4]), _mm512_add_ps(v[2], v[6])),
+                                       _mm512_add_ps(_mm512_add_ps(v[1], v[5]), _mm512_add_ps(v[3], v[7])));
+        _mm512_storeu_ps(out[i], s);
+    }
+}
+
+static void tile_run(const qm_tile *t, const qm_act *acts, int nt, int has_min, int q6,
+                     float out[4][16]) {
+#define QM_TT(N)                                                                              \
+    do {                                                                                      \
+        if (q6) tile_tokens(t, acts, N, 0, 1, out);                                           \
+        else if (has_min) tile_tokens(t, acts, N, 1, 0, out);                                 \
+        else tile_tokens(t, acts, N, 0, 0, out);                                              \
+    } while (0)
+    switch (nt) {
+    case 4: QM_TT(4); break;
+    case 3: QM_TT(3); break;
+    case 2: QM_TT(2); break;
+    default: QM_TT(1); break;
+    }
+#undef QM_TT
+}
+
+int qm_gemm_avx512(const qm_matrix *m, const qm_act *acts, int64_t n, float *y, int64_t ldy,
+                   int64_t r0, int64_t r1, int accumulate) {
+    const uint32_t type = m->type;
+    const int has_min = type == QT_Q4_1 || type == QT_Q5_1 || type == QT_Q4_K || type == QT_Q5_K;
+    const int q6 = type == QT_Q6_K;
+    qm_tile t;
+    t.nb = m->cols / 32;
+    const size_t nb = (size_t)t.nb;
+    void *mem = aligned_alloc(64, nb * 512 + nb * 16 * 4 * 4);
+    if (!mem) return 0;
+    t.codes = mem;
+    t.scale = (float *)(t.codes + nb * 512);
+    t.min = t.scale + nb * 16;
+    t.sc0 = (int32_t *)(t.min + nb * 16);
+    t.sc1 = t.sc0 + nb * 16;
+    for (int64_t r = r0; r < r1; r += GT) {
+        const int rows = r1 - r < GT ? (int)(r1 - r) : GT;
+        tile_unpack(m, r, rows, &t);
+        for (int64_t i = 0; i < n; i += 4) {
+            const int nt = n - i < 4 ? (int)(n - i) : 4;
+            float out[4][16];
+            tile_run(&t, acts + i, nt, has_min, q6, out);
+            for (int j = 0; j < nt; j++) {
+                float *yr = y + (i + j) * ldy + r;
+                for (int l = 0; l < rows; l++) yr[l] = accumulate ? yr[l] + out[j][l] : out[j][l];
+            }
+        }
+    }
+    free(mem);
+    return 1;
+}

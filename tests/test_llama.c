@@ -292,12 +292,40 @@ static int compare_reference(const char *label, const char *last_path, const cha
     return agree;
 }
 
+/* Quantised logits Lq against the float32 path's L over the NSEQ positions:
+ * the worst max |diff| / logit range, and top-1 agreement where the float32
+ * top-1/top-2 margin is >= 0.25 (agree of must). */
+static void vs_float32(const float *L, const float *Lq, int64_t V, double *worst, int *must,
+                       int *agree) {
+    *worst = 0.0;
+    *must = *agree = 0;
+    for (int p = 0; p < NSEQ; p++) {
+        const float *a = L + (int64_t)p * V, *b = Lq + (int64_t)p * V;
+        double lo = a[0], hi = a[0], md = 0.0;
+        int t1 = argmax_row(a, V);
+        double second = -1e30;
+        for (int64_t v = 0; v < V; v++) {
+            lo = a[v] < lo ? a[v] : lo;
+            hi = a[v] > hi ? a[v] : hi;
+            md = fabs((double)a[v] - b[v]) > md ? fabs((double)a[v] - b[v]) : md;
+            if (v != t1 && a[v] > second) second = a[v];
+        }
+        *worst = md / (hi - lo) > *worst ? md / (hi - lo) : *worst;
+        if (a[t1] - second >= 0.25) {
+            (*must)++;
+            *agree += argmax_row(b, V) == t1;
+        }
+    }
+}
+
 /* 6. The quantised path (weights kept as Q4_1/Q8_0 blocks, activations
  * quantised to 8 bits per block of 32 for every matrix-vector product) against
  * the float32 path mf: token-by-token decode of the 64 ids within QUANT_TOL x
  * range at every position, top-1 equal where the float32 margin is >= 0.25;
- * the same against llama.cpp's golden logits; prefill (dequantise + sgemm)
- * equal to the float32 path's; greedy 1 vs 2 threads bit-identical; along the
+ * the same against llama.cpp's golden logits; prefill: with an integer
+ * matrix-matrix kernel (qm_gemm) the same 8-bit products as decode, so the
+ * same bounds, and close to the decode's logits; without one, dequantise +
+ * sgemm, equal to the float32 path's; greedy 1 vs 2 threads bit-identical; along the
  * transformers greedy continuation, top-1 equal where its margin is >= 0.25;
  * no matrix expanded to float32. L: mf's logits of ids; Lq: scratch. */
 #define QUANT_TOL 5e-2 /* measured worst 3.4e-2 over the 64 positions (last: ~1.8e-2) */
@@ -319,37 +347,37 @@ static void test_quantised(const llama_model *mf, const int32_t *ids, const floa
         r = llama_forward(s, ids + p, 1, Lq + (int64_t)p * V, 1, err, sizeof err);
     CHECK(r == 0);
     llama_session_free(s);
-    double worst = 0.0;
-    int must = 0, agree = 0;
-    for (int p = 0; p < NSEQ; p++) {
-        const float *a = L + (int64_t)p * V, *b = Lq + (int64_t)p * V;
-        double lo = a[0], hi = a[0], md = 0.0;
-        int t1 = argmax_row(a, V);
-        double second = -1e30;
-        for (int64_t v = 0; v < V; v++) {
-            lo = a[v] < lo ? a[v] : lo;
-            hi = a[v] > hi ? a[v] : hi;
-            md = fabs((double)a[v] - b[v]) > md ? fabs((double)a[v] - b[v]) : md;
-            if (v != t1 && a[v] > second) second = a[v];
-        }
-        worst = md / (hi - lo) > worst ? md / (hi - lo) : worst;
-        if (a[t1] - second >= 0.25) {
-            must++;
-            agree += argmax_row(b, V) == t1;
-        }
-    }
+    double worst;
+    int must, agree;
+    vs_float32(L, Lq, V, &worst, &must, &agree);
     printf("  quantised decode vs float32: max |diff| %.2e x range (bound %.0e), top-1 %d/%d "
            "where the float32 margin >= 0.25\n", worst, QUANT_TOL, agree, must);
     CHECK_MSG(worst <= QUANT_TOL, "quantised decode: %g x range", worst);
     CHECK_EQ_INT(agree, must);
     compare_reference("llama.cpp vs quantised decode", GOLDEN "last_logits.f32", GOLDEN "top5.txt",
                       Lq, NSEQ, V, LLAMACPP_TOL, LLAMACPP_MARGIN);
-    /* prefill: dequantised blocks + sgemm = the float32 path */
+    float *Ld = malloc((size_t)NSEQ * (size_t)V * sizeof *Ld); /* the decode's logits */
+    CHECK(Ld != NULL);
+    if (Ld) memcpy(Ld, Lq, (size_t)NSEQ * (size_t)V * sizeof *Ld);
     CHECK(all_logits(m, ROPE_STYLE_INTERLEAVED, 0, ids, NSEQ, Lq) == 0);
     double md = 0.0;
     int same = compare_logits(Lq, L, NSEQ, V, &md);
     printf("  quantised prefill vs float32: max |diff| %.3g, top-1 same at %d/%d\n", md, same, NSEQ);
-    CHECK_MSG(md <= 1e-3, "quantised prefill: max diff %g", md);
+    if (qm_gemm_available()) { /* 8-bit activations, as decode */
+        vs_float32(L, Lq, V, &worst, &must, &agree);
+        printf("  quantised prefill (qm_gemm) vs float32: max |diff| %.2e x range, top-1 %d/%d "
+               "where the float32 margin >= 0.25\n", worst, agree, must);
+        CHECK_MSG(worst <= QUANT_TOL, "quantised prefill: %g x range", worst);
+        CHECK_EQ_INT(agree, must);
+        if (Ld) {
+            same = compare_logits(Lq, Ld, NSEQ, V, &md);
+            printf("  quantised prefill vs quantised decode: max |diff| %.3g, top-1 same at "
+                   "%d/%d\n", md, same, NSEQ);
+        }
+    } else { /* dequantised blocks + sgemm = the float32 path */
+        CHECK_MSG(md <= 1e-3, "quantised prefill: max diff %g", md);
+    }
+    free(Ld);
     /* threads */
     int32_t g1[NGREEDY], g2[NGREEDY], ref[NGREEDY];
     float *l1 = malloc((size_t)V * sizeof *l1), *l2 = malloc((size_t)V * sizeof *l2);

@@ -143,6 +143,60 @@ static void test_dots(const char *isa) {
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) test_dots_cols(isa, cols[i]);
 }
 
+/* qm_gemm (rows × several tokens) against the reference for every (row,
+ * token): 37 rows (two tiles of 16 and 5 more), 1 to 9 tokens (groups of 4
+ * and the rest), extreme scales and activations, accumulate. */
+static void test_gemm(const char *isa) {
+    enum { ROWS = 37, NT = 9 };
+    static const int64_t cols[] = {1024, 576, 160};
+    if (!qm_gemm_available()) {
+        printf("%s: no matrix-matrix kernel\n", isa);
+        return;
+    }
+    qm_act acts[NT];
+    for (int t = 0; t < NT; t++) CHECK(qm_act_alloc(&acts[t], 1024) == 0);
+    float x[1024], y[NT][ROWS + 3];
+    for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
+        for (int ty = 0; ty < N_TYPES; ty++) {
+            const uint32_t type = TYPES[ty];
+            const int64_t COLS = cols[c], blk = qm_type_block(type);
+            if (COLS % blk) continue;
+            const size_t rb = qm_row_bytes(type, COLS), bb = rb / (size_t)(COLS / blk);
+            uint8_t *rows = malloc(rb * ROWS);
+            int bad = 0;
+            for (int rep = 0; rep < 4; rep++) {
+                const int extreme = rep >= 2;
+                for (int r = 0; r < ROWS; r++)
+                    for (int64_t k = 0; k < COLS / blk; k++)
+                        fill_block(type, rows + r * rb + (size_t)k * bb, bb, extreme && r % 2);
+                for (int t = 0; t < NT; t++) {
+                    fill_act(x, COLS, extreme);
+                    qm_quantize(x, COLS, &acts[t]);
+                }
+                qm_matrix m;
+                CHECK(qm_matrix_init(&m, type, ROWS, COLS, rows) == 0);
+                static const int ns[4] = {1, 4, 7, 9};
+                const int n = ns[rep];
+                for (int t = 0; t < NT; t++)
+                    for (int r = 0; r < ROWS + 3; r++) y[t][r] = (float)r;
+                CHECK(qm_gemm(&m, acts, n, &y[0][0], ROWS + 3, 1, ROWS, rep == 1) == 1);
+                for (int t = 0; t < NT; t++)
+                    for (int r = 0; r < ROWS + 3; r++) {
+                        float want = (float)r; /* untouched outside rows 1..36, tokens < n */
+                        if (t < n && r >= 1 && r < ROWS) {
+                            const float d = qm_dot_ref(type, rows + r * rb, &acts[t]);
+                            want = rep == 1 ? (float)r + d : d;
+                        }
+                        bad += !same_float(y[t][r], want);
+                    }
+            }
+            CHECK_MSG(bad == 0, "%s gemm %s cols %lld: %d products differ from the reference", isa,
+                      NAMES[ty], (long long)COLS, bad);
+            free(rows);
+        }
+    for (int t = 0; t < NT; t++) qm_act_free(&acts[t]);
+}
+
 /* The kernel set's quantiser: the reference's bits, padding included. */
 static void test_quantize_same(const char *isa) {
     enum { N = 1024 };
@@ -326,6 +380,7 @@ int main(void) {
         printf("kernel set %s\n", sets[i]);
         test_dots(sets[i]);
         test_quantize_same(sets[i]);
+        test_gemm(sets[i]);
         test_matvec_split();
         ran++;
     }
