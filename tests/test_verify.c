@@ -397,6 +397,19 @@ static void test_layouts(void) {
     verify_decoded_free(&d);
     int64_t bad[2] = {300, 3};
     CHECK(verify_decode_cis(2, bad, cis, &d, err, sizeof err) != 0);
+    /* non-finite evidence is refused by name (issue 14): skipped, a NaN once reported
+     * "max error 0" */
+    int64_t shape[3] = {1, 300, R};
+    hc[5 * R + 3] = NAN;
+    CHECK(verify_decode_cos_sin(3, shape, hc, hs, nf, &d, err, sizeof err) != 0 && strstr(err, "cos holds NaN"));
+    hc[5 * R + 3] = 0.5;
+    hs[299 * R + R - 1] = -INFINITY;
+    CHECK(verify_decode_cos_sin(3, shape, hc, hs, nf, &d, err, sizeof err) != 0 && strstr(err, "sin holds Inf"));
+    cis[7] = INFINITY;
+    CHECK(verify_decode_cis(3, cshape, cis, &d, err, sizeof err) != 0 && strstr(err, "freqs_cis holds Inf"));
+    e.c[17] = NAN; /* a table given directly */
+    verify_table vn = {300, nf, e.c, e.s, NULL, ROPE_STYLE_NONE, "[pos, R/2]"};
+    CHECK(verify_run_table(&t, &vn, &r, err, sizeof err) != 0 && strstr(err, "cos holds NaN"));
     free(hc), free(hs), free(cis), free(pos);
     table_free(&e);
 }
@@ -516,6 +529,16 @@ static void test_pairs(void) {
     run_pairs("pairs truth", &t, &p, VERIFY_RIGHT, NULL, &r);
     CHECK(r.max_abs < 1e-5);
     CHECK_MSG(r.out_max_rel < 1e-6, "outputs vs rope_apply: %g", r.out_max_rel); /* the same rope_apply */
+    { /* a NaN in the outputs, an Inf in the inputs: refused by name, not skipped */
+        char err[256] = "";
+        verify_pairs vp = {p.T, p.H, p.D, p.in, p.out, p.pos, 0x1p-24};
+        p.out[p.T * p.H * p.D - 1] = NAN;
+        CHECK(verify_run_pairs(&t, &vp, &r, err, sizeof err) != 0 && strstr(err, "output") &&
+              strstr(err, "NaN"));
+        p.out[p.T * p.H * p.D - 1] = 0.0;
+        p.in[0] = INFINITY;
+        CHECK(verify_run_pairs(&t, &vp, &r, err, sizeof err) != 0 && strstr(err, "input"));
+    }
     pairs_free(&p);
     p = make_pairs(&llama, pos, n, 4, 64, ROPE_STYLE_INTERLEAVED, 0, 1, 0, 0, 0);
     run_pairs("pairs convention", &t, &p, VERIFY_FAULT, "convention", &r);

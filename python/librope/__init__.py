@@ -188,6 +188,7 @@ class Model:
 
     def layer_set(self, layer):
         """Name of the set layer `layer` uses, None for a layer without RoPE."""
+        layer = _ck.int64(layer, "librope.Model: layer")  # not a bool, not a float (as the C API's int64)
         if not self.layers:
             if len(self.set_names) == 1 and layer >= 0:
                 return self.set_names[0]
@@ -204,8 +205,13 @@ class Model:
     def query_scale(self, layer, positions):
         """Per-position factor q is multiplied by (Llama 4 temperature tuning, Ministral 3), float64."""
         pos = _ids_array(positions, "librope.Model.query_scale: positions")  # no float truncation
+        # rope_model_query_scale's domain: 0 <= pos <= 2^53 (below 0 the floor turns negative and
+        # log1p gives -Inf or NaN), and the layer checked whether or not it is scaled
+        if pos.size and (pos.min() < 0 or pos.max() > 2 ** 53):
+            raise ValueError("librope.Model.query_scale: positions must lie in [0, 2^53]")
+        nope = self.layer_set(layer) is None
         qs = self.query_scaling
-        on = qs is not None and (qs["layers"] == "all_layers" or self.layer_set(layer) is None)
+        on = qs is not None and (qs["layers"] == "all_layers" or nope)
         if not on:
             return np.ones(pos.shape)
         return 1.0 + qs["beta"] * np.log1p(np.floor_divide(pos + qs["pos_offset"], qs["floor_scale"]))
@@ -963,6 +969,8 @@ def verify(config, cos=None, sin=None, *, freqs_cis=None, q=None, q_out=None, k=
             keep += k2
     lt = "none (NoPE)" if nope else (names[si] if len(names) > 1 or layer is not None or layer_type is not None
                                       else "")
+    if not isinstance(layout, str) or layout not in ("bshd", "bhsd"):  # also when the evidence is a table
+        raise ValueError(f"librope.verify: layout must be 'bshd' or 'bhsd', got {layout!r}")
     st = _verify.model_style(config)
     if style is not None:
         st = _style(style)

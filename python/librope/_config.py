@@ -629,6 +629,15 @@ def _keyed(d, types, n):
     return False, types
 
 
+def _scale_finite(qs, where):
+    """rope_model_validate's rule: 1 + beta·ln(1 + floor((2^53 + offset) / floor_scale)) finite
+    (the largest position decides); a finite beta of 1e307 would give Inf there."""
+    q = (2 ** 53 + qs["pos_offset"]) // qs["floor_scale"]
+    if not math.isfinite(1.0 + qs["beta"] * math.log1p(q)):
+        _fail(f"{where}: query scaling beta {qs['beta']!r} makes the scale infinite at far positions")
+    return qs
+
+
 def _query_scaling(src, w, mt, d, dn):
     if mt in ("llama4_text", "llama4"):
         on = _bool(src, "attn_temperature_tuning", w)
@@ -639,7 +648,8 @@ def _query_scaling(src, w, mt, d, dn):
         fl = 8192 if fl is None else fl
         if fl < 1:
             _fail(f"{w}floor_scale must be >= 1")
-        return {"layers": "nope_layers", "beta": 0.1 if beta is None else beta, "floor_scale": fl, "pos_offset": 1}
+        return _scale_finite({"layers": "nope_layers", "beta": 0.1 if beta is None else beta, "floor_scale": fl,
+                              "pos_offset": 1}, f"{w}attn_scale")
     d = d or {}
     beta = _num(d, "llama_4_scaling_beta", dn)
     if beta is None:
@@ -647,7 +657,8 @@ def _query_scaling(src, w, mt, d, dn):
     orig = _int(d, "original_max_position_embeddings", dn)
     if not orig or orig < 1:
         _fail(f"{dn}llama_4_scaling_beta needs {dn}original_max_position_embeddings >= 1")
-    return {"layers": "all_layers", "beta": beta, "floor_scale": orig, "pos_offset": 0}
+    return _scale_finite({"layers": "all_layers", "beta": beta, "floor_scale": orig, "pos_offset": 0},
+                         f"{dn}llama_4_scaling_beta")
 
 
 _PER_LAYER_ROPE_KEYS = ("rope_parameters", "rope_scaling", "rope_theta", "partial_rotary_factor", "rotary_dim",

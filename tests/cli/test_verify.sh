@@ -49,6 +49,9 @@ np.save(os.path.join(T, "garbage_cos.npy"), rng.uniform(-1, 1, c.shape).astype(n
 np.save(os.path.join(T, "garbage_sin.npy"), rng.uniform(-1, 1, c.shape).astype(np.float32))
 np.save(os.path.join(T, "f64_cos.npy"), np.cos(a))
 open(os.path.join(T, "bad.npy"), "wb").write(b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4'")
+nan_cos = np.cos(a).astype(np.float32)
+nan_cos[3, 2] = np.nan
+np.save(os.path.join(T, "nan_cos.npy"), nan_cos)
 
 # q/k pairs: rotated half (the truth) and interleaved (the wrong convention), 2 x 8 tokens
 qp = np.arange(100, 108)
@@ -175,6 +178,7 @@ bad "bad plot name" "$CFG" --freqs-cis "$T/cis.npy" --plot out.txt
 bad "no evidence" "$CFG"
 bad "no config" --cos "$T/truth_cos.npy" --sin "$T/truth_sin.npy"
 bad "cos without sin" "$CFG" --cos "$T/truth_cos.npy"
+bad "NaN in the evidence" "$CFG" --cos "$T/nan_cos.npy" --sin "$T/truth_sin.npy"
 bad "two kinds of evidence" "$CFG" --freqs-cis "$T/cis.npy" --q-in "$T/q.npy" --q-out "$T/q_half.npy"
 bad "malformed npy" "$CFG" --cos "$T/bad.npy" --sin "$T/truth_sin.npy"
 bad "missing file" "$CFG" --cos "$T/nope.npy" --sin "$T/truth_sin.npy"

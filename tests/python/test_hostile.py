@@ -91,6 +91,68 @@ def test_model_query_scale_positions_are_checked_too():
         m.query_scale(0, [2 ** 64])
 
 
+def test_model_layers_and_query_scale_domain():
+    """Model.layer_set / layer_freqs / query_scale take int64 layers only (a bool is not layer
+    1), check the layer even where no scaling applies, and keep rope_model_query_scale's domain:
+    positions in [0, 2^53] (a negative one gave -inf or NaN), a beta whose scale stays finite
+    at 2^53 (1e307 gave inf)."""
+    m = librope.model({"head_dim": 16, "rope_theta": 1e4, "num_hidden_layers": 2})
+    for bad in (True, np.bool_(False), 1.0, "0", torch.tensor(0), None):
+        for call in (lambda: m.layer_set(bad), lambda: m.layer_freqs(bad), lambda: m.query_scale(bad, [0])):
+            with pytest.raises(TypeError, match="integer"):
+                call()
+    with pytest.raises(OverflowError, match="int64"):
+        m.layer_set(2 ** 64)
+    for layer in (2, -1, 2 ** 62):
+        with pytest.raises(ValueError, match="outside|layer"):
+            m.query_scale(layer, [0])
+    for pos in ([-1], [0, -2 ** 40], [2 ** 53 + 1], [2 ** 62]):
+        with pytest.raises(ValueError, match=r"\[0, 2\^53\]"):
+            m.query_scale(0, pos)
+    rp = {"rope_type": "default", "rope_theta": 1e4, "original_max_position_embeddings": 8192}
+    ok = librope.model({"head_dim": 16, "num_hidden_layers": 2,
+                        "rope_parameters": dict(rp, llama_4_scaling_beta=0.1)})
+    s = ok.query_scale(1, [0, 8192, 2 ** 53])
+    assert np.all(np.isfinite(s)) and s[0] == 1.0 and s[2] > s[1] > 1.0
+    for beta in (1e307, -1e307):
+        with pytest.raises(ValueError, match="infinite"):
+            librope.model({"head_dim": 16, "num_hidden_layers": 2,
+                           "rope_parameters": dict(rp, llama_4_scaling_beta=beta)})
+    with pytest.raises(ValueError, match="infinite"):
+        librope.model({"model_type": "llama4_text", "head_dim": 16, "rope_theta": 5e5, "num_hidden_layers": 4,
+                       "no_rope_layers": [1, 1, 1, 0], "attn_scale": 1e307, "floor_scale": 8192})
+
+
+def test_verify_refuses_non_finite_evidence_and_a_bad_layout():
+    """NaN or Inf in any evidence is refused by name (it was skipped: "max error 0"), in the C
+    analysis, so `rope verify` refuses it too; layout is checked whatever the evidence."""
+    cfg = {"head_dim": 16, "rope_theta": 1e4, "num_hidden_layers": 2}
+    cos, sin = librope.cos_sin(F, 8)
+    assert librope.verify(cfg, cos, sin)["verdict"] == "right"
+    q = np.random.default_rng(0).standard_normal((1, 8, 2, 16)).astype(np.float32)
+    qo = librope.apply(q, None, style="half", freqs=F)
+    for bad in (np.nan, np.inf, -np.inf):
+        c = cos.copy()
+        c[5, 3] = bad
+        with pytest.raises(ValueError, match="cos holds"):
+            librope.verify(cfg, c, sin)
+        with pytest.raises(ValueError, match="sin holds"):
+            librope.verify(cfg, cos, c)
+        with pytest.raises(ValueError, match="freqs_cis holds"):
+            librope.verify(cfg, freqs_cis=c + 1j * sin)
+        x = qo.copy()
+        x[0, 7, 1, 15] = bad
+        with pytest.raises(ValueError, match="output .* holds"):
+            librope.verify(cfg, q=q, q_out=x)
+        with pytest.raises(ValueError, match="output .* holds"):
+            librope.verify(cfg, q=torch.from_numpy(q), q_out=torch.from_numpy(x).bfloat16())
+        with pytest.raises(ValueError, match="input .* holds"):
+            librope.verify(cfg, q=q, q_out=qo, k=x, k_out=qo)
+    for layout in ("junk", "BSHD", None, 1):
+        with pytest.raises(ValueError, match="layout"):
+            librope.verify(cfg, cos, sin, layout=layout)
+
+
 # ---- out= and autograd
 
 def test_out_that_requires_grad_is_refused_and_left_untouched():
@@ -200,6 +262,7 @@ def test_tables_from_bad_cos_sin_are_refused():
 
 SWEEP = textwrap.dedent(r"""
     import math, sys, numpy as np, torch, librope
+    import librope.gptj, librope.gemma4, librope.deepseek_v3
     F = librope.freqs(rope_theta=10000.0, head_dim=16)
     T = librope.Table(F, 8)
     FM = librope.freqs(rope_theta=10000.0, head_dim=16, mrope_section=[2, 3, 3])
@@ -207,6 +270,10 @@ SWEEP = textwrap.dedent(r"""
     M = librope.model(CFG)
     COS, SIN = librope.cos_sin(F, 8)
     X = np.zeros((1, 3, 2, 16), np.float32)
+    Q = np.random.default_rng(0).standard_normal((1, 8, 2, 16)).astype(np.float32)
+    QO = librope.apply(Q, None, style="half", freqs=F)
+    C8, S8 = torch.from_numpy(COS[:3][None].copy()), torch.from_numpy(SIN[:3][None].copy())  # (1, 3, 8)
+    C16, S16 = torch.cat([C8, C8], -1), torch.cat([S8, S8], -1)  # HF's cat(freqs, freqs)
     JUNK = [None, True, 0, -1, 2 ** 31, 2 ** 63 - 1, 2 ** 63, -2 ** 63 - 1, 2 ** 200, 1.5, math.nan, -math.inf,
             "", "half\0", "x" * 10000, b"half", [], [1.5], [[1], [2, 3]], [2 ** 64], object(), 1j,
             np.zeros(0), np.zeros((0, 16, 2, 1), np.float32), np.zeros((2, 2)), np.float64(2.0), np.array(3),
@@ -234,6 +301,15 @@ SWEEP = textwrap.dedent(r"""
         "M.query_scale": ((0, [0, 1, 2]), {}),
         "M.layer_freqs": ((1,), {}),
         "verify": ((CFG, COS, SIN), {"positions": np.arange(8), "tol": 1e-3, "style": "half", "seq_len": 8}),
+        "verify#cis": ((CFG,), {"freqs_cis": COS + 1j * SIN, "positions": np.arange(8), "layer": 1}),
+        "verify#pairs": ((CFG,), {"q": Q, "q_out": QO, "k": Q, "k_out": QO, "layout": "bshd",
+                                  "positions": np.arange(8)}),
+        "verify#type": ((CFG, COS, SIN), {"layer_type": "full_attention", "rope_theta": 1e4}),
+        "M.layer_set": ((1,), {}),
+        "gptj.apply_rotary_pos_emb": ((torch.zeros(1, 3, 2, 16), S8, C8), {}),
+        "gemma4.apply_rotary_pos_emb": ((torch.zeros(1, 2, 3, 16), C16, S16), {"unsqueeze_dim": 1}),
+        "deepseek_v3.apply_rotary_pos_emb_interleave": ((torch.zeros(1, 2, 3, 16), torch.zeros(1, 2, 3, 16),
+                                                         C16, S16), {"unsqueeze_dim": 1}),
         "set_num_threads": ((1,), {}),
     }
     ALLOWED = (TypeError, ValueError, OverflowError, MemoryError, RuntimeError, NotImplementedError,
@@ -241,7 +317,7 @@ SWEEP = textwrap.dedent(r"""
     calls = 0
     for name, (args, kwargs) in GOOD.items():
         fn = M if name.startswith("M.") else librope
-        for part in name.split(".")[1 if name.startswith("M.") else 0:]:
+        for part in name.split("#")[0].split(".")[1 if name.startswith("M.") else 0:]:
             fn = getattr(fn, part)
         fn(*args, **kwargs)  # the good call works
         slots = [("a", i) for i in range(len(args))] + [("k", k) for k in kwargs]

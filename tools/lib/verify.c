@@ -64,6 +64,20 @@ static void errf(char *err, size_t n, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* Evidence must be finite (issue 14: every float that reaches the math is
+ * checked): a NaN or Inf has no error the analysis can measure, and skipping
+ * it reported "max error 0". Names the array and the first bad index. */
+static int all_finite(const double *v, int64_t n, const char *name, char *err, size_t errlen) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) {
+            errf(err, errlen, "%s holds %s at flat index %lld: NaN and Inf cannot be analysed (an engine "
+                 "that produces them is broken before any RoPE question)", name, isnan(v[i]) ? "NaN" : "Inf",
+                 (long long)i);
+            return 0;
+        }
+    return 1;
+}
+
 static double ulp32(double v) {
     float a = fabsf((float)v);
     if (!(a >= FLT_MIN)) return 0x1p-149;
@@ -1141,6 +1155,13 @@ int verify_run_table(const verify_truth *t, const verify_table *e, verify_report
         errf(err, errlen, "verify: NULL argument");
         return -1;
     }
+    if (e->rows < 0 || e->n_freqs < 0 || (e->n_freqs && e->rows > INT64_MAX / e->n_freqs)) {
+        errf(err, errlen, "verify: table shape overflows");
+        return -1;
+    }
+    if (!all_finite(e->cos, e->rows * e->n_freqs, "cos", err, errlen) ||
+        !all_finite(e->sin, e->rows * e->n_freqs, "sin", err, errlen))
+        return -1;
     if (t->nope) {
         errf(err, errlen, "this layer has no RoPE (NoPE): a cos/sin table cannot be checked for it; give "
              "q/k before and after the engine's attention input instead");
@@ -1441,6 +1462,15 @@ int verify_run_pairs(const verify_truth *t, const verify_pairs *p, verify_report
         errf(err, errlen, "verify: NULL argument");
         return -1;
     }
+    int64_t n = 0;
+    if (p->tokens < 0 || p->heads < 0 || p->head_dim < 0 ||
+        __builtin_mul_overflow(p->tokens, p->heads, &n) || __builtin_mul_overflow(n, p->head_dim, &n)) {
+        errf(err, errlen, "verify: q/k shape overflows");
+        return -1;
+    }
+    if (!all_finite(p->in, n, "the input (q, k)", err, errlen) ||
+        !all_finite(p->out, n, "the output (q_out, k_out)", err, errlen))
+        return -1;
     report_init(t, r, "pairs");
     if (t->nope) return run_nope(t, p, r, err, errlen);
     rope_freqs f;
@@ -1541,6 +1571,12 @@ int verify_decode_cos_sin(int ndim, const int64_t *shape, const double *cos, con
         errf(err, errlen, "cos/sin are empty");
         return -1;
     }
+    if (rows > INT64_MAX / W) {
+        errf(err, errlen, "cos/sin shape overflows");
+        return -1;
+    }
+    if (!all_finite(cos, rows * W, "cos", err, errlen) || !all_finite(sin, rows * W, "sin", err, errlen))
+        return -1;
     int half = W % 2 == 0, inter = W % 2 == 0;
     if (W == n_freqs_truth) half = inter = 0;
     for (int64_t r = 0; r < rows && (half || inter); r++)
@@ -1592,6 +1628,11 @@ int verify_decode_cis(int ndim, const int64_t *shape, const double *cis, verify_
         errf(err, errlen, "freqs_cis is empty");
         return -1;
     }
+    if (rows > INT64_MAX / 2 / nf) {
+        errf(err, errlen, "freqs_cis shape overflows");
+        return -1;
+    }
+    if (!all_finite(cis, rows * nf * 2, "freqs_cis", err, errlen)) return -1;
     out->cos = malloc((size_t)(rows * nf) * sizeof(double));
     out->sin = malloc((size_t)(rows * nf) * sizeof(double));
     if (!out->cos || !out->sin) {
