@@ -261,6 +261,29 @@ static void misreads(void) {
                  "\"full_attention\":{\"rope_type\":\"proportional\",\"partial_rotary_factr\":0.25}}}",
                  "rope_parameters.full_attention.partial_rotary_factr");
 
+    /* GPT-NeoX's config class drops a top-level rope_theta / partial_rotary_factor (it reads
+     * rotary_emb_base / rotary_pct): a different value is refused, the value it uses passes */
+    expect_error("{\"model_type\":\"gpt_neox\",\"hidden_size\":6144,\"num_attention_heads\":64,"
+                 "\"rotary_emb_base\":10000,\"rope_theta\":500000}", "rope_theta 500000 is dropped");
+    expect_error("{\"model_type\":\"gpt_neox\",\"hidden_size\":6144,\"num_attention_heads\":64,"
+                 "\"partial_rotary_factor\":0.5}", "partial_rotary_factor 0.5 is dropped");
+    {
+        hf_config h0;
+        CHECK(parse("{\"model_type\":\"gpt_neox\",\"hidden_size\":6144,\"num_attention_heads\":64,"
+                    "\"rope_theta\":10000,\"partial_rotary_factor\":0.25}", &h0) == 0);
+        hf_config_free(&h0);
+    }
+    /* misspellings of keys read at the top level, and a layer type misspelt in a keyed dict */
+    expect_error("{\"model_type\":\"gemma3_text\",\"head_dim\":256,\"num_hidden_layers\":6,"
+                 "\"sliding_window_patern\":3}", "sliding_window_patern is not a config key");
+    expect_error("{\"model_type\":\"qwen3_next\",\"head_dim\":256,\"num_hidden_layers\":8,"
+                 "\"full_attention_intervall\":2}", "full_attention_intervall");
+    expect_error("{\"model_type\":\"gemma4_text\",\"head_dim\":256,\"num_hidden_layers\":6,"
+                 "\"rope_parameters\":{\"sliding_attention\":{\"rope_type\":\"default\"},"
+                 "\"full_atention\":{\"rope_type\":\"proportional\"}}}", "full_atention is not a layer type");
+    expect_error("{\"model_type\":\"llama\",\"head_dim\":64,\"qk_rope_head_dim\":32}", "qk_rope_head_dim");
+    expect_error("{\"model_type\":\"pixtral\",\"head_dim\":64}", "vision tower");
+
     /* legacy names read as their families read them */
     hf_config h;
     if (parse("{\"model_type\":\"chatglm\",\"hidden_size\":4096,\"num_attention_heads\":32,\"kv_channels\":128,"

@@ -407,6 +407,16 @@ def _plan_layers(src, w, mt):
     return n, types, type_of, rope_on
 
 
+def _check_dropped(src, w, mt, key, used):
+    """A top-level key the family's config class drops (_family_defaults.IGNORED): fine when it says
+    what the family uses (the C reader's check_dropped)."""
+    if (key, mt) in _family_defaults.IGNORED:
+        x = _num(src, key, w)
+        if x is not None and x != used:
+            _fail(f"{w}{key} {x!r} is dropped by transformers' {mt} config (it uses {used!r}); refusing rather than "
+                  "ignoring it")
+
+
 def _first_of(places):
     """The first given of [(obj, where, key)] (transformers' precedence); a later one that differs is
     refused naming it (transformers would drop it silently). The C reader's first_of."""
@@ -459,6 +469,8 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
         theta = _first_of([(d, dn, "rope_theta"), (src, w, "rope_local_base_freq")])
     else:   # a layer type's own entry may differ from the top level (Gemma 3's full vs sliding)
         top = [(src, w, "rotary_emb_base"), (src, w, "rope_theta")]
+        if ("rope_theta", mt) in _family_defaults.IGNORED:   # the class drops it: checked below
+            top = top[:1]
         theta = _num(d, "rope_theta", dn) if keyed else _first_of([(d, dn, "rope_theta")] + top)
         if theta is None and keyed:
             theta = _first_of(top)
@@ -474,8 +486,12 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
         if not theta > 0:
             _fail(f"rope_theta must be > 0 (got {theta})")
         out["rope_theta"] = theta
+    if not gemma3_sliding:
+        _check_dropped(src, w, mt, "rope_theta", 10000.0 if theta is None else theta)
 
     top = [(src, w, "rotary_pct"), (src, w, "partial_rotary_factor")]
+    if ("partial_rotary_factor", mt) in _family_defaults.IGNORED:
+        top = top[:1]
     prf = _num(d, "partial_rotary_factor", dn) if keyed else _first_of([(d, dn, "partial_rotary_factor")] + top)
     if prf is None and keyed:
         prf = _first_of(top)
@@ -489,6 +505,7 @@ def _parse_set(src, w, d, dn, mt, gemma3_sliding=False, theta_default=None, head
         prf = None
     if prf is not None:
         out["partial_rotary_factor"] = prf
+    _check_dropped(src, w, mt, "partial_rotary_factor", 1.0 if prf is None else prf)
 
     heads, hidden = _int(src, "num_attention_heads", w), _int(src, "hidden_size", w)
     hd, qk_rope = _int(src, "head_dim", w), _int(src, "qk_rope_head_dim", w)

@@ -263,3 +263,24 @@ def test_hunyuan_vl_xdrope(tmp_path):
 def test_hunyuan_xdrope_refused_by_name(cfg, err):
     with pytest.raises(ValueError, match=err):
         librope.freqs(cfg)
+
+
+def test_keys_a_family_drops_or_misspelt_are_refused_by_name():
+    """The audit's findings (docs/families.md): GPT-NeoX drops a top-level rope_theta /
+    partial_rotary_factor, a misspelt top-level key, a misspelt layer type, a key of another family."""
+    neox = {"model_type": "gpt_neox", "hidden_size": 6144, "num_attention_heads": 64}
+    with pytest.raises(ValueError, match="rope_theta 500000.0 is dropped"):
+        librope.model(dict(neox, rotary_emb_base=10000, rope_theta=500000))
+    with pytest.raises(ValueError, match="partial_rotary_factor 0.5 is dropped"):
+        librope.model(dict(neox, partial_rotary_factor=0.5))
+    assert librope.model(dict(neox, rope_theta=10000, partial_rotary_factor=0.25)).sets["full_attention"].rotary_dim == 24
+    with pytest.raises(ValueError, match="sliding_window_patern is not a config key"):
+        librope.model({"model_type": "gemma3_text", "head_dim": 256, "num_hidden_layers": 6,
+                       "sliding_window_patern": 3})
+    with pytest.raises(ValueError, match="full_atention is not a layer type"):
+        librope.model({"model_type": "gemma4_text", "head_dim": 256, "num_hidden_layers": 6, "rope_parameters": {
+            "sliding_attention": {"rope_type": "default"}, "full_atention": {"rope_type": "proportional"}}})
+    with pytest.raises(ValueError, match="qk_rope_head_dim"):
+        librope.model({"model_type": "llama", "head_dim": 64, "qk_rope_head_dim": 32})
+    with pytest.raises(ValueError, match="vision tower"):
+        librope.model({"model_type": "pixtral", "head_dim": 64})

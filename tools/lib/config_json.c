@@ -721,6 +721,29 @@ static int first_of(ctx *c, const val_src *vs, int n, double *v) {
     return found >= 0;
 }
 
+/* Does this model type's config class drop a top-level `key` (ignored_keys.inc, the audit)? */
+static int top_dropped(const char *key, const char *mt) {
+    static const struct {
+        const char *key, *mt;
+    } rows[] = {
+#include "ignored_keys.inc"
+    };
+    for (size_t i = 0; mt && i < sizeof rows / sizeof rows[0]; i++)
+        if (streq(rows[i].key, key) && streq(rows[i].mt, mt)) return 1;
+    return 0;
+}
+
+/* A top-level key the family's config class drops: fine when it says what the family uses. */
+static int check_dropped(ctx *c, const cJSON *src, const char *w, const char *mt, const char *key, double used) {
+    double x;
+    int got = top_dropped(key, mt) ? get_num(c, src, w, key, &x) : 0;
+    if (got < 0) return -1;
+    if (got && x != used)
+        return fail(c, "%s%s %.17g is dropped by transformers' %s config (it uses %.17g); refusing rather than "
+                    "ignoring it", w, key, x, mt, used);
+    return 0;
+}
+
 static int parse_set_base(ctx *c, const cJSON *src, const char *w, const set_src *s, const char *mt,
                           rope_config *r) {
     const cJSON *d = s->d;
@@ -734,8 +757,9 @@ static int parse_set_base(ctx *c, const cJSON *src, const char *w, const set_src
         got = first_of(c, th, 2, &v);
     } else { /* a layer type's own entry may differ from the top level (Gemma 3's full vs sliding) */
         val_src th[] = {{d, dn, "rope_theta"}, {src, w, "rotary_emb_base"}, {src, w, "rope_theta"}};
-        got = s->keyed ? get_num(c, d, dn, "rope_theta", &v) : first_of(c, th, 3, &v);
-        if (s->keyed && !got) got = first_of(c, th + 1, 2, &v);
+        int drop = top_dropped("rope_theta", mt); /* then the top-level one is checked below */
+        got = s->keyed ? get_num(c, d, dn, "rope_theta", &v) : first_of(c, th, 3 - drop, &v);
+        if (s->keyed && !got) got = first_of(c, th + 1, 2 - drop, &v);
     }
     if (got < 0) return -1;
     if (!got && streq(mt, "chatglm")) { /* THUDM remote code: base = 10000 · rope_ratio */
@@ -748,11 +772,13 @@ static int parse_set_base(ctx *c, const cJSON *src, const char *w, const set_src
     if (!got) v = s->theta_default;
     if (!(v > 0)) return fail(c, "rope_theta must be > 0 (got %.17g)", v);
     r->rope_theta = v;
+    if (!s->gemma3_sliding && check_dropped(c, src, w, mt, "rope_theta", v) < 0) return -1;
 
     /* Partial rotary: the dict's, NeoX rotary_pct, the top-level one; NeoX default 0.25. */
     val_src pr[] = {{d, dn, "partial_rotary_factor"}, {src, w, "rotary_pct"}, {src, w, "partial_rotary_factor"}};
-    got = s->keyed ? get_num(c, d, dn, "partial_rotary_factor", &v) : first_of(c, pr, 3, &v);
-    if (s->keyed && !got) got = first_of(c, pr + 1, 2, &v);
+    int drop = top_dropped("partial_rotary_factor", mt);
+    got = s->keyed ? get_num(c, d, dn, "partial_rotary_factor", &v) : first_of(c, pr, 3 - drop, &v);
+    if (s->keyed && !got) got = first_of(c, pr + 1, 2 - drop, &v);
     if (got < 0) return -1;
     if (got) {
         if (!(v > 0 && v <= 1) && !(v == 0 && r->type == ROPE_SCALING_PROPORTIONAL))
@@ -773,7 +799,7 @@ static int parse_set_base(ctx *c, const cJSON *src, const char *w, const set_src
         IS_MT(mt, "llama", "mistral", "qwen2", "gemma", "gemma2", "gemma3_text", "gemma3",
               "gemma4_text", "gemma4", "deepseek_v2", "deepseek_v3"))
         r->partial_rotary_factor = 1.0;
-    return 0;
+    return check_dropped(c, src, w, mt, "partial_rotary_factor", r->partial_rotary_factor);
 }
 
 /* Sizes shared by every set (heads, hidden, max positions) and this set's head_dim. */
