@@ -37,12 +37,15 @@ typedef struct lab_opts {
     double factor;            /* 0 = derived */
     int64_t tokens, trials, seed, threads;
     int json;
+    int truncate;             /* --protocol truncate: the first L tokens, one window */
+    int tokens_set;
 } lab_opts;
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: rope lab ppl     [--model FILE.gguf] [--text FILE|builtin] [--lengths L,L,...]\n"
             "                        [--scalings S,S,...|all] [--factor F] [--tokens N]\n"
+            "                        [--protocol sliding|truncate]\n"
             "                        [--json] [--plot FILE.svg] [-t THREADS]\n"
             "       rope lab passkey [--model FILE.gguf] [--lengths L,L,...] [--scalings ...]\n"
             "                        [--factor F] [--trials K] [--seed S] [--json] [--plot FILE.svg]\n"
@@ -63,6 +66,10 @@ static void usage(FILE *f) {
             "                    least 1; at 1 every scaling equals none and only none runs)\n"
             "  --tokens N|all    ppl: the first N tokens of the text are scored at every length\n"
             "                    (default: the longest length; all = the whole text)\n"
+            "  --protocol P      ppl: sliding (default; the above) or truncate (the YaRN paper's:\n"
+            "                    the perplexity of the first L tokens, one window of L; one\n"
+            "                    window of the longest length gives every length, except for\n"
+            "                    dynamic, whose RoPE follows the window length)\n"
             "  --trials K        passkey: trials per length and scaling (default 10)\n"
             "  --seed S          passkey: seed of the keys and depths (default 1)\n"
             "  --json            JSON on stdout instead of the table\n"
@@ -133,6 +140,10 @@ static int parse_args(int argc, char **argv, lab_opts *o) {
             if (r < 0 || o->passkey) goto bad;
             if (!strcmp(val, "all")) o->tokens = -1;
             else if (cli_parse_i64(val, &o->tokens) || o->tokens < 16) goto bad;
+            o->tokens_set = 1;
+        } else if ((r = cli_opt(argc, argv, &i, "--protocol", &val)) != 0) {
+            if (r < 0 || o->passkey || (strcmp(val, "sliding") && strcmp(val, "truncate"))) goto bad;
+            o->truncate = !strcmp(val, "truncate");
         } else if ((r = cli_opt(argc, argv, &i, "--trials", &val)) != 0) {
             if (r < 0 || !o->passkey || cli_parse_i64(val, &o->trials) || o->trials < 1 ||
                 o->trials > 100000)
@@ -245,7 +256,56 @@ static int make_session(lab_run *R, int sc, int64_t length, llama_session **s, f
     return 0;
 }
 
+static lab_cell *add_cell(lab_run *R, int sc, int64_t L, const lab_ppl_result *res) {
+    lab_cell *c = &R->cells[R->n_cells++];
+    memset(c, 0, sizeof *c);
+    c->scaling = sc;
+    c->length = L;
+    c->nll = res->nll;
+    c->scored = res->n_scored;
+    c->windows = res->n_windows;
+    c->seconds = res->seconds;
+    c->value = exp(res->nll / (double)res->n_scored);
+    return c;
+}
+
+/* --protocol truncate: per scaling, one window of the longest length gives
+ * every length (lab_ppl_prefixes); dynamic NTK gets a window per length. */
+static int run_ppl_truncate(lab_run *R, const int32_t *ids, int64_t n, char *err, size_t errlen) {
+    const int k = R->o.n_lengths;
+    for (int sc = 0; sc < LAB_N_SCALINGS; sc++) {
+        if (!R->o.use[sc]) continue;
+        const int per_length = sc == LAB_DYNAMIC;
+        for (int li = per_length ? 0 : k - 1; li < k; li++) {
+            const int64_t L = R->o.lengths[li];
+            llama_session *s = NULL;
+            float *logits = NULL;
+            if (make_session(R, sc, L, &s, &logits, err, errlen) != 0) return -1;
+            char tag[64];
+            snprintf(tag, sizeof tag, "%s @ %s%lld", lab_scaling_name((lab_scaling)sc),
+                     per_length ? "" : "<= ", (long long)L);
+            fprintf(stderr, "rope lab ppl: %s ...\n", tag);
+            lab_ppl_result res[MAX_LENGTHS];
+            const int64_t *lens = per_length ? &R->o.lengths[li] : R->o.lengths;
+            const int nl = per_length ? 1 : k;
+            int rc = lab_ppl_prefixes(s, ids, n, lens, nl, R->bos, logits, progress, tag, res,
+                                      err, errlen);
+            llama_session_free(s);
+            free(logits);
+            if (rc != 0) return -1;
+            for (int j = 0; j < nl; j++) {
+                const lab_cell *c = add_cell(R, sc, lens[j], &res[j]);
+                fprintf(stderr, "rope lab ppl: %s @ %lld: ppl %.4f over %lld tokens (%.1f s)\n",
+                        lab_scaling_name((lab_scaling)sc), (long long)c->length, c->value,
+                        (long long)c->scored, c->seconds);
+            }
+        }
+    }
+    return 0;
+}
+
 static int run_ppl(lab_run *R, const int32_t *ids, int64_t n, char *err, size_t errlen) {
+    if (R->o.truncate) return run_ppl_truncate(R, ids, n, err, errlen);
     for (int li = 0; li < R->o.n_lengths; li++) {
         const int64_t L = R->o.lengths[li];
         for (int sc = 0; sc < LAB_N_SCALINGS; sc++) {
@@ -263,15 +323,7 @@ static int run_ppl(lab_run *R, const int32_t *ids, int64_t n, char *err, size_t 
             llama_session_free(s);
             free(logits);
             if (rc != 0) return -1;
-            lab_cell *c = &R->cells[R->n_cells++];
-            memset(c, 0, sizeof *c);
-            c->scaling = sc;
-            c->length = L;
-            c->nll = res.nll;
-            c->scored = res.n_scored;
-            c->windows = res.n_windows;
-            c->seconds = res.seconds;
-            c->value = exp(res.nll / (double)res.n_scored);
+            const lab_cell *c = add_cell(R, sc, L, &res);
             fprintf(stderr, "rope lab ppl: %s: ppl %.4f over %lld tokens, %lld windows (%.1f s)\n",
                     tag, c->value, (long long)c->scored, (long long)c->windows, c->seconds);
         }
@@ -362,8 +414,9 @@ static void print_json(const lab_run *R) {
     if (!R->o.passkey) {
         printf(",\"text\":");
         cli_json_str(stdout, R->o.text_path);
-        printf(",\"text_tokens\":%lld,\"tokens\":%lld,\"stride\":\"length/2\"",
-               (long long)R->n_text_tokens, (long long)R->o.tokens);
+        printf(",\"text_tokens\":%lld,\"tokens\":%lld,\"protocol\":\"%s\",\"stride\":\"%s\"",
+               (long long)R->n_text_tokens, (long long)R->o.tokens,
+               R->o.truncate ? "truncate" : "sliding", R->o.truncate ? "none" : "length/2");
     } else {
         printf(",\"trials\":%lld,\"seed\":%lld", (long long)R->o.trials, (long long)R->o.seed);
     }
@@ -388,7 +441,7 @@ static void print_json(const lab_run *R) {
             cli_json_num(stdout, x->nll);
             printf(",\"scored\":%lld,\"windows\":%lld,\"stride\":%lld,\"seconds\":",
                    (long long)x->scored, (long long)x->windows,
-                   (long long)((R->bos >= 0 ? x->length - 1 : x->length) / 2));
+                   (long long)((R->bos >= 0 ? x->length - 1 : x->length) / (R->o.truncate ? 1 : 2)));
             cli_json_num(stdout, x->seconds);
             printf("}");
         }
@@ -484,6 +537,11 @@ static int tokenize_text(lab_run *R, int32_t **ids, int64_t *n, char *err, size_
     if (st != GGUF_OK) return 1;
     R->n_text_tokens = (int64_t)nn;
     const int64_t Lmax = o->lengths[o->n_lengths - 1];
+    if (o->truncate && o->tokens_set) {
+        snprintf(err, errlen, "--tokens applies to --protocol sliding (truncate scores the first "
+                              "L tokens at each length)");
+        return 2;
+    }
     if (o->tokens == 0) o->tokens = Lmax;
     if (o->tokens < 0) o->tokens = (int64_t)nn;
     if ((int64_t)nn < o->tokens) {

@@ -77,6 +77,15 @@ int lab_scaling_config(const rope_config *base, int64_t rotary_dim, int64_t trai
     return 0;
 }
 
+/* -log softmax(row)[target], in double. */
+static double row_nll(const float *row, int64_t V, int32_t target) {
+    float mx = row[0];
+    for (int64_t v = 1; v < V; v++) mx = row[v] > mx ? row[v] : mx;
+    double sum = 0.0;
+    for (int64_t v = 0; v < V; v++) sum += exp((double)row[v] - mx);
+    return log(sum) + mx - (double)row[target];
+}
+
 /* Scores the targets of one window: rows j of logits predict ids[p + j + 1];
  * a target counts when it lies in [first, end). */
 static void score_rows(const float *logits, int64_t V, const int32_t *ids, int64_t p, int64_t nb,
@@ -84,12 +93,7 @@ static void score_rows(const float *logits, int64_t V, const int32_t *ids, int64
     for (int64_t j = 0; j < nb; j++) {
         const int64_t target = p + j + 1;
         if (target >= end || target < first) continue;
-        const float *row = logits + j * V;
-        float mx = row[0];
-        for (int64_t v = 1; v < V; v++) mx = row[v] > mx ? row[v] : mx;
-        double sum = 0.0;
-        for (int64_t v = 0; v < V; v++) sum += exp((double)row[v] - mx);
-        *nll += log(sum) + mx - (double)row[ids[target]];
+        *nll += row_nll(logits + j * V, V, ids[target]);
         (*n)++;
     }
 }
@@ -116,8 +120,12 @@ int lab_ppl(llama_session *s, const int32_t *ids, int64_t n, int64_t window, int
         if (bos >= 0 && llama_forward(s, &bos, 1, NULL, 0, err, errlen) != 0) return -1;
         for (int64_t p = begin; p < end; p += B) {
             const int64_t nb = end - p < B ? end - p : B;
-            if (llama_forward(s, ids + p, nb, logits, nb, err, errlen) != 0) return -1;
-            score_rows(logits, V, ids, p, nb, first, end, &res->nll, &res->n_scored);
+            /* logits only for the rows that score a target (row j predicts p + j + 1): the
+             * context half of a window needs none, which saves the output matmul there (for
+             * Gemma's 262k vocabulary, most of a token's cost) */
+            const int64_t skip = first - 1 - p <= 0 ? 0 : first - 1 - p >= nb ? nb : first - 1 - p;
+            if (llama_forward(s, ids + p, nb, logits, nb - skip, err, errlen) != 0) return -1;
+            score_rows(logits, V, ids, p + skip, nb - skip, first, end, &res->nll, &res->n_scored);
             if (progress && end - begin > 4 * B && p + nb < end && ((p - begin) / B) % 16 == 15) {
                 char line[160];
                 snprintf(line, sizeof line, "window [%lld, %lld): %lld tokens (%.0f s)",
@@ -130,6 +138,53 @@ int lab_ppl(llama_session *s, const int32_t *ids, int64_t n, int64_t window, int
         res->n_windows++;
     }
     res->seconds = now_s() - t0;
+    return 0;
+}
+
+int lab_ppl_prefixes(llama_session *s, const int32_t *ids, int64_t n, const int64_t *lengths,
+                     int k, int32_t bos, float *logits, lab_progress_fn progress, void *pctx,
+                     lab_ppl_result *res, char *err, size_t errlen) {
+    if (!s || !ids || !lengths || !logits || !res || k < 1) return fail(err, errlen, "NULL argument");
+    const int64_t nb0 = bos >= 0 ? 1 : 0, T = lengths[k - 1] - nb0; /* text tokens in the window */
+    for (int i = 0; i < k; i++)
+        if (lengths[i] - nb0 < 2 || (i && lengths[i] <= lengths[i - 1]))
+            return fail(err, errlen, "bad lengths");
+    if (T > n) return fail(err, errlen, "%lld text tokens, fewer than %lld", (long long)n, (long long)T);
+    if (lengths[k - 1] > llama_session_n_ctx(s))
+        return fail(err, errlen, "window %lld exceeds the session's context %lld",
+                    (long long)lengths[k - 1], (long long)llama_session_n_ctx(s));
+    const int64_t B = llama_session_max_batch(s), V = llama_session_model(s)->cfg.vocab_size;
+    const double t0 = now_s();
+    memset(res, 0, (size_t)k * sizeof *res);
+    double nll = 0.0;          /* over targets 1 .. p + nb - 1 so far */
+    int next = 0;              /* the first checkpoint not yet reached */
+    llama_session_reset(s);
+    if (bos >= 0 && llama_forward(s, &bos, 1, NULL, 0, err, errlen) != 0) return -1;
+    for (int64_t p = 0; p < T; p += B) {
+        const int64_t nb = T - p < B ? T - p : B;
+        if (llama_forward(s, ids + p, nb, logits, nb, err, errlen) != 0) return -1;
+        for (int64_t j = 0; j < nb; j++) {
+            const int64_t target = p + j + 1;
+            /* checkpoint i holds the targets before its text length */
+            while (next < k && target >= lengths[next] - nb0) {
+                res[next] = (lab_ppl_result){nll, target - 1, 1, now_s() - t0};
+                if (progress) {
+                    char line[160];
+                    snprintf(line, sizeof line, "first %lld tokens: ppl %.4f (%.0f s)",
+                             (long long)lengths[next], exp(nll / (double)(target - 1)),
+                             res[next].seconds);
+                    progress(pctx, line);
+                }
+                next++;
+            }
+            if (next == k) break;
+            nll += row_nll(logits + j * V, V, ids[target]);
+        }
+    }
+    while (next < k) { /* the last checkpoint: the window's end */
+        res[next] = (lab_ppl_result){nll, T - 1, 1, now_s() - t0};
+        next++;
+    }
     return 0;
 }
 

@@ -76,6 +76,20 @@ int lab_ppl(llama_session *s, const int32_t *ids, int64_t n, int64_t window, int
             int32_t bos, float *logits, lab_progress_fn progress, void *pctx,
             lab_ppl_result *res, char *err, size_t errlen);
 
+/*
+ * The YaRN paper's protocol: for each length L, the perplexity of the first L
+ * tokens in one window of L (BOS first when bos >= 0: then L - 1 text tokens;
+ * a window's first token is never scored). lengths ascending; res[i] for
+ * lengths[i]. One window of the longest length gives them all, since with
+ * causal attention and a RoPE that depends on the position only (every
+ * scaling but dynamic NTK, whose base follows the sequence length) a token's
+ * logits do not depend on the tokens after it: the numbers equal k separate
+ * windows. res[i].seconds is the time to reach that length.
+ */
+int lab_ppl_prefixes(llama_session *s, const int32_t *ids, int64_t n, const int64_t *lengths,
+                     int k, int32_t bos, float *logits, lab_progress_fn progress, void *pctx,
+                     lab_ppl_result *res, char *err, size_t errlen);
+
 /* One passkey prompt of at most `length` tokens (BOS included when bos >= 0),
  * leaving room for the answer: the key (10000..99999) and the depth (the
  * number of filler sentences before the needle, 0..n_filler) come from the

@@ -63,6 +63,33 @@ assert abs(got - want) <= 5e-5 * want + 1e-4, (got, want)   # rope ppl prints 4 
 print("lab ppl == rope ppl:", got, want)
 PYEOF
 
+# --- --protocol truncate (the first L tokens, one window; static scalings read every length
+# off the longest window) equals one window per length, i.e. --lengths L --tokens L
+"$ROPE" lab ppl --model "$MODEL" --text builtin --lengths 32,64 --scalings none,dynamic,yarn \
+    --factor 2 --protocol truncate --json -t 2 > "$T/tr.json" 2>/dev/null || fail "truncate"
+for L in 32 64; do
+    "$ROPE" lab ppl --model "$MODEL" --text builtin --lengths $L --tokens $L \
+        --scalings none,dynamic,yarn --factor 2 --json -t 2 > "$T/one$L.json" 2>/dev/null
+done
+"$PY" - "$T/tr.json" "$T/one32.json" "$T/one64.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["protocol"] == "truncate" and d["lengths"] == [32, 64], d
+got = {(x["scaling"], x["length"]): x for x in d["results"]}
+assert len(got) == 6, got
+for f in sys.argv[2:]:
+    for x in json.load(open(f))["results"]:
+        g = got[(x["scaling"], x["length"])]
+        assert g["scored"] == x["scored"] == x["length"] - 1 and x["windows"] == 1, (g, x)
+        assert abs(g["ppl"] - x["ppl"]) <= 1e-5 * x["ppl"], (g, x)
+# inside the trained context dynamic NTK is the model's own RoPE; yarn is not
+for L in (32, 64):
+    assert got[("dynamic", L)]["ppl"] == got[("none", L)]["ppl"], got
+    assert abs(got[("yarn", L)]["ppl"] - got[("none", L)]["ppl"]) > 1e-3, got
+print("lab ppl --protocol truncate == one window per length:",
+      {"%s@%d" % k: round(v["ppl"], 4) for k, v in got.items()})
+PYEOF
+
 # --- passkey: 100% for the unscaled model at 256 tokens; JSON and plot decode
 "$ROPE" lab passkey --model "$MODEL" --lengths 256 --scalings none --trials 3 --seed 1 --json \
     --plot "$T/pk.svg" -t 2 > "$T/pk.json" 2> "$T/pk.err" || { cat "$T/pk.err"; fail "lab passkey"; }
@@ -89,7 +116,9 @@ PYEOF
 for args in "" "bogus" "ppl --lengths 0" "ppl --lengths 64,32" "ppl --scalings none,bogus" \
             "ppl --factor 0.5" "ppl --plot x.png" "ppl --text /no/such/file" \
             "ppl --text builtin --lengths 100000" "passkey --text builtin" "passkey --trials 0" \
-            "ppl --model /no/such.gguf" "passkey --lengths 16 --text builtin"; do
+            "ppl --model /no/such.gguf" "passkey --lengths 16 --text builtin" \
+            "ppl --protocol bogus" "passkey --protocol truncate" \
+            "ppl --text builtin --lengths 64 --protocol truncate --tokens 64"; do
     set +e
     # shellcheck disable=SC2086
     out=$("$ROPE" lab $args 2>&1 >/dev/null); rc=$?
