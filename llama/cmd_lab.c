@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli_util.h"
 #include "commands.h"
 #include "gguf.h"
@@ -49,12 +51,15 @@ static void usage(FILE *f) {
             "                        [--json] [--plot FILE.svg] [-t THREADS]\n"
             "       rope lab passkey [--model FILE.gguf] [--lengths L,L,...] [--scalings ...]\n"
             "                        [--factor F] [--trials K] [--seed S] [--json] [--plot FILE.svg]\n"
+            "       rope lab merge   RUN.json [RUN.json ...] [--json] [--plot FILE.svg]\n"
             "\n"
             "What each RoPE scaling does to a model past its trained context.\n"
             "  ppl      perplexity of a text at each context length (strided sliding window,\n"
             "           stride = length/2, the same first N tokens scored at every length)\n"
             "  passkey  retrieval of a 5-digit number hidden at a random depth in filler text\n"
             "           (accuracy over K seeded trials, greedy answer)\n"
+            "  merge    one table / JSON / plot from the --json of several runs (same model,\n"
+            "           factor, text and protocol; e.g. scalings run in separate processes)\n"
             "\n"
             "  --model FILE      default: %s\n"
             "  --text FILE       UTF-8 text (default: %s from `make deps`, the King\n"
@@ -208,7 +213,7 @@ typedef struct lab_cell {
     int64_t length;
     double value;      /* ppl, or passkey accuracy */
     double nll;
-    int64_t scored, windows, correct, trials;
+    int64_t scored, windows, correct, trials, stride;
     double seconds;
 } lab_cell;
 
@@ -226,6 +231,7 @@ typedef struct lab_run {
     size_t trials_len;
     int64_t n_trials_json;
     int64_t n_text_tokens;
+    int64_t trained;          /* the model's trained context */
 } lab_run;
 
 static int make_session(lab_run *R, int sc, int64_t length, llama_session **s, float **logits,
@@ -266,6 +272,8 @@ static lab_cell *add_cell(lab_run *R, int sc, int64_t L, const lab_ppl_result *r
     c->windows = res->n_windows;
     c->seconds = res->seconds;
     c->value = exp(res->nll / (double)res->n_scored);
+    const int64_t text_win = R->bos >= 0 ? L - 1 : L;
+    c->stride = R->o.truncate ? text_win : text_win / 2;
     return c;
 }
 
@@ -385,10 +393,15 @@ static int run_passkey(lab_run *R, char *err, size_t errlen) {
     return 0;
 }
 
+static const lab_cell *find_cell(const lab_run *R, int sc, int64_t L) {
+    for (int k = 0; k < R->n_cells; k++)
+        if (R->cells[k].scaling == sc && R->cells[k].length == L) return &R->cells[k];
+    return NULL;
+}
+
 static void print_table(const lab_run *R) {
-    const llama_config *c = &R->m->cfg;
     printf("rope lab %s: trained context %lld, factor %g%s\n", R->o.passkey ? "passkey" : "ppl",
-           (long long)c->context_length, R->factor,
+           (long long)R->trained, R->factor,
            R->o.passkey ? " (accuracy)" : " (perplexity)");
     printf("%-8s", "length");
     for (int sc = 0; sc < LAB_N_SCALINGS; sc++)
@@ -396,20 +409,21 @@ static void print_table(const lab_run *R) {
     printf("\n");
     for (int li = 0; li < R->o.n_lengths; li++) {
         printf("%-8lld", (long long)R->o.lengths[li]);
-        for (int k = 0; k < R->n_cells; k++)
-            if (R->cells[k].length == R->o.lengths[li]) {
-                if (R->o.passkey) printf(" %9.0f%%", 100.0 * R->cells[k].value);
-                else printf(" %10.4f", R->cells[k].value);
-            }
-        printf("%s\n", R->o.lengths[li] > c->context_length ? "   (beyond trained)" : "");
+        for (int sc = 0; sc < LAB_N_SCALINGS; sc++) {
+            if (!R->o.use[sc]) continue;
+            const lab_cell *x = find_cell(R, sc, R->o.lengths[li]);
+            if (!x) printf(" %10s", "-"); /* merged runs: not measured */
+            else if (R->o.passkey) printf(" %9.0f%%", 100.0 * x->value);
+            else printf(" %10.4f", x->value);
+        }
+        printf("%s\n", R->o.lengths[li] > R->trained ? "   (beyond trained)" : "");
     }
 }
 
 static void print_json(const lab_run *R) {
-    const llama_config *c = &R->m->cfg;
     printf("{\"command\":\"lab %s\",\"model\":", R->o.passkey ? "passkey" : "ppl");
     cli_json_str(stdout, R->o.model_path);
-    printf(",\"trained_context\":%lld,\"factor\":", (long long)c->context_length);
+    printf(",\"trained_context\":%lld,\"factor\":", (long long)R->trained);
     cli_json_num(stdout, R->factor);
     if (!R->o.passkey) {
         printf(",\"text\":");
@@ -440,8 +454,7 @@ static void print_json(const lab_run *R) {
             printf(",\"nll\":");
             cli_json_num(stdout, x->nll);
             printf(",\"scored\":%lld,\"windows\":%lld,\"stride\":%lld,\"seconds\":",
-                   (long long)x->scored, (long long)x->windows,
-                   (long long)((R->bos >= 0 ? x->length - 1 : x->length) / (R->o.truncate ? 1 : 2)));
+                   (long long)x->scored, (long long)x->windows, (long long)x->stride);
             cli_json_num(stdout, x->seconds);
             printf("}");
         }
@@ -476,7 +489,7 @@ static int write_plot(const lab_run *R) {
                           .log_y = !R->o.passkey,
                           .y_min = R->o.passkey ? 0.0 : NAN,
                           .y_max = R->o.passkey ? 100.0 : NAN,
-                          .marker_x = (double)R->m->cfg.context_length,
+                          .marker_x = (double)R->trained,
                           .marker_label = "trained context"};
     if (lab_plot_svg(R->o.plot_path, &spec, series, ns) != 0) {
         fprintf(stderr, "rope lab: cannot write %s\n", R->o.plot_path);
@@ -501,6 +514,7 @@ static int setup(lab_run *R, char *pathbuf, size_t cap, char *err, size_t errlen
     gguf_close(gf);
     if (st != GGUF_OK) return 2;
     R->bos = add_bos ? tokenizer_bos(R->tok) : -1;
+    R->trained = R->m->cfg.context_length;
     const int64_t T = R->m->cfg.context_length, Lmax = o->lengths[o->n_lengths - 1];
     R->factor = o->factor > 0 ? o->factor : (Lmax > T ? (double)Lmax / (double)T : 1.0);
     if (R->factor == 1.0) {
@@ -558,7 +572,177 @@ static int tokenize_text(lab_run *R, int32_t **ids, int64_t *n, char *err, size_
     return 0;
 }
 
+/* ------------------------------------------------------------ merge */
+
+/* rope lab merge: the results of several runs (split over processes or
+ * machines) in one table / JSON / plot. The runs must agree on what makes
+ * their numbers comparable: command, model, trained context, factor and
+ * (ppl) text and protocol, and, for the sliding protocol, the scored tokens. */
+static int merge_fail(char *err, size_t errlen, const char *file, const char *what) {
+    snprintf(err, errlen, "%s: %s", file, what);
+    return 2;
+}
+
+static int json_same(const cJSON *a, const cJSON *b) {
+    return (!a && !b) || (a && b && cJSON_Compare(a, b, 1));
+}
+
+static int merge_one(lab_run *R, const cJSON *d, const cJSON *first, const char *file,
+                     FILE *trials, char *err, size_t errlen) {
+    static const char *const same[] = {"command", "model", "trained_context", "factor", "text",
+                                       "protocol", "seed"};
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++)
+        if (!json_same(cJSON_GetObjectItemCaseSensitive(d, same[i]),
+                       cJSON_GetObjectItemCaseSensitive(first, same[i]))) {
+            char what[96];
+            snprintf(what, sizeof what, "\"%s\" differs from the first file's", same[i]);
+            return merge_fail(err, errlen, file, what);
+        }
+    const cJSON *proto = cJSON_GetObjectItemCaseSensitive(d, "protocol");
+    if (!R->o.passkey && !(cJSON_IsString(proto) && !strcmp(proto->valuestring, "truncate")) &&
+        !json_same(cJSON_GetObjectItemCaseSensitive(d, "tokens"),
+                   cJSON_GetObjectItemCaseSensitive(first, "tokens")))
+        return merge_fail(err, errlen, file, "\"tokens\" differs (sliding protocol)");
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(d, "results"), *x;
+    if (!cJSON_IsArray(res)) return merge_fail(err, errlen, file, "no \"results\" array");
+    cJSON_ArrayForEach(x, res) {
+        const cJSON *sc = cJSON_GetObjectItemCaseSensitive(x, "scaling");
+        const int k = cJSON_IsString(sc) ? lab_scaling_from_name(sc->valuestring) : -1;
+        const char *names[] = {"length", R->o.passkey ? "accuracy" : "ppl", "nll", "scored",
+                               "windows", "stride", "seconds", "correct", "trials"};
+        double v[9] = {0};
+        for (int i = 0; i < 9; i++) {
+            const cJSON *f = cJSON_GetObjectItemCaseSensitive(x, names[i]);
+            const int needed = R->o.passkey ? (i < 2 || i >= 7) : i < 7;
+            if (needed && !cJSON_IsNumber(f)) return merge_fail(err, errlen, file, "bad result");
+            if (cJSON_IsNumber(f)) v[i] = f->valuedouble;
+        }
+        const int64_t L = (int64_t)v[0];
+        if (k < 0 || L < 16 || (double)L != v[0] || R->n_cells >= MAX_LENGTHS * LAB_N_SCALINGS)
+            return merge_fail(err, errlen, file, "bad result (scaling, length or count)");
+        if (find_cell(R, k, L)) return merge_fail(err, errlen, file, "a result appears twice");
+        int li = 0;
+        while (li < R->o.n_lengths && R->o.lengths[li] < L) li++;
+        if (li == R->o.n_lengths || R->o.lengths[li] != L) { /* a new length, kept sorted */
+            if (R->o.n_lengths == MAX_LENGTHS) return merge_fail(err, errlen, file, "too many lengths");
+            memmove(&R->o.lengths[li + 1], &R->o.lengths[li],
+                    (size_t)(R->o.n_lengths - li) * sizeof *R->o.lengths);
+            R->o.lengths[li] = L;
+            R->o.n_lengths++;
+        }
+        R->o.use[k] = 1;
+        R->cells[R->n_cells++] = (lab_cell){.scaling = k, .length = L, .value = v[1], .nll = v[2],
+                                            .scored = (int64_t)v[3], .windows = (int64_t)v[4],
+                                            .stride = (int64_t)v[5], .seconds = v[6],
+                                            .correct = (int64_t)v[7], .trials = (int64_t)v[8]};
+    }
+    const cJSON *td = cJSON_GetObjectItemCaseSensitive(d, "trial_details");
+    if (trials && cJSON_IsArray(td))
+        cJSON_ArrayForEach(x, td) {
+            char *t = cJSON_PrintUnformatted(x);
+            if (!t) return merge_fail(err, errlen, file, "out of memory");
+            fprintf(trials, "%s%s", R->n_trials_json++ ? "," : "", t);
+            cJSON_free(t);
+        }
+    return 0;
+}
+
+static int cell_cmp(const void *a, const void *b) {
+    const lab_cell *x = a, *y = b;
+    if (x->length != y->length) return x->length < y->length ? -1 : 1;
+    return (x->scaling > y->scaling) - (x->scaling < y->scaling);
+}
+
+/* Fills R from the first file's header and every file's results. */
+static int merge_files(lab_run *R, char **files, int nf, cJSON **first, char *err, size_t errlen) {
+    for (int i = 0; i < nf; i++) {
+        size_t len = 0;
+        char *text = read_text(files[i], &len);
+        if (!text) return merge_fail(err, errlen, files[i], "cannot read");
+        cJSON *d = cJSON_ParseWithLength(text, len);
+        free(text);
+        const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(d, "command");
+        if (!cJSON_IsString(cmd) || (strcmp(cmd->valuestring, "lab ppl") &&
+                                     strcmp(cmd->valuestring, "lab passkey"))) {
+            cJSON_Delete(d);
+            return merge_fail(err, errlen, files[i], "not the --json of rope lab ppl / passkey");
+        }
+        if (i == 0) {
+            *first = d;
+            R->o.passkey = !strcmp(cmd->valuestring, "lab passkey");
+            const cJSON *f;
+            if (!cJSON_IsNumber(f = cJSON_GetObjectItemCaseSensitive(d, "trained_context")))
+                return merge_fail(err, errlen, files[i], "no trained_context");
+            R->trained = (int64_t)f->valuedouble;
+            if (!cJSON_IsNumber(f = cJSON_GetObjectItemCaseSensitive(d, "factor")))
+                return merge_fail(err, errlen, files[i], "no factor");
+            R->factor = f->valuedouble;
+            if (!cJSON_IsString(f = cJSON_GetObjectItemCaseSensitive(d, "model")))
+                return merge_fail(err, errlen, files[i], "no model");
+            R->o.model_path = f->valuestring;
+            if (cJSON_IsString(f = cJSON_GetObjectItemCaseSensitive(d, "text")))
+                R->o.text_path = f->valuestring;
+            f = cJSON_GetObjectItemCaseSensitive(d, "protocol");
+            R->o.truncate = cJSON_IsString(f) && !strcmp(f->valuestring, "truncate");
+            if (cJSON_IsNumber(f = cJSON_GetObjectItemCaseSensitive(d, "text_tokens")))
+                R->n_text_tokens = (int64_t)f->valuedouble;
+            if (cJSON_IsNumber(f = cJSON_GetObjectItemCaseSensitive(d, "tokens")))
+                R->o.tokens = (int64_t)f->valuedouble;
+            if (cJSON_IsNumber(f = cJSON_GetObjectItemCaseSensitive(d, "trials")))
+                R->o.trials = (int64_t)f->valuedouble;
+            if (cJSON_IsNumber(f = cJSON_GetObjectItemCaseSensitive(d, "seed")))
+                R->o.seed = (int64_t)f->valuedouble;
+            if (R->o.passkey && R->o.json && !(R->trials_json = open_memstream(&R->trials_buf, &R->trials_len)))
+                return merge_fail(err, errlen, files[i], "out of memory");
+        }
+        int rc = merge_one(R, d, *first, files[i], R->trials_json, err, errlen);
+        if (i > 0) cJSON_Delete(d);
+        if (rc) return rc;
+    }
+    /* by length: each scaling's points in order for the plot, whatever the files' order */
+    qsort(R->cells, (size_t)R->n_cells, sizeof *R->cells, cell_cmp);
+    if (R->o.truncate) R->o.tokens = R->o.lengths[R->o.n_lengths - 1]; /* the longest window */
+    if (R->trials_json) fflush(R->trials_json);
+    return 0;
+}
+
+static int cmd_lab_merge(int argc, char **argv) {
+    lab_run R;
+    memset(&R, 0, sizeof R);
+    char *files[64];
+    int nf = 0, rc = 0;
+    for (int i = 2; i < argc && rc == 0; i++) {
+        if (!strcmp(argv[i], "--json")) R.o.json = 1;
+        else if (!strcmp(argv[i], "--plot") && i + 1 < argc && cli_ends_with(argv[i + 1], ".svg"))
+            R.o.plot_path = argv[++i];
+        else if (argv[i][0] != '-' && nf < 64) files[nf++] = argv[i];
+        else rc = 2;
+    }
+    if (rc || nf == 0) {
+        fprintf(stderr, "usage: rope lab merge RUN.json [RUN.json ...] [--json] [--plot FILE.svg]\n");
+        return 2;
+    }
+    char err[512] = "";
+    cJSON *first = NULL;
+    R.cells = calloc((size_t)MAX_LENGTHS * LAB_N_SCALINGS, sizeof *R.cells);
+    if (!R.cells) snprintf(err, sizeof err, "out of memory"), rc = 1;
+    if (rc == 0) rc = merge_files(&R, files, nf, &first, err, sizeof err);
+    if (rc == 0) {
+        if (R.o.json) print_json(&R);
+        else print_table(&R);
+        if (R.o.plot_path && write_plot(&R) != 0) rc = 1;
+    } else {
+        fprintf(stderr, "rope lab merge: %s\n", err);
+    }
+    if (R.trials_json) fclose(R.trials_json);
+    free(R.trials_buf);
+    free(R.cells);
+    cJSON_Delete(first);
+    return rc;
+}
+
 int cmd_lab(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "merge")) return cmd_lab_merge(argc, argv);
     if (argc < 2 || (strcmp(argv[1], "ppl") && strcmp(argv[1], "passkey"))) {
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             usage(stdout);

@@ -90,6 +90,35 @@ print("lab ppl --protocol truncate == one window per length:",
       {"%s@%d" % k: round(v["ppl"], 4) for k, v in got.items()})
 PYEOF
 
+# --- rope lab merge: runs split over processes in one JSON / table / plot; runs that do not
+# compare (another protocol or factor, a result twice) are refused with exit 2
+"$ROPE" lab ppl --model "$MODEL" --text builtin --lengths 32,64,128 --scalings linear --factor 2 \
+    --protocol truncate --json -t 2 > "$T/tr2.json" 2>/dev/null || fail "truncate (linear)"
+"$ROPE" lab merge "$T/tr2.json" "$T/tr.json" --json --plot "$T/merged.svg" > "$T/merged.json" \
+    2>/dev/null || fail "lab merge"
+"$PY" - "$T/merged.json" "$T/tr.json" "$T/tr2.json" "$T/merged.svg" <<'PYEOF'
+import json, sys, xml.etree.ElementTree as ET
+m, a, b = (json.load(open(f)) for f in sys.argv[1:4])
+assert m["lengths"] == [32, 64, 128] and m["scalings"] == ["none", "linear", "dynamic", "yarn"], m
+key = lambda x: (x["scaling"], x["length"])
+assert sorted(map(key, m["results"])) == sorted(map(key, a["results"] + b["results"])), m
+src = {key(x): x for x in a["results"] + b["results"]}
+assert all(x == src[key(x)] for x in m["results"]), "a merged result differs from its run's"
+ns = "{http://www.w3.org/2000/svg}"
+lines = [e for e in ET.parse(sys.argv[4]).getroot().iter(ns + "polyline") if e.get("class") == "series"]
+assert [len(e.get("points").split()) for e in lines] == [2, 3, 2, 2], [e.get("points") for e in lines]
+print("lab merge ok")
+PYEOF
+"$ROPE" lab merge "$T/tr2.json" "$T/tr.json" | grep -Eq "^128 +- +[0-9.]+ +- +-" \
+    || fail "lab merge table: no '-' for the lengths a scaling was not run at"
+for pair in "tr.json one32.json" "tr.json tr.json" "tr.json ppl.json" "tr.json short.txt"; do
+    set +e
+    # shellcheck disable=SC2086
+    out=$(cd "$T" && "$ROPE" lab merge $pair 2>&1 >/dev/null); rc=$?
+    set -e
+    [ "$rc" -eq 2 ] && [ -n "$out" ] || fail "rope lab merge $pair: exit $rc, '$out'"
+done
+
 # --- passkey: 100% for the unscaled model at 256 tokens; JSON and plot decode
 "$ROPE" lab passkey --model "$MODEL" --lengths 256 --scalings none --trials 3 --seed 1 --json \
     --plot "$T/pk.svg" -t 2 > "$T/pk.json" 2> "$T/pk.err" || { cat "$T/pk.err"; fail "lab passkey"; }
