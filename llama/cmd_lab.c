@@ -583,6 +583,15 @@ static int merge_fail(char *err, size_t errlen, const char *file, const char *wh
     return 2;
 }
 
+/* A JSON number that converts to int64 without loss (no out-of-range cast). */
+static int json_i64(const cJSON *f, int64_t *out) {
+    if (!cJSON_IsNumber(f) || !(fabs(f->valuedouble) <= 9007199254740992.0) ||
+        f->valuedouble != floor(f->valuedouble))
+        return 0;
+    *out = (int64_t)f->valuedouble;
+    return 1;
+}
+
 static int json_same(const cJSON *a, const cJSON *b) {
     return (!a && !b) || (a && b && cJSON_Compare(a, b, 1));
 }
@@ -611,14 +620,17 @@ static int merge_one(lab_run *R, const cJSON *d, const cJSON *first, const char 
         const char *names[] = {"length", R->o.passkey ? "accuracy" : "ppl", "nll", "scored",
                                "windows", "stride", "seconds", "correct", "trials"};
         double v[9] = {0};
-        for (int i = 0; i < 9; i++) {
+        int64_t iv[9] = {0};
+        for (int i = 0; i < 9; i++) { /* 1, 2, 6: real numbers; the others counts */
             const cJSON *f = cJSON_GetObjectItemCaseSensitive(x, names[i]);
-            const int needed = R->o.passkey ? (i < 2 || i >= 7) : i < 7;
-            if (needed && !cJSON_IsNumber(f)) return merge_fail(err, errlen, file, "bad result");
-            if (cJSON_IsNumber(f)) v[i] = f->valuedouble;
+            const int needed = R->o.passkey ? (i < 2 || i >= 7) : i < 7, real = i == 1 || i == 2 || i == 6;
+            if (!f && !needed) continue;
+            if (real ? !cJSON_IsNumber(f) || !isfinite(f->valuedouble) : !json_i64(f, &iv[i]))
+                return merge_fail(err, errlen, file, "bad result");
+            v[i] = f->valuedouble;
         }
-        const int64_t L = (int64_t)v[0];
-        if (k < 0 || L < 16 || (double)L != v[0] || R->n_cells >= MAX_LENGTHS * LAB_N_SCALINGS)
+        const int64_t L = iv[0];
+        if (k < 0 || L < 16 || L > (1 << 20) || R->n_cells >= MAX_LENGTHS * LAB_N_SCALINGS)
             return merge_fail(err, errlen, file, "bad result (scaling, length or count)");
         if (find_cell(R, k, L)) return merge_fail(err, errlen, file, "a result appears twice");
         int li = 0;
@@ -632,9 +644,8 @@ static int merge_one(lab_run *R, const cJSON *d, const cJSON *first, const char 
         }
         R->o.use[k] = 1;
         R->cells[R->n_cells++] = (lab_cell){.scaling = k, .length = L, .value = v[1], .nll = v[2],
-                                            .scored = (int64_t)v[3], .windows = (int64_t)v[4],
-                                            .stride = (int64_t)v[5], .seconds = v[6],
-                                            .correct = (int64_t)v[7], .trials = (int64_t)v[8]};
+                                            .scored = iv[3], .windows = iv[4], .stride = iv[5],
+                                            .seconds = v[6], .correct = iv[7], .trials = iv[8]};
     }
     const cJSON *td = cJSON_GetObjectItemCaseSensitive(d, "trial_details");
     if (trials && cJSON_IsArray(td))
@@ -671,10 +682,10 @@ static int merge_files(lab_run *R, char **files, int nf, cJSON **first, char *er
             *first = d;
             R->o.passkey = !strcmp(cmd->valuestring, "lab passkey");
             const cJSON *f;
-            if (!cJSON_IsNumber(f = cJSON_GetObjectItemCaseSensitive(d, "trained_context")))
+            if (!json_i64(cJSON_GetObjectItemCaseSensitive(d, "trained_context"), &R->trained))
                 return merge_fail(err, errlen, files[i], "no trained_context");
-            R->trained = (int64_t)f->valuedouble;
-            if (!cJSON_IsNumber(f = cJSON_GetObjectItemCaseSensitive(d, "factor")))
+            f = cJSON_GetObjectItemCaseSensitive(d, "factor");
+            if (!cJSON_IsNumber(f) || !isfinite(f->valuedouble))
                 return merge_fail(err, errlen, files[i], "no factor");
             R->factor = f->valuedouble;
             if (!cJSON_IsString(f = cJSON_GetObjectItemCaseSensitive(d, "model")))
@@ -684,14 +695,10 @@ static int merge_files(lab_run *R, char **files, int nf, cJSON **first, char *er
                 R->o.text_path = f->valuestring;
             f = cJSON_GetObjectItemCaseSensitive(d, "protocol");
             R->o.truncate = cJSON_IsString(f) && !strcmp(f->valuestring, "truncate");
-            if (cJSON_IsNumber(f = cJSON_GetObjectItemCaseSensitive(d, "text_tokens")))
-                R->n_text_tokens = (int64_t)f->valuedouble;
-            if (cJSON_IsNumber(f = cJSON_GetObjectItemCaseSensitive(d, "tokens")))
-                R->o.tokens = (int64_t)f->valuedouble;
-            if (cJSON_IsNumber(f = cJSON_GetObjectItemCaseSensitive(d, "trials")))
-                R->o.trials = (int64_t)f->valuedouble;
-            if (cJSON_IsNumber(f = cJSON_GetObjectItemCaseSensitive(d, "seed")))
-                R->o.seed = (int64_t)f->valuedouble;
+            json_i64(cJSON_GetObjectItemCaseSensitive(d, "text_tokens"), &R->n_text_tokens);
+            json_i64(cJSON_GetObjectItemCaseSensitive(d, "tokens"), &R->o.tokens);
+            json_i64(cJSON_GetObjectItemCaseSensitive(d, "trials"), &R->o.trials);
+            json_i64(cJSON_GetObjectItemCaseSensitive(d, "seed"), &R->o.seed);
             if (R->o.passkey && R->o.json && !(R->trials_json = open_memstream(&R->trials_buf, &R->trials_len)))
                 return merge_fail(err, errlen, files[i], "out of memory");
         }

@@ -111,7 +111,12 @@ print("lab merge ok")
 PYEOF
 "$ROPE" lab merge "$T/tr2.json" "$T/tr.json" | grep -Eq "^128 +- +[0-9.]+ +- +-" \
     || fail "lab merge table: no '-' for the lengths a scaling was not run at"
-for pair in "tr.json one32.json" "tr.json tr.json" "tr.json ppl.json" "tr.json short.txt"; do
+# a length that is no integer, a count past what int64 holds: refused, not cast
+echo '{"command":"lab ppl","model":"m","trained_context":8192,"factor":2,"results":[{"scaling":
+"none","length":1e300,"ppl":1,"nll":0,"scored":1,"windows":1,"stride":1,"seconds":0}]}' > "$T/bad.json"
+sed 's/1e300/64.5/' "$T/bad.json" > "$T/bad2.json"
+for pair in "tr.json one32.json" "tr.json tr.json" "tr.json ppl.json" "tr.json short.txt" \
+            "bad.json" "bad2.json"; do
     set +e
     # shellcheck disable=SC2086
     out=$(cd "$T" && "$ROPE" lab merge $pair 2>&1 >/dev/null); rc=$?
