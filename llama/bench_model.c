@@ -207,12 +207,23 @@ static void usage(FILE *f) {
             LLAMA_DEFAULT_MODEL, DEFAULT_TEXT);
 }
 
+/* The 1-minute load average (/proc/loadavg), -1 where unknown: how shared the
+ * machine was during the run. */
+static double load_avg(void) {
+    FILE *f = fopen("/proc/loadavg", "r");
+    double v = -1.0;
+    if (f && fscanf(f, "%lf", &v) != 1) v = -1.0;
+    if (f) fclose(f);
+    return v;
+}
+
 static void print_rows(const bm_row *rows, int n, int json, const char *model, int64_t n_ids,
-                       int64_t n_gen, const char *note, const char *version) {
+                       int64_t n_gen, const char *note, const char *version, double load0) {
     if (json) {
         printf("{\"model\": \"%s\", \"prompt_tokens\": %lld, \"gen_tokens\": %lld, "
-               "\"qm_kernels\": \"%s\", \"rows\": [", model, (long long)n_ids, (long long)n_gen,
-               qm_isa());
+               "\"qm_kernels\": \"%s\", \"load_avg_start\": %.2f, \"load_avg_end\": %.2f, "
+               "\"rows\": [", model, (long long)n_ids, (long long)n_gen, qm_isa(), load0,
+               load_avg());
         for (int i = 0; i < n; i++)
             printf("%s\n  {\"path\": \"%s\", \"threads\": %d, \"prompt_tok_s\": %.2f, "
                    "\"gen_tok_s\": %.2f, \"peak_rss_kb\": %ld}", i ? "," : "", rows[i].path,
@@ -227,8 +238,8 @@ static void print_rows(const bm_row *rows, int n, int json, const char *model, i
         printf("\n}\n");
         return;
     }
-    printf("model %s, prompt %lld tokens, greedy %lld tokens, quantised kernels %s\n", model,
-           (long long)n_ids, (long long)n_gen, qm_isa());
+    printf("model %s, prompt %lld tokens, greedy %lld tokens, quantised kernels %s, load average "
+           "%.2f -> %.2f\n", model, (long long)n_ids, (long long)n_gen, qm_isa(), load0, load_avg());
     printf("%-10s %3s %16s %16s %14s\n", "path", "thr", "prompt tok/s", "generate tok/s",
            "peak RSS MB");
     for (int i = 0; i < n; i++) {
@@ -425,9 +436,11 @@ int bench_model_run(int argc, char **argv) {
     else snprintf(note, sizeof note, o.peer ? PEER_SCRIPT " not found" : "--no-peer");
     bm_row rows[32];
     int n_rows = 0;
+    const double load0 = load_avg();
     const int rc = run_rounds(&o, ids, (int64_t)n_ids, have_peer ? spath : NULL, rows, &n_rows,
                               note, sizeof note, version, sizeof version);
-    if (rc == 0) print_rows(rows, n_rows, o.json, o.model, (int64_t)n_ids, o.n_gen, note, version);
+    if (rc == 0)
+        print_rows(rows, n_rows, o.json, o.model, (int64_t)n_ids, o.n_gen, note, version, load0);
     free(ids);
     return rc ? 1 : 0;
 }
