@@ -876,9 +876,13 @@ static const float *q8_round(llama_session *s, const float *x, int64_t n, int64_
 }
 
 /* GELU, tanh approximation (HF gelu_pytorch_tanh, Gemma's hidden_activation). */
+/* 0.5·x·(1 + tanh(u)) = x / (1 + e^(−2u)), one expf instead of tanhf (whose
+ * expm1f made a fifth of a Gemma prompt's time); for u << 0 it also avoids
+ * the cancellation in 1 + tanh(u). */
 static float gelu_tanh(float x) {
     const float k = 0.7978845608028654f; /* sqrt(2/pi) */
-    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    const float u = k * (x + 0.044715f * x * x * x);
+    return x / (1.0f + expf(-2.0f * u));
 }
 
 /* Attention block of layer l for n tokens at positions pos..: s->x += ... .
