@@ -283,6 +283,19 @@ static void misreads(void) {
                  "\"full_atention\":{\"rope_type\":\"proportional\"}}}", "full_atention is not a layer type");
     expect_error("{\"model_type\":\"llama\",\"head_dim\":64,\"qk_rope_head_dim\":32}", "qk_rope_head_dim");
     expect_error("{\"model_type\":\"pixtral\",\"head_dim\":64}", "vision tower");
+    /* towers whose class has no 1-D RoPE, and Llama 4's 2-D vision RoPE: refused, never read as 1-D */
+    expect_error("{\"model_type\":\"llama4_vision_model\",\"head_dim\":88}", "vision or audio tower");
+    expect_error("{\"model_type\":\"gemma4_audio\",\"head_dim\":64}", "vision or audio tower");
+    expect_error("{\"model_type\":\"videoprism_vision_model\",\"head_dim\":64}", "vision or audio tower");
+    /* an audio encoder whose class carries a 1-D RoPE over time is read */
+    {
+        hf_config h0;
+        if (parse("{\"model_type\":\"dots3_note_audio_encoder\",\"head_dim\":64}", &h0) == 0)
+            CHECK(h0.rotary_dim == 32 && h0.rope.rope_theta == 10000.0);
+        else
+            CHECK_MSG(0, "dots3_note_audio_encoder: %s", err);
+        hf_config_free(&h0);
+    }
 
     /* legacy names read as their families read them */
     hf_config h;

@@ -713,6 +713,22 @@ def _per_layer_head_dims(src, w, n, types, type_of):
     return hd_of
 
 
+_TOWER_SUFFIXES = ("_vision", "_vision_model", "_vision_encoder", "_audio", "_audio_encoder")
+
+
+def _is_tower_without_rope(mt, fam):
+    """A vision or audio tower (named so by transformers) whose configuration class has no RoPE
+    default, and Llama 4's vision model (2-D RoPE from patch coordinates): not a text RoPE.
+    Same rule as tools/lib/config_json.c is_tower_without_rope."""
+    if not mt:
+        return False
+    if mt == "llama4_vision_model":
+        return True
+    if fam is not None or mt in _family_defaults.VISION:
+        return False
+    return any(len(mt) > len(s) and mt.endswith(s) for s in _TOWER_SUFFIXES)
+
+
 def model_from_hf(config):
     """The per-layer RoPE of a HF config dict: {"sets": [{"name", "fields"}], "primary": index,
     "layers": [set index or None (no RoPE)] (empty when num_hidden_layers is unknown),
@@ -727,6 +743,9 @@ def model_from_hf(config):
     if mt in _family_defaults.VISION:
         _fail(f"model_type '{mt}' is a vision tower (transformers' default rope_type is axial): the config reader "
               "reads text models; build its table with rope_table_create_axial")
+    if _is_tower_without_rope(mt, fam):
+        _fail(f"model_type '{mt}' is a vision or audio tower, not a text model with a 1-D RoPE: "
+              "the config reader reads text models (see docs/families.md, \"Towers\")")
     if mt in _family_defaults.PER_LAYER_TYPE and d is None:
         _fail(f"model_type '{mt}' defaults to a RoPE per layer type that librope does not know: give "
               f"{w}rope_parameters keyed by layer type (and layer_types)")

@@ -284,3 +284,7 @@ def test_keys_a_family_drops_or_misspelt_are_refused_by_name():
         librope.model({"model_type": "llama", "head_dim": 64, "qk_rope_head_dim": 32})
     with pytest.raises(ValueError, match="vision tower"):
         librope.model({"model_type": "pixtral", "head_dim": 64})
+    for mt in ("llama4_vision_model", "gemma4_audio", "videoprism_vision_model"):
+        with pytest.raises(ValueError, match="vision or audio tower"):
+            librope.model({"model_type": mt, "head_dim": 64})
+    assert librope.model({"model_type": "dots3_note_audio_encoder", "head_dim": 64}).sets["full_attention"].rotary_dim == 32

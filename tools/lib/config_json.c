@@ -249,6 +249,27 @@ static const family_row *family_default(const char *mt) {
     return NULL;
 }
 
+/* A vision or audio tower read as a text model would get a plain 1-D RoPE at θ 10000 that its
+ * model never applies: refuse it. A tower is named so by transformers (suffix _vision,
+ * _vision_model, _vision_encoder, _audio, _audio_encoder); it is refused when its configuration
+ * class has no RoPE default (no row in family_defaults.inc: its RoPE, if any, is not 1-D), and
+ * Llama 4's vision model always (its class carries a rope_theta, but the model builds a 2-D
+ * table from patch coordinates: rope_table_create_axial). Audio encoders whose class does carry
+ * a 1-D RoPE (time is one axis) are read. */
+static int is_tower_without_rope(const char *mt, const family_row *fr) {
+    static const char *const suffix[] = {"_vision", "_vision_model", "_vision_encoder", "_audio",
+                                         "_audio_encoder"};
+    if (!mt) return 0;
+    if (strcmp(mt, "llama4_vision_model") == 0) return 1;
+    if (fr) return 0;
+    size_t n = strlen(mt);
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        size_t k = strlen(suffix[i]);
+        if (n > k && strcmp(mt + n - k, suffix[i]) == 0) return 1;
+    }
+    return 0;
+}
+
 /* Which pairs a checkpoint of this model type rotates (pitfall 9). */
 static void pick_style(hf_config *o, const cJSON *src, ctx *c) {
     const char *mt = o->model_type;
@@ -1331,6 +1352,9 @@ static int parse_root(const cJSON *root, hf_config *o, ctx *c) {
     /* The family's own defaults (family_defaults.inc), Gemma 4's below. */
     cJSON *dflt = NULL;
     const family_row *fr = family_default(mt);
+    if (is_tower_without_rope(mt, fr))
+        return fail(c, "model_type '%s' is a vision or audio tower, not a text model with a 1-D "
+                    "RoPE: the config reader reads text models (see docs/families.md, \"Towers\")", mt);
     if (fr && fr->kind == FAMILY_VISION)
         return fail(c, "model_type '%s' is a vision tower (transformers' default rope_type is axial): the config "
                     "reader reads text models; build its table with rope_table_create_axial", mt);
