@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The runs behind the figures in docs/lab/ (docs/lab.md, "Full runs"). Each line is one
+# process; they ran side by side under `nice`, one thread each, on the shared 2-vCPU VM, and
+# `rope lab merge` joined them. Run from the repository root after `make deps` and a build.
+set -euo pipefail
+R=./build/rope
+S=models/SmolLM2-135M-Instruct.Q4_1.gguf
+G=models/gemma-3-270m-q4_k_m.gguf
+D=docs/lab
+run() { # name, then the lab arguments
+    local name=$1
+    shift
+    nice -n 5 "$R" lab "$@" -t 1 --json --plot "$D/$name.svg" > "$D/$name.json" 2> "$D/$name.log"
+}
+L16=2048,4096,8192,16384
+
+# SmolLM2-135M (trained at 8192): every scaling at factor 4 (the config for 32k), the YaRN
+# paper's protocol (the first L tokens of the King James text, one window per length)
+run smollm2-ppl-none    ppl --model $S --protocol truncate --lengths $L16 --scalings none --factor 4 &
+run smollm2-ppl-yarn    ppl --model $S --protocol truncate --lengths $L16 --scalings yarn --factor 4 &
+run smollm2-ppl-lin-ntk ppl --model $S --protocol truncate --lengths $L16 --scalings linear,ntk --factor 4 &
+run smollm2-ppl-l3-dyn  ppl --model $S --protocol truncate --lengths $L16 --scalings llama3,dynamic --factor 4 &
+# Gemma 3 270M (trained at 32768): the unscaled model
+run gemma3-ppl-none     ppl --model $G --protocol truncate --lengths 2048,4096,8192 --scalings none &
+# passkey retrieval
+run smollm2-passkey     passkey --model $S --lengths 1024,2048 --scalings all --trials 3 --factor 4 &
+run gemma3-passkey      passkey --model $G --lengths 2048 --scalings none,yarn --trials 2 --factor 4 &
+wait
+# run last, when the others were done: the unscaled model to 32k (its 2k-16k numbers are the
+# same bits as smollm2-ppl-none's), and Gemma 3 with the scalings at factor 4 (target 128k)
+run smollm2-ppl-none-32k ppl --model $S --protocol truncate --lengths $L16,32768 --scalings none --factor 4 &
+run gemma3-ppl          ppl --model $G --protocol truncate --lengths 2048,4096,8192 \
+    --scalings none,linear,ntk,yarn,llama3 --factor 4 &
+wait
+
+"$R" lab merge $D/smollm2-ppl-{none-32k,yarn,lin-ntk,l3-dyn}.json --json --plot $D/smollm2-ppl.svg \
+    > $D/smollm2-ppl.json
+"$R" lab merge $D/smollm2-ppl.json
