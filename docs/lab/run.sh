@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The runs behind the figures in docs/lab/ (docs/lab.md, "Full runs"). Each line is one
 # process; they ran side by side under `nice`, one thread each, on the shared 2-vCPU VM, and
-# `rope lab merge` joined them. Run from the repository root after `make deps` and a build.
+# `rope lab merge` joined them (the runs wrote to a scratch folder, SCRATCH in the .log files,
+# and were copied here under these names). Run from the repository root after `make deps` and a build.
 set -euo pipefail
 R=./build/rope
 S=models/SmolLM2-135M-Instruct.Q4_1.gguf
