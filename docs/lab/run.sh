@@ -28,12 +28,13 @@ run smollm2-passkey     passkey --model $S --lengths 1024,2048 --scalings all --
 run gemma3-passkey      passkey --model $G --lengths 2048 --scalings none,yarn --trials 2 --factor 4 &
 wait
 # run last, when the others were done: the unscaled model to 32k (its 2k-16k numbers are the
-# same bits as smollm2-ppl-none's), and Gemma 3 with the scalings at factor 4 (target 128k)
+# same bits as the 16k runs'), YaRN to 32k, and Gemma 3 with the scalings at factor 4 (target 128k)
 run smollm2-ppl-none-32k ppl --model $S --protocol truncate --lengths $L16,32768 --scalings none --factor 4 &
+run smollm2-ppl-yarn-32k ppl --model $S --protocol truncate --lengths $L16,32768 --scalings yarn --factor 4 &
 run gemma3-ppl          ppl --model $G --protocol truncate --lengths 2048,4096,8192 \
     --scalings none,linear,ntk,yarn,llama3 --factor 4 &
 wait
 
-"$R" lab merge $D/smollm2-ppl-{none-32k,yarn,lin-ntk,l3-dyn}.json --json --plot $D/smollm2-ppl.svg \
+"$R" lab merge $D/smollm2-ppl-{none-32k,yarn-32k,lin-ntk,l3-dyn}.json --json --plot $D/smollm2-ppl.svg \
     > $D/smollm2-ppl.json
 "$R" lab merge $D/smollm2-ppl.json
