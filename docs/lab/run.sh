@@ -35,6 +35,17 @@ run gemma3-ppl          ppl --model $G --protocol truncate --lengths 2048,4096,8
     --scalings none,linear,ntk,yarn,llama3 --factor 4 &
 wait
 
-"$R" lab merge $D/smollm2-ppl-{none-32k,yarn-32k,lin-ntk,l3-dyn}.json --json --plot $D/smollm2-ppl.svg \
-    > $D/smollm2-ppl.json
+# then, with the machine free, the other scalings to 32k: one 32k window each (truncate), and
+# dynamic NTK at 32k alone (its 2k-16k windows are in smollm2-ppl-l3-dyn)
+for s in linear ntk llama3; do
+    run smollm2-ppl-$s-32k ppl --model $S --protocol truncate --lengths $L16,32768 --scalings $s --factor 4 &
+done
+run smollm2-ppl-dynamic-32k ppl --model $S --protocol truncate --lengths 32768 --scalings dynamic --factor 4 &
+wait
+# merge refuses a cell given twice: take the dynamic half of the l3-dyn run (its llama3 cells
+# are in smollm2-ppl-llama3-32k with the same bits)
+jq -c '.results |= map(select(.scaling == "dynamic")) | .scalings = ["dynamic"]' \
+    $D/smollm2-ppl-l3-dyn.json > $D/smollm2-ppl-dynamic-16k.json
+"$R" lab merge $D/smollm2-ppl-{none-32k,yarn-32k,linear-32k,ntk-32k,dynamic-16k,dynamic-32k,llama3-32k}.json \
+    --json --plot $D/smollm2-ppl.svg > $D/smollm2-ppl.json
 "$R" lab merge $D/smollm2-ppl.json
