@@ -50,7 +50,10 @@ static void fuzz_mrope(rd *r, const rope_freqs *f) {
                     __builtin_trap();
             rope_table_free(t);
         }
-    } else if (kp == HUGE) { /* n·planes positions no array can hold: refused unread */
+    } else if (kp == HUGE && (i128)(n / np) * np > IMPOSSIBLE / 8) {
+        /* (n / np)·np positions, the count the call sees, that no array can hold: refused
+         * unread. (Only n itself past the limit is not enough: rounding n down to whole rows
+         * can bring the count back to a size an array may have, which the call then reads.) */
         if (rope_table_create_mrope(&g, pos.data, n / np, prec, &t) == ROPE_OK || t != sentinel)
             __builtin_trap();
     }
