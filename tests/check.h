@@ -10,6 +10,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Built with a sanitizer? Tests that run a real model or time a reader shorten
+ * their work under one (ASan at -O0 is several times slower). */
+#if defined(__SANITIZE_ADDRESS__)
+#define CHECK_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CHECK_UNDER_ASAN 1
+#endif
+#endif
+#ifndef CHECK_UNDER_ASAN
+#define CHECK_UNDER_ASAN 0
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define CHECK_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CHECK_UNDER_TSAN 1
+#endif
+#endif
+#ifndef CHECK_UNDER_TSAN
+#define CHECK_UNDER_TSAN 0
+#endif
+
 /* The tests' one pseudo-random generator: xorshift64 (Marsaglia, 2003). Each
  * test file keeps its own state with a fixed seed, so every run draws the same
  * inputs; a non-zero seed never reaches zero. */

@@ -26,16 +26,7 @@
 #include "model.h"
 #include "tokenizer.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
-#define UNDER_SANITIZER 0
-#endif
+#define UNDER_SANITIZER CHECK_UNDER_ASAN
 
 #define GEMMA "../models/gemma-3-270m-q4_k_m.gguf"
 #define GOLD "golden/gemma3/"

@@ -32,16 +32,7 @@
 #include "npy.h"
 #include "tokenizer.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
-#define UNDER_SANITIZER 0
-#endif
+#define UNDER_SANITIZER (CHECK_UNDER_ASAN || CHECK_UNDER_TSAN)
 
 /* 16x the input: linear 16x, n log n ~19x, quadratic 256x. Measured on the
  * 2-core dev VM under load: 14x-58x (the sorts' and heaps' working sets leave

@@ -31,16 +31,7 @@
 
 /* Under AddressSanitizer (-O0) librope's attention is slow: shorter runs
  * unless ROPE_SLOW_TESTS is set. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
-#define UNDER_SANITIZER 0
-#endif
+#define UNDER_SANITIZER CHECK_UNDER_ASAN
 
 #define MODEL_PATH "../" LLAMA_DEFAULT_MODEL
 #define GOLDEN "golden/llama/"

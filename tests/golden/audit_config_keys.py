@@ -127,14 +127,18 @@ def rope_defaults(mt):
 
 
 # Top-level keys the readers read (config_json.c, _config.py): a key one or two edits away from
-# one of these that is not itself a name transformers uses is refused as a misspelling.
-GUARDED = ("rope_theta", "rope_scaling", "rope_parameters", "partial_rotary_factor", "rotary_dim", "rotary_pct",
-           "rotary_emb_base", "layer_types", "sliding_window_pattern", "full_attention_interval", "no_rope_layers",
-           "no_rope_layer_interval", "attention_chunk_size", "global_head_dim", "per_layer_config", "head_dim",
-           "qk_rope_head_dim", "qk_nope_head_dim", "kv_channels", "max_position_embeddings",
-           "original_max_position_embeddings", "num_hidden_layers", "num_attention_heads", "hidden_size",
-           "rope_local_base_freq", "rope_interleave", "sliding_window", "attn_temperature_tuning", "floor_scale",
-           "attn_scale", "use_sliding_window", "text_config", "thinker_config", "model_type")
+# one of these that is not itself a name transformers uses is refused as a misspelling. The
+# list is _config.py's, read from its source (importing it would load the C library).
+def _guarded():
+    import ast
+    src = os.path.join(HERE, "..", "..", "python", "librope", "_config.py")
+    for node in ast.parse(open(src).read()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "GUARDED" for t in node.targets):
+            return ast.literal_eval(node.value)
+    sys.exit("audit: GUARDED not found in python/librope/_config.py")
+
+
+GUARDED = _guarded()
 FIELD = re.compile(r"^\s{4}([A-Za-z_][A-Za-z0-9_]*)\s*:\s*[^=\n]+(?:=|$)", re.M)
 KWARG = re.compile(r"kwargs\.(?:pop|get|setdefault)\(\s*[\"']([A-Za-z_0-9]+)[\"']")
 ATTR_MAP = re.compile(r"[\"']([A-Za-z_0-9]+)[\"']\s*:\s*[\"'][A-Za-z_0-9]+[\"']")
