@@ -5,9 +5,10 @@
  * the same bytes. For every shape × dtype × convention × thread count this
  * harness times, in one process and interleaved round by round (the order
  * alternates each round), rope_apply_qk (out of place) and memcpy of the same
- * bytes (in -> out, split over the same pool with the same rule as apply.c);
- * it reports the median of the rounds, GB/s (bytes read + written) and
- * copy time / librope time (1.0 = at the limit). Table building
+ * bytes (in -> out, split over the same pool with the same rule as apply.c),
+ * every thread count in the same rounds; it reports the median of the
+ * rounds, GB/s (bytes read + written), copy time / librope time (1.0 = at
+ * the limit) and 1-thread time / n-thread time. Table building
  * (131072 positions × 64 frequencies, accurate mode) is timed through
  * rope_table_create, through the kernel's sincos into preallocated rows, and
  * with the scalar kernels for comparison.
@@ -97,8 +98,8 @@ static int64_t calibrate(bench_fn fn, void *ctx, double target_ns) {
  * order that alternates between rounds. Writes the median ns per call. */
 static void measure(bench_fn *fns, void **ctxs, int n, int rounds, double target_ns,
                     double *median_ns) {
-    int64_t iters[8];
-    double samples[8][64];
+    int64_t iters[24];
+    double samples[24][64];
     if (rounds > 64) rounds = 64;
     for (int c = 0; c < n; c++) iters[c] = calibrate(fns[c], ctxs[c], target_ns);
     for (int r = 0; r < rounds; r++)
@@ -362,6 +363,7 @@ typedef struct result {
     double peer_ns; /* HF (half) or Meta (interleaved) at the same dtype and threads; 0 = none */
     double peer_copy_ns; /* torch.clone of the same bytes */
     double peer_rope_ns; /* librope timed inside peers.py (ctypes, same rounds); 0 = none */
+    double one_thread_ns; /* librope with 1 thread in the same interleaved rounds; 0 = not run */
 } result;
 
 typedef struct table_result {
@@ -585,14 +587,15 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
     printf("%s\n", m);
     printf("librope %d.%d.%d, kernels %s. Median of interleaved rounds; GB/s = bytes read +"
            " written;\ncopy/rope = memcpy time of the same bytes / librope time (1.00 = at the"
-           " copy limit);\nfloor/rope = convert-only time of the same 16-bit bytes / librope time%s.\n\n",
+           " copy limit);\nfloor/rope = convert-only time of the same 16-bit bytes / librope time;\n"
+           "1thr/rope = librope with 1 thread / librope with this many (same rounds)%s.\n\n",
            ROPE_VERSION_MAJOR, ROPE_VERSION_MINOR, ROPE_VERSION_PATCH, rope_isa_name(),
            have_peers ? ";\npeer/rope = PyTorch time / librope time (HF rotate_half for half, Meta"
                         " complex for interleaved),\nboth timed in peers.py's rounds (librope via"
                         " ctypes, which adds ~1-3 us per call) when librope.so was found"
                       : "");
-    printf("%-13s %-5s %-12s %3s %12s %8s %12s %9s %10s %10s", "shape", "dtype", "style", "thr",
-           "librope_us", "GB/s", "memcpy_us", "copy/rope", "floor_us", "floor/rope");
+    printf("%-13s %-5s %-12s %3s %12s %8s %12s %9s %10s %10s %9s", "shape", "dtype", "style", "thr",
+           "librope_us", "GB/s", "memcpy_us", "copy/rope", "floor_us", "floor/rope", "1thr/rope");
     if (have_peers) printf(" %12s %9s %12s", "torch_us", "peer/rope", "clone_us");
     printf("\n");
     for (int i = 0; i < n_res; i++) {
@@ -602,6 +605,8 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
                r->bytes / r->rope_ns, r->copy_ns / 1e3, r->copy_ns / r->rope_ns);
         if (r->floor_ns > 0) printf(" %10.3f %10.2f", r->floor_ns / 1e3, r->floor_ns / r->rope_ns);
         else printf(" %10s %10s", "-", "-");
+        if (r->threads > 1 && r->one_thread_ns > 0) printf(" %9.2f", r->one_thread_ns / r->rope_ns);
+        else printf(" %9s", "-");
         if (have_peers && r->peer_ns > 0)
             printf(" %12.3f %9.2f %12.3f", r->peer_ns / 1e3,
                    r->peer_ns / (r->peer_rope_ns > 0 ? r->peer_rope_ns : r->rope_ns),
@@ -651,6 +656,8 @@ static void print_json(const result *res, int n_res, const table_result *tab, in
         if (r->floor_ns > 0)
             printf(", \"floor_us\": %.4f, \"floor_over_rope\": %.4f", r->floor_ns / 1e3,
                    r->floor_ns / r->rope_ns);
+        if (r->threads > 1 && r->one_thread_ns > 0)
+            printf(", \"speedup_over_1thread\": %.4f", r->one_thread_ns / r->rope_ns);
         if (r->peer_ns > 0)
             printf(", \"torch_us\": %.4f, \"peer_over_rope\": %.4f, \"clone_us\": %.4f, "
                    "\"librope_in_peers_us\": %.4f",
@@ -763,8 +770,11 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
     return 0;
 }
 
-/* One shape x dtype: every thread count and style, rope against copy (and the
- * 16-bit conversion floor), interleaved. Appends to res; 0 on failure (reported). */
+/* One shape x dtype: every style, and for each style every thread count's rope,
+ * copy (and 16-bit conversion floor) in one interleaved measurement, so the
+ * thread counts see the same machine load (on a shared machine a 2-thread
+ * figure measured minutes after the 1-thread one says more about the load
+ * than about the split). Appends to res; 0 on failure (reported). */
 static int bench_shape(const bench_opts *o, int si, int di, const rope_table *table,
                        rope_pool *const *pools, result *res, int *n_res) {
     const shape *sh = &SHAPES[si];
@@ -774,42 +784,57 @@ static int bench_shape(const bench_opts *o, int si, int di, const rope_table *ta
         return 0;
     }
     if (!o->json) fprintf(stderr, "  %s %s ...\n", sh->name, DT_NAMES[di]);
+    const int per = DTYPES[di] == ROPE_F32 ? 2 : 3; /* contenders per thread count */
+    int64_t tokens = sh->batch * sh->seq;
+    int64_t per_token = 2 * (int64_t)(s.q_bytes + s.k_bytes) / tokens;
+    /* the copy is split by apply.c's rule */
+    int64_t min_tok = (rope_split_min_bytes() + per_token - 1) / per_token;
     int ok = 1;
-    for (int ti = 0; ti < o->n_threads && ok; ti++)
-        for (int yi = 0; yi < 3 && ok; yi++) {
-            if (!o->style_on[yi]) continue;
-            rope_ctx rc = {&s, {0}, ROPE_OK};
-            rope_apply_params_init(&rc.p);
-            rc.p.style = STYLES[yi];
-            rc.p.table = table;
-            rc.p.rotary_dim = sh->D;
-            rc.p.pool = pools[ti];
-            int64_t tokens = sh->batch * sh->seq;
-            int64_t per_token = 2 * (int64_t)(s.q_bytes + s.k_bytes) / tokens;
-            /* the copy is split by apply.c's rule */
-            int64_t min_tok = (rope_split_min_bytes() + per_token - 1) / per_token;
-            copy_ctx cc = {&s, pools[ti], tokens, min_tok};
-            run_rope(&rc);
-            if (rc.status != ROPE_OK) {
+    for (int yi = 0; yi < 3 && ok; yi++) {
+        if (!o->style_on[yi]) continue;
+        rope_ctx rc[8];
+        copy_ctx cc[8];
+        bench_fn fns[24];
+        void *ctxs[24];
+        for (int ti = 0; ti < o->n_threads && ok; ti++) {
+            rc[ti] = (rope_ctx){&s, {0}, ROPE_OK};
+            rope_apply_params_init(&rc[ti].p);
+            rc[ti].p.style = STYLES[yi];
+            rc[ti].p.table = table;
+            rc[ti].p.rotary_dim = sh->D;
+            rc[ti].p.pool = pools[ti];
+            cc[ti] = (copy_ctx){&s, pools[ti], tokens, min_tok};
+            run_rope(&rc[ti]);
+            if (rc[ti].status != ROPE_OK) {
                 fprintf(stderr, "rope bench: rope_apply_qk on %s: %s\n", sh->name,
-                        rope_strerror(rc.status));
+                        rope_strerror(rc[ti].status));
                 ok = 0;
-                break;
             }
-            bench_fn fns[3] = {run_rope, run_copy, run_floor};
-            void *ctxs[3] = {&rc, &cc, &cc};
-            double med[3] = {0, 0, 0};
-            measure(fns, ctxs, DTYPES[di] == ROPE_F32 ? 2 : 3, o->rounds, o->target_ns, med);
+            bench_fn f3[3] = {run_rope, run_copy, run_floor};
+            void *c3[3] = {&rc[ti], &cc[ti], &cc[ti]};
+            for (int j = 0; j < per; j++) {
+                fns[ti * per + j] = f3[j];
+                ctxs[ti * per + j] = c3[j];
+            }
+        }
+        if (!ok) break;
+        double med[24] = {0};
+        measure(fns, ctxs, o->n_threads * per, o->rounds, o->target_ns, med);
+        for (int ti = 0; ti < o->n_threads; ti++) {
             result *r = &res[(*n_res)++];
             r->shape = si;
             r->dt = di;
             r->style = yi;
             r->threads = o->threads[ti];
             r->bytes = 2.0 * (double)(s.q_bytes + s.k_bytes);
-            r->rope_ns = med[0];
-            r->copy_ns = med[1];
-            r->floor_ns = med[2];
+            r->rope_ns = med[ti * per];
+            r->copy_ns = med[ti * per + 1];
+            r->floor_ns = per > 2 ? med[ti * per + 2] : 0;
+            r->one_thread_ns = 0;
+            for (int tj = 0; tj < o->n_threads; tj++)
+                if (o->threads[tj] == 1) r->one_thread_ns = med[tj * per];
         }
+    }
     setup_free(&s);
     return ok;
 }

@@ -15,6 +15,14 @@
  * Publishing: the caller writes the job, then bumps `gen`. Workers spin on
  * `gen` for a short while after each job (so a run of calls, one per layer or
  * per token, finds them awake), then sleep on a condition variable.
+ * On a machine where other processes keep every CPU busy, two things kept a
+ * 1 MiB decode batch from running any faster on 2 threads than on 1 (issue
+ * 13; measured on a 2-vCPU VM with a background job on each CPU): a worker
+ * that was preempted while spinning fell asleep (its spin was bounded in
+ * wall time), and the kernel woke it up on the caller's own CPU, where the
+ * two only took turns. So the spin is bounded in the worker's own CPU time
+ * (spin_for_job), and a worker that finds itself on the caller's CPU after
+ * a job steps off it (leave_callers_cpu).
  * Retiring: a worker registers (refs++) and only then checks that the job it
  * saw is still open (job_gen == gen it read); the caller, once every chunk is
  * done, closes the job (job_gen = 0) and waits for refs to drop to 0. With
@@ -22,7 +30,11 @@
  * the close, or sees the job closed and touches nothing; so no worker reads a
  * job's description after the call returns.
  */
+#if defined(__linux__)
+#define _GNU_SOURCE /* sched_getcpu, sched_setaffinity: see leave_callers_cpu() */
+#else
 #define _POSIX_C_SOURCE 200809L
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -42,10 +54,16 @@
 #define cpu_relax() ((void)0)
 #endif
 
-enum { MAX_THREADS = 256, CHUNKS_PER_THREAD = 4, COLD_WAKE_FACTOR = 2 };
-/* How long an idle worker spins before it sleeps, and how long the caller
- * spins waiting for stragglers before it yields the CPU. */
+enum { MAX_THREADS = 256, CHUNKS_PER_THREAD = 4, COLD_WAKE_FACTOR = 2, LEAVE_RETRY_JOBS = 4096 };
+/* How long an idle worker spins before it sleeps (its own time on a CPU,
+ * see spin_for_job), and how long the caller spins waiting for stragglers
+ * before it yields the CPU. */
 static const int64_t SPIN_NS = 100000;
+/* A longer gap between two clock reads of a spin loop (64 pauses, a few µs at
+ * most) means the thread was descheduled meanwhile. */
+static const int64_t PREEMPTED_NS = 20000;
+/* Calls to a pool closer together than this are a stream (see rope_parallel_for). */
+static const int64_t STREAM_NS = 1000000;
 
 struct worker {
     pthread_t thread;
@@ -76,6 +94,8 @@ struct rope_pool {
     atomic_uint_fast64_t job_gen;   /* gen of the open job, 0 when closed */
     atomic_int refs;                /* workers inside the open job */
 
+    atomic_int_fast64_t last_call_ns; /* when the last job worth splitting came */
+    atomic_int caller_cpu;          /* CPU the caller published the last job from, -1 unknown */
     atomic_uint_fast64_t gen;
     atomic_int n_sleeping;
     atomic_int stop;
@@ -112,20 +132,68 @@ static void run_chunks(struct rope_pool *p, int t) {
     }
 }
 
+/* Spin until gen moves past `seen` (or stop), for at most SPIN_NS of this
+ * thread's own time on a CPU. A gap longer than PREEMPTED_NS between two
+ * clock reads means the thread was descheduled meanwhile (another process
+ * had the CPU): that gap is not spinning and does not count. Counting it
+ * (wall time) let a worker that was preempted fall asleep while calls kept
+ * coming, and the futex wake-up that followed let the kernel place it on the
+ * caller's own CPU (wake-affine placement when no CPU is idle), where it
+ * could only take turns with the caller: on a loaded 2-vCPU machine the
+ * 1 MiB decode batch then ran no faster with 2 threads than with 1. */
+static uint_fast64_t spin_for_job(struct rope_pool *p, uint_fast64_t seen) {
+    int64_t last = now_ns(), spent = 0;
+    int spins = 0;
+    uint_fast64_t g;
+    while ((g = atomic_load(&p->gen)) == seen &&
+           !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
+        cpu_relax();
+        if (++spins % 64) continue;
+        int64_t t = now_ns();
+        if (t - last < PREEMPTED_NS) spent += t - last;
+        last = t;
+        if (spent > SPIN_NS) break;
+    }
+    return g;
+}
+
+static int current_cpu(void) {
+#if defined(__linux__)
+    return sched_getcpu(); /* glibc ≥ 2.35: a read of the rseq area, no system call */
+#else
+    return -1;
+#endif
+}
+
+/* A worker found on the CPU of the caller it serves: the two can only take
+ * turns there. This happens on a machine with no idle CPU, where the kernel
+ * places a woken thread beside its waker. Step off: for an instant allow
+ * every CPU this thread may use except that one (the kernel moves the thread
+ * at once), then restore the mask, so nothing stays pinned. 0 when there is
+ * no other CPU to go to (a process confined to one CPU) or it failed. */
+static int leave_callers_cpu(int cpu) {
+#if defined(__linux__)
+    cpu_set_t allowed, others;
+    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof allowed, &allowed)) return 0;
+    others = allowed;
+    CPU_CLR(cpu, &others);
+    if (CPU_COUNT(&others) == 0 || sched_setaffinity(0, sizeof others, &others)) return 0;
+    sched_setaffinity(0, sizeof allowed, &allowed);
+    return 1;
+#else
+    (void)cpu;
+    return 0;
+#endif
+}
+
 static void *worker_main(void *arg) {
     struct worker *w = arg;
     struct rope_pool *p = w->pool;
-    uint_fast64_t seen = 0;
+    uint_fast64_t seen = 0, next_leave = 0; /* first job after which it may step off again */
     for (;;) {
         uint_fast64_t g = atomic_load(&p->gen);
         if (g == seen) {
-            int64_t until = now_ns() + SPIN_NS;
-            int spins = 0;
-            while ((g = atomic_load(&p->gen)) == seen &&
-                   !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
-                cpu_relax();
-                if (++spins % 64 == 0 && now_ns() > until) break;
-            }
+            g = spin_for_job(p, seen);
             if (g == seen && !atomic_load(&p->stop)) {
                 /* Sleep. n_sleeping is raised before gen is re-checked (both
                  * seq_cst), and the caller bumps gen before it reads
@@ -144,6 +212,13 @@ static void *worker_main(void *arg) {
         atomic_fetch_add(&p->refs, 1);
         if (atomic_load(&p->job_gen) == g) run_chunks(p, w->index); /* still open: join in */
         atomic_fetch_sub(&p->refs, 1);
+        /* off the caller's CPU, outside the job (the caller is not waiting);
+         * where that is impossible, the next try only after many jobs */
+        int cpu = current_cpu();
+        if (g >= next_leave && cpu >= 0 &&
+            cpu == atomic_load_explicit(&p->caller_cpu, memory_order_relaxed) &&
+            !leave_callers_cpu(cpu))
+            next_leave = g + LEAVE_RETRY_JOBS;
     }
 }
 
@@ -162,6 +237,8 @@ rope_status rope_pool_create(int n_threads, rope_pool **out) {
     atomic_init(&p->refs, 0);
     atomic_init(&p->gen, 0);
     atomic_init(&p->n_sleeping, 0);
+    atomic_init(&p->caller_cpu, -1);
+    atomic_init(&p->last_call_ns, 0);
     atomic_init(&p->stop, 0);
     if (pthread_mutex_init(&p->busy, NULL)) {
         free(p);
@@ -232,10 +309,19 @@ rope_status rope_parallel_for(rope_pool *p, int64_t n_items, int64_t min_items_p
     if (n_items <= 0) return ROPE_OK;
     if (min_items_per_thread < 1) min_items_per_thread = 1;
     int64_t k = n_items / min_items_per_thread;
+    if (!p || p->n_threads <= 1 || k <= 1) {
+        fn(ctx, 0, n_items);
+        return ROPE_OK;
+    }
     /* Workers all asleep: a futex wake-up costs ~10-30 µs before a worker
-     * runs, so wake them only for jobs well above the split threshold. */
-    int cold = p && atomic_load(&p->n_sleeping) == p->n_threads - 1;
-    if (!p || p->n_threads <= 1 || k <= 1 || (cold && k < COLD_WAKE_FACTOR * p->n_threads) ||
+     * runs, so a lone small job runs inline. But a small job that follows
+     * another within STREAM_NS is one of a run of calls (a decode loop, a
+     * benchmark): waking the workers then pays off over the next calls,
+     * which find them spinning; without this a pool whose workers had once
+     * fallen asleep would never split such jobs again. */
+    int64_t t = now_ns(), last = atomic_exchange_explicit(&p->last_call_ns, t, memory_order_relaxed);
+    int cold = atomic_load(&p->n_sleeping) == p->n_threads - 1;
+    if ((cold && k < COLD_WAKE_FACTOR * p->n_threads && t - last > STREAM_NS) ||
         pthread_mutex_trylock(&p->busy) != 0) {
         fn(ctx, 0, n_items);
         return ROPE_OK;
@@ -246,6 +332,7 @@ rope_status rope_parallel_for(rope_pool *p, int64_t n_items, int64_t min_items_p
     p->n_parts = k < p->n_threads ? (int)k : p->n_threads;
     for (int i = 0; i < p->n_parts; i++) atomic_store(&p->slots[i].next, 0);
     atomic_store(&p->done_chunks, 0);
+    atomic_store_explicit(&p->caller_cpu, current_cpu(), memory_order_relaxed);
     uint_fast64_t g = atomic_load(&p->gen) + 1;
     atomic_store(&p->job_gen, g);
     atomic_store(&p->gen, g); /* publishes the job */
