@@ -77,28 +77,32 @@ struct slot {
     char pad[64 - sizeof(atomic_int_fast64_t)];
 };
 
+/* Fields grouped by who writes them, one cache line per group: a job costs a
+ * few line transfers between the caller's core and each worker's, each about
+ * 0.1 µs on the machine the issue was measured on, against a 1 MiB decode
+ * batch of ~8 µs per thread. */
 struct rope_pool {
     int n_threads;
     struct worker *workers;
-
+    struct slot *slots; /* n_threads, claim counters of each participant's chunks */
     pthread_mutex_t busy; /* one job at a time; trylock, else run inline */
 
-    /* the job, written by the caller before it bumps `gen` */
-    rope_range_fn fn;
+    /* the job, written by the caller before it bumps `gen`; read by workers */
+    _Alignas(64) rope_range_fn fn;
     void *ctx;
     int64_t n_items;
     int n_parts;     /* participants planned: chunks = n_parts · CHUNKS_PER_THREAD */
-    struct slot *slots; /* n_threads, claim counters of each participant's chunks */
-
-    atomic_int_fast64_t done_chunks;
+    atomic_int caller_cpu;          /* CPU the caller published the job from, -1 unknown */
     atomic_uint_fast64_t job_gen;   /* gen of the open job, 0 when closed */
+    atomic_uint_fast64_t gen;
+    atomic_int stop;
+
+    /* written by the participants as they finish, read by the caller */
+    _Alignas(64) atomic_int_fast64_t done_chunks;
     atomic_int refs;                /* workers inside the open job */
 
+    _Alignas(64) atomic_int n_sleeping;
     atomic_int_fast64_t last_call_ns; /* when the last job worth splitting came */
-    atomic_int caller_cpu;          /* CPU the caller published the last job from, -1 unknown */
-    atomic_uint_fast64_t gen;
-    atomic_int n_sleeping;
-    atomic_int stop;
     pthread_mutex_t lock;
     pthread_cond_t wake;
 };
@@ -116,20 +120,24 @@ static void run_chunk(struct rope_pool *p, int64_t c) {
     int64_t begin = c * base + (c < rem ? c : rem);
     int64_t end = begin + base + (c < rem ? 1 : 0);
     if (begin < end) p->fn(p->ctx, begin, end);
-    atomic_fetch_add(&p->done_chunks, 1);
 }
 
-/* Participant t: its own chunks first, then whatever the others left. */
+/* Participant t: its own chunks first, then whatever the others left; the
+ * chunks it ran are counted once at the end (one line transfer, not one per
+ * chunk). */
 static void run_chunks(struct rope_pool *p, int t) {
     const int parts = p->n_parts;
+    int64_t done = 0;
     for (int i = 0; i < parts; i++) {
         int o = (t + i) % parts;
         for (;;) {
             int64_t c = atomic_fetch_add(&p->slots[o].next, 1);
             if (c >= CHUNKS_PER_THREAD) break;
             run_chunk(p, (int64_t)o * CHUNKS_PER_THREAD + c);
+            done++;
         }
     }
+    if (done) atomic_fetch_add(&p->done_chunks, done);
 }
 
 /* Spin until gen moves past `seen` (or stop), for at most SPIN_NS of this
@@ -229,8 +237,11 @@ rope_status rope_pool_create(int n_threads, rope_pool **out) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         n_threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
     }
-    struct rope_pool *p = calloc(1, sizeof *p);
+    /* aligned as its cache-line groups ask (calloc promises only 16 bytes) */
+    size_t size = (sizeof(struct rope_pool) + 63) / 64 * 64;
+    struct rope_pool *p = aligned_alloc(64, size);
     if (!p) return ROPE_E_NOMEM;
+    memset(p, 0, size);
     p->n_threads = n_threads;
     atomic_init(&p->done_chunks, 0);
     atomic_init(&p->job_gen, 0);
