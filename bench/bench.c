@@ -530,7 +530,7 @@ static void usage(FILE *f) {
             "  --quick            short run (fewer rounds, shorter samples)\n"
             "  --json             print one JSON document instead of the table\n"
             "  --peers            also run bench/peers.py (PyTorch) and print ratios\n"
-            "  --threads LIST     thread counts, default 1,2\n"
+            "  --threads LIST     thread counts, default 1,2 (timed in the same rounds)\n"
             "  --shapes LIST      decode,decode-b32,prefill-512,prefill-4096 (default all)\n"
             "  --dtypes LIST      f32,f16,bf16 (default all)\n"
             "  --styles LIST      interleaved,half,deinterleave (default interleaved,half;\n"

@@ -373,7 +373,10 @@ ROPE_API const float *rope_table_sin(const rope_table *t);
 typedef struct rope_pool rope_pool;
 /* n_threads counts the calling thread (n_threads - 1 workers are started);
  * 0 = one per online CPU; negative or > 256: ROPE_E_PARAM. A pool may be
- * shared by concurrent calls: a call that finds it busy runs single-threaded. */
+ * shared by concurrent calls: a call that finds it busy runs single-threaded.
+ * After a job, workers spin for up to ~100 µs of their own CPU time, then sleep.
+ * On Linux a worker that finds itself on the CPU of the thread that gave it the
+ * job moves to another CPU it may use (its affinity mask is restored at once). */
 ROPE_API rope_status rope_pool_create(int n_threads, rope_pool **out);
 ROPE_API void rope_pool_free(rope_pool *p);
 ROPE_API int rope_pool_size(const rope_pool *p);
