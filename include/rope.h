@@ -391,6 +391,12 @@ typedef void (*rope_range_fn)(void *ctx, int64_t begin, int64_t end);
 ROPE_API rope_status rope_pool_run(rope_pool *p, int64_t n_items, int64_t min_items_per_thread,
                                    rope_range_fn fn, void *ctx);
 
+/* rope_table_create with the work split over p's threads (NULL: the calling
+ * thread only); the same bits whatever the thread count. */
+ROPE_API rope_status rope_table_create_pool(const rope_freqs *f, int64_t n_positions,
+                                            rope_precision precision, rope_pool *p,
+                                            rope_table **out);
+
 /* ------------------------------------------------------------------- apply */
 
 /* A strided 4-D view: shape (batch, seq, heads, head_dim), strides in elements.

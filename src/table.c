@@ -25,6 +25,7 @@
 #include "rope.h"
 #include "checks.h"
 #include "kernels/kernel.h"
+#include "pool.h"
 
 struct rope_table {
     int64_t rows;
@@ -113,8 +114,65 @@ static rope_status check_positions(const rope_freqs *f, rope_precision prec, con
     return ROPE_OK;
 }
 
-rope_status rope_cos_sin(const rope_freqs *f, const int64_t *positions, int64_t start, int64_t n,
-                         rope_precision precision, float *cos_out, float *sin_out) {
+/*
+ * Consecutive positions in accurate mode, the fast way (kernels/sincos.h,
+ * rope_sc_sum): row r = a·SUM_BLOCK + b of position p = A + b, A = start +
+ * a·SUM_BLOCK, from double anchors cos/sin(A·θ) (one sincos row per block) and
+ * cos/sin(b·θ) (SUM_BLOCK rows, once) by the addition formula, about a third
+ * of the work of a direct row. Every entry is the direct kernel's bits (the
+ * rounding test sends the entries it cannot decide to the direct kernel), so
+ * tables stay equal to apply's table-free mode, and blocks may run on any
+ * thread of the pool.
+ */
+enum { SUM_BLOCK = 64, SUM_MIN_BLOCKS_PER_THREAD = 16 };
+
+typedef struct sum_job {
+    const rope_kernels *k;
+    const double *inv_freq;
+    int64_t nf, start, n;
+    const double *cb, *sb; /* SUM_BLOCK rows of cos/sin(b·θ), double */
+    float *cos_out, *sin_out;
+} sum_job;
+
+static void sum_blocks(void *ctx, int64_t begin, int64_t end) {
+    const sum_job *j = ctx;
+    const int64_t nf = j->nf;
+    double ca[ROPE_MAX_FREQS], sa[ROPE_MAX_FREQS];
+    for (int64_t a = begin; a < end; a++) {
+        int64_t r0 = a * SUM_BLOCK, base = j->start + r0;
+        int64_t rows = j->n - r0 < SUM_BLOCK ? j->n - r0 : SUM_BLOCK;
+        j->k->sincos_d(j->inv_freq, nf, (double)base, ca, sa);
+        j->k->sincos_sum(ca, sa, j->cb, j->sb, j->inv_freq, nf, rows, (double)base,
+                         j->cos_out + r0 * nf, j->sin_out + r0 * nf);
+    }
+}
+
+/* 1 when done; 0 when the shortcut does not apply (short run, an angle at or
+ * beyond 2^52, where the anchors would leave the reduction's range, or no
+ * memory for the anchors): the caller fills the rows directly. */
+static int cos_sin_consecutive(const rope_freqs *f, int64_t start, int64_t n, rope_pool *pool,
+                               float *cos_out, float *sin_out) {
+    const int64_t nf = f->n_freqs;
+    if (n < 2 * SUM_BLOCK) return 0;
+    double top = (double)(start + n - 1);
+    for (int64_t i = 0; i < nf; i++)
+        if (!(fabs(top * f->inv_freq[i]) < 0x1p52)) return 0;
+    double *cb = malloc((size_t)(2 * SUM_BLOCK * nf) * sizeof *cb);
+    if (!cb) return 0;
+    sum_job j = {rope_kernels_get(), f->inv_freq, nf, start, n, cb, cb + SUM_BLOCK * nf,
+                 cos_out, sin_out};
+    for (int64_t b = 0; b < SUM_BLOCK; b++)
+        j.k->sincos_d(f->inv_freq, nf, (double)b, cb + b * nf, cb + (SUM_BLOCK + b) * nf);
+    int64_t blocks = (n + SUM_BLOCK - 1) / SUM_BLOCK;
+    if (pool) rope_parallel_for(pool, blocks, SUM_MIN_BLOCKS_PER_THREAD, sum_blocks, &j);
+    else sum_blocks(&j, 0, blocks);
+    free(cb);
+    return 1;
+}
+
+static rope_status cos_sin(const rope_freqs *f, const int64_t *positions, int64_t start, int64_t n,
+                           rope_precision precision, rope_pool *pool, float *cos_out,
+                           float *sin_out) {
     rope_status st = check_freqs(f, precision);
     if (st != ROPE_OK) return st;
     if (!cos_out || !sin_out) return ROPE_E_NULL;
@@ -129,12 +187,20 @@ rope_status rope_cos_sin(const rope_freqs *f, const int64_t *positions, int64_t 
         return ROPE_E_OVERFLOW;
     st = check_positions(f, precision, positions, start, n);
     if (st != ROPE_OK) return st;
+    if (!positions && precision == ROPE_PRECISION_ACCURATE &&
+        cos_sin_consecutive(f, start, n, pool, cos_out, sin_out))
+        return ROPE_OK;
     const int64_t nf = f->n_freqs;
     for (int64_t r = 0; r < n; r++) {
         int64_t pos = positions ? positions[r] : start + r;
         fill_row(f, 0, nf, pos, precision, cos_out + r * nf, sin_out + r * nf);
     }
     return ROPE_OK;
+}
+
+rope_status rope_cos_sin(const rope_freqs *f, const int64_t *positions, int64_t start, int64_t n,
+                         rope_precision precision, float *cos_out, float *sin_out) {
+    return cos_sin(f, positions, start, n, precision, NULL, cos_out, sin_out);
 }
 
 /*
@@ -178,7 +244,8 @@ static rope_status table_alloc(int64_t rows, int64_t n_freqs, rope_table **out) 
 }
 
 static rope_status table_build(const rope_freqs *f, const int64_t *positions, int64_t start,
-                               int64_t n, rope_precision precision, rope_table **out) {
+                               int64_t n, rope_precision precision, rope_pool *pool,
+                               rope_table **out) {
     if (!out) return ROPE_E_NULL;
     rope_status st = check_freqs(f, precision);
     if (st != ROPE_OK) return st;
@@ -193,7 +260,7 @@ static rope_status table_build(const rope_freqs *f, const int64_t *positions, in
     rope_table *t;
     st = table_alloc(n, f->n_freqs, &t);
     if (st != ROPE_OK) return st;
-    st = rope_cos_sin(f, positions, start, n, precision, t->cos, t->sin);
+    st = cos_sin(f, positions, start, n, precision, pool, t->cos, t->sin);
     if (st != ROPE_OK) {
         rope_table_free(t);
         return st;
@@ -204,13 +271,18 @@ static rope_status table_build(const rope_freqs *f, const int64_t *positions, in
 
 rope_status rope_table_create(const rope_freqs *f, int64_t n_positions, rope_precision precision,
                               rope_table **out) {
-    return table_build(f, NULL, 0, n_positions, precision, out);
+    return table_build(f, NULL, 0, n_positions, precision, NULL, out);
+}
+
+rope_status rope_table_create_pool(const rope_freqs *f, int64_t n_positions,
+                                   rope_precision precision, rope_pool *pool, rope_table **out) {
+    return table_build(f, NULL, 0, n_positions, precision, pool, out);
 }
 
 rope_status rope_table_create_at(const rope_freqs *f, const int64_t *positions, int64_t n,
                                  rope_precision precision, rope_table **out) {
     if (!positions) return ROPE_E_NULL;
-    return table_build(f, positions, 0, n, precision, out);
+    return table_build(f, positions, 0, n, precision, NULL, out);
 }
 
 /*

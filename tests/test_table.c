@@ -55,6 +55,15 @@ static void measure(const rope_freqs *f, int64_t center, rope_precision prec, er
     for (int r = 0; r < NP; r++) pos[r] = center - NP / 2 + r;
     static float cbuf[NP * ROPE_MAX_FREQS], sbuf[NP * ROPE_MAX_FREQS];
     CHECK_OK(rope_cos_sin(f, pos, 0, NP, prec, cbuf, sbuf));
+    /* the same rows inside a consecutive run of 2·NP (rope_table_create's route,
+     * the addition-formula shortcut in accurate mode): the same bits */
+    static float cw[2 * NP * ROPE_MAX_FREQS], sw[2 * NP * ROPE_MAX_FREQS];
+    int64_t start = pos[0] - NP / 2, top = ((int64_t)1 << 53) - (2 * NP - 1);
+    if (start > top) start = top;
+    CHECK_OK(rope_cos_sin(f, NULL, start, 2 * NP, prec, cw, sw));
+    size_t off = (size_t)(pos[0] - start) * (size_t)f->n_freqs, len = NP * (size_t)f->n_freqs;
+    CHECK_MSG(!memcmp(cw + off, cbuf, len * 4) && !memcmp(sw + off, sbuf, len * 4),
+              "consecutive rows around %lld differ from rows by position", (long long)center);
     cs->max_ulp = cs->max_abs = 0;
     for (int r = 0; r < NP; r++)
         for (int64_t i = 0; i < f->n_freqs; i++) {
@@ -361,6 +370,82 @@ static void test_mrope_interleaved(void) {
     CHECK_STATUS(rope_freqs_compute(&c, 0, &f), ROPE_E_PARAM);
 }
 
+/* Consecutive rows (rope_cos_sin with positions NULL, rope_table_create[_pool]) take
+ * the addition-formula shortcut of kernels/sincos.h in accurate mode: every entry
+ * must be the bits of the kernel set's direct sincos of its position, for any
+ * start, length, frequency count (vector tails) and θ (θ > 1: angles reaching
+ * 2^52 take the direct route), and a pool must not change a bit. */
+static int direct_mismatch(const rope_freqs *f, int64_t start, int64_t n, const float *cb,
+                           const float *sb) {
+    float c[ROPE_MAX_FREQS], s[ROPE_MAX_FREQS];
+    const int64_t nf = f->n_freqs;
+    int bad = 0;
+    for (int64_t r = 0; r < n; r++) {
+        rope_kernels_get()->sincos(f->inv_freq, nf, (double)(start + r), c, s);
+        bad += memcmp(c, cb + r * nf, (size_t)nf * 4) || memcmp(s, sb + r * nf, (size_t)nf * 4);
+    }
+    return bad;
+}
+
+static void test_consecutive_shortcut(void) {
+    static float cb[700 * ROPE_MAX_FREQS], sb[700 * ROPE_MAX_FREQS];
+    const int64_t dims[5] = {128, 96, 36, 130, 2}; /* 64, 48, 18, 65, 1 frequencies */
+    const int64_t starts[7] = {0, 1000, ((int64_t)1 << 30) - 77, ((int64_t)1 << 45) + 3,
+                               ((int64_t)1 << 52) - 350, ((int64_t)1 << 53) - 699,
+                               ((int64_t)1 << 53) - 127};
+    const int64_t lens[3] = {700, 129, 127};
+    for (int d = 0; d < 5; d++)
+        for (int scale = 0; scale < 2; scale++) {
+            rope_freqs f;
+            default_freqs(d == 3 ? 5e5 : 1e4, dims[d], &f);
+            if (scale) /* θ up to 3 (a scaling factor below 1): top angles pass 2^52 */
+                for (int64_t i = 0; i < f.n_freqs; i++) f.inv_freq[i] *= 3.0;
+            for (int si = 0; si < 7; si++)
+                for (int li = 0; li < 3; li++) {
+                    int64_t n = lens[li], start = starts[si];
+                    if (start + n - 1 > ((int64_t)1 << 53)) continue;
+                    if (scale && (double)(start + n - 1) * 3.0 > 0x1p53) continue; /* refused */
+                    CHECK_OK(rope_cos_sin(&f, NULL, start, n, ROPE_PRECISION_ACCURATE, cb, sb));
+                    CHECK_MSG(direct_mismatch(&f, start, n, cb, sb) == 0,
+                              "%s: head_dim %lld x%d start %lld n %lld: rows differ from the "
+                              "direct kernel", rope_isa_name(), (long long)dims[d], scale ? 3 : 1,
+                              (long long)start, (long long)n);
+                }
+        }
+    /* a pool splits the rows; 1, 2 and 3 threads give rope_table_create's bits */
+    rope_freqs f;
+    default_freqs(1e4, 32, &f);
+    const int64_t n = 70001;
+    rope_table *ref = NULL;
+    CHECK_OK(rope_table_create(&f, n, ROPE_PRECISION_ACCURATE, &ref));
+    CHECK_EQ_INT(direct_mismatch(&f, 0, n, rope_table_cos(ref), rope_table_sin(ref)), 0);
+    for (int th = 1; th <= 3 && ref; th++) {
+        rope_pool *pool = NULL;
+        rope_table *t = NULL;
+        CHECK_OK(rope_pool_create(th, &pool));
+        CHECK_OK(rope_table_create_pool(&f, n, ROPE_PRECISION_ACCURATE, pool, &t));
+        if (t) {
+            CHECK_EQ_INT(rope_table_rows(t), n);
+            CHECK(!memcmp(rope_table_cos(t), rope_table_cos(ref), (size_t)n * 16 * 4));
+            CHECK(!memcmp(rope_table_sin(t), rope_table_sin(ref), (size_t)n * 16 * 4));
+        }
+        rope_table_free(t);
+        /* compat tables and bad input through the pool entry */
+        CHECK_OK(rope_table_create_pool(&f, 300, ROPE_PRECISION_COMPAT_F32, pool, &t));
+        rope_table_free(t);
+        t = NULL;
+        CHECK_STATUS(rope_table_create_pool(&f, 0, ROPE_PRECISION_ACCURATE, pool, &t),
+                     ROPE_E_PARAM);
+        CHECK_STATUS(rope_table_create_pool(NULL, 10, ROPE_PRECISION_ACCURATE, pool, &t),
+                     ROPE_E_NULL);
+        CHECK_STATUS(rope_table_create_pool(&f, 10, ROPE_PRECISION_ACCURATE, pool, NULL),
+                     ROPE_E_NULL);
+        CHECK(t == NULL);
+        rope_pool_free(pool);
+    }
+    rope_table_free(ref);
+}
+
 int main(void) {
     /* accurate tables go through the kernel set's sincos: every property for
      * every set this CPU and build support */
@@ -374,6 +459,7 @@ int main(void) {
         test_rows_by_position();
         test_mrope();
         test_mrope_interleaved();
+        test_consecutive_shortcut();
     }
     test_bad_inputs();
     return check_report("test_table");

@@ -507,6 +507,59 @@ static void sincos_avx2(const double *inv_freq, int64_t n, double pos, float *co
     }
 }
 
+/* The table build's anchors: sincos4 stored before the rounding to float; the
+ * last n mod 4 by the scalar definition (the same operations). */
+static void sincos_d_avx2(const double *inv_freq, int64_t n, double pos, double *cos_out,
+                          double *sin_out) {
+    const __m256d vpos = _mm256_set1_pd(pos);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256d th = _mm256_loadu_pd(inv_freq + i);
+        __m256d x = _mm256_mul_pd(vpos, th);
+        __m256d lo = _mm256_fmsub_pd(vpos, th, x);
+        __m256d c, s;
+        sincos4(x, lo, &c, &s);
+        _mm256_storeu_pd(cos_out + i, c);
+        _mm256_storeu_pd(sin_out + i, s);
+    }
+    rope_scalar_sincos_d(inv_freq + i, n - i, pos, cos_out + i, sin_out + i);
+}
+
+/* The table build's rows from anchors: rope_sc_sum on 4 lanes (same operations,
+ * same decisions); undecided lanes go to the scalar kernel, the last n mod 4 to
+ * the scalar definition. */
+INLINE void sum_row(const double *ca, const double *sa, const double *cb, const double *sb,
+                    const double *inv_freq, int64_t n, double pos, float *cos_out,
+                    float *sin_out) {
+    const __m256d tol = V4(ROPE_SC_SUM_TOL);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256d ac = _mm256_loadu_pd(ca + i), as = _mm256_loadu_pd(sa + i);
+        __m256d bc = _mm256_loadu_pd(cb + i), bs = _mm256_loadu_pd(sb + i);
+        __m256d c = _mm256_fmsub_pd(ac, bc, _mm256_mul_pd(as, bs));
+        __m256d s = _mm256_fmadd_pd(as, bc, _mm256_mul_pd(ac, bs));
+        __m128 c0 = _mm256_cvtpd_ps(_mm256_sub_pd(c, tol)), c1 = _mm256_cvtpd_ps(_mm256_add_pd(c, tol));
+        __m128 s0 = _mm256_cvtpd_ps(_mm256_sub_pd(s, tol)), s1 = _mm256_cvtpd_ps(_mm256_add_pd(s, tol));
+        _mm_storeu_ps(cos_out + i, c0);
+        _mm_storeu_ps(sin_out + i, s0);
+        int ok = _mm_movemask_ps(_mm_and_ps(_mm_cmpeq_ps(c0, c1), _mm_cmpeq_ps(s0, s1)));
+        if (ok != 0xf)
+            for (int l = 0; l < 4; l++)
+                if (!((ok >> l) & 1))
+                    rope_scalar_sincos(inv_freq + i + l, 1, pos, cos_out + i + l, sin_out + i + l);
+    }
+    rope_scalar_sincos_sum(ca + i, sa + i, cb + i, sb + i, inv_freq + i, n - i, 1, pos,
+                           cos_out + i, sin_out + i);
+}
+
+static void sincos_sum_avx2(const double *ca, const double *sa, const double *cb,
+                            const double *sb, const double *inv_freq, int64_t n, int64_t rows,
+                            double pos, float *cos_out, float *sin_out) {
+    for (int64_t b = 0; b < rows; b++)
+        sum_row(ca, sa, cb + b * n, sb + b * n, inv_freq, n, pos + (double)b, cos_out + b * n,
+                sin_out + b * n);
+}
+
 const rope_kernels rope_kernels_avx2 = {
     "avx2",
     {
@@ -515,4 +568,6 @@ const rope_kernels rope_kernels_avx2 = {
         [ROPE_KSTYLE_DEINTERLEAVE] = {deint_f32, deint_f16, deint_bf16},
     },
     sincos_avx2,
+    sincos_d_avx2,
+    sincos_sum_avx2,
 };

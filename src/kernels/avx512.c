@@ -661,6 +661,73 @@ static void sincos_avx512(const double *inv_freq, int64_t n, double pos, float *
     }
 }
 
+/* The table build's anchors: sincos8 stored before the rounding to float. */
+static void sincos_d_avx512(const double *inv_freq, int64_t n, double pos, double *cos_out,
+                            double *sin_out) {
+    const __m512d vpos = _mm512_set1_pd(pos);
+    for (int64_t i = 0; i < n; i += 8) {
+        __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
+        __m512d th = _mm512_maskz_loadu_pd(m, inv_freq + i);
+        __m512d x = _mm512_mul_pd(vpos, th);
+        __m512d lo = _mm512_fmsub_pd(vpos, th, x);
+        __m512d c, s;
+        sincos8(x, lo, &c, &s);
+        _mm512_mask_storeu_pd(cos_out + i, m, c);
+        _mm512_mask_storeu_pd(sin_out + i, m, s);
+    }
+}
+
+/* 8 lanes of rope_sc_sum (kernels/sincos.h): c0/s0 the float32 results of the
+ * lanes decided, returned as a mask. */
+INLINE __mmask8 sum8(__m512d ac, __m512d as, __m512d bc, __m512d bs, __m256 *co, __m256 *so) {
+    const __m512d tol = V8(ROPE_SC_SUM_TOL);
+    __m512d c = _mm512_fmsub_pd(ac, bc, _mm512_mul_pd(as, bs));
+    __m512d s = _mm512_fmadd_pd(as, bc, _mm512_mul_pd(ac, bs));
+    __m256 c0 = _mm512_cvtpd_ps(_mm512_sub_pd(c, tol)), c1 = _mm512_cvtpd_ps(_mm512_add_pd(c, tol));
+    __m256 s0 = _mm512_cvtpd_ps(_mm512_sub_pd(s, tol)), s1 = _mm512_cvtpd_ps(_mm512_add_pd(s, tol));
+    *co = c0;
+    *so = s0;
+    return _mm256_cmp_ps_mask(c0, c1, _CMP_EQ_OQ) & _mm256_cmp_ps_mask(s0, s1, _CMP_EQ_OQ);
+}
+
+/* The table build's rows from anchors: rope_sc_sum on 8 lanes (same operations,
+ * same decisions). The lanes left open are redone by the scalar kernel after
+ * the row, so the vector loop holds no call (a call in it made GCC spill). */
+static void sincos_sum_avx512(const double *ca, const double *sa, const double *cb,
+                              const double *sb, const double *inv_freq, int64_t n, int64_t rows,
+                              double pos, float *cos_out, float *sin_out) {
+    const int64_t full = n & ~(int64_t)7;
+    const __mmask8 mt = (__mmask8)((1u << (n - full)) - 1);
+    __mmask8 open[ROPE_MAX_FREQS / 8 + 1];
+    for (int64_t b = 0; b < rows; b++) {
+        const double *cbr = cb + b * n, *sbr = sb + b * n;
+        float *co = cos_out + b * n, *so = sin_out + b * n;
+        __m256 c, s;
+        unsigned any = 0;
+        for (int64_t i = 0; i < full; i += 8) {
+            __mmask8 ok = sum8(_mm512_loadu_pd(ca + i), _mm512_loadu_pd(sa + i),
+                               _mm512_loadu_pd(cbr + i), _mm512_loadu_pd(sbr + i), &c, &s);
+            _mm256_storeu_ps(co + i, c);
+            _mm256_storeu_ps(so + i, s);
+            open[i / 8] = (__mmask8)~ok;
+            any |= (__mmask8)~ok;
+        }
+        if (mt) {
+            __mmask8 ok = sum8(_mm512_maskz_loadu_pd(mt, ca + full), _mm512_maskz_loadu_pd(mt, sa + full),
+                               _mm512_maskz_loadu_pd(mt, cbr + full),
+                               _mm512_maskz_loadu_pd(mt, sbr + full), &c, &s);
+            _mm256_mask_storeu_ps(co + full, mt, c);
+            _mm256_mask_storeu_ps(so + full, mt, s);
+            open[full / 8] = (__mmask8)(~ok & mt);
+            any |= open[full / 8];
+        }
+        if (any)
+            for (int64_t i = 0; i < n; i++)
+                if ((open[i / 8] >> (i % 8)) & 1)
+                    rope_scalar_sincos(inv_freq + i, 1, pos + (double)b, co + i, so + i);
+    }
+}
+
 const rope_kernels rope_kernels_avx512 = {
     "avx512",
     {
@@ -669,4 +736,6 @@ const rope_kernels rope_kernels_avx512 = {
         [ROPE_KSTYLE_DEINTERLEAVE] = {deint_f32, deint_f16, deint_bf16},
     },
     sincos_avx512,
+    sincos_d_avx512,
+    sincos_sum_avx512,
 };

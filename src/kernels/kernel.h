@@ -40,6 +40,20 @@ typedef void (*rope_row_fn)(const rope_row_args *a);
 typedef void (*rope_sincos_fn)(const double *inv_freq, int64_t n, double pos, float *cos_out,
                                float *sin_out);
 
+/* The table build's two steps (kernels/sincos.h, rope_sc_sum; src/table.c):
+ * sincos_d: cos/sin of pos·inv_freq[i] in double before the final rounding (the
+ *   anchors), for |pos·θᵢ| < ROPE_SC_LIMIT only (the caller checks);
+ * sincos_sum: rows b = 0 .. rows−1 of positions pos + b (row b at cos_out + b·n),
+ *   from the anchors of pos (ca, sa: n doubles) and of b (cb, sb: row b at b·n) by
+ *   the addition formula, entries the rounding test cannot decide redone by
+ *   rope_scalar_sincos(inv_freq + i, 1, pos + b): the same bits as
+ *   sincos(inv_freq, n, pos + b) in every kernel set. */
+typedef void (*rope_sincos_d_fn)(const double *inv_freq, int64_t n, double pos, double *cos_out,
+                                 double *sin_out);
+typedef void (*rope_sincos_sum_fn)(const double *ca, const double *sa, const double *cb,
+                                   const double *sb, const double *inv_freq, int64_t n,
+                                   int64_t rows, double pos, float *cos_out, float *sin_out);
+
 /* DEINTERLEAVE: ROPE_STYLE_DEINTERLEAVE (pairs (2i, 2i+1) in, (i, i+R/2) out; the inverse
  * the other way round). */
 enum {
@@ -54,6 +68,8 @@ typedef struct rope_kernels {
     const char *name;
     rope_row_fn row[ROPE_KSTYLE_COUNT][ROPE_KDTYPE_COUNT];
     rope_sincos_fn sincos;
+    rope_sincos_d_fn sincos_d;
+    rope_sincos_sum_fn sincos_sum;
 } rope_kernels;
 
 /* Defined by each ISA file; NULL-free tables. */
@@ -82,6 +98,11 @@ void rope_scalar_row_deinterleave_f16(const rope_row_args *a);
 void rope_scalar_row_deinterleave_bf16(const rope_row_args *a);
 void rope_scalar_sincos(const double *inv_freq, int64_t n, double pos, float *cos_out,
                         float *sin_out);
+void rope_scalar_sincos_d(const double *inv_freq, int64_t n, double pos, double *cos_out,
+                          double *sin_out);
+void rope_scalar_sincos_sum(const double *ca, const double *sa, const double *cb,
+                            const double *sb, const double *inv_freq, int64_t n, int64_t rows,
+                            double pos, float *cos_out, float *sin_out);
 
 /* ------------------------------------------------ the reference rotation
  * One pair, RoFormer eq. (34): y0 = x0·c − x1·s, y1 = x1·c + x0·s, with c, s

@@ -263,6 +263,58 @@ static void sincos_neon(const double *inv_freq, int64_t n, double pos, float *co
     }
 }
 
+/* The table build's anchors: sincos2 stored before the rounding to float; an
+ * odd last entry by the scalar definition (the same operations). */
+static void sincos_d_neon(const double *inv_freq, int64_t n, double pos, double *cos_out,
+                          double *sin_out) {
+    const float64x2_t vpos = vdupq_n_f64(pos);
+    int64_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        float64x2_t th = vld1q_f64(inv_freq + i);
+        float64x2_t x = vmulq_f64(vpos, th);
+        float64x2_t lo = vfmaq_f64(vnegq_f64(x), vpos, th); /* pos·θ − x, exact */
+        float64x2_t c, s;
+        sincos2(x, lo, &c, &s);
+        vst1q_f64(cos_out + i, c);
+        vst1q_f64(sin_out + i, s);
+    }
+    rope_scalar_sincos_d(inv_freq + i, n - i, pos, cos_out + i, sin_out + i);
+}
+
+/* The table build's rows from anchors: rope_sc_sum on 2 lanes (same operations,
+ * same decisions; vfmsq_f64(c, a, b) = c − a·b fused); undecided lanes go to the
+ * scalar kernel, an odd last entry to the scalar definition. */
+INLINE void sum_row(const double *ca, const double *sa, const double *cb, const double *sb,
+                    const double *inv_freq, int64_t n, double pos, float *cos_out,
+                    float *sin_out) {
+    const float64x2_t tol = V2(ROPE_SC_SUM_TOL);
+    int64_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        float64x2_t ac = vld1q_f64(ca + i), as = vld1q_f64(sa + i);
+        float64x2_t bc = vld1q_f64(cb + i), bs = vld1q_f64(sb + i);
+        float64x2_t c = vfmaq_f64(vnegq_f64(vmulq_f64(as, bs)), ac, bc);
+        float64x2_t s = vfmaq_f64(vmulq_f64(ac, bs), as, bc);
+        float32x2_t c0 = vcvt_f32_f64(vsubq_f64(c, tol)), c1 = vcvt_f32_f64(vaddq_f64(c, tol));
+        float32x2_t s0 = vcvt_f32_f64(vsubq_f64(s, tol)), s1 = vcvt_f32_f64(vaddq_f64(s, tol));
+        vst1_f32(cos_out + i, c0);
+        vst1_f32(sin_out + i, s0);
+        uint32x2_t ok = vand_u32(vceq_f32(c0, c1), vceq_f32(s0, s1));
+        for (int l = 0; l < 2; l++)
+            if (!(l ? vget_lane_u32(ok, 1) : vget_lane_u32(ok, 0)))
+                rope_scalar_sincos(inv_freq + i + l, 1, pos, cos_out + i + l, sin_out + i + l);
+    }
+    rope_scalar_sincos_sum(ca + i, sa + i, cb + i, sb + i, inv_freq + i, n - i, 1, pos,
+                           cos_out + i, sin_out + i);
+}
+
+static void sincos_sum_neon(const double *ca, const double *sa, const double *cb,
+                            const double *sb, const double *inv_freq, int64_t n, int64_t rows,
+                            double pos, float *cos_out, float *sin_out) {
+    for (int64_t b = 0; b < rows; b++)
+        sum_row(ca, sa, cb + b * n, sb + b * n, inv_freq, n, pos + (double)b, cos_out + b * n,
+                sin_out + b * n);
+}
+
 const rope_kernels rope_kernels_neon = {
     "neon",
     {
@@ -271,4 +323,6 @@ const rope_kernels rope_kernels_neon = {
         [ROPE_KSTYLE_DEINTERLEAVE] = {deint_f32, deint_f16, deint_bf16},
     },
     sincos_neon,
+    sincos_d_neon,
+    sincos_sum_neon,
 };

@@ -90,6 +90,30 @@ void rope_scalar_sincos(const double *inv_freq, int64_t n, double pos, float *co
     }
 }
 
+/* The table build's anchors: rope_sc_reduced_d, |pos·θᵢ| < ROPE_SC_LIMIT. */
+void rope_scalar_sincos_d(const double *inv_freq, int64_t n, double pos, double *cos_out,
+                          double *sin_out) {
+    for (int64_t i = 0; i < n; i++) {
+        double hi = pos * inv_freq[i];
+        double lo = fma(pos, inv_freq[i], -hi);
+        rope_sc_reduced_d(hi, lo, cos_out + i, sin_out + i);
+    }
+}
+
+/* The table build's rows from anchors (kernels/sincos.h, rope_sc_sum): the bits
+ * of rope_scalar_sincos, entries the rounding test leaves open computed by it. */
+void rope_scalar_sincos_sum(const double *ca, const double *sa, const double *cb,
+                            const double *sb, const double *inv_freq, int64_t n, int64_t rows,
+                            double pos, float *cos_out, float *sin_out) {
+    for (int64_t b = 0; b < rows; b++) {
+        const double *cbr = cb + b * n, *sbr = sb + b * n;
+        float *co = cos_out + b * n, *so = sin_out + b * n;
+        for (int64_t i = 0; i < n; i++)
+            if (!rope_sc_sum(ca[i], sa[i], cbr[i], sbr[i], co + i, so + i))
+                rope_scalar_sincos(inv_freq + i, 1, pos + (double)b, co + i, so + i);
+    }
+}
+
 const rope_kernels rope_kernels_scalar = {
     "scalar",
     {
@@ -102,4 +126,6 @@ const rope_kernels rope_kernels_scalar = {
                                       rope_scalar_row_deinterleave_bf16},
     },
     rope_scalar_sincos,
+    rope_scalar_sincos_d,
+    rope_scalar_sincos_sum,
 };

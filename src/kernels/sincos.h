@@ -82,8 +82,10 @@ static inline void rope_sc_two_sum(double a, double b, double *s, double *e) {
     *s = x;
 }
 
-/* Steps 2-5 for one angle hi + lo with |hi| < ROPE_SC_LIMIT (not NaN). */
-static inline void rope_sc_reduced(double hi, double lo, float *cos_out, float *sin_out) {
+/* Steps 2-5 for one angle hi + lo with |hi| < ROPE_SC_LIMIT (not NaN), in
+ * double: the values before the final rounding to float32 (the anchors of the
+ * table build below use them as they are). */
+static inline void rope_sc_reduced_d(double hi, double lo, double *cos_out, double *sin_out) {
     double k = nearbyint(hi * ROPE_SC_C1);
     if (fabs(hi) > ROPE_SC_KFIX) {
         double f = fma(hi, ROPE_SC_C1, -k) + fma(hi, ROPE_SC_C2, lo * ROPE_SC_C1);
@@ -115,8 +117,54 @@ static inline void rope_sc_reduced(double hi, double lo, float *cos_out, float *
     double co = q == 1.0 || q == 3.0 ? sn : cs;
     if (q >= 2.0) so = -so;
     if (q == 1.0 || q == 2.0) co = -co;
+    *cos_out = co;
+    *sin_out = so;
+}
+
+/* The same, rounded once to float32: the accurate-mode entry. */
+static inline void rope_sc_reduced(double hi, double lo, float *cos_out, float *sin_out) {
+    double co, so;
+    rope_sc_reduced_d(hi, lo, &co, &so);
     *cos_out = (float)co;
     *sin_out = (float)so;
+}
+
+/*
+ * The table build's shortcut (rope_cos_sin over consecutive positions,
+ * src/table.c): the SAME float32 bits as rope_sc_reduced, for less work.
+ *
+ * The exact angle of position p = A + b splits exactly into two exact angles,
+ * p·θ = A·θ + b·θ (real numbers, nothing rounded). With the double anchors
+ * ca, sa = cos/sin(A·θ) and cb, sb = cos/sin(b·θ) from rope_sc_reduced_d,
+ *     c = fma(ca, cb, −(sa·sb)),   s = fma(sa, cb, ca·sb)
+ * is within E_f of the truth: each anchor is within δ = 2^-49 (0.5 + 2^-26
+ * float ulp above means a double error ≤ 2^-26·2^-23·|v|, |v| ≤ 1), which the
+ * products carry as ≤ 4δ + 2δ², plus two double roundings ≤ 2^-54 each:
+ * E_f < 2^-46.9. The direct evaluation of rope_sc_reduced is within E_k =
+ * δ of the truth too, so both lie in [c − E, c + E] with E = E_f + E_k <
+ * 2^-46.6. Rounding to float32 is monotone: if RN32(c − TOL) == RN32(c + TOL)
+ * for TOL = 2^-45 (more than E plus the ≤ 2^-53 rounding of c ± TOL), then
+ * every value in between, the direct evaluation included, rounds to that same
+ * float, so it IS rope_sc_reduced's result. Otherwise (c within TOL of a
+ * rounding boundary, which includes every |c| < TOL, e.g. sin 0) the caller
+ * evaluates the entry directly. With |v| ≈ 2^-e the test fails with
+ * probability ~2^(e−22): a few entries per million over a table.
+ * Returns 1 when c, s were decided (and stored), 0 when the caller must redo.
+ * The SIMD kernels make the same decision lane by lane (every step is one
+ * IEEE rounding), but any decision gives the same bits: the test only chooses
+ * the route.
+ */
+#define ROPE_SC_SUM_TOL 0x1p-45
+
+static inline int rope_sc_sum(double ca, double sa, double cb, double sb, float *cos_out,
+                              float *sin_out) {
+    double c = fma(ca, cb, -(sa * sb));
+    double s = fma(sa, cb, ca * sb);
+    float c0 = (float)(c - ROPE_SC_SUM_TOL), c1 = (float)(c + ROPE_SC_SUM_TOL);
+    float s0 = (float)(s - ROPE_SC_SUM_TOL), s1 = (float)(s + ROPE_SC_SUM_TOL);
+    *cos_out = c0;
+    *sin_out = s0;
+    return c0 == c1 && s0 == s1; /* never both ±0: |c ± TOL| cannot both be tiny */
 }
 
 #endif

@@ -19,6 +19,13 @@
  *    m·θ = x with m = 2^j or an odd divisor of M times 2^j; and products that
  *    need all 106 bits: for odd m near 2^52, θ = T·2^e from the continued
  *    fraction of (π/2)·2^-e/m, so that m·θ (not a double) nears n·π/2.
+ *
+ * Table shortcut (rope_cos_sin over consecutive positions, kernels/sincos.h
+ * rope_sc_sum): every case above is also computed inside a run of 128
+ * consecutive positions (8 lanes of the same θ), where each row comes from two
+ * anchors by the addition formula; every row must be the scalar kernel's bits
+ * (so the claim carries over), and the formula's double value (before the
+ * rounding test) must be within the 2^-46.9 the error analysis allows.
  */
 #include <math.h>
 #include <mpfr.h>
@@ -29,6 +36,7 @@
 #include "check.h"
 #include "kernel_sets.h"
 #include "kernels/kernel.h"
+#include "kernels/sincos.h"
 #include "rope.h"
 
 #define PREC 300
@@ -53,6 +61,14 @@ static struct {
 } st;
 
 static mpfr_t x, c, s, t, halfpi;
+
+/* the table shortcut's counts (per kernel set): runs through it, rows checked,
+ * rows whose bits differ from the scalar kernel, worst |formula − truth| */
+static struct {
+    long long runs, rows, differ, open;
+    double worst_abs;
+    char first[200];
+} tb;
 
 /* |got − truth| in float32 ulps of truth (at least 2^-149). */
 static double ulp_err(float got, mpfr_t truth) {
@@ -105,6 +121,51 @@ static void check_row(const double *theta, int n, double m, const char *what) {
     }
 }
 
+/* |v − truth| as a double (v a double). */
+static double abs_err(double v, mpfr_t truth) {
+    mpfr_sub_d(t, truth, v, MPFR_RNDN);
+    return fabs(mpfr_get_d(t, MPFR_RNDN));
+}
+
+/* Position m with θ in every lane of 8 frequencies, inside a consecutive run of
+ * 128 positions, through rope_cos_sin (the table shortcut) of every kernel set:
+ * every row must be the scalar kernel's bits. Then the formula's double value
+ * at m, computed from the scalar anchors as rope_cos_sin does (anchor A = the
+ * start of m's 64-row block, b = the rest), against the oracle. */
+static void check_run(double theta, double m) {
+    enum { N = 128, L = 8, BLOCK = 64 };
+    static rope_freqs f;
+    memset(&f, 0, sizeof f);
+    f.n_freqs = L;
+    for (int i = 0; i < L; i++) f.inv_freq[i] = theta, f.inv_freq_f32[i] = (float)theta;
+    double start = m >= 100 ? m - 100 : 0;
+    if (start + N - 1 > 0x1p53) start = 0x1p53 - (N - 1);
+    if (!(fabs((start + N - 1) * theta) < 0x1p52)) return; /* the direct route: nothing new */
+    float cs[N * L], sn[N * L], rc[L], rs[L];
+    for (int k = 0; k < n_sets; k++) {
+        CHECK_OK(rope_isa_force(sets[k]->name));
+        CHECK_OK(rope_cos_sin(&f, NULL, (int64_t)start, N, ROPE_PRECISION_ACCURATE, cs, sn));
+        tb.runs++;
+        for (int r = 0; r < N; r++) {
+            rope_kernels_scalar.sincos(f.inv_freq, L, start + r, rc, rs);
+            tb.rows++;
+            if ((memcmp(rc, cs + r * L, sizeof rc) || memcmp(rs, sn + r * L, sizeof rs)) &&
+                tb.differ++ == 0)
+                snprintf(tb.first, sizeof tb.first, "%s: m=%.17g θ=%a differs from scalar",
+                         sets[k]->name, start + r, theta);
+        }
+    }
+    double a = start + BLOCK * floor((m - start) / BLOCK), b = m - a, ca, sa, cb, sb;
+    rope_scalar_sincos_d(&theta, 1, a, &ca, &sa);
+    rope_scalar_sincos_d(&theta, 1, b, &cb, &sb);
+    double fc = fma(ca, cb, -(sa * sb)), fs = fma(sa, cb, ca * sb);
+    float c0, s0;
+    tb.open += !rope_sc_sum(ca, sa, cb, sb, &c0, &s0);
+    truth_of(m, theta);
+    double e = fmax(abs_err(fc, c), abs_err(fs, s));
+    if (e > tb.worst_abs) tb.worst_abs = e;
+}
+
 static void sweep(void) {
     static const double bases[3] = {1e4, 5e5, 1e6};
     double theta[64];
@@ -124,6 +185,7 @@ static void random_cases(void) {
         double theta[16];
         for (int i = 0; i < 16; i++) theta[i] = exp2(-40.0 * rnd_unit());
         check_row(theta, 16, m, "random");
+        check_run(theta[r % 16], m);
     }
     /* θ above 1 (a scaling factor below 1): the claim holds while |m·θ| < 2^53 */
     for (int r = 0; r < 500; r++) {
@@ -175,6 +237,7 @@ static void hard_double(double M, double q, void *ctx) {
             double theta = ldexp(M / (useodd ? d : 1.0), e - js[a]);
             if (fabs(theta) > 1.0 || fabs(m * theta) > 0x1p53) continue;
             check_row(&theta, 1, m, "hard-double");
+            check_run(theta, m);
         }
 }
 
@@ -190,6 +253,7 @@ static void hard_product(double T, double n, void *ctx) {
     double theta = ldexp(T, p->e);
     if (theta > 1.0 || p->m * theta > 0x1p53) return;
     check_row(&theta, 1, p->m, "hard-product");
+    check_run(theta, p->m);
 }
 
 static void hard_cases(void) {
@@ -236,6 +300,13 @@ int main(void) {
         CHECK_MSG(st.bad == 0 && st.differ == 0, "%s: %lld entries over the bound, %lld differ "
                   "from scalar; first: %s", parts[p], st.bad, st.differ, st.first);
     }
+    printf("table shortcut: %lld runs of 128 positions (random and hard cases), %lld rows, "
+           "%lld differ from scalar; formula before rounding: worst |error| 2^%.1f (analysis "
+           "bound 2^-46.9), the rounding test left %lld of the hard positions to the direct "
+           "kernel\n", tb.runs, tb.rows, tb.differ, log2(tb.worst_abs), tb.open);
+    CHECK(tb.runs > 1000);
+    CHECK_MSG(tb.differ == 0, "%lld shortcut rows differ; first: %s", tb.differ, tb.first);
+    CHECK_MSG(tb.worst_abs < exp2(-46.9), "formula error 2^%.2f over the bound", log2(tb.worst_abs));
     mpfr_clears(x, c, s, t, halfpi, (mpfr_ptr)0);
     mpfr_free_cache();
     return check_report("test_sincos_mpfr");
