@@ -10,8 +10,9 @@
  * rounds, GB/s (bytes read + written), copy time / librope time (1.0 = at
  * the limit) and 1-thread time / n-thread time. Table building
  * (131072 positions × 64 frequencies, accurate mode) is timed through
- * rope_table_create, through the kernel's sincos into preallocated rows, and
- * with the scalar kernels for comparison.
+ * rope_table_create (and rope_table_create_pool with 2 threads), through the
+ * kernel's sincos into preallocated rows, and with the scalar kernels for
+ * comparison.
  *
  * --peers runs bench/peers.py (PyTorch eager: HF q*cos + rotate_half(q)*sin,
  * Meta's complex multiply, torch.clone of the same bytes, torch.polar table
@@ -335,12 +336,21 @@ typedef struct table_ctx {
     const rope_freqs *f;
     float *cos, *sin;
     rope_status status;
+    rope_pool *pool2; /* 2 threads, for rope_table_create_pool */
 } table_ctx;
 
 static void run_table_create(void *vctx) {
     table_ctx *c = vctx;
     rope_table *t = NULL;
     rope_status st = rope_table_create(c->f, TABLE_ROWS, ROPE_PRECISION_ACCURATE, &t);
+    if (st != ROPE_OK) c->status = st;
+    rope_table_free(t);
+}
+
+static void run_table_create2(void *vctx) {
+    table_ctx *c = vctx;
+    rope_table *t = NULL;
+    rope_status st = rope_table_create_pool(c->f, TABLE_ROWS, ROPE_PRECISION_ACCURATE, c->pool2, &t);
     if (st != ROPE_OK) c->status = st;
     rope_table_free(t);
 }
@@ -368,7 +378,9 @@ typedef struct result {
 
 typedef struct table_result {
     double create_ns, sincos_ns, scalar_ns, polar1_ns, polar2_ns, polar_out1_ns, polar_out2_ns;
+    double create2_ns;     /* rope_table_create_pool, 2 threads */
     double lib_create1_ns; /* rope_table_create timed inside peers.py, 1 thread round */
+    double lib_create2_ns; /* rope_table_create_pool (2 threads) inside peers.py, 2 thread round */
 } table_result;
 
 /* ------------------------------------------------------------------ peers */
@@ -510,6 +522,7 @@ static cJSON *run_peers(const char *python, const char *script, const char *lib,
             tab->polar_out1_ns = 1e3 * json_num(row, "polar_out_us");
         }
         if (th == 2) {
+            tab->lib_create2_ns = 1e3 * json_num(row, "librope_table_create_us");
             tab->polar2_ns = 1e3 * json_num(row, "polar_us");
             tab->polar_out2_ns = 1e3 * json_num(row, "polar_out_us");
         }
@@ -616,7 +629,8 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
     if (!table_on) return;
     printf("\ncos/sin table, %d positions x %d frequencies, accurate (float64 angles):\n",
            TABLE_ROWS, TABLE_FREQS);
-    printf("  rope_table_create (allocates)       %10.3f ms\n", tab->create_ns / 1e6);
+    printf("  rope_table_create (allocates)       %10.3f ms (1 thread), %.3f ms (2 threads)\n",
+           tab->create_ns / 1e6, tab->create2_ns / 1e6);
     printf("  %-6s sincos kernel, preallocated  %10.3f ms\n", rope_isa_name(), tab->sincos_ns / 1e6);
     printf("  scalar sincos kernel, preallocated  %10.3f ms\n", tab->scalar_ns / 1e6);
     if (tab->polar1_ns > 0) {
@@ -628,9 +642,16 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
         printf("\n");
         printf("  torch/librope (1 thread): allocating %.1fx, preallocated %.1fx\n",
                tab->polar1_ns / tab->create_ns, tab->polar_out1_ns / tab->sincos_ns);
+        if (tab->polar2_ns > 0 && tab->create2_ns > 0)
+            printf("  torch/librope (2 threads each): allocating %.1fx\n",
+                   tab->polar2_ns / tab->create2_ns);
         if (tab->lib_create1_ns > 0)
             printf("  in peers.py's rounds: rope_table_create %.3f ms, torch.polar / it = %.1fx\n",
                    tab->lib_create1_ns / 1e6, tab->polar1_ns / tab->lib_create1_ns);
+        if (tab->lib_create2_ns > 0 && tab->polar2_ns > 0)
+            printf("  in peers.py's rounds, 2 threads each: rope_table_create_pool %.3f ms, "
+                   "torch.polar / it = %.1fx\n",
+                   tab->lib_create2_ns / 1e6, tab->polar2_ns / tab->lib_create2_ns);
     }
 }
 
@@ -669,9 +690,10 @@ static void print_json(const result *res, int n_res, const table_result *tab, in
     printf(" ]");
     if (table_on) {
         printf(",\n \"table\": {\"rows\": %d, \"freqs\": %d, \"table_create_ms\": %.4f, "
+               "\"table_create_2threads_ms\": %.4f, "
                "\"sincos_kernel_ms\": %.4f, \"scalar_sincos_ms\": %.4f",
-               TABLE_ROWS, TABLE_FREQS, tab->create_ns / 1e6, tab->sincos_ns / 1e6,
-               tab->scalar_ns / 1e6);
+               TABLE_ROWS, TABLE_FREQS, tab->create_ns / 1e6, tab->create2_ns / 1e6,
+               tab->sincos_ns / 1e6, tab->scalar_ns / 1e6);
         if (tab->polar1_ns > 0)
             printf(", \"torch_polar_1thread_ms\": %.4f, \"torch_polar_2threads_ms\": %.4f, "
                    "\"torch_polar_out_1thread_ms\": %.4f, \"torch_polar_out_2threads_ms\": %.4f, "
@@ -679,9 +701,15 @@ static void print_json(const result *res, int n_res, const table_result *tab, in
                    tab->polar1_ns / 1e6, tab->polar2_ns / 1e6, tab->polar_out1_ns / 1e6,
                    tab->polar_out2_ns / 1e6, tab->polar1_ns / tab->create_ns,
                    tab->polar_out1_ns / tab->sincos_ns);
+        if (tab->polar2_ns > 0 && tab->create2_ns > 0)
+            printf(", \"polar_over_table_create_2threads\": %.3f", tab->polar2_ns / tab->create2_ns);
         if (tab->lib_create1_ns > 0)
             printf(", \"table_create_in_peers_ms\": %.4f, \"polar_over_table_create_in_peers\": %.3f",
                    tab->lib_create1_ns / 1e6, tab->polar1_ns / tab->lib_create1_ns);
+        if (tab->lib_create2_ns > 0 && tab->polar2_ns > 0)
+            printf(", \"table_create_2threads_in_peers_ms\": %.4f, "
+                   "\"polar_over_table_create_2threads_in_peers\": %.3f",
+                   tab->lib_create2_ns / 1e6, tab->polar2_ns / tab->lib_create2_ns);
         printf("}");
     }
     if (peers) {
@@ -849,17 +877,20 @@ static int bench_table(const bench_opts *o, table_result *tab) {
     tc.head_dim = 2 * TABLE_FREQS;
     rope_freqs tf;
     size_t elems = (size_t)TABLE_ROWS * TABLE_FREQS;
-    table_ctx c = {&tf, malloc(elems * sizeof(float)), malloc(elems * sizeof(float)), ROPE_OK};
+    table_ctx c = {&tf, malloc(elems * sizeof(float)), malloc(elems * sizeof(float)), ROPE_OK, NULL};
     int ok = 1;
-    if (rope_freqs_compute(&tc, 0, &tf) != ROPE_OK || !c.cos || !c.sin) ok = 0;
+    if (rope_freqs_compute(&tc, 0, &tf) != ROPE_OK || !c.cos || !c.sin ||
+        rope_pool_create(2, &c.pool2) != ROPE_OK)
+        ok = 0;
     else {
-        bench_fn fns[2] = {run_table_create, run_kernel_sincos};
-        void *ctxs[2] = {&c, &c};
-        double med[2];
+        bench_fn fns[3] = {run_table_create, run_table_create2, run_kernel_sincos};
+        void *ctxs[3] = {&c, &c, &c};
+        double med[3];
         int tr = o->rounds < 7 ? o->rounds : 7;
-        measure(fns, ctxs, 2, tr, o->target_ns, med);
+        measure(fns, ctxs, 3, tr, o->target_ns, med);
         tab->create_ns = med[0];
-        tab->sincos_ns = med[1];
+        tab->create2_ns = med[1];
+        tab->sincos_ns = med[2];
         /* the scalar kernels for comparison (fewer rounds: they are slow) */
         const char *prev = rope_isa_name();
         if (rope_isa_force("scalar") == ROPE_OK) {
@@ -873,6 +904,7 @@ static int bench_table(const bench_opts *o, table_result *tab) {
             ok = 0;
         }
     }
+    rope_pool_free(c.pool2);
     free(c.cos);
     free(c.sin);
     return ok;

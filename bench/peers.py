@@ -13,7 +13,8 @@
 With --lib PATH/librope.so (rope bench passes the one it was built with),
 librope itself runs in the same rounds of the same process through ctypes:
 rope_apply_qk on the same tensors (both conventions, a rope_pool of the same
-thread count) and rope_table_create, so the ratios librope/peer come from one
+thread count) and rope_table_create (rope_table_create_pool on a pool of the
+same thread count as torch's), so the ratios librope/peer come from one
 process and one interleaved schedule.
 
 Shapes match bench/bench.c (layout batch, seq, heads, head_dim; q and k both
@@ -144,18 +145,23 @@ class Librope:
             return keep
         return run
 
-    def table_fn(self, rows):
+    def table_fn(self, rows, threads=1):
+        """rope_table_create; with threads > 1 rope_table_create_pool on a pool of
+        that many threads (the same rows, split)."""
         cfg = ctypes.create_string_buffer(4096)
         self.L.rope_config_init(cfg)
         ctypes.c_int64.from_buffer(cfg, 16).value = 2 * TABLE_FREQS
         fr = ctypes.create_string_buffer(1 << 16)
         self.L.rope_freqs_compute(cfg, 0, fr)
         L = self.L
+        pool = self.pool(threads)
+        L.rope_table_create_pool.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int,
+                                             ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
 
         def run():
             t = ctypes.c_void_p()
-            if L.rope_table_create(fr, rows, 0, ctypes.byref(t)) != 0:
-                raise RuntimeError("rope_table_create failed")
+            if L.rope_table_create_pool(fr, rows, 0, pool, ctypes.byref(t)) != 0:
+                raise RuntimeError("rope_table_create_pool failed")
             L.rope_table_free(t)
             return cfg
         return run
@@ -309,7 +315,7 @@ def main():
 
             for th in threads:
                 torch.set_num_threads(th)
-                fns = [polar, polar_out] + ([lib.table_fn(TABLE_ROWS)] if lib else [])
+                fns = [polar, polar_out] + ([lib.table_fn(TABLE_ROWS, th)] if lib else [])
                 med = measure(fns, min(rounds, 7), target)
                 row = {"threads": th, "rows": TABLE_ROWS, "freqs": TABLE_FREQS,
                        "polar_us": med[0] * 1e6, "polar_out_us": med[1] * 1e6}
