@@ -20,6 +20,12 @@
  * The peers run in their own process (their own interleaved rounds), so those
  * ratios compare medians across two processes.
  *
+ * --peers also runs bench/peer_ggml.py (interpreter: --ggml-python, default
+ * the --python one): ggml's CPU RoPE (ggml_rope_ext, llama.cpp's kernel) and
+ * librope timed in one process, interleaved, outputs checked against float64;
+ * ggml/rope per row. ggml comes from llama-cpp-python (PyPI), outside the
+ * project: when that interpreter lacks it the peer is skipped with a note.
+ *
  * For f16/bf16 it also times the conversion floor (floor_us, floor/rope): a
  * convert-only kernel that loads 16-bit, widens to f32, narrows back and
  * stores the same bytes on the same threads; a 16-bit RoPE kernel cannot do
@@ -374,6 +380,10 @@ typedef struct result {
     double peer_copy_ns; /* torch.clone of the same bytes */
     double peer_rope_ns; /* librope timed inside peers.py (ctypes, same rounds); 0 = none */
     double one_thread_ns; /* librope with 1 thread in the same interleaved rounds; 0 = not run */
+    double ggml_ns;      /* ggml's rope in peer_ggml.py; 0 = none */
+    double ggml_rope_ns; /* librope in peer_ggml.py's rounds (the ratio's denominator) */
+    double ggml_err;     /* ggml's max |error| against float64 */
+    int ggml_na;         /* 1: ggml has no such kernel (e.g. bf16); 2: its output was wrong */
 } result;
 
 typedef struct table_result {
@@ -387,17 +397,15 @@ typedef struct table_result {
 
 static int file_exists(const char *p) { return access(p, R_OK) == 0; }
 
-/* bench/peers.py: --peers-script, else ./bench/peers.py, else next to the
- * binary's parent (build-x/rope -> bench/peers.py beside build-x). */
-static int find_peers_script(char *out, size_t n, const char *given) {
+/* bench/<name> (peers.py, peer_ggml.py): `given`, else ./bench/<name>, else
+ * next to the binary's parent (build-x/rope -> bench/<name> beside build-x). */
+static int find_peers_script(char *out, size_t n, const char *given, const char *name) {
     if (given) {
         snprintf(out, n, "%s", given);
         return file_exists(out);
     }
-    if (file_exists("bench/peers.py")) {
-        snprintf(out, n, "bench/peers.py");
-        return 1;
-    }
+    snprintf(out, n, "bench/%s", name);
+    if (file_exists(out)) return 1;
     char exe[2048];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (len > 0) {
@@ -406,7 +414,7 @@ static int find_peers_script(char *out, size_t n, const char *given) {
             char *slash = strrchr(exe, '/');
             if (!slash) break;
             *slash = 0;
-            snprintf(out, n, "%s/bench/peers.py", exe);
+            snprintf(out, n, "%s/bench/%s", exe, name);
             if (file_exists(out)) return 1;
         }
     }
@@ -456,13 +464,10 @@ static double json_num(const cJSON *o, const char *key) {
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
-/* Runs the peers and fills peer_ns / table polar times. Returns the parsed
- * document (caller frees) or NULL with a reason printed. */
-static cJSON *run_peers(const char *python, const char *script, const char *lib, int quick,
-                        const int *threads,
-                        int n_threads, const int *shape_on, const int *dt_on, result *res,
-                        int n_res, table_result *tab) {
-    char cmd[16384], list[64] = "", shapes[256] = "", dts[64] = "";
+/* "--threads 1,2 --shapes a,b --dtypes f32,f16": the selection, for a peer script. */
+static void peer_selection(char *out, size_t n, const int *threads, int n_threads,
+                           const int *shape_on, const int *dt_on) {
+    char list[64] = "", shapes[256] = "", dts[64] = "";
     for (int i = 0; i < n_threads; i++)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? "," : "", threads[i]);
     for (int i = 0; i < N_SHAPES; i++)
@@ -473,9 +478,19 @@ static cJSON *run_peers(const char *python, const char *script, const char *lib,
         if (dt_on[i])
             snprintf(dts + strlen(dts), sizeof dts - strlen(dts), "%s%s", dts[0] ? "," : "",
                      DT_NAMES[i]);
-    snprintf(cmd, sizeof cmd, "'%s' '%s' --json --threads %s --shapes %s --dtypes %s%s%s%s%s",
-             python, script, list, shapes, dts, quick ? " --quick" : "", lib ? " --lib '" : "",
-             lib ? lib : "", lib ? "'" : "");
+    snprintf(out, n, "--threads %s --shapes %s --dtypes %s", list, shapes, dts);
+}
+
+/* Runs the peers and fills peer_ns / table polar times. Returns the parsed
+ * document (caller frees) or NULL with a reason printed. */
+static cJSON *run_peers(const char *python, const char *script, const char *lib, int quick,
+                        const int *threads,
+                        int n_threads, const int *shape_on, const int *dt_on, result *res,
+                        int n_res, table_result *tab) {
+    char cmd[16384], sel[512];
+    peer_selection(sel, sizeof sel, threads, n_threads, shape_on, dt_on);
+    snprintf(cmd, sizeof cmd, "'%s' '%s' --json %s%s%s%s%s", python, script, sel,
+             quick ? " --quick" : "", lib ? " --lib '" : "", lib ? lib : "", lib ? "'" : "");
     fprintf(stderr, "rope bench: running peers: %s\n", cmd);
     FILE *f = popen(cmd, "r");
     if (!f) {
@@ -542,7 +557,8 @@ static void usage(FILE *f) {
             "medians), and cos/sin table building (131072 positions x 64 frequencies).\n\n"
             "  --quick            short run (fewer rounds, shorter samples)\n"
             "  --json             print one JSON document instead of the table\n"
-            "  --peers            also run bench/peers.py (PyTorch) and print ratios\n"
+            "  --peers            also run bench/peers.py (PyTorch) and bench/peer_ggml.py\n"
+            "                     (ggml, see --ggml-python) and print ratios\n"
             "  --threads LIST     thread counts, default 1,2 (timed in the same rounds)\n"
             "  --shapes LIST      decode,decode-b32,prefill-512,prefill-4096 (default all)\n"
             "  --dtypes LIST      f32,f16,bf16 (default all)\n"
@@ -554,7 +570,13 @@ static void usage(FILE *f) {
             "  --python PATH      interpreter for the peers (default /usr/bin/python3)\n"
             "  --peers-script P   path of peers.py (default: found beside the build dir)\n"
             "  --lib PATH         librope.so that peers.py times in its own rounds (ctypes);\n"
-            "                     default <dir of this binary>/src/librope.so\n");
+            "                     default <dir of this binary>/src/librope.so\n"
+            "  --ggml-python PATH interpreter with llama-cpp-python (PyPI), whose ggml\n"
+            "                     libraries bench/peer_ggml.py loads to time ggml's CPU RoPE\n"
+            "                     beside librope in one process (--peers; default: the\n"
+            "                     --python one); without it the ggml column is skipped\n"
+            "                     with a note. ggml has no bf16 RoPE: those rows say n/a\n"
+            "  --ggml-script P    path of peer_ggml.py (default: found beside the build dir)\n");
 }
 
 /* Parse a comma list of names into flags; 0 on an unknown name. */
@@ -593,8 +615,16 @@ static void machine(char *out, size_t n) {
     snprintf(out, n, "%s, %ld CPUs", model, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
+/* The ggml columns of one row: time and ggml / librope, or why there is none. */
+static void print_ggml_cell(const result *r) {
+    if (r->ggml_ns > 0) printf(" %10.3f %9.2f", r->ggml_ns / 1e3, r->ggml_ns / r->ggml_rope_ns);
+    else if (r->ggml_na == 1) printf(" %10s %9s", "n/a", "n/a");
+    else if (r->ggml_na == 2) printf(" %10s %9s", "wrong", "-");
+    else printf(" %10s %9s", "-", "-");
+}
+
 static void print_table(const result *res, int n_res, const table_result *tab, int have_peers,
-                        int table_on) {
+                        int table_on, int have_ggml, const char *ggml_note) {
     char m[400];
     machine(m, sizeof m);
     printf("%s\n", m);
@@ -607,9 +637,16 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
                         " complex for interleaved),\nboth timed in peers.py's rounds (librope via"
                         " ctypes, which adds ~1-3 us per call) when librope.so was found"
                       : "");
+    if (have_ggml)
+        printf("ggml/rope = ggml's CPU RoPE (ggml_rope_ext, graph compute) time / librope time,"
+               " both in\npeer_ggml.py's process and rounds (ctypes), outputs checked against"
+               " float64; n/a: ggml\nhas no kernel for the dtype.\n\n");
+    else if (ggml_note)
+        printf("ggml peer skipped: %s\n\n", ggml_note);
     printf("%-13s %-5s %-12s %3s %12s %8s %12s %9s %10s %10s %9s", "shape", "dtype", "style", "thr",
            "librope_us", "GB/s", "memcpy_us", "copy/rope", "floor_us", "floor/rope", "1thr/rope");
     if (have_peers) printf(" %12s %9s %12s", "torch_us", "peer/rope", "clone_us");
+    if (have_ggml) printf(" %10s %9s", "ggml_us", "ggml/rope");
     printf("\n");
     for (int i = 0; i < n_res; i++) {
         const result *r = &res[i];
@@ -624,6 +661,8 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
             printf(" %12.3f %9.2f %12.3f", r->peer_ns / 1e3,
                    r->peer_ns / (r->peer_rope_ns > 0 ? r->peer_rope_ns : r->rope_ns),
                    r->peer_copy_ns / 1e3);
+        else if (have_peers) printf(" %12s %9s %12s", "-", "-", "-");
+        if (have_ggml) print_ggml_cell(r);
         printf("\n");
     }
     if (!table_on) return;
@@ -655,8 +694,27 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
     }
 }
 
+/* The ggml keys of one JSON row (none when the ggml peer did not run). */
+static void print_ggml_json(const result *r) {
+    if (r->ggml_ns > 0)
+        printf(", \"ggml_us\": %.4f, \"ggml_over_rope\": %.4f, \"librope_in_ggml_us\": %.4f, "
+               "\"ggml_max_err\": %.3g",
+               r->ggml_ns / 1e3, r->ggml_ns / r->ggml_rope_ns, r->ggml_rope_ns / 1e3, r->ggml_err);
+    else if (r->ggml_na == 1) printf(", \"ggml\": \"n/a\"");
+    else if (r->ggml_na == 2)
+        printf(", \"ggml\": \"wrong output, not timed\", \"ggml_max_err\": %.3g", r->ggml_err);
+}
+
+/* A note as a JSON string value (quotes and backslashes become '). */
+static void print_json_note(const char *key, const char *note) {
+    printf(",\n \"%s\": \"", key);
+    for (const char *c = note; *c; c++) putchar(*c == '"' || *c == '\\' ? '\'' : *c < 32 ? ' ' : *c);
+    printf("\"");
+}
+
 static void print_json(const result *res, int n_res, const table_result *tab, int table_on,
-                       const cJSON *peers, int rounds, int quick) {
+                       const cJSON *peers, int rounds, int quick, const cJSON *ggml,
+                       const char *ggml_note) {
     char m[400];
     machine(m, sizeof m);
     for (char *c = m; *c; c++)
@@ -685,6 +743,7 @@ static void print_json(const result *res, int n_res, const table_result *tab, in
                    r->peer_ns / 1e3,
                    r->peer_ns / (r->peer_rope_ns > 0 ? r->peer_rope_ns : r->rope_ns),
                    r->peer_copy_ns / 1e3, r->peer_rope_ns / 1e3);
+        print_ggml_json(r);
         printf("}%s\n", i + 1 < n_res ? "," : "");
     }
     printf(" ]");
@@ -717,6 +776,13 @@ static void print_json(const result *res, int n_res, const table_result *tab, in
         if (s) printf(",\n \"peers\": %s", s);
         free(s);
     }
+    if (ggml) {
+        char *s = cJSON_PrintUnformatted(ggml);
+        if (s) printf(",\n \"ggml_peer\": %s", s);
+        free(s);
+    } else if (ggml_note && ggml_note[0]) {
+        print_json_note("ggml_note", ggml_note);
+    }
     printf("\n}\n");
 }
 
@@ -726,6 +792,7 @@ typedef struct bench_opts {
     int threads[8], n_threads;
     int shape_on[N_SHAPES], dt_on[3], style_on[3];
     const char *isa, *python, *script, *lib_arg;
+    const char *ggml_python, *ggml_script; /* the ggml peer: interpreter, peer_ggml.py */
     double target_ns;
 } bench_opts;
 
@@ -787,6 +854,8 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         else if (!strcmp(a, "--python") && has_val) o->python = argv[++i];
         else if (!strcmp(a, "--peers-script") && has_val) o->script = argv[++i];
         else if (!strcmp(a, "--lib") && has_val) o->lib_arg = argv[++i];
+        else if (!strcmp(a, "--ggml-python") && has_val) o->ggml_python = argv[++i];
+        else if (!strcmp(a, "--ggml-script") && has_val) o->ggml_script = argv[++i];
         else {
             fprintf(stderr, "rope bench: unknown or incomplete option '%s'\n\n", a);
             usage(stderr);
@@ -794,8 +863,76 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         }
     }
     if (!o->rounds) o->rounds = o->quick ? 5 : 11;
+    if (!o->ggml_python) o->ggml_python = o->python;
     o->target_ns = o->quick ? 2e5 : 1e6;
     return 0;
+}
+
+/* ------------------------------------------------------------- ggml peer */
+
+/* Fills ggml_* of the rows from peer_ggml.py's document (ggml and librope
+ * timed in its process, same rounds). */
+static void fill_ggml(const cJSON *doc, result *res, int n_res) {
+    const cJSON *skipped = cJSON_GetObjectItemCaseSensitive(doc, "skipped");
+    for (int i = 0; i < n_res; i++)
+        if (res[i].style != 2 && cJSON_GetObjectItemCaseSensitive(skipped, DT_NAMES[res[i].dt]))
+            res[i].ggml_na = 1;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(doc, "apply")) {
+        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(row, "shape");
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(row, "dtype");
+        if (!cJSON_IsString(sh) || !cJSON_IsString(dt)) continue;
+        for (int i = 0; i < n_res; i++) {
+            result *r = &res[i];
+            if (r->style == 2 || strcmp(SHAPES[r->shape].name, sh->valuestring) ||
+                strcmp(DT_NAMES[r->dt], dt->valuestring) || r->threads != json_num(row, "threads"))
+                continue;
+            char key[64];
+            const char *st = STYLE_NAMES[r->style];
+            snprintf(key, sizeof key, "ggml_%s_us", st);
+            r->ggml_ns = 1e3 * json_num(row, key);
+            snprintf(key, sizeof key, "librope_%s_us", st);
+            r->ggml_rope_ns = 1e3 * json_num(row, key);
+            snprintf(key, sizeof key, "ggml_%s_max_err", st);
+            r->ggml_err = json_num(row, key);
+            snprintf(key, sizeof key, "ggml_%s_note", st);
+            if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(row, key))) r->ggml_na = 2;
+            if (r->ggml_rope_ns <= 0) r->ggml_ns = 0; /* no ratio without its denominator */
+        }
+    }
+}
+
+/* Runs peer_ggml.py; fills the rows. Returns its document (caller frees), or
+ * NULL with `note` saying why there is no ggml column. */
+static cJSON *run_ggml_peer(const char *python, const char *script, const char *lib,
+                            const bench_opts *o, result *res, int n_res, char *note,
+                            size_t note_len) {
+    char cmd[16384], args[512];
+    peer_selection(args, sizeof args, o->threads, o->n_threads, o->shape_on, o->dt_on);
+    snprintf(cmd, sizeof cmd, "'%s' '%s' --json %s --rounds %d%s --lib '%s'", python, script, args,
+             o->rounds, o->quick ? " --quick" : "", lib);
+    fprintf(stderr, "rope bench: running the ggml peer: %s\n", cmd);
+    FILE *f = popen(cmd, "r");
+    if (!f) {
+        snprintf(note, note_len, "cannot run %s: %s", python, strerror(errno));
+        return NULL;
+    }
+    char *text = read_all(f);
+    int rc = pclose(f);
+    cJSON *doc = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!doc) {
+        snprintf(note, note_len, "peer_ggml.py printed no JSON (exit status %d)", rc);
+        return NULL;
+    }
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
+    if (cJSON_IsString(err)) {
+        snprintf(note, note_len, "%s", err->valuestring);
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    fill_ggml(doc, res, n_res);
+    return doc;
 }
 
 /* One shape x dtype: every style, and for each style every thread count's rope,
@@ -969,25 +1106,39 @@ int cmd_bench(int argc, char **argv) {
     table_result tab = {0};
     if (o.table_on && !failed) failed = !bench_table(&o, &tab);
 
-    cJSON *peer_doc = NULL;
+    cJSON *peer_doc = NULL, *ggml_doc = NULL;
+    char ggml_note[1024] = "";
     if (o.peers && !failed) {
         char path[4096], lib[4096];
         int have_lib = find_lib(lib, sizeof lib, o.lib_arg);
         if (!have_lib)
             fprintf(stderr, "rope bench: librope.so not found: peers compared across processes\n");
-        if (!find_peers_script(path, sizeof path, o.script))
+        if (!find_peers_script(path, sizeof path, o.script, "peers.py"))
             fprintf(stderr, "rope bench: bench/peers.py not found (use --peers-script)\n");
         else
             peer_doc = run_peers(o.python, path, have_lib ? lib : NULL, o.quick, o.threads,
                                  o.n_threads, o.shape_on, o.dt_on, res, n_res, &tab);
+        /* ggml is timed only beside librope in its process: it needs librope.so */
+        if (!have_lib)
+            snprintf(ggml_note, sizeof ggml_note, "librope.so not found (use --lib)");
+        else if (!find_peers_script(path, sizeof path, o.ggml_script, "peer_ggml.py"))
+            snprintf(ggml_note, sizeof ggml_note, "bench/peer_ggml.py not found (use --ggml-script)");
+        else
+            ggml_doc = run_ggml_peer(o.ggml_python, path, lib, &o, res, n_res, ggml_note,
+                                     sizeof ggml_note);
+        if (ggml_note[0]) fprintf(stderr, "rope bench: ggml peer skipped: %s\n", ggml_note);
     }
     if (!failed) {
         int have_peers = 0;
         for (int i = 0; i < n_res; i++) have_peers |= res[i].peer_ns > 0;
-        if (o.json) print_json(res, n_res, &tab, o.table_on, peer_doc, o.rounds, o.quick);
-        else print_table(res, n_res, &tab, have_peers, o.table_on);
+        if (o.json)
+            print_json(res, n_res, &tab, o.table_on, peer_doc, o.rounds, o.quick, ggml_doc,
+                       o.peers ? ggml_note : NULL);
+        else print_table(res, n_res, &tab, have_peers, o.table_on, ggml_doc != NULL,
+                         o.peers ? ggml_note : NULL);
     }
     cJSON_Delete(peer_doc);
+    cJSON_Delete(ggml_doc);
     free(res);
     for (int t = 0; t < o.n_threads; t++) rope_pool_free(pools[t]);
     rope_table_free(table);
