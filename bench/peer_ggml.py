@@ -16,8 +16,9 @@ order alternates), median of the rounds:
            freq_base 10000, no scaling. Only the compute is timed: the graph,
            its plan and work buffer are made once, as a runner does.
   librope  rope_apply_qk on the same input bytes (ggml's own input tensors),
-           out of place, a rope_pool of the same thread count, an accurate
-           8192-row table.
+           out of place into tensors of the same ggml context (same kind of
+           memory as ggml's outputs), a rope_pool of the same thread count, an
+           accurate 8192-row table.
 Both go through one ctypes call per repetition (~1 us each). ggml's threads
 are those of its build: the PyPI wheel uses OpenMP, whose team persists and
 spins between calls as it does in llama.cpp.
@@ -218,7 +219,7 @@ class GgmlCase:
     def __init__(self, g, dname, d, hq, hk, ntok):
         self.g, B = g, g.base
         es = ES[dname]
-        data = es * d * ntok * (hq + hk) * (1 + len(STYLES)) + 4 * ntok
+        data = es * d * ntok * (hq + hk) * (2 + len(STYLES)) + 4 * ntok
         mem = data + 16 * B.ggml_tensor_overhead() + 4 * B.ggml_graph_overhead() + (1 << 20)
         self.ctx = B.ggml_init(InitParams(mem, None, False))
         if not self.ctx:
@@ -227,6 +228,10 @@ class GgmlCase:
         self.q = B.ggml_new_tensor_3d(self.ctx, ty, d, hq, ntok)
         self.k = B.ggml_new_tensor_3d(self.ctx, ty, d, hk, ntok)
         self.pos = B.ggml_new_tensor_1d(self.ctx, 26, ntok)  # GGML_TYPE_I32
+        # librope's outputs, in the same allocation as ggml's (same page size: numpy's
+        # big arrays get transparent huge pages, ggml's context may not)
+        self.lq = B.ggml_new_tensor_3d(self.ctx, ty, d, hq, ntok)
+        self.lk = B.ggml_new_tensor_3d(self.ctx, ty, d, hk, ntok)
         self.graphs, self.outs, self.plans, self.work = {}, {}, {}, []
         for style in STYLES:
             outs = []
@@ -327,8 +332,10 @@ class Librope:
             self.pools[threads] = p
         return self.pools.get(threads)
 
-    def fn(self, style, threads, shape, pos, ptrs, dname):
-        """rope_apply_qk(q -> qo, k -> ko) as a closure; ptrs: q, qo, k, ko addresses."""
+    def fn(self, style, threads, shape, pos, ptrs, dname, refused=False):
+        """rope_apply_qk(q -> qo, k -> ko) as a closure; ptrs: q, qo, k, ko addresses.
+        refused: the same call with a NULL params pointer (librope refuses it at once):
+        what the call itself costs from Python."""
         b, s, hq, hk, d, per_row = shape
         p = RopeApplyParams(ROPE_STYLE[style], self.table, None, d, 1.0, 0, self.pool(threads))
         rp, ids = RopePositions(), None
@@ -342,14 +349,15 @@ class Librope:
             t = RopeTensor()
             self.L.rope_tensor_contiguous(ctypes.byref(t), ptr, ROPE_DTYPE[dname], b, s, h, d)
             ts.append(t)
-        args = (ctypes.byref(p), ctypes.byref(rp)) + tuple(ctypes.byref(t) for t in ts)
+        args = (None if refused else ctypes.byref(p), ctypes.byref(rp)) + \
+            tuple(ctypes.byref(t) for t in ts)
         keep, apply = (p, rp, ids, ts), self.L.rope_apply_qk
 
         def run():
             apply(*args)
             return keep
         st = apply(*args)
-        if st != 0:
+        if (st != 0) != refused:
             raise RuntimeError("rope_apply_qk failed with status %d" % st)
         return run
 
@@ -427,7 +435,8 @@ def bench_cell(np, g, lib, name, dname, threads, rounds, target, settle, rng):
         q[...] = from_f32(np, rng.uniform(-1, 1, q.shape).astype(np.float32), dname)
         k[...] = from_f32(np, rng.uniform(-1, 1, k.shape).astype(np.float32), dname)
         case.array(np, case.pos, (ntok,), "f32").view(np.int32)[...] = pos
-        qo, ko = np.empty_like(q), np.empty_like(k)
+        qo = case.array(np, case.lq, q.shape, dname)
+        ko = case.array(np, case.lk, k.shape, dname)
         ptrs = (q.ctypes.data, qo.ctypes.data, k.ctypes.data, ko.ctypes.data)
         rows = []
         for th in threads:
@@ -500,6 +509,14 @@ def main(argv=None):
         return 0
     out["librope_isa"] = lib.isa
     target = 0.002 if a.quick else 0.01
+    # What one call costs from Python with no work (rope_apply_qk refusing a NULL params
+    # pointer, the same closure and arguments otherwise): every timed call carries about
+    # this much, on both sides, so decode ratios sit closer to 1 than they would in C.
+    buf = np.zeros(128 * 40, dtype=np.float32)  # alive while nop is used
+    p = buf.ctypes.data
+    nop = lib.fn("half", 1, SHAPES["decode"], positions("decode"), (p, p, p, p), "f32",
+                 refused=True)
+    out["call_overhead_us"] = 1e6 * measure([nop], a.rounds, target, 0)[0]
     rng = np.random.default_rng(0)
     for dname in a.dtypes:
         ok, why = dtype_supported(libdir, dname)
