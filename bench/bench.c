@@ -623,8 +623,23 @@ static void print_ggml_cell(const result *r) {
     else printf(" %10s %9s", "-", "-");
 }
 
+/* What the ggml column is, or why there is none. */
+static void print_ggml_header(const cJSON *doc, const char *note) {
+    if (!doc) {
+        if (note) printf("ggml peer skipped: %s\n\n", note);
+        return;
+    }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "ggml_version");
+    printf("ggml/rope = ggml %s's CPU RoPE (ggml_rope_ext, graph compute) time / librope time,"
+           " both in\npeer_ggml.py's process and rounds, outputs checked against float64; each"
+           " call from Python\ncosts ~%.1f us on both sides (in the times); n/a: ggml has no"
+           " kernel for the dtype.\n\n",
+           cJSON_IsString(v) ? v->valuestring : "?", json_num(doc, "call_overhead_us"));
+}
+
 static void print_table(const result *res, int n_res, const table_result *tab, int have_peers,
-                        int table_on, int have_ggml, const char *ggml_note) {
+                        int table_on, const cJSON *ggml, const char *ggml_note) {
+    int have_ggml = ggml != NULL;
     char m[400];
     machine(m, sizeof m);
     printf("%s\n", m);
@@ -637,12 +652,7 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
                         " complex for interleaved),\nboth timed in peers.py's rounds (librope via"
                         " ctypes, which adds ~1-3 us per call) when librope.so was found"
                       : "");
-    if (have_ggml)
-        printf("ggml/rope = ggml's CPU RoPE (ggml_rope_ext, graph compute) time / librope time,"
-               " both in\npeer_ggml.py's process and rounds (ctypes), outputs checked against"
-               " float64; n/a: ggml\nhas no kernel for the dtype.\n\n");
-    else if (ggml_note)
-        printf("ggml peer skipped: %s\n\n", ggml_note);
+    print_ggml_header(ggml, ggml_note);
     printf("%-13s %-5s %-12s %3s %12s %8s %12s %9s %10s %10s %9s", "shape", "dtype", "style", "thr",
            "librope_us", "GB/s", "memcpy_us", "copy/rope", "floor_us", "floor/rope", "1thr/rope");
     if (have_peers) printf(" %12s %9s %12s", "torch_us", "peer/rope", "clone_us");
@@ -1134,7 +1144,7 @@ int cmd_bench(int argc, char **argv) {
         if (o.json)
             print_json(res, n_res, &tab, o.table_on, peer_doc, o.rounds, o.quick, ggml_doc,
                        o.peers ? ggml_note : NULL);
-        else print_table(res, n_res, &tab, have_peers, o.table_on, ggml_doc != NULL,
+        else print_table(res, n_res, &tab, have_peers, o.table_on, ggml_doc,
                          o.peers ? ggml_note : NULL);
     }
     cJSON_Delete(peer_doc);
