@@ -718,7 +718,8 @@ static void print_ggml_json(const result *r) {
 /* A note as a JSON string value (quotes and backslashes become '). */
 static void print_json_note(const char *key, const char *note) {
     printf(",\n \"%s\": \"", key);
-    for (const char *c = note; *c; c++) putchar(*c == '"' || *c == '\\' ? '\'' : *c < 32 ? ' ' : *c);
+    for (const char *c = note; *c; c++)
+        putchar(*c == '"' || *c == '\\' ? '\'' : *c < 32 ? ' ' : *c);
     printf("\"");
 }
 
@@ -1132,7 +1133,8 @@ int cmd_bench(int argc, char **argv) {
         if (!have_lib)
             snprintf(ggml_note, sizeof ggml_note, "librope.so not found (use --lib)");
         else if (!find_peers_script(path, sizeof path, o.ggml_script, "peer_ggml.py"))
-            snprintf(ggml_note, sizeof ggml_note, "bench/peer_ggml.py not found (use --ggml-script)");
+            snprintf(ggml_note, sizeof ggml_note,
+                     "bench/peer_ggml.py not found (use --ggml-script)");
         else
             ggml_doc = run_ggml_peer(o.ggml_python, path, lib, &o, res, n_res, ggml_note,
                                      sizeof ggml_note);

@@ -259,8 +259,8 @@ class GgmlCase:
         return self.plans[key]
 
     def fn(self, style, threads):
-        graph, cp, compute = self.graphs[style], self.plan(style, threads), self.g.cpu.ggml_graph_compute
-        ref = ctypes.byref(cp)
+        graph, compute = self.graphs[style], self.g.cpu.ggml_graph_compute
+        ref = ctypes.byref(self.plan(style, threads))
 
         def run():
             return compute(graph, ref)
@@ -307,7 +307,8 @@ class Librope:
         L.rope_tensor_contiguous.argtypes = [ctypes.POINTER(RopeTensor), P, ctypes.c_int] + \
             [ctypes.c_int64] * 4
         L.rope_apply_qk.argtypes = [ctypes.POINTER(RopeApplyParams),
-                                    ctypes.POINTER(RopePositions)] + [ctypes.POINTER(RopeTensor)] * 4
+                                    ctypes.POINTER(RopePositions)] + \
+            [ctypes.POINTER(RopeTensor)] * 4
         L.rope_isa_name.restype = ctypes.c_char_p
         self.isa = L.rope_isa_name().decode()
         # rope_config: type (enum) at 0, rope_theta (double) at 8, head_dim (int64) at 16

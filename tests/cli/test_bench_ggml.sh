@@ -30,7 +30,7 @@ done
 printf '#!/bin/sh\nexec %s -S "$@"\n' "$PY" >"$T/nosite-python"
 chmod +x "$T/nosite-python"
 "$T/nosite-python" "$SCRIPT" --json >"$T/out" || fail "absent ggml: nonzero exit"
-"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "llama-cpp-python" in d["error"], d' \
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "llama-cpp-python" in d["error"]' \
     "$T/out" || fail "absent ggml: no error document: $(cat "$T/out")"
 
 # --- a llama_cpp package without ggml's libraries: an error document, exit 0
@@ -54,7 +54,8 @@ pg = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(pg)
 # bf16 round to nearest even: 1 + 2^-8 is a tie (to 1.0), 1 + 3*2^-8 a tie (up, to even)
 x = np.array([1.0, 1.00390625, 1.01171875, -2.5], dtype=np.float32)
-assert list(pg.from_f32(np, x, "bf16")) == [0x3F80, 0x3F80, 0x3F82, 0xC020], pg.from_f32(np, x, "bf16")
+bits = list(pg.from_f32(np, x, "bf16"))
+assert bits == [0x3F80, 0x3F80, 0x3F82, 0xC020], bits
 lib = pg.Librope(sys.argv[2], 128)
 rng = np.random.default_rng(1)
 for name in ("decode", "decode-b32", "prefill-512"):
@@ -83,7 +84,7 @@ COMMON=(bench --quick --no-table --peers --shapes decode --dtypes f32,bf16 --thr
         --rounds 3 --python /bin/false --lib "$T/fake.so")
 "$ROPE" "${COMMON[@]}" --ggml-python "$T/nosite-python" >"$T/out" 2>"$T/err" \
     || fail "bench, ggml absent: nonzero exit"
-grep -q "ggml peer skipped: llama-cpp-python" "$T/out" || fail "bench text: no note: $(cat "$T/out")"
+grep -q "ggml peer skipped: llama-cpp-python" "$T/out" || fail "no note: $(cat "$T/out")"
 grep -q "ggml/rope" "$T/out" && fail "bench text: a ggml column without ggml"
 "$ROPE" "${COMMON[@]}" --ggml-python "$T/nosite-python" --json >"$T/out" 2>"$T/err" \
     || fail "bench --json, ggml absent: nonzero exit"
@@ -128,7 +129,7 @@ assert d["ggml_peer"]["skipped"]["bf16"] == "no bf16 kernel"
 ' "$T/out" || fail "bench --json, stand-in peer: $(cat "$T/out")"
 "$ROPE" "${COMMON[@]}" --ggml-python "$PY" --ggml-script "$T/standin.py" >"$T/out" 2>"$T/err" \
     || fail "bench text, stand-in peer: nonzero exit"
-grep -Eq "^decode +f32 +interleaved .* 30\.000 +3\.00$" "$T/out" || fail "text ratio: $(cat "$T/out")"
+grep -Eq "^decode +f32 +interleaved .* 30\.000 +3\.00$" "$T/out" || fail "ratio: $(cat "$T/out")"
 grep -Eq "^decode +f32 +half .* wrong +-$" "$T/out" || fail "text wrong: $(cat "$T/out")"
 grep -Eq "^decode +bf16 +half .* n/a +n/a$" "$T/out" || fail "text n/a: $(cat "$T/out")"
 echo "ok"
