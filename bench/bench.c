@@ -10,9 +10,9 @@
  * rounds, GB/s (bytes read + written), copy time / librope time (1.0 = at
  * the limit) and 1-thread time / n-thread time. Table building
  * (131072 positions × 64 frequencies, accurate mode) is timed through
- * rope_table_create (and rope_table_create_pool with 2 threads), through the
- * kernel's sincos into preallocated rows, and with the scalar kernels for
- * comparison.
+ * rope_table_create (and rope_table_create_pool with 2 threads), through
+ * rope_cos_sin and the kernel's direct sincos into preallocated rows, and with
+ * the scalar kernels for comparison.
  *
  * --peers runs bench/peers.py (PyTorch eager: HF q*cos + rotate_half(q)*sin,
  * Meta's complex multiply, torch.clone of the same bytes, torch.polar table
@@ -361,6 +361,14 @@ static void run_table_create2(void *vctx) {
     rope_table_free(t);
 }
 
+/* rope_cos_sin over consecutive positions into preallocated rows: the table
+ * build without the allocation and its page faults (the addition shortcut). */
+static void run_cos_sin(void *vctx) {
+    table_ctx *c = vctx;
+    rope_status st = rope_cos_sin(c->f, NULL, 0, TABLE_ROWS, ROPE_PRECISION_ACCURATE, c->cos, c->sin);
+    if (st != ROPE_OK) c->status = st;
+}
+
 static void run_kernel_sincos(void *vctx) {
     table_ctx *c = vctx;
     const rope_kernels *k = rope_kernels_get();
@@ -389,6 +397,7 @@ typedef struct result {
 typedef struct table_result {
     double create_ns, sincos_ns, scalar_ns, polar1_ns, polar2_ns, polar_out1_ns, polar_out2_ns;
     double create2_ns;     /* rope_table_create_pool, 2 threads */
+    double cos_sin_ns;     /* rope_cos_sin into preallocated rows, 1 thread */
     double lib_create1_ns; /* rope_table_create timed inside peers.py, 1 thread round */
     double lib_create2_ns; /* rope_table_create_pool (2 threads) inside peers.py, 2 thread round */
 } table_result;
@@ -554,7 +563,8 @@ static void usage(FILE *f) {
             "       rope bench model [options]       (rope generate beside llama.cpp)\n\n"
             "Times rope_apply_qk against a memcpy of the same bytes and, for f16/bf16, a\n"
             "convert-only kernel (interleaved rounds,\n"
-            "medians), and cos/sin table building (131072 positions x 64 frequencies).\n\n"
+            "medians), and cos/sin table building (131072 positions x 64 frequencies, 1 and\n"
+            "2 threads).\n\n"
             "  --quick            short run (fewer rounds, shorter samples)\n"
             "  --json             print one JSON document instead of the table\n"
             "  --peers            also run bench/peers.py (PyTorch) and bench/peer_ggml.py\n"
@@ -680,6 +690,7 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
            TABLE_ROWS, TABLE_FREQS);
     printf("  rope_table_create (allocates)       %10.3f ms (1 thread), %.3f ms (2 threads)\n",
            tab->create_ns / 1e6, tab->create2_ns / 1e6);
+    printf("  rope_cos_sin, preallocated          %10.3f ms\n", tab->cos_sin_ns / 1e6);
     printf("  %-6s sincos kernel, preallocated  %10.3f ms\n", rope_isa_name(), tab->sincos_ns / 1e6);
     printf("  scalar sincos kernel, preallocated  %10.3f ms\n", tab->scalar_ns / 1e6);
     if (tab->polar1_ns > 0) {
@@ -689,8 +700,9 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
                tab->polar_out1_ns / 1e6);
         if (tab->polar_out2_ns > 0) printf(", %.3f ms (2 threads)", tab->polar_out2_ns / 1e6);
         printf("\n");
-        printf("  torch/librope (1 thread): allocating %.1fx, preallocated %.1fx\n",
-               tab->polar1_ns / tab->create_ns, tab->polar_out1_ns / tab->sincos_ns);
+        printf("  torch/librope (1 thread): allocating %.1fx, preallocated %.1fx (the direct "
+               "kernel: %.1fx)\n", tab->polar1_ns / tab->create_ns,
+               tab->polar_out1_ns / tab->cos_sin_ns, tab->polar_out1_ns / tab->sincos_ns);
         if (tab->polar2_ns > 0 && tab->create2_ns > 0)
             printf("  torch/librope (2 threads each): allocating %.1fx\n",
                    tab->polar2_ns / tab->create2_ns);
@@ -760,10 +772,10 @@ static void print_json(const result *res, int n_res, const table_result *tab, in
     printf(" ]");
     if (table_on) {
         printf(",\n \"table\": {\"rows\": %d, \"freqs\": %d, \"table_create_ms\": %.4f, "
-               "\"table_create_2threads_ms\": %.4f, "
+               "\"table_create_2threads_ms\": %.4f, \"cos_sin_prealloc_ms\": %.4f, "
                "\"sincos_kernel_ms\": %.4f, \"scalar_sincos_ms\": %.4f",
                TABLE_ROWS, TABLE_FREQS, tab->create_ns / 1e6, tab->create2_ns / 1e6,
-               tab->sincos_ns / 1e6, tab->scalar_ns / 1e6);
+               tab->cos_sin_ns / 1e6, tab->sincos_ns / 1e6, tab->scalar_ns / 1e6);
         if (tab->polar1_ns > 0)
             printf(", \"torch_polar_1thread_ms\": %.4f, \"torch_polar_2threads_ms\": %.4f, "
                    "\"torch_polar_out_1thread_ms\": %.4f, \"torch_polar_out_2threads_ms\": %.4f, "
@@ -773,6 +785,8 @@ static void print_json(const result *res, int n_res, const table_result *tab, in
                    tab->polar_out1_ns / tab->sincos_ns);
         if (tab->polar2_ns > 0 && tab->create2_ns > 0)
             printf(", \"polar_over_table_create_2threads\": %.3f", tab->polar2_ns / tab->create2_ns);
+        if (tab->polar_out1_ns > 0 && tab->cos_sin_ns > 0)
+            printf(", \"polar_out_over_cos_sin\": %.3f", tab->polar_out1_ns / tab->cos_sin_ns);
         if (tab->lib_create1_ns > 0)
             printf(", \"table_create_in_peers_ms\": %.4f, \"polar_over_table_create_in_peers\": %.3f",
                    tab->lib_create1_ns / 1e6, tab->polar1_ns / tab->lib_create1_ns);
@@ -1031,14 +1045,15 @@ static int bench_table(const bench_opts *o, table_result *tab) {
         rope_pool_create(2, &c.pool2) != ROPE_OK)
         ok = 0;
     else {
-        bench_fn fns[3] = {run_table_create, run_table_create2, run_kernel_sincos};
-        void *ctxs[3] = {&c, &c, &c};
-        double med[3];
+        bench_fn fns[4] = {run_table_create, run_table_create2, run_cos_sin, run_kernel_sincos};
+        void *ctxs[4] = {&c, &c, &c, &c};
+        double med[4];
         int tr = o->rounds < 7 ? o->rounds : 7;
-        measure(fns, ctxs, 3, tr, o->target_ns, med);
+        measure(fns, ctxs, 4, tr, o->target_ns, med);
         tab->create_ns = med[0];
         tab->create2_ns = med[1];
-        tab->sincos_ns = med[2];
+        tab->cos_sin_ns = med[2];
+        tab->sincos_ns = med[3];
         /* the scalar kernels for comparison (fewer rounds: they are slow) */
         const char *prev = rope_isa_name();
         if (rope_isa_force("scalar") == ROPE_OK) {
