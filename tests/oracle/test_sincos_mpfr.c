@@ -67,6 +67,7 @@ static mpfr_t x, c, s, t, halfpi;
 static struct {
     long long runs, rows, differ, open;
     double worst_abs;
+    double worst_anchor; /* rope_scalar_sincos_d (the anchors) vs the truth, absolute */
     char first[200];
 } tb;
 
@@ -104,12 +105,26 @@ static void truth_of(double m, double theta) {
     }
 }
 
-/* n frequencies at one position, every kernel set, against the oracle. */
+/* |v − truth| as a double (v a double). */
+static double abs_err(double v, mpfr_t truth) {
+    mpfr_sub_d(t, truth, v, MPFR_RNDN);
+    return fabs(mpfr_get_d(t, MPFR_RNDN));
+}
+
+/* n frequencies at one position, every kernel set, against the oracle; the
+ * scalar kernel's double values (before the rounding: the table shortcut's
+ * anchors) too, whose error bound δ = 2^-49 the shortcut's argument uses. */
 static void check_row(const double *theta, int n, double m, const char *what) {
     float cs[8][64], sn[8][64];
+    double cd[64], sd[64];
     for (int k = 0; k < n_sets; k++) sets[k]->sincos(theta, n, m, cs[k], sn[k]);
+    rope_scalar_sincos_d(theta, n, m, cd, sd);
     for (int i = 0; i < n; i++) {
         truth_of(m, theta[i]);
+        if (fabs(m * theta[i]) < 0x1p53) { /* the reduction's range, where anchors come from */
+            double e = fmax(abs_err(cd[i], c), abs_err(sd[i], s));
+            if (e > tb.worst_anchor) tb.worst_anchor = e;
+        }
         for (int k = 0; k < n_sets; k++) {
             note(cs[k][i], c, what, m, theta[i]);
             note(sn[k][i], s, what, m, theta[i]);
@@ -119,12 +134,6 @@ static void check_row(const double *theta, int n, double m, const char *what) {
                          what, m, theta[i], sets[k]->name);
         }
     }
-}
-
-/* |v − truth| as a double (v a double). */
-static double abs_err(double v, mpfr_t truth) {
-    mpfr_sub_d(t, truth, v, MPFR_RNDN);
-    return fabs(mpfr_get_d(t, MPFR_RNDN));
 }
 
 /* Position m with θ in every lane of 8 frequencies, inside a consecutive run of
@@ -300,6 +309,9 @@ int main(void) {
         CHECK_MSG(st.bad == 0 && st.differ == 0, "%s: %lld entries over the bound, %lld differ "
                   "from scalar; first: %s", parts[p], st.bad, st.differ, st.first);
     }
+    printf("anchors (the kernel in double, before rounding): worst |error| 2^%.1f over every "
+           "case above (the shortcut's argument assumes 2^-49)\n", log2(tb.worst_anchor));
+    CHECK_MSG(tb.worst_anchor <= 0x1p-49, "anchor error 2^%.2f over 2^-49", log2(tb.worst_anchor));
     printf("table shortcut: %lld runs of 128 positions (random and hard cases), %lld rows, "
            "%lld differ from scalar; formula before rounding: worst |error| 2^%.1f (analysis "
            "bound 2^-46.9), the rounding test left %lld of the hard positions to the direct "
