@@ -160,11 +160,13 @@ class InitParams(ctypes.Structure):
                 ("no_alloc", ctypes.c_bool)]
 
 
-class Cplan(ctypes.Structure):  # struct ggml_cplan (ggml-cpu.h)
+class Cplan(ctypes.Structure):  # struct ggml_cplan (ggml-cpu.h of ggml 0.25)
+    # ggml_graph_plan returns it by value: the spare bytes at the end keep a later ggml
+    # that appends a field from writing past this buffer
     _fields_ = [("work_size", ctypes.c_size_t), ("work_data", ctypes.c_void_p),
                 ("n_threads", ctypes.c_int), ("threadpool", ctypes.c_void_p),
                 ("abort_callback", ctypes.c_void_p), ("abort_callback_data", ctypes.c_void_p),
-                ("use_ref", ctypes.c_bool)]
+                ("use_ref", ctypes.c_bool), ("_spare", ctypes.c_char * 64)]
 
 
 def ggml_dir(given):
@@ -182,7 +184,9 @@ def ggml_dir(given):
 
 
 class Ggml:
-    """The few ggml calls a RoPE graph needs (signatures from ggml.h / ggml-cpu.h)."""
+    """The few ggml calls a RoPE graph needs (signatures from ggml.h / ggml-cpu.h of ggml
+    0.25.3, the version llama-cpp-python 0.3.36 ships; ggml has no stable ABI, so another
+    version may need these mirrors checked against its headers)."""
 
     def __init__(self, libdir):
         mode = getattr(os, "RTLD_GLOBAL", 0)
