@@ -119,8 +119,10 @@ static rope_status check_positions(const rope_freqs *f, rope_precision prec, con
  * Consecutive positions in accurate mode, the fast way (kernels/sincos.h,
  * rope_sc_sum): row r = a·SUM_BLOCK + b of position p = A + b, A = start +
  * a·SUM_BLOCK, from double anchors cos/sin(A·θ) (one sincos row per block) and
- * cos/sin(b·θ) (SUM_BLOCK rows, once) by the addition formula, about a third
- * of the work of a direct row. Every entry is the direct kernel's bits (the
+ * cos/sin(b·θ) (SUM_BLOCK rows, once) by the addition formula: per 8 entries
+ * 4 vector operations plus the rounding test (4 adds, 4 conversions, 2
+ * compares), against ~55 for the direct kernel (AVX-512, 131072 x 64: 3.4 ms
+ * in cache vs 12.5). Every entry is the direct kernel's bits (the
  * rounding test sends the entries it cannot decide to the direct kernel), so
  * tables stay equal to apply's table-free mode, and blocks may run on any
  * thread of the pool.
