@@ -128,6 +128,7 @@ static rope_status check_positions(const rope_freqs *f, rope_precision prec, con
  * thread of the pool.
  */
 enum { SUM_BLOCK = 64, SUM_MIN_BLOCKS_PER_THREAD = 16, SUM_UNIT = 2 };
+#define ROPE_SUM_MAX_THREADS 256 /* rope_pool_create's limit */
 
 typedef struct sum_job {
     const rope_kernels *k;
@@ -135,7 +136,8 @@ typedef struct sum_job {
     int64_t nf, start, n, blocks;
     const double *cb, *sb; /* SUM_BLOCK rows of cos/sin(b·θ), double */
     float *cos_out, *sin_out;
-    atomic_int_fast64_t next; /* the next unclaimed block (pool runs) */
+    int64_t regions;             /* pool runs: the blocks cut into this many ranges, */
+    atomic_int_fast64_t *next;   /* each with the next unclaimed block (from its start) */
 } sum_job;
 
 static void sum_blocks(void *ctx, int64_t begin, int64_t end) {
@@ -151,20 +153,28 @@ static void sum_blocks(void *ctx, int64_t begin, int64_t end) {
     }
 }
 
-/* On a pool: every participant claims SUM_UNIT blocks (128 rows, ~15 µs) at a
- * time from one counter until none is left, instead of taking a fixed share.
- * On a loaded machine a worker that gets a fraction of a CPU then holds back at
- * most one unit, not a quarter of its share: with fixed chunks of the pool
- * (16384 rows each) a 2-thread build measured 3-4x slower than 1 thread under
- * a load average of 8 on 2 vCPUs. Which thread computes a block changes no bit. */
+/* On a pool the blocks are cut into 4 ranges per thread, one pool item each,
+ * and whoever runs an item claims SUM_UNIT blocks (128 rows, ~15 µs) of its
+ * range at a time until none is left, then helps with the other ranges the
+ * same way. With the pool's fixed chunks (16384 rows each) a thread that got a
+ * fraction of a CPU held back a whole chunk: 2-thread builds took 79-88 ms in 2
+ * of 3 runs under a load average of 7-8 on 2 vCPUs (23-25 ms with units; 1
+ * thread 22-34 ms). Ranges, not one shared counter, keep each thread on its own
+ * pages: threads claiming neighbouring units fault the same huge pages and wait
+ * for each other. Which thread computes a block changes no bit. */
+static void sum_range(sum_job *j, int64_t r) {
+    const int64_t lo = r * j->blocks / j->regions, hi = (r + 1) * j->blocks / j->regions;
+    for (;;) {
+        int64_t a = lo + atomic_fetch_add(&j->next[r], SUM_UNIT);
+        if (a >= hi) return;
+        sum_blocks(j, a, a + SUM_UNIT < hi ? a + SUM_UNIT : hi);
+    }
+}
+
 static void sum_claim(void *ctx, int64_t begin, int64_t end) {
     sum_job *j = ctx;
-    (void)begin, (void)end;
-    for (;;) {
-        int64_t a = atomic_fetch_add(&j->next, SUM_UNIT);
-        if (a >= j->blocks) return;
-        sum_blocks(j, a, a + SUM_UNIT < j->blocks ? a + SUM_UNIT : j->blocks);
-    }
+    for (int64_t r = begin; r < end; r++) sum_range(j, r);
+    for (int64_t r = 0; r < j->regions; r++) sum_range(j, (end + r) % j->regions);
 }
 
 /* 1 when done; 0 when the shortcut does not apply (short run, an angle at or
@@ -179,17 +189,22 @@ static int cos_sin_consecutive(const rope_freqs *f, int64_t start, int64_t n, ro
         if (!(fabs(top * f->inv_freq[i]) < 0x1p52)) return 0;
     double *cb = malloc((size_t)(2 * SUM_BLOCK * nf) * sizeof *cb);
     if (!cb) return 0;
+    atomic_int_fast64_t next[4 * ROPE_SUM_MAX_THREADS];
     sum_job j = {rope_kernels_get(), f->inv_freq, nf, start, n, (n + SUM_BLOCK - 1) / SUM_BLOCK,
-                 cb, cb + SUM_BLOCK * nf, cos_out, sin_out, 0};
+                 cb, cb + SUM_BLOCK * nf, cos_out, sin_out, 0, next};
     for (int64_t b = 0; b < SUM_BLOCK; b++)
         j.k->sincos_d(f->inv_freq, nf, (double)b, cb + b * nf, cb + (SUM_BLOCK + b) * nf);
     int64_t threads = pool ? rope_pool_size(pool) : 1;
     if (threads > j.blocks / SUM_MIN_BLOCKS_PER_THREAD) threads = j.blocks / SUM_MIN_BLOCKS_PER_THREAD;
-    if (threads > 1) /* every item claims units until none is left (4 per thread: a cold
-                        * pool wakes its workers only for jobs of >= 2 items per thread) */
-        rope_parallel_for(pool, 4 * threads, 1, sum_claim, &j);
-    else
+    if (threads > ROPE_SUM_MAX_THREADS) threads = ROPE_SUM_MAX_THREADS;
+    if (threads > 1) { /* 4 items per thread: a cold pool wakes its workers only for jobs
+                        * of >= 2 items per thread */
+        j.regions = 4 * threads;
+        for (int64_t r = 0; r < j.regions; r++) atomic_init(&next[r], 0);
+        rope_parallel_for(pool, j.regions, 1, sum_claim, &j);
+    } else {
         sum_blocks(&j, 0, j.blocks);
+    }
     free(cb);
     return 1;
 }
