@@ -358,8 +358,9 @@ static void strided_row(const plan *pl, const unsigned char *in, unsigned char *
             int64_t i0 = pl->style == ROPE_KSTYLE_INTERLEAVED ? 2 * i : i;
             int64_t i1 = pl->style == ROPE_KSTYLE_INTERLEAVED ? 2 * i + 1 : i + half;
             float y0, y1;
-            rope_ref_rotate(rope_ref_load(x + i0 * in_st[3] * es, pl->dt),
-                            rope_ref_load(x + i1 * in_st[3] * es, pl->dt), c, s, &y0, &y1);
+            rope_ref_rotate_dt(rope_ref_load(x + i0 * in_st[3] * es, pl->dt),
+                               rope_ref_load(x + i1 * in_st[3] * es, pl->dt), c, s, &y0, &y1,
+                               pl->dt);
             rope_ref_store(y + i0 * out_st[3] * es, y0, pl->dt);
             rope_ref_store(y + i1 * out_st[3] * es, y1, pl->dt);
         }

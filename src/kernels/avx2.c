@@ -93,6 +93,19 @@ INLINE void copy_tail(const rope_row_args *a, const unsigned char *x, unsigned c
 
 /* ----------------------------------------------------------- interleaved */
 
+/* The pair arithmetic (kernel.h): float32 storage rounds each product
+ * (y0 = x0·c − x1·s, HF's float32 bits); 16-bit storage fuses the first
+ * product of each output, y0 = fma(x0, c, −(x1·s)), y1 = fma(x1, c, x0·s). */
+INLINE __m256 rot0(__m256 x0, __m256 x1, __m256 c, __m256 s, int dt) {
+    if (dt == ROPE_KDTYPE_F32) return _mm256_sub_ps(_mm256_mul_ps(x0, c), _mm256_mul_ps(x1, s));
+    return _mm256_fmsub_ps(x0, c, _mm256_mul_ps(x1, s));
+}
+
+INLINE __m256 rot1(__m256 x0, __m256 x1, __m256 c, __m256 s, int dt) {
+    if (dt == ROPE_KDTYPE_F32) return _mm256_add_ps(_mm256_mul_ps(x1, c), _mm256_mul_ps(x0, s));
+    return _mm256_fmadd_ps(x1, c, _mm256_mul_ps(x0, s));
+}
+
 /* Chunk j holds pairs 4j..4j+3: C = (c0,c0,c1,c1,..), S = (−s0,s0,−s1,s1,..)
  * (inverse: (s0,−s0,..)), y = x·C + swap(x)·S. */
 INLINE void inter_prep(const rope_row_args *a, int64_t nch, __m256 *C, __m256 *S) {
@@ -109,9 +122,10 @@ INLINE void inter_prep(const rope_row_args *a, int64_t nch, __m256 *C, __m256 *S
     }
 }
 
-INLINE __m256 inter_rot(__m256 x, __m256 C, __m256 S) {
+INLINE __m256 inter_rot(__m256 x, __m256 C, __m256 S, int dt) {
     __m256 xs = _mm256_permute_ps(x, 0xb1);
-    return _mm256_add_ps(_mm256_mul_ps(x, C), _mm256_mul_ps(xs, S));
+    if (dt == ROPE_KDTYPE_F32) return _mm256_add_ps(_mm256_mul_ps(x, C), _mm256_mul_ps(xs, S));
+    return _mm256_fmadd_ps(x, C, _mm256_mul_ps(xs, S)); /* fma(x0, c, (−s)·x1) */
 }
 
 INLINE void inter_heads(const rope_row_args *a, int dt, int64_t nfull, const __m256 *C,
@@ -124,7 +138,7 @@ INLINE void inter_heads(const rope_row_args *a, int dt, int64_t nfull, const __m
         const int nt = a->stream && ((uintptr_t)y & (CH * es - 1)) == 0;
         for (int64_t j = 0; j < nfull; j++) {
             if (a->stream) prefetch_chunk(x, CH * j, dt);
-            st(y, CH * j, inter_rot(ld(x, CH * j, dt), C[j], S[j]), dt, nt);
+            st(y, CH * j, inter_rot(ld(x, CH * j, dt), C[j], S[j], dt), dt, nt);
         }
         if (4 * nfull < npairs) rest(a, x, y, 4 * nfull, 0, dt);
         copy_tail(a, x, y, dt);
@@ -168,8 +182,7 @@ INLINE void half_heads(const rope_row_args *a, int dt, int64_t hd, int64_t nfull
                 prefetch_chunk(x, CH * j, dt);
                 prefetch_chunk(x, CH * j + hd, dt);
             }
-            __m256 y0 = _mm256_sub_ps(_mm256_mul_ps(x0, C[j]), _mm256_mul_ps(x1, S[j]));
-            __m256 y1 = _mm256_add_ps(_mm256_mul_ps(x1, C[j]), _mm256_mul_ps(x0, S[j]));
+            __m256 y0 = rot0(x0, x1, C[j], S[j], dt), y1 = rot1(x0, x1, C[j], S[j], dt);
             st(y, CH * j, y0, dt, nt);
             st(y, CH * j + hd, y1, dt, nt);
         }
@@ -247,8 +260,8 @@ INLINE void bf_inter_heads(const rope_row_args *a, int64_t nblk, const __m256 *C
             __m256 e, o;
             bf_split(x, 16 * b, &e, &o);
             if (a->stream) prefetch_chunk(x, 16 * b, ROPE_KDTYPE_BF16);
-            __m256 ye = _mm256_sub_ps(_mm256_mul_ps(e, C[b]), _mm256_mul_ps(o, S[b]));
-            __m256 yo = _mm256_add_ps(_mm256_mul_ps(o, C[b]), _mm256_mul_ps(e, S[b]));
+            __m256 ye = rot0(e, o, C[b], S[b], ROPE_KDTYPE_BF16);
+            __m256 yo = rot1(e, o, C[b], S[b], ROPE_KDTYPE_BF16);
             bf_store(y, 16 * b, bf_join(ye, yo), nt);
         }
         if (16 * nblk < a->rotary_dim) rest(a, x, y, 8 * nblk, 0, ROPE_KDTYPE_BF16);
@@ -304,19 +317,17 @@ INLINE void bf_half_heads(const rope_row_args *a, int64_t hd, int64_t nblk, cons
                 prefetch_chunk(x, 16 * b, ROPE_KDTYPE_BF16);
                 prefetch_chunk(x, hd + 16 * b, ROPE_KDTYPE_BF16);
             }
-            __m256 y0e = _mm256_sub_ps(_mm256_mul_ps(e0, Ce[b]), _mm256_mul_ps(e1, Se[b]));
-            __m256 y0o = _mm256_sub_ps(_mm256_mul_ps(o0, Co[b]), _mm256_mul_ps(o1, So[b]));
-            __m256 y1e = _mm256_add_ps(_mm256_mul_ps(e1, Ce[b]), _mm256_mul_ps(e0, Se[b]));
-            __m256 y1o = _mm256_add_ps(_mm256_mul_ps(o1, Co[b]), _mm256_mul_ps(o0, So[b]));
+            __m256 y0e = rot0(e0, e1, Ce[b], Se[b], ROPE_KDTYPE_BF16);
+            __m256 y0o = rot0(o0, o1, Co[b], So[b], ROPE_KDTYPE_BF16);
+            __m256 y1e = rot1(e0, e1, Ce[b], Se[b], ROPE_KDTYPE_BF16);
+            __m256 y1o = rot1(o0, o1, Co[b], So[b], ROPE_KDTYPE_BF16);
             bf_store(y, 16 * b, bf_join(y0e, y0o), nt);
             bf_store(y, hd + 16 * b, bf_join(y1e, y1o), nt);
         }
         if (n8) {
             __m256 x0 = ld(x, done, ROPE_KDTYPE_BF16), x1 = ld(x, done + hd, ROPE_KDTYPE_BF16);
-            st(y, done, _mm256_sub_ps(_mm256_mul_ps(x0, C8), _mm256_mul_ps(x1, S8)),
-               ROPE_KDTYPE_BF16, 0);
-            st(y, done + hd, _mm256_add_ps(_mm256_mul_ps(x1, C8), _mm256_mul_ps(x0, S8)),
-               ROPE_KDTYPE_BF16, 0);
+            st(y, done, rot0(x0, x1, C8, S8, ROPE_KDTYPE_BF16), ROPE_KDTYPE_BF16, 0);
+            st(y, done + hd, rot1(x0, x1, C8, S8, ROPE_KDTYPE_BF16), ROPE_KDTYPE_BF16, 0);
         }
         if (done + 8 * n8 < hd) rest(a, x, y, done + 8 * n8, 1, ROPE_KDTYPE_BF16);
         copy_tail(a, x, y, ROPE_KDTYPE_BF16);
@@ -365,8 +376,7 @@ INLINE void deint_load(const unsigned char *x, int dt, int inv, int64_t hd, int6
 INLINE void deint_store(unsigned char *y, int dt, int inv, int64_t hd, int64_t nfull, const __m256 *x0,
                         const __m256 *x1, const __m256 *C, const __m256 *S) {
     for (int64_t j = 0; j < nfull; j++) {
-        __m256 y0 = _mm256_sub_ps(_mm256_mul_ps(x0[j], C[j]), _mm256_mul_ps(x1[j], S[j]));
-        __m256 y1 = _mm256_add_ps(_mm256_mul_ps(x1[j], C[j]), _mm256_mul_ps(x0[j], S[j]));
+        __m256 y0 = rot0(x0[j], x1[j], C[j], S[j], dt), y1 = rot1(x0[j], x1[j], C[j], S[j], dt);
         if (inv) {
             __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
             st(y, 2 * CH * j, _mm256_permute2f128_ps(lo, hi, 0x20), dt, 0);

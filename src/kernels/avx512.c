@@ -127,6 +127,19 @@ INLINE void cs16(const rope_row_args *a, int64_t i, __mmask16 m, __m512 *c, __m5
     *s = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a->sin + i), sc);
 }
 
+/* The pair arithmetic (kernel.h): float32 storage rounds each product
+ * (y0 = x0·c − x1·s, HF's float32 bits); 16-bit storage fuses the first
+ * product of each output, y0 = fma(x0, c, −(x1·s)), y1 = fma(x1, c, x0·s). */
+INLINE __m512 rot0(__m512 x0, __m512 x1, __m512 c, __m512 s, int dt) {
+    if (dt == ROPE_KDTYPE_F32) return _mm512_sub_ps(_mm512_mul_ps(x0, c), _mm512_mul_ps(x1, s));
+    return _mm512_fmsub_ps(x0, c, _mm512_mul_ps(x1, s));
+}
+
+INLINE __m512 rot1(__m512 x0, __m512 x1, __m512 c, __m512 s, int dt) {
+    if (dt == ROPE_KDTYPE_F32) return _mm512_add_ps(_mm512_mul_ps(x1, c), _mm512_mul_ps(x0, s));
+    return _mm512_fmadd_ps(x1, c, _mm512_mul_ps(x0, s));
+}
+
 /* ----------------------------------------------------------- interleaved */
 
 /* Chunk j holds pairs 8j..8j+7: C = (c0,c0,c1,c1,...), S = (−s0,s0,−s1,s1,...)
@@ -151,9 +164,10 @@ INLINE void inter_prep(const rope_row_args *a, int64_t nch, __m512 *C, __m512 *S
     for (int64_t j = 0; j < nch; j++) inter_prep_at(a, j, &C[j], &S[j]);
 }
 
-INLINE __m512 inter_rot(__m512 x, __m512 C, __m512 S) {
+INLINE __m512 inter_rot(__m512 x, __m512 C, __m512 S, int dt) {
     __m512 xs = _mm512_permute_ps(x, 0xb1); /* (x1, x0, x3, x2, ...) */
-    return _mm512_add_ps(_mm512_mul_ps(x, C), _mm512_mul_ps(xs, S));
+    if (dt == ROPE_KDTYPE_F32) return _mm512_add_ps(_mm512_mul_ps(x, C), _mm512_mul_ps(xs, S));
+    return _mm512_fmadd_ps(x, C, _mm512_mul_ps(xs, S)); /* fma(x0, c, (−s)·x1) */
 }
 
 /* nfull full chunks, then a tail of `rem` elements (even, < 16). Inlined with
@@ -175,10 +189,10 @@ INLINE void inter_heads(const rope_row_args *a, int dt, int64_t nfull, int64_t r
             if (a->stream)
                 for (int64_t b = 0; b < nb; b++) prefetch_chunk(x, CH * (j0 + b), dt);
             for (int64_t b = 0; b < nb; b++)
-                st(y, CH * (j0 + b), inter_rot(xv[b], C[j0 + b], S[j0 + b]), dt, nt, 0);
+                st(y, CH * (j0 + b), inter_rot(xv[b], C[j0 + b], S[j0 + b], dt), dt, nt, 0);
         }
         if (rem)
-            st(y, CH * nfull, inter_rot(ld(x, CH * nfull, dt, 0, tm), C[nfull], S[nfull]), dt, 0,
+            st(y, CH * nfull, inter_rot(ld(x, CH * nfull, dt, 0, tm), C[nfull], S[nfull], dt), dt, 0,
                tm);
         copy_tail(a, x, y, dt);
     }
@@ -220,10 +234,8 @@ INLINE void half_prep(const rope_row_args *a, int64_t nch, __m512 *C, __m512 *S)
 INLINE void half_chunk(const unsigned char *x, unsigned char *y, int64_t i, int64_t hd, int dt,
                        int full, __mmask16 m, __m512 c, __m512 s) {
     __m512 x0 = ld(x, i, dt, full, m), x1 = ld(x, i + hd, dt, full, m);
-    __m512 y0 = _mm512_sub_ps(_mm512_mul_ps(x0, c), _mm512_mul_ps(x1, s));
-    __m512 y1 = _mm512_add_ps(_mm512_mul_ps(x1, c), _mm512_mul_ps(x0, s));
-    st(y, i, y0, dt, full, m);
-    st(y, i + hd, y1, dt, full, m);
+    st(y, i, rot0(x0, x1, c, s, dt), dt, full, m);
+    st(y, i + hd, rot1(x0, x1, c, s, dt), dt, full, m);
 }
 
 INLINE void half_heads(const rope_row_args *a, int dt, int64_t hd, int64_t nfull, int64_t rem,
@@ -251,13 +263,10 @@ INLINE void half_heads(const rope_row_args *a, int dt, int64_t hd, int64_t nfull
              * consecutive chunks fill one cache line, so each line is written
              * in one go (partly filled write-combining buffers are costly) */
             for (int64_t b = 0; b < nb; b++)
-                st(y, CH * (j0 + b),
-                   _mm512_sub_ps(_mm512_mul_ps(x0[b], C[j0 + b]), _mm512_mul_ps(x1[b], S[j0 + b])),
-                   dt, nt, 0);
+                st(y, CH * (j0 + b), rot0(x0[b], x1[b], C[j0 + b], S[j0 + b], dt), dt, nt, 0);
             for (int64_t b = 0; b < nb; b++)
-                st(y, CH * (j0 + b) + hd,
-                   _mm512_add_ps(_mm512_mul_ps(x1[b], C[j0 + b]), _mm512_mul_ps(x0[b], S[j0 + b])),
-                   dt, nt, 0);
+                st(y, CH * (j0 + b) + hd, rot1(x0[b], x1[b], C[j0 + b], S[j0 + b], dt), dt, nt,
+                   0);
         }
         if (rem) half_chunk(x, y, CH * nfull, hd, dt, 0, tm, C[nfull], S[nfull]);
         copy_tail(a, x, y, dt);
@@ -285,13 +294,9 @@ INLINE void half_pair(const rope_row_args *a, int dt, int64_t hd, int64_t h, con
     }
     for (int k = 0; k < 2; k++) {
         for (int64_t b = 0; b < nfull; b++)
-            st(y[k], CH * b,
-               _mm512_sub_ps(_mm512_mul_ps(x0[k][b], C[b]), _mm512_mul_ps(x1[k][b], S[b])), dt,
-               1, 0);
+            st(y[k], CH * b, rot0(x0[k][b], x1[k][b], C[b], S[b], dt), dt, 1, 0);
         for (int64_t b = 0; b < nfull; b++)
-            st(y[k], CH * b + hd,
-               _mm512_add_ps(_mm512_mul_ps(x1[k][b], C[b]), _mm512_mul_ps(x0[k][b], S[b])), dt,
-               1, 0);
+            st(y[k], CH * b + hd, rot1(x0[k][b], x1[k][b], C[b], S[b], dt), dt, 1, 0);
         copy_tail(a, x[k], y[k], dt);
     }
 }
@@ -356,8 +361,7 @@ INLINE void deint_store(unsigned char *y, int dt, int inv, int64_t hd, int64_t n
     const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
     for (int64_t j = 0; j < nfull; j++) {
-        __m512 y0 = _mm512_sub_ps(_mm512_mul_ps(x0[j], C[j]), _mm512_mul_ps(x1[j], S[j]));
-        __m512 y1 = _mm512_add_ps(_mm512_mul_ps(x1[j], C[j]), _mm512_mul_ps(x0[j], S[j]));
+        __m512 y0 = rot0(x0[j], x1[j], C[j], S[j], dt), y1 = rot1(x0[j], x1[j], C[j], S[j], dt);
         if (inv) {
             st(y, 2 * CH * j, _mm512_permutex2var_ps(y0, lo, y1), dt, 1, 0);
             st(y, 2 * CH * j + CH, _mm512_permutex2var_ps(y0, hi, y1), dt, 1, 0);
@@ -467,17 +471,18 @@ INLINE void bf_inter_heads(const rope_row_args *a, int64_t nblk, const __m512 *C
                     _mm_prefetch((const char *)x + 64 * (b0 + b) + PF_DIST, _MM_HINT_T0);
             for (int64_t b = 0; b < nb; b++) {
                 const __m512 c = C[b0 + b], s = S[b0 + b];
-                __m512 ye = _mm512_sub_ps(_mm512_mul_ps(e[b], c), _mm512_mul_ps(o[b], s));
-                __m512 yo = _mm512_add_ps(_mm512_mul_ps(o[b], c), _mm512_mul_ps(e[b], s));
+                __m512 ye = rot0(e[b], o[b], c, s, ROPE_KDTYPE_BF16);
+                __m512 yo = rot1(e[b], o[b], c, s, ROPE_KDTYPE_BF16);
                 bf_store(y, 32 * (b0 + b), bf_join(ye, yo), nt);
             }
         }
         if (tfull)
-            st(y, done, inter_rot(ld(x, done, ROPE_KDTYPE_BF16, 1, 0), Ct[0], St[0]),
+            st(y, done, inter_rot(ld(x, done, ROPE_KDTYPE_BF16, 1, 0), Ct[0], St[0], ROPE_KDTYPE_BF16),
                ROPE_KDTYPE_BF16, 1, 0);
         if (trem)
             st(y, done + CH * tfull,
-               inter_rot(ld(x, done + CH * tfull, ROPE_KDTYPE_BF16, 0, tm), Ct[tfull], St[tfull]),
+               inter_rot(ld(x, done + CH * tfull, ROPE_KDTYPE_BF16, 0, tm), Ct[tfull], St[tfull],
+                         ROPE_KDTYPE_BF16),
                ROPE_KDTYPE_BF16, 0, tm);
         copy_tail(a, x, y, ROPE_KDTYPE_BF16);
     }
@@ -520,10 +525,8 @@ INLINE void bf_half_block(const unsigned char *x, unsigned char *y, int64_t i, i
     __m512 e0, o0, e1, o1;
     bf_split(x, i, &e0, &o0);
     bf_split(x, i + hd, &e1, &o1);
-    __m512 y0e = _mm512_sub_ps(_mm512_mul_ps(e0, ce), _mm512_mul_ps(e1, se));
-    __m512 y0o = _mm512_sub_ps(_mm512_mul_ps(o0, co), _mm512_mul_ps(o1, so));
-    __m512 y1e = _mm512_add_ps(_mm512_mul_ps(e1, ce), _mm512_mul_ps(e0, se));
-    __m512 y1o = _mm512_add_ps(_mm512_mul_ps(o1, co), _mm512_mul_ps(o0, so));
+    __m512 y0e = rot0(e0, e1, ce, se, ROPE_KDTYPE_BF16), y0o = rot0(o0, o1, co, so, ROPE_KDTYPE_BF16);
+    __m512 y1e = rot1(e0, e1, ce, se, ROPE_KDTYPE_BF16), y1o = rot1(o0, o1, co, so, ROPE_KDTYPE_BF16);
     bf_store(y, i, bf_join(y0e, y0o), nt);
     bf_store(y, i + hd, bf_join(y1e, y1o), nt);
 }

@@ -10,6 +10,7 @@
 #ifndef ROPE_KERNEL_H
 #define ROPE_KERNEL_H
 
+#include <math.h>
 #include <string.h>
 
 #include "rope.h"
@@ -119,6 +120,26 @@ static inline void rope_ref_rotate(float x0, float x1, float c, float s, float *
     *y1 = x1c + x0s;
 }
 
+/* The same pair for f16/bf16 storage: the first product of each output fused,
+ * y0 = fma(x0, c, −(x1·s)), y1 = fma(x1, c, x0·s): two roundings before the
+ * 16-bit one instead of three (docs/precision.md). No peer's bits to match
+ * there; SIMD kernels use one multiply and one FMA per output. */
+static inline void rope_ref_rotate16(float x0, float x1, float c, float s, float *y0, float *y1) {
+    float x1s = x1 * s;
+    float x0s = x0 * s;
+    *y0 = fmaf(x0, c, -x1s);
+    *y1 = fmaf(x1, c, x0s);
+}
+
+/* The pair rotation of kernel dtype dt. */
+static inline void rope_ref_rotate_dt(float x0, float x1, float c, float s, float *y0, float *y1,
+                                      int dt) {
+    if (dt == ROPE_KDTYPE_F32)
+        rope_ref_rotate(x0, x1, c, s, y0, y1);
+    else
+        rope_ref_rotate16(x0, x1, c, s, y0, y1);
+}
+
 /* One element of kernel dtype dt at byte address p (unaligned allowed). */
 static inline float rope_ref_load(const unsigned char *p, int dt) {
     if (dt == ROPE_KDTYPE_F32) {
@@ -150,8 +171,8 @@ static inline void rope_ref_pairs(const rope_row_args *a, const unsigned char *x
         if (a->inverse) s = -s;
         int64_t i0 = half_style ? i : 2 * i, i1 = half_style ? i + half : 2 * i + 1;
         float y0, y1;
-        rope_ref_rotate(rope_ref_load(x + i0 * es, dt), rope_ref_load(x + i1 * es, dt), c, s, &y0,
-                        &y1);
+        rope_ref_rotate_dt(rope_ref_load(x + i0 * es, dt), rope_ref_load(x + i1 * es, dt), c, s,
+                           &y0, &y1, dt);
         rope_ref_store(y + i0 * es, y0, dt);
         rope_ref_store(y + i1 * es, y1, dt);
     }
@@ -172,8 +193,8 @@ static inline void rope_ref_deinterleave(const rope_row_args *a, const unsigned 
         int64_t i0 = a->inverse ? i : 2 * i, i1 = a->inverse ? i + half : 2 * i + 1;
         int64_t o0 = a->inverse ? 2 * i : i, o1 = a->inverse ? 2 * i + 1 : i + half;
         float y0, y1;
-        rope_ref_rotate(rope_ref_load(x + i0 * es, dt), rope_ref_load(x + i1 * es, dt), c, s, &y0,
-                        &y1);
+        rope_ref_rotate_dt(rope_ref_load(x + i0 * es, dt), rope_ref_load(x + i1 * es, dt), c, s,
+                           &y0, &y1, dt);
         rope_ref_store(y + o0 * ys * es, y0, dt);
         rope_ref_store(y + o1 * ys * es, y1, dt);
     }

@@ -97,6 +97,22 @@ INLINE void st_pairs(unsigned char *y, int64_t i, int64_t hd, int half_style, in
     }
 }
 
+/* The pair arithmetic (kernel.h): float32 storage rounds each product
+ * (y0 = x0·c − x1·s, HF's float32 bits); 16-bit storage fuses the first
+ * product of each output, y0 = fma(x0, c, −(x1·s)), y1 = fma(x1, c, x0·s)
+ * (vfmaq_f32(a, b, c) = a + b·c rounded once; −(x1·s) is negated exactly, so
+ * a zero result has the reference's sign, which an fms would not give). */
+INLINE void rot(float32x4_t x0, float32x4_t x1, float32x4_t c, float32x4_t s, int dt,
+                float32x4_t *y0, float32x4_t *y1) {
+    if (dt == ROPE_KDTYPE_F32) {
+        *y0 = vsubq_f32(vmulq_f32(x0, c), vmulq_f32(x1, s));
+        *y1 = vaddq_f32(vmulq_f32(x1, c), vmulq_f32(x0, s));
+    } else {
+        *y0 = vfmaq_f32(vnegq_f32(vmulq_f32(x1, s)), x0, c);
+        *y1 = vfmaq_f32(vmulq_f32(x0, s), x1, c);
+    }
+}
+
 /* ------------------------------------------- scalar remainder (reference) */
 
 /* Pairs [from, R/2) exactly as scalar.c does them. */
@@ -125,8 +141,8 @@ INLINE void row(const rope_row_args *a, int half_style, int dt) {
         for (int64_t g = 0; g < ng; g++) {
             float32x4_t x0, x1;
             ld_pairs(x, 4 * g, hd, half_style, dt, &x0, &x1);
-            float32x4_t y0 = vsubq_f32(vmulq_f32(x0, C[g]), vmulq_f32(x1, S[g]));
-            float32x4_t y1 = vaddq_f32(vmulq_f32(x1, C[g]), vmulq_f32(x0, S[g]));
+            float32x4_t y0, y1;
+            rot(x0, x1, C[g], S[g], dt, &y0, &y1);
             st_pairs(y, 4 * g, hd, half_style, dt, y0, y1);
         }
         if (4 * ng < hd) rest(a, x, y, 4 * ng, half_style, dt);
@@ -158,8 +174,8 @@ INLINE void deint_row(const rope_row_args *a, int dt) {
         for (int64_t g = 0; g < ng; g++) {
             float32x4_t x0, x1;
             ld_pairs(src, 4 * g, hd, ld_half, dt, &x0, &x1);
-            float32x4_t y0 = vsubq_f32(vmulq_f32(x0, C[g]), vmulq_f32(x1, S[g]));
-            float32x4_t y1 = vaddq_f32(vmulq_f32(x1, C[g]), vmulq_f32(x0, S[g]));
+            float32x4_t y0, y1;
+            rot(x0, x1, C[g], S[g], dt, &y0, &y1);
             st_pairs(y, 4 * g, hd, st_half, dt, y0, y1);
         }
         if (4 * ng < hd) rope_ref_deinterleave(a, src, y, 1, 4 * ng, dt);
