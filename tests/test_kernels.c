@@ -3,7 +3,8 @@
  * (src/kernels/scalar.c) and a float64 oracle.
  *
  * Row kernels: outputs must be bit-identical to rope_kernels_scalar for f32,
- * f16 and bf16 (the SIMD files keep the reference's operation order and its
+ * f16 and bf16 (whose arithmetic test_reference_arithmetic pins: separately
+ * rounded products for f32, one fused product per output for 16-bit storage) (the SIMD files keep the reference's operation order and its
  * round-to-nearest-even conversions), on every rotary_dim 2..256 (step 2) with
  * head_dim up to 260, odd head counts, odd head strides, unaligned pointers,
  * in place, scale != 1, forward and inverse, and inputs full of NaN, ±Inf,
@@ -250,6 +251,75 @@ static void test_rows(const rope_kernels *k) {
            (long long)(cases - failed));
 }
 
+/* --------------------------------------------- the reference's arithmetic */
+
+/* The scalar reference's pair arithmetic, written out here on its own: f32 storage
+ * rounds every product (x0·c' − x1·s', Hugging Face's float32 bits); f16/bf16 storage
+ * fuses the first product of each output, RN16(fma(x0, c', −(x1·s'))) and
+ * RN16(fma(x1, c', x0·s')) (docs/precision.md). Both conventions, forward and
+ * inverse, scale != 1. The two 16-bit definitions must differ on some of these
+ * pairs, or this test could not tell them apart. */
+static void test_reference_arithmetic(void) {
+    enum { H = 1024, R = 128, NF = R / 2 };
+    float cs[NF], sn[NF];
+    int64_t mismatches = 0, checked = 0, fused_vs_separate = 0;
+    for (int dt = 0; dt < ROPE_KDTYPE_COUNT; dt++)
+        for (int style = 0; style < 2; style++)
+            for (int inv = 0; inv < 2; inv++) {
+                const size_t es = esz(dt), bytes = (size_t)(H * R) * es;
+                unsigned char *in = malloc(bytes), *out = malloc(bytes);
+                if (!in || !out) exit(1);
+                fill(in, H * R, dt, 0);
+                for (int i = 0; i < NF; i++) {
+                    double ang = (rnd_unit() - 0.5) * 100.0;
+                    cs[i] = (float)cos(ang);
+                    sn[i] = (float)sin(ang);
+                }
+                const float scale = inv ? 1.0f : 0.8125f;
+                rope_row_args a = {.in = in, .out = out, .n_heads = H, .in_head_stride = R,
+                                   .out_head_stride = R, .head_dim = R, .rotary_dim = R,
+                                   .cos = cs, .sin = sn, .scale = scale, .inverse = inv};
+                rope_kernels_scalar.row[style][dt](&a);
+                for (int64_t h = 0; h < H; h++)
+                    for (int64_t i = 0; i < NF; i++) {
+                        const int64_t i0 = h * R + (style ? i : 2 * i);
+                        const int64_t i1 = h * R + (style ? i + NF : 2 * i + 1);
+                        float c = cs[i] * scale, s = sn[i] * scale;
+                        if (inv) s = -s;
+                        const float x0 = rope_ref_load(in + i0 * es, dt);
+                        const float x1 = rope_ref_load(in + i1 * es, dt);
+                        const float p0 = x0 * c, p1 = x1 * s, p2 = x1 * c, p3 = x0 * s;
+                        float w0 = p0 - p1, w1 = p2 + p3;
+                        if (dt != ROPE_KDTYPE_F32) {
+                            const float f0 = fmaf(x0, c, -p1), f1 = fmaf(x1, c, p3);
+                            unsigned char u[4], v[4];
+                            rope_ref_store(u, f0, dt);
+                            rope_ref_store(v, w0, dt);
+                            fused_vs_separate += memcmp(u, v, es) != 0;
+                            rope_ref_store(u, f1, dt);
+                            rope_ref_store(v, w1, dt);
+                            fused_vs_separate += memcmp(u, v, es) != 0;
+                            w0 = f0;
+                            w1 = f1;
+                        }
+                        unsigned char e0[4], e1[4];
+                        rope_ref_store(e0, w0, dt);
+                        rope_ref_store(e1, w1, dt);
+                        mismatches += memcmp(out + i0 * es, e0, es) != 0;
+                        mismatches += memcmp(out + i1 * es, e1, es) != 0;
+                        checked += 2;
+                    }
+                free(in);
+                free(out);
+            }
+    CHECK_MSG(mismatches == 0, "scalar reference: %lld of %lld elements differ from its definition",
+              (long long)mismatches, (long long)checked);
+    CHECK_MSG(fused_vs_separate > 0, "no 16-bit pair where fused and separate rounding differ");
+    printf("  scalar: %lld elements follow the written-out definition; fused vs separately "
+           "rounded 16-bit results differ in %lld\n",
+           (long long)checked, (long long)fused_vs_separate);
+}
+
 /* --------------------------------------------------------------- sincos */
 
 /* Distance in float ulps (at the magnitude of the truth) between got and truth. */
@@ -362,6 +432,7 @@ int main(void) {
         if (k != &rope_kernels_scalar) test_rows(k);
         test_sincos(k);
     }
+    test_reference_arithmetic();
     CHECK_STATUS(rope_isa_force("no-such-isa"), ROPE_E_UNSUPPORTED);
     return check_report("test_kernels");
 }
