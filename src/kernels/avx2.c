@@ -2,8 +2,9 @@
  * AVX2 + FMA + F16C kernels (compiled with -mavx2 -mfma -mf16c).
  *
  * The same arithmetic as scalar.c lane by lane (c' = cos·scale, s' = ±sin·scale,
- * y0 = x0·c' − x1·s', y1 = x1·c' + x0·s', every product rounded on its own, no
- * FMA), so f32 results are bit-identical to the reference; f16 uses the F16C
+ * y0 = x0·c' − x1·s', y1 = x1·c' + x0·s'; for f32 every product rounded on its
+ * own, no FMA; for f16/bf16 x0·c' (y0) and x1·c' (y1) fused, rot0/rot1), so
+ * results are bit-identical to the reference; f16 uses the F16C
  * conversions (round to nearest even, as rope_f32_to_f16), bf16 the integer
  * round-to-nearest-even of rope_f32_to_bf16 (bf16 has its own 16-wide kernels,
  * below, that skip the widening shuffles). Chunks are 8 floats; what is left

@@ -86,8 +86,9 @@ extern const rope_kernels rope_kernels_neon;
 /* The scalar reference functions (scalar.c), exported so other ISA files can
  * fall back to them for cases they do not specialise. Their arithmetic is the
  * definition of correct: per pair, c' = cos·scale, s' = ±sin·scale (float32),
- * y0 = x0·c' − x1·s', y1 = x1·c' + x0·s', each product rounded separately
- * (no FMA), exactly Hugging Face's float32 q·cos + rotate_half(q)·sin. */
+ * y0 = x0·c' − x1·s', y1 = x1·c' + x0·s'; for f32 storage each product rounded
+ * separately (no FMA), exactly Hugging Face's float32 q·cos + rotate_half(q)·sin;
+ * for f16/bf16 storage x0·c' (y0) and x1·c' (y1) fused (rope_ref_rotate16). */
 void rope_scalar_row_interleaved_f32(const rope_row_args *a);
 void rope_scalar_row_interleaved_f16(const rope_row_args *a);
 void rope_scalar_row_interleaved_bf16(const rope_row_args *a);
@@ -108,9 +109,11 @@ void rope_scalar_sincos_sum(const double *ca, const double *sa, const double *cb
 /* ------------------------------------------------ the reference rotation
  * One pair, RoFormer eq. (34): y0 = x0·c − x1·s, y1 = x1·c + x0·s, with c, s
  * already multiplied by the attention factor (and s negated for the inverse).
- * Every kernel reproduces exactly this rounding: one product per statement, so
- * no compiler contracts it into an FMA (ISO C mode, and separate statements).
- * scalar.c, apply.c's strided path and the SIMD kernels' tails all call it. */
+ * For f32 storage every kernel reproduces exactly this rounding: one product per
+ * statement, so no compiler contracts it into an FMA (ISO C mode, and separate
+ * statements). scalar.c, apply.c's strided path and the SIMD kernels' tails all
+ * call it (through rope_ref_rotate_dt), and so does the rotate-on-read of
+ * attention.c, which works on float32 keys whatever the cache's dtype. */
 static inline void rope_ref_rotate(float x0, float x1, float c, float s, float *y0, float *y1) {
     float x0c = x0 * c;
     float x1s = x1 * s;

@@ -2,8 +2,9 @@
  * NEON (Advanced SIMD) kernels for aarch64, where NEON is always present.
  *
  * Same arithmetic as scalar.c lane by lane (c' = cos·scale, s' = ±sin·scale,
- * y0 = x0·c' − x1·s', y1 = x1·c' + x0·s', products rounded separately: no
- * FMA), so f32 results are bit-identical to the reference. Interleaved pairs
+ * y0 = x0·c' − x1·s', y1 = x1·c' + x0·s'; f32: products rounded separately, no
+ * FMA; f16/bf16: x0·c' (y0) and x1·c' (y1) fused, rot), so results are
+ * bit-identical to the reference. Interleaved pairs
  * are split into even/odd lanes by ld2/st2, which makes both conventions the
  * same four-pair loop (the de-interleaving layout loads one pairing and stores the
  * other). f16 uses the hardware conversions (fcvtl/fcvtn, round

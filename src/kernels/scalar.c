@@ -8,7 +8,16 @@
  * The inverse (backward, the gradient of the forward) rotates by −m·θᵢ, i.e.
  * sin → −sin. The attention factor multiplies cos and sin first, as Hugging
  * Face does (cos·af, sin·af in float32), so with a float32 table the result is
- * bit-identical to HF's float32 `q*cos + rotate_half(q)*sin`.
+ * bit-identical to HF's float32 `q*cos + rotate_half(q)*sin`: for float32
+ * storage every product is rounded on its own (no FMA).
+ *
+ * f16/bf16 storage has no peer's bits to match (PyTorch rounds every 16-bit
+ * operation; our results were only ever within tolerance of it), so there the
+ * first product of each output is fused: y0 = fma(x0, c, −(x1·s)), y1 =
+ * fma(x1, c, x0·s), one rounding fewer before the 16-bit one, and one multiply
+ * + one FMA per output in the SIMD kernels instead of two multiplies and an
+ * add, which compete with the conversions for the FP pipes (docs/precision.md
+ * has the bound; README, Speed, the gain).
  *
  * Pairs: interleaved (2i, 2i+1), half (i, i+R/2), de-interleave (read as interleaved,
  * written as half; the inverse the other way round). Dims [R, D) are copied bit
@@ -16,8 +25,9 @@
  * stored, so in == out (in place) is safe. Arithmetic is float32 whatever the
  * storage; f16/bf16 are converted with round to nearest even.
  *
- * The pair arithmetic itself is rope_ref_rotate in kernel.h, shared with the
- * SIMD kernels' tails and apply.c's strided path. Loads and stores go through
+ * The pair arithmetic itself is rope_ref_rotate (f32) / rope_ref_rotate16
+ * (f16, bf16) in kernel.h, shared with the SIMD kernels' tails and apply.c's
+ * strided path. Loads and stores go through
  * memcpy: the caller's data need not be aligned.
  */
 #include <math.h>
