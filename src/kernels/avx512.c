@@ -169,7 +169,10 @@ INLINE void inter_prep(const rope_row_args *a, int64_t nch, __m512 *C, __m512 *S
 }
 
 INLINE __m512 inter_rot(__m512 x, __m512 C, __m512 S, int dt) {
-    __m512 xs = _mm512_permute_ps(x, 0xb1); /* (x1, x0, x3, x2, ...) */
+    /* (x1, x0, x3, x2, ...) by a 64-bit rotate, not vpermilps: the same bits, off the
+     * shuffle pipe (f16 in L1, thread CPU time: 368-371 ns vs 382-385 for 40 heads of
+     * 128; f32 and bf16 unchanged) */
+    __m512 xs = _mm512_castsi512_ps(_mm512_rol_epi64(_mm512_castps_si512(x), 32));
     if (dt == ROPE_KDTYPE_F32) return _mm512_add_ps(_mm512_mul_ps(x, C), _mm512_mul_ps(xs, S));
     return _mm512_fmadd_ps(x, C, _mm512_mul_ps(xs, S)); /* fma(x0, c, (−s)·x1) */
 }
