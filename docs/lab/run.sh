@@ -24,14 +24,15 @@ run smollm2-ppl-l3-dyn  ppl --model $S --protocol truncate --lengths $L16 --scal
 # Gemma 3 270M (trained at 32768): the unscaled model
 run gemma3-ppl-none     ppl --model $G --protocol truncate --lengths 2048,4096,8192 --scalings none &
 # passkey retrieval
-run smollm2-passkey     passkey --model $S --lengths 1024,2048 --scalings all --trials 3 --factor 4 &
-run gemma3-passkey      passkey --model $G --lengths 2048 --scalings none,yarn --trials 2 --factor 4 &
+run smollm2-passkey-2k  passkey --model $S --lengths 1024,2048 --scalings all --trials 3 --factor 4 &
+run gemma3-passkey-2k   passkey --model $G --lengths 2048 --scalings none,yarn --trials 2 --factor 4 &
 wait
 # run last, when the others were done: the unscaled model to 32k (its 2k-16k numbers are the
 # same bits as the 16k runs'), YaRN to 32k, and Gemma 3 with the scalings at factor 4 (target 128k)
 run smollm2-ppl-none-32k ppl --model $S --protocol truncate --lengths $L16,32768 --scalings none --factor 4 &
 run smollm2-ppl-yarn-32k ppl --model $S --protocol truncate --lengths $L16,32768 --scalings yarn --factor 4 &
-run gemma3-ppl          ppl --model $G --protocol truncate --lengths 2048,4096,8192 \
+# (gemma3-ppl-8k: superseded by the 32k windows of the next session, the same bits; not kept)
+run gemma3-ppl-8k       ppl --model $G --protocol truncate --lengths 2048,4096,8192 \
     --scalings none,linear,ntk,yarn,llama3 --factor 4 &
 wait
 
@@ -49,3 +50,24 @@ jq -c '.results |= map(select(.scaling == "dynamic")) | .scalings = ["dynamic"]'
 "$R" lab merge $D/smollm2-ppl-{none-32k,yarn-32k,linear-32k,ntk-32k,dynamic-16k,dynamic-32k,llama3-32k}.json \
     --json --plot $D/smollm2-ppl.svg > $D/smollm2-ppl.json
 "$R" lab merge $D/smollm2-ppl.json
+
+# --- the next session (2026-11-30): Gemma 3 to 32k and passkey past the trained contexts. A
+# queue of these lines ran two at a time (`run NAME ARGS`, one thread each, at normal
+# priority; the machine was quiet at first, then shared with benchmark and build jobs).
+GL=2048,4096,8192,16384,32768
+SL=4096,8192,16384
+run gemma3-dynamic-check ppl --model $G --protocol truncate --lengths 2048 --scalings none,dynamic --factor 4
+for s in none linear ntk yarn llama3; do
+    run gemma3-ppl-$s-32k ppl --model $G --protocol truncate --lengths $GL --scalings $s --factor 4
+done
+for s in none linear ntk dynamic yarn llama3; do
+    run smollm2-passkey-$s passkey --model $S --lengths $SL --scalings $s --trials 2 --factor 4
+    run smollm2-passkey-32k-$s passkey --model $S --lengths 32768 --scalings $s --trials 1 --factor 4
+done
+for s in none linear ntk yarn llama3; do
+    run gemma3-passkey-$s passkey --model $G --lengths 8192,32768 --scalings $s --trials 2 --factor 4
+done
+"$R" lab merge $D/gemma3-ppl-{none,linear,ntk,yarn,llama3}-32k.json --json --plot $D/gemma3-ppl.svg \
+    > $D/gemma3-ppl.json
+"$R" lab merge $D/smollm2-passkey-*.json --json --plot $D/smollm2-passkey.svg > $D/smollm2-passkey.json
+"$R" lab merge $D/gemma3-passkey-*.json --json --plot $D/gemma3-passkey.svg > $D/gemma3-passkey.json
