@@ -42,6 +42,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # rope_ctypes.py lies beside this file
+from rope_ctypes import ROPE_DTYPE, ROPE_STYLE, RopeApplyParams, RopePositions, RopeTensor, load  # noqa: E402
+
 # name: (batch, seq, q heads, kv heads, head_dim, per-row positions); as in bench/bench.c
 SHAPES = {
     "decode": (1, 1, 32, 8, 128, False),
@@ -53,8 +56,6 @@ DTYPES = ("f32", "f16", "bf16")
 STYLES = ("interleaved", "half")
 GGML_MODE = {"interleaved": 0, "half": 2}  # GGML_ROPE_TYPE_NORMAL, GGML_ROPE_TYPE_NEOX
 GGML_TYPE = {"f32": 0, "f16": 1, "bf16": 30}  # enum ggml_type
-ROPE_DTYPE = {"f32": 1, "f16": 2, "bf16": 3}  # rope_dtype
-ROPE_STYLE = {"interleaved": 1, "half": 2}  # rope_style
 ES = {"f32": 4, "f16": 2, "bf16": 2}
 BASE = 10000.0
 TABLE_ROWS = 8192
@@ -282,38 +283,10 @@ class GgmlCase:
 
 
 # ---------------------------------------------------------------- librope
-# ctypes mirrors of include/rope.h (LP64), as in bench/peers.py.
-class RopeTensor(ctypes.Structure):
-    _fields_ = [("data", ctypes.c_void_p), ("dtype", ctypes.c_int),
-                ("shape", ctypes.c_int64 * 4), ("stride", ctypes.c_int64 * 4)]
-
-
-class RopePositions(ctypes.Structure):
-    _fields_ = [("offset", ctypes.c_int64), ("ids", ctypes.c_void_p),
-                ("ids_batch_stride", ctypes.c_int64), ("cu_seqlens", ctypes.c_void_p),
-                ("n_seqs", ctypes.c_int64)]
-
-
-class RopeApplyParams(ctypes.Structure):
-    _fields_ = [("style", ctypes.c_int), ("table", ctypes.c_void_p), ("freqs", ctypes.c_void_p),
-                ("rotary_dim", ctypes.c_int64), ("attention_factor", ctypes.c_float),
-                ("inverse", ctypes.c_int), ("pool", ctypes.c_void_p)]
-
-
 class Librope:
     def __init__(self, path, d):
-        L = self.L = ctypes.CDLL(path)
+        L = self.L = load(path)
         P = ctypes.c_void_p
-        L.rope_config_init.argtypes = [P]
-        L.rope_freqs_compute.argtypes = [P, ctypes.c_int64, P]
-        L.rope_table_create.argtypes = [P, ctypes.c_int64, ctypes.c_int, ctypes.POINTER(P)]
-        L.rope_pool_create.argtypes = [ctypes.c_int, ctypes.POINTER(P)]
-        L.rope_tensor_contiguous.argtypes = [ctypes.POINTER(RopeTensor), P, ctypes.c_int] + \
-            [ctypes.c_int64] * 4
-        L.rope_apply_qk.argtypes = [ctypes.POINTER(RopeApplyParams),
-                                    ctypes.POINTER(RopePositions)] + \
-            [ctypes.POINTER(RopeTensor)] * 4
-        L.rope_isa_name.restype = ctypes.c_char_p
         self.isa = L.rope_isa_name().decode()
         # rope_config: type (enum) at 0, rope_theta (double) at 8, head_dim (int64) at 16
         cfg = ctypes.create_string_buffer(4096)

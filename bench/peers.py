@@ -26,6 +26,7 @@ missing. Run with /usr/bin/python3 (Debian's python3-torch).
 import ctypes
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -49,46 +50,15 @@ TABLE_ROWS, TABLE_FREQS = 131072, 64
 
 
 # ------------------------------------------------------------------ librope
-# ctypes mirrors of include/rope.h (LP64 layouts).
-class RopeTensor(ctypes.Structure):
-    _fields_ = [("data", ctypes.c_void_p), ("dtype", ctypes.c_int),
-                ("shape", ctypes.c_int64 * 4), ("stride", ctypes.c_int64 * 4)]
-
-
-class RopePositions(ctypes.Structure):
-    _fields_ = [("offset", ctypes.c_int64), ("ids", ctypes.c_void_p),
-                ("ids_batch_stride", ctypes.c_int64), ("cu_seqlens", ctypes.c_void_p),
-                ("n_seqs", ctypes.c_int64)]
-
-
-class RopeApplyParams(ctypes.Structure):
-    _fields_ = [("style", ctypes.c_int), ("table", ctypes.c_void_p), ("freqs", ctypes.c_void_p),
-                ("rotary_dim", ctypes.c_int64), ("attention_factor", ctypes.c_float),
-                ("inverse", ctypes.c_int), ("pool", ctypes.c_void_p)]
-
-
-ROPE_DTYPE = {"f32": 1, "f16": 2, "bf16": 3}
-ROPE_STYLE = {"interleaved": 1, "half": 2}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # rope_ctypes.py lies beside this file
+from rope_ctypes import ROPE_DTYPE, ROPE_STYLE, RopeApplyParams, RopePositions, RopeTensor, load  # noqa: E402
 
 
 class Librope:
     """The few librope calls the peers comparison needs."""
 
     def __init__(self, path):
-        L = ctypes.CDLL(path)
-        self.L = L
-        L.rope_config_init.argtypes = [ctypes.c_void_p]
-        L.rope_freqs_compute.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-        L.rope_table_create.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int,
-                                        ctypes.POINTER(ctypes.c_void_p)]
-        L.rope_table_free.argtypes = [ctypes.c_void_p]
-        L.rope_pool_create.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_void_p)]
-        L.rope_pool_free.argtypes = [ctypes.c_void_p]
-        L.rope_tensor_contiguous.argtypes = [ctypes.POINTER(RopeTensor), ctypes.c_void_p,
-                                             ctypes.c_int] + [ctypes.c_int64] * 4
-        L.rope_apply_qk.argtypes = [ctypes.POINTER(RopeApplyParams),
-                                    ctypes.POINTER(RopePositions)] + [ctypes.POINTER(RopeTensor)] * 4
-        L.rope_isa_name.restype = ctypes.c_char_p
+        L = self.L = load(path)
         self.isa = L.rope_isa_name().decode()
         # rope_config: type (enum) at 0, rope_theta (double) at 8, head_dim (int64) at 16
         self.cfg = ctypes.create_string_buffer(4096)
