@@ -468,6 +468,22 @@ static char *read_all(FILE *f) {
     return buf;
 }
 
+/* Runs cmd and parses what it prints as one JSON document; NULL with why set
+ * when it cannot be run or prints no JSON. */
+static cJSON *popen_json(const char *cmd, const char *what, char *why, size_t why_len) {
+    FILE *f = popen(cmd, "r");
+    if (!f) {
+        snprintf(why, why_len, "cannot run %s: %s", what, strerror(errno));
+        return NULL;
+    }
+    char *text = read_all(f);
+    int rc = pclose(f);
+    cJSON *doc = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!doc) snprintf(why, why_len, "%s printed no JSON (exit status %d)", what, rc);
+    return doc;
+}
+
 static double json_num(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
@@ -501,17 +517,10 @@ static cJSON *run_peers(const char *python, const char *script, const char *lib,
     snprintf(cmd, sizeof cmd, "'%s' '%s' --json %s%s%s%s%s", python, script, sel,
              quick ? " --quick" : "", lib ? " --lib '" : "", lib ? lib : "", lib ? "'" : "");
     fprintf(stderr, "rope bench: running peers: %s\n", cmd);
-    FILE *f = popen(cmd, "r");
-    if (!f) {
-        fprintf(stderr, "rope bench: cannot run %s: %s\n", python, strerror(errno));
-        return NULL;
-    }
-    char *text = read_all(f);
-    int rc = pclose(f);
-    cJSON *doc = text ? cJSON_Parse(text) : NULL;
-    free(text);
+    char why[512];
+    cJSON *doc = popen_json(cmd, "peers.py", why, sizeof why);
     if (!doc) {
-        fprintf(stderr, "rope bench: peers gave no JSON (exit status %d)\n", rc);
+        fprintf(stderr, "rope bench: %s\n", why);
         return NULL;
     }
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
@@ -937,19 +946,8 @@ static cJSON *run_ggml_peer(const char *python, const char *script, const char *
     snprintf(cmd, sizeof cmd, "'%s' '%s' --json %s --rounds %d%s --lib '%s'", python, script, args,
              o->rounds, o->quick ? " --quick" : "", lib);
     fprintf(stderr, "rope bench: running the ggml peer: %s\n", cmd);
-    FILE *f = popen(cmd, "r");
-    if (!f) {
-        snprintf(note, note_len, "cannot run %s: %s", python, strerror(errno));
-        return NULL;
-    }
-    char *text = read_all(f);
-    int rc = pclose(f);
-    cJSON *doc = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    if (!doc) {
-        snprintf(note, note_len, "peer_ggml.py printed no JSON (exit status %d)", rc);
-        return NULL;
-    }
+    cJSON *doc = popen_json(cmd, "peer_ggml.py", note, note_len);
+    if (!doc) return NULL;
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
     if (cJSON_IsString(err)) {
         snprintf(note, note_len, "%s", err->valuestring);
