@@ -276,17 +276,26 @@ def cos_sin(f, positions, compat=False):
 class Table:
     """An owned cos/sin table (rope_table). Table(f, n) has rows for positions 0..n-1
     (row == position); Table(f, [p0, p1, ...]) one row per listed position (apply's positions
-    then index rows). attention_factor defaults to f's when applying with this table."""
+    then index rows). attention_factor defaults to f's when applying with this table.
+    Table(f, n) splits its rows over threads (rope_table_create_pool; the same bits whatever the
+    count): threads=None uses set_num_threads' pool, as apply does; an integer n (0 = one per
+    CPU, 1 = the calling thread, at most 256) a pool of n threads made for this call only."""
 
-    def __init__(self, f, positions, compat=False, _handle=None, attention_factor=None):
+    def __init__(self, f, positions, compat=False, _handle=None, attention_factor=None, *,
+                 threads=None):
         self._h = None
         if _handle is None:
             _freqs_arg(f, "librope.Table")
             prec = PRECISION_COMPAT_F32 if compat else PRECISION_ACCURATE
             h = C.c_void_p()
             arr, n = _positions_array(positions)
+            if threads is not None:
+                threads = _ck.int64(threads, "librope.Table: threads", lo=0, hi=256)
+                if arr is not None:  # rope_table_create_at has no pool variant
+                    raise ValueError("librope.Table: threads= applies to Table(f, n) only, "
+                                     "not to a list of positions")
             if arr is None:
-                check(lib.rope_table_create(C.byref(f._c), n, prec, C.byref(h)), "rope_table_create")
+                _table_create_pool(f, n, prec, threads, h)
             else:
                 check(lib.rope_table_create_at(C.byref(f._c), _ptr64(arr), n, prec, C.byref(h)),
                       "rope_table_create_at")
@@ -388,6 +397,24 @@ class Table:
 
 
 # ------------------------------------------------------------------- threads
+
+def _table_create_pool(f, n, prec, threads, h):
+    """rope_table_create_pool into h: on the apply pool (threads None) or on a pool of its own."""
+    if threads is None:
+        with _using_pool() as p:
+            check(lib.rope_table_create_pool(C.byref(f._c), n, prec, p, C.byref(h)),
+                  "rope_table_create_pool")
+        return
+    p = C.c_void_p()
+    if threads != 1:
+        check(lib.rope_pool_create(threads, C.byref(p)), "rope_pool_create")
+    try:
+        check(lib.rope_table_create_pool(C.byref(f._c), n, prec, p, C.byref(h)),
+              "rope_table_create_pool")
+    finally:
+        if p:
+            lib.rope_pool_free(p)
+
 
 class _Pool:
     """A rope_pool and the number of calls using it. ctypes releases the GIL during a call, so

@@ -129,6 +129,7 @@ def _load():
         "rope_table_n_freqs": (C.c_int64, [C.c_void_p]),
         "rope_table_cos": (P(C.c_float), [C.c_void_p]),
         "rope_table_sin": (P(C.c_float), [C.c_void_p]),
+        "rope_table_create_pool": (C.c_int, [P(RopeFreqs), C.c_int64, C.c_int, C.c_void_p, P(C.c_void_p)]),
         "rope_pool_create": (C.c_int, [C.c_int, P(C.c_void_p)]),
         "rope_pool_free": (None, [C.c_void_p]),
         "rope_pool_size": (C.c_int, [C.c_void_p]),
