@@ -388,6 +388,7 @@ typedef struct result {
     double peer_copy_ns; /* torch.clone of the same bytes */
     double peer_rope_ns; /* librope timed inside peers.py (ctypes, same rounds); 0 = none */
     double one_thread_ns; /* librope with 1 thread in the same interleaved rounds; 0 = not run */
+    double one_thread_copy_ns; /* memcpy with 1 thread, same rounds: what more threads can gain */
     double ggml_ns;      /* ggml's rope in peer_ggml.py; 0 = none */
     double ggml_rope_ns; /* librope in peer_ggml.py's rounds (the ratio's denominator) */
     double ggml_err;     /* ggml's max |error| against float64 */
@@ -616,22 +617,36 @@ static int parse_names(const char *arg, const char *const *names, int n, int *on
 }
 
 /* "model name" of /proc/cpuinfo and the online CPU count, for the record. */
+/* The value of a "key : value" line of /proc/cpuinfo, or 0. */
+static int cpuinfo_field(const char *line, const char *key, char *out, size_t n) {
+    size_t k = strlen(key);
+    if (strncmp(line, key, k) || (line[k] != ' ' && line[k] != '\t' && line[k] != ':')) return 0;
+    const char *c = strchr(line, ':');
+    if (!c) return 0;
+    snprintf(out, n, "%s", c[1] == ' ' ? c + 2 : c + 1);
+    out[strcspn(out, "\n")] = 0;
+    return 1;
+}
+
+/* Model name, and the family/model numbers (names like "AMD EPYC" hide which
+ * core it is: family 25 is Zen 3/4, whose 512-bit operations are split in two
+ * 256-bit halves, family 26 Zen 5), and the CPU count. */
 static void machine(char *out, size_t n) {
-    char model[256] = "unknown CPU", line[512];
+    char model[256] = "unknown CPU", fam[32] = "", num[32] = "", line[512];
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (f) {
-        while (fgets(line, sizeof line, f))
-            if (!strncmp(line, "model name", 10)) {
-                const char *c = strchr(line, ':');
-                if (c) {
-                    snprintf(model, sizeof model, "%s", c + 2);
-                    model[strcspn(model, "\n")] = 0;
-                }
-                break;
-            }
+        while (fgets(line, sizeof line, f) && !(model[0] != 'u' && fam[0] && num[0])) {
+            if (cpuinfo_field(line, "model name", model, sizeof model)) continue;
+            if (cpuinfo_field(line, "cpu family", fam, sizeof fam)) continue;
+            cpuinfo_field(line, "model", num, sizeof num);
+        }
         fclose(f);
     }
-    snprintf(out, n, "%s, %ld CPUs", model, sysconf(_SC_NPROCESSORS_ONLN));
+    if (fam[0] && num[0])
+        snprintf(out, n, "%s (family %s, model %s), %ld CPUs", model, fam, num,
+                 sysconf(_SC_NPROCESSORS_ONLN));
+    else
+        snprintf(out, n, "%s, %ld CPUs", model, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 /* The ggml columns of one row: time and ggml / librope, or why there is none. */
@@ -665,15 +680,17 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
     printf("librope %d.%d.%d, kernels %s. Median of interleaved rounds; GB/s = bytes read +"
            " written;\ncopy/rope = memcpy time of the same bytes / librope time (1.00 = at the"
            " copy limit);\nfloor/rope = convert-only time of the same 16-bit bytes / librope time;\n"
-           "1thr/rope = librope with 1 thread / librope with this many (same rounds)%s.\n\n",
+           "1thr/rope = librope with 1 thread / librope with this many (same rounds);\n"
+           "1thr/copy = the same for memcpy (what more threads can gain on this machine)%s.\n\n",
            ROPE_VERSION_MAJOR, ROPE_VERSION_MINOR, ROPE_VERSION_PATCH, rope_isa_name(),
            have_peers ? ";\npeer/rope = PyTorch time / librope time (HF rotate_half for half, Meta"
                         " complex for interleaved),\nboth timed in peers.py's rounds (librope via"
                         " ctypes, which adds ~1-3 us per call) when librope.so was found"
                       : "");
     print_ggml_header(ggml, ggml_note);
-    printf("%-13s %-5s %-12s %3s %12s %8s %12s %9s %10s %10s %9s", "shape", "dtype", "style", "thr",
-           "librope_us", "GB/s", "memcpy_us", "copy/rope", "floor_us", "floor/rope", "1thr/rope");
+    printf("%-13s %-5s %-12s %3s %12s %8s %12s %9s %10s %10s %9s %9s", "shape", "dtype", "style",
+           "thr", "librope_us", "GB/s", "memcpy_us", "copy/rope", "floor_us", "floor/rope",
+           "1thr/rope", "1thr/copy");
     if (have_peers) printf(" %12s %9s %12s", "torch_us", "peer/rope", "clone_us");
     if (have_ggml) printf(" %10s %9s", "ggml_us", "ggml/rope");
     printf("\n");
@@ -684,8 +701,9 @@ static void print_table(const result *res, int n_res, const table_result *tab, i
                r->bytes / r->rope_ns, r->copy_ns / 1e3, r->copy_ns / r->rope_ns);
         if (r->floor_ns > 0) printf(" %10.3f %10.2f", r->floor_ns / 1e3, r->floor_ns / r->rope_ns);
         else printf(" %10s %10s", "-", "-");
-        if (r->threads > 1 && r->one_thread_ns > 0) printf(" %9.2f", r->one_thread_ns / r->rope_ns);
-        else printf(" %9s", "-");
+        if (r->threads > 1 && r->one_thread_ns > 0)
+            printf(" %9.2f %9.2f", r->one_thread_ns / r->rope_ns, r->one_thread_copy_ns / r->copy_ns);
+        else printf(" %9s %9s", "-", "-");
         if (have_peers && r->peer_ns > 0)
             printf(" %12.3f %9.2f %12.3f", r->peer_ns / 1e3,
                    r->peer_ns / (r->peer_rope_ns > 0 ? r->peer_rope_ns : r->rope_ns),
@@ -768,7 +786,8 @@ static void print_json(const result *res, int n_res, const table_result *tab, in
             printf(", \"floor_us\": %.4f, \"floor_over_rope\": %.4f", r->floor_ns / 1e3,
                    r->floor_ns / r->rope_ns);
         if (r->threads > 1 && r->one_thread_ns > 0)
-            printf(", \"speedup_over_1thread\": %.4f", r->one_thread_ns / r->rope_ns);
+            printf(", \"speedup_over_1thread\": %.4f, \"copy_speedup_over_1thread\": %.4f",
+                   r->one_thread_ns / r->rope_ns, r->one_thread_copy_ns / r->copy_ns);
         if (r->peer_ns > 0)
             printf(", \"torch_us\": %.4f, \"peer_over_rope\": %.4f, \"clone_us\": %.4f, "
                    "\"librope_in_peers_us\": %.4f",
@@ -1018,9 +1037,12 @@ static int bench_shape(const bench_opts *o, int si, int di, const rope_table *ta
             r->rope_ns = med[ti * per];
             r->copy_ns = med[ti * per + 1];
             r->floor_ns = per > 2 ? med[ti * per + 2] : 0;
-            r->one_thread_ns = 0;
+            r->one_thread_ns = r->one_thread_copy_ns = 0;
             for (int tj = 0; tj < o->n_threads; tj++)
-                if (o->threads[tj] == 1) r->one_thread_ns = med[tj * per];
+                if (o->threads[tj] == 1) {
+                    r->one_thread_ns = med[tj * per];
+                    r->one_thread_copy_ns = med[tj * per + 1];
+                }
         }
     }
     setup_free(&s);
