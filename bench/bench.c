@@ -47,6 +47,7 @@
 
 #include "cli_util.h"
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -288,6 +289,14 @@ __attribute__((target("avx2,f16c"))) static void convert_f16c(const uint16_t *in
 }
 #endif
 
+#if defined(__x86_64__)
+/* F16C from cpuid leaf 1 (ECX bit 29): clang 14 rejects __builtin_cpu_supports("f16c") */
+static int have_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+#endif
+
 /* 0 scalar, 1 AVX2+F16C (f16 only), 2 AVX-512 (+BF16) */
 static int convert_level(void) {
 #if defined(__x86_64__)
@@ -295,7 +304,7 @@ static int convert_level(void) {
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vl"))
         return 2;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) return 1;
+    if (__builtin_cpu_supports("avx2") && have_f16c()) return 1;
 #endif
     return 0;
 }
