@@ -653,13 +653,9 @@ static int special_cmp(const void *pa, const void *pb) {
 
 static int str_is(gguf_str s, const char *c) { return gguf_str_eq(s, c); }
 
-int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t errlen) {
-    if (!out) return GGUF_E_ARG;
-    *out = NULL;
-    if (!f) {
-        set_err(err, errlen, "NULL gguf file");
-        return GGUF_E_ARG;
-    }
+/* tokenizer.ggml.model and .pre: *spm = SentencePiece ("llama"), *digits =
+ * the pre-tokeniser splits digits first (the smollm family), 0 = GPT-2's. */
+static int read_kind(const gguf_file *f, int *spm_out, int *digits_out, char *err, size_t errlen) {
     gguf_str model, pre;
     int st = gguf_get_str(f, "tokenizer.ggml.model", &model);
     if (st) {
@@ -692,27 +688,42 @@ int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t e
                 (int)(pre.len > 40 ? 40 : pre.len), pre.data);
         return GGUF_E_UNSUPPORTED;
     }
+    *spm_out = spm;
+    *digits_out = digits;
+    return GGUF_OK;
+}
 
+/* The arrays a tokenizer is built from, their types and lengths checked. */
+typedef struct vocab_arrays {
+    const gguf_value *toks, *merges, *types, *scores;
+    uint64_t nv, nm; /* tokens, merges */
+} vocab_arrays;
+
+static int read_arrays(const gguf_file *f, int spm, vocab_arrays *a, char *err, size_t errlen) {
     /* SentencePiece files carry scores instead of merges (the merge of two
      * pieces is the vocabulary entry they spell, ranked by its score). */
-    const gguf_value *toks, *merges = NULL, *types = NULL, *scores = NULL;
-    if ((st = gguf_get_array(f, "tokenizer.ggml.tokens", &toks))) {
+    int st;
+    a->merges = a->types = a->scores = NULL;
+    if ((st = gguf_get_array(f, "tokenizer.ggml.tokens", &a->toks))) {
         set_err(err, errlen, "tokenizer.ggml.tokens: %s", gguf_strerror(st));
         return st;
     }
     if ((st = gguf_get_array(f, spm ? "tokenizer.ggml.scores" : "tokenizer.ggml.merges",
-                             spm ? &scores : &merges))) {
+                             spm ? &a->scores : &a->merges))) {
         set_err(err, errlen, "tokenizer.ggml.%s: %s", spm ? "scores" : "merges", gguf_strerror(st));
         return st;
     }
-    if (toks->v.arr.type != GGUF_TYPE_STRING || (merges && merges->v.arr.type != GGUF_TYPE_STRING)) {
+    if (a->toks->v.arr.type != GGUF_TYPE_STRING ||
+        (a->merges && a->merges->v.arr.type != GGUF_TYPE_STRING)) {
         set_err(err, errlen, "tokenizer.ggml.tokens and .merges must be arrays of strings");
         return GGUF_E_TYPE;
     }
-    uint64_t nv = gguf_array_len(toks), nm = merges ? gguf_array_len(merges) : 0;
-    if (scores && gguf_array_len(scores) != nv) {
+    const uint64_t nv = gguf_array_len(a->toks), nm = a->merges ? gguf_array_len(a->merges) : 0;
+    a->nv = nv;
+    a->nm = nm;
+    if (a->scores && gguf_array_len(a->scores) != nv) {
         set_err(err, errlen, "tokenizer.ggml.scores has %llu entries for %llu tokens",
-                (unsigned long long)gguf_array_len(scores), (unsigned long long)nv);
+                (unsigned long long)gguf_array_len(a->scores), (unsigned long long)nv);
         return GGUF_E_FORMAT;
     }
     if (nv == 0 || nv > (1u << 30) || nm > (1u << 30)) {
@@ -720,49 +731,51 @@ int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t e
                 (unsigned long long)nv, (unsigned long long)nm);
         return GGUF_E_FORMAT;
     }
-    st = gguf_get_array(f, "tokenizer.ggml.token_type", &types);
-    if (st == GGUF_E_NOT_FOUND) types = NULL;
+    st = gguf_get_array(f, "tokenizer.ggml.token_type", &a->types);
+    if (st == GGUF_E_NOT_FOUND) a->types = NULL;
     else if (st) {
         set_err(err, errlen, "tokenizer.ggml.token_type: %s", gguf_strerror(st));
         return st;
-    } else if (gguf_array_len(types) != nv) {
+    } else if (gguf_array_len(a->types) != nv) {
         set_err(err, errlen, "tokenizer.ggml.token_type has %llu entries for %llu tokens",
-                (unsigned long long)gguf_array_len(types), (unsigned long long)nv);
+                (unsigned long long)gguf_array_len(a->types), (unsigned long long)nv);
         return GGUF_E_FORMAT;
     }
+    return GGUF_OK;
+}
 
-    tokenizer *t = calloc(1, sizeof *t);
-    if (!t) goto nomem;
-    t->n_vocab = (int32_t)nv;
-    t->digits_split = digits;
-    t->spm = spm;
-    init_byte_map(t);
-    if (spm) {
-        int pfx = 1;
-        if (gguf_get_bool(f, "tokenizer.ggml.add_space_prefix", &pfx) != GGUF_OK) pfx = 1;
-        t->spm_space_prefix = pfx;
-        t->score = malloc(sizeof(float) * (size_t)nv);
-        if (!t->score) goto nomem;
-        for (uint64_t i = 0; i < nv; i++) {
-            double v = 0;
-            if (gguf_array_get_f64(scores, i, &v) != GGUF_OK || !isfinite(v)) {
-                set_err(err, errlen, "tokenizer.ggml.scores must hold finite numbers");
-                tokenizer_free(t);
-                return GGUF_E_TYPE;
-            }
-            t->score[i] = (float)v;
+/* The builders below name their own errors in err, except GGUF_E_NOMEM
+ * (tokenizer_from_gguf names it); t is freed by the caller on any error. */
+
+/* SentencePiece: the scores and add_space_prefix. */
+static int read_scores(tokenizer *t, const gguf_file *f, const vocab_arrays *a, char *err,
+                       size_t errlen) {
+    int pfx = 1;
+    if (gguf_get_bool(f, "tokenizer.ggml.add_space_prefix", &pfx) != GGUF_OK) pfx = 1;
+    t->spm_space_prefix = pfx;
+    t->score = malloc(sizeof(float) * (size_t)a->nv);
+    if (!t->score) return GGUF_E_NOMEM;
+    for (uint64_t i = 0; i < a->nv; i++) {
+        double v = 0;
+        if (gguf_array_get_f64(a->scores, i, &v) != GGUF_OK || !isfinite(v)) {
+            set_err(err, errlen, "tokenizer.ggml.scores must hold finite numbers");
+            return GGUF_E_TYPE;
         }
+        t->score[i] = (float)v;
     }
+    return GGUF_OK;
+}
 
-    /* Token texts and types. */
+/* Token texts and types, and the text -> id map. */
+static int read_tokens(tokenizer *t, const vocab_arrays *a, char *err, size_t errlen) {
+    const uint64_t nv = a->nv;
     size_t total = 0;
     for (uint64_t i = 0; i < nv; i++) {
         gguf_str s;
-        gguf_array_get_str(toks, i, &s);
+        gguf_array_get_str(a->toks, i, &s);
         if (s.len > (1u << 20)) {
             set_err(err, errlen, "token %llu is %llu bytes long", (unsigned long long)i,
                     (unsigned long long)s.len);
-            tokenizer_free(t);
             return GGUF_E_FORMAT;
         }
         total += (size_t)s.len + 1;
@@ -771,35 +784,37 @@ int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t e
     t->text = calloc((size_t)nv, sizeof *t->text);
     t->type = malloc((size_t)nv);
     t->eog = calloc((size_t)nv, 1);
-    if (!t->text_arena || !t->text || !t->type || !t->eog) goto nomem;
+    if (!t->text_arena || !t->text || !t->type || !t->eog) return GGUF_E_NOMEM;
     char *w = t->text_arena;
     for (uint64_t i = 0; i < nv; i++) {
         gguf_str s;
-        gguf_array_get_str(toks, i, &s);
+        gguf_array_get_str(a->toks, i, &s);
         if (s.len) memcpy(w, s.data, (size_t)s.len);
         w[s.len] = 0;
         t->text[i].s = w;
         t->text[i].n = (uint32_t)s.len;
         w += s.len + 1;
         int64_t ty = TOKEN_TYPE_NORMAL;
-        if (types && gguf_array_get_i64(types, i, &ty) != GGUF_OK) {
+        if (a->types && gguf_array_get_i64(a->types, i, &ty) != GGUF_OK) {
             set_err(err, errlen, "tokenizer.ggml.token_type must hold integers");
-            tokenizer_free(t);
             return GGUF_E_TYPE;
         }
         t->type[i] = (ty >= TOKEN_TYPE_NORMAL && ty <= TOKEN_TYPE_BYTE) ? (uint8_t)ty : TOKEN_TYPE_NORMAL;
     }
-    if (map_build(&t->vocab, t->text, t->n_vocab, 0)) goto nomem;
+    if (map_build(&t->vocab, t->text, t->n_vocab, 0)) return GGUF_E_NOMEM;
+    return GGUF_OK;
+}
 
-    /* Merges: "left right" strings, rank = index. */
-    total = 0;
+/* Merges: "left right" strings, rank = index (none for SentencePiece). */
+static int read_merges(tokenizer *t, const vocab_arrays *a, char *err, size_t errlen) {
+    const uint64_t nm = a->nm;
+    size_t total = 0;
     for (uint64_t i = 0; i < nm; i++) {
         gguf_str s;
-        gguf_array_get_str(merges, i, &s);
+        gguf_array_get_str(a->merges, i, &s);
         if (s.len > (1u << 20)) {
             set_err(err, errlen, "merge %llu is %llu bytes long", (unsigned long long)i,
                     (unsigned long long)s.len);
-            tokenizer_free(t);
             return GGUF_E_FORMAT;
         }
         total += (size_t)s.len + 1;
@@ -807,20 +822,25 @@ int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t e
     t->n_merges = (int32_t)nm;
     t->merge_arena = malloc(total ? total : 1);
     t->merges = calloc(nm ? (size_t)nm : 1, sizeof *t->merges);
-    if (!t->merge_arena || !t->merges) goto nomem;
-    w = t->merge_arena;
+    if (!t->merge_arena || !t->merges) return GGUF_E_NOMEM;
+    char *w = t->merge_arena;
     for (uint64_t i = 0; i < nm; i++) {
         gguf_str s;
-        gguf_array_get_str(merges, i, &s);
+        gguf_array_get_str(a->merges, i, &s);
         if (s.len) memcpy(w, s.data, (size_t)s.len);
         w[s.len] = 0;
         t->merges[i].s = w;
         t->merges[i].n = (uint32_t)s.len;
         w += s.len + 1;
     }
-    if (map_build(&t->merge_map, t->merges, t->n_merges, 1)) goto nomem;
+    if (map_build(&t->merge_map, t->merges, t->n_merges, 1)) return GGUF_E_NOMEM;
+    return GGUF_OK;
+}
 
-    /* Special ids. */
+/* Special ids: BOS, EOS, the end-of-generation set, and the specials matched
+ * in the text (with their matcher). GGUF_OK or GGUF_E_NOMEM. */
+static int find_specials(tokenizer *t, const gguf_file *f) {
+    const uint64_t nv = (uint64_t)t->n_vocab;
     uint32_t id;
     t->bos = (gguf_get_u32(f, "tokenizer.ggml.bos_token_id", &id) == GGUF_OK && id < nv) ? (int32_t)id : -1;
     t->eos = (gguf_get_u32(f, "tokenizer.ggml.eos_token_id", &id) == GGUF_OK && id < nv) ? (int32_t)id : -1;
@@ -833,7 +853,7 @@ int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t e
     }
 
     t->specials = malloc(sizeof(int32_t) * (size_t)nv);
-    if (!t->specials) goto nomem;
+    if (!t->specials) return GGUF_E_NOMEM;
     for (int32_t i = 0; i < t->n_vocab; i++) {
         int ty = t->type[i];
         if ((ty == TOKEN_TYPE_CONTROL || ty == TOKEN_TYPE_USER_DEFINED || ty == TOKEN_TYPE_UNKNOWN) &&
@@ -843,7 +863,7 @@ int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t e
     /* longest first, by id on ties; O(n log n) (a file may mark every token special) */
     if (t->n_specials > 1) {
         special_key *sk = malloc(sizeof *sk * (size_t)t->n_specials);
-        if (!sk) goto nomem;
+        if (!sk) return GGUF_E_NOMEM;
         for (int32_t i = 0; i < t->n_specials; i++)
             sk[i] = (special_key){t->text[t->specials[i]].n, t->specials[i]};
         qsort(sk, (size_t)t->n_specials, sizeof *sk, special_cmp);
@@ -854,17 +874,21 @@ int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t e
         t->ac_has[1] = 1;
         if (t->type[t->specials[i]] == TOKEN_TYPE_USER_DEFINED) t->ac_has[0] = 1;
     }
-    if (t->n_specials && !(t->ac = ac_build(t))) goto nomem;
+    if (t->n_specials && !(t->ac = ac_build(t))) return GGUF_E_NOMEM;
+    return GGUF_OK;
+}
 
-    /* Decoded bytes of every token: NORMAL tokens map their characters
-     * back through bytes_to_unicode; others keep their text (shown for
-     * control tokens only on request); BYTE tokens are "<0xXX>". */
-    total = 0;
+/* Decoded bytes of every token: NORMAL tokens map their characters
+ * back through bytes_to_unicode; others keep their text (shown for
+ * control tokens only on request); BYTE tokens are "<0xXX>".
+ * GGUF_OK or GGUF_E_NOMEM. */
+static int build_pieces(tokenizer *t) {
+    size_t total = 0;
     for (int32_t i = 0; i < t->n_vocab; i++) total += t->text[i].n;
     t->piece_arena = malloc(total ? total : 1);
-    t->piece = calloc((size_t)nv, sizeof *t->piece);
-    if (!t->piece_arena || !t->piece) goto nomem;
-    w = t->piece_arena;
+    t->piece = calloc((size_t)t->n_vocab, sizeof *t->piece);
+    if (!t->piece_arena || !t->piece) return GGUF_E_NOMEM;
+    char *w = t->piece_arena;
     for (int32_t i = 0; i < t->n_vocab; i++) {
         const unsigned char *s = (const unsigned char *)t->text[i].s;
         size_t n = t->text[i].n, k = 0;
@@ -898,13 +922,41 @@ int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t e
         }
         t->piece[i].n = (uint32_t)(w - t->piece[i].s);
     }
+    return GGUF_OK;
+}
+
+int tokenizer_from_gguf(const gguf_file *f, tokenizer **out, char *err, size_t errlen) {
+    if (!out) return GGUF_E_ARG;
+    *out = NULL;
+    if (!f) {
+        set_err(err, errlen, "NULL gguf file");
+        return GGUF_E_ARG;
+    }
+    int spm, digits;
+    vocab_arrays a;
+    int st = read_kind(f, &spm, &digits, err, errlen);
+    if (st || (st = read_arrays(f, spm, &a, err, errlen))) return st;
+
+    tokenizer *t = calloc(1, sizeof *t);
+    if (!t) {
+        st = GGUF_E_NOMEM;
+        goto fail;
+    }
+    t->n_vocab = (int32_t)a.nv;
+    t->digits_split = digits;
+    t->spm = spm;
+    init_byte_map(t);
+    if ((spm && (st = read_scores(t, f, &a, err, errlen))) ||
+        (st = read_tokens(t, &a, err, errlen)) || (st = read_merges(t, &a, err, errlen)) ||
+        (st = find_specials(t, f)) || (st = build_pieces(t)))
+        goto fail;
     *out = t;
     return GGUF_OK;
 
-nomem:
+fail:
     tokenizer_free(t);
-    set_err(err, errlen, "out of memory building the tokenizer");
-    return GGUF_E_NOMEM;
+    if (st == GGUF_E_NOMEM) set_err(err, errlen, "out of memory building the tokenizer");
+    return st;
 }
 
 int32_t tokenizer_n_vocab(const tokenizer *t) { return t ? t->n_vocab : 0; }
