@@ -405,158 +405,192 @@ static int64_t find_index(const name_ref *r, int64_t n, const char *key) {
     return -1;
 }
 
-static int parse(gguf_file *f, char *err, size_t errlen) {
-    cursor c = {f->base, f->size, 0, err, errlen};
-    char name[80];
+/* Magic, version and the two counts, each count checked against the bytes
+ * left so that nothing is allocated for entries the file cannot hold. */
+static int parse_header(gguf_file *f, cursor *c, uint64_t *n_tensors, uint64_t *n_kv) {
     if (f->size < 4 || memcmp(f->base, "GGUF", 4) != 0) {
-        set_err(err, errlen, "not a GGUF file (bad magic: expected \"GGUF\")");
+        set_err(c->err, c->errlen, "not a GGUF file (bad magic: expected \"GGUF\")");
         return GGUF_E_FORMAT;
     }
-    c.pos = 4;
-    int st = get_u32(&c, &f->version, "version");
+    c->pos = 4;
+    int st = get_u32(c, &f->version, "version");
     if (st) return st;
     if (f->version == 0x03000000u || f->version == 0x02000000u) {
-        set_err(err, errlen, "big-endian GGUF files are not supported");
+        set_err(c->err, c->errlen, "big-endian GGUF files are not supported");
         return GGUF_E_FORMAT;
     }
     if (f->version != 2 && f->version != 3) {
-        set_err(err, errlen, "unsupported GGUF version %u (this reader handles 2 and 3)", f->version);
+        set_err(c->err, c->errlen, "unsupported GGUF version %u (this reader handles 2 and 3)",
+                f->version);
         return GGUF_E_FORMAT;
     }
-    uint64_t n_tensors, n_kv;
-    if ((st = get_u64(&c, &n_tensors, "tensor count")) || (st = get_u64(&c, &n_kv, "metadata count")))
+    if ((st = get_u64(c, n_tensors, "tensor count")) || (st = get_u64(c, n_kv, "metadata count")))
         return st;
     /* A key/value pair takes at least 8 (key length) + 4 (type) + 1 bytes;
      * a tensor info at least 8 (name length) + 4 (n_dims) + 4 (type) + 8 (offset). */
-    if (n_kv > left(&c) / 13) {
-        set_err(err, errlen, "metadata count %llu cannot fit in a %llu-byte file",
-                (unsigned long long)n_kv, (unsigned long long)f->size);
+    if (*n_kv > left(c) / 13) {
+        set_err(c->err, c->errlen, "metadata count %llu cannot fit in a %llu-byte file",
+                (unsigned long long)*n_kv, (unsigned long long)f->size);
         return GGUF_E_FORMAT;
     }
-    if (n_tensors > left(&c) / 24) {
-        set_err(err, errlen, "tensor count %llu cannot fit in a %llu-byte file",
-                (unsigned long long)n_tensors, (unsigned long long)f->size);
+    if (*n_tensors > left(c) / 24) {
+        set_err(c->err, c->errlen, "tensor count %llu cannot fit in a %llu-byte file",
+                (unsigned long long)*n_tensors, (unsigned long long)f->size);
         return GGUF_E_FORMAT;
     }
+    return GGUF_OK;
+}
+
+/* The n_kv key/value pairs, then their index (duplicate keys refused). */
+static int read_metadata(gguf_file *f, cursor *c, uint64_t n_kv) {
+    char name[80];
+    int st;
     if (n_kv) {
         f->kv = calloc((size_t)n_kv, sizeof *f->kv);
         if (!f->kv) {
-            set_err(err, errlen, "out of memory");
+            set_err(c->err, c->errlen, "out of memory");
             return GGUF_E_NOMEM;
         }
     }
     for (uint64_t i = 0; i < n_kv; i++) {
         gguf_kv *kv = &f->kv[i];
-        if ((st = get_str(&c, &kv->key, "metadata key"))) return st;
+        if ((st = get_str(c, &kv->key, "metadata key"))) return st;
         print_name(name, sizeof name, kv->key);
         uint32_t type;
-        if ((st = get_u32(&c, &type, name))) return st;
+        if ((st = get_u32(c, &type, name))) return st;
         f->n_kv = (int64_t)i + 1;  /* so that gguf_close frees this value */
-        if ((st = parse_value(&c, type, &kv->value, 0, name))) return st;
+        if ((st = parse_value(c, type, &kv->value, 0, name))) return st;
     }
     f->n_kv = (int64_t)n_kv;
     int64_t dup;
     f->kv_index =
         build_index(f->kv ? (const void *)&f->kv[0].key : NULL, sizeof *f->kv, f->n_kv, &dup);
     if (!f->kv_index) {
-        set_err(err, errlen, "out of memory");
+        set_err(c->err, c->errlen, "out of memory");
         return GGUF_E_NOMEM;
     }
     if (dup >= 0) {
         print_name(name, sizeof name, f->kv[dup].key);
-        set_err(err, errlen, "duplicate metadata key '%s'", name);
+        set_err(c->err, c->errlen, "duplicate metadata key '%s'", name);
         return GGUF_E_FORMAT;
     }
+    return GGUF_OK;
+}
 
+/* general.alignment (a uint32 power of two), else the default. */
+static int read_alignment(gguf_file *f, const cursor *c) {
     f->alignment = GGUF_DEFAULT_ALIGNMENT;
     const gguf_kv *akv = gguf_find_kv(f, "general.alignment");
     if (akv) {
         if (akv->value.type != GGUF_TYPE_UINT32) {
-            set_err(err, errlen, "general.alignment has type %s, expected uint32",
+            set_err(c->err, c->errlen, "general.alignment has type %s, expected uint32",
                     gguf_value_type_name(akv->value.type));
             return GGUF_E_FORMAT;
         }
         uint64_t a = akv->value.v.u64;
         if (a == 0 || (a & (a - 1)) != 0) {
-            set_err(err, errlen, "general.alignment %llu is not a power of two",
+            set_err(c->err, c->errlen, "general.alignment %llu is not a power of two",
                     (unsigned long long)a);
             return GGUF_E_FORMAT;
         }
         f->alignment = (uint32_t)a;
     }
+    return GGUF_OK;
+}
 
+/* One tensor info: name, dimensions (element count checked for overflow),
+ * type and offset (aligned); the byte size when the type is known. */
+static int read_tensor_info(const gguf_file *f, cursor *c, gguf_tensor *t) {
+    char name[80];
+    int st;
+    if ((st = get_str(c, &t->name, "tensor name"))) return st;
+    print_name(name, sizeof name, t->name);
+    if ((st = get_u32(c, &t->n_dims, name))) return st;
+    if (t->n_dims > GGUF_MAX_DIMS) {
+        set_err(c->err, c->errlen, "tensor '%s': %u dimensions (at most %d)", name, t->n_dims,
+                GGUF_MAX_DIMS);
+        return GGUF_E_FORMAT;
+    }
+    uint64_t nel = 1;
+    for (int d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = 1;
+    for (uint32_t d = 0; d < t->n_dims; d++) {
+        if ((st = get_u64(c, &t->ne[d], name))) return st;
+        if (t->ne[d] > (uint64_t)INT64_MAX ||
+            (t->ne[d] != 0 && nel > (uint64_t)INT64_MAX / t->ne[d])) {
+            set_err(c->err, c->errlen, "tensor '%s': element count overflows (dimension %u = %llu)",
+                    name, d, (unsigned long long)t->ne[d]);
+            return GGUF_E_FORMAT;
+        }
+        nel *= t->ne[d];
+    }
+    t->n_elements = nel;
+    if ((st = get_u32(c, &t->type, name)) || (st = get_u64(c, &t->offset, name))) return st;
+    if (t->offset % f->alignment != 0) {
+        set_err(c->err, c->errlen,
+                "tensor '%s': data offset %llu is not a multiple of the alignment %u", name,
+                (unsigned long long)t->offset, f->alignment);
+        return GGUF_E_FORMAT;
+    }
+    const type_info *ti = tensor_type_info(t->type);
+    if (ti) {
+        if (t->ne[0] % ti->block != 0) {
+            set_err(c->err, c->errlen,
+                    "tensor '%s': row length %llu is not a multiple of the %s block size %llu", name,
+                    (unsigned long long)t->ne[0], ti->name, (unsigned long long)ti->block);
+            return GGUF_E_FORMAT;
+        }
+        uint64_t blocks = nel / ti->block;
+        if (blocks > UINT64_MAX / ti->bytes) {
+            set_err(c->err, c->errlen, "tensor '%s': byte size overflows", name);
+            return GGUF_E_FORMAT;
+        }
+        t->n_bytes = blocks * ti->bytes;
+    }
+    return GGUF_OK;
+}
+
+/* The n_tensors tensor infos, then their index (duplicate names refused). */
+static int read_tensor_infos(gguf_file *f, cursor *c, uint64_t n_tensors) {
+    char name[80];
+    int st;
     if (n_tensors) {
         f->tensors = calloc((size_t)n_tensors, sizeof *f->tensors);
         if (!f->tensors) {
-            set_err(err, errlen, "out of memory");
+            set_err(c->err, c->errlen, "out of memory");
             return GGUF_E_NOMEM;
         }
     }
-    for (uint64_t i = 0; i < n_tensors; i++) {
-        gguf_tensor *t = &f->tensors[i];
-        if ((st = get_str(&c, &t->name, "tensor name"))) return st;
-        print_name(name, sizeof name, t->name);
-        if ((st = get_u32(&c, &t->n_dims, name))) return st;
-        if (t->n_dims > GGUF_MAX_DIMS) {
-            set_err(err, errlen, "tensor '%s': %u dimensions (at most %d)", name, t->n_dims,
-                    GGUF_MAX_DIMS);
-            return GGUF_E_FORMAT;
-        }
-        uint64_t nel = 1;
-        for (int d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = 1;
-        for (uint32_t d = 0; d < t->n_dims; d++) {
-            if ((st = get_u64(&c, &t->ne[d], name))) return st;
-            if (t->ne[d] > (uint64_t)INT64_MAX || (t->ne[d] != 0 && nel > (uint64_t)INT64_MAX / t->ne[d])) {
-                set_err(err, errlen, "tensor '%s': element count overflows (dimension %u = %llu)",
-                        name, d, (unsigned long long)t->ne[d]);
-                return GGUF_E_FORMAT;
-            }
-            nel *= t->ne[d];
-        }
-        t->n_elements = nel;
-        if ((st = get_u32(&c, &t->type, name)) || (st = get_u64(&c, &t->offset, name))) return st;
-        if (t->offset % f->alignment != 0) {
-            set_err(err, errlen, "tensor '%s': data offset %llu is not a multiple of the alignment %u",
-                    name, (unsigned long long)t->offset, f->alignment);
-            return GGUF_E_FORMAT;
-        }
-        const type_info *ti = tensor_type_info(t->type);
-        if (ti) {
-            if (t->ne[0] % ti->block != 0) {
-                set_err(err, errlen, "tensor '%s': row length %llu is not a multiple of the %s block size %llu",
-                        name, (unsigned long long)t->ne[0], ti->name, (unsigned long long)ti->block);
-                return GGUF_E_FORMAT;
-            }
-            uint64_t blocks = nel / ti->block;
-            if (blocks > UINT64_MAX / ti->bytes) {
-                set_err(err, errlen, "tensor '%s': byte size overflows", name);
-                return GGUF_E_FORMAT;
-            }
-            t->n_bytes = blocks * ti->bytes;
-        }
-    }
+    for (uint64_t i = 0; i < n_tensors; i++)
+        if ((st = read_tensor_info(f, c, &f->tensors[i]))) return st;
     f->n_tensors = (int64_t)n_tensors;
+    int64_t dup;
     f->tensor_index = build_index(f->tensors ? (const void *)&f->tensors[0].name : NULL,
                                   sizeof *f->tensors, f->n_tensors, &dup);
     if (!f->tensor_index) {
-        set_err(err, errlen, "out of memory");
+        set_err(c->err, c->errlen, "out of memory");
         return GGUF_E_NOMEM;
     }
     if (dup >= 0) {
         print_name(name, sizeof name, f->tensors[dup].name);
-        set_err(err, errlen, "duplicate tensor name '%s'", name);
+        set_err(c->err, c->errlen, "duplicate tensor name '%s'", name);
         return GGUF_E_FORMAT;
     }
+    return GGUF_OK;
+}
 
-    /* The data section starts at the next multiple of the alignment. */
-    uint64_t pos = c.pos;
+/* The data section starts at the next multiple of the alignment after the
+ * tensor infos (c->pos); every tensor of a known type must lie inside it. */
+static int place_data(gguf_file *f, const cursor *c) {
+    char name[80];
+    uint64_t pos = c->pos;
     uint64_t pad = (f->alignment - pos % f->alignment) % f->alignment;
-    if (n_tensors == 0) {
+    if (f->n_tensors == 0) {
         f->data_offset = pos + pad <= f->size ? pos + pad : f->size;
         return GGUF_OK;
     }
     if (pad > f->size - pos) {
-        set_err(err, errlen, "truncated file: the tensor data section (offset %llu) starts past the end (%llu bytes)",
+        set_err(c->err, c->errlen,
+                "truncated file: the tensor data section (offset %llu) starts past the end (%llu bytes)",
                 (unsigned long long)(pos + pad), (unsigned long long)f->size);
         return GGUF_E_FORMAT;
     }
@@ -567,7 +601,7 @@ static int parse(gguf_file *f, char *err, size_t errlen) {
         if (!tensor_type_info(t->type)) continue;  /* unknown type: size unknown, no data pointer */
         if (t->offset > data_size || t->n_bytes > data_size - t->offset) {
             print_name(name, sizeof name, t->name);
-            set_err(err, errlen,
+            set_err(c->err, c->errlen,
                     "tensor '%s': data [%llu, +%llu) runs past the end of the file (data section is %llu bytes)",
                     name, (unsigned long long)t->offset, (unsigned long long)t->n_bytes,
                     (unsigned long long)data_size);
@@ -576,6 +610,18 @@ static int parse(gguf_file *f, char *err, size_t errlen) {
         t->data = f->base + f->data_offset + t->offset;
     }
     return GGUF_OK;
+}
+
+/* Header, metadata, alignment, tensor infos, data section: each step
+ * checks what it reads before anything later relies on it. */
+static int parse(gguf_file *f, char *err, size_t errlen) {
+    cursor c = {f->base, f->size, 0, err, errlen};
+    uint64_t n_tensors, n_kv;
+    int st;
+    if ((st = parse_header(f, &c, &n_tensors, &n_kv)) || (st = read_metadata(f, &c, n_kv)) ||
+        (st = read_alignment(f, &c)) || (st = read_tensor_infos(f, &c, n_tensors)))
+        return st;
+    return place_data(f, &c);
 }
 
 static int open_common(gguf_file *f, gguf_file **out, char *err, size_t errlen) {
