@@ -85,6 +85,160 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* One run's options and state, shared by the steps of cmd_ppl. */
+typedef struct ppl_run {
+    const char *model_path, *text_path;
+    int64_t ctx, stride, threads;
+    rope_style style;
+    rope_dtype kv_dtype;
+    llama_model *m;
+    llama_session *s;
+    tokenizer *tok;
+    char *text;
+    size_t text_len;
+    int32_t *ids;         /* the text's tokens */
+    int64_t N;
+    rope_config rc_cfg;   /* the RoPE evaluated */
+    float *logits;        /* max_batch rows */
+    double nll;           /* summed over the scored tokens */
+    int64_t n_scored;
+    char err[512];
+} ppl_run;
+
+/* The steps below return 0, or the exit code after printing why. */
+
+/* The text, the model and its tokenizer, and the text's tokens. */
+static int load_inputs(ppl_run *r) {
+    gguf_file *gf = NULL;
+    r->text = read_file(r->text_path, &r->text_len);
+    if (!r->text) {
+        fprintf(stderr, "rope ppl: cannot read %s\n", r->text_path);
+        return 2;
+    }
+    if (llama_model_load(r->model_path, &r->m, r->err, sizeof r->err) != 0) {
+        fprintf(stderr, "rope ppl: %s\n", r->err);
+        return 2;
+    }
+    if (gguf_open(r->model_path, &gf, r->err, sizeof r->err) != GGUF_OK ||
+        tokenizer_from_gguf(gf, &r->tok, r->err, sizeof r->err) != GGUF_OK) {
+        fprintf(stderr, "rope ppl: tokenizer: %s\n", r->err);
+        gguf_close(gf);
+        return 2;
+    }
+    gguf_close(gf);
+    size_t n_ids = 0;
+    if (tokenizer_encode(r->tok, r->text, r->text_len, 0, &r->ids, &n_ids, r->err,
+                         sizeof r->err) != GGUF_OK) {
+        fprintf(stderr, "rope ppl: cannot tokenize %s: %s\n", r->text_path, r->err);
+        return 1;
+    }
+    r->N = (int64_t)n_ids;
+    if (r->N < 2) {
+        fprintf(stderr, "rope ppl: %s has fewer than 2 tokens\n", r->text_path);
+        return 2;
+    }
+    return 0;
+}
+
+/* The RoPE, window and stride; the session and the logits buffer. */
+static int start_session(ppl_run *r, const ppl_opts *po) {
+    const llama_model *m = r->m;
+    /* RoPE: the file's, or the override with the trained context as the
+     * original one (what HF's rope_scaling dict means for these types). */
+    r->rc_cfg = m->cfg.rope;
+    if (po->scaling_set) { /* checked with the options */
+        r->rc_cfg.type = po->scaling_type;
+        if (po->scaling_type != ROPE_SCALING_DEFAULT) {
+            r->rc_cfg.factor = po->scaling_factor;
+            r->rc_cfg.max_position_embeddings = m->cfg.context_length;
+            r->rc_cfg.original_max_position_embeddings = m->cfg.context_length;
+        }
+    }
+    if (r->ctx == 0) r->ctx = m->cfg.context_length;
+    if (r->ctx < 2) { /* a window of one token predicts nothing: no perplexity to report */
+        fprintf(stderr, "rope ppl: the model's context_length is %lld: windows of fewer than 2 "
+                        "tokens score nothing; pass --ctx N (N >= 2)\n", (long long)r->ctx);
+        return 2;
+    }
+    if (r->ctx > r->N) r->ctx = r->N;
+    if (r->stride == 0) r->stride = r->ctx / 2 > 0 ? r->ctx / 2 : 1;
+    if (r->stride > r->ctx) r->stride = r->ctx;
+
+    llama_session_opts so;
+    llama_session_opts_init(&so);
+    so.prefill_f32 = 1; /* float32 activations: the float32 path's perplexity */
+    so.n_ctx = r->ctx;
+    so.style = r->style;
+    so.rope = &r->rc_cfg;
+    /* Dynamic NTK: HF recomputes the base for the sequence it is given; each
+     * window is one such sequence, so the frequencies follow the window length
+     * (the full ctx; a shorter last window is evaluated with the same base). */
+    so.freqs_seq_len = r->ctx;
+    so.n_threads = (int)r->threads;
+    so.kv_dtype = r->kv_dtype;
+    if (llama_session_create(m, &so, &r->s, r->err, sizeof r->err) != 0) {
+        fprintf(stderr, "rope ppl: %s\n", r->err);
+        return 1;
+    }
+    const int64_t B = llama_session_max_batch(r->s), V = m->cfg.vocab_size;
+    r->logits = malloc((size_t)B * (size_t)V * sizeof *r->logits);
+    if (!r->logits) return 1;
+    return 0;
+}
+
+/* -log softmax(row)[target] over V logits. */
+static double token_nll(const float *row, int64_t V, int32_t target) {
+    float mx = row[0];
+    for (int64_t v = 1; v < V; v++) mx = row[v] > mx ? row[v] : mx;
+    double sum = 0.0;
+    for (int64_t v = 0; v < V; v++) sum += exp((double)row[v] - mx);
+    return log(sum) + mx - (double)row[target];
+}
+
+/* Every window, from an empty cache each; the NLL of the tokens it scores
+ * is added to r->nll. Progress on stderr. */
+static int score_windows(ppl_run *r) {
+    const int64_t N = r->N, ctx = r->ctx, stride = r->stride;
+    const int64_t B = llama_session_max_batch(r->s), V = r->m->cfg.vocab_size;
+    fprintf(stderr, "rope ppl: %s: %lld tokens, window %lld, stride %lld, RoPE %s %s (factor %g), "
+                    "trained context %lld\n",
+            r->text_path, (long long)N, (long long)ctx, (long long)stride,
+            style_name(r->style), rope_scaling_name(r->rc_cfg.type),
+            r->rc_cfg.type == ROPE_SCALING_DEFAULT ? 1.0 : r->rc_cfg.factor,
+            (long long)r->m->cfg.context_length);
+    double t0 = now_s();
+    int64_t prev_end = 0;
+    for (int64_t begin = 0; prev_end < N; begin += stride) {
+        const int64_t end = begin + ctx < N ? begin + ctx : N;
+        const int64_t trg = end - prev_end; /* new tokens this window scores */
+        llama_session_reset(r->s);
+        for (int64_t p = begin; p < end; p += B) {
+            const int64_t nb = end - p < B ? end - p : B;
+            if (llama_forward(r->s, r->ids + p, nb, r->logits, nb, r->err, sizeof r->err) != 0) {
+                fprintf(stderr, "rope ppl: %s\n", r->err);
+                return 1;
+            }
+            /* logits row j predicts token p + j + 1; score it if it is one of
+             * this window's targets (index >= end - trg, and not the window's
+             * first token, which nothing here predicts). */
+            for (int64_t j = 0; j < nb; j++) {
+                const int64_t target = p + j + 1;
+                if (target >= end || target < end - trg || target <= begin) continue;
+                r->nll += token_nll(r->logits + j * V, V, r->ids[target]);
+                r->n_scored++;
+            }
+            if (end - begin > B && p + nb < end) /* long windows: progress inside */
+                fprintf(stderr, "  window [%lld, %lld): %lld tokens evaluated (%.1f s)\r",
+                        (long long)begin, (long long)end, (long long)(p + nb - begin), now_s() - t0);
+        }
+        prev_end = end;
+        fprintf(stderr, "  window [%lld, %lld): scored %lld tokens, running ppl %.4f (%.1f s)\n",
+                (long long)begin, (long long)end, (long long)r->n_scored,
+                r->n_scored ? exp(r->nll / (double)r->n_scored) : 0.0, now_s() - t0);
+    }
+    return 0;
+}
+
 int cmd_ppl(int argc, char **argv) {
     ppl_opts po;
     int pr = ppl_parse_args(argc, argv, &po, stderr);
@@ -96,155 +250,36 @@ int cmd_ppl(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    const char *model_path = po.model_path, *text_path = po.text_path, *scaling = po.scaling;
-    int64_t ctx = po.ctx, stride = po.stride, threads = po.threads;
-    rope_style style = po.style;
-    rope_dtype kv_dtype = po.kv_dtype;
-    const char *kv_name = po.kv_name;
-    char pathbuf[4096], err[512];
-    if (!(model_path = cli_model_path(model_path, pathbuf, sizeof pathbuf, err, sizeof err))) {
-        fprintf(stderr, "rope ppl: %s\n", err);
+    ppl_run r = {0};
+    r.text_path = po.text_path;
+    r.ctx = po.ctx, r.stride = po.stride, r.threads = po.threads;
+    r.style = po.style;
+    r.kv_dtype = po.kv_dtype;
+    char pathbuf[4096];
+    r.model_path = cli_model_path(po.model_path, pathbuf, sizeof pathbuf, r.err, sizeof r.err);
+    if (!r.model_path) {
+        fprintf(stderr, "rope ppl: %s\n", r.err);
         return 2;
     }
-
-    int rc = 1;
-    llama_model *m = NULL;
-    llama_session *s = NULL;
-    tokenizer *tok = NULL;
-    gguf_file *gf = NULL;
-    int32_t *ids = NULL;
-    float *logits = NULL;
-    size_t text_len = 0;
-    char *text = read_file(text_path, &text_len);
-    if (!text) {
-        fprintf(stderr, "rope ppl: cannot read %s\n", text_path);
-        return 2;
-    }
-    if (llama_model_load(model_path, &m, err, sizeof err) != 0) {
-        fprintf(stderr, "rope ppl: %s\n", err);
-        rc = 2;
-        goto done;
-    }
-    if (gguf_open(model_path, &gf, err, sizeof err) != GGUF_OK ||
-        tokenizer_from_gguf(gf, &tok, err, sizeof err) != GGUF_OK) {
-        fprintf(stderr, "rope ppl: tokenizer: %s\n", err);
-        rc = 2;
-        goto done;
-    }
-    size_t n_ids = 0;
-    if (tokenizer_encode(tok, text, text_len, 0, &ids, &n_ids, err, sizeof err) != GGUF_OK) {
-        fprintf(stderr, "rope ppl: cannot tokenize %s: %s\n", text_path, err);
-        goto done;
-    }
-    const int64_t N = (int64_t)n_ids;
-    if (N < 2) {
-        fprintf(stderr, "rope ppl: %s has fewer than 2 tokens\n", text_path);
-        rc = 2;
-        goto done;
-    }
-
-    /* RoPE: the file's, or the override with the trained context as the
-     * original one (what HF's rope_scaling dict means for these types). */
-    rope_config rc_cfg = m->cfg.rope;
-    if (po.scaling_set) { /* checked with the options */
-        rc_cfg.type = po.scaling_type;
-        if (po.scaling_type != ROPE_SCALING_DEFAULT) {
-            rc_cfg.factor = po.scaling_factor;
-            rc_cfg.max_position_embeddings = m->cfg.context_length;
-            rc_cfg.original_max_position_embeddings = m->cfg.context_length;
-        }
-    }
-    if (ctx == 0) ctx = m->cfg.context_length;
-    if (ctx < 2) { /* a window of one token predicts nothing: no perplexity to report */
-        fprintf(stderr, "rope ppl: the model's context_length is %lld: windows of fewer than 2 "
-                        "tokens score nothing; pass --ctx N (N >= 2)\n", (long long)ctx);
-        rc = 2;
-        goto done;
-    }
-    if (ctx > N) ctx = N;
-    if (stride == 0) stride = ctx / 2 > 0 ? ctx / 2 : 1;
-    if (stride > ctx) stride = ctx;
-
-    llama_session_opts so;
-    llama_session_opts_init(&so);
-    so.prefill_f32 = 1; /* float32 activations: the float32 path's perplexity */
-    so.n_ctx = ctx;
-    so.style = style;
-    so.rope = &rc_cfg;
-    /* Dynamic NTK: HF recomputes the base for the sequence it is given; each
-     * window is one such sequence, so the frequencies follow the window length
-     * (the full ctx; a shorter last window is evaluated with the same base). */
-    so.freqs_seq_len = ctx;
-    so.n_threads = (int)threads;
-    so.kv_dtype = kv_dtype;
-    if (llama_session_create(m, &so, &s, err, sizeof err) != 0) {
-        fprintf(stderr, "rope ppl: %s\n", err);
-        goto done;
-    }
-    const int64_t B = llama_session_max_batch(s), V = m->cfg.vocab_size;
-    logits = malloc((size_t)B * (size_t)V * sizeof *logits);
-    if (!logits) goto done;
-
-    fprintf(stderr, "rope ppl: %s: %lld tokens, window %lld, stride %lld, RoPE %s %s (factor %g), "
-                    "trained context %lld\n",
-            text_path, (long long)N, (long long)ctx, (long long)stride,
-            style_name(style), rope_scaling_name(rc_cfg.type),
-            rc_cfg.type == ROPE_SCALING_DEFAULT ? 1.0 : rc_cfg.factor,
-            (long long)m->cfg.context_length);
-    double nll = 0.0, t0 = now_s();
-    int64_t n_scored = 0, prev_end = 0;
-    for (int64_t begin = 0; prev_end < N; begin += stride) {
-        const int64_t end = begin + ctx < N ? begin + ctx : N;
-        const int64_t trg = end - prev_end; /* new tokens this window scores */
-        llama_session_reset(s);
-        for (int64_t p = begin; p < end; p += B) {
-            const int64_t nb = end - p < B ? end - p : B;
-            if (llama_forward(s, ids + p, nb, logits, nb, err, sizeof err) != 0) {
-                fprintf(stderr, "rope ppl: %s\n", err);
-                goto done;
-            }
-            /* logits row j predicts token p + j + 1; score it if it is one of
-             * this window's targets (index >= end - trg, and not the window's
-             * first token, which nothing here predicts). */
-            for (int64_t j = 0; j < nb; j++) {
-                const int64_t target = p + j + 1;
-                if (target >= end || target < end - trg || target <= begin) continue;
-                const float *row = logits + j * V;
-                float mx = row[0];
-                for (int64_t v = 1; v < V; v++) mx = row[v] > mx ? row[v] : mx;
-                double sum = 0.0;
-                for (int64_t v = 0; v < V; v++) sum += exp((double)row[v] - mx);
-                nll += log(sum) + mx - (double)row[ids[target]];
-                n_scored++;
-            }
-            if (end - begin > B && p + nb < end) /* long windows: progress inside */
-                fprintf(stderr, "  window [%lld, %lld): %lld tokens evaluated (%.1f s)\r",
-                        (long long)begin, (long long)end, (long long)(p + nb - begin), now_s() - t0);
-        }
-        prev_end = end;
-        fprintf(stderr, "  window [%lld, %lld): scored %lld tokens, running ppl %.4f (%.1f s)\n",
-                (long long)begin, (long long)end, (long long)n_scored,
-                n_scored ? exp(nll / (double)n_scored) : 0.0, now_s() - t0);
-    }
-    if (n_scored == 0 || !isfinite(nll)) { /* never a NaN perplexity behind exit 0 */
-        fprintf(stderr, "rope ppl: %s\n", n_scored ? "the negative log-likelihood is not finite "
+    int rc = load_inputs(&r);
+    if (!rc) rc = start_session(&r, &po);
+    if (!rc) rc = score_windows(&r);
+    if (!rc && (r.n_scored == 0 || !isfinite(r.nll))) { /* never a NaN perplexity behind exit 0 */
+        fprintf(stderr, "rope ppl: %s\n", r.n_scored ? "the negative log-likelihood is not finite "
                 "(the model gives non-finite logits)" : "no token was scored");
         rc = 2;
-        goto done;
     }
-    printf("perplexity %.4f over %lld tokens (window %lld, stride %lld, style %s, scaling %s, "
-           "cache %s)\n",
-           exp(nll / (double)n_scored), (long long)n_scored, (long long)ctx, (long long)stride,
-           style_name(style), scaling ? scaling : "file",
-           kv_name);
-    rc = 0;
-done:
-    free(logits);
-    free(ids);
-    free(text);
-    llama_session_free(s);
-    tokenizer_free(tok);
-    gguf_close(gf);
-    llama_model_free(m);
+    if (!rc)
+        printf("perplexity %.4f over %lld tokens (window %lld, stride %lld, style %s, scaling %s, "
+               "cache %s)\n",
+               exp(r.nll / (double)r.n_scored), (long long)r.n_scored, (long long)r.ctx,
+               (long long)r.stride, style_name(r.style), po.scaling ? po.scaling : "file",
+               po.kv_name);
+    free(r.logits);
+    free(r.ids);
+    free(r.text);
+    llama_session_free(r.s);
+    tokenizer_free(r.tok);
+    llama_model_free(r.m);
     return rc;
 }
