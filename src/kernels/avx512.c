@@ -18,7 +18,7 @@
  * rotation with separate products costs ~1.3x a convert-only pass; computing
  * a − b as fma(a, 1, −b) (the same bits) measured slower. The fused 16-bit
  * arithmetic (one product folded into the FMA) cut f16 times by ~11% and bf16
- * by 3-6% in L1/L2/L3 (README, Speed).
+ * by 3-6% in L1/L2/L3 (docs/speed.md).
  *
  * A call handles n_heads vectors that share one position: cos/sin are turned
  * into per-chunk multiplier vectors once, then every head streams through

@@ -17,7 +17,7 @@
  * fma(x1, c, x0·s), one rounding fewer before the 16-bit one, and one multiply
  * + one FMA per output in the SIMD kernels instead of two multiplies and an
  * add, which compete with the conversions for the FP pipes (docs/precision.md
- * has the bound; README, Speed, the gain).
+ * has the bound; docs/speed.md, the gain).
  *
  * Pairs: interleaved (2i, 2i+1), half (i, i+R/2), de-interleave (read as interleaved,
  * written as half; the inverse the other way round). Dims [R, D) are copied bit
