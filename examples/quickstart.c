@@ -49,8 +49,8 @@ int main(void) {
     srand(1);
     float q0[D], k0[D];
     for (int i = 0; i < D; i++) {
-        q0[i] = (float)rand() / RAND_MAX - 0.5f;
-        k0[i] = (float)rand() / RAND_MAX - 0.5f;
+        q0[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
+        k0[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
     }
     for (int s = 0; s < SEQ; s++) {
         for (int h = 0; h < NQ; h++)
