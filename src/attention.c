@@ -745,10 +745,10 @@ rope_status rope_kv_cache_append(rope_kv_cache *c, const rope_apply_params *rope
     return append_impl(c, rope, pos, k, v, NULL);
 }
 
-static rope_status append_impl(rope_kv_cache *c, const rope_apply_params *rope,
-                               const rope_positions *pos, const rope_tensor *k,
-                               const rope_tensor *v, const knorm *kn) {
-    if (!c || !k || !v) return ROPE_E_NULL;
+/* k and v: dtypes, strides and shapes (batch, k's token count, kv heads,
+ * head dim) against the cache, k first. */
+static rope_status append_tensors_check(const rope_kv_cache *c, const rope_tensor *k,
+                                        const rope_tensor *v) {
     const rope_tensor *t2[2] = {k, v};
     for (int i = 0; i < 2; i++) {
         if (ak_dt(t2[i]->dtype) < 0) return ROPE_E_DTYPE;
@@ -758,93 +758,147 @@ static rope_status append_impl(rope_kv_cache *c, const rope_apply_params *rope,
             t2[i]->shape[2] != c->n_kv || t2[i]->shape[3] != c->D)
             return ROPE_E_SHAPE;
     }
-    const int64_t n = k->shape[1];
-    if (n == 0) return ROPE_OK;
-    if (!k->data || !v->data) return ROPE_E_NULL;
-    if (c->mode == ROPE_KV_SHIFTABLE && !rope) return ROPE_E_PARAM; /* originals must be raw */
-    qpos_plan pl;
-    rope_status st = positions_check(pos, c->batch, n, &pl);
-    if (st != ROPE_OK) return st;
-    int64_t max_pos;
-    st = rope_check(c, rope, &max_pos);
-    if (st != ROPE_OK) return st;
-    /* capacity and positions of every row before anything is written */
+    return ROPE_OK;
+}
+
+/* capacity and positions of every row before anything is written */
+static rope_status append_rows_check(const rope_kv_cache *c, const qpos_plan *pl, int64_t n,
+                                     int64_t max_pos) {
     for (int64_t b = 0; b < c->batch; b++) {
         int64_t cnt = 0;
         for (int64_t s = 0; s < n; s++) {
-            int64_t p = pos_at(&pl, b, s);
+            int64_t p = pos_at(pl, b, s);
             if (p < 0) continue; /* padding: not stored */
             if (p > max_pos) return ROPE_E_POSITION;
             cnt++;
         }
         if (cnt > c->capacity - c->len[b]) return ROPE_E_CAPACITY;
     }
+    return ROPE_OK;
+}
 
-    const int64_t D = c->D, H = c->n_kv, chunk = chunk_entries(c);
-    const int kdt = ak_dt(k->dtype), vdt = ak_dt(v->dtype), wdt = ak_dt(c->wdtype);
-    const int64_t kes = (int64_t)rope_dtype_size(k->dtype), ves = (int64_t)rope_dtype_size(v->dtype);
-    unsigned char *scr = malloc((size_t)(chunk * H * D * c->wes));
-    float *tmp = malloc(sizeof(float) * (size_t)D);
-    int64_t *ids = malloc(sizeof(int64_t) * (size_t)chunk);
-    int64_t *src = malloc(sizeof(int64_t) * (size_t)chunk);
-    if (!scr || !tmp || !ids || !src) {
-        st = ROPE_E_NOMEM;
-        goto done;
+/* One append's inputs and its chunk scratch (keys in the rotation dtype, one
+ * float32 row, the chunk's positions and source tokens). */
+typedef struct append_job {
+    rope_kv_cache *c;
+    const rope_apply_params *rope;
+    const qpos_plan *pl;
+    const rope_tensor *k, *v;
+    const knorm *kn;
+    unsigned char *scr;
+    float *tmp;
+    int64_t *ids, *src;
+    int64_t chunk;
+} append_job;
+
+/* Gather the m keys of the chunk (tokens src[0..m) of row b) into scr in the
+ * rotation dtype (normalised first when fused) and keep the originals
+ * (SHIFTABLE) at entries [e, e + m). */
+static void append_gather(const append_job *j, int64_t b, int64_t e, int64_t m) {
+    rope_kv_cache *c = j->c;
+    const rope_tensor *k = j->k;
+    const int64_t D = c->D, H = c->n_kv;
+    const int kdt = ak_dt(k->dtype), wdt = ak_dt(c->wdtype);
+    const int64_t kes = (int64_t)rope_dtype_size(k->dtype);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t h = 0; h < H; h++) {
+            const unsigned char *ks = (const unsigned char *)k->data + toff(k, b, j->src[i], h, 0) * kes;
+            unsigned char *w = j->scr + ((i * H + h) * D) * c->wes;
+            if (j->kn) { /* normalised in float32, then the rotation dtype */
+                for (int64_t d = 0; d < D; d++) j->tmp[d] = ak_loadp(ks + d * k->stride[3] * kes, kdt);
+                rms_norm_row(j->tmp, D, j->kn, j->tmp);
+                for (int64_t d = 0; d < D; d++) ak_store1(w, d, wdt, j->tmp[d]);
+            } else {
+                for (int64_t d = 0; d < D; d++) {
+                    const unsigned char *kp = ks + d * k->stride[3] * kes;
+                    if (kdt == wdt) memcpy(w + d * c->wes, kp, (size_t)kes);
+                    else ak_store1(w, d, wdt, ak_loadp(kp, kdt));
+                }
+            }
+            if (c->ko) memcpy(c->ko + (reg(c, b, h) + (e + i) * D) * c->wes, w, (size_t)(D * c->wes));
+        }
+}
+
+/* Store the chunk's m positions, (rotated) keys and values at entries [e, e + m) of row b. */
+static void append_store(const append_job *j, int64_t b, int64_t e, int64_t m) {
+    rope_kv_cache *c = j->c;
+    const rope_tensor *v = j->v;
+    const int64_t D = c->D, H = c->n_kv;
+    const int vdt = ak_dt(v->dtype);
+    const int64_t ves = (int64_t)rope_dtype_size(v->dtype);
+    for (int64_t i = 0; i < m; i++) {
+        c->pos[b * c->cap_alloc + e + i] = j->ids[i];
+        for (int64_t h = 0; h < H; h++) {
+            key_store(c, b, h, e + i, j->scr + ((i * H + h) * D) * c->wes);
+            val_store(c, b, h, e + i,
+                      (const unsigned char *)v->data + toff(v, b, j->src[i], h, 0) * ves, vdt,
+                      v->stride[3], j->tmp);
+        }
     }
-    /* write past each row's length (invisible until the lengths move), a chunk
-     * of entries at a time: gather the keys contiguously in the rotation dtype,
-     * keep the originals (SHIFTABLE), rotate, then store into the blocks */
+}
+
+/* write past each row's length (invisible until the lengths move), a chunk
+ * of entries at a time: gather the keys contiguously in the rotation dtype,
+ * keep the originals (SHIFTABLE), rotate, then store into the blocks */
+static rope_status append_rows(const append_job *j, int64_t n) {
+    rope_kv_cache *c = j->c;
     for (int64_t b = 0; b < c->batch; b++) {
         int64_t e = c->len[b], s = 0;
         while (s < n) {
             int64_t m = 0;
-            for (; s < n && m < chunk; s++) {
-                int64_t p = pos_at(&pl, b, s);
+            for (; s < n && m < j->chunk; s++) {
+                int64_t p = pos_at(j->pl, b, s);
                 if (p < 0) continue;
-                ids[m] = p;
-                src[m++] = s;
+                j->ids[m] = p;
+                j->src[m++] = s;
             }
-            for (int64_t i = 0; i < m; i++)
-                for (int64_t h = 0; h < H; h++) {
-                    const unsigned char *ks = (const unsigned char *)k->data + toff(k, b, src[i], h, 0) * kes;
-                    unsigned char *w = scr + ((i * H + h) * D) * c->wes;
-                    if (kn) { /* normalised in float32, then the rotation dtype */
-                        for (int64_t d = 0; d < D; d++) tmp[d] = ak_loadp(ks + d * k->stride[3] * kes, kdt);
-                        rms_norm_row(tmp, D, kn, tmp);
-                        for (int64_t d = 0; d < D; d++) ak_store1(w, d, wdt, tmp[d]);
-                    } else {
-                        for (int64_t d = 0; d < D; d++) {
-                            const unsigned char *kp = ks + d * k->stride[3] * kes;
-                            if (kdt == wdt) memcpy(w + d * c->wes, kp, (size_t)kes);
-                            else ak_store1(w, d, wdt, ak_loadp(kp, kdt));
-                        }
-                    }
-                    if (c->ko) memcpy(c->ko + (reg(c, b, h) + (e + i) * D) * c->wes, w, (size_t)(D * c->wes));
-                }
-            if (rope && m > 0 && c->mode != ROPE_KV_UNROTATED) {
-                st = rotate_rows(c, rope, scr, m, ids);
-                if (st != ROPE_OK) goto done; /* lengths unchanged: nothing visible moved */
+            append_gather(j, b, e, m);
+            if (j->rope && m > 0 && c->mode != ROPE_KV_UNROTATED) {
+                rope_status st = rotate_rows(c, j->rope, j->scr, m, j->ids);
+                if (st != ROPE_OK) return st; /* lengths unchanged: nothing visible moved */
             }
-            for (int64_t i = 0; i < m; i++) {
-                c->pos[b * c->cap_alloc + e + i] = ids[i];
-                for (int64_t h = 0; h < H; h++) {
-                    key_store(c, b, h, e + i, scr + ((i * H + h) * D) * c->wes);
-                    val_store(c, b, h, e + i,
-                              (const unsigned char *)v->data + toff(v, b, src[i], h, 0) * ves, vdt,
-                              v->stride[3], tmp);
-                }
-            }
+            append_store(j, b, e, m);
             e += m;
         }
     }
-    for (int64_t b = 0; b < c->batch; b++)
-        for (int64_t s = 0; s < n; s++)
-            if (pos_at(&pl, b, s) >= 0) c->len[b]++;
-done:
-    free(scr);
-    free(tmp);
-    free(ids);
-    free(src);
+    return ROPE_OK;
+}
+
+static rope_status append_impl(rope_kv_cache *c, const rope_apply_params *rope,
+                               const rope_positions *pos, const rope_tensor *k,
+                               const rope_tensor *v, const knorm *kn) {
+    if (!c || !k || !v) return ROPE_E_NULL;
+    rope_status st = append_tensors_check(c, k, v);
+    if (st != ROPE_OK) return st;
+    const int64_t n = k->shape[1];
+    if (n == 0) return ROPE_OK;
+    if (!k->data || !v->data) return ROPE_E_NULL;
+    if (c->mode == ROPE_KV_SHIFTABLE && !rope) return ROPE_E_PARAM; /* originals must be raw */
+    qpos_plan pl;
+    st = positions_check(pos, c->batch, n, &pl);
+    if (st != ROPE_OK) return st;
+    int64_t max_pos;
+    st = rope_check(c, rope, &max_pos);
+    if (st != ROPE_OK) return st;
+    st = append_rows_check(c, &pl, n, max_pos);
+    if (st != ROPE_OK) return st;
+
+    const int64_t D = c->D, H = c->n_kv, chunk = chunk_entries(c);
+    append_job j = {c, rope, &pl, k, v, kn, NULL, NULL, NULL, NULL, chunk};
+    j.scr = malloc((size_t)(chunk * H * D * c->wes));
+    j.tmp = malloc(sizeof(float) * (size_t)D);
+    j.ids = malloc(sizeof(int64_t) * (size_t)chunk);
+    j.src = malloc(sizeof(int64_t) * (size_t)chunk);
+    if (!j.scr || !j.tmp || !j.ids || !j.src) st = ROPE_E_NOMEM;
+    else st = append_rows(&j, n);
+    if (st == ROPE_OK)
+        for (int64_t b = 0; b < c->batch; b++)
+            for (int64_t s = 0; s < n; s++)
+                if (pos_at(&pl, b, s) >= 0) c->len[b]++;
+    free(j.scr);
+    free(j.tmp);
+    free(j.ids);
+    free(j.src);
     return st;
 }
 
@@ -1316,15 +1370,10 @@ static rope_status out_check(const rope_tensor *q, const rope_tensor *out) {
     return ROPE_OK;
 }
 
-rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *p,
-                           const rope_positions *qpos, const rope_tensor *q,
-                           const rope_tensor *out) {
-    if (!c || !q || !out) return ROPE_E_NULL;
-    rope_attention_params defaults;
-    if (!p) {
-        rope_attention_params_init(&defaults);
-        p = &defaults;
-    }
+/* q and out: dtypes, strides, equal shapes matching the cache (batch, head
+ * dim, a whole number of query heads per kv head); p's scale and window. */
+static rope_status attn_args_check(const rope_kv_cache *c, const rope_attention_params *p,
+                                   const rope_tensor *q, const rope_tensor *out) {
     if (ak_dt(q->dtype) < 0 || ak_dt(out->dtype) < 0) return ROPE_E_DTYPE;
     rope_status st = tensor_check(q);
     if (st == ROPE_OK) st = tensor_check(out);
@@ -1335,6 +1384,115 @@ rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *
     if (q->shape[0] != c->batch || q->shape[3] != c->D || Hq < 1 || Hq % c->n_kv) return ROPE_E_SHAPE;
     if (!(p->softmax_scale >= 0.0) || !isfinite(p->softmax_scale)) return ROPE_E_PARAM;
     if (p->sliding_window < 0) return ROPE_E_PARAM;
+    return ROPE_OK;
+}
+
+/* UNROTATED caches: rope checked against every stored key's position before
+ * anything is written, then kept (without its pool) to rotate keys on read. */
+static rope_status attn_rope_setup(attn_ctx *x, const rope_kv_cache *c,
+                                   const rope_attention_params *p) {
+    if (!p->rope) return ROPE_E_NULL;
+    /* keys are rotated where they lie in the tile (rotate_tile): a layout that moves
+     * dimensions would need a permuted tile */
+    if (p->rope->style == ROPE_STYLE_DEINTERLEAVE) return ROPE_E_UNSUPPORTED;
+    int64_t max_pos;
+    rope_status st = rope_check(c, p->rope, &max_pos);
+    if (st != ROPE_OK) return st;
+    int64_t pmax = -1;
+    for (int64_t b = 0; b < c->batch; b++)
+        for (int64_t e = 0; e < c->len[b]; e++) {
+            const int64_t pe = c->pos[b * c->cap_alloc + e];
+            if (pe > max_pos) return ROPE_E_POSITION;
+            if (pe > pmax) pmax = pe;
+        }
+    /* the angles of the farthest key finite: rotate_tile cannot refuse */
+    st = rope_check_upto(c, p->rope, pmax);
+    if (st != ROPE_OK) return st;
+    x->rope_nopool = *p->rope;
+    x->rope_nopool.pool = NULL; /* already inside the attention's own threads */
+    x->rope = &x->rope_nopool;
+    return ROPE_OK;
+}
+
+/* The context of one call: query tiles, scale, window, rope (UNROTATED). */
+static rope_status attn_setup(attn_ctx *x, const rope_kv_cache *c,
+                              const rope_attention_params *p, const rope_tensor *q,
+                              const rope_tensor *out, const qpos_plan *qp) {
+    const int64_t L = q->shape[1], Hq = q->shape[2];
+    memset(x, 0, sizeof *x);
+    x->c = c;
+    x->kn = ak_pick();
+    x->q = *q;
+    x->out = *out;
+    x->L = L;
+    x->G = Hq / c->n_kv;
+    x->Bq = x->G >= AK_TILE ? 1 : AK_TILE / x->G;
+    if (x->Bq > L) x->Bq = L;
+    x->nqb = (L + x->Bq - 1) / x->Bq;
+    x->rmax = x->Bq * x->G;
+    x->qp = *qp;
+    double scale = p->softmax_scale > 0.0 ? p->softmax_scale : 1.0 / sqrt((double)c->D);
+    x->qscale = (float)(scale * 1.4426950408889634); /* log2(e): softmax via 2^x */
+    if (!isfinite(x->qscale)) return ROPE_E_PARAM;
+    x->window = p->sliding_window;
+    if (c->mode == ROPE_KV_UNROTATED) return attn_rope_setup(x, c, p);
+    return ROPE_OK;
+}
+
+/* Split the keys into chunks, allocate the scratch, run every item (on the
+ * pool when it pays) and merge the chunks. */
+static rope_status attn_run(attn_ctx *x, const rope_attention_params *p) {
+    const rope_kv_cache *c = x->c;
+    rope_status st = ROPE_OK;
+    int64_t maxlen = 0;
+    for (int64_t b = 0; b < c->batch; b++) maxlen = c->len[b] > maxlen ? c->len[b] : maxlen;
+    /* decode (one query block per kv head) over a long context: split the keys
+     * (flash-decoding), so threads share one sequence whatever its kv head
+     * count; decided by shape and length only, so every thread count merges
+     * the same chunks and the results stay bit-identical */
+    x->nsplit = 1;
+    x->split_len = maxlen;
+    if (x->nqb == 1 && maxlen >= 2 * AK_SPLIT) {
+        x->split_len = AK_SPLIT;
+        x->nsplit = (maxlen + AK_SPLIT - 1) / AK_SPLIT;
+    }
+    const int64_t n_items = c->batch * c->n_kv * x->nqb * x->nsplit;
+    /* multiply-adds of one item, roughly: decides whether threads pay */
+    double item_flops = (double)x->rmax * (double)(x->split_len + 1) * (double)c->D * 2.0;
+    int64_t min_items = item_flops * (double)n_items < (double)AK_MIN_PARALLEL_FLOPS ? n_items : 1;
+    x->n_slots = (p->pool && min_items < n_items) ? rope_pool_size(p->pool) : 1;
+    if (x->n_slots < 1) x->n_slots = 1;
+    x->slot_bytes = scratch_layout(x->rmax, c->D, x->rope != NULL, NULL, NULL);
+    x->scratch = aligned_alloc(64, x->slot_bytes * (size_t)x->n_slots);
+    x->busy = calloc((size_t)x->n_slots, sizeof *x->busy);
+    if (x->nsplit > 1) x->part = malloc(sizeof(float) * (size_t)(n_items * x->rmax * (c->D + 2)));
+    if (!x->scratch || !x->busy || (x->nsplit > 1 && !x->part)) {
+        free(x->scratch);
+        free(x->busy);
+        free(x->part);
+        return ROPE_E_NOMEM;
+    }
+    for (int i = 0; i < x->n_slots; i++) atomic_init(&x->busy[i], 0);
+    if (x->n_slots > 1) st = rope_parallel_for(p->pool, n_items, min_items, attn_range, x);
+    else attn_range(x, 0, n_items);
+    if (st == ROPE_OK && x->nsplit > 1) attn_merge_range(x, 0, n_items / x->nsplit);
+    free(x->scratch);
+    free(x->busy);
+    free(x->part);
+    return st;
+}
+
+rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *p,
+                           const rope_positions *qpos, const rope_tensor *q,
+                           const rope_tensor *out) {
+    if (!c || !q || !out) return ROPE_E_NULL;
+    rope_attention_params defaults;
+    if (!p) {
+        rope_attention_params_init(&defaults);
+        p = &defaults;
+    }
+    rope_status st = attn_args_check(c, p, q, out);
+    if (st != ROPE_OK) return st;
     const int64_t L = q->shape[1];
     qpos_plan qp;
     st = positions_check(qpos, q->shape[0], L, &qp);
@@ -1345,81 +1503,9 @@ rope_status rope_attention(const rope_kv_cache *c, const rope_attention_params *
     if (st != ROPE_OK) return st;
 
     attn_ctx x;
-    memset(&x, 0, sizeof x);
-    x.c = c;
-    x.kn = ak_pick();
-    x.q = *q;
-    x.out = *out;
-    x.L = L;
-    x.G = Hq / c->n_kv;
-    x.Bq = x.G >= AK_TILE ? 1 : AK_TILE / x.G;
-    if (x.Bq > L) x.Bq = L;
-    x.nqb = (L + x.Bq - 1) / x.Bq;
-    x.rmax = x.Bq * x.G;
-    x.qp = qp;
-    double scale = p->softmax_scale > 0.0 ? p->softmax_scale : 1.0 / sqrt((double)c->D);
-    x.qscale = (float)(scale * 1.4426950408889634); /* log2(e): softmax via 2^x */
-    if (!isfinite(x.qscale)) return ROPE_E_PARAM;
-    x.window = p->sliding_window;
-    if (c->mode == ROPE_KV_UNROTATED) {
-        if (!p->rope) return ROPE_E_NULL;
-        /* keys are rotated where they lie in the tile (rotate_tile): a layout that moves
-         * dimensions would need a permuted tile */
-        if (p->rope->style == ROPE_STYLE_DEINTERLEAVE) return ROPE_E_UNSUPPORTED;
-        int64_t max_pos;
-        st = rope_check(c, p->rope, &max_pos);
-        if (st != ROPE_OK) return st;
-        int64_t pmax = -1;
-        for (int64_t b = 0; b < c->batch; b++)
-            for (int64_t e = 0; e < c->len[b]; e++) {
-                const int64_t pe = c->pos[b * c->cap_alloc + e];
-                if (pe > max_pos) return ROPE_E_POSITION;
-                if (pe > pmax) pmax = pe;
-            }
-        /* the angles of the farthest key finite: rotate_tile cannot refuse */
-        st = rope_check_upto(c, p->rope, pmax);
-        if (st != ROPE_OK) return st;
-        x.rope_nopool = *p->rope;
-        x.rope_nopool.pool = NULL; /* already inside the attention's own threads */
-        x.rope = &x.rope_nopool;
-    }
-
-    int64_t maxlen = 0;
-    for (int64_t b = 0; b < c->batch; b++) maxlen = c->len[b] > maxlen ? c->len[b] : maxlen;
-    /* decode (one query block per kv head) over a long context: split the keys
-     * (flash-decoding), so threads share one sequence whatever its kv head
-     * count; decided by shape and length only, so every thread count merges
-     * the same chunks and the results stay bit-identical */
-    x.nsplit = 1;
-    x.split_len = maxlen;
-    if (x.nqb == 1 && maxlen >= 2 * AK_SPLIT) {
-        x.split_len = AK_SPLIT;
-        x.nsplit = (maxlen + AK_SPLIT - 1) / AK_SPLIT;
-    }
-    const int64_t n_items = c->batch * c->n_kv * x.nqb * x.nsplit;
-    /* multiply-adds of one item, roughly: decides whether threads pay */
-    double item_flops = (double)x.rmax * (double)(x.split_len + 1) * (double)c->D * 2.0;
-    int64_t min_items = item_flops * (double)n_items < (double)AK_MIN_PARALLEL_FLOPS ? n_items : 1;
-    x.n_slots = (p->pool && min_items < n_items) ? rope_pool_size(p->pool) : 1;
-    if (x.n_slots < 1) x.n_slots = 1;
-    x.slot_bytes = scratch_layout(x.rmax, c->D, x.rope != NULL, NULL, NULL);
-    x.scratch = aligned_alloc(64, x.slot_bytes * (size_t)x.n_slots);
-    x.busy = calloc((size_t)x.n_slots, sizeof *x.busy);
-    if (x.nsplit > 1) x.part = malloc(sizeof(float) * (size_t)(n_items * x.rmax * (c->D + 2)));
-    if (!x.scratch || !x.busy || (x.nsplit > 1 && !x.part)) {
-        free(x.scratch);
-        free(x.busy);
-        free(x.part);
-        return ROPE_E_NOMEM;
-    }
-    for (int i = 0; i < x.n_slots; i++) atomic_init(&x.busy[i], 0);
-    if (x.n_slots > 1) st = rope_parallel_for(p->pool, n_items, min_items, attn_range, &x);
-    else attn_range(&x, 0, n_items);
-    if (st == ROPE_OK && x.nsplit > 1) attn_merge_range(&x, 0, n_items / x.nsplit);
-    free(x.scratch);
-    free(x.busy);
-    free(x.part);
-    return st;
+    st = attn_setup(&x, c, p, q, out, &qp);
+    if (st != ROPE_OK) return st;
+    return attn_run(&x, p);
 }
 
 /* ------------------------------------------------ fused QK-norm + RoPE + append */
