@@ -168,8 +168,8 @@ static int read_rope_freqs(const gguf_file *f, llama_config *c, char *err, size_
     return 0;
 }
 
-/* Hyperparameters and RoPE from the metadata (llama.cpp's key names). */
-static int read_config(const gguf_file *f, llama_config *c, char *err, size_t errlen) {
+/* general.architecture: the config zeroed, then its arch set ('llama', 'gemma3'). */
+static int read_arch(const gguf_file *f, llama_config *c, char *err, size_t errlen) {
     char arch[64];
     if (gguf_get_cstr(f, "general.architecture", arch, sizeof arch) != GGUF_OK)
         return fail(err, errlen, "metadata general.architecture missing");
@@ -177,7 +177,13 @@ static int read_config(const gguf_file *f, llama_config *c, char *err, size_t er
     if (!strcmp(arch, "llama")) c->arch = LLAMA_ARCH_LLAMA;
     else if (!strcmp(arch, "gemma3")) c->arch = LLAMA_ARCH_GEMMA3;
     else return fail(err, errlen, "architecture '%s' is not supported ('llama', 'gemma3')", arch);
-    const char *A = c->arch == LLAMA_ARCH_GEMMA3 ? "gemma3" : "llama";
+    return 0;
+}
+
+/* The layer, width and head counts, context length and norm epsilon (keys
+ * under A), each bounded; the kv heads divide the query heads. */
+static int read_counts(const gguf_file *f, const char *A, llama_config *c, char *err,
+                       size_t errlen) {
     if (get_int(f, A, "block_count", &c->n_layers, 1, err, errlen) < 0 ||
         get_int(f, A, "embedding_length", &c->dim, 1, err, errlen) < 0 ||
         get_int(f, A, "feed_forward_length", &c->hidden_dim, 1, err, errlen) < 0 ||
@@ -207,7 +213,14 @@ static int read_config(const gguf_file *f, llama_config *c, char *err, size_t er
     if (c->n_heads % c->n_kv_heads != 0)
         return fail(err, errlen, "head_count %lld is not a multiple of head_count_kv %lld (GQA groups)",
                     (long long)c->n_heads, (long long)c->n_kv_heads);
-    r = get_int(f, A, "attention.key_length", &c->head_dim, 0, err, errlen);
+    return 0;
+}
+
+/* Head dimension (key_length, else dim / heads) and rotary dimensions
+ * (rope.dimension_count, else the whole head): even, within the head. */
+static int read_head_dims(const gguf_file *f, const char *A, llama_config *c, char *err,
+                          size_t errlen) {
+    int r = get_int(f, A, "attention.key_length", &c->head_dim, 0, err, errlen);
     if (r < 0) return -1;
     if (r == 1) {
         if (c->dim % c->n_heads) return fail(err, errlen, "embedding_length %% head_count != 0");
@@ -221,21 +234,17 @@ static int read_config(const gguf_file *f, llama_config *c, char *err, size_t er
     if (c->rotary_dim < 2 || c->rotary_dim > c->head_dim || c->rotary_dim % 2)
         return fail(err, errlen, "rope.dimension_count %lld invalid for head dim %lld",
                     (long long)c->rotary_dim, (long long)c->head_dim);
+    return 0;
+}
 
-    rope_config *rc = &c->rope;
-    rope_config_init(rc);
-    float base = 10000.0f;
-    if (get_float(f, A, "rope.freq_base", &base, 0, err, errlen) < 0) return -1;
-    rc->rope_theta = base;
-    rc->head_dim = c->head_dim;
-    rc->partial_rotary_factor = (double)c->rotary_dim / (double)c->head_dim;
-    rc->max_position_embeddings = c->context_length;
-
-    /* Scaling: llama.rope.scaling.type ("none", "linear", "yarn"), .factor,
-     * .original_context_length; older files: llama.rope.scale_linear. */
-    char stype[32] = "none", tkey[64];
+/* Scaling: llama.rope.scaling.type ("none", "linear", "yarn"), .factor,
+ * .original_context_length; older files: llama.rope.scale_linear. stype
+ * (stype_size bytes, "none" on entry) gets the type's name. */
+static int read_scaling(const gguf_file *f, const char *A, rope_config *rc, char *stype,
+                        size_t stype_size, char *err, size_t errlen) {
+    char tkey[64];
     snprintf(tkey, sizeof tkey, "%s.rope.scaling.type", A);
-    int st = gguf_get_cstr(f, tkey, stype, sizeof stype);
+    int st = gguf_get_cstr(f, tkey, stype, stype_size);
     if (st != GGUF_OK && st != GGUF_E_NOT_FOUND)
         return fail(err, errlen, "metadata %s: %s", tkey, gguf_strerror(st));
     float factor = 0.0f, lin = 0.0f;
@@ -245,7 +254,7 @@ static int read_config(const gguf_file *f, llama_config *c, char *err, size_t er
     if (get_int(f, A, "rope.scaling.original_context_length", &orig, 0, err, errlen) < 0)
         return -1;
     if (st == GGUF_E_NOT_FOUND && lin > 0 && lin != 1.0f) {
-        snprintf(stype, sizeof stype, "linear");
+        snprintf(stype, stype_size, "linear");
         factor = lin;
     }
     if (!strcmp(stype, "none") || factor == 0.0f || factor == 1.0f) {
@@ -260,6 +269,23 @@ static int read_config(const gguf_file *f, llama_config *c, char *err, size_t er
     } else {
         return fail(err, errlen, "rope scaling type '%s' is not supported", stype);
     }
+    return 0;
+}
+
+/* c->rope from the metadata (base, scaling) and rope_freqs.weight, checked
+ * to give frequencies. */
+static int read_rope(const gguf_file *f, const char *A, llama_config *c, char *err,
+                     size_t errlen) {
+    rope_config *rc = &c->rope;
+    rope_config_init(rc);
+    float base = 10000.0f;
+    if (get_float(f, A, "rope.freq_base", &base, 0, err, errlen) < 0) return -1;
+    rc->rope_theta = base;
+    rc->head_dim = c->head_dim;
+    rc->partial_rotary_factor = (double)c->rotary_dim / (double)c->head_dim;
+    rc->max_position_embeddings = c->context_length;
+    char stype[32] = "none";
+    if (read_scaling(f, A, rc, stype, sizeof stype, err, errlen) < 0) return -1;
     if (read_rope_freqs(f, c, err, errlen) < 0) return -1;
     /* the file's RoPE must give frequencies now, not when a session starts */
     rope_freqs fr;
@@ -267,6 +293,16 @@ static int read_config(const gguf_file *f, llama_config *c, char *err, size_t er
     if (rs != ROPE_OK)
         return fail(err, errlen, "metadata %s.rope.* (freq_base %g, scaling %s): %s", A,
                     (double)base, stype, rope_strerror(rs));
+    return 0;
+}
+
+/* Hyperparameters and RoPE from the metadata (llama.cpp's key names). */
+static int read_config(const gguf_file *f, llama_config *c, char *err, size_t errlen) {
+    if (read_arch(f, c, err, errlen) < 0) return -1;
+    const char *A = c->arch == LLAMA_ARCH_GEMMA3 ? "gemma3" : "llama";
+    if (read_counts(f, A, c, err, errlen) < 0 || read_head_dims(f, A, c, err, errlen) < 0 ||
+        read_rope(f, A, c, err, errlen) < 0)
+        return -1;
     c->embed_scale = 1.0f;
     c->attn_scale = 1.0 / sqrt((double)c->head_dim);
     if (c->arch == LLAMA_ARCH_GEMMA3) return read_gemma3(f, c, err, errlen);
