@@ -226,44 +226,68 @@ static void free_value(gguf_value *v) {
     }
 }
 
-static int parse_value(cursor *c, uint32_t type, gguf_value *out, int depth, const char *key) {
-    memset(out, 0, sizeof *out);
-    if (type >= GGUF_TYPE_COUNT_) {
-        set_err(c->err, c->errlen, "key '%s': unknown value type %u at offset %llu", key, type,
-                (unsigned long long)(c->pos - 4));
-        return GGUF_E_FORMAT;
-    }
-    out->type = (gguf_value_type)type;
+/* A scalar of sz bytes (scalar_size(type) > 0); a bool must be 0 or 1. */
+static int parse_scalar(cursor *c, uint32_t type, uint64_t sz, gguf_value *out, const char *key) {
     const uint8_t *p = c->p + c->pos;
-    uint64_t sz = scalar_size(type);
-    if (sz) {
-        int st = need(c, sz, key);
-        if (st) return st;
-        switch (type) {
-        case GGUF_TYPE_UINT8: out->v.u64 = p[0]; break;
-        case GGUF_TYPE_INT8: out->v.i64 = (int8_t)p[0]; break;
-        case GGUF_TYPE_UINT16: out->v.u64 = rd16(p); break;
-        case GGUF_TYPE_INT16: out->v.i64 = (int16_t)rd16(p); break;
-        case GGUF_TYPE_UINT32: out->v.u64 = rd32(p); break;
-        case GGUF_TYPE_INT32: out->v.i64 = (int32_t)rd32(p); break;
-        case GGUF_TYPE_FLOAT32: out->v.f64 = rdf32(p); break;
-        case GGUF_TYPE_UINT64: out->v.u64 = rd64(p); break;
-        case GGUF_TYPE_INT64: out->v.i64 = (int64_t)rd64(p); break;
-        case GGUF_TYPE_FLOAT64: out->v.f64 = rdf64(p); break;
-        case GGUF_TYPE_BOOL:
-            if (p[0] > 1) {
-                set_err(c->err, c->errlen, "key '%s': bool value %u is neither 0 nor 1", key, p[0]);
-                return GGUF_E_FORMAT;
-            }
-            out->v.u64 = p[0];
-            break;
+    int st = need(c, sz, key);
+    if (st) return st;
+    switch (type) {
+    case GGUF_TYPE_UINT8: out->v.u64 = p[0]; break;
+    case GGUF_TYPE_INT8: out->v.i64 = (int8_t)p[0]; break;
+    case GGUF_TYPE_UINT16: out->v.u64 = rd16(p); break;
+    case GGUF_TYPE_INT16: out->v.i64 = (int16_t)rd16(p); break;
+    case GGUF_TYPE_UINT32: out->v.u64 = rd32(p); break;
+    case GGUF_TYPE_INT32: out->v.i64 = (int32_t)rd32(p); break;
+    case GGUF_TYPE_FLOAT32: out->v.f64 = rdf32(p); break;
+    case GGUF_TYPE_UINT64: out->v.u64 = rd64(p); break;
+    case GGUF_TYPE_INT64: out->v.i64 = (int64_t)rd64(p); break;
+    case GGUF_TYPE_FLOAT64: out->v.f64 = rdf64(p); break;
+    case GGUF_TYPE_BOOL:
+        if (p[0] > 1) {
+            set_err(c->err, c->errlen, "key '%s': bool value %u is neither 0 nor 1", key, p[0]);
+            return GGUF_E_FORMAT;
         }
-        c->pos += sz;
-        return GGUF_OK;
+        out->v.u64 = p[0];
+        break;
     }
-    if (type == GGUF_TYPE_STRING) return get_str(c, &out->v.str, key);
+    c->pos += sz;
+    return GGUF_OK;
+}
 
-    /* Array: element type, count, elements. */
+static int parse_value(cursor *c, uint32_t type, gguf_value *out, int depth, const char *key);
+
+/* The n (> 0) elements of an array of strings or of arrays, each its own
+ * gguf_value in out->v.arr.items. */
+static int parse_array_items(cursor *c, uint32_t et, uint64_t n, gguf_value *out, int depth,
+                             const char *key) {
+    out->v.arr.items = calloc((size_t)n, sizeof(gguf_value));
+    if (!out->v.arr.items) {
+        set_err(c->err, c->errlen, "key '%s': out of memory for %llu array elements", key,
+                (unsigned long long)n);
+        return GGUF_E_NOMEM;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        int st;
+        if (et == GGUF_TYPE_STRING) {
+            out->v.arr.items[i].type = GGUF_TYPE_STRING;
+            st = get_str(c, &out->v.arr.items[i].v.str, key);
+        } else {
+            /* an element of an array of arrays is itself element type + count + data */
+            st = parse_value(c, GGUF_TYPE_ARRAY, &out->v.arr.items[i], depth + 1, key);
+        }
+        if (st) {
+            /* items parsed so far are freed by the caller through free_value */
+            out->v.arr.n = i + 1;
+            return st;
+        }
+    }
+    return GGUF_OK;
+}
+
+/* Array: element type, count, elements. Scalar elements stay in the file
+ * (arr.raw); the count is checked against the bytes left before anything
+ * is allocated. */
+static int parse_array(cursor *c, gguf_value *out, int depth, const char *key) {
     if (depth >= GGUF_MAX_NESTING) {
         set_err(c->err, c->errlen, "key '%s': arrays nested deeper than %d", key, GGUF_MAX_NESTING);
         return GGUF_E_FORMAT;
@@ -303,27 +327,21 @@ static int parse_value(cursor *c, uint32_t type, gguf_value *out, int depth, con
         return GGUF_OK;
     }
     if (n == 0) return GGUF_OK;
-    out->v.arr.items = calloc((size_t)n, sizeof(gguf_value));
-    if (!out->v.arr.items) {
-        set_err(c->err, c->errlen, "key '%s': out of memory for %llu array elements", key,
-                (unsigned long long)n);
-        return GGUF_E_NOMEM;
+    return parse_array_items(c, et, n, out, depth, key);
+}
+
+static int parse_value(cursor *c, uint32_t type, gguf_value *out, int depth, const char *key) {
+    memset(out, 0, sizeof *out);
+    if (type >= GGUF_TYPE_COUNT_) {
+        set_err(c->err, c->errlen, "key '%s': unknown value type %u at offset %llu", key, type,
+                (unsigned long long)(c->pos - 4));
+        return GGUF_E_FORMAT;
     }
-    for (uint64_t i = 0; i < n; i++) {
-        if (et == GGUF_TYPE_STRING) {
-            out->v.arr.items[i].type = GGUF_TYPE_STRING;
-            st = get_str(c, &out->v.arr.items[i].v.str, key);
-        } else {
-            /* an element of an array of arrays is itself element type + count + data */
-            st = parse_value(c, GGUF_TYPE_ARRAY, &out->v.arr.items[i], depth + 1, key);
-        }
-        if (st) {
-            /* items parsed so far are freed by the caller through free_value */
-            out->v.arr.n = i + 1;
-            return st;
-        }
-    }
-    return GGUF_OK;
+    out->type = (gguf_value_type)type;
+    uint64_t sz = scalar_size(type);
+    if (sz) return parse_scalar(c, type, sz, out, key);
+    if (type == GGUF_TYPE_STRING) return get_str(c, &out->v.str, key);
+    return parse_array(c, out, depth, key);
 }
 
 /* ------------------------------------------------------------- opening */
